@@ -1,0 +1,425 @@
+//! Read-only views of the engine's state, for wallboards, announcements
+//! and tests. None of these change anything.
+
+use crate::config::{AgentDef, Config, QueueDef};
+use crate::engine::{eligible, Engine, Phase, Routing};
+use crate::input::{NotReadyReason, Presence};
+use model::{AgentId, Channel, ContactId, Media, Priority, QueueId, Timestamp};
+use serde::Serialize;
+
+/// Where a contact is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactState {
+    Scheduled {
+        due_at: Timestamp,
+    },
+    Waiting,
+    WaitingForAgent(AgentId),
+    Offered(AgentId),
+    /// With an agent (and maybe a warm transfer under way as well).
+    InProgress {
+        agent: AgentId,
+        on_hold: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContactView {
+    pub id: ContactId,
+    pub queue: QueueId,
+    pub channel: Channel,
+    pub priority: Priority,
+    pub effective_priority: Priority,
+    /// The contact's place: its original arrival time.
+    pub arrived_at: Timestamp,
+    pub entered_queue_at: Timestamp,
+    /// Overflow steps in force (0: none).
+    pub step: u8,
+    pub state: ContactState,
+    /// Where a pending transfer is going (with the agent still on the line
+    /// for a warm one), as the routing state above says.
+    pub routing: ContactState,
+    pub transfer_pending: bool,
+    pub answered: bool,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// What an agent is doing, as a wallboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Offline,
+    Available,
+    Reserved,
+    Busy,
+    WrapUp,
+    NotReady(NotReadyReason),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkPhase {
+    Offered,
+    Active,
+    WrapUp { until: Timestamp },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgentView {
+    pub id: AgentId,
+    pub name: String,
+    pub status: AgentStatus,
+    pub presence: Presence,
+    pub load: [u8; Media::COUNT],
+    pub capacity: [u8; Media::COUNT],
+    pub work: Vec<(ContactId, Media, WorkPhase)>,
+    pub idle_since: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QueueView {
+    pub id: QueueId,
+    pub name: String,
+    pub waiting: usize,
+    pub oldest_arrival: Option<Timestamp>,
+    /// Agents ready with room for this queue's contacts now, per medium.
+    pub ready_agents: [usize; Media::COUNT],
+    pub candidate_agents: usize,
+}
+
+impl Engine {
+    fn state_of(
+        &self,
+        r: Routing,
+        handler: Option<crate::engine::Handler>,
+    ) -> (ContactState, ContactState) {
+        let routing = match r {
+            Routing::Idle => None,
+            Routing::Scheduled { due_at } => Some(ContactState::Scheduled { due_at }),
+            Routing::Waiting(_) => Some(ContactState::Waiting),
+            Routing::Directed(a) => Some(ContactState::WaitingForAgent(self.agents.at(a).def.id)),
+            Routing::Offered { agent } => Some(ContactState::Offered(self.agents.at(agent).def.id)),
+        };
+        let state = match handler {
+            Some(h) => ContactState::InProgress {
+                agent: self.agents.at(h.agent).def.id,
+                on_hold: h.on_hold,
+            },
+            None => routing
+                .clone()
+                .expect("a contact without an agent is in line"),
+        };
+        (state.clone(), routing.unwrap_or(state))
+    }
+
+    pub fn contact(&self, id: ContactId) -> Option<ContactView> {
+        let &cix = self.contact_ix.get(&id)?;
+        let c = self.contacts.at(cix);
+        let q = self.queue(c.queue);
+        let (state, routing) = self.state_of(c.routing, c.handler);
+        Some(ContactView {
+            id,
+            queue: q.def.id,
+            channel: c.channel,
+            priority: c.priority,
+            effective_priority: self.effective_priority(q, c),
+            arrived_at: c.arrived_at,
+            entered_queue_at: c.entered_at,
+            step: c.step,
+            state,
+            routing,
+            transfer_pending: c.transfer.is_some(),
+            answered: c.answered,
+            attributes: c.attributes.clone(),
+        })
+    }
+
+    pub fn agent(&self, id: AgentId) -> Option<AgentView> {
+        let &aix = self.agent_ix.get(&id)?;
+        let a = self.agents.at(aix);
+        let has = |p: fn(&Phase) -> bool| a.items.iter().any(|it| p(&it.phase));
+        let status = if has(|p| *p == Phase::Offered) {
+            AgentStatus::Reserved
+        } else if has(|p| *p == Phase::Active) {
+            AgentStatus::Busy
+        } else if has(|p| matches!(p, Phase::WrapUp { .. })) {
+            AgentStatus::WrapUp
+        } else {
+            match &a.presence {
+                Presence::Offline => AgentStatus::Offline,
+                Presence::Ready => AgentStatus::Available,
+                Presence::NotReady(r) => AgentStatus::NotReady(r.clone()),
+            }
+        };
+        Some(AgentView {
+            id,
+            name: a.def.name.clone(),
+            status,
+            presence: a.presence.clone(),
+            load: a.load,
+            capacity: a.cap,
+            work: a
+                .items
+                .iter()
+                .map(|it| {
+                    let ph = match it.phase {
+                        Phase::Offered => WorkPhase::Offered,
+                        Phase::Active => WorkPhase::Active,
+                        Phase::WrapUp { until, .. } => WorkPhase::WrapUp { until },
+                    };
+                    (it.contact, it.media, ph)
+                })
+                .collect(),
+            idle_since: a.idle_since,
+        })
+    }
+
+    pub fn queue_view(&self, id: QueueId) -> Option<QueueView> {
+        let &qix = self.queue_ix.get(&id)?;
+        let q = self.queue(qix);
+        Some(QueueView {
+            id,
+            name: q.def.name.clone(),
+            waiting: q.waiting_count,
+            oldest_arrival: q
+                .waiting
+                .values()
+                .filter_map(|c| c.first().map(|p| p.0))
+                .min(),
+            ready_agents: std::array::from_fn(|m| q.ready[m].len()),
+            candidate_agents: q.candidates.len(),
+        })
+    }
+
+    /// The contacts waiting in a queue, in the order the queue would serve
+    /// them now (effective priority, then place).
+    pub fn waiting_in_order(&self, id: QueueId) -> Vec<ContactId> {
+        let Some(&qix) = self.queue_ix.get(&id) else {
+            return Vec::new();
+        };
+        let q = self.queue(qix);
+        let mut v: Vec<(std::cmp::Reverse<Priority>, Timestamp, u64, ContactId)> = q
+            .waiting
+            .values()
+            .flatten()
+            .map(|&(at, seq, cix)| {
+                let c = self.contacts.at(cix);
+                (
+                    std::cmp::Reverse(self.effective_priority(q, c)),
+                    at,
+                    seq,
+                    c.id,
+                )
+            })
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|x| x.3).collect()
+    }
+
+    /// 1-based position of a waiting contact in its queue, for announcements.
+    pub fn position(&self, id: ContactId) -> Option<usize> {
+        let c = self.contact(id)?;
+        if c.state != ContactState::Waiting {
+            return None;
+        }
+        self.waiting_in_order(c.queue)
+            .iter()
+            .position(|&x| x == id)
+            .map(|p| p + 1)
+    }
+
+    pub fn live_contacts(&self) -> usize {
+        self.contacts.len()
+    }
+
+    pub fn agent_ids(&self) -> Vec<AgentId> {
+        let mut v: Vec<AgentId> = self.agent_ix.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub fn contact_ids(&self) -> Vec<ContactId> {
+        let mut v: Vec<ContactId> = self.contact_ix.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub fn queue_def(&self, id: QueueId) -> Option<&QueueDef> {
+        self.queue_ix.get(&id).map(|&ix| &self.queue(ix).def)
+    }
+
+    pub fn agent_def(&self, id: AgentId) -> Option<&AgentDef> {
+        self.agent_ix.get(&id).map(|&ix| &self.agents.at(ix).def)
+    }
+
+    /// The configuration in force now.
+    pub fn config(&self) -> Config {
+        let mut queues: Vec<QueueDef> = self
+            .queues
+            .iter()
+            .flatten()
+            .map(|q| q.def.clone())
+            .collect();
+        queues.sort_by_key(|q| q.id);
+        let mut agents: Vec<AgentDef> = self.agents.iter().map(|(_, a)| a.def.clone()).collect();
+        agents.sort_by_key(|a| a.id);
+        Config {
+            limits: self.limits.clone(),
+            skills: self.skills.clone(),
+            teams: self.teams.clone(),
+            sites: self.sites.clone(),
+            queues,
+            agents,
+        }
+    }
+
+    /// Checks the engine's indexes against its state and the stability
+    /// invariant (no ready agent with room has an eligible waiting
+    /// contact). For tests; costs O(everything).
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let mut waiting_total = 0;
+        for (qix, q) in self.queues.iter().enumerate() {
+            let Some(q) = q else { continue };
+            let n: usize = q.waiting.values().map(|c| c.len()).sum();
+            if n != q.waiting_count {
+                return Err(format!(
+                    "queue {}: waiting_count {} but {} in classes",
+                    q.def.id, q.waiting_count, n
+                ));
+            }
+            waiting_total += n;
+            for (key, class) in &q.waiting {
+                if class.is_empty() {
+                    return Err(format!("queue {}: empty class kept", q.def.id));
+                }
+                for &(at, seq, cix) in class {
+                    let c = self.contacts.get(cix).ok_or("dead contact in a class")?;
+                    if c.routing != Routing::Waiting(*key)
+                        || c.queue as usize != qix
+                        || c.arrived_at != at
+                        || c.seq != seq
+                    {
+                        return Err(format!("contact {} misfiled in queue {}", c.id, q.def.id));
+                    }
+                }
+            }
+            for m in Media::ALL {
+                for &(_, _, aid, aix) in &q.ready[m.index()] {
+                    let a = self.agents.get(aix).ok_or("dead agent in a ready index")?;
+                    if a.def.id != aid
+                        || !a.can_take(m)
+                        || a.presence != Presence::Ready
+                        || !self.site_on_air[a.site as usize]
+                    {
+                        return Err(format!(
+                            "agent {aid} in queue {}'s ready index for {m} but cannot take it",
+                            q.def.id
+                        ));
+                    }
+                }
+            }
+        }
+        let mut counted = 0;
+        for (aix, a) in self.agents.iter() {
+            let mut load = [0u8; Media::COUNT];
+            for it in &a.items {
+                load[it.media.index()] += 1;
+                if let Some(&cix) = self.contact_ix.get(&it.contact) {
+                    let c = self.contacts.at(cix);
+                    let ok = match it.phase {
+                        Phase::Offered => c.routing == Routing::Offered { agent: aix },
+                        Phase::Active => c.handler.is_some_and(|h| h.agent == aix),
+                        Phase::WrapUp { .. } => true,
+                    };
+                    if !ok {
+                        return Err(format!(
+                            "agent {}'s item for {} disagrees with the contact",
+                            a.def.id, it.contact
+                        ));
+                    }
+                } else if !matches!(it.phase, Phase::WrapUp { .. }) {
+                    return Err(format!(
+                        "agent {} holds ended contact {}",
+                        a.def.id, it.contact
+                    ));
+                }
+            }
+            if load != a.load {
+                return Err(format!(
+                    "agent {} load {:?} but items say {:?}",
+                    a.def.id, a.load, load
+                ));
+            }
+            for m in Media::ALL {
+                if a.load[m.index()] > a.cap[m.index()]
+                    && a.items
+                        .iter()
+                        .any(|it| it.media == m && it.phase == Phase::Offered)
+                {
+                    return Err(format!(
+                        "agent {} offered beyond its {m} capacity",
+                        a.def.id
+                    ));
+                }
+            }
+            for &cix in &a.directed {
+                let c = self.contacts.get(cix).ok_or("dead directed contact")?;
+                if c.routing != Routing::Directed(aix) {
+                    return Err(format!(
+                        "contact {} in agent {}'s list but not directed there",
+                        c.id, a.def.id
+                    ));
+                }
+                counted += 1;
+            }
+            // Stability: an offerable agent with room has nothing eligible.
+            if a.presence == Presence::Ready && self.site_on_air[a.site as usize] {
+                for &qix in &a.candidates {
+                    let q = self.queue(qix);
+                    for (key, class) in &q.waiting {
+                        if a.can_take(key.media)
+                            && eligible(
+                                a,
+                                &q.rules[key.step as usize],
+                                &self.reqsets[key.reqset as usize],
+                            )
+                        {
+                            let c = self.contacts.at(class.first().expect("non-empty").2);
+                            return Err(format!(
+                                "agent {} is free for contact {} but it waits",
+                                a.def.id, c.id
+                            ));
+                        }
+                    }
+                }
+                for &cix in &a.directed {
+                    let c = self.contacts.at(cix);
+                    if a.can_take(c.channel.media()) {
+                        return Err(format!(
+                            "agent {} is free for directed contact {} but it waits",
+                            a.def.id, c.id
+                        ));
+                    }
+                }
+            }
+        }
+        let waiting_contacts = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| matches!(c.routing, Routing::Waiting(_) | Routing::Directed(_)))
+            .count();
+        if waiting_contacts != waiting_total + counted {
+            return Err(format!(
+                "{waiting_contacts} contacts waiting but {} filed",
+                waiting_total + counted
+            ));
+        }
+        for (_, c) in self.contacts.iter() {
+            if c.routing == Routing::Idle && c.handler.is_none() {
+                return Err(format!("contact {} is nowhere", c.id));
+            }
+        }
+        Ok(())
+    }
+}
