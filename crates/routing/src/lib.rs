@@ -11,11 +11,13 @@
 //! JSON library or clock. `tests/purity.rs` checks it.
 
 mod config;
+pub mod demo;
 mod engine;
 mod error;
 mod event;
 mod input;
 mod query;
+pub mod script;
 mod slab;
 pub mod trace;
 

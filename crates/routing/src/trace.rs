@@ -4,13 +4,14 @@
 use crate::event::{Event, Record};
 use crate::input::{Presence, TransferMode, TransferTarget};
 use crate::Engine;
-use model::{AgentId, QueueId};
+use model::{AgentId, QueueId, SiteId};
 use std::fmt::Write;
 
 /// Names of queues and agents, taken from an engine's configuration.
 pub struct Names {
     queues: std::collections::BTreeMap<QueueId, String>,
     agents: std::collections::BTreeMap<AgentId, String>,
+    sites: std::collections::BTreeMap<SiteId, String>,
 }
 
 impl Names {
@@ -19,6 +20,7 @@ impl Names {
         Names {
             queues: c.queues.into_iter().map(|q| (q.id, q.name)).collect(),
             agents: c.agents.into_iter().map(|a| (a.id, a.name)).collect(),
+            sites: c.sites.into_iter().map(|s| (s.id, s.name)).collect(),
         }
     }
     fn q(&self, q: QueueId) -> String {
