@@ -317,6 +317,7 @@ pub(crate) fn agent_label(a: &AgentDef) -> String {
 }
 
 const MAX_TIMEOUT_MS: i64 = 24 * 3600 * 1000;
+const MAX_WAITING_PER_QUEUE: u32 = 10_000_000;
 
 /// Checks one queue against the registry (skills, teams, queues it names).
 pub(crate) fn validate_queue(
@@ -354,11 +355,11 @@ pub(crate) fn validate_queue(
             "must be within 0..=24 h",
         ));
     }
-    if q.max_waiting == 0 || q.max_waiting > limits.max_live_contacts {
+    if q.max_waiting == 0 || q.max_waiting > MAX_WAITING_PER_QUEUE {
         return Err(ConfigError::invalid(
             &item,
             "max_waiting",
-            format!("must be within 1..={}", limits.max_live_contacts),
+            format!("must be within 1..={MAX_WAITING_PER_QUEUE}"),
         ));
     }
     if let Some(a) = q.aging {

@@ -621,10 +621,12 @@ impl Engine {
             self.agents.at_mut(aix).directed.push(cix);
             if announce {
                 let qid = self.queue(qix).def.id;
+                let for_agent = Some(self.agents.at(aix).def.id);
                 self.emit(Event::Queued {
                     contact: cid,
                     queue: qid,
                     step: 0,
+                    for_agent,
                 });
             }
             self.match_contact(cix);
@@ -663,6 +665,7 @@ impl Engine {
                 contact: cid,
                 queue: qid,
                 step,
+                for_agent: None,
             });
         }
         self.match_contact(cix);
@@ -902,12 +905,11 @@ impl Engine {
         a.load[it.media.index()] -= 1;
         a.idle_since = now;
         let aid = a.def.id;
-        if matches!(it.phase, Phase::WrapUp { .. }) {
-            self.emit(Event::WrapUpEnded {
-                agent: aid,
-                contact: it.contact,
-            });
-        }
+        debug_assert!(matches!(it.phase, Phase::WrapUp { .. } | Phase::Active));
+        self.emit(Event::WrapUpEnded {
+            agent: aid,
+            contact: it.contact,
+        });
         self.reindex_agent(aix);
         self.match_agent(aix);
     }
@@ -1546,7 +1548,11 @@ impl Engine {
             return Err(RoutingError::NoTransferPending(cid));
         }
         self.stop_transfer(cix);
-        self.emit(Event::TransferCancelled { contact: cid });
+        let qid = self.queue(self.contacts.at(cix).queue).def.id;
+        self.emit(Event::TransferCancelled {
+            contact: cid,
+            queue: qid,
+        });
         Ok(())
     }
 

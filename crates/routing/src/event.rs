@@ -79,6 +79,8 @@ pub enum Event {
         contact: ContactId,
         queue: QueueId,
         step: u8,
+        /// Waiting for this named agent (a directed transfer).
+        for_agent: Option<AgentId>,
     },
     /// An overflow step took effect (`step` counts from 1).
     OverflowStep {
@@ -156,8 +158,11 @@ pub enum Event {
         queue: QueueId,
         mode: TransferMode,
     },
+    /// The warm transfer was stopped; the contact is back in `queue` with
+    /// its agent.
     TransferCancelled {
         contact: ContactId,
+        queue: QueueId,
     },
     /// Terminal: an agent ended the contact.
     Ended {
@@ -192,6 +197,8 @@ pub enum Event {
         contact: ContactId,
         until: Timestamp,
     },
+    /// The agent's slot for this contact is free again: after wrap-up, or
+    /// at once where the queue has none.
     WrapUpEnded {
         agent: AgentId,
         contact: ContactId,

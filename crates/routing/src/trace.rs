@@ -81,7 +81,13 @@ pub fn line(n: &Names, r: &Record) -> String {
             contact,
             queue,
             step,
+            for_agent: None,
         } => write!(s, "{contact} waits in {} (step {step})", n.q(*queue)),
+        Event::Queued {
+            contact,
+            for_agent: Some(a),
+            ..
+        } => write!(s, "{contact} waits for {}", n.a(*a)),
         Event::OverflowStep {
             contact,
             queue,
@@ -176,7 +182,7 @@ pub fn line(n: &Names, r: &Record) -> String {
                 n.a(*to)
             )
         }
-        Event::TransferCancelled { contact } => write!(s, "{contact} transfer cancelled"),
+        Event::TransferCancelled { contact, .. } => write!(s, "{contact} transfer cancelled"),
         Event::Ended { contact, agent, .. } => write!(s, "{contact} ended by {}", n.a(*agent)),
         Event::Abandoned {
             contact,
@@ -208,7 +214,7 @@ pub fn line(n: &Names, r: &Record) -> String {
             write!(s, "{} wraps up {contact} until {until}", n.a(*agent))
         }
         Event::WrapUpEnded { agent, contact } => {
-            write!(s, "{} finished wrap-up of {contact}", n.a(*agent))
+            write!(s, "{} done with {contact}", n.a(*agent))
         }
         Event::PresenceChanged { agent, presence } => {
             let p = match presence {
@@ -219,9 +225,14 @@ pub fn line(n: &Names, r: &Record) -> String {
             write!(s, "{} is {p}", n.a(*agent))
         }
         Event::SiteOnAir { site, on_air } => {
+            let name = n
+                .sites
+                .get(site)
+                .cloned()
+                .unwrap_or_else(|| site.to_string());
             write!(
                 s,
-                "{site} {}",
+                "site {name} {}",
                 if *on_air { "back on air" } else { "OFF AIR" }
             )
         }

@@ -33,7 +33,7 @@ fn a_contact_is_offered_to_a_ready_agent_and_answered() {
                5.000s c1 answered by Alice after 4.000s
               65.000s c1 ended by Alice
               65.000s Alice wraps up c1 until 95.000s
-              95.000s Alice finished wrap-up of c1
+              95.000s Alice done with c1
               95.000s agent alice: Available load [0, 0, 0, 0] []
         "#]],
     );
@@ -342,7 +342,7 @@ fn warm_transfer_to_a_clinical_queue() {
               40.000s c1 warm transfer Dev -> Hana done
               40.000s Dev wraps up c1 until 85.000s
               40.000s agent dev: WrapUp load [1, 0, 0, 0] [c1 voice WrapUp { until: t=85000ms }]
-              85.000s Dev finished wrap-up of c1
+              85.000s Dev done with c1
              100.000s c1 ended by Hana
              100.000s Hana wraps up c1 until 160.000s
         "#]],
@@ -370,9 +370,9 @@ fn cold_transfer_to_a_named_agent_who_is_busy() {
                2.000s c1 answered by Alice after 1.000s
                3.000s c1 cold transfer by Alice to Jo
                3.000s Alice wraps up c1 until 33.000s
-               3.000s c1 waits in Wheelchairs (step 0)
+               3.000s c1 waits for Jo
                3.000s contact c1: WaitingForAgent(a10) in Wheelchairs step 0 priority 0 (effective 0)
-              33.000s Alice finished wrap-up of c1
+              33.000s Alice done with c1
               40.000s Jo is ready
               40.000s c1 offered to Jo (Wheelchairs), rings until 60.000s
               45.000s c1 cold transfer Alice -> Jo done
@@ -401,7 +401,7 @@ fn a_warm_transfer_can_be_cancelled() {
                1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
                2.000s c1 answered by Alice after 1.000s
                3.000s c1 warm transfer by Alice to Jo
-               3.000s c1 waits in Wheelchairs (step 0)
+               3.000s c1 waits for Jo
                3.000s c1 offered to Jo (Wheelchairs), rings until 23.000s
                4.000s c1 offer to Jo withdrawn (TransferCancelled)
                4.000s c1 transfer cancelled
@@ -436,6 +436,7 @@ fn hold_and_resume() {
                5.000s c1 off hold
                6.000s error: contact c1 is not on hold
                7.000s c1 ended by Erin
+               7.000s Erin done with c1
                8.000s error: unknown contact c1 (never seen, or already ended)
         "#]],
     );
@@ -487,10 +488,14 @@ fn a_blended_agent_takes_three_chats_but_no_call_meanwhile() {
                2.000s c4 answered by Femi after 1.000s
                3.000s agent femi: Busy load [0, 3, 1, 0] [c1 chat Active, c2 chat Active, c3 email Active, c4 chat Active]
                4.000s c1 ended by Femi
+               4.000s Femi done with c1
                4.000s c5 offered to Femi (Wellbeing), rings until 64.000s
                5.000s c2 ended by Femi
+               5.000s Femi done with c2
                5.000s c3 ended by Femi
+               5.000s Femi done with c3
                5.000s c4 ended by Femi
+               5.000s Femi done with c4
                6.000s queue wellbeing: [c6]
         "#]],
     );
@@ -514,12 +519,12 @@ fn a_site_going_off_air_sends_its_calls_elsewhere() {
                1.000s c1 arrived: voice for Wheelchairs (priority 0)
                1.000s c1 waits in Wheelchairs (step 0)
                1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
-               2.000s site1 OFF AIR
+               2.000s site Maidstone OFF AIR
                2.000s c1 offer to Alice withdrawn (SiteOffAir)
                2.000s c1 waits in Wheelchairs (step 0)
               31.000s c1 overflow step 1 of Wheelchairs
               31.000s c1 offered to Bob (Wheelchairs), rings until 51.000s
-              40.000s site1 back on air
+              40.000s site Maidstone back on air
               40.000s c2 arrived: voice for Wheelchairs (priority 0)
               40.000s c2 waits in Wheelchairs (step 0)
               40.000s c2 offered to Alice (Wheelchairs), rings until 60.000s
@@ -606,8 +611,8 @@ fn longest_idle_agent_first() {
               13.000s Idris wraps up c1 until 43.000s
               14.000s c2 ended by Hana
               14.000s Hana wraps up c2 until 44.000s
-              43.000s Idris finished wrap-up of c1
-              44.000s Hana finished wrap-up of c2
+              43.000s Idris done with c1
+              44.000s Hana done with c2
               50.000s c3 arrived: voice for Single point of access (priority 0)
               50.000s c3 waits in Single point of access (step 0)
               50.000s c3 offered to Idris (Single point of access), rings until 70.000s
@@ -657,6 +662,7 @@ fn round_robin_on_physiotherapy() {
                1.000s c1 offered to Erin (Physiotherapy), rings until 21.000s
                2.000s c1 answered by Erin after 1.000s
                3.000s c1 ended by Erin
+               3.000s Erin done with c1
                4.000s c2 arrived: voice for Physiotherapy (priority 0)
                4.000s c2 waits in Physiotherapy (step 0)
                4.000s c2 offered to Jo (Physiotherapy), rings until 24.000s
@@ -747,7 +753,7 @@ fn events_that_make_no_sense_are_refused_and_change_nothing() {
                4.000s Alice wraps up c1 until 34.000s
                4.000s error: unknown contact c1 (never seen, or already ended)
                5.000s error: agent a10 is not wrapping up contact c1
-               5.000s Alice finished wrap-up of c1
+               5.000s Alice done with c1
                6.000s error: unknown contact c1 (never seen, or already ended)
                7.000s error: contact c2: requires skill s7 at level 11, outside 1..=10
                7.000s error: unknown contact c2 (never seen, or already ended)
