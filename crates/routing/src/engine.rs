@@ -36,6 +36,9 @@ pub(crate) struct ClassKey {
     pub media: Media,
     pub priority: Priority,
     pub reqset: u32,
+    /// 1 + the agent who is transferring the contact (never offered it
+    /// back while the transfer is under way); 0 for none.
+    pub excluded: u32,
 }
 
 /// A contact's place: original arrival time, then arrival sequence.
@@ -90,6 +93,7 @@ pub(crate) struct Handler {
 pub(crate) struct PendingTransfer {
     pub mode: TransferMode,
     pub from: AgentId,
+    pub from_ix: Ix,
     pub prev_queue: Ix,
 }
 
@@ -641,6 +645,11 @@ impl Engine {
             media: c.channel.media(),
             priority: c.priority,
             reqset: c.reqset,
+            excluded: c
+                .handler
+                .map(|h| h.agent)
+                .or(c.transfer.map(|t| t.from_ix))
+                .map_or(0, |a| a + 1),
         };
         let place = (c.arrived_at, c.seq, cix);
         let (cid, qix, entered_at, step) = (c.id, c.queue, c.entered_at, c.step);
@@ -690,7 +699,9 @@ impl Engine {
                 q.ready[media.index()]
                     .iter()
                     .map(|&(_, _, _, aix)| aix)
-                    .find(|&aix| eligible(self.agents.at(aix), rule, extra))
+                    .find(|&aix| {
+                        aix + 1 != key.excluded && eligible(self.agents.at(aix), rule, extra)
+                    })
             }
             _ => None,
         };
@@ -717,6 +728,7 @@ impl Engine {
                 }
                 for (key, places) in &q.waiting {
                     if !a.can_take(key.media)
+                        || key.excluded == aix + 1
                         || !eligible(
                             a,
                             &q.rules[key.step as usize],
@@ -1511,6 +1523,7 @@ impl Engine {
         c.transfer = Some(PendingTransfer {
             mode,
             from,
+            from_ix: h.agent,
             prev_queue: from_queue,
         });
         c.entered_at = now;

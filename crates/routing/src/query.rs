@@ -379,6 +379,7 @@ impl Engine {
                     let q = self.queue(qix);
                     for (key, class) in &q.waiting {
                         if a.can_take(key.media)
+                            && key.excluded != aix + 1
                             && eligible(
                                 a,
                                 &q.rules[key.step as usize],
