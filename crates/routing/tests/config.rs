@@ -323,6 +323,10 @@ fn a_full_queue_refuses_or_overflows() {
         "0 arrive c1 physiotherapy\n0 arrive c2 physiotherapy\n0 arrive c3 physiotherapy\n0 arrive c4 physiotherapy\n0 arrive c5 single-point-of-access chat\n",
     )
     .unwrap();
+    let trace: String = trace
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
     expect_test::expect![[r#"
            0.000s c1 arrived: voice for Physiotherapy (priority 0)
            0.000s c1 waits in Physiotherapy (step 0)
