@@ -201,6 +201,8 @@ pub fn kent_community_trust() -> Config {
         agent(8, "Hana", 5, 1, &[(SK_CLINICAL, 3), (SK_NURSING, 1)], voice),
         agent(9, "Idris", 5, 2, &[(SK_CLINICAL, 2)], voice),
         agent(10, "Jo", 3, 3, &[(SK_PHYSIO, 1), (SK_WHEELCHAIR, 2)], voice),
+        agent(11, "Kai", 5, 2, &[(SK_CLINICAL, 3)], voice),
+        agent(12, "Lena", 2, 1, &[(SK_NURSING, 2), (SK_POLISH, 1)], voice),
     ];
     Config {
         limits: Default::default(),

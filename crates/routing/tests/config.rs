@@ -382,7 +382,7 @@ fn replacing_the_whole_configuration_keeps_waiting_contacts() {
     .unwrap();
     let mut c = kent_community_trust();
     c.agents.push(AgentDef {
-        id: AgentId(11),
+        id: AgentId(20),
         name: "Kit".into(),
         team: TeamId(1),
         site: SiteId(2),

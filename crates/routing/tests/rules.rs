@@ -11,6 +11,12 @@ fn check(script_text: &str, expect: Expect) {
     let trace = script::run(&mut e, script_text).unwrap_or_else(|err| panic!("{err}"));
     e.check_consistency()
         .unwrap_or_else(|err| panic!("inconsistent engine: {err}\n{trace}"));
+    // expect-test strips common indentation; the time column is
+    // right-aligned, so compare without leading spaces.
+    let trace: String = trace
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
     expect.assert_eq(&trace);
 }
 
@@ -26,15 +32,15 @@ fn a_contact_is_offered_to_a_ready_agent_and_answered() {
         95 show agent alice
         ",
         expect![[r#"
-               0.000s Alice is ready
-               1.000s c1 arrived: voice for Wheelchairs (priority 0)
-               1.000s c1 waits in Wheelchairs (step 0)
-               1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
-               5.000s c1 answered by Alice after 4.000s
-              65.000s c1 ended by Alice
-              65.000s Alice wraps up c1 until 95.000s
-              95.000s Alice done with c1
-              95.000s agent alice: Available load [0, 0, 0, 0] []
+            0.000s Alice is ready
+            1.000s c1 arrived: voice for Wheelchairs (priority 0)
+            1.000s c1 waits in Wheelchairs (step 0)
+            1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
+            5.000s c1 answered by Alice after 4.000s
+            65.000s c1 ended by Alice
+            65.000s Alice wraps up c1 until 95.000s
+            95.000s Alice done with c1
+            95.000s agent alice: Available load [0, 0, 0, 0] []
         "#]],
     );
 }
@@ -49,13 +55,13 @@ fn a_paramedic_is_answered_before_a_longer_waiting_routine_call() {
         10 show queue single-point-of-access
         ",
         expect![[r#"
-               0.000s c1 arrived: voice for Single point of access (priority 0)
-               0.000s c1 waits in Single point of access (step 0)
-               5.000s c2 arrived: voice for Paramedic line (priority 0)
-               5.000s c2 waits in Paramedic line (step 0)
-              10.000s Hana is ready
-              10.000s c2 offered to Hana (Paramedic line), rings until 25.000s
-              10.000s queue single-point-of-access: [c1]
+            0.000s c1 arrived: voice for Single point of access (priority 0)
+            0.000s c1 waits in Single point of access (step 0)
+            5.000s c2 arrived: voice for Paramedic line (priority 0)
+            5.000s c2 waits in Paramedic line (step 0)
+            10.000s Hana is ready
+            10.000s c2 offered to Hana (Paramedic line), rings until 25.000s
+            10.000s queue single-point-of-access: [c1]
         "#]],
     );
 }
@@ -69,12 +75,12 @@ fn equal_priority_goes_to_the_longest_wait() {
         10 ready alice
         ",
         expect![[r#"
-               0.000s c1 arrived: voice for Wheelchairs (priority 0)
-               0.000s c1 waits in Wheelchairs (step 0)
-               3.000s c2 arrived: voice for Wheelchairs (priority 0)
-               3.000s c2 waits in Wheelchairs (step 0)
-              10.000s Alice is ready
-              10.000s c1 offered to Alice (Wheelchairs), rings until 30.000s
+            0.000s c1 arrived: voice for Wheelchairs (priority 0)
+            0.000s c1 waits in Wheelchairs (step 0)
+            3.000s c2 arrived: voice for Wheelchairs (priority 0)
+            3.000s c2 waits in Wheelchairs (step 0)
+            10.000s Alice is ready
+            10.000s c1 offered to Alice (Wheelchairs), rings until 30.000s
         "#]],
     );
 }
@@ -90,14 +96,14 @@ fn a_priority_raised_while_waiting_takes_effect() {
         10 ready alice
         ",
         expect![[r#"
-               0.000s c1 arrived: voice for Wheelchairs (priority 0)
-               0.000s c1 waits in Wheelchairs (step 0)
-               1.000s c2 arrived: voice for Wheelchairs (priority 0)
-               1.000s c2 waits in Wheelchairs (step 0)
-               2.000s c2 priority 0 -> 5
-               2.000s queue wheelchairs: [c2, c1]
-              10.000s Alice is ready
-              10.000s c2 offered to Alice (Wheelchairs), rings until 30.000s
+            0.000s c1 arrived: voice for Wheelchairs (priority 0)
+            0.000s c1 waits in Wheelchairs (step 0)
+            1.000s c2 arrived: voice for Wheelchairs (priority 0)
+            1.000s c2 waits in Wheelchairs (step 0)
+            2.000s c2 priority 0 -> 5
+            2.000s queue wheelchairs: [c2, c1]
+            10.000s Alice is ready
+            10.000s c2 offered to Alice (Wheelchairs), rings until 30.000s
         "#]],
     );
 }
@@ -119,32 +125,32 @@ fn overflow_steps_widen_the_agents_and_keep_the_place() {
         600 tick
         ",
         expect![[r#"
-               0.000s Bob is ready
-               0.000s Femi is ready
-               0.000s c1 arrived: voice for Wheelchairs (priority 0)
-               0.000s c1 waits in Wheelchairs (step 0)
-               0.000s contact c1: Waiting in Wheelchairs step 0 priority 0 (effective 0)
-              10.000s c2 arrived: voice for Wheelchairs (priority 0)
-              10.000s c2 waits in Wheelchairs (step 0)
-              30.000s c1 overflow step 1 of Wheelchairs
-              30.000s c1 offered to Bob (Wheelchairs), rings until 50.000s
-              40.000s c2 overflow step 1 of Wheelchairs
-              50.000s c1 rang out at Bob
-              50.000s Bob is not ready (missed offer)
-              50.000s c1 waits in Wheelchairs (step 1)
-              60.000s c1 overflow step 2 of Wheelchairs
-              60.000s c1 offered to Femi (Wheelchairs), rings until 80.000s
-              70.000s c2 overflow step 2 of Wheelchairs
-              70.000s contact c2: Waiting in Wheelchairs step 2 priority 0 (effective 0)
-              80.000s c1 rang out at Femi
-              80.000s Femi is not ready (missed offer)
-              80.000s c1 waits in Wheelchairs (step 2)
-             120.000s c1 overflow step 3 of Wheelchairs
-             120.000s c1 is offered a callback
-             130.000s c2 overflow step 3 of Wheelchairs
-             130.000s c2 is offered a callback
-             600.000s c1 overflow step 4 of Wheelchairs
-             600.000s c1 to voicemail from Wheelchairs (Overflow)
+            0.000s Bob is ready
+            0.000s Femi is ready
+            0.000s c1 arrived: voice for Wheelchairs (priority 0)
+            0.000s c1 waits in Wheelchairs (step 0)
+            0.000s contact c1: Waiting in Wheelchairs step 0 priority 0 (effective 0)
+            10.000s c2 arrived: voice for Wheelchairs (priority 0)
+            10.000s c2 waits in Wheelchairs (step 0)
+            30.000s c1 overflow step 1 of Wheelchairs
+            30.000s c1 offered to Bob (Wheelchairs), rings until 50.000s
+            40.000s c2 overflow step 1 of Wheelchairs
+            50.000s c1 rang out at Bob
+            50.000s Bob is not ready (missed offer)
+            50.000s c1 waits in Wheelchairs (step 1)
+            60.000s c1 overflow step 2 of Wheelchairs
+            60.000s c1 offered to Femi (Wheelchairs), rings until 80.000s
+            70.000s c2 overflow step 2 of Wheelchairs
+            70.000s contact c2: Waiting in Wheelchairs step 2 priority 0 (effective 0)
+            80.000s c1 rang out at Femi
+            80.000s Femi is not ready (missed offer)
+            80.000s c1 waits in Wheelchairs (step 2)
+            120.000s c1 overflow step 3 of Wheelchairs
+            120.000s c1 is offered a callback
+            130.000s c2 overflow step 3 of Wheelchairs
+            130.000s c2 is offered a callback
+            600.000s c1 overflow step 4 of Wheelchairs
+            600.000s c1 to voicemail from Wheelchairs (Overflow)
         "#]],
     );
 }
@@ -161,19 +167,19 @@ fn an_unanswered_offer_goes_back_with_its_place_and_the_agent_goes_not_ready() {
         25 ready alice
         ",
         expect![[r#"
-               0.000s Alice is ready
-               1.000s c1 arrived: voice for Wheelchairs (priority 0)
-               1.000s c1 waits in Wheelchairs (step 0)
-               1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
-               5.000s c2 arrived: voice for Wheelchairs (priority 0)
-               5.000s c2 waits in Wheelchairs (step 0)
-              21.000s c1 rang out at Alice
-              21.000s Alice is not ready (missed offer)
-              21.000s c1 waits in Wheelchairs (step 0)
-              21.000s agent alice: NotReady(MissedOffer) load [0, 0, 0, 0] []
-              21.000s queue wheelchairs: [c1, c2]
-              25.000s Alice is ready
-              25.000s c1 offered to Alice (Wheelchairs), rings until 45.000s
+            0.000s Alice is ready
+            1.000s c1 arrived: voice for Wheelchairs (priority 0)
+            1.000s c1 waits in Wheelchairs (step 0)
+            1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
+            5.000s c2 arrived: voice for Wheelchairs (priority 0)
+            5.000s c2 waits in Wheelchairs (step 0)
+            21.000s c1 rang out at Alice
+            21.000s Alice is not ready (missed offer)
+            21.000s c1 waits in Wheelchairs (step 0)
+            21.000s agent alice: NotReady(MissedOffer) load [0, 0, 0, 0] []
+            21.000s queue wheelchairs: [c1, c2]
+            25.000s Alice is ready
+            25.000s c1 offered to Alice (Wheelchairs), rings until 45.000s
         "#]],
     );
 }
@@ -189,17 +195,17 @@ fn a_rejected_offer_goes_to_the_next_agent() {
         62 tick
         ",
         expect![[r#"
-               0.000s Alice is ready
-               1.000s Jo is ready
-               2.000s c1 arrived: voice for Wheelchairs (priority 0)
-               2.000s c1 waits in Wheelchairs (step 0)
-               2.000s c1 offered to Alice (Wheelchairs), rings until 22.000s
-               3.000s c1 rejected by Alice
-               3.000s Alice is not ready (declined)
-               3.000s c1 waits in Wheelchairs (step 0)
-              32.000s c1 overflow step 1 of Wheelchairs
-              62.000s c1 overflow step 2 of Wheelchairs
-              62.000s c1 offered to Jo (Wheelchairs), rings until 82.000s
+            0.000s Alice is ready
+            1.000s Jo is ready
+            2.000s c1 arrived: voice for Wheelchairs (priority 0)
+            2.000s c1 waits in Wheelchairs (step 0)
+            2.000s c1 offered to Alice (Wheelchairs), rings until 22.000s
+            3.000s c1 rejected by Alice
+            3.000s Alice is not ready (declined)
+            3.000s c1 waits in Wheelchairs (step 0)
+            32.000s c1 overflow step 1 of Wheelchairs
+            62.000s c1 overflow step 2 of Wheelchairs
+            62.000s c1 offered to Jo (Wheelchairs), rings until 82.000s
         "#]],
     );
 }
@@ -246,15 +252,15 @@ fn a_caller_who_takes_a_callback_keeps_their_place() {
         30 accept alice c1
         ",
         expect![[r#"
-               0.000s c1 arrived: voice for Wheelchairs (priority 0)
-               0.000s c1 waits in Wheelchairs (step 0)
-              10.000s c2 arrived: voice for Wheelchairs (priority 0)
-              10.000s c2 waits in Wheelchairs (step 0)
-              20.000s c1 takes a callback, keeps its place
-              25.000s Alice is ready
-              25.000s c1 offered to Alice (Wheelchairs), rings until 45.000s
-              25.000s contact c1: Offered(a1) in Wheelchairs step 0 priority 0 (effective 0)
-              30.000s c1 answered by Alice after 30.000s
+            0.000s c1 arrived: voice for Wheelchairs (priority 0)
+            0.000s c1 waits in Wheelchairs (step 0)
+            10.000s c2 arrived: voice for Wheelchairs (priority 0)
+            10.000s c2 waits in Wheelchairs (step 0)
+            20.000s c1 takes a callback, keeps its place
+            25.000s Alice is ready
+            25.000s c1 offered to Alice (Wheelchairs), rings until 45.000s
+            25.000s contact c1: Offered(a1) in Wheelchairs step 0 priority 0 (effective 0)
+            30.000s c1 answered by Alice after 30.000s
         "#]],
     );
 }
@@ -270,17 +276,17 @@ fn the_wheelchair_line_offers_a_callback_after_two_minutes() {
         700 ready alice
         ",
         expect![[r#"
-               0.000s c1 arrived: voice for Wheelchairs (priority 0)
-               0.000s c1 waits in Wheelchairs (step 0)
-              30.000s c1 overflow step 1 of Wheelchairs
-              60.000s c1 overflow step 2 of Wheelchairs
-             120.000s c1 overflow step 3 of Wheelchairs
-             120.000s c1 is offered a callback
-             120.000s c1 takes a callback, keeps its place
-             130.000s contact c1: Waiting in Wheelchairs step 3 priority 0 (effective 0)
-             600.000s c1 overflow step 4 of Wheelchairs
-             700.000s Alice is ready
-             700.000s c1 offered to Alice (Wheelchairs), rings until 720.000s
+            0.000s c1 arrived: voice for Wheelchairs (priority 0)
+            0.000s c1 waits in Wheelchairs (step 0)
+            30.000s c1 overflow step 1 of Wheelchairs
+            60.000s c1 overflow step 2 of Wheelchairs
+            120.000s c1 overflow step 3 of Wheelchairs
+            120.000s c1 is offered a callback
+            120.000s c1 takes a callback, keeps its place
+            130.000s contact c1: Waiting in Wheelchairs step 3 priority 0 (effective 0)
+            600.000s c1 overflow step 4 of Wheelchairs
+            700.000s Alice is ready
+            700.000s c1 offered to Alice (Wheelchairs), rings until 720.000s
         "#]],
     );
 }
@@ -298,17 +304,17 @@ fn a_booked_callback_joins_the_queue_when_due() {
         150 abandon c2
         ",
         expect![[r#"
-               0.000s Alice is ready
-               0.000s c1 arrived: callback for Wheelchairs (priority 0)
-               0.000s c1 callback booked for 100.000s in Wheelchairs
-              50.000s contact c1: Scheduled { due_at: t=100000ms } in Wheelchairs step 0 priority 0 (effective 0)
-             100.000s c1 waits in Wheelchairs (step 0)
-             100.000s c1 offered to Alice (Wheelchairs), rings until 120.000s
-             101.000s c1 offer to Alice withdrawn (Abandoned)
-             101.000s c1 callback cancelled
-             102.000s c2 arrived: callback for Wheelchairs (priority 0)
-             102.000s c2 callback booked for 200.000s in Wheelchairs
-             150.000s c2 callback cancelled
+            0.000s Alice is ready
+            0.000s c1 arrived: callback for Wheelchairs (priority 0)
+            0.000s c1 callback booked for 100.000s in Wheelchairs
+            50.000s contact c1: Scheduled { due_at: t=100000ms } in Wheelchairs step 0 priority 0 (effective 0)
+            100.000s c1 waits in Wheelchairs (step 0)
+            100.000s c1 offered to Alice (Wheelchairs), rings until 120.000s
+            101.000s c1 offer to Alice withdrawn (Abandoned)
+            101.000s c1 callback cancelled
+            102.000s c2 arrived: callback for Wheelchairs (priority 0)
+            102.000s c2 callback booked for 200.000s in Wheelchairs
+            150.000s c2 callback cancelled
         "#]],
     );
 }
@@ -328,23 +334,23 @@ fn warm_transfer_to_a_clinical_queue() {
         100 end c1
         ",
         expect![[r#"
-               0.000s Dev is ready
-               1.000s c1 arrived: voice for District nursing (priority 0)
-               1.000s c1 waits in District nursing (step 0)
-               1.000s c1 offered to Dev (District nursing), rings until 21.000s
-               2.000s c1 answered by Dev after 1.000s
-              30.000s c1 warm transfer by Dev to Paramedic line
-              30.000s c1 moved District nursing -> Paramedic line (Transfer)
-              30.000s c1 waits in Paramedic line (step 0)
-              30.000s contact c1: InProgress { agent: a4, on_hold: false } in Paramedic line step 0 priority 0 (effective 100)
-              35.000s Hana is ready
-              35.000s c1 offered to Hana (Paramedic line), rings until 50.000s
-              40.000s c1 warm transfer Dev -> Hana done
-              40.000s Dev wraps up c1 until 85.000s
-              40.000s agent dev: WrapUp load [1, 0, 0, 0] [c1 voice WrapUp { until: t=85000ms }]
-              85.000s Dev done with c1
-             100.000s c1 ended by Hana
-             100.000s Hana wraps up c1 until 160.000s
+            0.000s Dev is ready
+            1.000s c1 arrived: voice for District nursing (priority 0)
+            1.000s c1 waits in District nursing (step 0)
+            1.000s c1 offered to Dev (District nursing), rings until 21.000s
+            2.000s c1 answered by Dev after 1.000s
+            30.000s c1 warm transfer by Dev to Paramedic line
+            30.000s c1 moved District nursing -> Paramedic line (Transfer)
+            30.000s c1 waits in Paramedic line (step 0)
+            30.000s contact c1: InProgress { agent: a4, on_hold: false } in Paramedic line step 0 priority 0 (effective 100)
+            35.000s Hana is ready
+            35.000s c1 offered to Hana (Paramedic line), rings until 50.000s
+            40.000s c1 warm transfer Dev -> Hana done
+            40.000s Dev wraps up c1 until 85.000s
+            40.000s agent dev: WrapUp load [1, 0, 0, 0] [c1 voice WrapUp { until: t=85000ms }]
+            85.000s Dev done with c1
+            100.000s c1 ended by Hana
+            100.000s Hana wraps up c1 until 160.000s
         "#]],
     );
 }
@@ -363,19 +369,19 @@ fn cold_transfer_to_a_named_agent_who_is_busy() {
         45 accept jo c1
         ",
         expect![[r#"
-               0.000s Alice is ready
-               1.000s c1 arrived: voice for Wheelchairs (priority 0)
-               1.000s c1 waits in Wheelchairs (step 0)
-               1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
-               2.000s c1 answered by Alice after 1.000s
-               3.000s c1 cold transfer by Alice to Jo
-               3.000s Alice wraps up c1 until 33.000s
-               3.000s c1 waits for Jo
-               3.000s contact c1: WaitingForAgent(a10) in Wheelchairs step 0 priority 0 (effective 0)
-              33.000s Alice done with c1
-              40.000s Jo is ready
-              40.000s c1 offered to Jo (Wheelchairs), rings until 60.000s
-              45.000s c1 cold transfer Alice -> Jo done
+            0.000s Alice is ready
+            1.000s c1 arrived: voice for Wheelchairs (priority 0)
+            1.000s c1 waits in Wheelchairs (step 0)
+            1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
+            2.000s c1 answered by Alice after 1.000s
+            3.000s c1 cold transfer by Alice to Jo
+            3.000s Alice wraps up c1 until 33.000s
+            3.000s c1 waits for Jo
+            3.000s contact c1: WaitingForAgent(a10) in Wheelchairs step 0 priority 0 (effective 0)
+            33.000s Alice done with c1
+            40.000s Jo is ready
+            40.000s c1 offered to Jo (Wheelchairs), rings until 60.000s
+            45.000s c1 cold transfer Alice -> Jo done
         "#]],
     );
 }
@@ -514,20 +520,20 @@ fn a_site_going_off_air_sends_its_calls_elsewhere() {
         40 arrive c2 wheelchairs
         ",
         expect![[r#"
-               0.000s Alice is ready
-               0.000s Bob is ready
-               1.000s c1 arrived: voice for Wheelchairs (priority 0)
-               1.000s c1 waits in Wheelchairs (step 0)
-               1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
-               2.000s site Maidstone OFF AIR
-               2.000s c1 offer to Alice withdrawn (SiteOffAir)
-               2.000s c1 waits in Wheelchairs (step 0)
-              31.000s c1 overflow step 1 of Wheelchairs
-              31.000s c1 offered to Bob (Wheelchairs), rings until 51.000s
-              40.000s site Maidstone back on air
-              40.000s c2 arrived: voice for Wheelchairs (priority 0)
-              40.000s c2 waits in Wheelchairs (step 0)
-              40.000s c2 offered to Alice (Wheelchairs), rings until 60.000s
+            0.000s Alice is ready
+            0.000s Bob is ready
+            1.000s c1 arrived: voice for Wheelchairs (priority 0)
+            1.000s c1 waits in Wheelchairs (step 0)
+            1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
+            2.000s site Maidstone OFF AIR
+            2.000s c1 offer to Alice withdrawn (SiteOffAir)
+            2.000s c1 waits in Wheelchairs (step 0)
+            31.000s c1 overflow step 1 of Wheelchairs
+            31.000s c1 offered to Bob (Wheelchairs), rings until 51.000s
+            40.000s site Maidstone back on air
+            40.000s c2 arrived: voice for Wheelchairs (priority 0)
+            40.000s c2 waits in Wheelchairs (step 0)
+            40.000s c2 offered to Alice (Wheelchairs), rings until 60.000s
         "#]],
     );
 }
@@ -541,13 +547,13 @@ fn district_nursing_moves_to_the_single_point_of_access_after_five_minutes() {
         301 ready idris
         ",
         expect![[r#"
-               0.000s c1 arrived: voice for District nursing (priority 0)
-               0.000s c1 waits in District nursing (step 0)
-              60.000s c1 overflow step 1 of District nursing
-             300.000s c1 overflow step 2 of District nursing
-             300.000s c1 moved District nursing -> Single point of access (Overflow)
-             301.000s Idris is ready
-             301.000s c1 offered to Idris (Single point of access), rings until 321.000s
+            0.000s c1 arrived: voice for District nursing (priority 0)
+            0.000s c1 waits in District nursing (step 0)
+            60.000s c1 overflow step 1 of District nursing
+            300.000s c1 overflow step 2 of District nursing
+            300.000s c1 moved District nursing -> Single point of access (Overflow)
+            301.000s Idris is ready
+            301.000s c1 offered to Idris (Single point of access), rings until 321.000s
         "#]],
     );
 }
@@ -565,18 +571,18 @@ fn aging_lifts_a_long_wait_over_a_higher_priority_newcomer() {
         262 show queue physiotherapy
         ",
         expect![[r#"
-               0.000s c1 arrived: voice for Physiotherapy (priority 0)
-               0.000s c1 waits in Physiotherapy (step 0)
-             200.000s c2 arrived: voice for Physiotherapy (priority 2)
-             200.000s c2 waits in Physiotherapy (step 0)
-             250.000s queue physiotherapy: [c1, c2]
-             250.000s Erin is ready
-             250.000s c1 offered to Erin (Physiotherapy), rings until 270.000s
-             260.000s c3 arrived: voice for Physiotherapy (priority 0)
-             260.000s c3 waits in Physiotherapy (step 0)
-             261.000s c4 arrived: voice for Physiotherapy (priority 10)
-             261.000s c4 waits in Physiotherapy (step 0)
-             262.000s queue physiotherapy: [c4, c2, c3]
+            0.000s c1 arrived: voice for Physiotherapy (priority 0)
+            0.000s c1 waits in Physiotherapy (step 0)
+            200.000s c2 arrived: voice for Physiotherapy (priority 2)
+            200.000s c2 waits in Physiotherapy (step 0)
+            250.000s queue physiotherapy: [c1, c2]
+            250.000s Erin is ready
+            250.000s c1 offered to Erin (Physiotherapy), rings until 270.000s
+            260.000s c3 arrived: voice for Physiotherapy (priority 0)
+            260.000s c3 waits in Physiotherapy (step 0)
+            261.000s c4 arrived: voice for Physiotherapy (priority 10)
+            261.000s c4 waits in Physiotherapy (step 0)
+            262.000s queue physiotherapy: [c4, c2, c3]
         "#]],
     );
 }
@@ -597,25 +603,25 @@ fn longest_idle_agent_first() {
         50 arrive c3 single-point-of-access
         ",
         expect![[r#"
-               0.000s Idris is ready
-               5.000s Hana is ready
-              10.000s c1 arrived: voice for Single point of access (priority 0)
-              10.000s c1 waits in Single point of access (step 0)
-              10.000s c1 offered to Idris (Single point of access), rings until 30.000s
-              11.000s c1 answered by Idris after 1.000s
-              12.000s c2 arrived: voice for Single point of access (priority 0)
-              12.000s c2 waits in Single point of access (step 0)
-              12.000s c2 offered to Hana (Single point of access), rings until 32.000s
-              13.000s c2 answered by Hana after 1.000s
-              13.000s c1 ended by Idris
-              13.000s Idris wraps up c1 until 43.000s
-              14.000s c2 ended by Hana
-              14.000s Hana wraps up c2 until 44.000s
-              43.000s Idris done with c1
-              44.000s Hana done with c2
-              50.000s c3 arrived: voice for Single point of access (priority 0)
-              50.000s c3 waits in Single point of access (step 0)
-              50.000s c3 offered to Idris (Single point of access), rings until 70.000s
+            0.000s Idris is ready
+            5.000s Hana is ready
+            10.000s c1 arrived: voice for Single point of access (priority 0)
+            10.000s c1 waits in Single point of access (step 0)
+            10.000s c1 offered to Idris (Single point of access), rings until 30.000s
+            11.000s c1 answered by Idris after 1.000s
+            12.000s c2 arrived: voice for Single point of access (priority 0)
+            12.000s c2 waits in Single point of access (step 0)
+            12.000s c2 offered to Hana (Single point of access), rings until 32.000s
+            13.000s c2 answered by Hana after 1.000s
+            13.000s c1 ended by Idris
+            13.000s Idris wraps up c1 until 43.000s
+            14.000s c2 ended by Hana
+            14.000s Hana wraps up c2 until 44.000s
+            43.000s Idris done with c1
+            44.000s Hana done with c2
+            50.000s c3 arrived: voice for Single point of access (priority 0)
+            50.000s c3 waits in Single point of access (step 0)
+            50.000s c3 offered to Idris (Single point of access), rings until 70.000s
         "#]],
     );
 }
@@ -630,14 +636,14 @@ fn most_skilled_agent_first_on_the_paramedic_line() {
         10 arrive c2 paramedic-line
         ",
         expect![[r#"
-               0.000s Idris is ready
-               5.000s Hana is ready
-              10.000s c1 arrived: voice for Paramedic line (priority 0)
-              10.000s c1 waits in Paramedic line (step 0)
-              10.000s c1 offered to Hana (Paramedic line), rings until 25.000s
-              10.000s c2 arrived: voice for Paramedic line (priority 0)
-              10.000s c2 waits in Paramedic line (step 0)
-              10.000s c2 offered to Idris (Paramedic line), rings until 25.000s
+            0.000s Idris is ready
+            5.000s Hana is ready
+            10.000s c1 arrived: voice for Paramedic line (priority 0)
+            10.000s c1 waits in Paramedic line (step 0)
+            10.000s c1 offered to Hana (Paramedic line), rings until 25.000s
+            10.000s c2 arrived: voice for Paramedic line (priority 0)
+            10.000s c2 waits in Paramedic line (step 0)
+            10.000s c2 offered to Idris (Paramedic line), rings until 25.000s
         "#]],
     );
 }
@@ -708,13 +714,13 @@ fn a_language_requirement_waits_for_a_speaker() {
         31 tick
         ",
         expect![[r#"
-               0.000s Alice is ready
-               0.000s Bob is ready
-               1.000s c1 arrived: voice for Wheelchairs (priority 0)
-               1.000s c1 waits in Wheelchairs (step 0)
-              29.000s contact c1: Waiting in Wheelchairs step 0 priority 0 (effective 0)
-              31.000s c1 overflow step 1 of Wheelchairs
-              31.000s c1 offered to Bob (Wheelchairs), rings until 51.000s
+            0.000s Alice is ready
+            0.000s Bob is ready
+            1.000s c1 arrived: voice for Wheelchairs (priority 0)
+            1.000s c1 waits in Wheelchairs (step 0)
+            29.000s contact c1: Waiting in Wheelchairs step 0 priority 0 (effective 0)
+            31.000s c1 overflow step 1 of Wheelchairs
+            31.000s c1 offered to Bob (Wheelchairs), rings until 51.000s
         "#]],
     );
 }

@@ -1,1 +1,70 @@
-fn main() {}
+//! The `switchboard` binary: the one entry point for every job.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+mod demo;
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "An open contact centre for health services"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the demo community trust through the routing engine for a
+    /// simulated day and prints what happened, queue by queue.
+    Demo {
+        /// Hours of opening to simulate (from 08:00).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=24))]
+        hours: u32,
+        /// Seed for the simulated callers and agents; same seed, same day.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Also print the first N lines of the routing trace.
+        #[arg(long, default_value_t = 40)]
+        trace: usize,
+    },
+    /// Replays a routing script (see `routing::script`) against the demo
+    /// trust and prints the trace.
+    Route {
+        /// The script file.
+        script: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo { hours, seed, trace } => {
+            let report = demo::run(hours, seed, trace)?;
+            print!("{report}");
+        }
+        Command::Route { script } => {
+            let meta = std::fs::metadata(&script)
+                .with_context(|| format!("cannot read {}", script.display()))?;
+            anyhow::ensure!(
+                meta.len() <= 16 * 1024 * 1024,
+                "{} is larger than 16 MiB",
+                script.display()
+            );
+            let text = std::fs::read_to_string(&script)
+                .with_context(|| format!("cannot read {}", script.display()))?;
+            let mut engine = routing::Engine::new(
+                routing::demo::kent_community_trust(),
+                model::Timestamp::ZERO,
+            )?;
+            let trace = routing::script::run(&mut engine, &text)
+                .with_context(|| format!("in {}", script.display()))?;
+            print!("{trace}");
+        }
+    }
+    Ok(())
+}
