@@ -10,10 +10,12 @@ cargo fmt --all -- --check
 echo "== lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== doc tests"
+cargo test --workspace --locked --doc
+
 echo "== tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
 else
     cargo test --workspace --locked --no-fail-fast
 fi
-cargo test --workspace --locked --doc

@@ -22,8 +22,17 @@ pub enum NhsNumberError {
 }
 
 impl NhsNumber {
-    /// Parses "943 476 5919" or "9434765919". Error messages never echo the
-    /// input, which may be a real patient's number.
+    /// Parses "999 000 0018" or "9990000018" (spaces or dashes allowed).
+    /// Error messages never echo the input, which may be a real patient's
+    /// number.
+    ///
+    /// ```
+    /// use model::{NhsNumber, NhsNumberError};
+    /// let n = NhsNumber::parse("999 000 0018").unwrap();
+    /// assert_eq!(n.expose(), "9990000018");
+    /// assert_eq!(format!("{n}"), "<nhs-number redacted>");
+    /// assert_eq!(NhsNumber::parse("999 000 0019"), Err(NhsNumberError::CheckDigit));
+    /// ```
     pub fn parse(s: &str) -> Result<NhsNumber, NhsNumberError> {
         let mut digits = [0u8; 10];
         let mut n = 0usize;
