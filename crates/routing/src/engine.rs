@@ -114,6 +114,10 @@ pub(crate) struct Contact {
     pub directed: Option<Ix>,
     pub answered: bool,
     pub gen: u32,
+    /// When the next overflow step falls due, while waiting.
+    pub step_due: Option<Timestamp>,
+    /// The deadline of the step timer in the heap for this contact, if any.
+    pub step_armed: Option<Timestamp>,
     pub attributes: Vec<(String, String)>,
 }
 
@@ -147,7 +151,6 @@ pub(crate) struct Agent {
     pub candidates: Vec<Ix>,
     pub memberships: Vec<(Ix, Media, ReadyKey)>,
     pub directed: Vec<Ix>,
-    pub wrap_gen: u32,
 }
 
 impl Agent {
@@ -196,6 +199,7 @@ pub(crate) fn eligible(a: &Agent, rule: &StepRule, extra: &[(u32, SkillLevel)]) 
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[repr(u8)]
 enum TimerKind {
     // At equal times: callbacks fall due and overflow steps apply first,
     // then offers ring out, then wrap-ups end.
@@ -205,16 +209,30 @@ enum TimerKind {
     WrapUp,
 }
 
+/// A timer: 32 bytes, ordered by time, then kind, then the order set.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 struct Timer {
     at: Timestamp,
-    kind: TimerKind,
-    seq: u64,
-    target: Ix,
-    /// Contact id (contact timers) or agent id (wrap-up).
-    owner: u64,
+    /// Kind in the top byte, sequence number below: one comparison orders
+    /// by kind then by the order the timers were set.
+    order: u64,
     contact: ContactId,
+    /// Contact index (contact timers) or agent index (wrap-up).
+    target: Ix,
+    /// Generation that must still match for the timer to be live (contact
+    /// generation, or the wrap-up's; unused for overflow steps).
     gen: u32,
+}
+
+impl Timer {
+    fn kind(&self) -> TimerKind {
+        match self.order >> 56 {
+            0 => TimerKind::Due,
+            1 => TimerKind::Step,
+            2 => TimerKind::Offer,
+            _ => TimerKind::WrapUp,
+        }
+    }
 }
 
 /// The routing engine. One owner; `&mut self` for every change.
@@ -226,6 +244,7 @@ pub struct Engine {
     arrival_seq: u64,
     timer_seq: u64,
     offer_seq: u64,
+    wrap_seq: u32,
     pub(crate) skills: Vec<SkillDef>,
     pub(crate) skill_ix: FxHashMap<SkillId, u32>,
     pub(crate) teams: Vec<TeamDef>,
@@ -278,6 +297,7 @@ impl Engine {
             arrival_seq: 0,
             timer_seq: 0,
             offer_seq: 0,
+            wrap_seq: 0,
             skills: Vec::new(),
             skill_ix: FxHashMap::default(),
             teams: Vec::new(),
@@ -357,7 +377,7 @@ impl Engine {
             if t.at > now {
                 break;
             }
-            self.timers.pop();
+            let t = self.pop_timer().expect("peeked");
             // Each timer fires at its own time, so decisions are exact even
             // when the caller wakes the engine late.
             self.now = t.at;
@@ -368,26 +388,42 @@ impl Engine {
     }
 
     fn timer_live(&self, t: &Timer) -> bool {
-        match t.kind {
-            TimerKind::Due | TimerKind::Step | TimerKind::Offer => {
-                match self.contacts.get(t.target) {
-                    Some(c) if c.id.0 == t.owner && c.gen == t.gen => matches!(
-                        (t.kind, c.routing),
-                        (TimerKind::Due, Routing::Scheduled { .. })
-                            | (TimerKind::Step, Routing::Waiting(_))
-                            | (TimerKind::Offer, Routing::Offered { .. })
-                    ),
-                    _ => false,
+        match t.kind() {
+            TimerKind::Step => match self.contacts.get(t.target) {
+                Some(c) if c.id == t.contact => {
+                    matches!(c.routing, Routing::Waiting(_)) && c.step_due == Some(t.at)
                 }
-            }
-            TimerKind::WrapUp => match self.agents.get(t.target) {
-                Some(a) if a.def.id.0 as u64 == t.owner => a.items.iter().any(|it| {
-                    it.contact == t.contact
-                        && matches!(it.phase, Phase::WrapUp { gen, .. } if gen == t.gen)
-                }),
                 _ => false,
             },
+            kind @ (TimerKind::Due | TimerKind::Offer) => match self.contacts.get(t.target) {
+                Some(c) if c.id == t.contact && c.gen == t.gen => matches!(
+                    (kind, c.routing),
+                    (TimerKind::Due, Routing::Scheduled { .. })
+                        | (TimerKind::Offer, Routing::Offered { .. })
+                ),
+                _ => false,
+            },
+            TimerKind::WrapUp => self.agents.get(t.target).is_some_and(|a| {
+                a.items.iter().any(|it| {
+                    it.contact == t.contact
+                        && matches!(it.phase, Phase::WrapUp { gen, .. } if gen == t.gen)
+                })
+            }),
         }
+    }
+
+    /// Pops the earliest timer, keeping each contact's record of its armed
+    /// step timer true.
+    fn pop_timer(&mut self) -> Option<Timer> {
+        let Reverse(t) = self.timers.pop()?;
+        if t.kind() == TimerKind::Step {
+            if let Some(c) = self.contacts.get_mut(t.target) {
+                if c.id == t.contact && c.step_armed == Some(t.at) {
+                    c.step_armed = None;
+                }
+            }
+        }
+        Some(t)
     }
 
     fn prune_timers(&mut self) {
@@ -395,7 +431,7 @@ impl Engine {
             if self.timer_live(t) {
                 break;
             }
-            self.timers.pop();
+            self.pop_timer();
         }
     }
 
@@ -404,18 +440,16 @@ impl Engine {
         at: Timestamp,
         kind: TimerKind,
         target: Ix,
-        owner: u64,
         contact: ContactId,
         gen: u32,
     ) {
         self.timer_seq += 1;
+        debug_assert!(self.timer_seq < 1 << 56);
         self.timers.push(Reverse(Timer {
             at,
-            kind,
-            seq: self.timer_seq,
-            target,
-            owner,
+            order: ((kind as u64) << 56) | self.timer_seq,
             contact,
+            target,
             gen,
         }));
     }
@@ -424,7 +458,7 @@ impl Engine {
         if !self.timer_live(&t) {
             return;
         }
-        match t.kind {
+        match t.kind() {
             TimerKind::Due => {
                 let c = self.contacts.at_mut(t.target);
                 c.routing = Routing::Idle;
@@ -665,9 +699,14 @@ impl Engine {
         let c = self.contacts.at_mut(cix);
         c.routing = Routing::Waiting(key);
         c.gen = c.gen.wrapping_add(1);
-        let gen = c.gen;
+        c.step_due = next_step_at;
         if let Some(at) = next_step_at {
-            self.push_timer(at, TimerKind::Step, cix, cid.0, cid, gen);
+            // One heap entry serves a deadline however often the contact
+            // leaves and rejoins the line.
+            if c.step_armed != Some(at) {
+                c.step_armed = Some(at);
+                self.push_timer(at, TimerKind::Step, cix, cid, 0);
+            }
         }
         if announce {
             self.emit(Event::Queued {
@@ -716,7 +755,7 @@ impl Engine {
     fn match_agent(&mut self, aix: Ix) {
         loop {
             let a = self.agents.at(aix);
-            if !self.offerable(a) {
+            if !self.offerable(a) || !Media::ALL.iter().any(|&m| a.can_take(m)) {
                 return;
             }
             type Rank = (Priority, Reverse<Timestamp>, Reverse<u64>);
@@ -788,7 +827,7 @@ impl Engine {
         c.routing = Routing::Offered { agent: aix };
         c.gen = c.gen.wrapping_add(1);
         let gen = c.gen;
-        self.push_timer(expires_at, TimerKind::Offer, cix, cid.0, cid, gen);
+        self.push_timer(expires_at, TimerKind::Offer, cix, cid, gen);
         self.emit(Event::Offered {
             contact: cid,
             agent: aid,
@@ -893,12 +932,13 @@ impl Engine {
         let pos = a.item_pos(cid).expect("active item");
         debug_assert_eq!(a.items[pos].phase, Phase::Active);
         if wrap_up.0 > 0 {
-            a.wrap_gen = a.wrap_gen.wrapping_add(1);
-            let gen = a.wrap_gen;
+            self.wrap_seq = self.wrap_seq.wrapping_add(1);
+            let gen = self.wrap_seq;
+            let a = self.agents.at_mut(aix);
             let until = now.plus(wrap_up);
             a.items[pos].phase = Phase::WrapUp { gen, until };
             let aid = a.def.id;
-            self.push_timer(until, TimerKind::WrapUp, aix, aid.0 as u64, cid, gen);
+            self.push_timer(until, TimerKind::WrapUp, aix, cid, gen);
             self.emit(Event::WrapUpStarted {
                 agent: aid,
                 contact: cid,
@@ -1078,6 +1118,8 @@ impl Engine {
             directed: None,
             answered: false,
             gen: 0,
+            step_due: None,
+            step_armed: None,
             attributes: nc.attributes,
         });
         self.contact_ix.insert(id, cix);
@@ -1259,7 +1301,7 @@ impl Engine {
             c.routing = Routing::Scheduled { due_at };
             c.gen = c.gen.wrapping_add(1);
             let gen = c.gen;
-            self.push_timer(due_at, TimerKind::Due, cix, id.0, id, gen);
+            self.push_timer(due_at, TimerKind::Due, cix, id, gen);
         }
         Ok(())
     }
@@ -2035,7 +2077,6 @@ impl Engine {
                     candidates: Vec::new(),
                     memberships: Vec::new(),
                     directed: Vec::new(),
-                    wrap_gen: 0,
                 });
                 self.agent_ix.insert(id, aix);
                 aix

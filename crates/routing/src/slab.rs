@@ -48,6 +48,10 @@ impl<T> Slab<T> {
         self.items.get(ix as usize).and_then(|o| o.as_ref())
     }
 
+    pub fn get_mut(&mut self, ix: Ix) -> Option<&mut T> {
+        self.items.get_mut(ix as usize).and_then(|o| o.as_mut())
+    }
+
     /// The live item at `ix`; a dead index is a programming error.
     pub fn at(&self, ix: Ix) -> &T {
         self.items[ix as usize].as_ref().expect("live slab item")
