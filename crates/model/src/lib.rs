@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod nhs;
+pub mod rng;
 pub use nhs::{NhsNumber, NhsNumberError};
 
 /// Milliseconds since the Unix epoch (UTC). Our own type so that the pure

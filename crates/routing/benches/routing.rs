@@ -29,22 +29,7 @@ const SKILLS: u32 = 100;
 const TEAMS: u32 = 20;
 const BACKLOG: usize = 50_000;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use model::rng::SplitMix64 as Rng;
 
 fn config(r: &mut Rng) -> Config {
     let skills = (1..=SKILLS)
@@ -305,7 +290,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 fn setup(seed: u64) -> (Engine, Vec<(Timestamp, Input)>) {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let cfg = config(&mut r);
     let mut e = Engine::new(cfg, Timestamp::ZERO).expect("valid benchmark config");
     let mut inputs = Vec::new();
@@ -332,7 +317,7 @@ fn main() {
         .unwrap_or(2_000_000);
     let (mut e, setup_inputs) = setup(42);
     let mut d = Driver {
-        r: Rng(7),
+        r: Rng::new(7),
         now: Timestamp(1000),
         next_id: 0,
         waiting: Bag::default(),

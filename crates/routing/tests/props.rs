@@ -31,21 +31,14 @@ use std::collections::BTreeMap;
 
 // ----- a tiny deterministic generator for configurations ---------------------
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
+use model::rng::SplitMix64 as Rng;
+
+trait Percent {
+    fn percent(&mut self, p: u64) -> bool;
+}
+impl Percent for Rng {
+    fn percent(&mut self, p: u64) -> bool {
+        self.below(100) < p
     }
 }
 
@@ -53,7 +46,7 @@ fn random_config(seed: u64) -> Config {
     if seed.is_multiple_of(4) {
         return demo::kent_community_trust();
     }
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let n_skills = 2 + r.below(4) as u32;
     let n_teams = 1 + r.below(3) as u32;
     let n_queues = 2 + r.below(4) as u32;
@@ -86,7 +79,7 @@ fn random_config(seed: u64) -> Config {
             skill: SkillId(1 + r.below(n_skills as u64) as u32),
             min_level: 1 + r.below(3) as u8,
         }];
-        if r.chance(30) {
+        if r.percent(30) {
             let s = SkillId(1 + r.below(n_skills as u64) as u32);
             if s != reqs[0].skill {
                 reqs.push(SkillReq {
@@ -109,16 +102,16 @@ fn random_config(seed: u64) -> Config {
             within: DurationMs::from_secs(20),
             percent: 80,
         };
-        if r.chance(30) {
+        if r.percent(30) {
             q.aging = Some(Aging {
                 every: DurationMs::from_secs(10 + r.below(30) as i64),
                 max_boost: r.below(20) as Priority,
             });
         }
-        if r.chance(40) {
+        if r.percent(40) {
             q.teams = Some(vec![TeamId(1 + r.below(n_teams as u64) as u32)]);
         }
-        if r.chance(20) {
+        if r.percent(20) {
             q.max_waiting = 1 + r.below(4) as u32;
             q.when_full = match r.below(3) {
                 0 => WhenFull::Reject,
@@ -155,9 +148,9 @@ fn random_config(seed: u64) -> Config {
                 action,
             });
         }
-        if r.chance(30) {
+        if r.percent(30) {
             after += 5 + r.below(60) as i64;
-            let action = if i < n_queues && r.chance(60) {
+            let action = if i < n_queues && r.percent(60) {
                 OverflowAction::MoveToQueue(QueueId(i + 1 + r.below((n_queues - i) as u64) as u32))
             } else {
                 OverflowAction::Voicemail
@@ -185,7 +178,7 @@ fn random_config(seed: u64) -> Config {
 fn agent_def(r: &mut Rng, i: u32, n_skills: u32, n_teams: u32) -> AgentDef {
     let mut skills = Vec::new();
     for s in 1..=n_skills {
-        if r.chance(55) {
+        if r.percent(55) {
             skills.push((SkillId(s), 1 + r.below(3) as u8));
         }
     }
@@ -393,7 +386,7 @@ fn input_for(
         _ => {
             // Live reconfiguration: an agent's skills and team, or a queue's
             // priority and overflow timings.
-            let mut r = Rng(op.c as u64);
+            let mut r = Rng::new(op.c as u64);
             if op.a.is_multiple_of(2) {
                 let n_skills = cfg.skills.len() as u32;
                 let n_teams = cfg.teams.len() as u32;
@@ -408,7 +401,7 @@ fn input_for(
             } else {
                 let mut q = e.queue_def(pick(&queues, op.b)?).unwrap().clone();
                 q.priority = [0, 5, 50, -5][r.below(4) as usize];
-                if !q.overflow.is_empty() && r.chance(50) {
+                if !q.overflow.is_empty() && r.percent(50) {
                     q.overflow.pop();
                 }
                 Input::UpsertQueue(q)
@@ -932,16 +925,16 @@ proptest! {
 /// The random sequences do exercise routing: many offers on average.
 #[test]
 fn the_generator_makes_real_traffic() {
-    let mut r = Rng(99);
+    let mut r = Rng::new(99);
     let mut offers = 0;
     for seed in 0..20u64 {
         let ops: Vec<Op> = (0..300)
             .map(|_| Op {
                 delay_ms: r.below(5000) as u32,
                 kind: r.below(23) as u8,
-                a: r.next() as u32,
-                b: r.next() as u32,
-                c: r.next() as u32,
+                a: r.next_u64() as u32,
+                b: r.next_u64() as u32,
+                c: r.next_u64() as u32,
             })
             .collect();
         offers += run(&random_config(seed), &ops).unwrap().1;

@@ -11,26 +11,11 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt::Write;
 use std::time::Instant;
 
-/// splitmix64: small, seeded, good enough for a demo.
-struct Rng(u64);
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    /// Exponential with this mean, in ms.
-    fn exp_ms(&mut self, mean_secs: f64) -> i64 {
-        (-self.unit().ln() * mean_secs * 1000.0).round() as i64
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
+use model::rng::SplitMix64 as Rng;
+
+/// Exponential with this mean in seconds, in whole ms.
+fn exp_ms(r: &mut Rng, mean_secs: f64) -> i64 {
+    (r.exp(mean_secs) * 1000.0).round() as i64
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -83,7 +68,7 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
     let agents: Vec<AgentId> = config.agents.iter().map(|a| a.id).collect();
     let mut engine = Engine::new(config, Timestamp::ZERO)?;
     let names = trace::Names::of(&engine);
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let end = Timestamp(hours as i64 * 3_600_000);
     let mut agenda: BinaryHeap<Reverse<(Timestamp, u64, Action)>> = BinaryHeap::new();
     let mut seq = 0u64;
@@ -94,7 +79,7 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
     for (i, d) in DEMAND.iter().enumerate() {
         push(
             &mut agenda,
-            Timestamp(rng.exp_ms(3600.0 / d.1)),
+            Timestamp(exp_ms(&mut rng, 3600.0 / d.1)),
             Action::Arrival(i),
         );
     }
@@ -102,7 +87,7 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
         // Log in over the first ten minutes; one 15-minute break each.
         push(
             &mut agenda,
-            Timestamp(rng.exp_ms(120.0)),
+            Timestamp(exp_ms(&mut rng, 120.0)),
             Action::Presence(a, true),
         );
         let brk =
@@ -156,7 +141,7 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
                     if now < end {
                         push(
                             &mut agenda,
-                            now.plus(DurationMs(rng.exp_ms(3600.0 / d.1))),
+                            now.plus(DurationMs(exp_ms(&mut rng, 3600.0 / d.1))),
                             Action::Arrival(i),
                         );
                     }
@@ -169,7 +154,7 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
                     }
                     push(
                         &mut agenda,
-                        now.plus(DurationMs(rng.exp_ms(d.4))),
+                        now.plus(DurationMs(exp_ms(&mut rng, d.4))),
                         Action::Patience(id),
                     );
                     Some(Input::Arrive(nc))
@@ -218,7 +203,7 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
                 }
                 // Most agents pick up within a few seconds; a few miss it.
                 Event::Offered { contact, agent, .. } if rng.chance(0.97) => {
-                    let after = DurationMs(2000 + rng.exp_ms(3.0));
+                    let after = DurationMs(2000 + exp_ms(&mut rng, 3.0));
                     push(
                         &mut agenda,
                         r.at.plus(after),
@@ -242,7 +227,7 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
                     let aht = DEMAND[demand_of[&contact]].3;
                     push(
                         &mut agenda,
-                        r.at.plus(DurationMs(rng.exp_ms(aht))),
+                        r.at.plus(DurationMs(exp_ms(&mut rng, aht))),
                         Action::End(contact),
                     );
                 }
