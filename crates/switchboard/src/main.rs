@@ -4,7 +4,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod args;
 mod demo;
+mod staff;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +34,9 @@ enum Command {
         #[arg(long, default_value_t = 40)]
         trace: usize,
     },
+    /// Staffing by Erlang C (or Erlang A with --patience): the fewest agents
+    /// meeting the target, or how a given staffing performs.
+    Staff(Box<staff::StaffArgs>),
     /// Replays a routing script (see `routing::script`) against the demo
     /// trust and prints the trace.
     Route {
@@ -40,13 +45,24 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo { hours, seed, trace } => {
             let report = demo::run(hours, seed, trace)?;
             print!("{report}");
         }
+        Command::Staff(a) => print!("{}", staff::run(*a)?),
         Command::Route { script } => {
             let meta = std::fs::metadata(&script)
                 .with_context(|| format!("cannot read {}", script.display()))?;

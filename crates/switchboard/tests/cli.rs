@@ -1,0 +1,224 @@
+//! The command-line contracts, run on the real binary.
+
+use std::process::Command;
+
+fn switchboard(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn staff_finds_the_worked_example_in_json() {
+    let (code, out, err) = switchboard(&[
+        "staff",
+        "--calls",
+        "100",
+        "--interval",
+        "30m",
+        "--aht",
+        "180s",
+        "--target",
+        "80/20",
+        "--shrinkage",
+        "0.30",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["model"], "erlang_c");
+    assert_eq!(v["agents"], 14);
+    assert_eq!(v["scheduled_staff"], 20);
+    assert_eq!(v["offered_load_erlangs"], 10.0);
+    assert!((v["service_level"].as_f64().unwrap() - 0.8884).abs() < 5e-5);
+    assert!((v["probability_wait"].as_f64().unwrap() - 0.1741).abs() < 5e-5);
+    assert!((v["asa_seconds"].as_f64().unwrap() - 7.84).abs() < 5e-3);
+    assert!((v["occupancy"].as_f64().unwrap() - 0.7143).abs() < 5e-4);
+    assert!(v["abandon_probability"].is_null());
+    assert_eq!(v["sl_definition"], "all");
+}
+
+#[test]
+fn staff_with_patience_uses_erlang_a_and_evaluates_given_agents() {
+    let (code, out, err) = switchboard(&[
+        "staff",
+        "--calls",
+        "100",
+        "--interval",
+        "30m",
+        "--aht",
+        "180s",
+        "--target",
+        "80/20",
+        "--patience",
+        "300s",
+        "--agents",
+        "12",
+        "--sl-definition",
+        "answered",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["model"], "erlang_a");
+    assert_eq!(v["agents"], 12);
+    assert_eq!(v["sl_definition"], "answered");
+    let pab = v["abandon_probability"].as_f64().unwrap();
+    assert!(pab > 0.0 && pab < 0.2, "{pab}");
+}
+
+#[test]
+fn staff_is_quick_for_a_thousand_agents() {
+    // 1,000-agent scale: the answer must come (its speed is in BENCHMARKS.md).
+    let (code, out, err) = switchboard(&[
+        "staff",
+        "--calls",
+        "20000",
+        "--interval",
+        "1h",
+        "--aht",
+        "180s",
+        "--target",
+        "90/20",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let n = v["agents"].as_u64().unwrap();
+    assert!((1000..1100).contains(&n), "{n}");
+}
+
+#[test]
+fn staff_per_interval_from_a_csv() {
+    let dir = std::env::temp_dir().join(format!("sb-staff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("calls.csv");
+    std::fs::write(&f, "date,interval_start,calls\n2026-11-23,08:00,100\n2026-11-23,08:30,0\n2026-11-23,09:00,250\n").unwrap();
+    let (code, out, err) = switchboard(&[
+        "staff",
+        "--calls-csv",
+        f.to_str().unwrap(),
+        "--interval",
+        "30m",
+        "--aht",
+        "180s",
+        "--target",
+        "80/20",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "date,interval_start,calls,agents,scheduled_staff,service_level,asa_seconds,occupancy,abandon_probability");
+    assert!(
+        lines[1].starts_with("2026-11-23,08:00,100,14,14,"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "2026-11-23,08:30,0,0,0,,,,");
+    assert_eq!(lines.len(), 4);
+    std::fs::write(&f, "date,interval_start,calls\n2026-11-23,08:00,-3\n").unwrap();
+    let (code, _, err) = switchboard(&[
+        "staff",
+        "--calls-csv",
+        f.to_str().unwrap(),
+        "--interval",
+        "30m",
+        "--aht",
+        "180s",
+        "--target",
+        "80/20",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("line 2: calls must be zero or more, got -3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn staff_bad_input_names_the_problem() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "--calls",
+                "100",
+                "--interval",
+                "30m",
+                "--aht",
+                "0s",
+                "--target",
+                "80/20",
+            ],
+            "--aht: must be above zero",
+        ),
+        (
+            &[
+                "--calls",
+                "100",
+                "--interval",
+                "30m",
+                "--aht",
+                "180s",
+                "--target",
+                "101/20",
+            ],
+            "--target: the percentage must be above 0 and at most 100",
+        ),
+        (
+            &[
+                "--calls",
+                "100",
+                "--interval",
+                "30m",
+                "--aht",
+                "180s",
+                "--target",
+                "80/20",
+                "--agents",
+                "10",
+            ],
+            "10 agents can never serve 10.000 Erlangs",
+        ),
+        (
+            &[
+                "--calls",
+                "-1",
+                "--interval",
+                "30m",
+                "--aht",
+                "180s",
+                "--target",
+                "80/20",
+            ],
+            "--calls: must be zero or more",
+        ),
+        (
+            &[
+                "--calls",
+                "100",
+                "--interval",
+                "30m",
+                "--aht",
+                "180s",
+                "--target",
+                "80/20",
+                "--agents",
+                "0",
+            ],
+            "--agents: must be at least 1",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["staff"];
+        all.extend_from_slice(args);
+        let (code, out, err) = switchboard(&all);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(out.is_empty(), "no output on error: {out}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+}
