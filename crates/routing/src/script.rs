@@ -22,7 +22,7 @@
 use crate::config::SkillReq;
 use crate::input::{Input, NewContact, NotReadyReason, Presence, TransferMode, TransferTarget};
 use crate::trace::{line, Names};
-use crate::Engine;
+use crate::{Engine, Record};
 use model::{AgentId, Channel, ContactId, QueueId, SiteId, SkillId, Timestamp};
 
 /// A script line that could not be read.
@@ -271,13 +271,23 @@ fn show(e: &Engine, r: &Resolver, what: &str, name: &str) -> Result<String, Stri
 /// Runs a script against the engine; returns the trace. Refused inputs
 /// show as `error:` lines; a line that cannot be read stops the run.
 pub fn run(engine: &mut Engine, script: &str) -> Result<String, ScriptError> {
+    run_collect(engine, script, &mut Vec::new())
+}
+
+/// As [`run`], also handing every event record to `sink`.
+pub fn run_collect(
+    engine: &mut Engine,
+    script: &str,
+    sink: &mut Vec<Record>,
+) -> Result<String, ScriptError> {
     let names = Names::of(engine);
     let r = Resolver::of(engine);
     let mut out = String::new();
-    let flush = |e: &mut Engine, out: &mut String| {
+    let flush = |e: &mut Engine, out: &mut String, sink: &mut Vec<Record>| {
         for rec in e.drain_output() {
             out.push_str(line(&names, &rec).trim_end());
             out.push('\n');
+            sink.push(rec);
         }
     };
     for (i, raw) in script.lines().enumerate() {
@@ -300,7 +310,7 @@ pub fn run(engine: &mut Engine, script: &str) -> Result<String, ScriptError> {
         let at = seconds(words[0]).map_err(err)?;
         let step = parse_line(&r, &words[1..]).map_err(err)?;
         engine.handle_timeout(at).map_err(|e| err(e.to_string()))?;
-        flush(engine, &mut out);
+        flush(engine, &mut out, sink);
         match step {
             Step::Tick => {}
             Step::Show(what, name) => {
@@ -311,7 +321,7 @@ pub fn run(engine: &mut Engine, script: &str) -> Result<String, ScriptError> {
                 if let Err(e) = engine.handle(at, input) {
                     out.push_str(&format!("{:>9} error: {e}\n", at.to_string()));
                 }
-                flush(engine, &mut out);
+                flush(engine, &mut out, sink);
             }
         }
     }

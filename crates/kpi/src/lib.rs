@@ -1,0 +1,697 @@
+//! The KPI engine: incremental accumulators over the routing engine's
+//! events, per interval and per queue, service, channel, team and agent.
+//! Pure: events in, report out; no clock. Definitions: `docs/kpis.md`.
+
+use model::{AgentId, Channel, ContactId, DurationMs, QueueId, TeamId, Timestamp};
+use routing::{Event, Presence, Record, TransferMode};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How contacts are counted: which interval, which thresholds.
+#[derive(Clone, Debug)]
+pub struct KpiConfig {
+    /// Start of the first interval.
+    pub origin: Timestamp,
+    /// Interval length: 15, 30 or 60 minutes, or a day.
+    pub interval: DurationMs,
+    /// Per queue: answered-within threshold for its service level.
+    pub targets: BTreeMap<QueueId, DurationMs>,
+    /// Threshold when a queue has none.
+    pub default_target: DurationMs,
+    /// Abandons shorter than this are "short abandons" (counted apart, and
+    /// left out of the abandonment rate).
+    pub short_abandon: DurationMs,
+    /// A callback is "made within target" when answered within this of
+    /// being requested (virtual hold) or falling due (booked).
+    pub callback_target: DurationMs,
+    /// Queues whose contacts count as clinical when answered there.
+    pub clinical_queues: BTreeSet<QueueId>,
+    /// Queue → service name (several queues may make one service).
+    pub services: BTreeMap<QueueId, String>,
+    /// Agent → team, for team figures.
+    pub teams: BTreeMap<AgentId, TeamId>,
+    /// Which breakdowns to keep (the overall one is always kept).
+    pub by_queue: bool,
+    pub by_service: bool,
+    pub by_channel: bool,
+    pub by_team: bool,
+    pub by_agent: bool,
+    /// Also keep one row per dimension for the whole run.
+    pub totals: bool,
+}
+
+impl KpiConfig {
+    pub fn new(interval: DurationMs) -> KpiConfig {
+        KpiConfig {
+            origin: Timestamp::ZERO,
+            interval,
+            targets: BTreeMap::new(),
+            default_target: DurationMs::from_secs(20),
+            short_abandon: DurationMs::from_secs(5),
+            callback_target: DurationMs::from_secs(600),
+            clinical_queues: BTreeSet::new(),
+            services: BTreeMap::new(),
+            teams: BTreeMap::new(),
+            by_queue: true,
+            by_service: true,
+            by_channel: true,
+            by_team: true,
+            by_agent: true,
+            totals: true,
+        }
+    }
+
+    /// Thresholds, teams from a routing configuration.
+    pub fn from_routing(interval: DurationMs, c: &routing::Config) -> KpiConfig {
+        let mut k = KpiConfig::new(interval);
+        k.targets = c.queues.iter().map(|q| (q.id, q.target.within)).collect();
+        k.teams = c.agents.iter().map(|a| (a.id, a.team)).collect();
+        k
+    }
+}
+
+/// What a row is about.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Dimension {
+    Overall,
+    Queue(QueueId),
+    Service(String),
+    Channel(Channel),
+    Team(TeamId),
+    Agent(AgentId),
+}
+
+impl std::fmt::Display for Dimension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dimension::Overall => write!(f, "all"),
+            Dimension::Queue(q) => write!(f, "queue {q}"),
+            Dimension::Service(s) => write!(f, "service {s}"),
+            Dimension::Channel(c) => write!(f, "channel {c}"),
+            Dimension::Team(t) => write!(f, "team {t}"),
+            Dimension::Agent(a) => write!(f, "agent {a}"),
+        }
+    }
+}
+
+/// Raw counts of one dimension in one interval. All derived figures come
+/// from these.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Counts {
+    pub offered: u64,
+    pub answered: u64,
+    pub answered_within_target: u64,
+    pub abandoned: u64,
+    pub abandoned_short: u64,
+    pub abandoned_under_30s: u64,
+    pub abandoned_30_to_60s: u64,
+    pub abandoned_over_60s: u64,
+    /// Abandoned after the service-level threshold (for that definition).
+    pub abandoned_after_target: u64,
+    pub voicemail: u64,
+    pub refused: u64,
+    pub wait_ms_answered_total: u64,
+    #[serde(skip)]
+    pub waits_ms: Vec<u32>,
+    pub handled: u64,
+    pub talk_ms: u64,
+    pub hold_ms: u64,
+    pub wrap_ms: u64,
+    pub callbacks_requested: u64,
+    pub callbacks_made: u64,
+    pub callbacks_made_within_target: u64,
+    pub transfers_warm: u64,
+    pub transfers_cold: u64,
+    pub clinical: u64,
+    pub completed: u64,
+    pub completed_first_contact: u64,
+    /// Agent time (agent and team rows, and overall): ms handling,
+    /// available and idle, not ready, logged in.
+    pub busy_ms: u64,
+    pub idle_ms: u64,
+    pub not_ready_ms: u64,
+}
+
+impl Counts {
+    fn merge(&mut self, o: &Counts) {
+        self.offered += o.offered;
+        self.answered += o.answered;
+        self.answered_within_target += o.answered_within_target;
+        self.abandoned += o.abandoned;
+        self.abandoned_short += o.abandoned_short;
+        self.abandoned_under_30s += o.abandoned_under_30s;
+        self.abandoned_30_to_60s += o.abandoned_30_to_60s;
+        self.abandoned_over_60s += o.abandoned_over_60s;
+        self.abandoned_after_target += o.abandoned_after_target;
+        self.voicemail += o.voicemail;
+        self.refused += o.refused;
+        self.wait_ms_answered_total += o.wait_ms_answered_total;
+        self.waits_ms.extend_from_slice(&o.waits_ms);
+        self.handled += o.handled;
+        self.talk_ms += o.talk_ms;
+        self.hold_ms += o.hold_ms;
+        self.wrap_ms += o.wrap_ms;
+        self.callbacks_requested += o.callbacks_requested;
+        self.callbacks_made += o.callbacks_made;
+        self.callbacks_made_within_target += o.callbacks_made_within_target;
+        self.transfers_warm += o.transfers_warm;
+        self.transfers_cold += o.transfers_cold;
+        self.clinical += o.clinical;
+        self.completed += o.completed;
+        self.completed_first_contact += o.completed_first_contact;
+        self.busy_ms += o.busy_ms;
+        self.idle_ms += o.idle_ms;
+        self.not_ready_ms += o.not_ready_ms;
+    }
+}
+
+/// Derived figures of one row, each as docs/kpis.md defines it. `None`
+/// where the denominator is zero.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figures {
+    /// Answered within target / offered (abandoned and short abandons count
+    /// against) — NHS 111 style.
+    pub service_level: Option<f64>,
+    /// Answered within target / answered.
+    pub service_level_of_answered: Option<f64>,
+    /// Abandoned (excluding short abandons) / (offered − short abandons).
+    pub abandonment_rate: Option<f64>,
+    pub asa_seconds: Option<f64>,
+    pub p95_answer_seconds: Option<f64>,
+    pub aht_seconds: Option<f64>,
+    pub talk_seconds: Option<f64>,
+    pub hold_seconds: Option<f64>,
+    pub wrap_seconds: Option<f64>,
+    pub callbacks_within_target: Option<f64>,
+    pub clinical_intervention_rate: Option<f64>,
+    pub first_contact_resolution: Option<f64>,
+    /// Handling / (handling + available idle).
+    pub occupancy: Option<f64>,
+    /// Handling / logged-in time (handling + idle + not ready).
+    pub utilisation: Option<f64>,
+}
+
+/// One row of the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    pub dimension: Dimension,
+    /// Start of the interval; `None` for the whole run.
+    pub interval_start: Option<Timestamp>,
+    pub counts: Counts,
+    pub figures: Figures,
+}
+
+fn ratio(n: u64, d: u64) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+fn ms_mean(total: u64, n: u64) -> Option<f64> {
+    (n > 0).then(|| total as f64 / n as f64 / 1000.0)
+}
+
+/// Exact 95th percentile (nearest rank) of waits in ms, in seconds.
+pub fn p95_seconds(waits: &mut [u32]) -> Option<f64> {
+    if waits.is_empty() {
+        return None;
+    }
+    let rank = ((0.95 * waits.len() as f64).ceil() as usize).clamp(1, waits.len()) - 1;
+    let (_, v, _) = waits.select_nth_unstable(rank);
+    Some(*v as f64 / 1000.0)
+}
+
+impl Counts {
+    pub fn figures(&mut self) -> Figures {
+        let handled = self.handled;
+        let not_short = self.offered.saturating_sub(self.abandoned_short);
+        Figures {
+            service_level: ratio(self.answered_within_target, self.offered),
+            service_level_of_answered: ratio(self.answered_within_target, self.answered),
+            abandonment_rate: ratio(self.abandoned - self.abandoned_short, not_short),
+            asa_seconds: ms_mean(self.wait_ms_answered_total, self.answered),
+            p95_answer_seconds: p95_seconds(&mut self.waits_ms),
+            aht_seconds: ms_mean(self.talk_ms + self.hold_ms + self.wrap_ms, handled),
+            talk_seconds: ms_mean(self.talk_ms, handled),
+            hold_seconds: ms_mean(self.hold_ms, handled),
+            wrap_seconds: ms_mean(self.wrap_ms, handled),
+            callbacks_within_target: ratio(self.callbacks_made_within_target, self.callbacks_made),
+            clinical_intervention_rate: ratio(self.clinical, self.answered),
+            first_contact_resolution: ratio(self.completed_first_contact, self.completed),
+            occupancy: ratio(self.busy_ms, self.busy_ms + self.idle_ms),
+            utilisation: ratio(
+                self.busy_ms,
+                self.busy_ms + self.idle_ms + self.not_ready_ms,
+            ),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Track {
+    interval: i64,
+    queue: QueueId,
+    channel: Channel,
+    /// When the callback clock started (request or due time).
+    callback_from: Option<Timestamp>,
+    answered_at: Option<Timestamp>,
+    hold_since: Option<Timestamp>,
+    hold_ms: u64,
+    transferred: bool,
+    clinical: bool,
+    agent: Option<AgentId>,
+    /// Talk segments already closed by transfers.
+    talk_ms: u64,
+    segment_start: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct AgentTrack {
+    presence_ready: bool,
+    presence_offline: bool,
+    items: u32,
+    since: Timestamp,
+}
+
+/// The accumulators. Feed every event with [`Kpi::observe`], then ask for
+/// a [`Kpi::report`].
+pub struct Kpi {
+    cfg: KpiConfig,
+    rows: FxHashMap<(Dimension, i64), Counts>,
+    contacts: FxHashMap<ContactId, Track>,
+    /// Handle-time pieces of ended contacts still in wrap-up, by agent.
+    wrapping: FxHashMap<(AgentId, ContactId), (Timestamp, Track)>,
+    agents: FxHashMap<AgentId, AgentTrack>,
+    last_time: Timestamp,
+}
+
+impl Kpi {
+    pub fn new(cfg: KpiConfig) -> Kpi {
+        assert!(cfg.interval.0 > 0, "interval must be positive");
+        Kpi {
+            cfg,
+            rows: FxHashMap::default(),
+            contacts: FxHashMap::default(),
+            wrapping: FxHashMap::default(),
+            agents: FxHashMap::default(),
+            last_time: Timestamp::ZERO,
+        }
+    }
+
+    pub fn config(&self) -> &KpiConfig {
+        &self.cfg
+    }
+
+    fn interval_of(&self, t: Timestamp) -> i64 {
+        t.since(self.cfg.origin).0.div_euclid(self.cfg.interval.0)
+    }
+
+    fn target(&self, q: QueueId) -> DurationMs {
+        self.cfg
+            .targets
+            .get(&q)
+            .copied()
+            .unwrap_or(self.cfg.default_target)
+    }
+
+    /// Applies `f` to the rows of every dimension a contact belongs to.
+    fn each(&mut self, t: &Track, f: impl Fn(&mut Counts)) {
+        let i = t.interval;
+        f(self.rows.entry((Dimension::Overall, i)).or_default());
+        if self.cfg.by_queue {
+            f(self.rows.entry((Dimension::Queue(t.queue), i)).or_default());
+        }
+        if self.cfg.by_channel {
+            f(self
+                .rows
+                .entry((Dimension::Channel(t.channel), i))
+                .or_default());
+        }
+        if self.cfg.by_service {
+            if let Some(s) = self.cfg.services.get(&t.queue) {
+                f(self
+                    .rows
+                    .entry((Dimension::Service(s.clone()), i))
+                    .or_default());
+            }
+        }
+    }
+
+    /// Applies `f` to the agent and team rows of an agent (handling figures).
+    fn each_agent(&mut self, a: AgentId, i: i64, f: impl Fn(&mut Counts)) {
+        if self.cfg.by_agent {
+            f(self.rows.entry((Dimension::Agent(a), i)).or_default());
+        }
+        if self.cfg.by_team {
+            if let Some(&t) = self.cfg.teams.get(&a) {
+                f(self.rows.entry((Dimension::Team(t), i)).or_default());
+            }
+        }
+    }
+
+    /// Adds an agent's time in its current state up to `now`, split at
+    /// interval boundaries.
+    fn agent_time(&mut self, a: AgentId, now: Timestamp) {
+        let Some(st) = self.agents.get(&a).cloned() else {
+            return;
+        };
+        if now <= st.since || (st.presence_offline && st.items == 0) {
+            self.agents.get_mut(&a).expect("agent").since = now.max(st.since);
+            return;
+        }
+        let kind = if st.items > 0 {
+            0
+        } else if st.presence_ready {
+            1
+        } else {
+            2
+        };
+        let mut t = st.since;
+        while t < now {
+            let i = self.interval_of(t);
+            let end = self
+                .cfg
+                .origin
+                .plus(DurationMs((i + 1) * self.cfg.interval.0))
+                .min(now);
+            let ms = end.since(t).0 as u64;
+            let add = |c: &mut Counts| match kind {
+                0 => c.busy_ms += ms,
+                1 => c.idle_ms += ms,
+                _ => c.not_ready_ms += ms,
+            };
+            add(self.rows.entry((Dimension::Overall, i)).or_default());
+            self.each_agent(a, i, add);
+            t = end;
+        }
+        self.agents.get_mut(&a).expect("agent").since = now;
+    }
+
+    fn agent_items(&mut self, a: AgentId, at: Timestamp, delta: i32) {
+        self.agent_time(a, at);
+        let st = self.agents.entry(a).or_insert_with(|| AgentTrack {
+            presence_offline: true,
+            since: at,
+            ..Default::default()
+        });
+        st.items = (st.items as i64 + delta as i64).max(0) as u32;
+    }
+
+    /// Feeds one event. Events must come in log order.
+    pub fn observe(&mut self, r: &Record) {
+        let at = r.at;
+        self.last_time = self.last_time.max(at);
+        match &r.event {
+            Event::Arrived {
+                contact,
+                queue,
+                channel,
+                ..
+            } => {
+                let t = Track {
+                    interval: self.interval_of(at),
+                    queue: *queue,
+                    channel: *channel,
+                    callback_from: None,
+                    answered_at: None,
+                    hold_since: None,
+                    hold_ms: 0,
+                    transferred: false,
+                    clinical: false,
+                    agent: None,
+                    talk_ms: 0,
+                    segment_start: None,
+                };
+                self.each(&t, |c| c.offered += 1);
+                self.contacts.insert(*contact, t);
+            }
+            Event::CallbackScheduled {
+                contact, due_at, ..
+            } => {
+                if let Some(t) = self.contacts.get_mut(contact) {
+                    t.callback_from = Some(*due_at);
+                    let t = *t;
+                    self.each(&t, |c| c.callbacks_requested += 1);
+                }
+            }
+            Event::CallbackRequested { contact, .. } => {
+                if let Some(t) = self.contacts.get_mut(contact) {
+                    t.callback_from = Some(at);
+                    t.channel = Channel::Callback;
+                    let t = *t;
+                    self.each(&t, |c| c.callbacks_requested += 1);
+                }
+            }
+            Event::Offered { agent, .. } => self.agent_items(*agent, at, 1),
+            Event::OfferRejected { agent, .. }
+            | Event::OfferTimedOut { agent, .. }
+            | Event::OfferWithdrawn { agent, .. } => self.agent_items(*agent, at, -1),
+            Event::Answered {
+                contact,
+                agent,
+                queue,
+                waited,
+                ..
+            } => {
+                let clinical = self.cfg.clinical_queues.contains(queue);
+                let Some(t) = self.contacts.get_mut(contact) else {
+                    return;
+                };
+                t.answered_at = Some(at);
+                t.agent = Some(*agent);
+                t.segment_start = Some(at);
+                t.clinical |= clinical;
+                let t = *t;
+                let target = self.target(t.queue);
+                let wait = waited.0.max(0) as u64;
+                let within = *waited <= target;
+                let cb = t
+                    .callback_from
+                    .map(|from| at.since(from) <= self.cfg.callback_target);
+                self.each(&t, |c| {
+                    c.answered += 1;
+                    c.wait_ms_answered_total += wait;
+                    c.waits_ms.push(wait.min(u32::MAX as u64) as u32);
+                    if within {
+                        c.answered_within_target += 1;
+                    }
+                    if let Some(ok) = cb {
+                        c.callbacks_made += 1;
+                        if ok {
+                            c.callbacks_made_within_target += 1;
+                        }
+                    }
+                    if clinical {
+                        c.clinical += 1;
+                    }
+                });
+            }
+            Event::HoldStarted { contact, .. } => {
+                if let Some(t) = self.contacts.get_mut(contact) {
+                    t.hold_since = Some(at);
+                }
+            }
+            Event::HoldEnded { contact, .. } => {
+                if let Some(t) = self.contacts.get_mut(contact) {
+                    if let Some(s) = t.hold_since.take() {
+                        t.hold_ms += at.since(s).0.max(0) as u64;
+                    }
+                }
+            }
+            Event::Transferred {
+                contact,
+                from,
+                to,
+                queue,
+                mode,
+            } => {
+                let clinical = self.cfg.clinical_queues.contains(queue);
+                let Some(t) = self.contacts.get_mut(contact) else {
+                    return;
+                };
+                if let Some(s) = t.segment_start.replace(at) {
+                    t.talk_ms += at.since(s).0.max(0) as u64;
+                }
+                t.transferred = true;
+                t.agent = Some(*to);
+                let newly_clinical = clinical && !t.clinical;
+                t.clinical |= clinical;
+                let t = *t;
+                let warm = *mode == TransferMode::Warm;
+                self.each(&t, |c| {
+                    if warm {
+                        c.transfers_warm += 1;
+                    } else {
+                        c.transfers_cold += 1;
+                    }
+                    if newly_clinical {
+                        c.clinical += 1;
+                    }
+                });
+                let _ = from;
+            }
+            Event::TransferRequested {
+                contact,
+                mode: TransferMode::Cold,
+                ..
+            } => {
+                if let Some(t) = self.contacts.get_mut(contact) {
+                    if let Some(s) = t.segment_start.take() {
+                        t.talk_ms += at.since(s).0.max(0) as u64;
+                    }
+                    t.transferred = true;
+                }
+            }
+            Event::Ended { contact, agent, .. } => {
+                if let Some(mut t) = self.contacts.remove(contact) {
+                    if let Some(s) = t.segment_start.take() {
+                        t.talk_ms += at.since(s).0.max(0) as u64;
+                    }
+                    if let Some(s) = t.hold_since.take() {
+                        t.hold_ms += at.since(s).0.max(0) as u64;
+                    }
+                    let first = !t.transferred;
+                    self.each(&t, |c| {
+                        c.completed += 1;
+                        if first {
+                            c.completed_first_contact += 1;
+                        }
+                    });
+                    self.wrapping.insert((*agent, *contact), (at, t));
+                }
+            }
+            Event::WrapUpEnded { agent, contact } => {
+                self.agent_items(*agent, at, -1);
+                if let Some((ended_at, t)) = self.wrapping.remove(&(*agent, *contact)) {
+                    let wrap = at.since(ended_at).0.max(0) as u64;
+                    let talk = t.talk_ms.saturating_sub(t.hold_ms);
+                    let hold = t.hold_ms;
+                    let i = t.interval;
+                    self.each(&t, |c| {
+                        c.handled += 1;
+                        c.talk_ms += talk;
+                        c.hold_ms += hold;
+                        c.wrap_ms += wrap;
+                    });
+                    self.each_agent(*agent, i, |c| {
+                        c.handled += 1;
+                        c.talk_ms += talk;
+                        c.hold_ms += hold;
+                        c.wrap_ms += wrap;
+                    });
+                }
+            }
+            Event::Abandoned {
+                contact, waited, ..
+            } => {
+                if let Some(t) = self.contacts.remove(contact) {
+                    let w = *waited;
+                    let short = w < self.cfg.short_abandon;
+                    let after_target = w > self.target(t.queue);
+                    self.each(&t, |c| {
+                        c.abandoned += 1;
+                        if short {
+                            c.abandoned_short += 1;
+                        }
+                        if w < DurationMs::from_secs(30) {
+                            c.abandoned_under_30s += 1;
+                        } else if w <= DurationMs::from_secs(60) {
+                            c.abandoned_30_to_60s += 1;
+                        } else {
+                            c.abandoned_over_60s += 1;
+                        }
+                        if after_target {
+                            c.abandoned_after_target += 1;
+                        }
+                    });
+                }
+            }
+            Event::Voicemail { contact, .. } => {
+                if let Some(t) = self.contacts.remove(contact) {
+                    self.each(&t, |c| c.voicemail += 1);
+                }
+            }
+            Event::Refused { contact, .. } => {
+                if let Some(t) = self.contacts.remove(contact) {
+                    self.each(&t, |c| c.refused += 1);
+                }
+            }
+            Event::Cancelled { contact, .. } => {
+                self.contacts.remove(contact);
+            }
+            Event::PresenceChanged { agent, presence } => {
+                self.agent_time(*agent, at);
+                let st = self.agents.entry(*agent).or_insert_with(|| AgentTrack {
+                    since: at,
+                    ..Default::default()
+                });
+                st.presence_ready = *presence == Presence::Ready;
+                st.presence_offline = *presence == Presence::Offline;
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes agent time up to `now` (call before reporting).
+    pub fn close(&mut self, now: Timestamp) {
+        let mut ids: Vec<AgentId> = self.agents.keys().copied().collect();
+        ids.sort_unstable();
+        for a in ids {
+            self.agent_time(a, now);
+        }
+    }
+
+    /// The report: every row, sorted by dimension then interval; with
+    /// totals rows (interval `None`) where configured.
+    pub fn report(&self) -> Vec<Row> {
+        let mut keys: Vec<&(Dimension, i64)> = self.rows.keys().collect();
+        keys.sort();
+        let mut out = Vec::with_capacity(keys.len() + 16);
+        let mut totals: BTreeMap<Dimension, Counts> = BTreeMap::new();
+        for k in keys {
+            let mut counts = self.rows[k].clone();
+            if self.cfg.totals {
+                totals.entry(k.0.clone()).or_default().merge(&counts);
+            }
+            let figures = counts.figures();
+            out.push(Row {
+                dimension: k.0.clone(),
+                interval_start: Some(self.cfg.origin.plus(DurationMs(k.1 * self.cfg.interval.0))),
+                counts,
+                figures,
+            });
+        }
+        for (d, mut counts) in totals {
+            let figures = counts.figures();
+            out.push(Row {
+                dimension: d,
+                interval_start: None,
+                counts,
+                figures,
+            });
+        }
+        out
+    }
+
+    /// Just the whole-run overall row.
+    pub fn overall(&self) -> Row {
+        let mut counts = Counts::default();
+        for ((d, _), c) in &self.rows {
+            if *d == Dimension::Overall {
+                counts.merge(c);
+            }
+        }
+        let figures = counts.figures();
+        Row {
+            dimension: Dimension::Overall,
+            interval_start: None,
+            counts,
+            figures,
+        }
+    }
+
+    /// Contacts still being tracked (not yet ended).
+    pub fn open_contacts(&self) -> usize {
+        self.contacts.len()
+    }
+}

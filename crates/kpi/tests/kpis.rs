@@ -1,0 +1,122 @@
+//! KPI definitions checked on routing scripts whose figures can be worked
+//! out by hand.
+
+use kpi::{Dimension, Kpi, KpiConfig};
+use model::{DurationMs, Timestamp};
+use routing::{demo, script, Engine};
+
+fn run(text: &str, end_secs: i64, cfg: impl FnOnce(&mut KpiConfig)) -> Vec<kpi::Row> {
+    let config = demo::kent_community_trust();
+    let mut k = KpiConfig::from_routing(DurationMs::from_secs(900), &config);
+    cfg(&mut k);
+    let mut kpi = Kpi::new(k);
+    let mut e = Engine::new(config, Timestamp::ZERO).unwrap();
+    let mut records = Vec::new();
+    script::run_collect(&mut e, text, &mut records).unwrap();
+    for r in &records {
+        kpi.observe(r);
+    }
+    kpi.close(Timestamp(end_secs * 1000));
+    kpi.report()
+}
+
+fn total(rows: &[kpi::Row], d: Dimension) -> kpi::Row {
+    rows.iter()
+        .find(|r| r.dimension == d && r.interval_start.is_none())
+        .cloned()
+        .expect("a totals row")
+}
+
+#[test]
+fn service_level_abandonment_bands_and_handle_time() {
+    // Wheelchairs: target 60 s. c1 answered after 10 s; c2 after 70 s;
+    // c3 abandons after 3 s (short), c4 after 45 s, c5 after 90 s.
+    let rows = run(
+        "0 arrive c1 wheelchairs
+         0 arrive c2 wheelchairs
+         0 arrive c3 wheelchairs
+         0 arrive c4 wheelchairs
+         0 arrive c5 wheelchairs
+         3 abandon c3
+         10 ready alice
+         10 accept alice c1
+         45 abandon c4
+         60 hold c1
+         65 resume c1
+         70 end c1
+         70 wrapped alice c1
+         70 accept alice c2
+         90 abandon c5
+         130 end c2
+         160 tick",
+        160,
+        |_| {},
+    );
+    let q = total(&rows, Dimension::Queue(demo::WHEELCHAIRS));
+    let c = &q.counts;
+    assert_eq!((c.offered, c.answered, c.answered_within_target), (5, 2, 1));
+    assert_eq!(
+        (
+            c.abandoned,
+            c.abandoned_short,
+            c.abandoned_under_30s,
+            c.abandoned_30_to_60s,
+            c.abandoned_over_60s
+        ),
+        (3, 1, 1, 1, 1)
+    );
+    let f = &q.figures;
+    assert_eq!(f.service_level, Some(1.0 / 5.0));
+    assert_eq!(f.service_level_of_answered, Some(0.5));
+    // Short abandons are out of the rate: 2 / (5 - 1).
+    assert_eq!(f.abandonment_rate, Some(0.5));
+    assert_eq!(f.asa_seconds, Some((10.0 + 70.0) / 2.0));
+    // Exact p95 of {10, 70} by nearest rank: 70.
+    assert_eq!(f.p95_answer_seconds, Some(70.0));
+    // c1: 60 s connected (10..70) of which 5 s hold, wrap-up 0 (ended by
+    // hand at once); c2: 60 s talk, wrap-up 30 s (the queue's timer).
+    assert_eq!(c.handled, 2);
+    assert_eq!(
+        (c.talk_ms, c.hold_ms, c.wrap_ms),
+        (55_000 + 60_000, 5_000, 30_000)
+    );
+    assert_eq!(f.aht_seconds, Some((55.0 + 5.0 + 60.0 + 30.0) / 2.0));
+    assert_eq!(f.first_contact_resolution, Some(1.0));
+}
+
+#[test]
+fn callbacks_transfers_clinical_and_agent_time() {
+    let rows = run(
+        "0 arrive c1 wheelchairs
+         20 callback c1
+         100 ready alice
+         100 accept alice c1
+         160 transfer c1 warm queue:paramedic-line
+         160 ready hana
+         165 accept hana c1
+         200 end c1
+         900 tick",
+        900,
+        |k| {
+            k.clinical_queues.insert(demo::PARAMEDIC);
+        },
+    );
+    let all = total(&rows, Dimension::Overall);
+    let c = &all.counts;
+    assert_eq!(
+        (
+            c.callbacks_requested,
+            c.callbacks_made,
+            c.callbacks_made_within_target
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!((c.transfers_warm, c.transfers_cold, c.clinical), (1, 0, 1));
+    assert_eq!(all.figures.clinical_intervention_rate, Some(1.0));
+    assert_eq!(all.figures.first_contact_resolution, Some(0.0));
+    // Alice: ready at 100, busy 100..195 (offer, call, then 30 s wrap-up
+    // after the transfer at 165), idle after. Hana: busy 160..260.
+    let alice = total(&rows, Dimension::Agent(model::AgentId(1)));
+    assert_eq!(alice.counts.busy_ms, 95_000);
+    assert_eq!(alice.counts.idle_ms, 800_000 - 95_000);
+}
