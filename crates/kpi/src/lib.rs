@@ -675,11 +675,24 @@ impl Kpi {
 
     /// Just the whole-run overall row.
     pub fn overall(&self) -> Row {
+        self.overall_between(Timestamp(i64::MIN / 4), Timestamp(i64::MAX / 4))
+    }
+
+    /// The overall row over the intervals that start at or after `t0` and
+    /// before `t1` (a simulation leaves out its warm-up and the drain after
+    /// arrivals stop).
+    pub fn overall_between(&self, t0: Timestamp, t1: Timestamp) -> Row {
+        let start_of = |i: i64| self.cfg.origin.plus(DurationMs(i * self.cfg.interval.0));
+        let mut keys: Vec<i64> = self
+            .rows
+            .keys()
+            .filter(|(d, i)| *d == Dimension::Overall && start_of(*i) >= t0 && start_of(*i) < t1)
+            .map(|(_, i)| *i)
+            .collect();
+        keys.sort_unstable();
         let mut counts = Counts::default();
-        for ((d, _), c) in &self.rows {
-            if *d == Dimension::Overall {
-                counts.merge(c);
-            }
+        for i in keys {
+            counts.merge(&self.rows[&(Dimension::Overall, i)]);
         }
         let figures = counts.figures();
         Row {

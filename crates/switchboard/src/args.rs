@@ -56,7 +56,6 @@ pub fn target(option: &str, s: &str) -> Result<(f64, f64)> {
 }
 
 /// "4.2/min", "250/h", "0.1/s" → arrivals per second.
-#[allow(dead_code)] // used by `simulate` (next)
 pub fn rate_per_sec(option: &str, s: &str) -> Result<f64> {
     let Some((num, per)) = s.split_once('/') else {
         bail!("{option}: '{s}' is not a rate like 4.2/min");

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 mod args;
 mod demo;
+mod scenario_file;
+mod simulate;
 mod staff;
 
 #[derive(Parser)]
@@ -37,6 +39,9 @@ enum Command {
     /// Staffing by Erlang C (or Erlang A with --patience): the fewest agents
     /// meeting the target, or how a given staffing performs.
     Staff(Box<staff::StaffArgs>),
+    /// The discrete-event simulator running the real routing engine: a
+    /// quick single-queue mode, or a scenario file (--scenario).
+    Simulate(Box<simulate::SimulateArgs>),
     /// Replays a routing script (see `routing::script`) against the demo
     /// trust and prints the trace.
     Route {
@@ -63,6 +68,7 @@ fn run(cli: Cli) -> Result<()> {
             print!("{report}");
         }
         Command::Staff(a) => print!("{}", staff::run(*a)?),
+        Command::Simulate(a) => print!("{}", simulate::run(*a)?),
         Command::Route { script } => {
             let meta = std::fs::metadata(&script)
                 .with_context(|| format!("cannot read {}", script.display()))?;

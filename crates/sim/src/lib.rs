@@ -1,0 +1,444 @@
+//! The discrete-event simulator: the production routing engine and the KPI
+//! engine on a virtual clock, with seeded randomness.
+//!
+//! Pure: no threads, no clock, no I/O. A heap of timed actions (arrivals,
+//! ends of handling, patience running out, shifts and breaks) is merged with
+//! the routing engine's own wake-ups; every engine event goes to the KPI
+//! engine and back to the simulated callers and agents. Same scenario and
+//! seed, same output, bit for bit.
+
+mod dist;
+mod scenario;
+
+pub use dist::Dist;
+pub use scenario::{
+    quick_scenario, Arrivals, Break, Retrial, Scenario, Shift, Stream, TransferPlan,
+};
+
+use kpi::{Kpi, KpiConfig, Row};
+use model::rng::SplitMix64;
+use model::{AgentId, Channel, ContactId, DurationMs, Timestamp};
+use routing::{
+    Engine, Event, Input, NewContact, NotReadyReason, Presence, Record, TransferMode,
+    TransferTarget,
+};
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimError {
+    #[error("scenario: {0}")]
+    Scenario(String),
+    #[error("routing configuration: {0}")]
+    Config(#[from] routing::ConfigError),
+    #[error("the routing engine refused an input the simulator made ({0}): this is a bug")]
+    Refused(String),
+    #[error("limit reached: {0}")]
+    Limit(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Action {
+    Arrival(u32),
+    Accept(AgentId, ContactId),
+    End(ContactId),
+    TransferNow(ContactId),
+    Patience(ContactId),
+    Presence(AgentId, u8),
+}
+
+const READY: u8 = 0;
+const OFFLINE: u8 = 1;
+const BREAK: u8 = 2;
+
+#[derive(Clone, Copy, Debug)]
+struct Caller {
+    stream: u32,
+    handle_ms: i64,
+    patience_ms: Option<i64>,
+    answered: bool,
+    transfer_after_ms: Option<i64>,
+    transferred: bool,
+    callback: bool,
+}
+
+/// The outcome of one run.
+#[derive(Clone, Debug)]
+pub struct SimResult {
+    /// The KPI report: every row per interval and the totals.
+    pub rows: Vec<Row>,
+    /// The overall figures over arrivals after the warm-up.
+    pub overall: Row,
+    /// Simulation events handled: actions from the agenda, engine wake-ups,
+    /// and events from the engine.
+    pub events_processed: u64,
+    pub engine_inputs: u64,
+    pub calls: u64,
+    /// Simulated time at the end (all work drained).
+    pub ended_at: Timestamp,
+}
+
+/// Most live callers at once (a guard against a runaway scenario).
+pub const MAX_LIVE_CALLERS: usize = 5_000_000;
+
+struct Sim<'a> {
+    sc: &'a Scenario,
+    engine: Engine,
+    kpi: Kpi,
+    agenda: BinaryHeap<Reverse<(Timestamp, u64, Action)>>,
+    seq: u64,
+    callers: FxHashMap<ContactId, Caller>,
+    next_contact: u64,
+    rng_arrival: Vec<SplitMix64>,
+    rng_work: SplitMix64,
+    events: u64,
+    inputs: u64,
+    calls: u64,
+    buf: Vec<Record>,
+}
+
+fn stream_seed(seed: u64, stream: u64, purpose: u64) -> u64 {
+    let mut r = SplitMix64::new(
+        seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ purpose.wrapping_mul(0xD1B5_4A32_D192_ED03),
+    );
+    r.next_u64()
+}
+
+impl<'a> Sim<'a> {
+    fn push(&mut self, at: Timestamp, a: Action) {
+        self.seq += 1;
+        self.agenda.push(Reverse((at, self.seq, a)));
+    }
+
+    fn input(&mut self, now: Timestamp, input: Input) -> Result<(), SimError> {
+        self.inputs += 1;
+        if let Err(e) = self.engine.handle(now, input) {
+            return Err(SimError::Refused(e.to_string()));
+        }
+        self.pump(now)
+    }
+
+    /// Takes the engine's events: to the KPI engine, and to the simulated
+    /// people, which may make more inputs at the same time.
+    fn pump(&mut self, now: Timestamp) -> Result<(), SimError> {
+        loop {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
+            buf.extend(self.engine.drain_output());
+            if buf.is_empty() {
+                self.buf = buf;
+                return Ok(());
+            }
+            for r in &buf {
+                self.events += 1;
+                self.kpi.observe(r);
+                self.react(now, r)?;
+            }
+            self.buf = buf;
+        }
+    }
+
+    fn react(&mut self, now: Timestamp, r: &Record) -> Result<(), SimError> {
+        match r.event {
+            Event::Offered { contact, agent, .. } => {
+                let Some(c) = self.callers.get(&contact) else {
+                    return Ok(());
+                };
+                let delay = self.sc.streams[c.stream as usize]
+                    .answer_delay
+                    .sample_ms(&mut self.rng_work);
+                if delay <= 0 {
+                    self.input(now, Input::Accept { agent, contact })?;
+                } else {
+                    self.push(now.plus(DurationMs(delay)), Action::Accept(agent, contact));
+                }
+            }
+            Event::Answered { contact, .. } => {
+                if let Some(c) = self.callers.get_mut(&contact) {
+                    c.answered = true;
+                    let c = *c;
+                    match c.transfer_after_ms {
+                        Some(t) => self.push(now.plus(DurationMs(t)), Action::TransferNow(contact)),
+                        None => self.push(now.plus(DurationMs(c.handle_ms)), Action::End(contact)),
+                    }
+                }
+            }
+            Event::Transferred { contact, .. } => {
+                if let Some(c) = self.callers.get_mut(&contact) {
+                    c.transferred = true;
+                    let s = &self.sc.streams[c.stream as usize];
+                    let plan = s
+                        .transfer
+                        .as_ref()
+                        .expect("transferred streams have a plan");
+                    let ms = plan.handle.sample_ms(&mut self.rng_work).max(1);
+                    self.push(now.plus(DurationMs(ms)), Action::End(contact));
+                }
+            }
+            Event::CallbackOffered { contact, .. } => {
+                if let Some(c) = self.callers.get(&contact) {
+                    let p = self.sc.streams[c.stream as usize].callback_acceptance;
+                    if p > 0.0 && self.rng_work.chance(p) {
+                        self.callers.get_mut(&contact).expect("caller").callback = true;
+                        self.input(now, Input::RequestCallback { contact })?;
+                    }
+                }
+            }
+            Event::Abandoned { contact, .. } => {
+                if let Some(c) = self.callers.remove(&contact) {
+                    if let Some(rt) = &self.sc.streams[c.stream as usize].retrial {
+                        if self.rng_work.chance(rt.probability) {
+                            let d = rt.delay.sample_ms(&mut self.rng_work).max(1);
+                            self.push(
+                                now.plus(DurationMs(d)),
+                                Action::Arrival(c.stream | RETRIAL_BIT),
+                            );
+                        }
+                    }
+                }
+            }
+            Event::Ended { contact, .. }
+            | Event::Voicemail { contact, .. }
+            | Event::Refused { contact, .. }
+            | Event::Cancelled { contact, .. } => {
+                self.callers.remove(&contact);
+            }
+            Event::PresenceChanged {
+                agent,
+                presence: Presence::NotReady(NotReadyReason::MissedOffer | NotReadyReason::Declined),
+            } => {
+                self.push(
+                    now.plus(DurationMs::from_secs(30)),
+                    Action::Presence(agent, READY),
+                );
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn arrival(&mut self, now: Timestamp, tag: u32, end: Timestamp) -> Result<(), SimError> {
+        let si = (tag & !RETRIAL_BIT) as usize;
+        let retrial = tag & RETRIAL_BIT != 0;
+        let s = &self.sc.streams[si];
+        if !retrial {
+            // The next arrival of this stream (thinning for time-varying rates).
+            if let Some(next) = s.arrivals.next_after(now, &mut self.rng_arrival[si]) {
+                if next < end {
+                    self.push(next, Action::Arrival(si as u32));
+                }
+            }
+        }
+        if self.callers.len() >= MAX_LIVE_CALLERS {
+            return Err(SimError::Limit(format!(
+                "more than {MAX_LIVE_CALLERS} callers in the system at once"
+            )));
+        }
+        self.calls += 1;
+        self.next_contact += 1;
+        let id = ContactId(self.next_contact);
+        let s = &self.sc.streams[si];
+        let handle_ms = s.handle.sample_ms(&mut self.rng_work).max(1);
+        let patience_ms = s
+            .patience
+            .as_ref()
+            .map(|p| p.sample_ms(&mut self.rng_work).max(0));
+        let transfer_after_ms = match &s.transfer {
+            Some(t) if self.rng_work.chance(t.probability) => Some(handle_ms),
+            _ => None,
+        };
+        self.callers.insert(
+            id,
+            Caller {
+                stream: si as u32,
+                handle_ms,
+                patience_ms,
+                answered: false,
+                transfer_after_ms,
+                transferred: false,
+                callback: false,
+            },
+        );
+        let mut nc = NewContact::new(id, s.queue, s.channel);
+        nc.priority = s.priority;
+        self.input(now, Input::Arrive(nc))?;
+        // Patience matters only to callers still waiting.
+        if let Some(c) = self.callers.get(&id) {
+            if let (false, Some(p)) = (c.answered, c.patience_ms) {
+                self.push(now.plus(DurationMs(p)), Action::Patience(id));
+            }
+        }
+        Ok(())
+    }
+
+    fn act(&mut self, now: Timestamp, a: Action, end: Timestamp) -> Result<(), SimError> {
+        match a {
+            Action::Arrival(tag) => self.arrival(now, tag, end)?,
+            Action::Accept(agent, contact) => {
+                // The offer may have been withdrawn meanwhile.
+                let offered = self
+                    .engine
+                    .contact(contact)
+                    .is_some_and(|c| c.routing == routing::ContactState::Offered(agent));
+                if offered {
+                    self.input(now, Input::Accept { agent, contact })?;
+                }
+            }
+            Action::End(contact) => {
+                if self.callers.contains_key(&contact) {
+                    self.input(now, Input::End { contact })?;
+                }
+            }
+            Action::TransferNow(contact) => {
+                if let Some(c) = self.callers.get(&contact) {
+                    let plan = self.sc.streams[c.stream as usize]
+                        .transfer
+                        .as_ref()
+                        .expect("plan");
+                    let (queue, mode) = (plan.queue, plan.mode);
+                    self.input(
+                        now,
+                        Input::Transfer {
+                            contact,
+                            to: TransferTarget::Queue(queue),
+                            mode,
+                        },
+                    )?;
+                    if mode == TransferMode::Cold {
+                        // Nothing more for the first agent.
+                    }
+                }
+            }
+            Action::Patience(contact) => {
+                if let Some(c) = self.callers.get(&contact) {
+                    let live = matches!(
+                        self.sc.streams[c.stream as usize].channel,
+                        Channel::Voice | Channel::Chat
+                    );
+                    if !c.answered && !c.callback && live {
+                        self.input(now, Input::Abandon { contact })?;
+                    }
+                }
+            }
+            Action::Presence(agent, p) => {
+                let presence = match p {
+                    READY => Presence::Ready,
+                    OFFLINE => Presence::Offline,
+                    _ => Presence::NotReady(NotReadyReason::Break),
+                };
+                self.input(now, Input::SetPresence { agent, presence })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const RETRIAL_BIT: u32 = 1 << 31;
+
+/// Runs a scenario. `progress` is told the share of simulated time done, now
+/// and then (for a progress bar); it must not change anything.
+pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, SimError> {
+    sc.validate()?;
+    let start = Timestamp::ZERO;
+    let end = start.plus(sc.duration);
+    let engine = Engine::new(sc.routing.clone(), start)?;
+    let mut kcfg = KpiConfig::from_routing(sc.interval, &sc.routing);
+    kcfg.clinical_queues = sc.clinical_queues.iter().copied().collect();
+    kcfg.by_agent = sc.per_agent_figures;
+    kcfg.by_team = sc.per_agent_figures;
+    kcfg.by_channel = sc
+        .streams
+        .iter()
+        .map(|s| s.channel)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
+    kcfg.by_queue = sc.routing.queues.len() > 1;
+    kcfg.by_service = false;
+    let mut sim = Sim {
+        sc,
+        engine,
+        kpi: Kpi::new(kcfg),
+        agenda: BinaryHeap::new(),
+        seq: 0,
+        callers: FxHashMap::default(),
+        next_contact: 0,
+        rng_arrival: (0..sc.streams.len())
+            .map(|i| SplitMix64::new(stream_seed(sc.seed, i as u64, 1)))
+            .collect(),
+        rng_work: SplitMix64::new(stream_seed(sc.seed, 0, 2)),
+        events: 0,
+        inputs: 0,
+        calls: 0,
+        buf: Vec::new(),
+    };
+    // Rota: who works when. No rota: everyone ready from the start.
+    if sc.rota.is_empty() {
+        for a in &sc.routing.agents {
+            sim.push(start, Action::Presence(a.id, READY));
+        }
+    } else {
+        for sh in &sc.rota {
+            sim.push(sh.start, Action::Presence(sh.agent, READY));
+            for b in &sh.breaks {
+                sim.push(b.start, Action::Presence(sh.agent, BREAK));
+                sim.push(b.start.plus(b.length), Action::Presence(sh.agent, READY));
+            }
+            sim.push(sh.end, Action::Presence(sh.agent, OFFLINE));
+        }
+    }
+    for (i, s) in sc.streams.iter().enumerate() {
+        if let Some(first) = s.arrivals.next_after(start, &mut sim.rng_arrival[i]) {
+            if first < end {
+                sim.push(first, Action::Arrival(i as u32));
+            }
+        }
+    }
+    let report_every = (sc.duration.0 / 200).max(1);
+    let mut next_report = start.plus(DurationMs(report_every));
+    loop {
+        let next_action = sim.agenda.peek().map(|Reverse((t, _, _))| *t);
+        let next_timer = sim.engine.poll_timeout();
+        let now = match (next_action, next_timer) {
+            (Some(a), Some(t)) => a.min(t),
+            (Some(a), None) => a,
+            (None, Some(t)) => t,
+            (None, None) => break,
+        };
+        // After the end, only work already under way runs on.
+        if now >= next_report {
+            progress((now.since(start).0 as f64 / sc.duration.0 as f64).min(1.0));
+            next_report = now.plus(DurationMs(report_every));
+        }
+        if next_timer == Some(now) && next_action.is_none_or(|a| a > now) {
+            sim.events += 1;
+            sim.engine
+                .handle_timeout(now)
+                .map_err(|e| SimError::Refused(e.to_string()))?;
+            sim.pump(now)?;
+            continue;
+        }
+        let Reverse((_, _, action)) = sim.agenda.pop().expect("peeked");
+        sim.events += 1;
+        sim.act(now, action, end)?;
+        // Once the period is over and nobody is left, stop the shifts too.
+        if now >= end && sim.callers.is_empty() {
+            break;
+        }
+    }
+    progress(1.0);
+    let ended_at = sim.engine.now();
+    sim.kpi.close(ended_at.max(end));
+    let rows = sim.kpi.report();
+    let overall = sim.kpi.overall_between(start.plus(sc.warmup), end);
+    Ok(SimResult {
+        rows,
+        overall,
+        events_processed: sim.events,
+        engine_inputs: sim.inputs,
+        calls: sim.calls,
+        ended_at,
+    })
+}
