@@ -260,24 +260,109 @@ struct Track {
     transferred: bool,
     clinical: bool,
     agent: Option<AgentId>,
+    /// Series of this contact's queue, channel and service rows (or NONE).
+    s_queue: u32,
+    s_channel: u32,
+    s_service: u32,
     /// Talk segments already closed by transfers.
     talk_ms: u64,
     segment_start: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct AgentTrack {
     presence_ready: bool,
     presence_offline: bool,
     items: u32,
     since: Timestamp,
+    s_agent: u32,
+    s_team: u32,
+}
+
+const UNSET: u32 = u32::MAX - 1;
+
+impl Default for AgentTrack {
+    fn default() -> Self {
+        AgentTrack {
+            presence_ready: false,
+            presence_offline: true,
+            items: 0,
+            since: Timestamp::ZERO,
+            s_agent: UNSET,
+            s_team: UNSET,
+        }
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The counts of one dimension, interval by interval (contiguous).
+#[derive(Debug, Default)]
+struct Series {
+    first: i64,
+    counts: std::collections::VecDeque<Counts>,
+}
+
+/// Every series, found by dimension once and by index afterwards.
+#[derive(Debug, Default)]
+struct Store {
+    dims: Vec<Dimension>,
+    series: Vec<Series>,
+    index: FxHashMap<Dimension, u32>,
+}
+
+/// Most intervals one series may span (ten years of 15-minute intervals).
+const MAX_SERIES_LEN: usize = 10 * 366 * 96;
+
+impl Store {
+    fn id(&mut self, d: Dimension) -> u32 {
+        if let Some(&i) = self.index.get(&d) {
+            return i;
+        }
+        let i = self.series.len() as u32;
+        self.dims.push(d.clone());
+        self.series.push(Series::default());
+        self.index.insert(d, i);
+        i
+    }
+
+    fn at(&mut self, s: u32, i: i64) -> &mut Counts {
+        let se = &mut self.series[s as usize];
+        if se.counts.is_empty() {
+            se.first = i;
+            se.counts.push_back(Counts::default());
+        }
+        while i < se.first && se.counts.len() < MAX_SERIES_LEN {
+            se.counts.push_front(Counts::default());
+            se.first -= 1;
+        }
+        while i >= se.first + se.counts.len() as i64 && se.counts.len() < MAX_SERIES_LEN {
+            se.counts.push_back(Counts::default());
+        }
+        // Beyond the cap, the nearest end absorbs it (documented limit).
+        let k = (i - se.first).clamp(0, se.counts.len() as i64 - 1) as usize;
+        &mut se.counts[k]
+    }
+
+    /// Every non-empty (dimension, interval, counts).
+    fn rows(&self) -> impl Iterator<Item = (&Dimension, i64, &Counts)> {
+        let empty = Counts::default();
+        self.series.iter().zip(&self.dims).flat_map(move |(se, d)| {
+            let empty = empty.clone();
+            se.counts
+                .iter()
+                .enumerate()
+                .filter(move |(_, c)| **c != empty)
+                .map(move |(k, c)| (d, se.first + k as i64, c))
+        })
+    }
 }
 
 /// The accumulators. Feed every event with [`Kpi::observe`], then ask for
 /// a [`Kpi::report`].
 pub struct Kpi {
     cfg: KpiConfig,
-    rows: FxHashMap<(Dimension, i64), Counts>,
+    store: Store,
     contacts: FxHashMap<ContactId, Track>,
     /// Handle-time pieces of ended contacts still in wrap-up, by agent.
     wrapping: FxHashMap<(AgentId, ContactId), (Timestamp, Track)>,
@@ -290,7 +375,11 @@ impl Kpi {
         assert!(cfg.interval.0 > 0, "interval must be positive");
         Kpi {
             cfg,
-            rows: FxHashMap::default(),
+            store: {
+                let mut st = Store::default();
+                st.id(Dimension::Overall);
+                st
+            },
             contacts: FxHashMap::default(),
             wrapping: FxHashMap::default(),
             agents: FxHashMap::default(),
@@ -317,36 +406,44 @@ impl Kpi {
     /// Applies `f` to the rows of every dimension a contact belongs to.
     fn each(&mut self, t: &Track, f: impl Fn(&mut Counts)) {
         let i = t.interval;
-        f(self.rows.entry((Dimension::Overall, i)).or_default());
-        if self.cfg.by_queue {
-            f(self.rows.entry((Dimension::Queue(t.queue), i)).or_default());
-        }
-        if self.cfg.by_channel {
-            f(self
-                .rows
-                .entry((Dimension::Channel(t.channel), i))
-                .or_default());
-        }
-        if self.cfg.by_service {
-            if let Some(s) = self.cfg.services.get(&t.queue) {
-                f(self
-                    .rows
-                    .entry((Dimension::Service(s.clone()), i))
-                    .or_default());
+        f(self.store.at(0, i));
+        for s in [t.s_queue, t.s_channel, t.s_service] {
+            if s != NONE {
+                f(self.store.at(s, i));
             }
         }
     }
 
     /// Applies `f` to the agent and team rows of an agent (handling figures).
     fn each_agent(&mut self, a: AgentId, i: i64, f: impl Fn(&mut Counts)) {
-        if self.cfg.by_agent {
-            f(self.rows.entry((Dimension::Agent(a), i)).or_default());
-        }
-        if self.cfg.by_team {
-            if let Some(&t) = self.cfg.teams.get(&a) {
-                f(self.rows.entry((Dimension::Team(t), i)).or_default());
+        let (sa, st) = self.agent_series(a);
+        for s in [sa, st] {
+            if s != NONE {
+                f(self.store.at(s, i));
             }
         }
+    }
+
+    fn agent_series(&mut self, a: AgentId) -> (u32, u32) {
+        if let Some(t) = self.agents.get(&a) {
+            if t.s_agent != UNSET {
+                return (t.s_agent, t.s_team);
+            }
+        }
+        let sa = if self.cfg.by_agent {
+            self.store.id(Dimension::Agent(a))
+        } else {
+            NONE
+        };
+        let st = match (self.cfg.by_team, self.cfg.teams.get(&a)) {
+            (true, Some(&t)) => self.store.id(Dimension::Team(t)),
+            _ => NONE,
+        };
+        if let Some(t) = self.agents.get_mut(&a) {
+            t.s_agent = sa;
+            t.s_team = st;
+        }
+        (sa, st)
     }
 
     /// Adds an agent's time in its current state up to `now`, split at
@@ -380,7 +477,7 @@ impl Kpi {
                 1 => c.idle_ms += ms,
                 _ => c.not_ready_ms += ms,
             };
-            add(self.rows.entry((Dimension::Overall, i)).or_default());
+            add(self.store.at(0, i));
             self.each_agent(a, i, add);
             t = end;
         }
@@ -408,10 +505,27 @@ impl Kpi {
                 channel,
                 ..
             } => {
+                let s_queue = if self.cfg.by_queue {
+                    self.store.id(Dimension::Queue(*queue))
+                } else {
+                    NONE
+                };
+                let s_channel = if self.cfg.by_channel {
+                    self.store.id(Dimension::Channel(*channel))
+                } else {
+                    NONE
+                };
+                let s_service = match (self.cfg.by_service, self.cfg.services.get(queue)) {
+                    (true, Some(name)) => self.store.id(Dimension::Service(name.clone())),
+                    _ => NONE,
+                };
                 let t = Track {
                     interval: self.interval_of(at),
                     queue: *queue,
                     channel: *channel,
+                    s_queue,
+                    s_channel,
+                    s_service,
                     callback_from: None,
                     answered_at: None,
                     hold_since: None,
@@ -644,19 +758,19 @@ impl Kpi {
     /// The report: every row, sorted by dimension then interval; with
     /// totals rows (interval `None`) where configured.
     pub fn report(&self) -> Vec<Row> {
-        let mut keys: Vec<&(Dimension, i64)> = self.rows.keys().collect();
-        keys.sort();
-        let mut out = Vec::with_capacity(keys.len() + 16);
+        let mut keyed: Vec<(&Dimension, i64, &Counts)> = self.store.rows().collect();
+        keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut out = Vec::with_capacity(keyed.len() + 16);
         let mut totals: BTreeMap<Dimension, Counts> = BTreeMap::new();
-        for k in keys {
-            let mut counts = self.rows[k].clone();
+        for (d, i, c) in keyed {
+            let mut counts = c.clone();
             if self.cfg.totals {
-                totals.entry(k.0.clone()).or_default().merge(&counts);
+                totals.entry(d.clone()).or_default().merge(&counts);
             }
             let figures = counts.figures();
             out.push(Row {
-                dimension: k.0.clone(),
-                interval_start: Some(self.cfg.origin.plus(DurationMs(k.1 * self.cfg.interval.0))),
+                dimension: d.clone(),
+                interval_start: Some(self.cfg.origin.plus(DurationMs(i * self.cfg.interval.0))),
                 counts,
                 figures,
             });
@@ -683,16 +797,13 @@ impl Kpi {
     /// arrivals stop).
     pub fn overall_between(&self, t0: Timestamp, t1: Timestamp) -> Row {
         let start_of = |i: i64| self.cfg.origin.plus(DurationMs(i * self.cfg.interval.0));
-        let mut keys: Vec<i64> = self
-            .rows
-            .keys()
-            .filter(|(d, i)| *d == Dimension::Overall && start_of(*i) >= t0 && start_of(*i) < t1)
-            .map(|(_, i)| *i)
-            .collect();
-        keys.sort_unstable();
+        let se = &self.store.series[0];
         let mut counts = Counts::default();
-        for i in keys {
-            counts.merge(&self.rows[&(Dimension::Overall, i)]);
+        for (k, c) in se.counts.iter().enumerate() {
+            let st = start_of(se.first + k as i64);
+            if st >= t0 && st < t1 {
+                counts.merge(c);
+            }
         }
         let figures = counts.figures();
         Row {

@@ -224,6 +224,70 @@ struct Timer {
     gen: u32,
 }
 
+/// The engine's timers. Ring-outs and wrap-ups always fall a fixed span
+/// after the moment they are set, and time only moves forward, so each span
+/// keeps its timers in a FIFO already in deadline order: setting and
+/// dropping them is O(1). Everything else goes in a binary heap. The next
+/// timer is the earliest of the heap's top and the FIFOs' fronts, in the
+/// same total order (time, kind, order set) as a single heap would give.
+#[derive(Debug, Default)]
+struct Timers {
+    heap: BinaryHeap<Reverse<Timer>>,
+    /// Keyed by (kind, span): at equal times kinds order differently.
+    fifos: Vec<((TimerKind, i64), VecDeque<Timer>)>,
+}
+
+/// Most distinct fixed spans kept as FIFOs; more go to the heap.
+const MAX_TIMER_FIFOS: usize = 32;
+
+impl Timers {
+    fn push_heap(&mut self, t: Timer) {
+        self.heap.push(Reverse(t));
+    }
+
+    fn push_span(&mut self, span: i64, t: Timer) {
+        let key = (t.kind(), span);
+        if let Some((_, q)) = self.fifos.iter_mut().find(|(k, _)| *k == key) {
+            debug_assert!(q.back().is_none_or(|b| *b <= t));
+            q.push_back(t);
+        } else if self.fifos.len() < MAX_TIMER_FIFOS {
+            self.fifos.push((key, VecDeque::from([t])));
+        } else {
+            self.push_heap(t);
+        }
+    }
+
+    /// Where the earliest timer is: `None` for the heap, or a FIFO index.
+    fn earliest(&self) -> Option<(Timer, Option<usize>)> {
+        let mut best = self.heap.peek().map(|Reverse(t)| (*t, None));
+        for (i, (_, q)) in self.fifos.iter().enumerate() {
+            if let Some(&t) = q.front() {
+                if best.is_none_or(|(b, _)| t < b) {
+                    best = Some((t, Some(i)));
+                }
+            }
+        }
+        best
+    }
+
+    fn peek(&self) -> Option<Timer> {
+        self.earliest().map(|(t, _)| t)
+    }
+
+    fn pop(&mut self) -> Option<Timer> {
+        let (t, from) = self.earliest()?;
+        match from {
+            None => {
+                self.heap.pop();
+            }
+            Some(i) => {
+                self.fifos[i].1.pop_front();
+            }
+        }
+        Some(t)
+    }
+}
+
 impl Timer {
     fn kind(&self) -> TimerKind {
         match self.order >> 56 {
@@ -260,7 +324,7 @@ pub struct Engine {
     pub(crate) contact_ix: FxHashMap<ContactId, Ix>,
     pub(crate) reqsets: Vec<Vec<(u32, SkillLevel)>>,
     reqset_ix: FxHashMap<Vec<(u32, SkillLevel)>, u32>,
-    timers: BinaryHeap<Reverse<Timer>>,
+    timers: Timers,
     out: VecDeque<Record>,
     /// Scratch buffer for re-indexing agents.
     scratch: Vec<(Ix, Media, ReadyKey)>,
@@ -313,7 +377,7 @@ impl Engine {
             contact_ix: FxHashMap::default(),
             reqsets: vec![Vec::new()],
             reqset_ix: FxHashMap::default(),
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             out: VecDeque::new(),
             scratch: Vec::new(),
         };
@@ -348,7 +412,7 @@ impl Engine {
 
     /// When the engine next needs `handle_timeout`, if ever.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.timers.peek().map(|Reverse(t)| t.at)
+        self.timers.peek().map(|t| t.at)
     }
 
     /// The next event, oldest first.
@@ -373,7 +437,7 @@ impl Engine {
                 last: self.now,
             });
         }
-        while let Some(Reverse(t)) = self.timers.peek().copied() {
+        while let Some(t) = self.timers.peek() {
             if t.at > now {
                 break;
             }
@@ -415,7 +479,7 @@ impl Engine {
     /// Pops the earliest timer, keeping each contact's record of its armed
     /// step timer true.
     fn pop_timer(&mut self) -> Option<Timer> {
-        let Reverse(t) = self.timers.pop()?;
+        let t = self.timers.pop()?;
         if t.kind() == TimerKind::Step {
             if let Some(c) = self.contacts.get_mut(t.target) {
                 if c.id == t.contact && c.step_armed == Some(t.at) {
@@ -427,8 +491,8 @@ impl Engine {
     }
 
     fn prune_timers(&mut self) {
-        while let Some(Reverse(t)) = self.timers.peek() {
-            if self.timer_live(t) {
+        while let Some(t) = self.timers.peek() {
+            if self.timer_live(&t) {
                 break;
             }
             self.pop_timer();
@@ -445,13 +509,17 @@ impl Engine {
     ) {
         self.timer_seq += 1;
         debug_assert!(self.timer_seq < 1 << 56);
-        self.timers.push(Reverse(Timer {
+        let t = Timer {
             at,
             order: ((kind as u64) << 56) | self.timer_seq,
             contact,
             target,
             gen,
-        }));
+        };
+        match kind {
+            TimerKind::Offer | TimerKind::WrapUp => self.timers.push_span(at.since(self.now).0, t),
+            TimerKind::Due | TimerKind::Step => self.timers.push_heap(t),
+        }
     }
 
     fn fire(&mut self, t: Timer) {

@@ -91,11 +91,13 @@ struct Sim<'a> {
     callers: FxHashMap<ContactId, Caller>,
     next_contact: u64,
     rng_arrival: Vec<SplitMix64>,
+    /// Each stream's next first-time arrival, kept out of the heap (one per
+    /// stream, always due in order).
+    next_arrival: Vec<Option<Timestamp>>,
     rng_work: SplitMix64,
     events: u64,
     inputs: u64,
     calls: u64,
-    buf: Vec<Record>,
 }
 
 fn stream_seed(seed: u64, stream: u64, purpose: u64) -> u64 {
@@ -123,21 +125,14 @@ impl<'a> Sim<'a> {
     /// Takes the engine's events: to the KPI engine, and to the simulated
     /// people, which may make more inputs at the same time.
     fn pump(&mut self, now: Timestamp) -> Result<(), SimError> {
-        loop {
-            let mut buf = std::mem::take(&mut self.buf);
-            buf.clear();
-            buf.extend(self.engine.drain_output());
-            if buf.is_empty() {
-                self.buf = buf;
-                return Ok(());
-            }
-            for r in &buf {
-                self.events += 1;
-                self.kpi.observe(r);
-                self.react(now, r)?;
-            }
-            self.buf = buf;
+        // A reaction may make more inputs, whose events are taken (in log
+        // order) by the nested call before this loop goes on.
+        while let Some(r) = self.engine.poll_output() {
+            self.events += 1;
+            self.kpi.observe(&r);
+            self.react(now, &r)?;
         }
+        Ok(())
     }
 
     fn react(&mut self, now: Timestamp, r: &Record) -> Result<(), SimError> {
@@ -180,7 +175,14 @@ impl<'a> Sim<'a> {
             Event::CallbackOffered { contact, .. } => {
                 if let Some(c) = self.callers.get(&contact) {
                     let p = self.sc.streams[c.stream as usize].callback_acceptance;
-                    if p > 0.0 && self.rng_work.chance(p) {
+                    // The offer may already have found an agent in the same
+                    // instant: only a caller still waiting can take it.
+                    let waiting = || {
+                        self.engine
+                            .contact(contact)
+                            .is_some_and(|v| v.state == routing::ContactState::Waiting)
+                    };
+                    if p > 0.0 && self.rng_work.chance(p) && waiting() {
                         self.callers.get_mut(&contact).expect("caller").callback = true;
                         self.input(now, Input::RequestCallback { contact })?;
                     }
@@ -224,12 +226,11 @@ impl<'a> Sim<'a> {
         let retrial = tag & RETRIAL_BIT != 0;
         let s = &self.sc.streams[si];
         if !retrial {
-            // The next arrival of this stream (thinning for time-varying rates).
-            if let Some(next) = s.arrivals.next_after(now, &mut self.rng_arrival[si]) {
-                if next < end {
-                    self.push(next, Action::Arrival(si as u32));
-                }
-            }
+            // The next arrival of this stream.
+            self.next_arrival[si] = s
+                .arrivals
+                .next_after(now, &mut self.rng_arrival[si])
+                .filter(|&t| t < end);
         }
         if self.callers.len() >= MAX_LIVE_CALLERS {
             return Err(SimError::Limit(format!(
@@ -369,10 +370,10 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
             .map(|i| SplitMix64::new(stream_seed(sc.seed, i as u64, 1)))
             .collect(),
         rng_work: SplitMix64::new(stream_seed(sc.seed, 0, 2)),
+        next_arrival: vec![None; sc.streams.len()],
         events: 0,
         inputs: 0,
         calls: 0,
-        buf: Vec::new(),
     };
     // Rota: who works when. No rota: everyone ready from the start.
     if sc.rota.is_empty() {
@@ -390,16 +391,33 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
         }
     }
     for (i, s) in sc.streams.iter().enumerate() {
-        if let Some(first) = s.arrivals.next_after(start, &mut sim.rng_arrival[i]) {
-            if first < end {
-                sim.push(first, Action::Arrival(i as u32));
-            }
-        }
+        sim.next_arrival[i] = s
+            .arrivals
+            .next_after(start, &mut sim.rng_arrival[i])
+            .filter(|&t| t < end);
     }
     let report_every = (sc.duration.0 / 200).max(1);
     let mut next_report = start.plus(DurationMs(report_every));
     loop {
-        let next_action = sim.agenda.peek().map(|Reverse((t, _, _))| *t);
+        // At equal times: the agenda, then first-time arrivals (by stream),
+        // then the engine's own timers.
+        let mut next_action = sim.agenda.peek().map(|Reverse((t, _, _))| *t);
+        let mut arrival: Option<(Timestamp, usize)> = None;
+        for (i, t) in sim.next_arrival.iter().enumerate() {
+            if let Some(t) = *t {
+                if arrival.is_none_or(|(b, _)| t < b) {
+                    arrival = Some((t, i));
+                }
+            }
+        }
+        if let Some((t, i)) = arrival {
+            if next_action.is_none_or(|a| t < a) {
+                next_action = Some(t);
+            } else {
+                arrival = None;
+            }
+            let _ = i;
+        }
         let next_timer = sim.engine.poll_timeout();
         let now = match (next_action, next_timer) {
             (Some(a), Some(t)) => a.min(t),
@@ -420,7 +438,10 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
             sim.pump(now)?;
             continue;
         }
-        let Reverse((_, _, action)) = sim.agenda.pop().expect("peeked");
+        let action = match arrival {
+            Some((_, i)) => Action::Arrival(i as u32),
+            None => sim.agenda.pop().expect("peeked").0 .2,
+        };
         sim.events += 1;
         sim.act(now, action, end)?;
         // Once the period is over and nobody is left, stop the shifts too.

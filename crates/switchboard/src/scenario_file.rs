@@ -445,13 +445,23 @@ fn convert(f: File, base: &Path) -> Result<Scenario> {
                 let base = day * 86_400_000;
                 for (i, sh) in g.shifts.iter().enumerate() {
                     let sf = format!("{field}.shifts[{i}]");
-                    let (s, e) = (clock(&sf, &sh.start)?, clock(&sf, &sh.end)?);
+                    // A shift that ends at or before its start ends the next
+                    // day (a night shift); so do its breaks after midnight.
+                    let s = clock(&sf, &sh.start)?;
+                    let mut e = clock(&sf, &sh.end)?;
+                    if e <= s {
+                        e += 86_400_000;
+                    }
                     let breaks = sh
                         .breaks
                         .iter()
                         .map(|b| {
+                            let mut at = clock(&sf, &b.at)?;
+                            if at < s {
+                                at += 86_400_000;
+                            }
                             Ok(Break {
-                                start: Timestamp(base + clock(&sf, &b.at)?),
+                                start: Timestamp(base + at),
                                 length: dur(&format!("{sf}.breaks.length"), &b.length)?,
                             })
                         })
