@@ -755,6 +755,24 @@ impl Engine {
         };
         let place = (c.arrived_at, c.seq, cix);
         let (cid, qix, entered_at, step) = (c.id, c.queue, c.entered_at, c.step);
+        // Fast path: an agent is free for it now. By stability nobody else
+        // eligible for that agent waits, so it goes straight to the offer
+        // without entering the line (same events as entering and leaving).
+        if let Some(aix) = self.first_ready_agent(qix, key) {
+            if announce {
+                let qid = self.queue(qix).def.id;
+                self.emit(Event::Queued {
+                    contact: cid,
+                    queue: qid,
+                    step,
+                    for_agent: None,
+                });
+            }
+            let c = self.contacts.at_mut(cix);
+            c.step_due = None;
+            self.offer(cix, aix);
+            return;
+        }
         let q = self.queue_mut(qix);
         q.waiting.entry(key).or_default().insert(place);
         q.waiting_count += 1;
@@ -768,14 +786,6 @@ impl Engine {
         c.routing = Routing::Waiting(key);
         c.gen = c.gen.wrapping_add(1);
         c.step_due = next_step_at;
-        if let Some(at) = next_step_at {
-            // One heap entry serves a deadline however often the contact
-            // leaves and rejoins the line.
-            if c.step_armed != Some(at) {
-                c.step_armed = Some(at);
-                self.push_timer(at, TimerKind::Step, cix, cid, 0);
-            }
-        }
         if announce {
             self.emit(Event::Queued {
                 contact: cid,
@@ -785,6 +795,16 @@ impl Engine {
             });
         }
         self.match_contact(cix);
+        // Only a contact still waiting needs its next overflow step timed.
+        if let Some(at) = next_step_at {
+            let c = self.contacts.at_mut(cix);
+            // One heap entry serves a deadline however often the contact
+            // leaves and rejoins the line.
+            if matches!(c.routing, Routing::Waiting(_)) && c.step_armed != Some(at) {
+                c.step_armed = Some(at);
+                self.push_timer(at, TimerKind::Step, cix, cid, 0);
+            }
+        }
     }
 
     /// Contact-side decision: a contact just became available; offer it to
@@ -799,22 +819,24 @@ impl Engine {
                 let a = self.agents.at(aix);
                 (self.offerable(a) && a.can_take(media)).then_some(aix)
             }
-            Routing::Waiting(key) => {
-                let q = self.queue(c.queue);
-                let rule = &q.rules[key.step as usize];
-                let extra = &self.reqsets[key.reqset as usize];
-                q.ready[media.index()]
-                    .iter()
-                    .map(|&(_, _, _, aix)| aix)
-                    .find(|&aix| {
-                        aix + 1 != key.excluded && eligible(self.agents.at(aix), rule, extra)
-                    })
-            }
+            Routing::Waiting(key) => self.first_ready_agent(c.queue, key),
             _ => None,
         };
         if let Some(aix) = found {
             self.offer(cix, aix);
         }
+    }
+
+    /// The first ready agent with room, in the queue's strategy order, that
+    /// may take contacts of this class.
+    fn first_ready_agent(&self, qix: Ix, key: ClassKey) -> Option<Ix> {
+        let q = self.queue(qix);
+        let rule = &q.rules[key.step as usize];
+        let extra = &self.reqsets[key.reqset as usize];
+        q.ready[key.media.index()]
+            .iter()
+            .map(|&(_, _, _, aix)| aix)
+            .find(|&aix| aix + 1 != key.excluded && eligible(self.agents.at(aix), rule, extra))
     }
 
     /// Agent-side decision: an agent gained room; offer it the best eligible
@@ -872,7 +894,9 @@ impl Engine {
     }
 
     fn offer(&mut self, cix: Ix, aix: Ix) {
-        self.unlink_waiting(cix);
+        if self.contacts.at(cix).routing != Routing::Idle {
+            self.unlink_waiting(cix);
+        }
         let c = self.contacts.at(cix);
         let media = c.channel.media();
         let (cid, qix) = (c.id, c.queue);

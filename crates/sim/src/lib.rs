@@ -94,6 +94,10 @@ struct Sim<'a> {
     /// Each stream's next first-time arrival, kept out of the heap (one per
     /// stream, always due in order).
     next_arrival: Vec<Option<Timestamp>>,
+    /// The rota's presence changes in time order, taken by a cursor (a year
+    /// of shifts would otherwise crowd the agenda heap).
+    rota: Vec<(Timestamp, Action)>,
+    rota_next: usize,
     rng_work: SplitMix64,
     events: u64,
     inputs: u64,
@@ -371,25 +375,46 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
             .collect(),
         rng_work: SplitMix64::new(stream_seed(sc.seed, 0, 2)),
         next_arrival: vec![None; sc.streams.len()],
+        rota: Vec::new(),
+        rota_next: 0,
         events: 0,
         inputs: 0,
         calls: 0,
     };
     // Rota: who works when. No rota: everyone ready from the start.
+    let mut rota: Vec<(Timestamp, u64, Action)> = Vec::new();
     if sc.rota.is_empty() {
         for a in &sc.routing.agents {
-            sim.push(start, Action::Presence(a.id, READY));
+            rota.push((start, rota.len() as u64, Action::Presence(a.id, READY)));
         }
     } else {
         for sh in &sc.rota {
-            sim.push(sh.start, Action::Presence(sh.agent, READY));
+            rota.push((
+                sh.start,
+                rota.len() as u64,
+                Action::Presence(sh.agent, READY),
+            ));
             for b in &sh.breaks {
-                sim.push(b.start, Action::Presence(sh.agent, BREAK));
-                sim.push(b.start.plus(b.length), Action::Presence(sh.agent, READY));
+                rota.push((
+                    b.start,
+                    rota.len() as u64,
+                    Action::Presence(sh.agent, BREAK),
+                ));
+                rota.push((
+                    b.start.plus(b.length),
+                    rota.len() as u64,
+                    Action::Presence(sh.agent, READY),
+                ));
             }
-            sim.push(sh.end, Action::Presence(sh.agent, OFFLINE));
+            rota.push((
+                sh.end,
+                rota.len() as u64,
+                Action::Presence(sh.agent, OFFLINE),
+            ));
         }
     }
+    rota.sort_unstable_by_key(|&(t, i, _)| (t, i));
+    sim.rota = rota.into_iter().map(|(t, _, a)| (t, a)).collect();
     for (i, s) in sc.streams.iter().enumerate() {
         sim.next_arrival[i] = s
             .arrivals
@@ -399,9 +424,14 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
     let report_every = (sc.duration.0 / 200).max(1);
     let mut next_report = start.plus(DurationMs(report_every));
     loop {
-        // At equal times: the agenda, then first-time arrivals (by stream),
-        // then the engine's own timers.
+        // At equal times: the rota, the agenda, then first-time arrivals (by
+        // stream), then the engine's own timers.
+        let rota_at = sim.rota.get(sim.rota_next).map(|(t, _)| *t);
         let mut next_action = sim.agenda.peek().map(|Reverse((t, _, _))| *t);
+        let from_rota = rota_at.is_some_and(|r| next_action.is_none_or(|a| r <= a));
+        if from_rota {
+            next_action = rota_at;
+        }
         let mut arrival: Option<(Timestamp, usize)> = None;
         for (i, t) in sim.next_arrival.iter().enumerate() {
             if let Some(t) = *t {
@@ -411,7 +441,9 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
             }
         }
         if let Some((t, i)) = arrival {
-            if next_action.is_none_or(|a| t < a) {
+            if !from_rota && next_action.is_none_or(|a| t < a)
+                || from_rota && next_action.is_some_and(|a| t < a)
+            {
                 next_action = Some(t);
             } else {
                 arrival = None;
@@ -440,6 +472,10 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
         }
         let action = match arrival {
             Some((_, i)) => Action::Arrival(i as u32),
+            None if from_rota => {
+                sim.rota_next += 1;
+                sim.rota[sim.rota_next - 1].1
+            }
             None => sim.agenda.pop().expect("peeked").0 .2,
         };
         sim.events += 1;

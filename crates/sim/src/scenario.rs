@@ -226,8 +226,10 @@ impl Scenario {
                     .map_err(SimError::Scenario)?;
             }
         }
+        let agents: std::collections::BTreeSet<AgentId> =
+            self.routing.agents.iter().map(|a| a.id).collect();
         for (i, sh) in self.rota.iter().enumerate() {
-            if !self.routing.agents.iter().any(|a| a.id == sh.agent) {
+            if !agents.contains(&sh.agent) {
                 return e(format!("rota[{i}]: unknown agent {}", sh.agent));
             }
             if sh.end <= sh.start {
