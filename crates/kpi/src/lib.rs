@@ -279,8 +279,6 @@ struct AgentTrack {
     s_team: u32,
 }
 
-const UNSET: u32 = u32::MAX - 1;
-
 impl Default for AgentTrack {
     fn default() -> Self {
         AgentTrack {
@@ -288,8 +286,8 @@ impl Default for AgentTrack {
             presence_offline: true,
             items: 0,
             since: Timestamp::ZERO,
-            s_agent: UNSET,
-            s_team: UNSET,
+            s_agent: NONE,
+            s_team: NONE,
         }
     }
 }
@@ -416,82 +414,77 @@ impl Kpi {
 
     /// Applies `f` to the agent and team rows of an agent (handling figures).
     fn each_agent(&mut self, a: AgentId, i: i64, f: impl Fn(&mut Counts)) {
-        let (sa, st) = self.agent_series(a);
-        for s in [sa, st] {
+        let Some(st) = self.agents.get(&a) else {
+            return;
+        };
+        for s in [st.s_agent, st.s_team] {
             if s != NONE {
                 f(self.store.at(s, i));
             }
         }
     }
 
-    fn agent_series(&mut self, a: AgentId) -> (u32, u32) {
-        if let Some(t) = self.agents.get(&a) {
-            if t.s_agent != UNSET {
-                return (t.s_agent, t.s_team);
+    /// Adds an agent's time in its current state up to `now` (split at
+    /// interval boundaries), then applies `change` to its state. One hash
+    /// look-up per event.
+    fn agent_change(&mut self, a: AgentId, now: Timestamp, change: impl FnOnce(&mut AgentTrack)) {
+        let Kpi {
+            agents, store, cfg, ..
+        } = self;
+        let st = agents.entry(a).or_insert_with(|| {
+            let s_agent = if cfg.by_agent {
+                store.id(Dimension::Agent(a))
+            } else {
+                NONE
+            };
+            let s_team = match (cfg.by_team, cfg.teams.get(&a)) {
+                (true, Some(&t)) => store.id(Dimension::Team(t)),
+                _ => NONE,
+            };
+            AgentTrack {
+                since: now,
+                s_agent,
+                s_team,
+                ..Default::default()
+            }
+        });
+        if now > st.since && !(st.presence_offline && st.items == 0) {
+            let kind = if st.items > 0 {
+                0
+            } else if st.presence_ready {
+                1
+            } else {
+                2
+            };
+            let mut t = st.since;
+            while t < now {
+                let i = t.since(cfg.origin).0.div_euclid(cfg.interval.0);
+                let end = cfg
+                    .origin
+                    .plus(DurationMs((i + 1) * cfg.interval.0))
+                    .min(now);
+                let ms = end.since(t).0 as u64;
+                for s in [0, st.s_agent, st.s_team] {
+                    if s != NONE {
+                        let c = store.at(s, i);
+                        match kind {
+                            0 => c.busy_ms += ms,
+                            1 => c.idle_ms += ms,
+                            _ => c.not_ready_ms += ms,
+                        }
+                    }
+                }
+                t = end;
             }
         }
-        let sa = if self.cfg.by_agent {
-            self.store.id(Dimension::Agent(a))
-        } else {
-            NONE
-        };
-        let st = match (self.cfg.by_team, self.cfg.teams.get(&a)) {
-            (true, Some(&t)) => self.store.id(Dimension::Team(t)),
-            _ => NONE,
-        };
-        if let Some(t) = self.agents.get_mut(&a) {
-            t.s_agent = sa;
-            t.s_team = st;
-        }
-        (sa, st)
-    }
-
-    /// Adds an agent's time in its current state up to `now`, split at
-    /// interval boundaries.
-    fn agent_time(&mut self, a: AgentId, now: Timestamp) {
-        let Some(st) = self.agents.get(&a).cloned() else {
-            return;
-        };
-        if now <= st.since || (st.presence_offline && st.items == 0) {
-            self.agents.get_mut(&a).expect("agent").since = now.max(st.since);
-            return;
-        }
-        let kind = if st.items > 0 {
-            0
-        } else if st.presence_ready {
-            1
-        } else {
-            2
-        };
-        let mut t = st.since;
-        while t < now {
-            let i = self.interval_of(t);
-            let end = self
-                .cfg
-                .origin
-                .plus(DurationMs((i + 1) * self.cfg.interval.0))
-                .min(now);
-            let ms = end.since(t).0 as u64;
-            let add = |c: &mut Counts| match kind {
-                0 => c.busy_ms += ms,
-                1 => c.idle_ms += ms,
-                _ => c.not_ready_ms += ms,
-            };
-            add(self.store.at(0, i));
-            self.each_agent(a, i, add);
-            t = end;
-        }
-        self.agents.get_mut(&a).expect("agent").since = now;
+        st.since = st.since.max(now);
+        change(st);
     }
 
     fn agent_items(&mut self, a: AgentId, at: Timestamp, delta: i32) {
-        self.agent_time(a, at);
-        let st = self.agents.entry(a).or_insert_with(|| AgentTrack {
-            presence_offline: true,
-            since: at,
-            ..Default::default()
+        self.agent_change(a, at, |st| {
+            st.items = (st.items as i64 + delta as i64).max(0) as u32
         });
-        st.items = (st.items as i64 + delta as i64).max(0) as u32;
     }
 
     /// Feeds one event. Events must come in log order.
@@ -734,13 +727,12 @@ impl Kpi {
                 self.contacts.remove(contact);
             }
             Event::PresenceChanged { agent, presence } => {
-                self.agent_time(*agent, at);
-                let st = self.agents.entry(*agent).or_insert_with(|| AgentTrack {
-                    since: at,
-                    ..Default::default()
+                let ready = *presence == Presence::Ready;
+                let offline = *presence == Presence::Offline;
+                self.agent_change(*agent, at, |st| {
+                    st.presence_ready = ready;
+                    st.presence_offline = offline;
                 });
-                st.presence_ready = *presence == Presence::Ready;
-                st.presence_offline = *presence == Presence::Offline;
             }
             _ => {}
         }
@@ -751,7 +743,7 @@ impl Kpi {
         let mut ids: Vec<AgentId> = self.agents.keys().copied().collect();
         ids.sort_unstable();
         for a in ids {
-            self.agent_time(a, now);
+            self.agent_change(a, now, |_| {});
         }
     }
 

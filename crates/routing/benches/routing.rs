@@ -127,6 +127,7 @@ fn config(r: &mut Rng) -> Config {
                 } else {
                     Capacity::VOICE_ONLY
                 },
+                auto_answer: false,
             }
         })
         .collect();

@@ -265,6 +265,10 @@ pub struct AgentDef {
     pub site: SiteId,
     pub skills: Vec<(SkillId, SkillLevel)>,
     pub capacity: Capacity,
+    /// The agent's phone or desktop answers every offer at once (auto
+    /// answer): an offer is accepted in the same instant it is made.
+    #[serde(default)]
+    pub auto_answer: bool,
 }
 
 /// What a queue or agent may refer to: the engine's current registry, or a

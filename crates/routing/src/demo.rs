@@ -171,6 +171,7 @@ pub fn kent_community_trust() -> Config {
         site: SiteId(site),
         skills: skills.to_vec(),
         capacity,
+        auto_answer: false,
     };
     let agents = vec![
         agent(1, "Alice", 1, 1, &[(SK_WHEELCHAIR, 3)], voice),

@@ -919,7 +919,10 @@ impl Engine {
         c.routing = Routing::Offered { agent: aix };
         c.gen = c.gen.wrapping_add(1);
         let gen = c.gen;
-        self.push_timer(expires_at, TimerKind::Offer, cix, cid, gen);
+        let auto_answer = self.agents.at(aix).def.auto_answer;
+        if !auto_answer {
+            self.push_timer(expires_at, TimerKind::Offer, cix, cid, gen);
+        }
         self.emit(Event::Offered {
             contact: cid,
             agent: aid,
@@ -927,6 +930,10 @@ impl Engine {
             expires_at,
         });
         self.reindex_agent(aix);
+        if auto_answer {
+            // The agent's phone answers by itself, in the same instant.
+            self.accept_ix(aix, cix);
+        }
     }
 
     /// Takes back an offer: the agent's slot frees, the contact goes idle.
@@ -1102,6 +1109,9 @@ impl Engine {
     }
 
     fn intern_reqs(&mut self, id: ContactId, nc: &NewContact) -> Result<u32, RoutingError> {
+        if nc.requirements.is_empty() && nc.language.is_none() {
+            return Ok(0);
+        }
         let bad = |problem: String| RoutingError::InvalidContact {
             contact: id,
             problem,
@@ -1515,7 +1525,14 @@ impl Engine {
 
     fn accept(&mut self, aid: AgentId, cid: ContactId) -> Result<(), RoutingError> {
         let (aix, cix) = self.offered_to(aid, cid)?;
+        self.accept_ix(aix, cix);
+        Ok(())
+    }
+
+    fn accept_ix(&mut self, aix: Ix, cix: Ix) {
+        let aid = self.agents.at(aix).def.id;
         let c = self.contacts.at_mut(cix);
+        let cid = c.id;
         c.routing = Routing::Idle;
         c.gen = c.gen.wrapping_add(1);
         let old_handler = c.handler.replace(Handler {
@@ -1562,7 +1579,6 @@ impl Engine {
             }),
             (None, _) => {}
         }
-        Ok(())
     }
 
     fn reject(&mut self, aid: AgentId, cid: ContactId) -> Result<(), RoutingError> {

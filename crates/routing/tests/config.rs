@@ -388,6 +388,7 @@ fn replacing_the_whole_configuration_keeps_waiting_contacts() {
         site: SiteId(2),
         skills: vec![(demo::SK_WHEELCHAIR, 2)],
         capacity: Capacity::VOICE_ONLY,
+        auto_answer: false,
     });
     let mut extra = QueueDef::new(
         QueueId(7),
@@ -414,4 +415,20 @@ fn replacing_the_whole_configuration_keeps_waiting_contacts() {
     );
     assert_eq!(e.config(), before);
     e.check_consistency().unwrap();
+}
+
+#[test]
+fn an_auto_answer_agent_answers_in_the_same_instant() {
+    let mut c = kent_community_trust();
+    c.agents[0].auto_answer = true; // Alice
+    let mut e = Engine::new(c, Timestamp::ZERO).unwrap();
+    let trace = script::run(&mut e, "0 ready alice\n5 arrive c1 wheelchairs\n").unwrap();
+    let lines: Vec<&str> = trace.lines().map(str::trim).collect();
+    assert_eq!(
+        lines[3],
+        "5.000s c1 offered to Alice (Wheelchairs), rings until 25.000s"
+    );
+    assert_eq!(lines[4], "5.000s c1 answered by Alice after 0.000s");
+    // No ring-out timer is left behind.
+    assert_eq!(e.poll_timeout(), None);
 }

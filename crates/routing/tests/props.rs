@@ -200,6 +200,7 @@ fn agent_def(r: &mut Rng, i: u32, n_skills: u32, n_teams: u32) -> AgentDef {
         site: SiteId(1 + r.below(2) as u32),
         skills,
         capacity,
+        auto_answer: r.percent(25),
     }
 }
 

@@ -98,6 +98,8 @@ struct Sim<'a> {
     /// of shifts would otherwise crowd the agenda heap).
     rota: Vec<(Timestamp, Action)>,
     rota_next: usize,
+    /// Agents whose phones answer by themselves (the engine accepts).
+    auto_answer: rustc_hash::FxHashSet<AgentId>,
     rng_work: SplitMix64,
     events: u64,
     inputs: u64,
@@ -142,6 +144,9 @@ impl<'a> Sim<'a> {
     fn react(&mut self, now: Timestamp, r: &Record) -> Result<(), SimError> {
         match r.event {
             Event::Offered { contact, agent, .. } => {
+                if self.auto_answer.contains(&agent) {
+                    return Ok(());
+                }
                 let Some(c) = self.callers.get(&contact) else {
                     return Ok(());
                 };
@@ -377,6 +382,13 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
         next_arrival: vec![None; sc.streams.len()],
         rota: Vec::new(),
         rota_next: 0,
+        auto_answer: sc
+            .routing
+            .agents
+            .iter()
+            .filter(|a| a.auto_answer)
+            .map(|a| a.id)
+            .collect(),
         events: 0,
         inputs: 0,
         calls: 0,

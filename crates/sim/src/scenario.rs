@@ -310,6 +310,8 @@ pub fn quick_scenario(
                 site: SiteId(1),
                 skills: vec![(SkillId(1), 1)],
                 capacity: Capacity::VOICE_ONLY,
+                // Answer delay is zero in this model: phones answer at once.
+                auto_answer: true,
             })
             .collect(),
     };

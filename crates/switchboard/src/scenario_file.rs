@@ -105,6 +105,9 @@ struct FileAgents {
     capacity: Option<String>,
     #[serde(default)]
     shifts: Vec<FileShift>,
+    /// Phones answer offers at once.
+    #[serde(default)]
+    auto_answer: bool,
 }
 
 fn one_u32() -> u32 {
@@ -440,6 +443,7 @@ fn convert(f: File, base: &Path) -> Result<Scenario> {
                 site: SiteId(find(&sites, "site", &g.site, &field)?),
                 skills: skills_of.clone(),
                 capacity,
+                auto_answer: g.auto_answer,
             });
             for day in 0..days {
                 let base = day * 86_400_000;
