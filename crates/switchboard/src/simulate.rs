@@ -18,22 +18,23 @@ pub struct SimulateArgs {
     #[arg(long)]
     scenario: Option<PathBuf>,
     /// Quick mode: arrival rate, e.g. 4.2/min.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     arrival_rate: Option<String>,
     /// Quick mode: mean handle time (exponential), e.g. 120s.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     aht: Option<String>,
     /// Quick mode: number of agents.
     #[arg(long)]
     agents: Option<u32>,
     /// Quick mode: mean patience (exponential); none: nobody hangs up.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     patience: Option<String>,
     /// Quick mode: service-level target, e.g. 80/20.
     #[arg(long, default_value = "80/20")]
     target: String,
-    /// Quick mode: hours to simulate.
-    #[arg(long)]
+    /// Hours to simulate (quick mode); with --scenario, overrides its
+    /// duration.
+    #[arg(long, allow_hyphen_values = true)]
     hours: Option<f64>,
     /// Seed of every random stream (overrides the scenario's).
     #[arg(long)]
@@ -203,6 +204,13 @@ pub fn run(a: SimulateArgs) -> Result<String> {
     if let Some(seed) = a.seed {
         sc.seed = seed;
     }
+    if let (Some(_), Some(h)) = (&a.scenario, a.hours) {
+        if !(h.is_finite() && h > 0.0 && h <= 87_840.0) {
+            bail!("--hours: must be above 0 and at most 87840 (ten years), got {h}");
+        }
+        sc.duration = DurationMs((h * 3_600_000.0).round() as i64);
+        sc.warmup = sc.warmup.min(DurationMs(sc.duration.0 / 2));
+    }
     if a.replications == 0 || a.replications > 1000 {
         bail!(
             "--replications: must be from 1 to 1000, got {}",
@@ -265,12 +273,45 @@ pub fn run(a: SimulateArgs) -> Result<String> {
     let mut out = String::new();
     if results.len() == 1 {
         let (r, w) = &results[0];
-        let s = summary(r, *w);
+        let mut s = summary(r, *w);
+        let by = breakdown(&sc, r);
         if a.json {
+            if !by.is_empty() {
+                s["breakdown"] = Value::Array(
+                    by.iter()
+                        .map(|(name, v)| json!({ "name": name, "figures": v }))
+                        .collect(),
+                );
+            }
             out = serde_json::to_string_pretty(&s)? + "\n";
         } else {
             let _ = writeln!(out, "scenario             {} (seed {})", sc.name, sc.seed);
             text_summary(&mut out, &s);
+            if !by.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\n{:<32} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10}",
+                    "", "offered", "answered", "SL", "abandon", "ASA", "p95 wait"
+                );
+                for (name, v) in &by {
+                    let pct = |k: &str| {
+                        v[k].as_f64()
+                            .map_or("-".into(), |x| format!("{:.1}%", x * 100.0))
+                    };
+                    let secs = |k: &str| v[k].as_f64().map_or("-".into(), |x| format!("{x:.1}s"));
+                    let _ = writeln!(
+                        out,
+                        "{:<32} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10}",
+                        name,
+                        v["offered"].as_u64().unwrap_or(0),
+                        v["answered"].as_u64().unwrap_or(0),
+                        pct("service_level"),
+                        pct("abandonment_rate"),
+                        secs("asa_seconds"),
+                        secs("p95_answer_seconds")
+                    );
+                }
+            }
         }
     } else {
         // Mean and 95% CI of each figure over the replications.
@@ -328,6 +369,37 @@ pub fn run(a: SimulateArgs) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// Whole-run figures per queue and channel, when there is more than one.
+fn breakdown(sc: &Scenario, r: &SimResult) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for row in r.rows.iter().filter(|row| row.interval_start.is_none()) {
+        let name = match &row.dimension {
+            kpi::Dimension::Queue(q) => format!(
+                "queue {}",
+                sc.routing
+                    .queues
+                    .iter()
+                    .find(|d| d.id == *q)
+                    .map_or("?", |d| d.name.as_str())
+            ),
+            kpi::Dimension::Channel(c) => format!("channel {c}"),
+            _ => continue,
+        };
+        let (c, f) = (&row.counts, &row.figures);
+        out.push((
+            name,
+            json!({
+                "offered": c.offered, "answered": c.answered, "abandoned": c.abandoned,
+                "service_level": f.service_level, "abandonment_rate": f.abandonment_rate,
+                "asa_seconds": f.asa_seconds, "p95_answer_seconds": f.p95_answer_seconds,
+                "aht_seconds": f.aht_seconds, "callbacks_requested": c.callbacks_requested,
+                "transfers_warm": c.transfers_warm, "clinical": c.clinical,
+            }),
+        ));
+    }
+    out
 }
 
 fn text_summary(out: &mut String, s: &Value) {

@@ -17,16 +17,16 @@ pub struct StaffArgs {
     #[arg(long, conflicts_with = "calls")]
     calls_csv: Option<PathBuf>,
     /// Length of an interval, e.g. 30m.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     interval: String,
     /// Mean handle time, e.g. 180s.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     aht: String,
     /// Service-level target: percent / seconds, e.g. 80/20.
     #[arg(long)]
     target: String,
     /// Mean patience before callers hang up (switches to Erlang A).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     patience: Option<String>,
     #[arg(long)]
     max_occupancy: Option<String>,

@@ -222,3 +222,221 @@ fn staff_bad_input_names_the_problem() {
         assert!(err.contains(message), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn simulate_quick_mode_keeps_the_json_contract() {
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "--arrival-rate",
+        "4.2/min",
+        "--aht",
+        "120s",
+        "--agents",
+        "12",
+        "--patience",
+        "60s",
+        "--target",
+        "80/20",
+        "--hours",
+        "200",
+        "--seed",
+        "7",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in [
+        "offered",
+        "answered",
+        "abandoned",
+        "answered_within_target",
+        "asa_seconds",
+        "occupancy",
+        "p95_answer_seconds",
+        "events_processed",
+        "wall_seconds",
+    ] {
+        assert!(!v[key].is_null(), "{key} missing in {out}");
+    }
+    let offered = v["offered"].as_u64().unwrap();
+    assert!((48_000..52_000).contains(&offered), "{offered}");
+    assert_eq!(
+        offered,
+        v["answered"].as_u64().unwrap() + v["abandoned"].as_u64().unwrap()
+    );
+    // Same seed, same numbers.
+    let (_, again, _) = switchboard(&[
+        "simulate",
+        "--arrival-rate",
+        "4.2/min",
+        "--aht",
+        "120s",
+        "--agents",
+        "12",
+        "--patience",
+        "60s",
+        "--target",
+        "80/20",
+        "--hours",
+        "200",
+        "--seed",
+        "7",
+        "--json",
+    ]);
+    let w: serde_json::Value = serde_json::from_str(&again).unwrap();
+    for key in [
+        "offered",
+        "answered",
+        "abandoned",
+        "asa_seconds",
+        "p95_answer_seconds",
+        "events_processed",
+    ] {
+        assert_eq!(v[key], w[key], "{key}");
+    }
+}
+
+#[test]
+fn simulate_bad_input_names_the_field_and_writes_no_file() {
+    let dir = std::env::temp_dir().join(format!("sb-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("out.csv");
+    let csv_arg = csv.to_str().unwrap().to_string();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "--arrival-rate",
+                "-4/min",
+                "--aht",
+                "120s",
+                "--agents",
+                "12",
+                "--hours",
+                "10",
+            ],
+            "--arrival-rate: must be above zero",
+        ),
+        (
+            &[
+                "--arrival-rate",
+                "4/min",
+                "--aht",
+                "0s",
+                "--agents",
+                "12",
+                "--hours",
+                "10",
+            ],
+            "--aht: must be above zero",
+        ),
+        (
+            &[
+                "--arrival-rate",
+                "4/min",
+                "--aht",
+                "120s",
+                "--agents",
+                "0",
+                "--hours",
+                "10",
+            ],
+            "--agents: must be from 1 to 100000",
+        ),
+        (
+            &[
+                "--arrival-rate",
+                "4/min",
+                "--aht",
+                "120s",
+                "--agents",
+                "12",
+                "--hours",
+                "0",
+            ],
+            "--hours: must be above 0",
+        ),
+        (
+            &[
+                "--arrival-rate",
+                "4/min",
+                "--aht",
+                "120s",
+                "--agents",
+                "12",
+                "--hours",
+                "10",
+                "--target",
+                "80/20",
+                "--replications",
+                "0",
+            ],
+            "--replications: must be from 1 to 1000",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["simulate", "--csv", csv_arg.as_str()];
+        all.extend_from_slice(args);
+        let (code, out, err) = switchboard(&all);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(out.is_empty());
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!csv.exists(), "no output file after an error");
+    }
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\nduration = \"1d\"\nqueues = []\nagents = []\ndemand = []\nunknown_key = 3\n",
+    )
+    .unwrap();
+    let (code, _, err) = switchboard(&["simulate", "--scenario", bad.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("is not a valid scenario") && err.contains("unknown_key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn simulate_runs_the_example_scenarios_and_writes_csv() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+    let dir = std::env::temp_dir().join(format!("sb-sim-ex-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("kent.csv");
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "--scenario",
+        &format!("{root}examples/kent-week.toml"),
+        "--json",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["offered"].as_u64().unwrap() > 3_000, "{out}");
+    assert!(v["breakdown"].as_array().unwrap().len() >= 6, "{out}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("dimension,interval_start_ms,offered,"));
+    assert!(text.lines().count() > 100);
+    // The year benchmark's scenario parses and runs (for one day here),
+    // with replications.
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "--scenario",
+        &format!("{root}bench/nhs111-year.toml"),
+        "--hours",
+        "24",
+        "--replications",
+        "2",
+        "--quiet",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let sl = &v["service_level"];
+    assert!(
+        sl["ci95_low"].as_f64().unwrap() <= sl["mean"].as_f64().unwrap()
+            && sl["mean"].as_f64().unwrap() <= sl["ci95_high"].as_f64().unwrap(),
+        "{out}"
+    );
+}
