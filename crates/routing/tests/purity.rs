@@ -1,11 +1,11 @@
-//! Architecture invariant: the pure crates (model, routing) depend on no
+//! Architecture invariant: the pure crates (model, routing, kpi, wfm, sim) depend on no
 //! async runtime, database, JSON library or web framework, and never read
 //! the clock or an unseeded random source. Checked here on their manifests
 //! and sources.
 
 use std::path::{Path, PathBuf};
 
-const PURE: [&str; 2] = ["model", "routing"];
+const PURE: [&str; 5] = ["model", "routing", "kpi", "wfm", "sim"];
 const FORBIDDEN_DEPS: [&str; 9] = [
     "tokio",
     "axum",
