@@ -893,6 +893,14 @@ impl Engine {
         }
     }
 
+    /// An agent may have gained room: it looks for work first, and only
+    /// then takes its place in the ready indexes (so an agent that finds
+    /// work at once never enters and leaves them).
+    fn agent_has_room(&mut self, aix: Ix) {
+        self.match_agent(aix);
+        self.reindex_agent(aix);
+    }
+
     fn offer(&mut self, cix: Ix, aix: Ix) {
         if self.contacts.at(cix).routing != Routing::Idle {
             self.unlink_waiting(cix);
@@ -1061,8 +1069,7 @@ impl Engine {
             agent: aid,
             contact: it.contact,
         });
-        self.reindex_agent(aix);
-        self.match_agent(aix);
+        self.agent_has_room(aix);
     }
 
     fn set_presence_internal(&mut self, aix: Ix, presence: Presence) {
@@ -1080,12 +1087,12 @@ impl Engine {
             agent: aid,
             presence,
         });
-        // Out of the ready indexes first, so offers taken back below cannot
-        // come straight back to this agent.
-        self.reindex_agent(aix);
         if becomes_ready {
-            self.match_agent(aix);
+            self.agent_has_room(aix);
         } else {
+            // Out of the ready indexes first, so offers taken back below
+            // cannot come straight back to this agent.
+            self.reindex_agent(aix);
             self.withdraw_all_offers(aix, WithdrawReason::AgentUnavailable);
         }
     }
@@ -1443,8 +1450,7 @@ impl Engine {
         };
         self.finish_contact(cix, terminal);
         if let Some(aix) = freed_agent {
-            self.reindex_agent(aix);
-            self.match_agent(aix);
+            self.agent_has_room(aix);
         }
         Ok(())
     }
@@ -1734,8 +1740,7 @@ impl Engine {
         }
         c.directed = None;
         if let Some(aix) = freed {
-            self.reindex_agent(aix);
-            self.match_agent(aix);
+            self.agent_has_room(aix);
         }
     }
 
@@ -2126,8 +2131,7 @@ impl Engine {
                 self.enqueue(cix, true);
             }
             if let Some(aix) = freed {
-                self.reindex_agent(aix);
-                self.match_agent(aix);
+                self.agent_has_room(aix);
             }
         }
         let q = self.queues[qix as usize].take().expect("live queue");
@@ -2209,8 +2213,7 @@ impl Engine {
                 c.insert(pos, aix);
             }
         }
-        self.reindex_agent(aix);
-        self.match_agent(aix);
+        self.agent_has_room(aix);
     }
 
     fn remove_agent(&mut self, aid: AgentId) -> Result<(), RoutingError> {
