@@ -120,3 +120,43 @@ fn callbacks_transfers_clinical_and_agent_time() {
     assert_eq!(alice.counts.busy_ms, 95_000);
     assert_eq!(alice.counts.idle_ms, 800_000 - 95_000);
 }
+
+#[test]
+fn contacts_count_in_their_arrival_interval_and_agent_time_splits_by_the_clock() {
+    // 15-minute intervals. c1 arrives at 890 s (interval 0) and rings at
+    // Alice's; she answers at 905 s (interval 1). Alice is ready from 0 to
+    // 1200 s.
+    let rows = run(
+        "0 ready alice
+         890 arrive c1 wheelchairs
+         905 accept alice c1
+         1000 end c1
+         1030 tick",
+        1200,
+        |_| {},
+    );
+    let at = |d: Dimension, i: i64| {
+        rows.iter()
+            .find(|r| r.dimension == d && r.interval_start == Some(Timestamp(i * 900_000)))
+            .cloned()
+    };
+    let first = at(Dimension::Overall, 0).expect("interval 0");
+    assert_eq!(
+        (
+            first.counts.offered,
+            first.counts.answered,
+            first.counts.answered_within_target
+        ),
+        (1, 1, 1)
+    );
+    assert!(
+        at(Dimension::Overall, 1).is_some_and(|r| r.counts.offered == 0 && r.counts.answered == 0)
+    );
+    // Alice: idle 0..890, busy 890..1030 (offer, call, 30 s wrap-up), idle
+    // to 1200: split at 900 s.
+    let a0 = at(Dimension::Agent(model::AgentId(1)), 0).unwrap();
+    let a1 = at(Dimension::Agent(model::AgentId(1)), 1).unwrap();
+    assert_eq!((a0.counts.idle_ms, a0.counts.busy_ms), (890_000, 10_000));
+    assert_eq!((a1.counts.busy_ms, a1.counts.idle_ms), (130_000, 170_000));
+    assert_eq!(a0.figures.occupancy, Some(10.0 / 900.0));
+}

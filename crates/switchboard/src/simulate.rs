@@ -50,6 +50,9 @@ pub struct SimulateArgs {
     /// whole or not at all).
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// Also report the overall figures interval by interval.
+    #[arg(long)]
+    intervals: bool,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -275,7 +278,15 @@ pub fn run(a: SimulateArgs) -> Result<String> {
         let (r, w) = &results[0];
         let mut s = summary(r, *w);
         let by = breakdown(&sc, r);
+        let per_interval = if a.intervals {
+            intervals(r)
+        } else {
+            Vec::new()
+        };
         if a.json {
+            if a.intervals {
+                s["intervals"] = Value::Array(per_interval.clone());
+            }
             if !by.is_empty() {
                 s["breakdown"] = Value::Array(
                     by.iter()
@@ -287,6 +298,9 @@ pub fn run(a: SimulateArgs) -> Result<String> {
         } else {
             let _ = writeln!(out, "scenario             {} (seed {})", sc.name, sc.seed);
             text_summary(&mut out, &s);
+            if a.intervals {
+                interval_table(&mut out, &per_interval);
+            }
             if !by.is_empty() {
                 let _ = writeln!(
                     out,
@@ -369,6 +383,55 @@ pub fn run(a: SimulateArgs) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// The overall figures per interval; `start` as "day D hh:mm" from the
+/// start of the run.
+fn intervals(r: &SimResult) -> Vec<Value> {
+    r.rows
+        .iter()
+        .filter(|row| row.dimension == kpi::Dimension::Overall)
+        .filter_map(|row| {
+            let t = row.interval_start?.0;
+            let (c, f) = (&row.counts, &row.figures);
+            let mins = t / 60_000;
+            Some(json!({
+                "start": format!("day {} {:02}:{:02}", mins / 1440 + 1, (mins % 1440) / 60, mins % 60),
+                "start_ms": t,
+                "offered": c.offered, "answered": c.answered, "abandoned": c.abandoned,
+                "service_level": f.service_level, "abandonment_rate": f.abandonment_rate,
+                "asa_seconds": f.asa_seconds, "p95_answer_seconds": f.p95_answer_seconds,
+                "occupancy": f.occupancy, "aht_seconds": f.aht_seconds,
+            }))
+        })
+        .collect()
+}
+
+fn interval_table(out: &mut String, rows: &[Value]) {
+    let _ = writeln!(
+        out,
+        "\n{:<16} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10}",
+        "interval", "offered", "answered", "SL", "abandon", "ASA", "occupancy"
+    );
+    for v in rows {
+        let pct = |k: &str| {
+            v[k].as_f64()
+                .map_or("-".into(), |x| format!("{:.1}%", x * 100.0))
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10}",
+            v["start"].as_str().unwrap_or(""),
+            v["offered"].as_u64().unwrap_or(0),
+            v["answered"].as_u64().unwrap_or(0),
+            pct("service_level"),
+            pct("abandonment_rate"),
+            v["asa_seconds"]
+                .as_f64()
+                .map_or("-".into(), |x| format!("{x:.1}s")),
+            pct("occupancy")
+        );
+    }
 }
 
 /// Whole-run figures per queue and channel, when there is more than one.

@@ -407,6 +407,7 @@ fn simulate_runs_the_example_scenarios_and_writes_csv() {
         "--scenario",
         &format!("{root}examples/kent-week.toml"),
         "--json",
+        "--intervals",
         "--csv",
         csv.to_str().unwrap(),
         "--quiet",
@@ -415,6 +416,9 @@ fn simulate_runs_the_example_scenarios_and_writes_csv() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v["offered"].as_u64().unwrap() > 3_000, "{out}");
     assert!(v["breakdown"].as_array().unwrap().len() >= 6, "{out}");
+    assert!(v["intervals"].as_array().unwrap().len() > 100);
+    // Only intervals with activity are listed: the first email comes after 01:00.
+    assert_eq!(v["intervals"][0]["start"], "day 1 01:00");
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with("dimension,interval_start_ms,offered,"));
     assert!(text.lines().count() > 100);
