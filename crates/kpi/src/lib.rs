@@ -364,6 +364,9 @@ pub struct Kpi {
     contacts: FxHashMap<ContactId, Track>,
     /// Handle-time pieces of ended contacts still in wrap-up, by agent.
     wrapping: FxHashMap<(AgentId, ContactId), (Timestamp, Track)>,
+    /// The contact that ended last, before it goes into `wrapping`: with no
+    /// wrap-up its slot frees in the very next event, so most never do.
+    just_ended: Option<((AgentId, ContactId), (Timestamp, Track))>,
     agents: FxHashMap<AgentId, AgentTrack>,
     last_time: Timestamp,
 }
@@ -380,6 +383,7 @@ impl Kpi {
             },
             contacts: FxHashMap::default(),
             wrapping: FxHashMap::default(),
+            just_ended: None,
             agents: FxHashMap::default(),
             last_time: Timestamp::ZERO,
         }
@@ -664,12 +668,23 @@ impl Kpi {
                             c.completed_first_contact += 1;
                         }
                     });
-                    self.wrapping.insert((*agent, *contact), (at, t));
+                    if let Some((k, v)) = self.just_ended.replace(((*agent, *contact), (at, t))) {
+                        self.wrapping.insert(k, v);
+                    }
                 }
             }
             Event::WrapUpEnded { agent, contact } => {
                 self.agent_items(*agent, at, -1);
-                if let Some((ended_at, t)) = self.wrapping.remove(&(*agent, *contact)) {
+                let key = (*agent, *contact);
+                let held = match self.just_ended.take() {
+                    Some((k, v)) if k == key => Some(v),
+                    Some((k, v)) => {
+                        self.wrapping.insert(k, v);
+                        self.wrapping.remove(&key)
+                    }
+                    None => self.wrapping.remove(&key),
+                };
+                if let Some((ended_at, t)) = held {
                     let wrap = at.since(ended_at).0.max(0) as u64;
                     let talk = t.talk_ms.saturating_sub(t.hold_ms);
                     let hold = t.hold_ms;

@@ -11,6 +11,7 @@ use crate::config::{
 use crate::error::{ConfigError, RoutingError};
 use crate::event::{Event, MoveReason, Record, VoicemailReason, WithdrawReason};
 use crate::input::{Input, NewContact, NotReadyReason, Presence, TransferMode, TransferTarget};
+use crate::ready::ReadyIndex;
 use crate::slab::{Ix, Slab};
 use model::{
     AgentId, Channel, ContactId, Media, Priority, QueueId, SiteId, SkillId, SkillLevel, TeamId,
@@ -65,7 +66,7 @@ pub(crate) struct Queue {
     /// Agents that could serve this queue at its loosest step (sorted).
     pub candidates: Vec<Ix>,
     /// Per medium: agents ready with free capacity, in strategy order.
-    pub ready: [BTreeSet<ReadyKey>; Media::COUNT],
+    pub ready: [ReadyIndex; Media::COUNT],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -834,9 +835,10 @@ impl Engine {
         let rule = &q.rules[key.step as usize];
         let extra = &self.reqsets[key.reqset as usize];
         q.ready[key.media.index()]
-            .iter()
+            .find(|&(_, _, _, aix)| {
+                aix + 1 != key.excluded && eligible(self.agents.at(aix), rule, extra)
+            })
             .map(|&(_, _, _, aix)| aix)
-            .find(|&aix| aix + 1 != key.excluded && eligible(self.agents.at(aix), rule, extra))
     }
 
     /// Agent-side decision: an agent gained room; offer it the best eligible
@@ -1970,7 +1972,7 @@ impl Engine {
                     waiting: BTreeMap::new(),
                     waiting_count: 0,
                     candidates: Vec::new(),
-                    ready: Default::default(),
+                    ready: std::array::from_fn(|_| ReadyIndex::new(d.strategy)),
                 }));
                 self.queue_ix.insert(d.id, qix);
                 qix
@@ -1981,8 +1983,10 @@ impl Engine {
         q.rules = rules;
         q.primary_skill = primary_skill;
         let old_candidates = std::mem::replace(&mut q.candidates, candidates.clone());
+        // The strategy may have changed: new indexes of the right kind.
+        let strategy = q.def.strategy;
         for s in q.ready.iter_mut() {
-            s.clear();
+            *s = ReadyIndex::new(strategy);
         }
         let waiting: Vec<Place> = std::mem::take(&mut q.waiting)
             .into_values()

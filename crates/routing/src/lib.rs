@@ -17,6 +17,7 @@ mod error;
 mod event;
 mod input;
 mod query;
+mod ready;
 pub mod script;
 mod slab;
 pub mod trace;

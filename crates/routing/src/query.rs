@@ -305,7 +305,7 @@ impl Engine {
                 }
             }
             for m in Media::ALL {
-                for &(_, _, aid, aix) in &q.ready[m.index()] {
+                for &(_, _, aid, aix) in q.ready[m.index()].iter() {
                     let a = self.agents.get(aix).ok_or("dead agent in a ready index")?;
                     if a.def.id != aid
                         || !a.can_take(m)

@@ -64,10 +64,9 @@ struct Caller {
 }
 
 /// The outcome of one run.
-#[derive(Clone, Debug)]
 pub struct SimResult {
-    /// The KPI report: every row per interval and the totals.
-    pub rows: Vec<Row>,
+    /// The KPI engine at the end of the run; `rows()` gives its report.
+    pub kpi: Kpi,
     /// The overall figures over arrivals after the warm-up.
     pub overall: Row,
     /// Simulation events handled: actions from the agenda, engine wake-ups,
@@ -77,6 +76,23 @@ pub struct SimResult {
     pub calls: u64,
     /// Simulated time at the end (all work drained).
     pub ended_at: Timestamp,
+}
+
+impl std::fmt::Debug for SimResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimResult")
+            .field("calls", &self.calls)
+            .field("overall", &self.overall)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimResult {
+    /// The KPI report: every row per interval, and the totals (built on
+    /// demand: on a long run it is large).
+    pub fn rows(&self) -> Vec<Row> {
+        self.kpi.report()
+    }
 }
 
 /// Most live callers at once (a guard against a runaway scenario).
@@ -500,10 +516,9 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
     progress(1.0);
     let ended_at = sim.engine.now();
     sim.kpi.close(ended_at.max(end));
-    let rows = sim.kpi.report();
     let overall = sim.kpi.overall_between(start.plus(sc.warmup), end);
     Ok(SimResult {
-        rows,
+        kpi: sim.kpi,
         overall,
         events_processed: sim.events,
         engine_inputs: sim.inputs,

@@ -16,12 +16,12 @@ fn same_seed_same_output_other_seed_other_output() {
     );
     let a = run(&sc, &mut |_| {}).unwrap();
     let b = run(&sc, &mut |_| {}).unwrap();
-    assert_eq!(a.rows, b.rows);
+    assert_eq!(a.rows(), b.rows());
     assert_eq!(a.events_processed, b.events_processed);
     let mut other = sc.clone();
     other.seed = 8;
     let c = run(&other, &mut |_| {}).unwrap();
-    assert_ne!(a.rows, c.rows);
+    assert_ne!(a.rows(), c.rows());
 }
 
 #[test]
@@ -38,8 +38,8 @@ fn every_caller_is_accounted_for() {
     let r = run(&sc, &mut |_| {}).unwrap();
     let c = &r.overall.counts;
     // Over the whole run (warm-up 0), every arrival ends answered or abandoned.
-    let all = r
-        .rows
+    let rows = r.rows();
+    let all = rows
         .iter()
         .find(|row| row.dimension == kpi::Dimension::Overall && row.interval_start.is_none())
         .unwrap();

@@ -169,7 +169,7 @@ fn csv_of(r: &SimResult) -> String {
         "dimension,interval_start_ms,offered,answered,answered_within_target,abandoned,abandoned_short,service_level,abandonment_rate,asa_seconds,p95_answer_seconds,aht_seconds,occupancy,callbacks_requested,callbacks_made\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.6}"));
-    for row in &r.rows {
+    for row in &r.rows() {
         let c = &row.counts;
         let f = &row.figures;
         let _ = writeln!(
@@ -388,7 +388,7 @@ pub fn run(a: SimulateArgs) -> Result<String> {
 /// The overall figures per interval; `start` as "day D hh:mm" from the
 /// start of the run.
 fn intervals(r: &SimResult) -> Vec<Value> {
-    r.rows
+    r.rows()
         .iter()
         .filter(|row| row.dimension == kpi::Dimension::Overall)
         .filter_map(|row| {
@@ -437,7 +437,11 @@ fn interval_table(out: &mut String, rows: &[Value]) {
 /// Whole-run figures per queue and channel, when there is more than one.
 fn breakdown(sc: &Scenario, r: &SimResult) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for row in r.rows.iter().filter(|row| row.interval_start.is_none()) {
+    let channels: std::collections::BTreeSet<_> = sc.streams.iter().map(|s| s.channel).collect();
+    if sc.routing.queues.len() < 2 && channels.len() < 2 {
+        return out;
+    }
+    for row in r.rows().iter().filter(|row| row.interval_start.is_none()) {
         let name = match &row.dimension {
             kpi::Dimension::Queue(q) => format!(
                 "queue {}",
