@@ -46,18 +46,6 @@ fn clock(t: Timestamp) -> String {
     format!("{:02}:{:02}", mins / 60, mins % 60)
 }
 
-#[derive(Default)]
-struct QueueStats {
-    arrived: u32,
-    answered: u32,
-    within_target: u32,
-    abandoned: u32,
-    voicemail: u32,
-    callbacks: u32,
-    wait_ms_total: i64,
-    wait_ms_max: i64,
-}
-
 pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
     let config = kent::kent_community_trust();
     let targets: BTreeMap<QueueId, (DurationMs, u8)> = config
@@ -109,10 +97,11 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
         push(&mut agenda, outage.1, Action::Site(SiteId(1), true));
     }
 
-    let mut stats: BTreeMap<QueueId, QueueStats> = BTreeMap::new();
+    // Every figure of the report comes from the KPI engine, fed the log.
+    let mut kcfg = kpi::KpiConfig::from_routing(DurationMs::from_secs(3600), &engine.config());
+    kcfg.clinical_queues = [kent::PARAMEDIC, kent::SPA].into_iter().collect();
+    let mut kpi = kpi::Kpi::new(kcfg);
     let mut demand_of: BTreeMap<ContactId, usize> = BTreeMap::new();
-    let mut busy_ms: BTreeMap<AgentId, i64> = BTreeMap::new();
-    let mut answered_at: BTreeMap<ContactId, Timestamp> = BTreeMap::new();
     let mut trace_out = String::new();
     let mut trace_left = trace_lines;
     let (mut inputs, mut events, mut refused) = (0u64, 0u64, 0u64);
@@ -196,11 +185,8 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
                 let line = trace::line(&names, &r);
                 let _ = writeln!(trace_out, "  {} {}", clock(r.at), line[10..].trim_end());
             }
+            kpi.observe(&r);
             match r.event {
-                Event::Arrived { contact, queue, .. } => {
-                    let _ = contact;
-                    stats.entry(queue).or_default().arrived += 1;
-                }
                 // Most agents pick up within a few seconds; a few miss it.
                 Event::Offered { contact, agent, .. } if rng.chance(0.97) => {
                     let after = DurationMs(2000 + exp_ms(&mut rng, 3.0));
@@ -210,20 +196,7 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
                         Action::Answer(agent, contact),
                     );
                 }
-                Event::Answered {
-                    contact,
-                    queue,
-                    waited,
-                    ..
-                } => {
-                    let s = stats.entry(queue).or_default();
-                    s.answered += 1;
-                    s.wait_ms_total += waited.0;
-                    s.wait_ms_max = s.wait_ms_max.max(waited.0);
-                    if waited <= targets[&queue].0 {
-                        s.within_target += 1;
-                    }
-                    answered_at.insert(contact, r.at);
+                Event::Answered { contact, .. } => {
                     let aht = DEMAND[demand_of[&contact]].3;
                     push(
                         &mut agenda,
@@ -231,23 +204,12 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
                         Action::End(contact),
                     );
                 }
-                Event::Transferred { .. } => {}
-                Event::Ended { contact, agent, .. } => {
-                    if let Some(t) = answered_at.remove(&contact) {
-                        *busy_ms.entry(agent).or_default() += r.at.since(t).0;
-                    }
-                }
-                Event::Abandoned { queue, .. } => stats.entry(queue).or_default().abandoned += 1,
-                Event::Voicemail { queue, .. } => stats.entry(queue).or_default().voicemail += 1,
                 Event::CallbackOffered { contact, .. } if rng.chance(0.5) => {
                     push(
                         &mut agenda,
                         r.at.plus(DurationMs::from_secs(8)),
                         Action::TakeCallback(contact),
                     );
-                }
-                Event::CallbackRequested { queue, .. } => {
-                    stats.entry(queue).or_default().callbacks += 1
                 }
                 Event::PresenceChanged {
                     agent,
@@ -278,66 +240,113 @@ pub fn run(hours: u32, seed: u64, trace_lines: usize) -> Result<String> {
             clock(outage.1)
         );
     }
+    kpi.close(engine.now());
+    let rows = kpi.report();
+    let total = |d: kpi::Dimension| {
+        rows.iter()
+            .find(|r| r.dimension == d && r.interval_start.is_none())
+            .cloned()
+    };
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0));
+    let secs = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}s"));
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<24} {:>7} {:>8} {:>14} {:>9} {:>9} {:>9} {:>6} {:>8} {:>9}",
+        "{:<24} {:>7} {:>8} {:>9} {:>10} {:>9} {:>9} {:>6} {:>8} {:>9} {:>8}",
         "queue",
-        "arrived",
+        "offered",
         "answered",
-        "service level",
+        "SL",
         "target",
-        "abandoned",
+        "abandon",
         "callbacks",
         "v-mail",
         "ASA",
-        "max wait"
+        "p95 wait",
+        "AHT"
     );
     let cfg = engine.config();
     for q in &cfg.queues {
-        let s = stats.remove(&q.id).unwrap_or_default();
-        let sl = if s.arrived > 0 {
-            100.0 * s.within_target as f64 / s.arrived as f64
-        } else {
-            100.0
+        let Some(row) = total(kpi::Dimension::Queue(q.id)) else {
+            continue;
         };
-        let asa = if s.answered > 0 {
-            s.wait_ms_total as f64 / s.answered as f64 / 1000.0
-        } else {
-            0.0
-        };
-        let (within, pct) = targets[&q.id];
-        let flag = if sl >= pct as f64 { "" } else { " !" };
+        let (c, f) = (&row.counts, &row.figures);
+        let (within, target_pct) = targets[&q.id];
+        let below = f
+            .service_level
+            .is_some_and(|sl| sl * 100.0 < target_pct as f64);
         let _ = writeln!(
             out,
-            "{:<24} {:>7} {:>8} {:>12.1}%{:2} {:>4}% {:>3}s {:>9} {:>9} {:>6} {:>7.1}s {:>8.1}s",
+            "{:<24} {:>7} {:>8} {:>8}{} {:>5}% {:>3}s {:>9} {:>9} {:>6} {:>8} {:>9} {:>8}",
             q.name,
-            s.arrived,
-            s.answered,
-            sl,
-            flag,
-            pct,
+            c.offered,
+            c.answered,
+            pct(f.service_level),
+            if below { "!" } else { " " },
+            target_pct,
             within.0 / 1000,
-            s.abandoned,
-            s.callbacks,
-            s.voicemail,
-            asa,
-            s.wait_ms_max as f64 / 1000.0
+            pct(f.abandonment_rate),
+            c.callbacks_requested,
+            c.voicemail,
+            secs(f.asa_seconds),
+            secs(f.p95_answer_seconds),
+            secs(f.aht_seconds)
+        );
+    }
+    if let Some(all) = total(kpi::Dimension::Overall) {
+        let f = &all.figures;
+        let _ = writeln!(
+            out,
+            "{:<24} {:>7} {:>8} {:>8}  {:>10} {:>9} {:>9} {:>6} {:>8} {:>9} {:>8}",
+            "all",
+            all.counts.offered,
+            all.counts.answered,
+            pct(f.service_level),
+            "",
+            pct(f.abandonment_rate),
+            all.counts.callbacks_requested,
+            all.counts.voicemail,
+            secs(f.asa_seconds),
+            secs(f.p95_answer_seconds),
+            secs(f.aht_seconds)
+        );
+        let _ = writeln!(
+            out,
+            "clinical intervention rate {}, occupancy {}, utilisation {}",
+            pct(f.clinical_intervention_rate),
+            pct(f.occupancy),
+            pct(f.utilisation)
         );
     }
     let _ = writeln!(
         out,
-        "\nservice level = answered within target / arrived (abandoned calls count against it); ! = below target\n"
+        "\nSL = answered within target / offered (abandoned calls count against it); ! = below target.\nabandon excludes short abandons (< 5 s). Definitions: docs/kpis.md.\n"
     );
-    let _ = writeln!(out, "{:<8} {:<22} {:>12}", "agent", "team", "handling");
+    let _ = writeln!(
+        out,
+        "{:<8} {:<22} {:>8} {:>8} {:>10} {:>12}",
+        "agent", "team", "handled", "AHT", "occupancy", "utilisation"
+    );
     for a in &cfg.agents {
         let team = cfg
             .teams
             .iter()
             .find(|t| t.id == a.team)
             .map_or("", |t| t.name.as_str());
-        let busy = busy_ms.get(&a.id).copied().unwrap_or(0);
-        let _ = writeln!(out, "{:<8} {:<22} {:>9} min", a.name, team, busy / 60_000);
+        let Some(row) = total(kpi::Dimension::Agent(a.id)) else {
+            continue;
+        };
+        let f = &row.figures;
+        let _ = writeln!(
+            out,
+            "{:<8} {:<22} {:>8} {:>8} {:>10} {:>12}",
+            a.name,
+            team,
+            row.counts.handled,
+            secs(f.aht_seconds),
+            pct(f.occupancy),
+            pct(f.utilisation)
+        );
     }
     let _ = writeln!(
         out,
