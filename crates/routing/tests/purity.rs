@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-const PURE: [&str; 5] = ["model", "routing", "kpi", "wfm", "sim"];
+const PURE: [&str; 6] = ["model", "routing", "kpi", "wfm", "sim", "flow"];
 const FORBIDDEN_DEPS: [&str; 9] = [
     "tokio",
     "axum",

@@ -1,0 +1,121 @@
+//! Opening hours in Europe/London local time, daylight saving included
+//! (the bundled tz database; no file is read).
+
+use crate::model::Calendar;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use model::Timestamp;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A calendar checked and parsed once, when its flow is validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hours {
+    /// Monday first: open ranges in minutes after local midnight.
+    weekly: [Vec<(u32, u32)>; 7],
+    holidays: BTreeSet<Date>,
+    /// Date → its hours that day (`None`: closed).
+    exceptions: BTreeMap<Date, Option<(u32, u32)>>,
+}
+
+fn london() -> TimeZone {
+    TimeZone::get("Europe/London").expect("Europe/London is in the bundled tz database")
+}
+
+/// "08:30" → minutes after midnight ("24:00" allowed as a closing time).
+fn minutes(s: &str) -> Result<u32, String> {
+    let (h, m) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}' is not a time like 08:30"))?;
+    let (h, m): (u32, u32) = (
+        h.parse().map_err(|_| format!("'{s}' has a bad hour"))?,
+        m.parse().map_err(|_| format!("'{s}' has bad minutes"))?,
+    );
+    if h > 24 || m > 59 || (h == 24 && m > 0) {
+        return Err(format!("'{s}' is not a time of day"));
+    }
+    Ok(h * 60 + m)
+}
+
+fn day_index(d: &str) -> Result<usize, String> {
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .position(|x| *x == d.to_ascii_lowercase())
+        .ok_or_else(|| format!("'{d}' is not a day (mon..sun)"))
+}
+
+fn date(s: &str) -> Result<Date, String> {
+    s.parse::<Date>()
+        .map_err(|_| format!("'{s}' is not a date like 2026-12-25"))
+}
+
+fn range(open: &str, close: &str) -> Result<(u32, u32), String> {
+    let (o, c) = (minutes(open)?, minutes(close)?);
+    if c <= o {
+        return Err(format!("closes at {close}, not after it opens at {open}"));
+    }
+    Ok((o, c))
+}
+
+/// Most sessions, holidays and exceptions in one calendar.
+pub const MAX_CALENDAR_ENTRIES: usize = 2_000;
+
+impl Hours {
+    pub fn compile(c: &Calendar) -> Result<Hours, String> {
+        if c.weekly.len() + c.bank_holidays.len() + c.exceptions.len() > MAX_CALENDAR_ENTRIES {
+            return Err(format!("more than {MAX_CALENDAR_ENTRIES} entries"));
+        }
+        let mut weekly: [Vec<(u32, u32)>; 7] = Default::default();
+        for s in &c.weekly {
+            let r = range(&s.open, &s.close)?;
+            if s.days.is_empty() {
+                return Err("a weekly session names no days".into());
+            }
+            for d in &s.days {
+                weekly[day_index(d)?].push(r);
+            }
+        }
+        let holidays = c
+            .bank_holidays
+            .iter()
+            .map(|d| date(d))
+            .collect::<Result<_, _>>()?;
+        let mut exceptions = BTreeMap::new();
+        for e in &c.exceptions {
+            let hours = match (&e.open, &e.close) {
+                (None, None) => None,
+                (Some(o), Some(cl)) => Some(range(o, cl)?),
+                _ => {
+                    return Err(format!(
+                        "exception on {}: give both open and close, or neither (closed)",
+                        e.date
+                    ))
+                }
+            };
+            exceptions.insert(date(&e.date)?, hours);
+        }
+        Ok(Hours {
+            weekly,
+            holidays,
+            exceptions,
+        })
+    }
+
+    /// Open at this instant, by the local (Europe/London) date and time?
+    pub fn is_open(&self, at: Timestamp) -> bool {
+        let Ok(ts) = jiff::Timestamp::from_millisecond(at.as_ms()) else {
+            return false;
+        };
+        let z = ts.to_zoned(london());
+        let (day, t) = (z.date(), z.time());
+        let m = t.hour() as u32 * 60 + t.minute() as u32;
+        let inside = |r: &(u32, u32)| r.0 <= m && m < r.1;
+        if let Some(ex) = self.exceptions.get(&day) {
+            return ex.as_ref().is_some_and(inside);
+        }
+        if self.holidays.contains(&day) {
+            return false;
+        }
+        let wd = z.weekday().to_monday_zero_offset() as usize;
+        self.weekly[wd].iter().any(inside)
+    }
+}
