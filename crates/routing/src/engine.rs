@@ -63,6 +63,9 @@ pub(crate) struct Queue {
     pub primary_skill: Option<u32>,
     pub waiting: BTreeMap<ClassKey, BTreeSet<Place>>,
     pub waiting_count: usize,
+    /// Moving average of handle time (answer to end, plus wrap-up), ms;
+    /// `None` until a contact of this queue has ended.
+    pub handle_ms_avg: Option<f64>,
     /// Agents that could serve this queue at its loosest step (sorted).
     pub candidates: Vec<Ix>,
     /// Per medium: agents ready with free capacity, in strategy order.
@@ -114,6 +117,8 @@ pub(crate) struct Contact {
     pub transfer: Option<PendingTransfer>,
     pub directed: Option<Ix>,
     pub answered: bool,
+    /// When the current agent answered (for handle-time estimates).
+    pub answered_at: Timestamp,
     pub gen: u32,
     /// When the next overflow step falls due, while waiting.
     pub step_due: Option<Timestamp>,
@@ -1228,6 +1233,7 @@ impl Engine {
             transfer: None,
             directed: None,
             answered: false,
+            answered_at: Timestamp::ZERO,
             gen: 0,
             step_due: None,
             step_armed: None,
@@ -1550,6 +1556,7 @@ impl Engine {
         let transfer = c.transfer.take();
         let first = !c.answered;
         c.answered = true;
+        c.answered_at = self.now;
         let (channel, qix, waited) = (c.channel, c.queue, self.now.since(c.arrived_at));
         let a = self.agents.at_mut(aix);
         let pos = a.item_pos(cid).expect("offered item");
@@ -1752,8 +1759,17 @@ impl Engine {
             self.stop_transfer(cix);
         }
         let c = self.contacts.at(cix);
-        let q = self.queue(c.queue);
+        let handled = self.now.since(c.answered_at).0.max(0) as f64;
+        let qix = c.queue;
+        let q = self.queue_mut(qix);
         let (qid, wrap) = (q.def.id, q.def.wrap_up);
+        // Handle time for expected-wait estimates: a moving average over
+        // roughly the last 50 contacts of the queue.
+        let sample = handled + wrap.0 as f64;
+        q.handle_ms_avg = Some(match q.handle_ms_avg {
+            None => sample,
+            Some(avg) => avg + (sample - avg) * 0.02,
+        });
         let aid = self.agents.at(h.agent).def.id;
         self.contacts.at_mut(cix).handler = None;
         self.finish_contact(
@@ -1971,6 +1987,7 @@ impl Engine {
                     primary_skill: None,
                     waiting: BTreeMap::new(),
                     waiting_count: 0,
+                    handle_ms_avg: None,
                     candidates: Vec::new(),
                     ready: std::array::from_fn(|_| ReadyIndex::new(d.strategy)),
                 }));

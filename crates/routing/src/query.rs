@@ -229,6 +229,48 @@ impl Engine {
             .map(|p| p + 1)
     }
 
+    /// Position and expected wait of a waiting contact, to announce to the
+    /// caller and show to agents. Position counts the contacts of its queue
+    /// the queue would serve first (effective priority, then place). The
+    /// wait is (position) × handle time / agents serving, where the agents
+    /// serving are those ready now (busy or not, on an air site) who are
+    /// eligible for this contact at its overflow step, and handle time is
+    /// the queue's moving average (3 minutes before any has ended). With
+    /// exponential handle times this is the mean time until the
+    /// position-th agent frees up. It ignores callers ahead who will hang
+    /// up and other queues' higher-priority contacts sharing the agents;
+    /// the simulator measures how far off it is.
+    pub fn expected_wait(&self, id: ContactId) -> Option<(usize, model::DurationMs)> {
+        let &cix = self.contact_ix.get(&id)?;
+        let c = self.contacts.at(cix);
+        let Routing::Waiting(key) = c.routing else {
+            return None;
+        };
+        let position = self.position(id)?;
+        let q = self.queue(c.queue);
+        let rule = &q.rules[key.step as usize];
+        let extra = &self.reqsets[key.reqset as usize];
+        let serving = q
+            .candidates
+            .iter()
+            .map(|&aix| self.agents.at(aix))
+            .filter(|a| {
+                a.presence == Presence::Ready
+                    && self.site_on_air[a.site as usize]
+                    && a.cap[key.media.index()] > 0
+                    && eligible(a, rule, extra)
+            })
+            .count();
+        let handle = q.handle_ms_avg.unwrap_or(180_000.0);
+        let wait = if serving == 0 {
+            // Nobody can take it now: at least one handle time.
+            handle * position as f64
+        } else {
+            handle * position as f64 / serving as f64
+        };
+        Some((position, model::DurationMs(wait.round() as i64)))
+    }
+
     pub fn live_contacts(&self) -> usize {
         self.contacts.len()
     }

@@ -61,10 +61,37 @@ struct Caller {
     transfer_after_ms: Option<i64>,
     transferred: bool,
     callback: bool,
+    /// The expected wait announced when the caller started waiting, ms.
+    announced: Option<i64>,
+}
+
+/// How well the expected wait announced to waiting callers matched the
+/// wait they had (callers who were answered; those who hung up are left
+/// out, having no actual wait to compare).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExpectedWaitAccuracy {
+    pub samples: u64,
+    pub abs_error_ms: u64,
+    pub announced_ms: u64,
+    pub actual_ms: u64,
+}
+
+impl ExpectedWaitAccuracy {
+    pub fn mean_abs_error_seconds(&self) -> Option<f64> {
+        (self.samples > 0).then(|| self.abs_error_ms as f64 / self.samples as f64 / 1000.0)
+    }
+    pub fn mean_announced_seconds(&self) -> Option<f64> {
+        (self.samples > 0).then(|| self.announced_ms as f64 / self.samples as f64 / 1000.0)
+    }
+    pub fn mean_actual_seconds(&self) -> Option<f64> {
+        (self.samples > 0).then(|| self.actual_ms as f64 / self.samples as f64 / 1000.0)
+    }
 }
 
 /// The outcome of one run.
 pub struct SimResult {
+    /// Announced against actual waits (when the scenario measures them).
+    pub expected_wait: ExpectedWaitAccuracy,
     /// The KPI engine at the end of the run; `rows()` gives its report.
     pub kpi: Kpi,
     /// The overall figures over arrivals after the warm-up.
@@ -116,6 +143,7 @@ struct Sim<'a> {
     rota_next: usize,
     /// Agents whose phones answer by themselves (the engine accepts).
     auto_answer: rustc_hash::FxHashSet<AgentId>,
+    ew: ExpectedWaitAccuracy,
     rng_work: SplitMix64,
     events: u64,
     inputs: u64,
@@ -175,9 +203,17 @@ impl<'a> Sim<'a> {
                     self.push(now.plus(DurationMs(delay)), Action::Accept(agent, contact));
                 }
             }
-            Event::Answered { contact, .. } => {
+            Event::Answered {
+                contact, waited, ..
+            } => {
                 if let Some(c) = self.callers.get_mut(&contact) {
                     c.answered = true;
+                    if let Some(a) = c.announced.take() {
+                        self.ew.samples += 1;
+                        self.ew.abs_error_ms += (a - waited.0).unsigned_abs();
+                        self.ew.announced_ms += a.max(0) as u64;
+                        self.ew.actual_ms += waited.0.max(0) as u64;
+                    }
                     let c = *c;
                     match c.transfer_after_ms {
                         Some(t) => self.push(now.plus(DurationMs(t)), Action::TransferNow(contact)),
@@ -285,11 +321,18 @@ impl<'a> Sim<'a> {
                 transfer_after_ms,
                 transferred: false,
                 callback: false,
+                announced: None,
             },
         );
         let mut nc = NewContact::new(id, s.queue, s.channel);
         nc.priority = s.priority;
         self.input(now, Input::Arrive(nc))?;
+        if self.sc.measure_expected_wait && self.callers.get(&id).is_some_and(|c| !c.answered) {
+            let w = self.engine.expected_wait(id).map(|(_, w)| w.0);
+            if let Some(c) = self.callers.get_mut(&id) {
+                c.announced = w;
+            }
+        }
         // Patience matters only to callers still waiting.
         if let Some(c) = self.callers.get(&id) {
             if let (false, Some(p)) = (c.answered, c.patience_ms) {
@@ -405,6 +448,7 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
             .filter(|a| a.auto_answer)
             .map(|a| a.id)
             .collect(),
+        ew: ExpectedWaitAccuracy::default(),
         events: 0,
         inputs: 0,
         calls: 0,
@@ -518,6 +562,7 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
     sim.kpi.close(ended_at.max(end));
     let overall = sim.kpi.overall_between(start.plus(sc.warmup), end);
     Ok(SimResult {
+        expected_wait: sim.ew.clone(),
         kpi: sim.kpi,
         overall,
         events_processed: sim.events,

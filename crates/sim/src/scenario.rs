@@ -159,6 +159,10 @@ pub struct Scenario {
     pub clinical_queues: Vec<QueueId>,
     /// Keep per-agent and per-team figures (costs memory on long runs).
     pub per_agent_figures: bool,
+    /// Compare the expected wait announced to each caller who has to wait
+    /// with the wait they then had (costs a little per waiting caller).
+    #[serde(default)]
+    pub measure_expected_wait: bool,
 }
 
 /// Longest simulated period.
@@ -340,5 +344,6 @@ pub fn quick_scenario(
         rota: Vec::new(),
         clinical_queues: Vec::new(),
         per_agent_figures: false,
+        measure_expected_wait: true,
     }
 }

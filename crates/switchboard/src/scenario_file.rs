@@ -30,6 +30,8 @@ struct File {
     #[serde(default)]
     per_agent_figures: bool,
     #[serde(default)]
+    measure_expected_wait: bool,
+    #[serde(default)]
     skills: Vec<Named>,
     #[serde(default)]
     teams: Vec<Named>,
@@ -624,5 +626,6 @@ fn convert(f: File, base: &Path) -> Result<Scenario> {
         rota,
         clinical_queues,
         per_agent_figures: f.per_agent_figures,
+        measure_expected_wait: f.measure_expected_wait,
     })
 }

@@ -131,6 +131,12 @@ fn summary(r: &SimResult, wall: f64) -> Value {
         "calls": r.calls,
         "wall_seconds": wall,
         "calls_per_second": r.calls as f64 / wall.max(1e-9),
+        "expected_wait": {
+            "samples": r.expected_wait.samples,
+            "mean_abs_error_seconds": r.expected_wait.mean_abs_error_seconds(),
+            "mean_announced_seconds": r.expected_wait.mean_announced_seconds(),
+            "mean_actual_seconds": r.expected_wait.mean_actual_seconds(),
+        },
         "events_per_second": r.events_processed as f64 / wall.max(1e-9),
     })
 }
@@ -469,6 +475,10 @@ fn breakdown(sc: &Scenario, r: &SimResult) -> Vec<(String, Value)> {
     out
 }
 
+fn secs_of(v: &Value) -> String {
+    v.as_f64().map_or("-".into(), |x| format!("{x:.1} s"))
+}
+
 fn text_summary(out: &mut String, s: &Value) {
     let pct = |k: &str| {
         s[k].as_f64()
@@ -496,6 +506,17 @@ fn text_summary(out: &mut String, s: &Value) {
     let _ = writeln!(out, "95th pct answer      {}", secs("p95_answer_seconds"));
     let _ = writeln!(out, "occupancy            {}", pct("occupancy"));
     let _ = writeln!(out, "AHT                  {}", secs("aht_seconds"));
+    if s["expected_wait"]["samples"].as_u64().unwrap_or(0) > 0 {
+        let ew = &s["expected_wait"];
+        let _ = writeln!(
+            out,
+            "expected wait        announced {} vs actual {} on average, mean absolute error {} ({} callers who waited and were answered)",
+            secs_of(&ew["mean_announced_seconds"]),
+            secs_of(&ew["mean_actual_seconds"]),
+            secs_of(&ew["mean_abs_error_seconds"]),
+            ew["samples"]
+        );
+    }
     let _ = writeln!(
         out,
         "run                  {} calls, {} events in {:.2} s wall ({:.0} calls/s)",
