@@ -176,6 +176,9 @@ pub struct Figures {
     pub service_level: Option<f64>,
     /// Answered within target / answered.
     pub service_level_of_answered: Option<f64>,
+    /// Answered within target / (answered + abandoned after the target):
+    /// abandons inside the target are left out.
+    pub service_level_excluding_early_abandons: Option<f64>,
     /// Abandoned (excluding short abandons) / (offered − short abandons).
     pub abandonment_rate: Option<f64>,
     pub asa_seconds: Option<f64>,
@@ -228,6 +231,10 @@ impl Counts {
         Figures {
             service_level: ratio(self.answered_within_target, self.offered),
             service_level_of_answered: ratio(self.answered_within_target, self.answered),
+            service_level_excluding_early_abandons: ratio(
+                self.answered_within_target,
+                self.answered + self.abandoned_after_target,
+            ),
             abandonment_rate: ratio(self.abandoned - self.abandoned_short, not_short),
             asa_seconds: ms_mean(self.wait_ms_answered_total, self.answered),
             p95_answer_seconds: p95_seconds(&mut self.waits_ms),
@@ -707,6 +714,11 @@ impl Kpi {
                 contact, waited, ..
             } => {
                 if let Some(t) = self.contacts.remove(contact) {
+                    // A contact answered before (then cold-transferred) that
+                    // hangs up in the next queue was answered, not abandoned.
+                    if t.answered_at.is_some() {
+                        return;
+                    }
                     let w = *waited;
                     let short = w < self.cfg.short_abandon;
                     let after_target = w > self.target(t.queue);

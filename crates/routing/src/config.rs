@@ -366,7 +366,29 @@ pub(crate) fn validate_queue(
             format!("must be within 1..={MAX_WAITING_PER_QUEUE}"),
         ));
     }
+    if q.priority.abs() > crate::engine::PRIORITY_LIMIT {
+        return Err(ConfigError::invalid(
+            &item,
+            "priority",
+            format!(
+                "{} is beyond ±{}",
+                q.priority,
+                crate::engine::PRIORITY_LIMIT
+            ),
+        ));
+    }
     if let Some(a) = q.aging {
+        if a.max_boost > crate::engine::PRIORITY_LIMIT {
+            return Err(ConfigError::invalid(
+                &item,
+                "aging",
+                format!(
+                    "max_boost {} is above {}",
+                    a.max_boost,
+                    crate::engine::PRIORITY_LIMIT
+                ),
+            ));
+        }
         if a.every.0 <= 0 || a.max_boost < 0 {
             return Err(ConfigError::invalid(
                 &item,

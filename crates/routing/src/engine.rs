@@ -1115,9 +1115,23 @@ impl Engine {
             .filter(|it| it.phase == Phase::Offered)
             .map(|it| it.contact)
             .collect();
+        // Take them all back first, then put them in line best first, so a
+        // lower-ranked one cannot reach a free agent before a better one.
+        let mut back: Vec<(Reverse<Priority>, Timestamp, u64, Ix)> =
+            Vec::with_capacity(offered.len());
         for cid in offered {
             let cix = self.contact_ix[&cid];
             self.withdraw_offer(cix, reason);
+            let c = self.contacts.at(cix);
+            back.push((
+                Reverse(self.effective_priority(self.queue(c.queue), c)),
+                c.arrived_at,
+                c.seq,
+                cix,
+            ));
+        }
+        back.sort_unstable();
+        for (_, _, _, cix) in back {
             self.enqueue(cix, true);
         }
     }
@@ -2079,8 +2093,20 @@ impl Engine {
     }
 
     fn remove_queue(&mut self, qid: QueueId, move_to: Option<QueueId>) -> Result<(), RoutingError> {
+        self.remove_queue_checked(qid, move_to, true)
+    }
+
+    /// `check_users`: refuse while another queue overflows into it. A whole
+    /// configuration replacement passes false: the new configuration was
+    /// validated whole, and queues dropped together may point at each other.
+    fn remove_queue_checked(
+        &mut self,
+        qid: QueueId,
+        move_to: Option<QueueId>,
+        check_users: bool,
+    ) -> Result<(), RoutingError> {
         let qix = self.queue_of(qid)?;
-        if let Some(by) = self.queue_users(qid) {
+        if let Some(by) = self.queue_users(qid).filter(|_| check_users) {
             return Err(ConfigError::InUse {
                 item: config::queue_label(&self.queue(qix).def),
                 by,
@@ -2321,8 +2347,8 @@ impl Engine {
             .collect();
         gone_queues.sort_unstable();
         for q in gone_queues {
-            self.remove_queue(q, None)
-                .expect("pre-checked: empty and unreferenced");
+            self.remove_queue_checked(q, None, false)
+                .expect("pre-checked: empty");
         }
     }
 

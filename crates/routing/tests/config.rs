@@ -102,6 +102,7 @@ fn invalid_configurations_are_refused_with_the_item_named() {
             "queue q4 'Physiotherapy': when_full names the queue itself",
         ),
         ("unknown site", |c| c.agents[1].site = SiteId(8), "agent a2 'Bob': unknown site site8"),
+        ("a priority out of range", |c| c.queues[0].priority = 2_000_000, "queue q1 'Paramedic line': priority 2000000 is beyond ±1000000"),
     ];
     for (what, breaker, message) in cases {
         let mut c = kent_community_trust();
@@ -431,4 +432,22 @@ fn an_auto_answer_agent_answers_in_the_same_instant() {
     assert_eq!(lines[4], "5.000s c1 answered by Alice after 0.000s");
     // No ring-out timer is left behind.
     assert_eq!(e.poll_timeout(), None);
+}
+
+#[test]
+fn replacing_the_configuration_can_drop_queues_that_point_at_each_other() {
+    // Two extra queues: Returns overflows into Equipment when full, and
+    // Equipment into Returns. A new configuration drops both at once.
+    let mut c = kent_community_trust();
+    let mut returns = QueueDef::new(QueueId(7), "Returns", vec![]);
+    returns.when_full = WhenFull::Queue(QueueId(8));
+    let mut equipment = QueueDef::new(QueueId(8), "Equipment", vec![]);
+    equipment.when_full = WhenFull::Queue(QueueId(7));
+    c.queues.push(returns);
+    c.queues.push(equipment);
+    let mut e = Engine::new(c, Timestamp::ZERO).unwrap();
+    e.handle(t(1), Input::ReplaceConfig(kent_community_trust()))
+        .unwrap();
+    assert!(e.queue_def(QueueId(7)).is_none() && e.queue_def(QueueId(8)).is_none());
+    e.check_consistency().unwrap();
 }

@@ -1,12 +1,13 @@
-//! Architecture invariant: the pure crates (model, routing, kpi, wfm, sim) depend on no
-//! async runtime, database, JSON library or web framework, and never read
-//! the clock or an unseeded random source. Checked here on their manifests
+//! Architecture invariant: the pure crates (model, routing, kpi, wfm, sim,
+//! flow) depend on no async runtime, database, JSON library or web
+//! framework, never read the clock or an unseeded random source, and do no
+//! I/O and start no threads. Checked here on their manifests
 //! and sources.
 
 use std::path::{Path, PathBuf};
 
 const PURE: [&str; 6] = ["model", "routing", "kpi", "wfm", "sim", "flow"];
-const FORBIDDEN_DEPS: [&str; 9] = [
+const FORBIDDEN_DEPS: [&str; 12] = [
     "tokio",
     "axum",
     "sqlx",
@@ -16,13 +17,20 @@ const FORBIDDEN_DEPS: [&str; 9] = [
     "rand",
     "chrono",
     "async-std",
+    "fastrand",
+    "getrandom",
+    "reqwest",
 ];
-const FORBIDDEN_CALLS: [&str; 5] = [
+const FORBIDDEN_CALLS: [&str; 9] = [
     "Instant::now",
     "SystemTime::now",
     "thread_rng",
     "rand::random",
     "std::net",
+    "std::thread",
+    "std::fs",
+    "std::io",
+    "std::env",
 ];
 
 fn crates_dir() -> PathBuf {

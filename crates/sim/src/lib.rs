@@ -12,7 +12,7 @@ mod scenario;
 
 pub use dist::Dist;
 pub use scenario::{
-    quick_scenario, Arrivals, Break, Retrial, Scenario, Shift, Stream, TransferPlan,
+    quick_scenario, Arrivals, Break, Retrial, Scenario, Shift, Stream, TransferPlan, MAX_DURATION,
 };
 
 use kpi::{Kpi, KpiConfig, Row};

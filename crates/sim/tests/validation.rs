@@ -87,7 +87,7 @@ fn check(c: &Case) {
     cmp("ASA", &asa, exact.asa_seconds);
     cmp("P(abandon)", &pab, exact.abandon_probability.unwrap_or(0.0));
     cmp("occupancy", &occ, exact.occupancy);
-    let _ = pwait;
+    cmp("P(wait)", &pwait, exact.probability_wait);
     assert!(failures.is_empty(), "{}: {failures:?}", c.name);
 }
 

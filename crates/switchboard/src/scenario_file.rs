@@ -281,7 +281,9 @@ fn csv_rates(field: &str, path: &Path, interval: DurationMs) -> Result<Vec<f64>>
     Ok(rates)
 }
 
-pub fn load(path: &Path) -> Result<Scenario> {
+/// Reads a scenario; `duration` (from `--hours`) replaces the file's, so
+/// that the rota is laid out for the whole run.
+pub fn load(path: &Path, duration: Option<DurationMs>) -> Result<Scenario> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.len() > 16 * 1024 * 1024 {
@@ -291,10 +293,10 @@ pub fn load(path: &Path) -> Result<Scenario> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let f: File = toml::from_str(&text)
         .with_context(|| format!("{} is not a valid scenario", path.display()))?;
-    convert(f, path.parent().unwrap_or(Path::new(".")))
+    convert(f, path.parent().unwrap_or(Path::new(".")), duration)
 }
 
-fn convert(f: File, base: &Path) -> Result<Scenario> {
+fn convert(f: File, base: &Path, duration_override: Option<DurationMs>) -> Result<Scenario> {
     let ids = |list: &[Named], kind: &str| -> Result<BTreeMap<String, u32>> {
         let mut m = BTreeMap::new();
         for (i, n) in list.iter().enumerate() {
@@ -327,7 +329,14 @@ fn convert(f: File, base: &Path) -> Result<Scenario> {
             .with_context(|| format!("{field}: bad level in '{s}'"))?;
         Ok((SkillId(find(&skills, "skill", name, field)?), level))
     };
-    let duration = dur("duration", &f.duration)?;
+    let duration = match duration_override {
+        Some(d) => d,
+        None => dur("duration", &f.duration)?,
+    };
+    // Checked before the rota is laid out day by day.
+    if duration > sim::MAX_DURATION {
+        bail!("duration: at most ten years");
+    }
     let mut queues = Vec::new();
     for q in &f.queues {
         let field = format!("queues '{}'", q.name);

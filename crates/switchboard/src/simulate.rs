@@ -47,7 +47,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     json: bool,
     /// Also write the per-interval KPI report as CSV to this file (written
-    /// whole or not at all).
+    /// whole or not at all; with replications, the first one's).
     #[arg(long)]
     csv: Option<PathBuf>,
     /// Also report the overall figures interval by interval.
@@ -80,6 +80,12 @@ fn quick(a: &SimulateArgs) -> Result<Scenario> {
         .as_deref()
         .map(|p| args::duration_secs("--patience", p))
         .transpose()?;
+    if patience.is_none() && agents as f64 <= rate * aht {
+        bail!(
+            "--agents: {agents} agents can never serve {:.2} Erlangs when nobody hangs up (the queue would grow without end); give more agents or --patience",
+            rate * aht
+        );
+    }
     let target = args::target("--target", &a.target)?;
     let hours = a.hours.context("--hours is needed without --scenario")?;
     if !(hours.is_finite() && hours > 0.0 && hours <= 87_840.0) {
@@ -121,6 +127,9 @@ fn summary(r: &SimResult, wall: f64) -> Value {
         "abandoned": c.abandoned,
         "answered_within_target": c.answered_within_target,
         "service_level": f.service_level,
+        "service_level_of_answered": f.service_level_of_answered,
+        "service_level_excluding_early_abandons": f.service_level_excluding_early_abandons,
+        "abandonment_rate": f.abandonment_rate,
         "abandon_rate": if c.offered > 0 { Some(c.abandoned as f64 / c.offered as f64) } else { None },
         "asa_seconds": f.asa_seconds,
         "p95_answer_seconds": f.p95_answer_seconds,
@@ -207,17 +216,22 @@ type Replication = Result<(SimResult, f64), sim::SimError>;
 
 pub fn run(a: SimulateArgs) -> Result<String> {
     let mut sc = match &a.scenario {
-        Some(path) => crate::scenario_file::load(path)?,
+        Some(path) => {
+            let hours = match a.hours {
+                Some(h) if !(h.is_finite() && h > 0.0 && h <= 87_840.0) => {
+                    bail!("--hours: must be above 0 and at most 87840 (ten years), got {h}")
+                }
+                Some(h) => Some(DurationMs((h * 3_600_000.0).round() as i64)),
+                None => None,
+            };
+            crate::scenario_file::load(path, hours)?
+        }
         None => quick(&a)?,
     };
     if let Some(seed) = a.seed {
         sc.seed = seed;
     }
-    if let (Some(_), Some(h)) = (&a.scenario, a.hours) {
-        if !(h.is_finite() && h > 0.0 && h <= 87_840.0) {
-            bail!("--hours: must be above 0 and at most 87840 (ten years), got {h}");
-        }
-        sc.duration = DurationMs((h * 3_600_000.0).round() as i64);
+    if a.scenario.is_some() && a.hours.is_some() {
         sc.warmup = sc.warmup.min(DurationMs(sc.duration.0 / 2));
     }
     if a.replications == 0 || a.replications > 1000 {
@@ -337,12 +351,19 @@ pub fn run(a: SimulateArgs) -> Result<String> {
         // Mean and 95% CI of each figure over the replications.
         let keys = [
             "service_level",
+            "service_level_excluding_early_abandons",
             "abandon_rate",
+            "abandonment_rate",
             "asa_seconds",
             "p95_answer_seconds",
             "occupancy",
             "aht_seconds",
             "offered",
+            "answered",
+            "abandoned",
+            "answered_within_target",
+            "events_processed",
+            "calls",
         ];
         let n = results.len() as f64;
         let mut obj = serde_json::Map::new();

@@ -160,6 +160,9 @@ pub fn run(a: StaffArgs) -> Result<String> {
     let mut out = String::new();
     match (&a.calls, &a.calls_csv) {
         (Some(calls), None) => {
+            if !(calls.is_finite() && *calls > 0.0) {
+                bail!("--calls: must be above zero, got {calls}");
+            }
             let (perf, scheduled) = solve(&s, *calls, a.agents)?;
             if a.json {
                 out = serde_json::to_string_pretty(&to_json(&perf, scheduled, &s))? + "\n";

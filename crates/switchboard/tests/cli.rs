@@ -195,7 +195,7 @@ fn staff_bad_input_names_the_problem() {
                 "--target",
                 "80/20",
             ],
-            "--calls: must be zero or more",
+            "--calls: must be above zero",
         ),
         (
             &[
@@ -443,4 +443,47 @@ fn simulate_runs_the_example_scenarios_and_writes_csv() {
             && sl["mean"].as_f64().unwrap() <= sl["ci95_high"].as_f64().unwrap(),
         "{out}"
     );
+}
+
+#[test]
+fn simulate_refuses_a_load_that_never_drains_and_lays_the_rota_for_hours() {
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "--arrival-rate",
+        "4.2/min",
+        "--aht",
+        "120s",
+        "--agents",
+        "8",
+        "--hours",
+        "10",
+    ]);
+    assert_ne!(code, 0);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("--agents: 8 agents can never serve 8.40 Erlangs"),
+        "{err}"
+    );
+    // A week's scenario run for 14 days: the second week is staffed too.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "--scenario",
+        &format!("{root}examples/kent-week.toml"),
+        "--hours",
+        "336",
+        "--json",
+        "--intervals",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let late = v["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["start"].as_str().unwrap().starts_with("day 13 1"))
+        .map(|i| i["answered"].as_u64().unwrap())
+        .sum::<u64>();
+    assert!(late > 50, "day 13 is staffed: {late} answered");
 }

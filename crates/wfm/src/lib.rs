@@ -1,8 +1,8 @@
 //! Workforce maths: Erlang B, C and A, service level under each
 //! definition, staffing to constraints, shrinkage.
 //!
-//! Pure: no I/O, no clock. Definitions are in `docs/kpis.md` and
-//! `docs/staffing.md`.
+//! Pure: no I/O, no clock. Service-level definitions: `docs/kpis.md`;
+//! the methods: ARCHITECTURE.md (`crates/wfm`).
 
 mod erlang;
 
@@ -269,8 +269,13 @@ pub fn required_agents(p: &Params, c: &Constraints) -> Result<Performance, WfmEr
         1
     };
     let ok = |n: u32| -> Result<Option<Performance>, WfmError> {
-        let perf = evaluate(p, n)?;
-        Ok(c.met_by(&perf).then_some(perf))
+        match evaluate(p, n) {
+            Ok(perf) => Ok(c.met_by(&perf).then_some(perf)),
+            // Too few agents for a huge queue to be worth modelling: they
+            // certainly miss the target.
+            Err(WfmError::TooLarge(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     };
     if let Some(perf) = ok(lowest)? {
         return Ok(perf);

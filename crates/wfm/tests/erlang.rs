@@ -1,5 +1,6 @@
-//! Staffing maths against published worked examples and the identities of
-//! docs/staffing.md.
+//! Staffing maths against published worked examples and the identities in
+//! the workforce notes (Erlang A → C as patience grows; P(abandon) = θ ×
+//! mean wait; Poisson number in system when θ = μ).
 
 use wfm::{
     erlang_b, erlang_c, evaluate, required_agents, scheduled_staff, Constraints, Model, Params,
