@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 mod args;
 mod demo;
+mod flows;
 mod scenario_file;
 mod simulate;
 mod staff;
@@ -42,12 +43,23 @@ enum Command {
     /// The discrete-event simulator running the real routing engine: a
     /// quick single-queue mode, or a scenario file (--scenario).
     Simulate(Box<simulate::SimulateArgs>),
+    /// Call flows (IVR): `flow check FILE...` validates flow files.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
     /// Replays a routing script (see `routing::script`) against the demo
     /// trust and prints the trace.
     Route {
         /// The script file.
         script: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    /// Validates flow files (JSON) against the demo organisation.
+    Check { files: Vec<PathBuf> },
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +81,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Staff(a) => print!("{}", staff::run(*a)?),
         Command::Simulate(a) => print!("{}", simulate::run(*a)?),
+        Command::Flow {
+            command: FlowCommand::Check { files },
+        } => print!("{}", flows::check(&files)?),
         Command::Route { script } => {
             let meta = std::fs::metadata(&script)
                 .with_context(|| format!("cannot read {}", script.display()))?;

@@ -487,3 +487,35 @@ fn simulate_refuses_a_load_that_never_drains_and_lays_the_rota_for_hours() {
         .sum::<u64>();
     assert!(late > 50, "day 13 is staffed: {late} answered");
 }
+
+#[test]
+fn flow_check_validates_files_and_names_the_node() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/flows/");
+    // Given in an order where a sub-flow comes after its caller.
+    let files: Vec<String> = ["kent-main", "wheelchairs", "paramedic"]
+        .iter()
+        .map(|f| format!("{root}{f}.json"))
+        .collect();
+    let mut args = vec!["flow", "check"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = switchboard(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("ok      kent-main (version 1, 8 nodes)"),
+        "{out}"
+    );
+    let dir = std::env::temp_dir().join(format!("sb-flow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"id":"x","name":"x","start":"a","nodes":{"a":{"type":"play","prompt":"p","text":"t","next":"b"}}}"#).unwrap();
+    let (code, _, err) = switchboard(&["flow", "check", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("flow 'x', node 'a': next 'b' does not exist"),
+        "{err}"
+    );
+    std::fs::write(&bad, "{\"id\": 3}").unwrap();
+    let (code, _, err) = switchboard(&["flow", "check", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a valid flow"), "{err}");
+}
