@@ -242,6 +242,16 @@ impl Call {
         &self.node
     }
 
+    /// The flow the call is in now (a sub-flow while in one).
+    pub fn flow_id(&self) -> &str {
+        &self.flow.flow.id
+    }
+
+    /// The definition of the current node.
+    pub fn current_node(&self) -> &Node {
+        &self.flow.flow.nodes[&self.node]
+    }
+
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
     }

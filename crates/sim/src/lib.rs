@@ -24,7 +24,8 @@ use routing::{
 };
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SimError {
@@ -46,6 +47,12 @@ enum Action {
     TransferNow(ContactId),
     Patience(ContactId),
     Presence(AgentId, u8),
+    /// A flow prompt finished playing.
+    FlowPrompt(ContactId),
+    /// The caller presses the keys chosen for the current flow node.
+    FlowKeys(ContactId),
+    /// A flow timer (no-input timeout, announcement) may be due.
+    FlowTimer(ContactId),
 }
 
 const READY: u8 = 0;
@@ -88,8 +95,39 @@ impl ExpectedWaitAccuracy {
     }
 }
 
+/// What callers did in the call flows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IvrStats {
+    /// Callers who started in a flow.
+    pub started: u64,
+    /// How they left it.
+    pub outcomes: BTreeMap<String, u64>,
+    pub time_in_ivr_ms: u64,
+    pub left: u64,
+    pub self_service_completed: u64,
+    /// Visits per "flow/node" (the IVR path).
+    pub visits: BTreeMap<String, u64>,
+}
+
+impl IvrStats {
+    pub fn mean_time_in_ivr_seconds(&self) -> Option<f64> {
+        (self.left > 0).then(|| self.time_in_ivr_ms as f64 / self.left as f64 / 1000.0)
+    }
+}
+
+/// A caller in a call flow.
+struct InFlow {
+    call: flow::Call,
+    /// The flow asked for keys: answer when the prompt ends.
+    listening: bool,
+    /// Keys chosen, to press at the next FlowKeys.
+    keys: String,
+}
+
 /// The outcome of one run.
 pub struct SimResult {
+    /// Callers in the call flows (empty without flows).
+    pub ivr: IvrStats,
     /// Announced against actual waits (when the scenario measures them).
     pub expected_wait: ExpectedWaitAccuracy,
     /// The KPI engine at the end of the run; `rows()` gives its report.
@@ -144,6 +182,10 @@ struct Sim<'a> {
     /// Agents whose phones answer by themselves (the engine accepts).
     auto_answer: rustc_hash::FxHashSet<AgentId>,
     ew: ExpectedWaitAccuracy,
+    book: Option<Arc<flow::FlowBook>>,
+    in_flow: FxHashMap<ContactId, InFlow>,
+    ivr: IvrStats,
+    rng_flow: SplitMix64,
     rng_work: SplitMix64,
     events: u64,
     inputs: u64,
@@ -324,8 +366,36 @@ impl<'a> Sim<'a> {
                 announced: None,
             },
         );
+        if let Some(flow_id) = s.flow.clone() {
+            let book = self
+                .book
+                .clone()
+                .expect("flows are loaded when a stream names one");
+            let call = flow::Call::start(book, &flow_id, BTreeMap::new(), now)
+                .map_err(|e| SimError::Scenario(format!("stream '{}': {e}", s.name)))?;
+            self.ivr.started += 1;
+            self.in_flow.insert(
+                id,
+                InFlow {
+                    call,
+                    listening: false,
+                    keys: String::new(),
+                },
+            );
+            return self.flow_pump(now, id);
+        }
         let mut nc = NewContact::new(id, s.queue, s.channel);
         nc.priority = s.priority;
+        self.join_queue(now, id, nc)
+    }
+
+    /// The caller joins a routing queue (after the flow, or straight away).
+    fn join_queue(
+        &mut self,
+        now: Timestamp,
+        id: ContactId,
+        nc: NewContact,
+    ) -> Result<(), SimError> {
         self.input(now, Input::Arrive(nc))?;
         if self.sc.measure_expected_wait && self.callers.get(&id).is_some_and(|c| !c.answered) {
             let w = self.engine.expected_wait(id).map(|(_, w)| w.0);
@@ -342,8 +412,208 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
+    /// Carries out what the flow asked for, and times its next step.
+    fn flow_pump(&mut self, now: Timestamp, id: ContactId) -> Result<(), SimError> {
+        let Some(f) = self.in_flow.get_mut(&id) else {
+            return Ok(());
+        };
+        let mut outs = Vec::new();
+        while let Some(o) = f.call.poll_output() {
+            outs.push(o);
+        }
+        let done = f.call.is_done() || f.call.outcome() == flow::Outcome::Queued;
+        let timer = f.call.poll_timeout();
+        let stream = self.callers.get(&id).map(|c| c.stream);
+        for o in outs {
+            match o {
+                flow::Output::Play { text, .. } => {
+                    // About 15 characters a second, at least a second.
+                    let ms = (text.chars().count() as i64 * 66).max(1000);
+                    self.push(now.plus(DurationMs(ms)), Action::FlowPrompt(id));
+                }
+                flow::Output::Listen { .. } => {
+                    if let Some(f) = self.in_flow.get_mut(&id) {
+                        f.listening = true;
+                    }
+                }
+                flow::Output::Enqueue {
+                    queue,
+                    priority,
+                    require,
+                    ..
+                } => {
+                    let nc = self.contact_for(id, stream, &queue, priority, &require, None)?;
+                    self.join_queue(now, id, nc)?;
+                }
+                flow::Output::RequestCallback { queue, .. } => {
+                    let nc =
+                        self.contact_for(id, stream, &queue, 0, &[], Some(Channel::Callback))?;
+                    if let Some(c) = self.callers.get_mut(&id) {
+                        c.callback = true;
+                    }
+                    self.join_queue(now, id, nc)?;
+                }
+                flow::Output::Event(flow::FlowEvent::Entered { flow, node, .. })
+                    if self.ivr.visits.len() < 10_000 =>
+                {
+                    *self.ivr.visits.entry(format!("{flow}/{node}")).or_default() += 1;
+                }
+                flow::Output::Event(flow::FlowEvent::SelfServiceCompleted { .. }) => {
+                    self.ivr.self_service_completed += 1
+                }
+                flow::Output::Event(flow::FlowEvent::Left {
+                    outcome,
+                    time_in_ivr,
+                }) => {
+                    self.ivr.left += 1;
+                    self.ivr.time_in_ivr_ms += time_in_ivr.0.max(0) as u64;
+                    let name = serde_plain_outcome(outcome);
+                    *self.ivr.outcomes.entry(name).or_default() += 1;
+                }
+                _ => {}
+            }
+        }
+        if done {
+            let left = self.in_flow.remove(&id);
+            // Callers who did not reach a queue are finished.
+            if left.is_some_and(|f| {
+                f.call.outcome() != flow::Outcome::Queued
+                    && f.call.outcome() != flow::Outcome::CallbackRequested
+            }) {
+                self.callers.remove(&id);
+            }
+        } else if let Some(t) = timer {
+            self.push(t, Action::FlowTimer(id));
+        }
+        Ok(())
+    }
+
+    /// A routing contact for a caller leaving a flow for `queue`.
+    fn contact_for(
+        &self,
+        id: ContactId,
+        stream: Option<u32>,
+        queue: &str,
+        priority: i32,
+        require: &[String],
+        channel: Option<Channel>,
+    ) -> Result<NewContact, SimError> {
+        let cfg = &self.sc.routing;
+        let q =
+            cfg.queues.iter().find(|q| q.name == queue).ok_or_else(|| {
+                SimError::Scenario(format!("a flow names unknown queue '{queue}'"))
+            })?;
+        let s = stream.map(|i| &self.sc.streams[i as usize]);
+        let mut nc = NewContact::new(
+            id,
+            q.id,
+            channel.or(s.map(|s| s.channel)).unwrap_or(Channel::Voice),
+        );
+        nc.priority = priority + s.map_or(0, |s| s.priority);
+        for r in require {
+            let (name, level) = r.rsplit_once(':').unwrap_or((r, "1"));
+            let skill = cfg.skills.iter().find(|k| k.name == name).ok_or_else(|| {
+                SimError::Scenario(format!("a flow requires unknown skill '{name}'"))
+            })?;
+            nc.requirements.push(routing::SkillReq {
+                skill: skill.id,
+                min_level: level.parse().unwrap_or(1),
+            });
+        }
+        Ok(nc)
+    }
+
+    /// The keys a caller presses at the current node, by the stream's
+    /// choices (valid digits for a collect node unless "invalid" is drawn).
+    fn choose_keys(&mut self, id: ContactId) -> Option<String> {
+        let f = self.in_flow.get(&id)?;
+        let stream = &self.sc.streams[self.callers.get(&id)?.stream as usize];
+        let at = format!("{}/{}", f.call.flow_id(), f.call.node());
+        let choices = stream.choices.get(&at);
+        let mut draw = self.rng_flow.unit();
+        let mut pick = |default: Option<&str>| -> Option<String> {
+            if let Some(c) = choices {
+                for (k, p) in c {
+                    if draw < *p {
+                        return (k != "none").then(|| k.clone());
+                    }
+                    draw -= p;
+                }
+                return None;
+            }
+            default.map(str::to_string)
+        };
+        match f.call.current_node().clone() {
+            flow::Node::Menu { options, .. } => pick(options.keys().next().map(String::as_str)),
+            flow::Node::OfferCallback { .. } => pick(None),
+            flow::Node::Collect { validate, .. } => {
+                let valid = pick(Some("valid")).is_none_or(|k| k != "invalid");
+                Some(match (validate, valid) {
+                    (flow::DigitRule::NhsNumber, true) => "9990000018".into(),
+                    (flow::DigitRule::NhsNumber, false) => "9990000019".into(),
+                    (flow::DigitRule::DateOfBirth, true) => "01011980".into(),
+                    (flow::DigitRule::DateOfBirth, false) => "99999999".into(),
+                    (flow::DigitRule::Digits { min, .. }, true) => "1".repeat(min as usize),
+                    (flow::DigitRule::Digits { max, .. }, false) => "1".repeat(max as usize + 1),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn flow_input(
+        &mut self,
+        now: Timestamp,
+        id: ContactId,
+        input: flow::Input,
+    ) -> Result<(), SimError> {
+        if let Some(f) = self.in_flow.get_mut(&id) {
+            if !f.call.is_done() {
+                f.call
+                    .handle(now, input)
+                    .map_err(|e| SimError::Refused(format!("flow: {e}")))?;
+            }
+        }
+        self.flow_pump(now, id)
+    }
+
     fn act(&mut self, now: Timestamp, a: Action, end: Timestamp) -> Result<(), SimError> {
         match a {
+            Action::FlowPrompt(id) => {
+                self.flow_input(now, id, flow::Input::PromptFinished)?;
+                let listening = self.in_flow.get(&id).is_some_and(|f| f.listening);
+                if listening {
+                    if let Some(f) = self.in_flow.get_mut(&id) {
+                        f.listening = false;
+                    }
+                    if let Some(keys) = self.choose_keys(id) {
+                        if let Some(f) = self.in_flow.get_mut(&id) {
+                            f.keys = keys;
+                        }
+                        // A second or two to decide.
+                        let think = 1000 + self.rng_flow.below(1500) as i64;
+                        self.push(now.plus(DurationMs(think)), Action::FlowKeys(id));
+                    }
+                }
+            }
+            Action::FlowKeys(id) => {
+                let keys = self
+                    .in_flow
+                    .get_mut(&id)
+                    .map(|f| std::mem::take(&mut f.keys))
+                    .unwrap_or_default();
+                for k in keys.chars() {
+                    self.flow_input(now, id, flow::Input::Key(k))?;
+                }
+            }
+            Action::FlowTimer(id) => {
+                if let Some(f) = self.in_flow.get_mut(&id) {
+                    f.call
+                        .handle_timeout(now)
+                        .map_err(|e| SimError::Refused(format!("flow: {e}")))?;
+                }
+                self.flow_pump(now, id)?;
+            }
             Action::Arrival(tag) => self.arrival(now, tag, end)?,
             Action::Accept(agent, contact) => {
                 // The offer may have been withdrawn meanwhile.
@@ -406,6 +676,45 @@ impl<'a> Sim<'a> {
 
 const RETRIAL_BIT: u32 = 1 << 31;
 
+fn serde_plain_outcome(o: flow::Outcome) -> String {
+    format!("{o:?}")
+}
+
+/// The scenario's flows, checked and saved into a book (queues and skills
+/// from the routing configuration; any self-service action is accepted).
+fn flow_book(sc: &Scenario) -> Result<Option<Arc<flow::FlowBook>>, SimError> {
+    if sc.flows.is_empty() {
+        return Ok(None);
+    }
+    let mut actions = std::collections::BTreeSet::new();
+    for f in &sc.flows {
+        for n in f.nodes.values() {
+            if let flow::Node::SelfService { action, .. } = n {
+                actions.insert(action.clone());
+            }
+        }
+    }
+    let catalog = flow::Catalog {
+        queues: sc.routing.queues.iter().map(|q| q.name.clone()).collect(),
+        skills: sc.routing.skills.iter().map(|s| s.name.clone()).collect(),
+        prompts: None,
+        actions,
+    };
+    let mut book = flow::FlowBook::default();
+    for f in &sc.flows {
+        book = book.save(f.clone(), &catalog).map_err(|issues| {
+            SimError::Scenario(
+                issues
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+    }
+    Ok(Some(Arc::new(book)))
+}
+
 /// Runs a scenario. `progress` is told the share of simulated time done, now
 /// and then (for a progress bar); it must not change anything.
 pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, SimError> {
@@ -449,6 +758,10 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
             .map(|a| a.id)
             .collect(),
         ew: ExpectedWaitAccuracy::default(),
+        book: flow_book(sc)?,
+        in_flow: FxHashMap::default(),
+        ivr: IvrStats::default(),
+        rng_flow: SplitMix64::new(stream_seed(sc.seed, 0, 3)),
         events: 0,
         inputs: 0,
         calls: 0,
@@ -562,6 +875,7 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<SimResult, Si
     sim.kpi.close(ended_at.max(end));
     let overall = sim.kpi.overall_between(start.plus(sc.warmup), end);
     Ok(SimResult {
+        ivr: sim.ivr.clone(),
         expected_wait: sim.ew.clone(),
         kpi: sim.kpi,
         overall,

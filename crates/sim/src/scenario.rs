@@ -9,6 +9,7 @@ use routing::{
     TransferMode,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How contacts of a stream arrive.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -125,6 +126,15 @@ pub struct Stream {
     pub transfer: Option<TransferPlan>,
     /// How long agents take to pick up an offer.
     pub answer_delay: Dist,
+    /// A call flow (IVR) the caller goes through first (a flow id in the
+    /// scenario's `flows`); the flow's queue node decides the queue.
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// What callers do in the flow: "flow/node" → key → probability. Menus:
+    /// keys, and "none" for silence (the rest of the probability is
+    /// silence too). Digit collection: "valid" / "invalid".
+    #[serde(default)]
+    pub choices: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,6 +173,9 @@ pub struct Scenario {
     /// with the wait they then had (costs a little per waiting caller).
     #[serde(default)]
     pub measure_expected_wait: bool,
+    /// Call flows streams may start in (sub-flows before their callers).
+    #[serde(default)]
+    pub flows: Vec<flow::Flow>,
 }
 
 /// Longest simulated period.
@@ -217,6 +230,17 @@ impl Scenario {
                 r.delay
                     .validate(&format!("{f}.retrial.delay"))
                     .map_err(SimError::Scenario)?;
+            }
+            if let Some(flow_id) = &s.flow {
+                if !self.flows.iter().any(|x| &x.id == flow_id) {
+                    return e(format!("{f}.flow: unknown flow '{flow_id}'"));
+                }
+            }
+            for (node, keys) in &s.choices {
+                let total: f64 = keys.values().sum();
+                if keys.values().any(|p| !prob(*p)) || total > 1.0 + 1e-9 || keys.len() > 16 {
+                    return e(format!("{f}.choices['{node}']: probabilities must each be within 0..=1 and add up to at most 1"));
+                }
             }
             if let Some(t) = &s.transfer {
                 if !prob(t.probability) {
@@ -340,10 +364,13 @@ pub fn quick_scenario(
             retrial: None,
             transfer: None,
             answer_delay: Dist::ZERO,
+            flow: None,
+            choices: BTreeMap::new(),
         }],
         rota: Vec::new(),
         clinical_queues: Vec::new(),
         per_agent_figures: false,
         measure_expected_wait: true,
+        flows: Vec::new(),
     }
 }

@@ -40,6 +40,10 @@ struct File {
     queues: Vec<FileQueue>,
     agents: Vec<FileAgents>,
     demand: Vec<FileDemand>,
+    /// Call-flow files (JSON), relative to the scenario file; sub-flows
+    /// before the flows that call them.
+    #[serde(default)]
+    flows: Vec<String>,
 }
 
 fn one() -> u64 {
@@ -154,7 +158,15 @@ struct FileDist {
 #[serde(deny_unknown_fields)]
 struct FileDemand {
     name: String,
-    queue: String,
+    /// The queue (not needed when a flow decides it).
+    #[serde(default)]
+    queue: Option<String>,
+    /// A call flow the callers go through first.
+    #[serde(default)]
+    flow: Option<String>,
+    /// "flow/node" → key → probability.
+    #[serde(default)]
+    choices: BTreeMap<String, BTreeMap<String, f64>>,
     #[serde(default)]
     channel: Option<Channel>,
     #[serde(default)]
@@ -538,7 +550,12 @@ fn convert(f: File, base: &Path, duration_override: Option<DurationMs>) -> Resul
         };
         streams.push(Stream {
             name: d.name.clone(),
-            queue: QueueId(find(&queue_ids, "queue", &d.queue, &field)?),
+            queue: match (&d.queue, &d.flow) {
+                (Some(q), _) => QueueId(find(&queue_ids, "queue", q, &field)?),
+                // A flow decides the queue; this one is never used.
+                (None, Some(_)) => QueueId(1),
+                (None, None) => bail!("{field}: give a queue, or a flow"),
+            },
             channel: d.channel.unwrap_or(Channel::Voice),
             priority: d.priority,
             arrivals,
@@ -566,6 +583,8 @@ fn convert(f: File, base: &Path, duration_override: Option<DurationMs>) -> Resul
                 .map(|a| dist(&format!("{field}.answer_delay"), a))
                 .transpose()?
                 .unwrap_or(Dist::ZERO),
+            flow: d.flow.clone(),
+            choices: d.choices.clone(),
         });
     }
     let clinical_queues = f
@@ -636,5 +655,10 @@ fn convert(f: File, base: &Path, duration_override: Option<DurationMs>) -> Resul
         clinical_queues,
         per_agent_figures: f.per_agent_figures,
         measure_expected_wait: f.measure_expected_wait,
+        flows: f
+            .flows
+            .iter()
+            .map(|p| crate::flows::read(&base.join(p)))
+            .collect::<Result<Vec<_>>>()?,
     })
 }

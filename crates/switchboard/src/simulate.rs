@@ -140,6 +140,13 @@ fn summary(r: &SimResult, wall: f64) -> Value {
         "calls": r.calls,
         "wall_seconds": wall,
         "calls_per_second": r.calls as f64 / wall.max(1e-9),
+        "ivr": if r.ivr.started > 0 { json!({
+            "started": r.ivr.started,
+            "outcomes": r.ivr.outcomes,
+            "mean_time_in_ivr_seconds": r.ivr.mean_time_in_ivr_seconds(),
+            "self_service_completed": r.ivr.self_service_completed,
+            "path": r.ivr.visits,
+        }) } else { Value::Null },
         "expected_wait": {
             "samples": r.expected_wait.samples,
             "mean_abs_error_seconds": r.expected_wait.mean_abs_error_seconds(),
@@ -527,6 +534,20 @@ fn text_summary(out: &mut String, s: &Value) {
     let _ = writeln!(out, "95th pct answer      {}", secs("p95_answer_seconds"));
     let _ = writeln!(out, "occupancy            {}", pct("occupancy"));
     let _ = writeln!(out, "AHT                  {}", secs("aht_seconds"));
+    if let Some(ivr) = s["ivr"].as_object() {
+        let outcomes: Vec<String> = ivr["outcomes"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| format!("{k} {v}")).collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "call flows           {} callers; {}; mean time in the IVR {}; {} self service",
+            ivr["started"],
+            outcomes.join(", "),
+            secs_of(&ivr["mean_time_in_ivr_seconds"]),
+            ivr["self_service_completed"]
+        );
+    }
     if s["expected_wait"]["samples"].as_u64().unwrap_or(0) > 0 {
         let ew = &s["expected_wait"];
         let _ = writeln!(

@@ -519,3 +519,38 @@ fn flow_check_validates_files_and_names_the_node() {
     assert_eq!(code, 1);
     assert!(err.contains("is not a valid flow"), "{err}");
 }
+
+#[test]
+fn simulate_runs_callers_through_the_call_flows() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+    let (code, out, err) = switchboard(&[
+        "simulate",
+        "--scenario",
+        &format!("{root}examples/kent-ivr-day.toml"),
+        "--json",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ivr = &v["ivr"];
+    let started = ivr["started"].as_u64().unwrap();
+    let outcomes = ivr["outcomes"].as_object().unwrap();
+    let queued = outcomes["Queued"].as_u64().unwrap();
+    assert!(started > 300, "{out}");
+    // Every caller left the flow one way or another; those queued are the
+    // contacts the routing engine was offered.
+    assert_eq!(
+        outcomes.values().map(|x| x.as_u64().unwrap()).sum::<u64>(),
+        started
+    );
+    assert_eq!(queued, v["offered"].as_u64().unwrap());
+    assert!(
+        ivr["self_service_completed"].as_u64().unwrap() > 10,
+        "{out}"
+    );
+    assert!(
+        outcomes["Completed"].as_u64().unwrap() > 0,
+        "out-of-hours callers hear the closed message"
+    );
+    assert!(ivr["path"]["wheelchairs/nhs-number"].as_u64().unwrap() > 0);
+}
