@@ -66,6 +66,9 @@ pub(crate) struct Queue {
     /// Moving average of handle time (answer to end, plus wrap-up), ms;
     /// `None` until a contact of this queue has ended.
     pub handle_ms_avg: Option<f64>,
+    /// Moving share of contacts leaving this queue's line by hanging up
+    /// rather than being answered (for expected-wait estimates).
+    pub abandon_share_avg: f64,
     /// Agents that could serve this queue at its loosest step (sorted).
     pub candidates: Vec<Ix>,
     /// Per medium: agents ready with free capacity, in strategy order.
@@ -1458,6 +1461,10 @@ impl Engine {
             }
             Routing::Idle => unreachable!("a live contact without handler is in line"),
         }
+        if !is_callback {
+            let q = self.queue_mut(self.contacts.at(cix).queue);
+            q.abandon_share_avg += (1.0 - q.abandon_share_avg) * 0.02;
+        }
         let terminal = if is_callback {
             Event::Cancelled {
                 contact: id,
@@ -1572,6 +1579,10 @@ impl Engine {
         c.answered = true;
         c.answered_at = self.now;
         let (channel, qix, waited) = (c.channel, c.queue, self.now.since(c.arrived_at));
+        if first {
+            let q = self.queue_mut(qix);
+            q.abandon_share_avg -= q.abandon_share_avg * 0.02;
+        }
         let a = self.agents.at_mut(aix);
         let pos = a.item_pos(cid).expect("offered item");
         a.items[pos].phase = Phase::Active;
@@ -2002,6 +2013,7 @@ impl Engine {
                     waiting: BTreeMap::new(),
                     waiting_count: 0,
                     handle_ms_avg: None,
+                    abandon_share_avg: 0.0,
                     candidates: Vec::new(),
                     ready: std::array::from_fn(|_| ReadyIndex::new(d.strategy)),
                 }));

@@ -235,7 +235,9 @@ impl Engine {
     /// wait is (position) × handle time / agents serving, where the agents
     /// serving are those ready now (busy or not, on an air site) who are
     /// eligible for this contact at its overflow step, and handle time is
-    /// the queue's moving average (3 minutes before any has ended). With
+    /// the queue's moving average (3 minutes before any has ended); those
+    /// ahead count less by the share of the queue's recent callers who hung
+    /// up before an answer. With
     /// exponential handle times this is the mean time until the
     /// position-th agent frees up. It ignores callers ahead who will hang
     /// up and other queues' higher-priority contacts sharing the agents;
@@ -262,11 +264,14 @@ impl Engine {
             })
             .count();
         let handle = q.handle_ms_avg.unwrap_or(180_000.0);
+        // Of those ahead, the share that will hang up before their turn
+        // (as the queue's recent callers did) never takes an agent.
+        let ahead = (position - 1) as f64 * (1.0 - q.abandon_share_avg.clamp(0.0, 1.0));
         let wait = if serving == 0 {
             // Nobody can take it now: at least one handle time.
-            handle * position as f64
+            handle * (ahead + 1.0)
         } else {
-            handle * position as f64 / serving as f64
+            handle * (ahead + 1.0) / serving as f64
         };
         Some((position, model::DurationMs(wait.round() as i64)))
     }
