@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-const PURE: [&str; 6] = ["model", "routing", "kpi", "wfm", "sim", "flow"];
+const PURE: [&str; 7] = ["model", "routing", "kpi", "wfm", "sim", "flow", "forecast"];
 const FORBIDDEN_DEPS: [&str; 12] = [
     "tokio",
     "axum",

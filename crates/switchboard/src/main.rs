@@ -7,6 +7,7 @@ use std::path::PathBuf;
 mod args;
 mod demo;
 mod flows;
+mod forecasting;
 mod scenario_file;
 mod simulate;
 mod staff;
@@ -43,6 +44,9 @@ enum Command {
     /// The discrete-event simulator running the real routing engine: a
     /// quick single-queue mode, or a scenario file (--scenario).
     Simulate(Box<simulate::SimulateArgs>),
+    /// Forecasts arrivals per interval from a history CSV, choosing the
+    /// method by back-testing on the last two weeks.
+    Forecast(Box<forecasting::ForecastArgs>),
     /// Call flows (IVR): `flow check FILE...` validates flow files.
     Flow {
         #[command(subcommand)]
@@ -81,6 +85,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Staff(a) => print!("{}", staff::run(*a)?),
         Command::Simulate(a) => print!("{}", simulate::run(*a)?),
+        Command::Forecast(a) => print!("{}", forecasting::run(*a)?),
         Command::Flow {
             command: FlowCommand::Check { files },
         } => print!("{}", flows::check(&files)?),

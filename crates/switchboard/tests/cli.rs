@@ -554,3 +554,91 @@ fn simulate_runs_callers_through_the_call_flows() {
     );
     assert!(ivr["path"]["wheelchairs/nhs-number"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn forecast_the_shared_bank_data_by_the_contract() {
+    // The shared data sits beside the repository (../shared/data); the test
+    // fails loudly if it is missing.
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/bank-callcentre-1999-jan-sep-6min.csv"
+    );
+    assert!(
+        std::path::Path::new(data).exists(),
+        "missing shared data: {data}"
+    );
+    let (code, out, err) = switchboard(&[
+        "forecast",
+        "--history",
+        data,
+        "--interval",
+        "30m",
+        "--horizon",
+        "14d",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "date,interval_start,calls");
+    assert_eq!(lines.len(), 1 + 14 * 48);
+    assert!(lines[1].starts_with("1999-10-01,00:00,"), "{}", lines[1]);
+    assert!(
+        err.contains("back-test seasonal-average") && err.contains("back-test holt-winters"),
+        "{err}"
+    );
+    let (code, out, err) = switchboard(&[
+        "forecast",
+        "--history",
+        data,
+        "--interval",
+        "1h",
+        "--horizon",
+        "7d",
+        "--method",
+        "holt-winters",
+        "--json",
+        "--exclude",
+        "1999-09-20",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["method"], "holt-winters");
+    assert_eq!(v["forecast"].as_array().unwrap().len(), 7 * 24);
+    assert!(v["backtest"][0]["wape_day"].as_f64().unwrap() < 1.0);
+    // Bad input names the problem.
+    let (code, _, err) = switchboard(&[
+        "forecast",
+        "--history",
+        data,
+        "--interval",
+        "7m",
+        "--horizon",
+        "14d",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("does not divide a day") || err.contains("not a whole number"),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("sb-fc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("h.csv");
+    std::fs::write(
+        &bad,
+        "date,interval_start,calls\n2026-01-05,00:00,3\n2026-01-05,01:00,4\n2026-01-05,00:30,1\n",
+    )
+    .unwrap();
+    let (code, _, err) = switchboard(&[
+        "forecast",
+        "--history",
+        bad.to_str().unwrap(),
+        "--interval",
+        "1h",
+        "--horizon",
+        "1d",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("row 4: is out of order or a duplicate"),
+        "{err}"
+    );
+}
