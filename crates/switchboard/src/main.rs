@@ -8,6 +8,7 @@ mod args;
 mod demo;
 mod flows;
 mod forecasting;
+mod rota;
 mod scenario_file;
 mod simulate;
 mod staff;
@@ -47,6 +48,9 @@ enum Command {
     /// Forecasts arrivals per interval from a history CSV, choosing the
     /// method by back-testing on the last two weeks.
     Forecast(Box<forecasting::ForecastArgs>),
+    /// Planned shifts against a staffing requirement per interval, and
+    /// suggested shifts for the gaps.
+    Rota(Box<rota::RotaArgs>),
     /// Call flows (IVR): `flow check FILE...` validates flow files.
     Flow {
         #[command(subcommand)]
@@ -86,6 +90,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Staff(a) => print!("{}", staff::run(*a)?),
         Command::Simulate(a) => print!("{}", simulate::run(*a)?),
         Command::Forecast(a) => print!("{}", forecasting::run(*a)?),
+        Command::Rota(a) => print!("{}", rota::run(*a)?),
         Command::Flow {
             command: FlowCommand::Check { files },
         } => print!("{}", flows::check(&files)?),

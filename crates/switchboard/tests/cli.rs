@@ -642,3 +642,51 @@ fn forecast_the_shared_bank_data_by_the_contract() {
         "{err}"
     );
 }
+
+#[test]
+fn rota_coverage_and_suggestions_from_a_requirement() {
+    let dir = std::env::temp_dir().join(format!("sb-rota-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let req = dir.join("req.csv");
+    // 8 half-hours from 08:00: need 2, then 3 over lunch.
+    let mut text = String::from("date,interval_start,required\n");
+    for (i, n) in [2, 2, 2, 3, 3, 2, 2, 2].iter().enumerate() {
+        text.push_str(&format!(
+            "2026-11-23,{:02}:{:02},{n}\n",
+            8 + i / 2,
+            i % 2 * 30
+        ));
+    }
+    std::fs::write(&req, text).unwrap();
+    let shifts = dir.join("shifts.csv");
+    std::fs::write(&shifts, "who,date,start,end,break_start,break_end\nAnn,2026-11-23,08:00,12:00,10:00,10:30\nBen,2026-11-23,08:00,12:00\n").unwrap();
+    let (code, out, err) = switchboard(&[
+        "rota",
+        "--requirement",
+        req.to_str().unwrap(),
+        "--shifts",
+        shifts.to_str().unwrap(),
+        "--suggest",
+        "--shift-length",
+        "2h",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // Ann is on a break 10:00-10:30: that interval has one person for three needed.
+    assert_eq!(v["intervals"][4]["on_duty"], 1);
+    assert_eq!(v["coverage"]["short"], 3);
+    assert_eq!(v["coverage_with_suggested"]["short"], 0);
+    assert!(
+        v["suggested_shifts"].as_array().unwrap().len() <= 2,
+        "{out}"
+    );
+    // A gap in the requirement is refused.
+    std::fs::write(&req, "date,interval_start,required\n2026-11-23,08:00,1\n2026-11-23,08:30,1\n2026-11-23,09:30,1\n").unwrap();
+    let (code, _, err) = switchboard(&["rota", "--requirement", req.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("line 4: intervals must follow one another with no gaps"),
+        "{err}"
+    );
+}

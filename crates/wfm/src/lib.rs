@@ -5,6 +5,7 @@
 //! the methods: ARCHITECTURE.md (`crates/wfm`).
 
 mod erlang;
+pub mod rota;
 
 pub use erlang::{erlang_b, erlang_c};
 use serde::{Deserialize, Serialize};
