@@ -12,6 +12,7 @@ mod rota;
 mod scenario_file;
 mod simulate;
 mod staff;
+mod whatif;
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +52,9 @@ enum Command {
     /// Planned shifts against a staffing requirement per interval, and
     /// suggested shifts for the gaps.
     Rota(Box<rota::RotaArgs>),
+    /// The simulator on a forecast and a rota, with what-if changes
+    /// (`--demand +30%`, `--callback-acceptance 0.5`, `--site-off-air X`).
+    Whatif(Box<whatif::WhatIfArgs>),
     /// Call flows (IVR): `flow check FILE...` validates flow files.
     Flow {
         #[command(subcommand)]
@@ -91,6 +95,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Simulate(a) => print!("{}", simulate::run(*a)?),
         Command::Forecast(a) => print!("{}", forecasting::run(*a)?),
         Command::Rota(a) => print!("{}", rota::run(*a)?),
+        Command::Whatif(a) => print!("{}", whatif::run(*a)?),
         Command::Flow {
             command: FlowCommand::Check { files },
         } => print!("{}", flows::check(&files)?),

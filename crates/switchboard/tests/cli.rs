@@ -690,3 +690,56 @@ fn rota_coverage_and_suggestions_from_a_requirement() {
         "{err}"
     );
 }
+
+#[test]
+fn whatif_runs_the_simulator_on_a_forecast_and_a_rota() {
+    let dir = std::env::temp_dir().join(format!("sb-whatif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fc = dir.join("f.csv");
+    let mut text = String::from("date,interval_start,calls\n");
+    for i in 0..48 {
+        let calls = if (16..36).contains(&i) { 60 } else { 0 };
+        text.push_str(&format!(
+            "2026-11-23,{:02}:{:02},{calls}\n",
+            i / 2,
+            i % 2 * 30
+        ));
+    }
+    std::fs::write(&fc, text).unwrap();
+    let rota = dir.join("r.csv");
+    let mut r = String::from("who,date,start,end,break_start,break_end,site\n");
+    for k in 0..14 {
+        r.push_str(&format!(
+            "p{k},2026-11-23,08:00,18:00,12:00,12:30,{}\n",
+            if k % 2 == 0 { "Leeds" } else { "York" }
+        ));
+    }
+    std::fs::write(&rota, r).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "whatif",
+            "--forecast",
+            fc.to_str().unwrap(),
+            "--rota",
+            rota.to_str().unwrap(),
+            "--aht",
+            "180s",
+            "--patience",
+            "120s",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = switchboard(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let base = run(&[]);
+    let surge = run(&["--demand", "+30%"]);
+    let off = run(&["--site-off-air", "York"]);
+    let sl = |v: &serde_json::Value| v["service_level"].as_f64().unwrap();
+    assert!(surge["offered"].as_u64().unwrap() > base["offered"].as_u64().unwrap());
+    assert!(sl(&surge) < sl(&base), "{} vs {}", sl(&surge), sl(&base));
+    assert!(sl(&off) < sl(&base));
+    assert_eq!(off["shifts_lost"], 7);
+    assert!(base["intervals"].as_array().unwrap().len() >= 20);
+}
