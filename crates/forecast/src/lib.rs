@@ -495,3 +495,60 @@ pub fn forecast(
         values: run(best, s, horizon),
     })
 }
+
+/// An early warning that demand runs above forecast.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SurgeWarning {
+    /// Actual / forecast over the window.
+    pub ratio: f64,
+    pub actual: f64,
+    pub forecast: f64,
+    /// First interval of the window (index into the day's intervals).
+    pub window_start: usize,
+}
+
+/// Compares the day so far with its forecast over the last `window`
+/// intervals: a warning when actual arrivals exceed the forecast by more
+/// than `margin` (0.2 = 20%) and the forecast expected at least
+/// `min_calls` in the window (so a quiet night's noise does not alarm).
+/// `actual` holds the intervals completed so far; `forecast` the whole day.
+pub fn surge(
+    actual: &[f64],
+    forecast: &[f64],
+    window: usize,
+    margin: f64,
+    min_calls: f64,
+) -> Option<SurgeWarning> {
+    let done = actual.len().min(forecast.len());
+    if window == 0 || done < window {
+        return None;
+    }
+    let from = done - window;
+    let a: f64 = actual[from..done].iter().sum();
+    let f: f64 = forecast[from..done].iter().sum();
+    (f >= min_calls && a > f * (1.0 + margin)).then_some(SurgeWarning {
+        ratio: a / f,
+        actual: a,
+        forecast: f,
+        window_start: from,
+    })
+}
+
+#[cfg(test)]
+mod surge_tests {
+    use super::*;
+
+    #[test]
+    fn warns_when_the_last_hours_run_above_forecast() {
+        let forecast = vec![50.0; 48];
+        let mut actual = vec![50.0; 20];
+        assert_eq!(surge(&actual, &forecast, 4, 0.2, 100.0), None);
+        actual.extend([65.0, 66.0, 64.0, 70.0]);
+        let w = surge(&actual, &forecast, 4, 0.2, 100.0).expect("a surge");
+        assert!((w.ratio - 265.0 / 200.0).abs() < 1e-12);
+        assert_eq!(w.window_start, 20);
+        // Quiet intervals never alarm, however the ratio looks.
+        assert_eq!(surge(&[3.0, 4.0], &[1.0, 1.0], 2, 0.2, 10.0), None);
+        assert_eq!(surge(&actual, &forecast, 0, 0.2, 0.0), None);
+    }
+}
