@@ -55,6 +55,16 @@ enum Command {
     /// The simulator on a forecast and a rota, with what-if changes
     /// (`--demand +30%`, `--callback-acceptance 0.5`, `--site-off-air X`).
     Whatif(Box<whatif::WhatIfArgs>),
+    /// Serves the routing engine over HTTP (a first cut: contacts, agents,
+    /// queues), every input committed to the store in --data before it is
+    /// acknowledged and replayed from it at start-up.
+    Serve {
+        /// Data directory (created on first run).
+        #[arg(long, default_value = "switchboard-data")]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Call flows (IVR): `flow check FILE...` validates flow files.
     Flow {
         #[command(subcommand)]
@@ -95,6 +105,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Simulate(a) => print!("{}", simulate::run(*a)?),
         Command::Forecast(a) => print!("{}", forecasting::run(*a)?),
         Command::Rota(a) => print!("{}", rota::run(*a)?),
+        Command::Serve { data, listen } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(server::serve(server::Options { data, listen }))?;
+        }
         Command::Whatif(a) => print!("{}", whatif::run(*a)?),
         Command::Flow {
             command: FlowCommand::Check { files },

@@ -1,0 +1,322 @@
+//! `switchboard serve`: the routing engine behind an HTTP API, with every
+//! input committed to the store before it is acknowledged, and the engine
+//! rebuilt from the store at start-up.
+//!
+//! One task owns the engine and the store (no locks around the engine); the
+//! HTTP handlers send it commands. Time comes from the wall clock here, at
+//! the edge, and goes into the engine as an input.
+//!
+//! This is the start of the server issue: authentication, organisations,
+//! the full API, audit of patient data, the live stream and `--demo`
+//! traffic are still to come.
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use model::{AgentId, Channel, ContactId, Priority, QueueId, Timestamp};
+use routing::{Engine, Input, NewContact, Presence, Record, RoutingError};
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use store::{SqliteStore, Store};
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {problem}")]
+    Listen { addr: SocketAddr, problem: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub struct Options {
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+}
+
+enum Command {
+    Input(Input, oneshot::Sender<Result<Vec<Record>, RoutingError>>),
+    Contact(ContactId, oneshot::Sender<Option<routing::ContactView>>),
+    Waiting(QueueId, oneshot::Sender<Vec<ContactId>>),
+}
+
+fn wall_clock() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    Timestamp(ms)
+}
+
+/// The engine's owner: applies commands one at a time, fires timers when
+/// they fall due. An input is committed to the store before it is applied
+/// and acknowledged, so a crash never loses an acknowledged input; refused
+/// inputs are logged too and are refused again, identically, on replay.
+async fn engine_task(mut engine: Engine, mut store: SqliteStore, mut rx: mpsc::Receiver<Command>) {
+    loop {
+        let now = wall_clock().max(engine.now());
+        let sleep = match engine.poll_timeout() {
+            Some(t) if t > now => std::time::Duration::from_millis((t.0 - now.0) as u64),
+            Some(_) => std::time::Duration::ZERO,
+            None => std::time::Duration::from_secs(3600),
+        };
+        tokio::select! {
+            cmd = rx.recv() => {
+                let Some(cmd) = cmd else { return };
+                let now = wall_clock().max(engine.now());
+                match cmd {
+                    Command::Input(input, reply) => {
+                        if let Err(e) = store.append_inputs(&[(now, input.clone())]) {
+                            // Not durable: refuse and stop rather than diverge.
+                            eprintln!("error: cannot commit an input, stopping: {e}");
+                            drop(reply);
+                            return;
+                        }
+                        let r = engine.handle(now, input).map(|()| engine.drain_output().collect());
+                        let _ = reply.send(r);
+                    }
+                    Command::Contact(id, reply) => {
+                        let _ = engine.handle_timeout(now);
+                        engine.drain_output().for_each(drop);
+                        let _ = reply.send(engine.contact(id));
+                    }
+                    Command::Waiting(q, reply) => {
+                        let _ = engine.handle_timeout(now);
+                        engine.drain_output().for_each(drop);
+                        let _ = reply.send(engine.waiting_in_order(q));
+                    }
+                }
+            }
+            _ = tokio::time::sleep(sleep) => {
+                let _ = engine.handle_timeout(wall_clock().max(engine.now()));
+                engine.drain_output().for_each(drop);
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    tx: mpsc::Sender<Command>,
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn routing_error(e: RoutingError) -> Response {
+    let status = match e {
+        RoutingError::UnknownContact(_)
+        | RoutingError::UnknownAgent(_)
+        | RoutingError::UnknownQueue(_)
+        | RoutingError::UnknownSite(_) => StatusCode::NOT_FOUND,
+        RoutingError::InvalidContact { .. }
+        | RoutingError::Config(_)
+        | RoutingError::LimitReached { .. } => StatusCode::BAD_REQUEST,
+        _ => StatusCode::CONFLICT,
+    };
+    error(status, e.to_string())
+}
+
+impl App {
+    async fn input(&self, input: Input, ok: StatusCode) -> Response {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Command::Input(input, reply)).await.is_err() {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the engine has stopped".into(),
+            );
+        }
+        match rx.await {
+            Ok(Ok(events)) => (ok, Json(json!({ "events": events }))).into_response(),
+            Ok(Err(e)) => routing_error(e),
+            Err(_) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the input could not be made durable".into(),
+            ),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewContactBody {
+    id: u64,
+    queue: u32,
+    #[serde(default = "voice")]
+    channel: Channel,
+    #[serde(default)]
+    priority: Priority,
+}
+
+fn voice() -> Channel {
+    Channel::Voice
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentBody {
+    agent: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresenceBody {
+    presence: Presence,
+}
+
+async fn create_contact(
+    State(app): State<App>,
+    body: Result<Json<NewContactBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(b) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let mut nc = NewContact::new(ContactId(b.id), QueueId(b.queue), b.channel);
+    nc.priority = b.priority;
+    app.input(Input::Arrive(nc), StatusCode::CREATED).await
+}
+
+async fn accept(
+    State(app): State<App>,
+    Path(id): Path<u64>,
+    body: Result<Json<AgentBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(b)) => {
+            app.input(
+                Input::Accept {
+                    agent: AgentId(b.agent),
+                    contact: ContactId(id),
+                },
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, e.body_text()),
+    }
+}
+
+async fn end(State(app): State<App>, Path(id): Path<u64>) -> Response {
+    app.input(
+        Input::End {
+            contact: ContactId(id),
+        },
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn abandon(State(app): State<App>, Path(id): Path<u64>) -> Response {
+    app.input(
+        Input::Abandon {
+            contact: ContactId(id),
+        },
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn presence(
+    State(app): State<App>,
+    Path(id): Path<u32>,
+    body: Result<Json<PresenceBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(b)) => {
+            app.input(
+                Input::SetPresence {
+                    agent: AgentId(id),
+                    presence: b.presence,
+                },
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, e.body_text()),
+    }
+}
+
+async fn get_contact(State(app): State<App>, Path(id): Path<u64>) -> Response {
+    let (reply, rx) = oneshot::channel();
+    let _ = app.tx.send(Command::Contact(ContactId(id), reply)).await;
+    match rx.await {
+        Ok(Some(v)) => Json(v).into_response(),
+        _ => error(StatusCode::NOT_FOUND, format!("unknown contact c{id}")),
+    }
+}
+
+async fn get_waiting(State(app): State<App>, Path(id): Path<u32>) -> Response {
+    let (reply, rx) = oneshot::channel();
+    let _ = app.tx.send(Command::Waiting(QueueId(id), reply)).await;
+    match rx.await {
+        Ok(v) => Json(json!({ "queue": id, "waiting": v })).into_response(),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine has stopped".into(),
+        ),
+    }
+}
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Opens the store (seeding the demo organisation on first run), rebuilds
+/// the engine from it, and serves until SIGTERM or Ctrl-C.
+pub async fn serve(opts: Options) -> Result<(), ServerError> {
+    let mut st = SqliteStore::open(&opts.data)?;
+    if st.initial_config()?.is_none() {
+        st.set_initial_config(&routing::demo::kent_community_trust(), wall_clock())?;
+    }
+    let started = std::time::Instant::now();
+    let mut engine = store::recover(&st)?;
+    let _ = engine.handle_timeout(wall_clock().max(engine.now()));
+    engine.drain_output().for_each(drop);
+    eprintln!(
+        "recovered {} live contacts from {} in {:.0} ms",
+        engine.live_contacts(),
+        opts.data.display(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let (tx, rx) = mpsc::channel(1024);
+    let task = tokio::spawn(engine_task(engine, st, rx));
+    let app = App { tx };
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/contacts", post(create_contact))
+        .route("/api/v1/contacts/{id}", get(get_contact))
+        .route("/api/v1/contacts/{id}/accept", post(accept))
+        .route("/api/v1/contacts/{id}/end", post(end))
+        .route("/api/v1/contacts/{id}/abandon", post(abandon))
+        .route("/api/v1/agents/{id}/presence", post(presence))
+        .route("/api/v1/queues/{id}/waiting", get(get_waiting))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| ServerError::Listen {
+            addr: opts.listen,
+            problem: e.to_string(),
+        })?;
+    eprintln!("listening on http://{}", opts.listen);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        })
+        .await
+        .map_err(|e| ServerError::Other(e.to_string()))?;
+    task.abort();
+    eprintln!("stopped");
+    Ok(())
+}
