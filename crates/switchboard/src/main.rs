@@ -65,6 +65,11 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
     },
+    /// The audit log: `audit verify --data DIR` checks the hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Call flows (IVR): `flow check FILE...` validates flow files.
     Flow {
         #[command(subcommand)]
@@ -75,6 +80,15 @@ enum Command {
     Route {
         /// The script file.
         script: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks that no audit record was changed, removed or reordered.
+    Verify {
+        #[arg(long, default_value = "switchboard-data")]
+        data: PathBuf,
     },
 }
 
@@ -105,6 +119,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Simulate(a) => print!("{}", simulate::run(*a)?),
         Command::Forecast(a) => print!("{}", forecasting::run(*a)?),
         Command::Rota(a) => print!("{}", rota::run(*a)?),
+        Command::Audit {
+            command: AuditCommand::Verify { data },
+        } => {
+            anyhow::ensure!(
+                data.join("switchboard.db").exists(),
+                "no store in {}",
+                data.display()
+            );
+            let st = store::SqliteStore::open(&data)?;
+            match store::Store::verify_audit(&st)? {
+                store::AuditCheck::Intact { records } => {
+                    println!("audit log intact: {records} records")
+                }
+                store::AuditCheck::Broken { seq, problem } => {
+                    anyhow::bail!("audit log broken at record {seq}: {problem}")
+                }
+            }
+        }
         Command::Serve { data, listen } => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

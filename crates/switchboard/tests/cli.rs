@@ -743,3 +743,42 @@ fn whatif_runs_the_simulator_on_a_forecast_and_a_rota() {
     assert_eq!(off["shifts_lost"], 7);
     assert!(base["intervals"].as_array().unwrap().len() >= 20);
 }
+
+#[test]
+fn audit_verify_reports_an_intact_or_broken_chain() {
+    use store::{AuditRecord, SqliteStore, Store};
+    let dir = std::env::temp_dir().join(format!("sb-audit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let mut st = SqliteStore::open(&dir).unwrap();
+        for i in 0..5 {
+            st.append_audit(&AuditRecord {
+                at: model::Timestamp(i),
+                actor: "admin".into(),
+                action: "update queue".into(),
+                subject: "queue q2".into(),
+                patient: None,
+                purpose: None,
+                origin: Some("127.0.0.1".into()),
+                outcome: "ok".into(),
+            })
+            .unwrap();
+        }
+    }
+    let (code, out, err) = switchboard(&["audit", "verify", "--data", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "audit log intact: 5 records");
+    let raw = rusqlite::Connection::open(dir.join("switchboard.db")).unwrap();
+    raw.execute(
+        "UPDATE audit_log SET subject = 'queue q3' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    let (code, _, err) = switchboard(&["audit", "verify", "--data", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("audit log broken at record 2: was changed after it was written"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
