@@ -169,77 +169,157 @@ struct PresenceBody {
     presence: Presence,
 }
 
-async fn create_contact(
-    State(app): State<App>,
-    body: Result<Json<NewContactBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(b) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    let mut nc = NewContact::new(ContactId(b.id), QueueId(b.queue), b.channel);
-    nc.priority = b.priority;
-    app.input(Input::Arrive(nc), StatusCode::CREATED).await
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    /// A queue id or an agent id (exactly one).
+    #[serde(default)]
+    queue: Option<u32>,
+    #[serde(default)]
+    agent: Option<u32>,
+    mode: routing::TransferMode,
 }
 
-async fn accept(
-    State(app): State<App>,
-    Path(id): Path<u64>,
-    body: Result<Json<AgentBody>, axum::extract::rejection::JsonRejection>,
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriorityBody {
+    priority: Priority,
+}
+
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// The shape of every command handler: a refused body gets the extractor's
+/// status and text (400 syntax, 422 shape, 413 size); a body that parses
+/// but makes no sense gets the status and message from `make`; otherwise the input
+/// goes to the engine and `ok` answers an applied one.
+async fn command<T>(
+    app: &App,
+    body: Body<T>,
+    ok: StatusCode,
+    make: impl FnOnce(T) -> Result<Input, (StatusCode, String)>,
 ) -> Response {
-    match body {
-        Ok(Json(b)) => {
-            app.input(
-                Input::Accept {
-                    agent: AgentId(b.agent),
-                    contact: ContactId(id),
-                },
-                StatusCode::OK,
-            )
-            .await
-        }
-        Err(e) => error(StatusCode::BAD_REQUEST, e.body_text()),
+    match body.map(|Json(b)| make(b)) {
+        Ok(Ok(input)) => app.input(input, ok).await,
+        Ok(Err((status, message))) => error(status, message),
+        Err(e) => error(e.status(), e.body_text()),
     }
 }
 
-async fn end(State(app): State<App>, Path(id): Path<u64>) -> Response {
-    app.input(
-        Input::End {
-            contact: ContactId(id),
-        },
-        StatusCode::OK,
-    )
+async fn create_contact(State(app): State<App>, body: Body<NewContactBody>) -> Response {
+    command(&app, body, StatusCode::CREATED, |b| {
+        let mut nc = NewContact::new(ContactId(b.id), QueueId(b.queue), b.channel);
+        nc.priority = b.priority;
+        Ok(Input::Arrive(nc))
+    })
     .await
 }
 
-async fn abandon(State(app): State<App>, Path(id): Path<u64>) -> Response {
-    app.input(
-        Input::Abandon {
+async fn accept(State(app): State<App>, Path(id): Path<u64>, body: Body<AgentBody>) -> Response {
+    command(&app, body, StatusCode::OK, |b| {
+        Ok(Input::Accept {
+            agent: AgentId(b.agent),
             contact: ContactId(id),
-        },
-        StatusCode::OK,
-    )
+        })
+    })
+    .await
+}
+
+async fn reject(State(app): State<App>, Path(id): Path<u64>, body: Body<AgentBody>) -> Response {
+    command(&app, body, StatusCode::OK, |b| {
+        Ok(Input::Reject {
+            agent: AgentId(b.agent),
+            contact: ContactId(id),
+        })
+    })
+    .await
+}
+
+async fn wrapped(State(app): State<App>, Path(id): Path<u64>, body: Body<AgentBody>) -> Response {
+    command(&app, body, StatusCode::OK, |b| {
+        Ok(Input::WrapUpDone {
+            agent: AgentId(b.agent),
+            contact: ContactId(id),
+        })
+    })
     .await
 }
 
 async fn presence(
     State(app): State<App>,
     Path(id): Path<u32>,
-    body: Result<Json<PresenceBody>, axum::extract::rejection::JsonRejection>,
+    body: Body<PresenceBody>,
 ) -> Response {
-    match body {
-        Ok(Json(b)) => {
-            app.input(
-                Input::SetPresence {
-                    agent: AgentId(id),
-                    presence: b.presence,
-                },
-                StatusCode::OK,
-            )
-            .await
-        }
-        Err(e) => error(StatusCode::BAD_REQUEST, e.body_text()),
-    }
+    command(&app, body, StatusCode::OK, |b| {
+        Ok(Input::SetPresence {
+            agent: AgentId(id),
+            presence: b.presence,
+        })
+    })
+    .await
+}
+
+async fn transfer(
+    State(app): State<App>,
+    Path(id): Path<u64>,
+    body: Body<TransferBody>,
+) -> Response {
+    command(&app, body, StatusCode::OK, |b| {
+        let to = match (b.queue, b.agent) {
+            (Some(q), None) => routing::TransferTarget::Queue(QueueId(q)),
+            (None, Some(a)) => routing::TransferTarget::Agent(AgentId(a)),
+            _ => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    "give exactly one of queue or agent".into(),
+                ))
+            }
+        };
+        Ok(Input::Transfer {
+            contact: ContactId(id),
+            to,
+            mode: b.mode,
+        })
+    })
+    .await
+}
+
+async fn set_priority(
+    State(app): State<App>,
+    Path(id): Path<u64>,
+    body: Body<PriorityBody>,
+) -> Response {
+    command(&app, body, StatusCode::OK, |b| {
+        Ok(Input::SetPriority {
+            contact: ContactId(id),
+            priority: b.priority,
+        })
+    })
+    .await
+}
+
+/// Commands on a contact that carry no body.
+async fn on_contact(app: &App, id: u64, make: fn(ContactId) -> Input) -> Response {
+    app.input(make(ContactId(id)), StatusCode::OK).await
+}
+
+async fn end(State(app): State<App>, Path(id): Path<u64>) -> Response {
+    on_contact(&app, id, |contact| Input::End { contact }).await
+}
+
+async fn abandon(State(app): State<App>, Path(id): Path<u64>) -> Response {
+    on_contact(&app, id, |contact| Input::Abandon { contact }).await
+}
+
+async fn hold(State(app): State<App>, Path(id): Path<u64>) -> Response {
+    on_contact(&app, id, |contact| Input::Hold { contact }).await
+}
+
+async fn resume(State(app): State<App>, Path(id): Path<u64>) -> Response {
+    on_contact(&app, id, |contact| Input::Resume { contact }).await
+}
+
+async fn callback(State(app): State<App>, Path(id): Path<u64>) -> Response {
+    on_contact(&app, id, |contact| Input::RequestCallback { contact }).await
 }
 
 async fn get_contact(State(app): State<App>, Path(id): Path<u64>) -> Response {
@@ -293,6 +373,13 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         .route("/api/v1/contacts/{id}/accept", post(accept))
         .route("/api/v1/contacts/{id}/end", post(end))
         .route("/api/v1/contacts/{id}/abandon", post(abandon))
+        .route("/api/v1/contacts/{id}/reject", post(reject))
+        .route("/api/v1/contacts/{id}/hold", post(hold))
+        .route("/api/v1/contacts/{id}/resume", post(resume))
+        .route("/api/v1/contacts/{id}/callback", post(callback))
+        .route("/api/v1/contacts/{id}/wrap-up-done", post(wrapped))
+        .route("/api/v1/contacts/{id}/transfer", post(transfer))
+        .route("/api/v1/contacts/{id}/priority", post(set_priority))
         .route("/api/v1/agents/{id}/presence", post(presence))
         .route("/api/v1/queues/{id}/waiting", get(get_waiting))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -60,6 +60,21 @@ fn start(data: &std::path::Path, addr: SocketAddr) -> Child {
     child
 }
 
+/// A server on a fresh data directory and a free loopback port.
+fn fresh(name: &str) -> (std::path::PathBuf, SocketAddr, Child) {
+    let data = std::env::temp_dir().join(format!("sb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let addr = free_port();
+    let server = start(&data, addr);
+    (data, addr, server)
+}
+
+fn kill(mut server: Child, data: &std::path::Path) {
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let _ = std::fs::remove_dir_all(data);
+}
+
 #[test]
 fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
     let data = std::env::temp_dir().join(format!("sb-crash-{}", std::process::id()));
@@ -102,7 +117,7 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
         Some(r#"{"id":"x","queue":2}"#),
     )
     .unwrap();
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     let (status, _) = http(
         addr,
         "POST",
@@ -154,4 +169,226 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Each bad request and the status and message it must give; nothing is
+/// created by any of them.
+#[test]
+fn bad_requests_get_a_clear_4xx_and_change_nothing() {
+    let (data, addr, server) = fresh("bad");
+    let huge = format!(r#"{{"id":1,"queue":2,"pad":"{}"}}"#, "x".repeat(100_000));
+    let cases: Vec<(&str, &str, Option<&str>, u16, &str)> = vec![
+        (
+            "POST",
+            "/api/v1/contacts",
+            Some("{not json"),
+            400,
+            "Failed to parse the request body as JSON",
+        ),
+        (
+            "POST",
+            "/api/v1/contacts",
+            Some(r#"{"id":1}"#),
+            422,
+            "missing field `queue`",
+        ),
+        (
+            "POST",
+            "/api/v1/contacts",
+            Some(r#"{"id":1,"queue":2,"colour":"red"}"#),
+            422,
+            "unknown field `colour`",
+        ),
+        (
+            "POST",
+            "/api/v1/contacts",
+            Some(r#"{"id":1,"queue":99}"#),
+            404,
+            "unknown queue q99",
+        ),
+        (
+            "POST",
+            "/api/v1/contacts",
+            Some(r#"{"id":1,"queue":2,"priority":5000000}"#),
+            400,
+            "priority 5000000 beyond",
+        ),
+        (
+            "POST",
+            "/api/v1/contacts",
+            Some(r#"{"id":1,"queue":2,"channel":"fax"}"#),
+            422,
+            "unknown variant `fax`",
+        ),
+        ("POST", "/api/v1/contacts", Some(huge.as_str()), 413, ""),
+        (
+            "POST",
+            "/api/v1/contacts/1/accept",
+            Some(r#"{"agent":1}"#),
+            404,
+            "unknown contact c1",
+        ),
+        (
+            "POST",
+            "/api/v1/agents/77/presence",
+            Some(r#"{"presence":"ready"}"#),
+            404,
+            "unknown agent a77",
+        ),
+        (
+            "POST",
+            "/api/v1/agents/1/presence",
+            Some(r#"{"presence":"dancing"}"#),
+            422,
+            "presence",
+        ),
+        (
+            "POST",
+            "/api/v1/contacts/1/transfer",
+            Some(r#"{"queue":2,"agent":1,"mode":"warm"}"#),
+            400,
+            "exactly one of queue or agent",
+        ),
+        (
+            "GET",
+            "/api/v1/contacts/12345",
+            None,
+            404,
+            "unknown contact c12345",
+        ),
+    ];
+    for (method, path, body, status, message) in cases {
+        let (got, text) = http(addr, method, path, body).unwrap();
+        let shown = body.map(|b| &b[..b.len().min(80)]);
+        assert_eq!(got, status, "{method} {path} {shown:?}: {text}");
+        assert!(text.contains(message), "{method} {path}: {text}");
+    }
+    let (_, waiting) = http(addr, "GET", "/api/v1/queues/2/waiting", None).unwrap();
+    assert_eq!(waiting, r#"{"queue":2,"waiting":[]}"#);
+    kill(server, &data);
+}
+
+/// The whole life of a call over HTTP, as an agent's desktop drives it:
+/// priority raised, offer declined, answered, held, resumed, cold
+/// transferred to another queue, answered there, ended and wrapped up;
+/// a second caller asks for a callback and keeps their place.
+#[test]
+fn a_call_lifecycle_over_http() {
+    let (data, addr, server) = fresh("life");
+    let steps: Vec<(&str, Option<&str>, u16, &[&str])> = vec![
+        (
+            "/api/v1/contacts",
+            Some(r#"{"id":1,"queue":3}"#),
+            201,
+            &["arrived", "queued"],
+        ),
+        (
+            "/api/v1/contacts",
+            Some(r#"{"id":2,"queue":3}"#),
+            201,
+            &["queued"],
+        ),
+        (
+            "/api/v1/contacts/2/priority",
+            Some(r#"{"priority":10}"#),
+            200,
+            &[r#""priority_changed":{"contact":2,"from":0,"to":10}"#],
+        ),
+        // The raised call is offered first.
+        (
+            "/api/v1/agents/3/presence",
+            Some(r#"{"presence":"ready"}"#),
+            200,
+            &[r#""offered":{"agent":3,"contact":2,"#],
+        ),
+        // Declining puts the agent not-ready and the call back in queue.
+        (
+            "/api/v1/contacts/2/reject",
+            Some(r#"{"agent":3}"#),
+            200,
+            &[
+                "offer_rejected",
+                r#"{"not_ready":"declined"}"#,
+                r#""queued":{"contact":2"#,
+            ],
+        ),
+        (
+            "/api/v1/agents/3/presence",
+            Some(r#"{"presence":"ready"}"#),
+            200,
+            &[r#""offered":{"agent":3,"contact":2,"#],
+        ),
+        (
+            "/api/v1/contacts/1/accept",
+            Some(r#"{"agent":3}"#),
+            409,
+            &["not offered to agent a3"],
+        ),
+        (
+            "/api/v1/contacts/2/accept",
+            Some(r#"{"agent":3}"#),
+            200,
+            &["answered"],
+        ),
+        ("/api/v1/contacts/2/hold", None, 200, &["hold_started"]),
+        ("/api/v1/contacts/2/resume", None, 200, &["hold_ended"]),
+        (
+            "/api/v1/contacts/2/transfer",
+            Some(r#"{"queue":2,"mode":"cold"}"#),
+            200,
+            &[
+                "transfer_requested",
+                r#""moved":{"contact":2,"from":3,"reason":"transfer","to":2}"#,
+                "wrap_up_started",
+            ],
+        ),
+        (
+            "/api/v1/contacts/1/callback",
+            None,
+            200,
+            &[r#""callback_requested":{"contact":1,"queue":3}"#],
+        ),
+        (
+            "/api/v1/agents/1/presence",
+            Some(r#"{"presence":"ready"}"#),
+            200,
+            &[r#""offered":{"agent":1,"contact":2,"#],
+        ),
+        (
+            "/api/v1/contacts/2/accept",
+            Some(r#"{"agent":1}"#),
+            200,
+            &[r#""transferred":{"contact":2,"from":3,"mode":"cold","queue":2,"to":1}"#],
+        ),
+        (
+            "/api/v1/contacts/2/end",
+            Some(r#"{"agent":1}"#),
+            200,
+            &["ended", "wrap_up_started"],
+        ),
+        (
+            "/api/v1/contacts/2/wrap-up-done",
+            Some(r#"{"agent":1}"#),
+            200,
+            &["wrap_up_ended"],
+        ),
+    ];
+    for (path, body, status, expect) in steps {
+        let (got, text) = http(addr, "POST", path, body).unwrap();
+        assert_eq!(got, status, "POST {path} {body:?}: {text}");
+        for e in expect {
+            assert!(text.contains(e), "POST {path}: wanted {e} in {text}");
+        }
+    }
+    // The callback keeps the caller's place in the queue they waited in.
+    let (_, c1) = http(addr, "GET", "/api/v1/contacts/1", None).unwrap();
+    let c1: serde_json::Value = serde_json::from_str(&c1).unwrap();
+    assert_eq!(c1["channel"], "callback");
+    assert_eq!(c1["queue"], 3);
+    assert_eq!(c1["entered_queue_at"], c1["arrived_at"]);
+    assert_eq!(c1["state"], "waiting");
+    // The ended call is gone from the live state.
+    let (status, _) = http(addr, "GET", "/api/v1/contacts/2", None).unwrap();
+    assert_eq!(status, 404);
+    kill(server, &data);
 }
