@@ -192,8 +192,14 @@ impl Agent {
         }
         (self.total_load() as i64 * 1000) / cap as i64
     }
-    fn item_pos(&self, contact: ContactId) -> Option<usize> {
-        self.items.iter().position(|it| it.contact == contact)
+    /// The agent's item for this contact in a phase that `phase` accepts.
+    /// An agent can hold two items for one contact (still wrapping it up
+    /// when it is transferred back to them), so every lookup names the
+    /// phase it means.
+    fn item_pos(&self, contact: ContactId, phase: impl Fn(&Phase) -> bool) -> Option<usize> {
+        self.items
+            .iter()
+            .position(|it| it.contact == contact && phase(&it.phase))
     }
 }
 
@@ -565,7 +571,10 @@ impl Engine {
                 let pos = self
                     .agents
                     .at(t.target)
-                    .item_pos(t.contact)
+                    .item_pos(
+                        t.contact,
+                        |p| matches!(p, Phase::WrapUp { gen, .. } if *gen == t.gen),
+                    )
                     .expect("live wrap-up");
                 self.free_item(t.target, pos);
             }
@@ -959,7 +968,9 @@ impl Engine {
     fn release_offer(&mut self, cix: Ix, aix: Ix) {
         let cid = self.contacts.at(cix).id;
         let a = self.agents.at_mut(aix);
-        let pos = a.item_pos(cid).expect("offered item");
+        let pos = a
+            .item_pos(cid, |p| *p == Phase::Offered)
+            .expect("offered item");
         let it = a.items.remove(pos);
         debug_assert_eq!(it.phase, Phase::Offered);
         a.load[it.media.index()] -= 1;
@@ -1046,7 +1057,9 @@ impl Engine {
     fn finish_item(&mut self, aix: Ix, cid: ContactId, wrap_up: model::DurationMs) {
         let now = self.now;
         let a = self.agents.at_mut(aix);
-        let pos = a.item_pos(cid).expect("active item");
+        let pos = a
+            .item_pos(cid, |p| *p == Phase::Active)
+            .expect("active item");
         debug_assert_eq!(a.items[pos].phase, Phase::Active);
         if wrap_up.0 > 0 {
             self.wrap_seq = self.wrap_seq.wrapping_add(1);
@@ -1584,7 +1597,9 @@ impl Engine {
             q.abandon_share_avg -= q.abandon_share_avg * 0.02;
         }
         let a = self.agents.at_mut(aix);
-        let pos = a.item_pos(cid).expect("offered item");
+        let pos = a
+            .item_pos(cid, |p| *p == Phase::Offered)
+            .expect("offered item");
         a.items[pos].phase = Phase::Active;
         let q = self.queue(qix);
         let (qid, wrap) = (q.def.id, q.def.wrap_up);
@@ -1812,8 +1827,8 @@ impl Engine {
     fn wrap_up_done(&mut self, aid: AgentId, cid: ContactId) -> Result<(), RoutingError> {
         let aix = self.agent_of(aid)?;
         let a = self.agents.at(aix);
-        match a.item_pos(cid) {
-            Some(pos) if matches!(a.items[pos].phase, Phase::WrapUp { .. }) => {
+        match a.item_pos(cid, |p| matches!(p, Phase::WrapUp { .. })) {
+            Some(pos) => {
                 self.free_item(aix, pos);
                 Ok(())
             }

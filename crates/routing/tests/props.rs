@@ -15,7 +15,10 @@
 //!    engine's indexes are consistent (`check_consistency`).
 //!
 //! The configuration and the inputs come from proptest; a failure prints
-//! the shrunk case, which replays exactly.
+//! the shrunk case, which replays exactly (and is kept in
+//! `props.proptest-regressions`, replayed first on every run).
+//! `PROPS_TRACE=1` prints every input and event of the runs, to read a
+//! failure.
 
 use model::{
     AgentId, Channel, ContactId, DurationMs, Media, Priority, QueueId, SiteId, SkillId, TeamId,
@@ -441,8 +444,9 @@ struct Shadow {
     contacts: BTreeMap<ContactId, ShadowContact>,
     terminals: BTreeMap<ContactId, u32>,
     arrived: u64,
-    /// Slots held: offered, in progress, or in wrap-up.
-    held: BTreeMap<(AgentId, ContactId), Media>,
+    /// Slots held: offered, in progress, or in wrap-up, and how many (an
+    /// agent still wrapping a contact up can be offered it again).
+    held: BTreeMap<(AgentId, ContactId), (Media, u8)>,
     presence: BTreeMap<AgentId, Presence>,
     off_air: Vec<SiteId>,
     offers: u64,
@@ -503,13 +507,26 @@ fn effective(q: &QueueDef, c: &ShadowContact, now: Timestamp) -> Priority {
 }
 
 impl Shadow {
+    fn release(&mut self, agent: AgentId, contact: ContactId) -> Result<(), String> {
+        let n = self
+            .held
+            .get_mut(&(agent, contact))
+            .map(|h| &mut h.1)
+            .ok_or(format!("{agent} freed {contact}, which it did not hold"))?;
+        *n -= 1;
+        if *n == 0 {
+            self.held.remove(&(agent, contact));
+        }
+        Ok(())
+    }
+
     fn load(&self, a: AgentId) -> [u8; Media::COUNT] {
         let mut l = [0; Media::COUNT];
-        for (_, m) in self
+        for (_, (m, n)) in self
             .held
             .range((a, ContactId(0))..=(a, ContactId(u64::MAX)))
         {
-            l[m.index()] += 1;
+            l[m.index()] += n;
         }
         l
     }
@@ -741,7 +758,7 @@ impl Shadow {
                         ));
                     }
                 }
-                self.held.insert((aid, contact), m);
+                self.held.entry((aid, contact)).or_insert((m, 0)).1 += 1;
                 c_mut(self, contact)?.at = Where::Offered(aid);
             }
             Event::Answered { contact, agent, .. }
@@ -765,7 +782,7 @@ impl Shadow {
                     return Err(format!("{contact} offer to {agent} ended while {:?}", c.at));
                 }
                 c.at = Where::Nowhere;
-                self.held.remove(&(agent, contact));
+                self.release(agent, contact)?;
             }
             Event::TransferRequested {
                 contact,
@@ -787,9 +804,7 @@ impl Shadow {
                 c.transfer_from = None;
             }
             Event::WrapUpEnded { agent, contact } => {
-                self.held
-                    .remove(&(agent, contact))
-                    .ok_or(format!("{agent} freed {contact}, which it did not hold"))?;
+                self.release(agent, contact)?;
             }
             Event::PresenceChanged {
                 agent,
@@ -822,6 +837,9 @@ fn drain(
     let cfg = e.config();
     let records: Vec<Record> = e.drain_output().collect();
     for r in records {
+        if std::env::var_os("PROPS_TRACE").is_some() {
+            eprintln!("    {:?} {:?}", r.at, r.event);
+        }
         shadow
             .apply(&cfg, &r, reqs)
             .map_err(|err| format!("at {:?} {:?}: {err}", r.at, r.event))?;
@@ -850,6 +868,9 @@ fn run(cfg: &Config, ops: &[Op]) -> Result<(Vec<Record>, u64), String> {
                     .map(|&a| e.agent(a))
                     .collect::<Vec<_>>(),
             );
+            if std::env::var_os("PROPS_TRACE").is_some() {
+                eprintln!("op {i} @{now:?}: {input:?}");
+            }
             if e.handle(now, input.clone()).is_err() {
                 // A refused input changes nothing.
                 let after = (
