@@ -6,9 +6,16 @@
 //! HTTP handlers send it commands. Time comes from the wall clock here, at
 //! the edge, and goes into the engine as an input.
 //!
-//! This is the start of the server issue: authentication, organisations,
-//! the full API, audit of patient data, the live stream and `--demo`
-//! traffic are still to come.
+//! Every event the engine gives (for an input or a timer) feeds the live
+//! KPIs (`GET /api/v1/kpis`) and the live stream (`GET /api/v1/events`,
+//! server-sent events). `--demo` adds simulated callers and agents
+//! ([`demo`]) that go through the same channel as HTTP, so their inputs are
+//! committed and replayed like any other.
+//!
+//! Still to come (the server issue): authentication, organisations, the
+//! full API, audit of patient data.
+
+pub mod demo;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
@@ -22,6 +29,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use store::{SqliteStore, Store};
+use tokio::sync::broadcast;
 use tokio::sync::{mpsc, oneshot};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,12 +45,55 @@ pub enum ServerError {
 pub struct Options {
     pub data: PathBuf,
     pub listen: SocketAddr,
+    /// Simulated callers and agents (`serve --demo`).
+    pub demo: Option<demo::DemoOptions>,
 }
 
 enum Command {
     Input(Input, oneshot::Sender<Result<Vec<Record>, RoutingError>>),
     Contact(ContactId, oneshot::Sender<Option<routing::ContactView>>),
     Waiting(QueueId, oneshot::Sender<Vec<ContactId>>),
+    Kpis(oneshot::Sender<serde_json::Value>),
+}
+
+/// What the engine task keeps besides the engine: the live KPIs and the
+/// live stream's sender.
+struct Live {
+    kpi: kpi::Kpi,
+    hub: broadcast::Sender<Record>,
+}
+
+impl Live {
+    fn publish(&mut self, r: Record) {
+        self.kpi.observe(&r);
+        // No subscribers is fine.
+        let _ = self.hub.send(r);
+    }
+
+    /// The wallboard figures: whole-run KPIs overall and per queue, and
+    /// what is waiting now.
+    fn snapshot(&mut self, engine: &Engine, now: Timestamp) -> serde_json::Value {
+        self.kpi.close(now);
+        let report = self.kpi.report();
+        let queues: Vec<serde_json::Value> = engine
+            .config()
+            .queues
+            .iter()
+            .map(|q| {
+                let row = report.iter().find(|r| {
+                    r.interval_start.is_none() && r.dimension == kpi::Dimension::Queue(q.id)
+                });
+                json!({
+                    "queue": q.id,
+                    "name": q.name,
+                    "waiting": engine.waiting_in_order(q.id).len(),
+                    "counts": row.map(|r| &r.counts),
+                    "figures": row.map(|r| &r.figures),
+                })
+            })
+            .collect();
+        json!({ "at": now, "overall": self.kpi.overall(), "queues": queues })
+    }
 }
 
 fn wall_clock() -> Timestamp {
@@ -56,7 +107,12 @@ fn wall_clock() -> Timestamp {
 /// they fall due. An input is committed to the store before it is applied
 /// and acknowledged, so a crash never loses an acknowledged input; refused
 /// inputs are logged too and are refused again, identically, on replay.
-async fn engine_task(mut engine: Engine, mut store: SqliteStore, mut rx: mpsc::Receiver<Command>) {
+async fn engine_task(
+    mut engine: Engine,
+    mut store: SqliteStore,
+    mut live: Live,
+    mut rx: mpsc::Receiver<Command>,
+) {
     loop {
         let now = wall_clock().max(engine.now());
         let sleep = match engine.poll_timeout() {
@@ -76,24 +132,32 @@ async fn engine_task(mut engine: Engine, mut store: SqliteStore, mut rx: mpsc::R
                             drop(reply);
                             return;
                         }
-                        let r = engine.handle(now, input).map(|()| engine.drain_output().collect());
+                        let r = engine.handle(now, input).map(|()| engine.drain_output().collect::<Vec<_>>());
+                        if let Ok(records) = &r {
+                            records.iter().cloned().for_each(|x| live.publish(x));
+                        }
                         let _ = reply.send(r);
                     }
                     Command::Contact(id, reply) => {
                         let _ = engine.handle_timeout(now);
-                        engine.drain_output().for_each(drop);
+                        engine.drain_output().for_each(|x| live.publish(x));
                         let _ = reply.send(engine.contact(id));
                     }
                     Command::Waiting(q, reply) => {
                         let _ = engine.handle_timeout(now);
-                        engine.drain_output().for_each(drop);
+                        engine.drain_output().for_each(|x| live.publish(x));
                         let _ = reply.send(engine.waiting_in_order(q));
+                    }
+                    Command::Kpis(reply) => {
+                        let _ = engine.handle_timeout(now);
+                        engine.drain_output().for_each(|x| live.publish(x));
+                        let _ = reply.send(live.snapshot(&engine, now));
                     }
                 }
             }
             _ = tokio::time::sleep(sleep) => {
                 let _ = engine.handle_timeout(wall_clock().max(engine.now()));
-                engine.drain_output().for_each(drop);
+                engine.drain_output().for_each(|x| live.publish(x));
             }
         }
     }
@@ -102,6 +166,8 @@ async fn engine_task(mut engine: Engine, mut store: SqliteStore, mut rx: mpsc::R
 #[derive(Clone)]
 struct App {
     tx: mpsc::Sender<Command>,
+    hub: broadcast::Sender<Record>,
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 fn error(status: StatusCode, message: String) -> Response {
@@ -331,6 +397,46 @@ async fn get_contact(State(app): State<App>, Path(id): Path<u64>) -> Response {
     }
 }
 
+async fn get_kpis(State(app): State<App>) -> Response {
+    let (reply, rx) = oneshot::channel();
+    let _ = app.tx.send(Command::Kpis(reply)).await;
+    match rx.await {
+        Ok(v) => Json(v).into_response(),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine has stopped".into(),
+        ),
+    }
+}
+
+/// The live stream: every event as it happens, one `record` event each
+/// (JSON of the engine's `Record`), `lagged` with a count if this client
+/// fell behind by more than the buffer. Ends when the server stops.
+async fn get_events(
+    State(app): State<App>,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use broadcast::error::RecvError;
+    let state = (app.hub.subscribe(), app.stop.clone());
+    let stream = futures_util::stream::unfold(state, |(mut rx, mut stop)| async move {
+        if *stop.borrow() {
+            return None;
+        }
+        let ev = tokio::select! {
+            r = rx.recv() => match r {
+                Ok(r) => Event::default().event("record").json_data(&r).ok()?,
+                Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
+                Err(RecvError::Closed) => return None,
+            },
+            _ = stop.changed() => return None,
+        };
+        Some((Ok(ev), (rx, stop)))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
 async fn get_waiting(State(app): State<App>, Path(id): Path<u32>) -> Response {
     let (reply, rx) = oneshot::channel();
     let _ = app.tx.send(Command::Waiting(QueueId(id), reply)).await;
@@ -354,9 +460,17 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         st.set_initial_config(&routing::demo::kent_community_trust(), wall_clock())?;
     }
     let started = std::time::Instant::now();
-    let mut engine = store::recover(&st)?;
+    let (config, _) = st.initial_config()?.ok_or(store::StoreError::Empty)?;
+    let mut live = Live {
+        kpi: kpi::Kpi::new(kpi::KpiConfig::from_routing(
+            model::DurationMs::from_secs(15 * 60),
+            &config,
+        )),
+        hub: broadcast::channel(4096).0,
+    };
+    let mut engine = store::recover_observing(&st, &mut |r| live.kpi.observe(r))?;
     let _ = engine.handle_timeout(wall_clock().max(engine.now()));
-    engine.drain_output().for_each(drop);
+    engine.drain_output().for_each(|x| live.publish(x));
     eprintln!(
         "recovered {} live contacts from {} in {:.0} ms",
         engine.live_contacts(),
@@ -364,8 +478,18 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         started.elapsed().as_secs_f64() * 1000.0
     );
     let (tx, rx) = mpsc::channel(1024);
-    let task = tokio::spawn(engine_task(engine, st, rx));
-    let app = App { tx };
+    let hub = live.hub.clone();
+    let config = engine.config();
+    let task = tokio::spawn(engine_task(engine, st, live, rx));
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let driver = opts.demo.map(|d| {
+        eprintln!(
+            "demo: {:.1} simulated calls a minute, agents answering",
+            d.calls_per_minute
+        );
+        tokio::spawn(demo::drive(tx.clone(), hub.subscribe(), config, d))
+    });
+    let app = App { tx, hub, stop };
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/contacts", post(create_contact))
@@ -382,6 +506,8 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         .route("/api/v1/contacts/{id}/priority", post(set_priority))
         .route("/api/v1/agents/{id}/presence", post(presence))
         .route("/api/v1/queues/{id}/waiting", get(get_waiting))
+        .route("/api/v1/kpis", get(get_kpis))
+        .route("/api/v1/events", get(get_events))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -392,13 +518,18 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         })?;
     eprintln!("listening on http://{}", opts.listen);
     axum::serve(listener, router)
-        .with_graceful_shutdown(async {
+        .with_graceful_shutdown(async move {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                     .expect("SIGTERM handler");
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}
+            }
+            // End the live streams so their connections close.
+            let _ = stopping.send(true);
+            if let Some(d) = &driver {
+                d.abort();
             }
         })
         .await

@@ -76,6 +76,15 @@ pub trait Store {
 /// logged input replayed in order. Inputs the engine refused when they were
 /// first given are refused again, identically.
 pub fn recover(store: &dyn Store) -> Result<Engine, StoreError> {
+    recover_observing(store, &mut |_| {})
+}
+
+/// [`recover`], handing every event the replay gives to `observe` (the
+/// server rebuilds its live KPIs this way).
+pub fn recover_observing(
+    store: &dyn Store,
+    observe: &mut dyn FnMut(&routing::Record),
+) -> Result<Engine, StoreError> {
     let (config, at) = store.initial_config()?.ok_or(StoreError::Empty)?;
     let mut engine = Engine::new(config, at).map_err(|e| StoreError::Decode {
         seq: 0,
@@ -83,7 +92,7 @@ pub fn recover(store: &dyn Store) -> Result<Engine, StoreError> {
     })?;
     store.for_each_input(&mut |_, t, input| {
         let _ = engine.handle(t, input);
-        engine.drain_output().for_each(drop);
+        engine.drain_output().for_each(|r| observe(&r));
     })?;
     Ok(engine)
 }

@@ -64,6 +64,13 @@ enum Command {
         data: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Simulated callers and agents in real time (the demo
+        /// organisation), so the live stream and KPIs have traffic.
+        #[arg(long)]
+        demo: bool,
+        /// Demo arrivals a minute over all queues.
+        #[arg(long, default_value_t = 6.0, value_parser = calls_per_minute)]
+        demo_calls_per_minute: f64,
     },
     /// The audit log: `audit verify --data DIR` checks the hash chain.
     Audit {
@@ -137,11 +144,20 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Serve { data, listen } => {
+        Command::Serve {
+            data,
+            listen,
+            demo,
+            demo_calls_per_minute,
+        } => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(server::serve(server::Options { data, listen }))?;
+            let demo = demo.then(|| server::demo::DemoOptions {
+                calls_per_minute: demo_calls_per_minute,
+                ..Default::default()
+            });
+            rt.block_on(server::serve(server::Options { data, listen, demo }))?;
         }
         Command::Whatif(a) => print!("{}", whatif::run(*a)?),
         Command::Flow {
@@ -167,4 +183,14 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--demo-calls-per-minute`: a positive number up to 6000 (100 a second).
+fn calls_per_minute(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 6000.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a rate between 0 and 6000 calls a minute"
+        )),
+    }
 }

@@ -37,6 +37,10 @@ fn http(
 }
 
 fn start(data: &std::path::Path, addr: SocketAddr) -> Child {
+    start_with(data, addr, &[])
+}
+
+fn start_with(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
             "serve",
@@ -45,6 +49,7 @@ fn start(data: &std::path::Path, addr: SocketAddr) -> Child {
             "--listen",
             &addr.to_string(),
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -157,17 +162,7 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
         "{body}"
     );
     // A clean stop on SIGTERM.
-    let pid = server.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let t0 = Instant::now();
-    loop {
-        if let Some(status) = server.try_wait().unwrap() {
-            assert!(status.success(), "{status:?}");
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "no clean stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    sigterm_and_wait(&mut server, "after the crash test");
     let _ = std::fs::remove_dir_all(&data);
 }
 
@@ -391,4 +386,76 @@ fn a_call_lifecycle_over_http() {
     let (status, _) = http(addr, "GET", "/api/v1/contacts/2", None).unwrap();
     assert_eq!(status, 404);
     kill(server, &data);
+}
+
+fn sigterm_and_wait(server: &mut Child, why: &str) {
+    let pid = server.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let t0 = Instant::now();
+    loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no clean stop: {why}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn overall_counts(addr: SocketAddr) -> serde_json::Value {
+    let (status, body) = http(addr, "GET", "/api/v1/kpis", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["overall"]["counts"].clone()
+}
+
+/// `serve --demo`: simulated callers and agents go through the real
+/// server; the live stream shows calls arriving and being answered, the
+/// KPIs count them, SIGTERM ends open streams and stops cleanly, and the
+/// KPIs come back from the log after a restart.
+#[test]
+fn demo_traffic_flows_through_the_live_stream_and_kpis() {
+    let data = std::env::temp_dir().join(format!("sb-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let addr = free_port();
+    let mut server = start_with(&data, addr, &["--demo", "--demo-calls-per-minute", "600"]);
+    // Subscribe to the live stream and read until a call is answered.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let t0 = Instant::now();
+    while !(seen.contains("event: record") && seen.contains(r#""answered":{"#)) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no answered call on the stream: {seen}"
+        );
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "stream closed early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    assert!(seen.contains(r#""arrived":{"#), "{seen}");
+    let before = overall_counts(addr);
+    assert!(before["offered"].as_u64().unwrap() > 0, "{before}");
+    assert!(before["answered"].as_u64().unwrap() > 0, "{before}");
+    // The stream is still open: SIGTERM must end it and stop.
+    sigterm_and_wait(&mut server, "with a live stream open");
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    // Restarted without the demo: the counts are rebuilt from the log.
+    let mut server = start(&data, addr);
+    let after = overall_counts(addr);
+    for k in ["offered", "answered"] {
+        assert!(
+            after[k].as_u64() >= before[k].as_u64(),
+            "{k}: {before} then {after}"
+        );
+    }
+    sigterm_and_wait(&mut server, "after restart");
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -1,0 +1,205 @@
+//! `serve --demo`: simulated callers and agents driving the real server in
+//! real time, so the live stream, the KPIs and the API have something to
+//! show. Callers arrive at random on every queue, some give up, some ask
+//! for a callback; agents log in, answer after a ring or now and then
+//! decline, talk and hang up. Every action goes through the same command
+//! channel as the HTTP API, so it is committed to the store and replayed
+//! on restart like any other input. No patient data is made up: contacts
+//! are bare ids.
+
+use crate::Command;
+use model::rng::SplitMix64;
+use model::{AgentId, ContactId, QueueId};
+use routing::{Config, Event, Input, NewContact, Presence, Record};
+use std::collections::{BinaryHeap, HashSet};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+
+/// How busy the demo is.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    /// Mean arrivals a minute over all queues (Poisson).
+    pub calls_per_minute: f64,
+    /// Mean talk time, seconds (exponential).
+    pub talk_seconds: f64,
+    /// Seed for the random choices.
+    pub seed: u64,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            calls_per_minute: 6.0,
+            talk_seconds: 45.0,
+            seed: 2026,
+        }
+    }
+}
+
+/// A simulated action that falls due later.
+#[derive(Debug, PartialEq, Eq)]
+enum Action {
+    Arrive,
+    Accept(AgentId, ContactId),
+    Reject(AgentId, ContactId),
+    End(ContactId),
+    /// The caller gives up unless answered by then.
+    GiveUp(ContactId),
+    /// The caller asks to be called back unless answered by then.
+    AskCallback(ContactId),
+    Ready(AgentId),
+}
+
+#[derive(PartialEq, Eq)]
+struct Due(Instant, u64, Action);
+
+impl Ord for Due {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        // Earliest first (BinaryHeap is a max-heap), then in scheduling order.
+        (o.0, o.1).cmp(&(self.0, self.1))
+    }
+}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+struct Driver {
+    tx: mpsc::Sender<Command>,
+    rng: SplitMix64,
+    opts: DemoOptions,
+    queues: Vec<QueueId>,
+    due: BinaryHeap<Due>,
+    order: u64,
+    next_id: u64,
+    answered: HashSet<ContactId>,
+}
+
+impl Driver {
+    fn after(&mut self, secs: f64, a: Action) {
+        self.order += 1;
+        let at = Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
+        self.due.push(Due(at, self.order, a));
+    }
+
+    /// Sends an input like an HTTP handler would; a refusal (the contact
+    /// already gone, say) is normal in a live centre and ignored.
+    async fn send(&self, input: Input) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Command::Input(input, reply)).await.is_err() {
+            return false;
+        }
+        rx.await.is_ok()
+    }
+
+    async fn act(&mut self, a: Action) -> bool {
+        let input = match a {
+            Action::Arrive => {
+                let mean_gap = 60.0 / self.opts.calls_per_minute.max(0.01);
+                let gap = self.rng.exp(mean_gap);
+                self.after(gap, Action::Arrive);
+                self.next_id += 1;
+                let id = ContactId(self.next_id);
+                let q = self.queues[self.rng.below(self.queues.len() as u64) as usize];
+                // A third of callers have limited patience; some of the
+                // rest take a callback rather than wait.
+                if self.rng.chance(0.33) {
+                    let patience = self.rng.exp(60.0);
+                    self.after(patience, Action::GiveUp(id));
+                } else if self.rng.chance(0.15) {
+                    self.after(20.0, Action::AskCallback(id));
+                }
+                Input::Arrive(NewContact::new(id, q, model::Channel::Voice))
+            }
+            Action::Accept(agent, contact) => Input::Accept { agent, contact },
+            Action::Reject(agent, contact) => {
+                self.after(5.0, Action::Ready(agent));
+                Input::Reject { agent, contact }
+            }
+            Action::End(contact) => {
+                self.answered.remove(&contact);
+                Input::End { contact }
+            }
+            Action::GiveUp(contact) if !self.answered.contains(&contact) => {
+                Input::Abandon { contact }
+            }
+            Action::AskCallback(contact) if !self.answered.contains(&contact) => {
+                Input::RequestCallback { contact }
+            }
+            Action::GiveUp(_) | Action::AskCallback(_) => return true,
+            Action::Ready(agent) => Input::SetPresence {
+                agent,
+                presence: Presence::Ready,
+            },
+        };
+        self.send(input).await
+    }
+
+    fn saw(&mut self, r: &Record) {
+        match &r.event {
+            Event::Offered { contact, agent, .. } => {
+                let ring = 1.0 + 2.0 * self.rng.unit();
+                if self.rng.chance(0.05) {
+                    self.after(ring, Action::Reject(*agent, *contact));
+                } else {
+                    self.after(ring, Action::Accept(*agent, *contact));
+                }
+            }
+            Event::Answered { contact, .. } => {
+                self.answered.insert(*contact);
+                let talk = self.rng.exp(self.opts.talk_seconds);
+                self.after(talk, Action::End(*contact));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Runs the demo until the server's command channel closes.
+pub(crate) async fn drive(
+    tx: mpsc::Sender<Command>,
+    mut events: broadcast::Receiver<Record>,
+    config: Config,
+    opts: DemoOptions,
+) {
+    // Ids above any the demo used before (the log survives restarts).
+    let first_id = (crate::wall_clock().0.max(0) as u64) * 1000;
+    let mut d = Driver {
+        tx,
+        rng: SplitMix64::new(opts.seed ^ first_id),
+        opts,
+        queues: config.queues.iter().map(|q| q.id).collect(),
+        due: BinaryHeap::new(),
+        order: 0,
+        next_id: first_id,
+        answered: HashSet::new(),
+    };
+    if d.queues.is_empty() {
+        return;
+    }
+    for a in &config.agents {
+        // Agents log in over the first ten seconds.
+        let at = d.rng.unit() * 10.0;
+        d.after(at, Action::Ready(a.id));
+    }
+    d.after(0.5, Action::Arrive);
+    loop {
+        let next = d.due.peek().map(|x| x.0);
+        tokio::select! {
+            r = events.recv() => match r {
+                Ok(r) => d.saw(&r),
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep_until(next.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
+                if let Some(Due(_, _, a)) = d.due.pop() {
+                    if !d.act(a).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
