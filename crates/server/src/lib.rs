@@ -83,10 +83,16 @@ impl Live {
                 let row = report.iter().find(|r| {
                     r.interval_start.is_none() && r.dimension == kpi::Dimension::Queue(q.id)
                 });
+                let view = engine.queue_view(q.id);
                 json!({
                     "queue": q.id,
                     "name": q.name,
-                    "waiting": engine.waiting_in_order(q.id).len(),
+                    "waiting": view.as_ref().map_or(0, |v| v.waiting),
+                    "longest_wait_seconds": view
+                        .as_ref()
+                        .and_then(|v| v.oldest_arrival)
+                        .map(|t| now.since(t).0.max(0) as f64 / 1000.0),
+                    "ready_agents": view.as_ref().map_or(0, |v| v.ready_agents.iter().sum::<usize>()),
                     "counts": row.map(|r| &r.counts),
                     "figures": row.map(|r| &r.figures),
                 })

@@ -441,6 +441,19 @@ fn demo_traffic_flows_through_the_live_stream_and_kpis() {
     assert!(seen.contains("text/event-stream"), "{seen}");
     assert!(seen.contains(r#""arrived":{"#), "{seen}");
     let before = overall_counts(addr);
+    let (_, board) = http(addr, "GET", "/api/v1/kpis", None).unwrap();
+    let board: serde_json::Value = serde_json::from_str(&board).unwrap();
+    let queues = board["queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 6, "{board}");
+    for q in queues {
+        assert!(q["name"].is_string() && q["waiting"].is_u64(), "{q}");
+        assert!(q["ready_agents"].is_u64(), "{q}");
+        // No one waits in an empty queue; whoever waits, waits >= 0 s.
+        match q["waiting"].as_u64().unwrap() {
+            0 => assert!(q["longest_wait_seconds"].is_null(), "{q}"),
+            _ => assert!(q["longest_wait_seconds"].as_f64().unwrap() >= 0.0, "{q}"),
+        }
+    }
     assert!(before["offered"].as_u64().unwrap() > 0, "{before}");
     assert!(before["answered"].as_u64().unwrap() > 0, "{before}");
     // The stream is still open: SIGTERM must end it and stop.

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Load on `switchboard serve` over loopback with wrk (Debian): committed
+# writes (POST /api/v1/contacts, one SQLite commit with synchronous=FULL
+# each), reads of a contact and of the wallboard KPIs, and live-stream
+# subscribers (bench/sse_subscribers.py). Three runs of each wrk case;
+# prints every run (take the median). Needs: wrk (apt-get install -y wrk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release -q -p switchboard
+DATA=$(mktemp -d)
+PORT=${PORT:-18130}
+ADDR=127.0.0.1:$PORT
+target/release/switchboard serve --data "$DATA" --listen "$ADDR" 2>/dev/null &
+PID=$!
+trap 'kill $PID 2>/dev/null; rm -rf "$DATA"' EXIT
+until curl -sf "http://$ADDR/healthz" >/dev/null; do sleep 0.1; done
+run() { # name, wrk args...
+  local name=$1; shift
+  for i in 1 2 3; do
+    out=$(wrk -t2 -c32 -d10s "$@" -- "$i")
+    echo "$name run $i: $(echo "$out" | grep Requests/sec | tr -s ' ') $(echo "$out" | grep LAT)"
+  done
+}
+run "write POST /contacts" -s bench/wrk/create_contacts.lua "http://$ADDR"
+ID=$(curl -s "http://$ADDR/api/v1/queues/3/waiting" | python3 -c "import json,sys;print(json.load(sys.stdin)['waiting'][0])")
+LIVE=$(curl -s "http://$ADDR/api/v1/kpis" | python3 -c "import json,sys;print(sum(q['waiting'] for q in json.load(sys.stdin)['queues']))")
+echo "waiting contacts after the writes: $LIVE"
+run "read GET /contacts/ID" -s bench/wrk/read.lua "http://$ADDR/api/v1/contacts/$ID"
+run "read GET /kpis" -s bench/wrk/read.lua "http://$ADDR/api/v1/kpis"
+python3 bench/sse_subscribers.py "$ADDR" 1000 500 900000000000
