@@ -109,16 +109,21 @@ fn wall_clock() -> Timestamp {
     Timestamp(ms)
 }
 
-/// The engine's owner: applies commands one at a time, fires timers when
-/// they fall due. An input is committed to the store before it is applied
-/// and acknowledged, so a crash never loses an acknowledged input; refused
-/// inputs are logged too and are refused again, identically, on replay.
+/// Most inputs committed in one transaction (one fsync).
+const MAX_BATCH: usize = 256;
+
+/// The engine's owner: applies commands in order, fires timers when they
+/// fall due. An input is committed to the store before it is applied and
+/// acknowledged (inputs that arrive together share one commit), so a
+/// crash never loses an acknowledged input; refused inputs are logged too
+/// and are refused again, identically, on replay.
 async fn engine_task(
     mut engine: Engine,
     mut store: SqliteStore,
     mut live: Live,
     mut rx: mpsc::Receiver<Command>,
 ) {
+    let mut held_back: Option<Command> = None;
     loop {
         let now = wall_clock().max(engine.now());
         let sleep = match engine.poll_timeout() {
@@ -126,44 +131,69 @@ async fn engine_task(
             Some(_) => std::time::Duration::ZERO,
             None => std::time::Duration::from_secs(3600),
         };
-        tokio::select! {
-            cmd = rx.recv() => {
-                let Some(cmd) = cmd else { return };
-                let now = wall_clock().max(engine.now());
-                match cmd {
-                    Command::Input(input, reply) => {
-                        if let Err(e) = store.append_inputs(&[(now, input.clone())]) {
-                            // Not durable: refuse and stop rather than diverge.
-                            eprintln!("error: cannot commit an input, stopping: {e}");
-                            drop(reply);
-                            return;
+        let cmd = match held_back.take() {
+            Some(cmd) => cmd,
+            None => tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => cmd,
+                    None => return,
+                },
+                _ = tokio::time::sleep(sleep) => {
+                    let _ = engine.handle_timeout(wall_clock().max(engine.now()));
+                    engine.drain_output().for_each(|x| live.publish(x));
+                    continue;
+                }
+            },
+        };
+        let now = wall_clock().max(engine.now());
+        match cmd {
+            Command::Input(input, reply) => {
+                // Group commit: the inputs already waiting join this one in
+                // a single transaction; none is applied or acknowledged
+                // before the whole batch is durable. A query that was
+                // waiting among them is kept for after, in its order.
+                let mut batch = vec![(input, reply)];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(Command::Input(i, r)) => batch.push((i, r)),
+                        Ok(other) => {
+                            held_back = Some(other);
+                            break;
                         }
-                        let r = engine.handle(now, input).map(|()| engine.drain_output().collect::<Vec<_>>());
-                        if let Ok(records) = &r {
-                            records.iter().cloned().for_each(|x| live.publish(x));
-                        }
-                        let _ = reply.send(r);
-                    }
-                    Command::Contact(id, reply) => {
-                        let _ = engine.handle_timeout(now);
-                        engine.drain_output().for_each(|x| live.publish(x));
-                        let _ = reply.send(engine.contact(id));
-                    }
-                    Command::Waiting(q, reply) => {
-                        let _ = engine.handle_timeout(now);
-                        engine.drain_output().for_each(|x| live.publish(x));
-                        let _ = reply.send(engine.waiting_in_order(q));
-                    }
-                    Command::Kpis(reply) => {
-                        let _ = engine.handle_timeout(now);
-                        engine.drain_output().for_each(|x| live.publish(x));
-                        let _ = reply.send(live.snapshot(&engine, now));
+                        Err(_) => break,
                     }
                 }
+                let log: Vec<(Timestamp, Input)> =
+                    batch.iter().map(|(i, _)| (now, i.clone())).collect();
+                if let Err(e) = store.append_inputs(&log) {
+                    // Not durable: refuse and stop rather than diverge.
+                    eprintln!("error: cannot commit inputs, stopping: {e}");
+                    return;
+                }
+                for (input, reply) in batch {
+                    let r = engine
+                        .handle(now, input)
+                        .map(|()| engine.drain_output().collect::<Vec<_>>());
+                    if let Ok(records) = &r {
+                        records.iter().cloned().for_each(|x| live.publish(x));
+                    }
+                    let _ = reply.send(r);
+                }
             }
-            _ = tokio::time::sleep(sleep) => {
-                let _ = engine.handle_timeout(wall_clock().max(engine.now()));
+            Command::Contact(id, reply) => {
+                let _ = engine.handle_timeout(now);
                 engine.drain_output().for_each(|x| live.publish(x));
+                let _ = reply.send(engine.contact(id));
+            }
+            Command::Waiting(q, reply) => {
+                let _ = engine.handle_timeout(now);
+                engine.drain_output().for_each(|x| live.publish(x));
+                let _ = reply.send(engine.waiting_in_order(q));
+            }
+            Command::Kpis(reply) => {
+                let _ = engine.handle_timeout(now);
+                engine.drain_output().for_each(|x| live.publish(x));
+                let _ = reply.send(live.snapshot(&engine, now));
             }
         }
     }
