@@ -472,3 +472,46 @@ fn demo_traffic_flows_through_the_live_stream_and_kpis() {
     sigterm_and_wait(&mut server, "after restart");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// Group commit under concurrency: four clients create contacts at once and
+/// the server is killed with SIGKILL while they are still sending. Every
+/// contact that was acknowledged (201) is there after the restart.
+#[test]
+fn concurrent_acknowledged_writes_survive_kill_9() {
+    let (data, addr, mut server) = fresh("concurrent");
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..4u64)
+        .map(|t| {
+            let acked = acked.clone();
+            std::thread::spawn(move || {
+                for i in 0..5_000u64 {
+                    let id = t * 1_000_000 + i + 1;
+                    let body = format!(r#"{{"id":{id},"queue":{}}}"#, 2 + i % 5);
+                    match http(addr, "POST", "/api/v1/contacts", Some(&body)) {
+                        Ok((201, _)) => acked.lock().unwrap().push(id),
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill mid-flight, once a good number are in.
+    let t0 = Instant::now();
+    while acked.lock().unwrap().len() < 400 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "too slow to start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() < 20_000, "the kill came after every write");
+    let server = start(&data, addr);
+    for id in &acked {
+        let (status, body) = http(addr, "GET", &format!("/api/v1/contacts/{id}"), None).unwrap();
+        assert_eq!(status, 200, "acknowledged contact {id} lost: {body}");
+    }
+    kill(server, &data);
+}
