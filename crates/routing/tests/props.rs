@@ -16,7 +16,9 @@
 //!
 //! The configuration and the inputs come from proptest; a failure prints
 //! the shrunk case, which replays exactly (and is kept in
-//! `props.proptest-regressions`, replayed first on every run).
+//! `props.proptest-regressions`, replayed first on every run; only the
+//! `cc` seed matters — elide proptest's "shrinks to" comment before
+//! committing, as its random numbers can look like real NHS numbers).
 //! `PROPS_TRACE=1` prints every input and event of the runs, to read a
 //! failure.
 
