@@ -1,7 +1,7 @@
 //! `switchboard forecast`: arrivals per interval from a history CSV.
 
 use crate::args;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use forecast::{Choice, Method, Row, Series};
 use jiff::civil::{Date, Time};
 use serde_json::json;
@@ -31,26 +31,17 @@ pub struct ForecastArgs {
 }
 
 /// Largest history file read.
-const MAX_BYTES: u64 = 512 * 1024 * 1024;
+const MAX_BYTES: u64 = crate::csv::MAX_BYTES;
 
-fn read_rows(path: &PathBuf) -> Result<Vec<Row>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > MAX_BYTES {
-        bail!("{} is larger than 512 MiB", path.display());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+fn read_rows(path: &std::path::Path) -> Result<Vec<Row>> {
+    let text = crate::csv::read_limited(path, MAX_BYTES)?;
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || (i == 0 && line.starts_with("date")) {
             continue;
         }
-        let f: Vec<&str> = line
-            .split(',')
-            .map(|x| x.trim().trim_matches('"'))
-            .collect();
+        let f = crate::csv::fields(line);
         let at = |problem: String| anyhow::anyhow!("{} line {}: {problem}", path.display(), i + 1);
         if f.len() != 3 {
             return Err(at(format!(

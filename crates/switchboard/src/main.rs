@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 mod args;
+mod csv;
 mod demo;
 mod flows;
 mod forecasting;

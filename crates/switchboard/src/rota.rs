@@ -3,7 +3,7 @@
 
 use crate::args;
 use anyhow::{bail, Context, Result};
-use jiff::civil::{Date, Time};
+use jiff::civil::Date;
 use serde_json::json;
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -32,32 +32,8 @@ pub struct RotaArgs {
     json: bool,
 }
 
-fn read(path: &PathBuf) -> Result<Vec<Vec<String>>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > 64 * 1024 * 1024 {
-        bail!("{} is larger than 64 MiB", path.display());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.split(',')
-                .map(|x| x.trim().trim_matches('"').to_string())
-                .collect()
-        })
-        .collect())
-}
-
-fn time(s: &str) -> Option<i64> {
-    let t: Time = format!("{s}:00").parse().ok()?;
-    Some(t.hour() as i64 * 60 + t.minute() as i64)
-}
-
 pub fn run(a: RotaArgs) -> Result<String> {
-    let rows = read(&a.requirement)?;
+    let rows = crate::csv::rows(&a.requirement)?;
     let Some(header) = rows.first() else {
         bail!("{}: empty", a.requirement.display())
     };
@@ -81,7 +57,8 @@ pub fn run(a: RotaArgs) -> Result<String> {
         let d: Date = r[0]
             .parse()
             .map_err(|_| bad(format!("'{}' is not a date", r[0])))?;
-        let m = time(&r[1]).ok_or_else(|| bad(format!("'{}' is not a time", r[1])))?;
+        let m =
+            crate::csv::minutes(&r[1]).ok_or_else(|| bad(format!("'{}' is not a time", r[1])))?;
         let n: u32 = r[col]
             .parse()
             .map_err(|_| bad(format!("'{}' is not a whole number of staff", r[col])))?;
@@ -112,7 +89,7 @@ pub fn run(a: RotaArgs) -> Result<String> {
     let slot_of = |d: Date, m: i64| -> i64 { (abs((d, m))).div_euclid(step) };
     let mut shifts = Vec::new();
     if let Some(path) = &a.shifts {
-        for (i, r) in read(path)?.iter().enumerate() {
+        for (i, r) in crate::csv::rows(path)?.iter().enumerate() {
             if i == 0 && r.first().is_some_and(|h| h == "who") {
                 continue;
             }
@@ -126,8 +103,8 @@ pub fn run(a: RotaArgs) -> Result<String> {
                 .parse()
                 .map_err(|_| bad(format!("'{}' is not a date", r[1])))?;
             let (s, mut e) = (
-                time(&r[2]).ok_or_else(|| bad("bad start".into()))?,
-                time(&r[3]).ok_or_else(|| bad("bad end".into()))?,
+                crate::csv::minutes(&r[2]).ok_or_else(|| bad("bad start".into()))?,
+                crate::csv::minutes(&r[3]).ok_or_else(|| bad("bad end".into()))?,
             );
             if e <= s {
                 e += 1440;
@@ -135,8 +112,8 @@ pub fn run(a: RotaArgs) -> Result<String> {
             let mut breaks = Vec::new();
             if r.len() == 6 {
                 let (mut b0, mut b1) = (
-                    time(&r[4]).ok_or_else(|| bad("bad break start".into()))?,
-                    time(&r[5]).ok_or_else(|| bad("bad break end".into()))?,
+                    crate::csv::minutes(&r[4]).ok_or_else(|| bad("bad break start".into()))?,
+                    crate::csv::minutes(&r[5]).ok_or_else(|| bad("bad break end".into()))?,
                 );
                 if b0 < s {
                     b0 += 1440;

@@ -284,19 +284,15 @@ pub fn run(a: StaffArgs) -> Result<String> {
 /// Most rows read from a CSV of calls per interval.
 const MAX_ROWS: usize = 1_000_000;
 
-fn read_calls_csv(path: &PathBuf) -> Result<Vec<(String, String, f64)>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+fn read_calls_csv(path: &std::path::Path) -> Result<Vec<(String, String, f64)>> {
+    let text = crate::csv::read_limited(path, crate::csv::MAX_BYTES)?;
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || (i == 0 && line.starts_with("date")) {
             continue;
         }
-        let f: Vec<&str> = line
-            .split(',')
-            .map(|x| x.trim().trim_matches('"'))
-            .collect();
+        let f = crate::csv::fields(line);
         if f.len() != 3 {
             bail!(
                 "{} line {}: expected date,interval_start,calls, got {} fields",

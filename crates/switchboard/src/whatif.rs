@@ -3,8 +3,8 @@
 //! the air).
 
 use crate::args;
-use anyhow::{bail, Context, Result};
-use jiff::civil::{Date, Time};
+use anyhow::{bail, Result};
+use jiff::civil::Date;
 use model::{AgentId, Channel, DurationMs, QueueId, SiteId, SkillId, TeamId, Timestamp};
 use routing::{
     AgentDef, Capacity, Config, OverflowAction, OverflowStep, QueueDef, ServiceTarget, SiteDef,
@@ -45,30 +45,6 @@ pub struct WhatIfArgs {
     json: bool,
 }
 
-fn time_of(s: &str) -> Option<i64> {
-    let t: Time = format!("{s}:00").parse().ok()?;
-    Some(t.hour() as i64 * 60 + t.minute() as i64)
-}
-
-fn lines(path: &PathBuf) -> Result<Vec<Vec<String>>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > 64 * 1024 * 1024 {
-        bail!("{} is larger than 64 MiB", path.display());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.split(',')
-                .map(|x| x.trim().trim_matches('"').to_string())
-                .collect()
-        })
-        .collect())
-}
-
 pub fn run(a: WhatIfArgs) -> Result<String> {
     let aht = args::duration_secs("--aht", &a.aht)?;
     let patience = args::duration_secs("--patience", &a.patience)?;
@@ -85,7 +61,7 @@ pub fn run(a: WhatIfArgs) -> Result<String> {
     };
     let accept = args::fraction("--callback-acceptance", &a.callback_acceptance, true)?;
     // Forecast → a rate per interval from its first interval.
-    let rows = lines(&a.forecast)?;
+    let rows = crate::csv::rows(&a.forecast)?;
     let mut start: Option<(Date, i64)> = None;
     let mut step = 0i64;
     let mut rates = Vec::new();
@@ -100,7 +76,8 @@ pub fn run(a: WhatIfArgs) -> Result<String> {
         let d: Date = r[0]
             .parse()
             .map_err(|_| bad(format!("'{}' is not a date", r[0])))?;
-        let m = time_of(&r[1]).ok_or_else(|| bad(format!("'{}' is not a time", r[1])))?;
+        let m =
+            crate::csv::minutes(&r[1]).ok_or_else(|| bad(format!("'{}' is not a time", r[1])))?;
         let calls: f64 = r[2]
             .parse()
             .map_err(|_| bad(format!("'{}' is not a number", r[2])))?;
@@ -139,7 +116,7 @@ pub fn run(a: WhatIfArgs) -> Result<String> {
     let mut agents: BTreeMap<String, AgentId> = BTreeMap::new();
     let mut shifts = Vec::new();
     let mut lost = 0;
-    for (i, r) in lines(&a.rota)?.iter().enumerate() {
+    for (i, r) in crate::csv::rows(&a.rota)?.iter().enumerate() {
         if i == 0 && r.first().is_some_and(|h| h == "who") {
             continue;
         }
@@ -160,8 +137,8 @@ pub fn run(a: WhatIfArgs) -> Result<String> {
             .map_err(|_| bad(format!("'{}' is not a date", r[1])))?;
         let base = (d - s0.0).get_days() as i64 * 1440 - s0.1;
         let (s, mut e) = (
-            time_of(&r[2]).ok_or_else(|| bad("bad start".into()))?,
-            time_of(&r[3]).ok_or_else(|| bad("bad end".into()))?,
+            crate::csv::minutes(&r[2]).ok_or_else(|| bad("bad start".into()))?,
+            crate::csv::minutes(&r[3]).ok_or_else(|| bad("bad end".into()))?,
         );
         if e <= s {
             e += 1440;
@@ -170,8 +147,8 @@ pub fn run(a: WhatIfArgs) -> Result<String> {
         let id = *agents.entry(r[0].clone()).or_insert(AgentId(n));
         let mut breaks = Vec::new();
         if r.len() >= 6 && !r[4].is_empty() {
-            let mut b0 = time_of(&r[4]).ok_or_else(|| bad("bad break start".into()))?;
-            let mut b1 = time_of(&r[5]).ok_or_else(|| bad("bad break end".into()))?;
+            let mut b0 = crate::csv::minutes(&r[4]).ok_or_else(|| bad("bad break start".into()))?;
+            let mut b1 = crate::csv::minutes(&r[5]).ok_or_else(|| bad("bad break end".into()))?;
             if b0 < s {
                 b0 += 1440;
             }
