@@ -222,41 +222,24 @@ impl Method {
 pub const SEASONAL_WEEKS: usize = 6;
 
 fn seasonal_average(s: &Series, horizon: usize) -> Vec<f64> {
-    let week = 7 * s.slots_per_day;
-    let n = s.values.len();
-    (0..horizon)
-        .map(|h| {
-            let i = n + h;
-            let mut sum = 0.0;
-            let mut k = 0;
-            let mut back = i;
-            while back >= week && k < SEASONAL_WEEKS {
-                back -= week;
-                if back < n {
-                    sum += s.values[back];
-                    k += 1;
-                }
-            }
-            if k > 0 {
-                sum / k as f64
-            } else {
-                0.0
-            }
-        })
-        .collect()
+    average_of_past(s, horizon, 7 * s.slots_per_day, SEASONAL_WEEKS)
 }
 
 fn daily_average(s: &Series, horizon: usize) -> Vec<f64> {
-    let day = s.slots_per_day;
+    average_of_past(s, horizon, s.slots_per_day, 14)
+}
+
+/// Each future slot is the mean of the same slot in the last `count`
+/// periods of `period` slots that the history has (0 where it has none).
+fn average_of_past(s: &Series, horizon: usize, period: usize, count: usize) -> Vec<f64> {
     let n = s.values.len();
     (0..horizon)
         .map(|h| {
-            let i = n + h;
             let mut sum = 0.0;
             let mut k = 0;
-            let mut back = i;
-            while back >= day && k < 14 {
-                back -= day;
+            let mut back = n + h;
+            while back >= period && k < count {
+                back -= period;
                 if back < n {
                     sum += s.values[back];
                     k += 1;
