@@ -1,6 +1,7 @@
-//! The small CSV files the planning commands read (forecasts, rotas,
-//! requirements, call counts): size-limited reads, fields split on commas
-//! with quotes and spaces trimmed, `HH:MM` times.
+//! The input files the commands read: size-limited reads (also used for
+//! flow files), and for the planning CSVs (forecasts, rotas, requirements,
+//! call counts) fields split on commas with quotes and spaces trimmed, and
+//! `HH:MM` times.
 
 use anyhow::{bail, Context, Result};
 use jiff::civil::Time;

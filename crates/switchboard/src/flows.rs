@@ -20,14 +20,8 @@ pub fn demo_catalog() -> Catalog {
 }
 
 /// Reads and parses one flow file (size-limited; errors name the file).
-pub fn read(path: &PathBuf) -> Result<Flow> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > MAX_FLOW_BYTES {
-        bail!("{} is larger than 1 MiB", path.display());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+pub fn read(path: &std::path::Path) -> Result<Flow> {
+    let text = crate::csv::read_limited(path, MAX_FLOW_BYTES)?;
     serde_json::from_str(&text).with_context(|| format!("{} is not a valid flow", path.display()))
 }
 
@@ -37,7 +31,7 @@ pub fn check(files: &[PathBuf]) -> Result<String> {
     if files.is_empty() || files.len() > 1000 {
         bail!("give 1 to 1000 flow files");
     }
-    let flows: Vec<Flow> = files.iter().map(read).collect::<Result<_>>()?;
+    let flows: Vec<Flow> = files.iter().map(|f| read(f)).collect::<Result<_>>()?;
     let catalog = demo_catalog();
     let mut book = FlowBook::default();
     let mut pending: Vec<Flow> = flows;

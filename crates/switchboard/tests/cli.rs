@@ -223,26 +223,29 @@ fn staff_bad_input_names_the_problem() {
     }
 }
 
+/// The quick M/M/n+M mode, 200 hours, seeded.
+const QUICK_SIM: [&str; 16] = [
+    "simulate",
+    "--arrival-rate",
+    "4.2/min",
+    "--aht",
+    "120s",
+    "--agents",
+    "12",
+    "--patience",
+    "60s",
+    "--target",
+    "80/20",
+    "--hours",
+    "200",
+    "--seed",
+    "7",
+    "--json",
+];
+
 #[test]
 fn simulate_quick_mode_keeps_the_json_contract() {
-    let (code, out, err) = switchboard(&[
-        "simulate",
-        "--arrival-rate",
-        "4.2/min",
-        "--aht",
-        "120s",
-        "--agents",
-        "12",
-        "--patience",
-        "60s",
-        "--target",
-        "80/20",
-        "--hours",
-        "200",
-        "--seed",
-        "7",
-        "--json",
-    ]);
+    let (code, out, err) = switchboard(&QUICK_SIM);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     for key in [
@@ -265,24 +268,7 @@ fn simulate_quick_mode_keeps_the_json_contract() {
         v["answered"].as_u64().unwrap() + v["abandoned"].as_u64().unwrap()
     );
     // Same seed, same numbers.
-    let (_, again, _) = switchboard(&[
-        "simulate",
-        "--arrival-rate",
-        "4.2/min",
-        "--aht",
-        "120s",
-        "--agents",
-        "12",
-        "--patience",
-        "60s",
-        "--target",
-        "80/20",
-        "--hours",
-        "200",
-        "--seed",
-        "7",
-        "--json",
-    ]);
+    let (_, again, _) = switchboard(&QUICK_SIM);
     let w: serde_json::Value = serde_json::from_str(&again).unwrap();
     for key in [
         "offered",
