@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod nhs;
+mod patient;
 pub mod rng;
 pub use nhs::{NhsNumber, NhsNumberError};
+pub use patient::{Patient, PatientError, PhoneNumber, Sensitive, MAX_PHONES};
 
 /// Milliseconds since the Unix epoch (UTC). Our own type so that the pure
 /// crates never depend on a clock or a time library.
@@ -105,6 +107,11 @@ macro_rules! id_type {
     };
 }
 
+id_type!(
+    /// One organisation (tenant): a trust, a practice, a network. Nothing
+    /// of one organisation is visible to another.
+    OrgId, u32, "org"
+);
 id_type!(
     /// One contact (call, chat, email, ...), chosen by the caller of the engine.
     ContactId, u64, "c"

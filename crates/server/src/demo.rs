@@ -9,7 +9,7 @@
 
 use crate::Command;
 use model::rng::SplitMix64;
-use model::{AgentId, ContactId, QueueId};
+use model::{AgentId, ContactId, OrgId, QueueId};
 use routing::{Config, Event, Input, NewContact, Presence, Record};
 use std::collections::{BinaryHeap, HashSet};
 use std::time::Duration;
@@ -68,6 +68,9 @@ impl PartialOrd for Due {
 
 struct Driver {
     tx: mpsc::Sender<Command>,
+    org: OrgId,
+    /// Agents people log in as: never simulated.
+    people: HashSet<AgentId>,
     rng: SplitMix64,
     opts: DemoOptions,
     queues: Vec<QueueId>,
@@ -88,7 +91,19 @@ impl Driver {
     /// already gone, say) is normal in a live centre and ignored.
     async fn send(&self, input: Input) -> bool {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Command::Input(input, reply)).await.is_err() {
+        let submit = crate::Submit {
+            org: self.org,
+            input,
+            audit: None,
+            caller: None,
+            reply,
+        };
+        if self
+            .tx
+            .send(Command::Input(Box::new(submit)))
+            .await
+            .is_err()
+        {
             return false;
         }
         rx.await.is_ok()
@@ -139,7 +154,7 @@ impl Driver {
 
     fn saw(&mut self, r: &Record) {
         match &r.event {
-            Event::Offered { contact, agent, .. } => {
+            Event::Offered { contact, agent, .. } if !self.people.contains(agent) => {
                 let ring = 1.0 + 2.0 * self.rng.unit();
                 if self.rng.chance(0.05) {
                     self.after(ring, Action::Reject(*agent, *contact));
@@ -160,14 +175,18 @@ impl Driver {
 /// Runs the demo until the server's command channel closes.
 pub(crate) async fn drive(
     tx: mpsc::Sender<Command>,
+    org: OrgId,
     mut events: broadcast::Receiver<Record>,
     config: Config,
+    people: HashSet<AgentId>,
     opts: DemoOptions,
 ) {
     // Ids above any the demo used before (the log survives restarts).
     let first_id = (crate::wall_clock().0.max(0) as u64) * 1000;
     let mut d = Driver {
         tx,
+        org,
+        people,
         rng: SplitMix64::new(opts.seed ^ first_id),
         opts,
         queues: config.queues.iter().map(|q| q.id).collect(),
@@ -179,10 +198,16 @@ pub(crate) async fn drive(
     if d.queues.is_empty() {
         return;
     }
-    for a in &config.agents {
+    let simulated: Vec<AgentId> = config
+        .agents
+        .iter()
+        .map(|a| a.id)
+        .filter(|a| !d.people.contains(a))
+        .collect();
+    for a in simulated {
         // Agents log in over the first ten seconds.
         let at = d.rng.unit() * 10.0;
-        d.after(at, Action::Ready(a.id));
+        d.after(at, Action::Ready(a));
     }
     d.after(0.5, Action::Arrive);
     loop {

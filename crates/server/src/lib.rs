@@ -1,34 +1,44 @@
-//! `switchboard serve`: the routing engine behind an HTTP API, with every
-//! input committed to the store before it is acknowledged, and the engine
-//! rebuilt from the store at start-up.
+//! `switchboard serve`: the routing engines behind an authenticated HTTP
+//! API, with every input committed to the store before it is acknowledged,
+//! and the engines rebuilt from the store at start-up.
 //!
-//! One task owns the engine and the store (no locks around the engine); the
-//! HTTP handlers send it commands. Time comes from the wall clock here, at
-//! the edge, and goes into the engine as an input.
+//! Each organisation (tenant) has its own engine, live KPIs and live
+//! stream: nothing one organisation does is visible to another, by
+//! construction. One task owns the engines and the store (no locks around
+//! an engine); HTTP handlers send it commands. Time comes from the wall
+//! clock here, at the edge, and goes into the engines as an input.
 //!
-//! Every event the engine gives (for an input or a timer) feeds the live
-//! KPIs (`GET /api/v1/kpis`) and the live stream (`GET /api/v1/events`,
-//! server-sent events). `--demo` adds simulated callers and agents
-//! ([`demo`]) that go through the same channel as HTTP, so their inputs are
-//! committed and replayed like any other.
-//!
-//! Still to come (the server issue): authentication, organisations, the
-//! full API, audit of patient data.
+//! Every request is authenticated (a session cookie for people, a bearer
+//! token for integrations) and authorised against the route table
+//! ([`routes::routes`]): the permission each route needs, checked before the
+//! handler runs. The OpenAPI document is generated from the same table.
 
+// Handler helpers return axum's `Response` as their error: it is what a
+// handler answers with, and these are cold paths (a refused request).
+#![allow(clippy::result_large_err)]
+
+pub mod auth;
 pub mod demo;
+mod handlers;
+mod people;
+pub mod routes;
+pub mod seed;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use auth::{Perm, Role, Scope};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use model::{AgentId, Channel, ContactId, Priority, QueueId, Timestamp};
-use routing::{Engine, Input, NewContact, Presence, Record, RoutingError};
-use serde::Deserialize;
+use axum::Json;
+use model::{AgentId, OrgId, Timestamp};
+use routing::{Engine, Input, Record, RoutingError};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use store::{SqliteStore, Store};
+use std::sync::{Arc, Mutex};
+use store::directory::Directory;
+use store::{AuditRecord, CallerIdentity, SqliteStore, Store};
 use tokio::sync::broadcast;
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,36 +55,42 @@ pub enum ServerError {
 pub struct Options {
     pub data: PathBuf,
     pub listen: SocketAddr,
-    /// Simulated callers and agents (`serve --demo`).
-    pub demo: Option<demo::DemoOptions>,
+    /// Seed the demo organisations and users (`serve --demo`).
+    pub demo: bool,
+    /// Simulated callers and agents (`serve --demo`, unless switched off).
+    pub traffic: Option<demo::DemoOptions>,
 }
 
-enum Command {
-    Input(Input, oneshot::Sender<Result<Vec<Record>, RoutingError>>),
-    Contact(ContactId, oneshot::Sender<Option<routing::ContactView>>),
-    Waiting(QueueId, oneshot::Sender<Vec<ContactId>>),
-    Kpis(oneshot::Sender<serde_json::Value>),
+/// One organisation's engine and what is kept beside it: the live KPIs
+/// and the live stream's sender.
+pub(crate) struct Tenant {
+    pub(crate) engine: Engine,
+    pub(crate) kpi: kpi::Kpi,
+    pub(crate) hub: broadcast::Sender<Record>,
 }
 
-/// What the engine task keeps besides the engine: the live KPIs and the
-/// live stream's sender.
-struct Live {
-    kpi: kpi::Kpi,
-    hub: broadcast::Sender<Record>,
-}
-
-impl Live {
+impl Tenant {
     fn publish(&mut self, r: Record) {
         self.kpi.observe(&r);
         // No subscribers is fine.
         let _ = self.hub.send(r);
     }
 
+    fn fire_timers(&mut self, now: Timestamp) {
+        if self.engine.poll_timeout().is_some_and(|t| t <= now) {
+            let _ = self.engine.handle_timeout(now);
+        }
+        while let Some(r) = self.engine.poll_output() {
+            self.publish(r);
+        }
+    }
+
     /// The wallboard figures: whole-run KPIs overall and per queue, and
     /// what is waiting now.
-    fn snapshot(&mut self, engine: &Engine, now: Timestamp) -> serde_json::Value {
+    pub(crate) fn snapshot(&mut self, now: Timestamp) -> serde_json::Value {
         self.kpi.close(now);
         let report = self.kpi.report();
+        let engine = &self.engine;
         let queues: Vec<serde_json::Value> = engine
             .config()
             .queues
@@ -102,7 +118,29 @@ impl Live {
     }
 }
 
-fn wall_clock() -> Timestamp {
+type ReadFn = Box<dyn FnOnce(Option<&mut Tenant>, Timestamp) + Send>;
+
+/// An input for one organisation's engine, with what is committed with it.
+pub(crate) struct Submit {
+    pub(crate) org: OrgId,
+    pub(crate) input: Input,
+    /// Written in the same transaction as the input (configuration changes,
+    /// supervisor actions).
+    pub(crate) audit: Option<AuditRecord>,
+    /// Who is calling, for an arrival: kept if the engine accepts it.
+    pub(crate) caller: Option<CallerIdentity>,
+    pub(crate) reply: oneshot::Sender<Result<Vec<Record>, RoutingError>>,
+}
+
+pub(crate) enum Command {
+    Input(Box<Submit>),
+    /// A read of one organisation's state, run on the engine task.
+    Read(OrgId, ReadFn),
+    /// Subscribes to an organisation's live stream.
+    Subscribe(OrgId, oneshot::Sender<Option<broadcast::Receiver<Record>>>),
+}
+
+pub(crate) fn wall_clock() -> Timestamp {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -112,21 +150,26 @@ fn wall_clock() -> Timestamp {
 /// Most inputs committed in one transaction (one fsync).
 const MAX_BATCH: usize = 256;
 
-/// The engine's owner: applies commands in order, fires timers when they
-/// fall due. An input is committed to the store before it is applied and
-/// acknowledged (inputs that arrive together share one commit), so a
-/// crash never loses an acknowledged input; refused inputs are logged too
-/// and are refused again, identically, on replay.
+/// The engines' owner: applies commands in order, fires timers when they
+/// fall due. Inputs that arrive together are applied, then committed in
+/// one transaction (with their audit records and caller identities), and
+/// only then acknowledged and published: a crash never loses an
+/// acknowledged input. If the commit fails the task stops (nothing is
+/// acknowledged) and the next start replays the log. Refused inputs are
+/// logged too and are refused again, identically, on replay.
 async fn engine_task(
-    mut engine: Engine,
+    mut tenants: BTreeMap<OrgId, Tenant>,
     mut store: SqliteStore,
-    mut live: Live,
     mut rx: mpsc::Receiver<Command>,
 ) {
     let mut held_back: Option<Command> = None;
     loop {
-        let now = wall_clock().max(engine.now());
-        let sleep = match engine.poll_timeout() {
+        let now = wall_clock();
+        let next = tenants
+            .values()
+            .filter_map(|t| t.engine.poll_timeout())
+            .min();
+        let sleep = match next {
             Some(t) if t > now => std::time::Duration::from_millis((t.0 - now.0) as u64),
             Some(_) => std::time::Duration::ZERO,
             None => std::time::Duration::from_secs(3600),
@@ -139,23 +182,20 @@ async fn engine_task(
                     None => return,
                 },
                 _ = tokio::time::sleep(sleep) => {
-                    let _ = engine.handle_timeout(wall_clock().max(engine.now()));
-                    engine.drain_output().for_each(|x| live.publish(x));
+                    for t in tenants.values_mut() {
+                        let now = wall_clock().max(t.engine.now());
+                        t.fire_timers(now);
+                    }
                     continue;
                 }
             },
         };
-        let now = wall_clock().max(engine.now());
         match cmd {
-            Command::Input(input, reply) => {
-                // Group commit: the inputs already waiting join this one in
-                // a single transaction; none is applied or acknowledged
-                // before the whole batch is durable. A query that was
-                // waiting among them is kept for after, in its order.
-                let mut batch = vec![(input, reply)];
+            Command::Input(first) => {
+                let mut batch = vec![*first];
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(Command::Input(i, r)) => batch.push((i, r)),
+                        Ok(Command::Input(s)) => batch.push(*s),
                         Ok(other) => {
                             held_back = Some(other);
                             break;
@@ -163,51 +203,149 @@ async fn engine_task(
                         Err(_) => break,
                     }
                 }
-                let log: Vec<(Timestamp, Input)> =
-                    batch.iter().map(|(i, _)| (now, i.clone())).collect();
-                if let Err(e) = store.append_inputs(&log) {
-                    // Not durable: refuse and stop rather than diverge.
+                let now = wall_clock();
+                let mut log = Vec::with_capacity(batch.len());
+                let mut audit = Vec::new();
+                let mut callers = Vec::new();
+                let mut results = Vec::with_capacity(batch.len());
+                for s in &mut batch {
+                    let Some(t) = tenants.get_mut(&s.org) else {
+                        // An organisation created after this server
+                        // started: not served until a restart. The reply
+                        // is dropped (the client gets 503).
+                        results.push(None);
+                        continue;
+                    };
+                    let at = now.max(t.engine.now());
+                    t.fire_timers(at);
+                    log.push((s.org, at, s.input.clone()));
+                    let r = t
+                        .engine
+                        .handle(at, s.input.clone())
+                        .map(|()| t.engine.drain_output().collect::<Vec<_>>());
+                    if let Some(mut a) = s.audit.take() {
+                        a.at = at;
+                        if let Err(e) = &r {
+                            a.outcome = format!("refused: {e}");
+                        }
+                        audit.push(a);
+                    }
+                    if let (Ok(_), Input::Arrive(nc), Some(who)) = (&r, &s.input, s.caller.take()) {
+                        callers.push((s.org, nc.id, who));
+                    }
+                    results.push(Some(r));
+                }
+                if let Err(e) = store.append_inputs(&log, &audit, &callers) {
+                    // Not durable: acknowledge nothing and stop; the next
+                    // start rebuilds from what was committed.
                     eprintln!("error: cannot commit inputs, stopping: {e}");
                     return;
                 }
-                for (input, reply) in batch {
-                    let r = engine
-                        .handle(now, input)
-                        .map(|()| engine.drain_output().collect::<Vec<_>>());
-                    if let Ok(records) = &r {
-                        records.iter().cloned().for_each(|x| live.publish(x));
+                for (s, r) in batch.into_iter().zip(results) {
+                    let Some(r) = r else { continue };
+                    if let (Ok(records), Some(t)) = (&r, tenants.get_mut(&s.org)) {
+                        records.iter().cloned().for_each(|x| t.publish(x));
                     }
-                    let _ = reply.send(r);
+                    let _ = s.reply.send(r);
                 }
             }
-            Command::Contact(id, reply) => {
-                let _ = engine.handle_timeout(now);
-                engine.drain_output().for_each(|x| live.publish(x));
-                let _ = reply.send(engine.contact(id));
+            Command::Read(org, f) => {
+                let now = wall_clock();
+                match tenants.get_mut(&org) {
+                    Some(t) => {
+                        let now = now.max(t.engine.now());
+                        t.fire_timers(now);
+                        f(Some(t), now)
+                    }
+                    None => f(None, now),
+                }
             }
-            Command::Waiting(q, reply) => {
-                let _ = engine.handle_timeout(now);
-                engine.drain_output().for_each(|x| live.publish(x));
-                let _ = reply.send(engine.waiting_in_order(q));
-            }
-            Command::Kpis(reply) => {
-                let _ = engine.handle_timeout(now);
-                engine.drain_output().for_each(|x| live.publish(x));
-                let _ = reply.send(live.snapshot(&engine, now));
+            Command::Subscribe(org, reply) => {
+                let _ = reply.send(tenants.get(&org).map(|t| t.hub.subscribe()));
             }
         }
     }
 }
 
-#[derive(Clone)]
-struct App {
-    tx: mpsc::Sender<Command>,
-    hub: broadcast::Sender<Record>,
-    stop: tokio::sync::watch::Receiver<bool>,
+/// Who is making a request, once authenticated.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub org: OrgId,
+    pub role: Role,
+    /// For the audit trail: `user:7 (sam.jones)` or `token:3 (gp-system)`.
+    pub actor: String,
+    pub user: Option<u32>,
+    /// The agent this person works as.
+    pub agent: Option<AgentId>,
+    /// An integration token's scopes (none for people).
+    pub scopes: Option<Vec<Scope>>,
+    /// The hash of the session id (people).
+    pub session: Option<String>,
+    /// The client's address.
+    pub origin: String,
 }
 
-fn error(status: StatusCode, message: String) -> Response {
+impl Caller {
+    fn may(&self, perm: Perm) -> bool {
+        auth::allows(self.role, perm)
+            && (perm == Perm::Session
+                || self
+                    .scopes
+                    .as_ref()
+                    .is_none_or(|s| s.iter().any(|x| x.covers(perm))))
+    }
+
+    /// Agents and clinicians act only as themselves.
+    pub(crate) fn as_agent(&self, agent: AgentId) -> Result<(), Response> {
+        if self.role.works_as_agent() && self.agent != Some(agent) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                format!("a {} acts only as their own agent", self.role.name()),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn audit(&self, action: &str, subject: String) -> AuditRecord {
+        AuditRecord {
+            at: wall_clock(),
+            org: Some(self.org),
+            actor: self.actor.clone(),
+            action: action.into(),
+            subject,
+            patient: None,
+            purpose: None,
+            origin: Some(self.origin.clone()),
+            outcome: "ok".into(),
+        }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct App {
+    tx: mpsc::Sender<Command>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    pub(crate) dir: Arc<Mutex<Directory>>,
+    pub(crate) limiter: Arc<Mutex<auth::LoginLimiter>>,
+    pub(crate) sessions: auth::SessionPolicy,
+}
+
+pub(crate) fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
+}
+
+pub(crate) fn store_error(e: store::StoreError) -> Response {
+    match e {
+        store::StoreError::Conflict(m) => error(StatusCode::CONFLICT, m),
+        e => {
+            eprintln!("error: store: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage is unavailable".into(),
+            )
+        }
+    }
 }
 
 fn routing_error(e: RoutingError) -> Response {
@@ -224,14 +362,34 @@ fn routing_error(e: RoutingError) -> Response {
     error(status, e.to_string())
 }
 
+const STOPPED: &str = "the engine has stopped";
+
 impl App {
-    async fn input(&self, input: Input, ok: StatusCode) -> Response {
+    /// Sends an input to the caller's engine; answers with its events once
+    /// it is durable.
+    pub(crate) async fn input(
+        &self,
+        c: &Caller,
+        input: Input,
+        audit: Option<AuditRecord>,
+        caller: Option<CallerIdentity>,
+        ok: StatusCode,
+    ) -> Response {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Command::Input(input, reply)).await.is_err() {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the engine has stopped".into(),
-            );
+        let submit = Submit {
+            org: c.org,
+            input,
+            audit,
+            caller,
+            reply,
+        };
+        if self
+            .tx
+            .send(Command::Input(Box::new(submit)))
+            .await
+            .is_err()
+        {
+            return error(StatusCode::SERVICE_UNAVAILABLE, STOPPED.into());
         }
         match rx.await {
             Ok(Ok(events)) => (ok, Json(json!({ "events": events }))).into_response(),
@@ -242,310 +400,260 @@ impl App {
             ),
         }
     }
-}
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewContactBody {
-    id: u64,
-    queue: u32,
-    #[serde(default = "voice")]
-    channel: Channel,
-    #[serde(default)]
-    priority: Priority,
-}
-
-fn voice() -> Channel {
-    Channel::Voice
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AgentBody {
-    agent: u32,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PresenceBody {
-    presence: Presence,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TransferBody {
-    /// A queue id or an agent id (exactly one).
-    #[serde(default)]
-    queue: Option<u32>,
-    #[serde(default)]
-    agent: Option<u32>,
-    mode: routing::TransferMode,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PriorityBody {
-    priority: Priority,
-}
-
-type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-/// The shape of every command handler: a refused body gets the extractor's
-/// status and text (400 syntax, 422 shape, 413 size); a body that parses
-/// but makes no sense gets the status and message from `make`; otherwise the input
-/// goes to the engine and `ok` answers an applied one.
-async fn command<T>(
-    app: &App,
-    body: Body<T>,
-    ok: StatusCode,
-    make: impl FnOnce(T) -> Result<Input, (StatusCode, String)>,
-) -> Response {
-    match body.map(|Json(b)| make(b)) {
-        Ok(Ok(input)) => app.input(input, ok).await,
-        Ok(Err((status, message))) => error(status, message),
-        Err(e) => error(e.status(), e.body_text()),
+    /// Runs `f` on the organisation's state on the engine task.
+    pub(crate) async fn read<R: Send + 'static>(
+        &self,
+        org: OrgId,
+        f: impl FnOnce(&mut Tenant, Timestamp) -> R + Send + 'static,
+    ) -> Result<R, Response> {
+        let (reply, rx) = oneshot::channel();
+        let run: ReadFn = Box::new(move |t, now| {
+            let _ = reply.send(t.map(|t| f(t, now)));
+        });
+        let gone = || error(StatusCode::SERVICE_UNAVAILABLE, STOPPED.into());
+        self.tx
+            .send(Command::Read(org, run))
+            .await
+            .map_err(|_| gone())?;
+        rx.await
+            .map_err(|_| gone())?
+            .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("unknown organisation {org}")))
     }
-}
 
-async fn create_contact(State(app): State<App>, body: Body<NewContactBody>) -> Response {
-    command(&app, body, StatusCode::CREATED, |b| {
-        let mut nc = NewContact::new(ContactId(b.id), QueueId(b.queue), b.channel);
-        nc.priority = b.priority;
-        Ok(Input::Arrive(nc))
-    })
-    .await
-}
-
-async fn accept(State(app): State<App>, Path(id): Path<u64>, body: Body<AgentBody>) -> Response {
-    command(&app, body, StatusCode::OK, |b| {
-        Ok(Input::Accept {
-            agent: AgentId(b.agent),
-            contact: ContactId(id),
-        })
-    })
-    .await
-}
-
-async fn reject(State(app): State<App>, Path(id): Path<u64>, body: Body<AgentBody>) -> Response {
-    command(&app, body, StatusCode::OK, |b| {
-        Ok(Input::Reject {
-            agent: AgentId(b.agent),
-            contact: ContactId(id),
-        })
-    })
-    .await
-}
-
-async fn wrapped(State(app): State<App>, Path(id): Path<u64>, body: Body<AgentBody>) -> Response {
-    command(&app, body, StatusCode::OK, |b| {
-        Ok(Input::WrapUpDone {
-            agent: AgentId(b.agent),
-            contact: ContactId(id),
-        })
-    })
-    .await
-}
-
-async fn presence(
-    State(app): State<App>,
-    Path(id): Path<u32>,
-    body: Body<PresenceBody>,
-) -> Response {
-    command(&app, body, StatusCode::OK, |b| {
-        Ok(Input::SetPresence {
-            agent: AgentId(id),
-            presence: b.presence,
-        })
-    })
-    .await
-}
-
-async fn transfer(
-    State(app): State<App>,
-    Path(id): Path<u64>,
-    body: Body<TransferBody>,
-) -> Response {
-    command(&app, body, StatusCode::OK, |b| {
-        let to = match (b.queue, b.agent) {
-            (Some(q), None) => routing::TransferTarget::Queue(QueueId(q)),
-            (None, Some(a)) => routing::TransferTarget::Agent(AgentId(a)),
-            _ => {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    "give exactly one of queue or agent".into(),
-                ))
-            }
-        };
-        Ok(Input::Transfer {
-            contact: ContactId(id),
-            to,
-            mode: b.mode,
-        })
-    })
-    .await
-}
-
-async fn set_priority(
-    State(app): State<App>,
-    Path(id): Path<u64>,
-    body: Body<PriorityBody>,
-) -> Response {
-    command(&app, body, StatusCode::OK, |b| {
-        Ok(Input::SetPriority {
-            contact: ContactId(id),
-            priority: b.priority,
-        })
-    })
-    .await
-}
-
-/// Commands on a contact that carry no body.
-async fn on_contact(app: &App, id: u64, make: fn(ContactId) -> Input) -> Response {
-    app.input(make(ContactId(id)), StatusCode::OK).await
-}
-
-async fn end(State(app): State<App>, Path(id): Path<u64>) -> Response {
-    on_contact(&app, id, |contact| Input::End { contact }).await
-}
-
-async fn abandon(State(app): State<App>, Path(id): Path<u64>) -> Response {
-    on_contact(&app, id, |contact| Input::Abandon { contact }).await
-}
-
-async fn hold(State(app): State<App>, Path(id): Path<u64>) -> Response {
-    on_contact(&app, id, |contact| Input::Hold { contact }).await
-}
-
-async fn resume(State(app): State<App>, Path(id): Path<u64>) -> Response {
-    on_contact(&app, id, |contact| Input::Resume { contact }).await
-}
-
-async fn callback(State(app): State<App>, Path(id): Path<u64>) -> Response {
-    on_contact(&app, id, |contact| Input::RequestCallback { contact }).await
-}
-
-async fn get_contact(State(app): State<App>, Path(id): Path<u64>) -> Response {
-    let (reply, rx) = oneshot::channel();
-    let _ = app.tx.send(Command::Contact(ContactId(id), reply)).await;
-    match rx.await {
-        Ok(Some(v)) => Json(v).into_response(),
-        _ => error(StatusCode::NOT_FOUND, format!("unknown contact c{id}")),
+    pub(crate) async fn subscribe(
+        &self,
+        org: OrgId,
+    ) -> Option<(
+        broadcast::Receiver<Record>,
+        tokio::sync::watch::Receiver<bool>,
+    )> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Subscribe(org, reply)).await.ok()?;
+        Some((rx.await.ok()??, self.stop.clone()))
     }
-}
 
-async fn get_kpis(State(app): State<App>) -> Response {
-    let (reply, rx) = oneshot::channel();
-    let _ = app.tx.send(Command::Kpis(reply)).await;
-    match rx.await {
-        Ok(v) => Json(v).into_response(),
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the engine has stopped".into(),
-        ),
+    pub(crate) fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
+        self.dir.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
 
-/// The live stream: every event as it happens, one `record` event each
-/// (JSON of the engine's `Record`), `lagged` with a count if this client
-/// fell behind by more than the buffer. Ends when the server stops.
-async fn get_events(
-    State(app): State<App>,
-) -> axum::response::sse::Sse<
-    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
-> {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    use broadcast::error::RecvError;
-    let state = (app.hub.subscribe(), app.stop.clone());
-    let stream = futures_util::stream::unfold(state, |(mut rx, mut stop)| async move {
-        if *stop.borrow() {
-            return None;
+    /// Who is calling: a bearer token, else a session cookie; `None` if
+    /// neither is present or valid.
+    fn authenticate(&self, headers: &HeaderMap, origin: String) -> Result<Caller, Response> {
+        let unauthorised = |m: &str| error(StatusCode::UNAUTHORIZED, m.into());
+        if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
+            let v = v.to_str().unwrap_or("");
+            let Some(secret) = v.strip_prefix("Bearer ") else {
+                return Err(unauthorised("Authorization: use a Bearer token"));
+            };
+            let tok = self
+                .directory()
+                .token_by_hash(&auth::secret_hash(secret.trim()))
+                .map_err(store_error)?;
+            return match tok {
+                Some(t) if !t.revoked => Ok(Caller {
+                    org: t.org,
+                    role: Role::Integration,
+                    actor: format!("token:{} ({})", t.id, t.name),
+                    user: None,
+                    agent: None,
+                    scopes: Some(t.scopes.split(' ').filter_map(Scope::parse).collect()),
+                    session: None,
+                    origin,
+                }),
+                _ => Err(unauthorised("the token is unknown or revoked")),
+            };
         }
-        let ev = tokio::select! {
-            r = rx.recv() => match r {
-                Ok(r) => Event::default().event("record").json_data(&r).ok()?,
-                Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
-                Err(RecvError::Closed) => return None,
-            },
-            _ = stop.changed() => return None,
+        let Some(sid) = people::session_cookie(headers) else {
+            return Err(unauthorised("log in first"));
         };
-        Some((Ok(ev), (rx, stop)))
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
-}
-
-async fn get_waiting(State(app): State<App>, Path(id): Path<u32>) -> Response {
-    let (reply, rx) = oneshot::channel();
-    let _ = app.tx.send(Command::Waiting(QueueId(id), reply)).await;
-    match rx.await {
-        Ok(v) => Json(json!({ "queue": id, "waiting": v })).into_response(),
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the engine has stopped".into(),
-        ),
+        let hash = auth::secret_hash(&sid);
+        let now = wall_clock();
+        let mut dir = self.directory();
+        let session = dir.session(&hash).map_err(store_error)?;
+        let Some(s) = session.filter(|s| !s.revoked) else {
+            return Err(unauthorised("the session has ended; log in again"));
+        };
+        if !self.sessions.is_live(s.created, s.last_seen, now) {
+            return Err(unauthorised("the session has expired; log in again"));
+        }
+        let Some(u) = dir.user(s.user).map_err(store_error)? else {
+            return Err(unauthorised("the account no longer exists"));
+        };
+        if u.disabled {
+            return Err(unauthorised("the account is disabled"));
+        }
+        let Some(role) = Role::parse(&u.role) else {
+            return Err(unauthorised("the account has no valid role"));
+        };
+        // Idle time is counted to the minute: one write a minute at most.
+        if now.0 - s.last_seen.0 >= 60_000 {
+            dir.touch_session(&hash, now).map_err(store_error)?;
+        }
+        Ok(Caller {
+            org: u.org,
+            role,
+            actor: format!("user:{} ({})", u.id, u.username),
+            user: Some(u.id),
+            agent: u.agent,
+            scopes: None,
+            session: Some(hash),
+            origin,
+        })
     }
 }
+
+/// A state-changing request carried by a cookie must come from our own
+/// pages: refused if the browser says it is cross-site, or if its Origin
+/// is not this server.
+fn csrf_check(method: &Method, headers: &HeaderMap) -> Result<(), Response> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let forbid = |m: &str| Err(error(StatusCode::FORBIDDEN, m.into()));
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if !matches!(site, "same-origin" | "none") {
+            return forbid("cross-site request refused");
+        }
+    }
+    if let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let origin_host = origin.split("://").nth(1).unwrap_or("");
+        if origin_host != host {
+            return forbid("request from another origin refused");
+        }
+    }
+    Ok(())
+}
+
+/// The gate in front of every route: authenticates the caller, checks the
+/// route's permission (and a cookie request's origin), and hands the
+/// handler a [`Caller`]. `None`: a public route (log-in, health).
+pub(crate) async fn gate(
+    State((app, perm)): State<(App, Option<Perm>)>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(perm) = perm else {
+        req.extensions_mut().insert(Origin(addr.ip().to_string()));
+        return next.run(req).await;
+    };
+    let caller = match app.authenticate(req.headers(), addr.ip().to_string()) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if caller.session.is_some() {
+        if let Err(r) = csrf_check(req.method(), req.headers()) {
+            return r;
+        }
+    }
+    if !caller.may(perm) {
+        return error(
+            StatusCode::FORBIDDEN,
+            format!("the {} role may not do this", caller.role.name()),
+        );
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// The client's address, for public routes.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin(pub(crate) String);
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Opens the store (seeding the demo organisation on first run), rebuilds
-/// the engine from it, and serves until SIGTERM or Ctrl-C.
+/// Opens the store (seeding the demo organisations on first run with
+/// `--demo`), rebuilds every organisation's engine from it, and serves
+/// until SIGTERM or Ctrl-C.
 pub async fn serve(opts: Options) -> Result<(), ServerError> {
     let mut st = SqliteStore::open(&opts.data)?;
-    if st.initial_config()?.is_none() {
-        st.set_initial_config(&routing::demo::kent_community_trust(), wall_clock())?;
+    let mut dir = Directory::open(&opts.data)?;
+    let demo_people = if opts.demo {
+        seed::demo(&mut st, &mut dir)?
+    } else {
+        Vec::new()
+    };
+    if st.organisations()?.is_empty() {
+        eprintln!(
+            "no organisation yet: run `switchboard bootstrap --data {}` to create one and its first admin",
+            opts.data.display()
+        );
     }
     let started = std::time::Instant::now();
-    let (config, _) = st.initial_config()?.ok_or(store::StoreError::Empty)?;
-    let mut live = Live {
-        kpi: kpi::Kpi::new(kpi::KpiConfig::from_routing(
-            model::DurationMs::from_secs(15 * 60),
-            &config,
-        )),
-        hub: broadcast::channel(4096).0,
-    };
-    let mut engine = store::recover_observing(&st, &mut |r| live.kpi.observe(r))?;
-    let _ = engine.handle_timeout(wall_clock().max(engine.now()));
-    engine.drain_output().for_each(|x| live.publish(x));
+    let mut kpis = BTreeMap::new();
+    for (org, _) in st.organisations()? {
+        let (config, _) = st.initial_config(org)?.ok_or(store::StoreError::Empty)?;
+        kpis.insert(
+            org,
+            kpi::Kpi::new(kpi::KpiConfig::from_routing(
+                model::DurationMs::from_secs(15 * 60),
+                &config,
+            )),
+        );
+    }
+    let engines = store::recover_all(&st, &mut |org, r| {
+        if let Some(k) = kpis.get_mut(&org) {
+            k.observe(r)
+        }
+    })?;
+    let mut tenants = BTreeMap::new();
+    let mut live = 0;
+    for (org, engine) in engines {
+        live += engine.live_contacts();
+        let mut t = Tenant {
+            engine,
+            kpi: kpis.remove(&org).expect("a KPI engine per organisation"),
+            hub: broadcast::channel(4096).0,
+        };
+        let now = wall_clock().max(t.engine.now());
+        t.fire_timers(now);
+        tenants.insert(org, t);
+    }
     eprintln!(
-        "recovered {} live contacts from {} in {:.0} ms",
-        engine.live_contacts(),
+        "recovered {} organisations with {live} live contacts from {} in {:.0} ms",
+        tenants.len(),
         opts.data.display(),
         started.elapsed().as_secs_f64() * 1000.0
     );
+    let first = tenants
+        .iter()
+        .next()
+        .map(|(o, t)| (*o, t.engine.config(), t.hub.subscribe()));
     let (tx, rx) = mpsc::channel(1024);
-    let hub = live.hub.clone();
-    let config = engine.config();
-    let task = tokio::spawn(engine_task(engine, st, live, rx));
+    let task = tokio::spawn(engine_task(tenants, st, rx));
     let (stopping, stop) = tokio::sync::watch::channel(false);
-    let driver = opts.demo.map(|d| {
-        eprintln!(
-            "demo: {:.1} simulated calls a minute, agents answering",
-            d.calls_per_minute
-        );
-        tokio::spawn(demo::drive(tx.clone(), hub.subscribe(), config, d))
-    });
-    let app = App { tx, hub, stop };
-    let router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/api/v1/contacts", post(create_contact))
-        .route("/api/v1/contacts/{id}", get(get_contact))
-        .route("/api/v1/contacts/{id}/accept", post(accept))
-        .route("/api/v1/contacts/{id}/end", post(end))
-        .route("/api/v1/contacts/{id}/abandon", post(abandon))
-        .route("/api/v1/contacts/{id}/reject", post(reject))
-        .route("/api/v1/contacts/{id}/hold", post(hold))
-        .route("/api/v1/contacts/{id}/resume", post(resume))
-        .route("/api/v1/contacts/{id}/callback", post(callback))
-        .route("/api/v1/contacts/{id}/wrap-up-done", post(wrapped))
-        .route("/api/v1/contacts/{id}/transfer", post(transfer))
-        .route("/api/v1/contacts/{id}/priority", post(set_priority))
-        .route("/api/v1/agents/{id}/presence", post(presence))
-        .route("/api/v1/queues/{id}/waiting", get(get_waiting))
-        .route("/api/v1/kpis", get(get_kpis))
-        .route("/api/v1/events", get(get_events))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(app);
+    let driver = match (opts.traffic, first) {
+        (Some(d), Some((org, config, events))) => {
+            eprintln!(
+                "demo: {:.1} simulated calls a minute, simulated agents answering",
+                d.calls_per_minute
+            );
+            let people = demo_people.iter().filter_map(|p| p.agent).collect();
+            Some(tokio::spawn(demo::drive(
+                tx.clone(),
+                org,
+                events,
+                config,
+                people,
+                d,
+            )))
+        }
+        _ => None,
+    };
+    let app = App {
+        tx,
+        stop,
+        dir: Arc::new(Mutex::new(dir)),
+        limiter: Arc::default(),
+        sessions: auth::SessionPolicy::default(),
+    };
+    let router = routes::router(app);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| ServerError::Listen {
@@ -553,23 +661,34 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
             problem: e.to_string(),
         })?;
     eprintln!("listening on http://{}", opts.listen);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            // End the live streams so their connections close.
-            let _ = stopping.send(true);
-            if let Some(d) = &driver {
-                d.abort();
-            }
-        })
-        .await
-        .map_err(|e| ServerError::Other(e.to_string()))?;
+    if !demo_people.is_empty() {
+        eprintln!(
+            "demo log-ins (password \"{}\", demo accounts only):",
+            seed::DEMO_PASSWORD
+        );
+        for p in &demo_people {
+            eprintln!("  {:<22} {}", p.username, p.what);
+        }
+    }
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        // End the live streams so their connections close.
+        let _ = stopping.send(true);
+        if let Some(d) = &driver {
+            d.abort();
+        }
+    })
+    .await
+    .map_err(|e| ServerError::Other(e.to_string()))?;
     task.abort();
     eprintln!("stopped");
     Ok(())

@@ -29,7 +29,9 @@ fn main() {
     }
     {
         let mut st = SqliteStore::open(&dir).unwrap();
-        st.set_initial_config(&config, Timestamp::ZERO).unwrap();
+        let org = st
+            .create_organisation("bench", &config, Timestamp::ZERO)
+            .unwrap();
         let queues = [
             demo::WHEELCHAIRS,
             demo::DISTRICT_NURSING,
@@ -39,7 +41,7 @@ fn main() {
             demo::PARAMEDIC,
         ];
         let t0 = Instant::now();
-        let inputs: Vec<(Timestamp, Input)> = (0..n)
+        let inputs: Vec<(model::OrgId, Timestamp, Input)> = (0..n)
             .map(|i| {
                 let mut nc = NewContact::new(
                     ContactId(i + 1),
@@ -47,11 +49,11 @@ fn main() {
                     Channel::Voice,
                 );
                 nc.priority = (i % 3) as i32;
-                (Timestamp(i as i64 * 10), Input::Arrive(nc))
+                (org, Timestamp(i as i64 * 10), Input::Arrive(nc))
             })
             .collect();
         for chunk in inputs.chunks(1000) {
-            st.append_inputs(chunk).unwrap();
+            st.append_inputs(chunk, &[], &[]).unwrap();
         }
         eprintln!(
             "wrote {n} inputs in {:.2} s (batches of 1000)",
@@ -63,7 +65,7 @@ fn main() {
     for _ in 0..5 {
         let t0 = Instant::now();
         let st = SqliteStore::open(&dir).unwrap();
-        let engine = recover(&st).unwrap();
+        let engine = recover(&st, model::OrgId(1)).unwrap();
         times.push(t0.elapsed().as_secs_f64());
         waiting = engine.live_contacts();
     }

@@ -2,11 +2,18 @@
 //! the engine is deterministic, so replaying the timed inputs rebuilds its
 //! state exactly) and a hash-chained audit log.
 //!
-//! `Store` is the interface the server uses; `SqliteStore` the embedded
-//! default. SQL is kept portable for a PostgreSQL backend behind the same
+//! Each organisation (tenant) has its own configuration and its own
+//! engine; the log records which organisation each input belongs to, so
+//! one organisation's state never mixes with another's.
+//!
+//! `Store` is the interface the server's engine task uses; `SqliteStore`
+//! the embedded default. [`directory::Directory`] holds people, sessions,
+//! tokens and patients on a second connection to the same database. SQL is kept portable for a PostgreSQL backend behind the same
 //! trait. Driver types never leave this crate: errors are `StoreError`.
 
-use model::Timestamp;
+pub mod directory;
+
+use model::{ContactId, NhsNumber, OrgId, PhoneNumber, Timestamp};
 use routing::{Config, Engine, Input};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -21,6 +28,8 @@ pub enum StoreError {
     Decode { seq: u64, problem: String },
     #[error("the store holds no configuration yet")]
     Empty,
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -34,6 +43,8 @@ impl From<rusqlite::Error> for StoreError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub at: Timestamp,
+    /// The organisation whose data it was (none for system actions).
+    pub org: Option<OrgId>,
     pub actor: String,
     pub action: String,
     pub subject: String,
@@ -43,6 +54,15 @@ pub struct AuditRecord {
     pub purpose: Option<String>,
     pub origin: Option<String>,
     pub outcome: String,
+}
+
+/// Who is calling, as the contact arrived: the caller's number and an NHS
+/// number if the caller gave one (in the IVR, or a web form). Matched
+/// against the patient directory for the screen pop. Redacted in logs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CallerIdentity {
+    pub phone: Option<PhoneNumber>,
+    pub nhs_number: Option<NhsNumber>,
 }
 
 /// The result of checking the audit chain.
@@ -60,41 +80,77 @@ pub enum AuditCheck {
 
 /// What the server needs from storage.
 pub trait Store {
-    /// The configuration the log starts from, and when.
-    fn initial_config(&self) -> Result<Option<(Config, Timestamp)>, StoreError>;
-    fn set_initial_config(&mut self, config: &Config, at: Timestamp) -> Result<(), StoreError>;
-    /// Appends timed inputs in one transaction, durable when it returns
+    /// The organisations, in id order.
+    fn organisations(&self) -> Result<Vec<(OrgId, String)>, StoreError>;
+    /// Creates an organisation whose log starts from `config` at `at`.
+    fn create_organisation(
+        &mut self,
+        name: &str,
+        config: &Config,
+        at: Timestamp,
+    ) -> Result<OrgId, StoreError>;
+    /// The configuration an organisation's log starts from, and when.
+    fn initial_config(&self, org: OrgId) -> Result<Option<(Config, Timestamp)>, StoreError>;
+    /// Appends timed inputs, each for its organisation, in one transaction
+    /// with the audit records that go with them; durable when it returns
     /// (commit before acknowledging). Returns the last sequence number.
-    fn append_inputs(&mut self, batch: &[(Timestamp, Input)]) -> Result<u64, StoreError>;
-    /// Every logged input, in order.
-    fn for_each_input(&self, f: &mut dyn FnMut(u64, Timestamp, Input)) -> Result<u64, StoreError>;
+    fn append_inputs(
+        &mut self,
+        batch: &[(OrgId, Timestamp, Input)],
+        audit: &[AuditRecord],
+        callers: &[(OrgId, ContactId, CallerIdentity)],
+    ) -> Result<u64, StoreError>;
+    /// Every logged input of every organisation, in order.
+    fn for_each_input(
+        &self,
+        f: &mut dyn FnMut(u64, OrgId, Timestamp, Input),
+    ) -> Result<u64, StoreError>;
     fn append_audit(&mut self, record: &AuditRecord) -> Result<u64, StoreError>;
     fn verify_audit(&self) -> Result<AuditCheck, StoreError>;
 }
 
-/// Rebuilds the engine from a store: its initial configuration, then every
-/// logged input replayed in order. Inputs the engine refused when they were
-/// first given are refused again, identically.
-pub fn recover(store: &dyn Store) -> Result<Engine, StoreError> {
-    recover_observing(store, &mut |_| {})
+/// Rebuilds one organisation's engine from a store: its initial
+/// configuration, then every logged input of that organisation replayed in
+/// order. Inputs the engine refused when they were first given are refused
+/// again, identically.
+pub fn recover(store: &dyn Store, org: OrgId) -> Result<Engine, StoreError> {
+    let mut all = recover_all(store, &mut |_, _| {})?;
+    all.remove(&org).ok_or(StoreError::Empty)
 }
 
-/// [`recover`], handing every event the replay gives to `observe` (the
-/// server rebuilds its live KPIs this way).
-pub fn recover_observing(
+/// Every organisation's engine, rebuilt in one pass over the log, handing
+/// each event the replay gives to `observe` (the server rebuilds its live
+/// KPIs this way).
+pub fn recover_all(
     store: &dyn Store,
-    observe: &mut dyn FnMut(&routing::Record),
-) -> Result<Engine, StoreError> {
-    let (config, at) = store.initial_config()?.ok_or(StoreError::Empty)?;
-    let mut engine = Engine::new(config, at).map_err(|e| StoreError::Decode {
-        seq: 0,
-        problem: e.to_string(),
+    observe: &mut dyn FnMut(OrgId, &routing::Record),
+) -> Result<std::collections::BTreeMap<OrgId, Engine>, StoreError> {
+    let mut engines = std::collections::BTreeMap::new();
+    for (org, _) in store.organisations()? {
+        let (config, at) = store.initial_config(org)?.ok_or(StoreError::Empty)?;
+        let engine = Engine::new(config, at).map_err(|e| StoreError::Decode {
+            seq: 0,
+            problem: format!("{org}: {e}"),
+        })?;
+        engines.insert(org, engine);
+    }
+    let mut problem = None;
+    store.for_each_input(&mut |seq, org, t, input| match engines.get_mut(&org) {
+        Some(engine) => {
+            let _ = engine.handle(t, input);
+            engine.drain_output().for_each(|r| observe(org, &r));
+        }
+        None => {
+            problem.get_or_insert(StoreError::Decode {
+                seq,
+                problem: format!("input for unknown organisation {org}"),
+            });
+        }
     })?;
-    store.for_each_input(&mut |_, t, input| {
-        let _ = engine.handle(t, input);
-        engine.drain_output().for_each(|r| observe(&r));
-    })?;
-    Ok(engine)
+    match problem {
+        Some(p) => Err(p),
+        None => Ok(engines),
+    }
 }
 
 /// The embedded SQLite store: one file in the data directory.
@@ -104,14 +160,29 @@ pub struct SqliteStore {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS organisations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS input_log (
     seq INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
     at_ms INTEGER NOT NULL,
     input TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contact_callers (
+    org INTEGER NOT NULL,
+    contact INTEGER NOT NULL,
+    phone TEXT,
+    nhs_number TEXT,
+    PRIMARY KEY (org, contact)
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY,
     at_ms INTEGER NOT NULL,
+    org INTEGER,
     actor TEXT NOT NULL,
     action TEXT NOT NULL,
     subject TEXT NOT NULL,
@@ -132,6 +203,7 @@ fn audit_hash(prev: &str, seq: u64, r: &AuditRecord) -> String {
         prev,
         &seq.to_string(),
         &r.at.as_ms().to_string(),
+        &r.org.map_or(String::new(), |o| o.0.to_string()),
         &r.actor,
         &r.action,
         &r.subject,
@@ -155,49 +227,141 @@ impl SqliteStore {
         // Durable on commit; readers do not block the writer.
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
+        db.busy_timeout(std::time::Duration::from_secs(10))?;
+        let old: bool = db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'input_log')
+               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('input_log') WHERE name = 'org')",
+            [],
+            |r| r.get(0),
+        )?;
+        if old {
+            return Err(StoreError::Db(format!(
+                "{} was written by an older Switchboard (before organisations); start with a new --data directory",
+                dir.display()
+            )));
+        }
         db.execute_batch(SCHEMA)?;
+        db.execute_batch(directory::SCHEMA)?;
         Ok(SqliteStore { db })
     }
 }
 
+/// Appends one audit record inside `tx`, chained to the one before.
+pub(crate) fn append_audit_tx(
+    tx: &rusqlite::Transaction<'_>,
+    r: &AuditRecord,
+) -> Result<u64, StoreError> {
+    let last: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let (seq, prev) = match last {
+        Some((s, h)) => (s as u64 + 1, h),
+        None => (1, GENESIS.to_string()),
+    };
+    let hash = audit_hash(&prev, seq, r);
+    tx.execute(
+        "INSERT INTO audit_log (seq, at_ms, org, actor, action, subject, patient, purpose, origin, outcome, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![seq as i64, r.at.as_ms(), r.org.map(|o| o.0), r.actor, r.action, r.subject, r.patient, r.purpose, r.origin, r.outcome, prev, hash],
+    )?;
+    Ok(seq)
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    seq: u64,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode {
+        seq,
+        problem: e.to_string(),
+    })
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Db(e.to_string()))
+}
+
 impl Store for SqliteStore {
-    fn initial_config(&self) -> Result<Option<(Config, Timestamp)>, StoreError> {
-        let v: Option<String> = self
+    fn organisations(&self) -> Result<Vec<(OrgId, String)>, StoreError> {
+        let mut st = self
+            .db
+            .prepare("SELECT id, name FROM organisations ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((OrgId(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn create_organisation(
+        &mut self,
+        name: &str,
+        config: &Config,
+        at: Timestamp,
+    ) -> Result<OrgId, StoreError> {
+        let tx = self.db.transaction()?;
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM organisations WHERE name = ?1)",
+            params![name],
+            |r| r.get(0),
+        )?;
+        if taken {
+            return Err(StoreError::Conflict(format!(
+                "an organisation named {name:?} exists"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO organisations (name, config, at_ms) VALUES (?1, ?2, ?3)",
+            params![name, encode(config)?, at.as_ms()],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(OrgId(id as u32))
+    }
+
+    fn initial_config(&self, org: OrgId) -> Result<Option<(Config, Timestamp)>, StoreError> {
+        let v: Option<(String, i64)> = self
             .db
             .query_row(
-                "SELECT value FROM meta WHERE key = 'initial_config'",
-                [],
-                |r| r.get(0),
+                "SELECT config, at_ms FROM organisations WHERE id = ?1",
+                params![org.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let Some(v) = v else { return Ok(None) };
-        let (c, at): (Config, i64) = serde_json::from_str(&v).map_err(|e| StoreError::Decode {
-            seq: 0,
-            problem: e.to_string(),
-        })?;
-        Ok(Some((c, Timestamp(at))))
+        let Some((v, at)) = v else { return Ok(None) };
+        Ok(Some((decode(0, &v)?, Timestamp(at))))
     }
 
-    fn set_initial_config(&mut self, config: &Config, at: Timestamp) -> Result<(), StoreError> {
-        let v = serde_json::to_string(&(config, at.as_ms()))
-            .map_err(|e| StoreError::Db(e.to_string()))?;
-        self.db.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('initial_config', ?1)",
-            params![v],
-        )?;
-        Ok(())
-    }
-
-    fn append_inputs(&mut self, batch: &[(Timestamp, Input)]) -> Result<u64, StoreError> {
-        let tx = self.db.transaction()?;
+    fn append_inputs(
+        &mut self,
+        batch: &[(OrgId, Timestamp, Input)],
+        audit: &[AuditRecord],
+        callers: &[(OrgId, ContactId, CallerIdentity)],
+    ) -> Result<u64, StoreError> {
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut st =
-                tx.prepare_cached("INSERT INTO input_log (at_ms, input) VALUES (?1, ?2)")?;
-            for (t, input) in batch {
-                let json =
-                    serde_json::to_string(input).map_err(|e| StoreError::Db(e.to_string()))?;
-                st.execute(params![t.as_ms(), json])?;
+                tx.prepare_cached("INSERT INTO input_log (org, at_ms, input) VALUES (?1, ?2, ?3)")?;
+            for (org, t, input) in batch {
+                st.execute(params![org.0, t.as_ms(), encode(input)?])?;
             }
+        }
+        for r in audit {
+            append_audit_tx(&tx, r)?;
+        }
+        for (org, contact, who) in callers {
+            tx.execute(
+                "INSERT OR REPLACE INTO contact_callers (org, contact, phone, nhs_number) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    org.0,
+                    contact.0 as i64,
+                    who.phone.as_ref().map(|p| p.expose().to_string()),
+                    who.nhs_number.map(|n| n.expose())
+                ],
+            )?;
         }
         let last: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM input_log", [], |r| {
             r.get(0)
@@ -206,69 +370,47 @@ impl Store for SqliteStore {
         Ok(last as u64)
     }
 
-    fn for_each_input(&self, f: &mut dyn FnMut(u64, Timestamp, Input)) -> Result<u64, StoreError> {
+    fn for_each_input(
+        &self,
+        f: &mut dyn FnMut(u64, OrgId, Timestamp, Input),
+    ) -> Result<u64, StoreError> {
         let mut st = self
             .db
-            .prepare("SELECT seq, at_ms, input FROM input_log ORDER BY seq")?;
+            .prepare("SELECT seq, org, at_ms, input FROM input_log ORDER BY seq")?;
         let mut rows = st.query([])?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
-            let at: i64 = row.get(1)?;
-            let text: String = row.get(2)?;
-            let input: Input = serde_json::from_str(&text).map_err(|e| StoreError::Decode {
-                seq: seq as u64,
-                problem: e.to_string(),
-            })?;
-            f(seq as u64, Timestamp(at), input);
+            let org: u32 = row.get(1)?;
+            let at: i64 = row.get(2)?;
+            let text: String = row.get(3)?;
+            let input: Input = decode(seq as u64, &text)?;
+            f(seq as u64, OrgId(org), Timestamp(at), input);
             n += 1;
         }
         Ok(n)
     }
 
     fn append_audit(&mut self, r: &AuditRecord) -> Result<u64, StoreError> {
-        let tx = self.db.transaction()?;
-        let last: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let (seq, prev) = match last {
-            Some((s, h)) => (s as u64 + 1, h),
-            None => (1, GENESIS.to_string()),
-        };
-        let hash = audit_hash(&prev, seq, r);
-        tx.execute(
-            "INSERT INTO audit_log (seq, at_ms, actor, action, subject, patient, purpose, origin, outcome, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![seq as i64, r.at.as_ms(), r.actor, r.action, r.subject, r.patient, r.purpose, r.origin, r.outcome, prev, hash],
-        )?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let seq = append_audit_tx(&tx, r)?;
         tx.commit()?;
         Ok(seq)
     }
 
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
         let mut st = self.db.prepare(
-            "SELECT seq, at_ms, actor, action, subject, patient, purpose, origin, outcome, prev_hash, hash FROM audit_log ORDER BY seq",
+            "SELECT seq, at_ms, org, actor, action, subject, patient, purpose, origin, outcome, prev_hash, hash FROM audit_log ORDER BY seq",
         )?;
         let mut rows = st.query([])?;
         let mut expect_seq = 1u64;
         let mut prev = GENESIS.to_string();
         while let Some(row) = rows.next()? {
             let seq = row.get::<_, i64>(0)? as u64;
-            let r = AuditRecord {
-                at: Timestamp(row.get(1)?),
-                actor: row.get(2)?,
-                action: row.get(3)?,
-                subject: row.get(4)?,
-                patient: row.get(5)?,
-                purpose: row.get(6)?,
-                origin: row.get(7)?,
-                outcome: row.get(8)?,
-            };
-            let (stored_prev, stored_hash): (String, String) = (row.get(9)?, row.get(10)?);
+            let r = audit_row(row)?;
+            let (stored_prev, stored_hash): (String, String) = (row.get(10)?, row.get(11)?);
             if seq != expect_seq {
                 return Ok(AuditCheck::Broken {
                     seq: expect_seq,
@@ -294,4 +436,20 @@ impl Store for SqliteStore {
             records: expect_seq - 1,
         })
     }
+}
+
+/// An audit record from a row of `seq, at_ms, org, actor, action, subject,
+/// patient, purpose, origin, outcome, ...`.
+pub(crate) fn audit_row(row: &rusqlite::Row<'_>) -> Result<AuditRecord, rusqlite::Error> {
+    Ok(AuditRecord {
+        at: Timestamp(row.get(1)?),
+        org: row.get::<_, Option<u32>>(2)?.map(OrgId),
+        actor: row.get(3)?,
+        action: row.get(4)?,
+        subject: row.get(5)?,
+        patient: row.get(6)?,
+        purpose: row.get(7)?,
+        origin: row.get(8)?,
+        outcome: row.get(9)?,
+    })
 }

@@ -1,7 +1,7 @@
 //! The store: inputs survive a reopen and rebuild the same engine; the
 //! audit chain detects a changed, deleted or reordered record.
 
-use model::{Channel, ContactId, Timestamp};
+use model::{Channel, ContactId, OrgId, Timestamp};
 use routing::{demo, Engine, Input, NewContact};
 use store::{recover, AuditCheck, AuditRecord, SqliteStore, Store};
 
@@ -17,8 +17,10 @@ fn inputs_survive_a_reopen_and_rebuild_the_same_engine() {
     let mut live = Engine::new(demo::kent_community_trust(), Timestamp::ZERO).unwrap();
     {
         let mut st = SqliteStore::open(&dir).unwrap();
-        st.set_initial_config(&demo::kent_community_trust(), Timestamp::ZERO)
+        let org = st
+            .create_organisation("Kent", &demo::kent_community_trust(), Timestamp::ZERO)
             .unwrap();
+        assert_eq!(org, OrgId(1));
         // A morning: agents log in, calls arrive, some are answered, one
         // rejected input (a duplicate id) is logged and refused again.
         let mut inputs: Vec<(Timestamp, Input)> = Vec::new();
@@ -46,13 +48,14 @@ fn inputs_survive_a_reopen_and_rebuild_the_same_engine() {
             let _ = live.handle(*t, input.clone());
         }
         // Logged in batches, as requests commit.
-        for chunk in inputs.chunks(7) {
-            st.append_inputs(chunk).unwrap();
+        let logged: Vec<_> = inputs.iter().map(|(t, i)| (org, *t, i.clone())).collect();
+        for chunk in logged.chunks(7) {
+            st.append_inputs(chunk, &[], &[]).unwrap();
         }
         // The store is dropped without a clean shutdown.
     }
     let st = SqliteStore::open(&dir).unwrap();
-    let rebuilt = recover(&st).unwrap();
+    let rebuilt = recover(&st, OrgId(1)).unwrap();
     rebuilt.check_consistency().unwrap();
     assert_eq!(rebuilt.contact_ids(), live.contact_ids());
     for q in [demo::WHEELCHAIRS, demo::DISTRICT_NURSING, demo::SPA] {
@@ -76,6 +79,7 @@ fn the_audit_chain_detects_changes_deletions_and_reordering() {
     for i in 0..20 {
         st.append_audit(&AuditRecord {
             at: Timestamp(i * 1000),
+            org: Some(OrgId(1)),
             actor: format!("user{}", i % 3),
             action: "read".into(),
             subject: format!("patient record {i}"),

@@ -56,22 +56,36 @@ enum Command {
     /// The simulator on a forecast and a rota, with what-if changes
     /// (`--demand +30%`, `--callback-acceptance 0.5`, `--site-off-air X`).
     Whatif(Box<whatif::WhatIfArgs>),
-    /// Serves the routing engine over HTTP (a first cut: contacts, agents,
-    /// queues), every input committed to the store in --data before it is
-    /// acknowledged and replayed from it at start-up.
+    /// Serves the contact centre over HTTP (`/api/v1`, OpenAPI at
+    /// `/api/v1/openapi.json`), every input committed to the store in
+    /// --data before it is acknowledged and replayed from it at start-up.
     Serve {
         /// Data directory (created on first run).
         #[arg(long, default_value = "switchboard-data")]
         data: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        /// Simulated callers and agents in real time (the demo
-        /// organisation), so the live stream and KPIs have traffic.
+        /// Seeds two demo organisations with clearly marked demo log-ins
+        /// (first run), and drives simulated callers and agents in real
+        /// time in the first, so the live stream and KPIs have traffic.
         #[arg(long)]
         demo: bool,
-        /// Demo arrivals a minute over all queues.
+        /// Demo arrivals a minute over all queues (0: no simulated traffic).
         #[arg(long, default_value_t = 6.0, value_parser = calls_per_minute)]
         demo_calls_per_minute: f64,
+    },
+    /// First run of a real installation: creates the organisation and its
+    /// first admin, reading the admin's password from stdin (no default
+    /// password). Refused once any account exists.
+    Bootstrap {
+        #[arg(long, default_value = "switchboard-data")]
+        data: PathBuf,
+        /// The organisation's name.
+        #[arg(long)]
+        org: String,
+        /// The first admin's username.
+        #[arg(long)]
+        admin: String,
     },
     /// The audit log: `audit verify --data DIR` checks the hash chain.
     Audit {
@@ -154,11 +168,30 @@ fn run(cli: Cli) -> Result<()> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let demo = demo.then(|| server::demo::DemoOptions {
-                calls_per_minute: demo_calls_per_minute,
-                ..Default::default()
-            });
-            rt.block_on(server::serve(server::Options { data, listen, demo }))?;
+            let traffic =
+                (demo && demo_calls_per_minute > 0.0).then(|| server::demo::DemoOptions {
+                    calls_per_minute: demo_calls_per_minute,
+                    ..Default::default()
+                });
+            rt.block_on(server::serve(server::Options {
+                data,
+                listen,
+                demo,
+                traffic,
+            }))?;
+        }
+        Command::Bootstrap { data, org, admin } => {
+            let mut password = String::new();
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(std::io::stdin(), 4096),
+                &mut password,
+            )?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let id = server::seed::bootstrap(&data, &org, &admin, password)?;
+            println!(
+                "created organisation {id} ({org}) and its admin {admin:?} in {}",
+                data.display()
+            );
         }
         Command::Whatif(a) => print!("{}", whatif::run(*a)?),
         Command::Flow {
@@ -186,10 +219,10 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// `--demo-calls-per-minute`: a positive number up to 6000 (100 a second).
+/// `--demo-calls-per-minute`: 0 (no traffic) up to 6000 (100 a second).
 fn calls_per_minute(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 6000.0 => Ok(v),
+        Ok(v) if (0.0..=6000.0).contains(&v) => Ok(v),
         _ => Err(format!(
             "{s:?} is not a rate between 0 and 6000 calls a minute"
         )),

@@ -740,6 +740,7 @@ fn audit_verify_reports_an_intact_or_broken_chain() {
         for i in 0..5 {
             st.append_audit(&AuditRecord {
                 at: model::Timestamp(i),
+                org: None,
                 actor: "admin".into(),
                 action: "update queue".into(),
                 subject: "queue q2".into(),

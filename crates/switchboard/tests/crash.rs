@@ -2,83 +2,13 @@
 //! SIGKILL mid-flight, restarts from its data directory, and every
 //! acknowledged contact is there with its place, and routing carries on.
 
+mod common;
+
+use common::*;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-/// A minimal HTTP/1.1 request on loopback; returns (status, body).
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let body = body.unwrap_or("");
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    Ok((status, body))
-}
-
-fn start(data: &std::path::Path, addr: SocketAddr) -> Child {
-    start_with(data, addr, &[])
-}
-
-fn start_with(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            &addr.to_string(),
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while http(addr, "GET", "/healthz", None).map(|r| r.0).ok() != Some(200) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
-}
-
-/// A server on a fresh data directory and a free loopback port.
-fn fresh(name: &str) -> (std::path::PathBuf, SocketAddr, Child) {
-    let data = std::env::temp_dir().join(format!("sb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
-    let addr = free_port();
-    let server = start(&data, addr);
-    (data, addr, server)
-}
-
-fn kill(mut server: Child, data: &std::path::Path) {
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let _ = std::fs::remove_dir_all(data);
-}
 
 #[test]
 fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
@@ -425,7 +355,12 @@ fn demo_traffic_flows_through_the_live_stream_and_kpis() {
     // Subscribe to the live stream and read until a call is answered.
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let cookie = auth_header(addr);
+    write!(
+        s,
+        "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\n{cookie}\r\n"
+    )
+    .unwrap();
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
     let t0 = Instant::now();

@@ -1,0 +1,437 @@
+//! Log-in and log-out, accounts and integration tokens.
+
+use crate::auth::{self, Role, Scope};
+use crate::handlers::{body, tryr, Body};
+use crate::{error, store_error, wall_clock, App, Caller, Origin};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use model::AgentId;
+use serde::Deserialize;
+use serde_json::json;
+use store::AuditRecord;
+
+/// The session cookie's name. (`__Host-` needs `Secure`, which needs TLS;
+/// TLS termination is in front of the server for now.)
+pub const COOKIE: &str = "sb_session";
+
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| v.len() <= 128)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    username: String,
+    password: String,
+}
+
+fn system_audit(actor: &str, action: &str, origin: &str, outcome: &str) -> AuditRecord {
+    AuditRecord {
+        at: wall_clock(),
+        org: None,
+        actor: actor.into(),
+        action: action.into(),
+        subject: "session".into(),
+        patient: None,
+        purpose: None,
+        origin: Some(origin.into()),
+        outcome: outcome.into(),
+    }
+}
+
+/// Log in: a new session (a fresh 256-bit id) in an `HttpOnly`,
+/// `SameSite=Strict` cookie. Failures are counted per account and per
+/// address; past the limit the answer is 429 with `Retry-After`, and every
+/// failure and refusal is audited.
+pub(crate) async fn login(
+    State(app): State<App>,
+    Extension(Origin(origin)): Extension<Origin>,
+    b: Body<LoginBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    if b.username.is_empty() || b.username.len() > 64 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username: 1 to 64 characters".into(),
+        );
+    }
+    if b.password.len() > auth::MAX_PASSWORD {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("password: at most {} bytes", auth::MAX_PASSWORD),
+        );
+    }
+    let now = wall_clock();
+    let blocked = app
+        .limiter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .blocked(&b.username, &origin, now);
+    if let Some(wait_ms) = blocked {
+        let actor = format!("login:{}", b.username);
+        let _ = app.directory().audit(&system_audit(
+            &actor,
+            "log in",
+            &origin,
+            "refused: rate limited",
+        ));
+        eprintln!("log-in rate limit reached for an account from {origin}");
+        let secs = (wait_ms + 999) / 1000;
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs.to_string())],
+            Json(json!({ "error": format!("too many failed log-ins; try again in {secs} s") })),
+        )
+            .into_response();
+    }
+    let user = tryr!(app
+        .directory()
+        .user_by_name(&b.username)
+        .map_err(store_error));
+    let phc = user
+        .as_ref()
+        .map_or(auth::dummy_hash().to_string(), |u| u.password_hash.clone());
+    let password = b.password.clone();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
+    let user = match user {
+        Some(u) if ok && !u.disabled => u,
+        _ => {
+            app.limiter
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .failed(&b.username, &origin, now);
+            let actor = format!("login:{}", b.username);
+            let _ = app.directory().audit(&system_audit(
+                &actor,
+                "log in",
+                &origin,
+                "refused: bad credentials",
+            ));
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unknown username or wrong password".into(),
+            );
+        }
+    };
+    app.limiter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .succeeded(&b.username);
+    let sid = auth::new_secret("");
+    let mut audit = system_audit(
+        &format!("user:{} ({})", user.id, user.username),
+        "log in",
+        &origin,
+        "ok",
+    );
+    audit.org = Some(user.org);
+    tryr!(app
+        .directory()
+        .create_session(&auth::secret_hash(&sid), user.id, now, &audit)
+        .map_err(store_error));
+    let cookie = format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict");
+    (
+        StatusCode::OK,
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({
+            "user": user.id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "role": user.role,
+            "organisation": user.org,
+            "agent": user.agent,
+            "demo": user.demo,
+        })),
+    )
+        .into_response()
+}
+
+/// Who am I.
+pub(crate) async fn me(Extension(c): Extension<Caller>) -> Response {
+    Json(json!({
+        "actor": c.actor,
+        "user": c.user,
+        "role": c.role,
+        "organisation": c.org,
+        "agent": c.agent,
+        "scopes": c.scopes,
+    }))
+    .into_response()
+}
+
+/// Log out: the session ends on the server; the old cookie gets 401.
+pub(crate) async fn logout(State(app): State<App>, Extension(c): Extension<Caller>) -> Response {
+    let Some(hash) = &c.session else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a token has no session; revoke the token instead".into(),
+        );
+    };
+    let audit = c.audit("log out", "session".into());
+    tryr!(app
+        .directory()
+        .revoke_session(hash, &audit)
+        .map_err(store_error));
+    (
+        StatusCode::OK,
+        [(
+            header::SET_COOKIE,
+            format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        )],
+        Json(json!({ "logged_out": true })),
+    )
+        .into_response()
+}
+
+// --- accounts --------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUserBody {
+    username: String,
+    display_name: String,
+    role: Role,
+    #[serde(default)]
+    agent: Option<u32>,
+    password: String,
+}
+
+fn user_json(u: &store::directory::User) -> serde_json::Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "role": u.role,
+        "agent": u.agent,
+        "disabled": u.disabled,
+        "demo": u.demo,
+    })
+}
+
+pub(crate) fn check_username(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 64 {
+        return Err("username: 1 to 64 characters".into());
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@'))
+    {
+        return Err("username: letters, digits and . - _ @ only".into());
+    }
+    Ok(())
+}
+
+pub(crate) async fn list_users(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+) -> Response {
+    match app.directory().users(c.org) {
+        Ok(v) => {
+            Json(json!({ "users": v.iter().map(user_json).collect::<Vec<_>>() })).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+pub(crate) async fn create_user(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    b: Body<NewUserBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let unprocessable = |m: String| error(StatusCode::UNPROCESSABLE_ENTITY, m);
+    tryr!(check_username(&b.username).map_err(unprocessable));
+    if b.display_name.trim().is_empty() || b.display_name.chars().count() > 100 {
+        return unprocessable("display_name: 1 to 100 characters".into());
+    }
+    if b.role == Role::Integration {
+        return unprocessable(
+            "role: integrations use tokens (POST /api/v1/tokens), not accounts".into(),
+        );
+    }
+    tryr!(auth::check_password(&b.password).map_err(unprocessable));
+    if let Some(a) = b.agent {
+        let known = app
+            .read(c.org, move |t, _| {
+                t.engine.config().agents.iter().any(|x| x.id == AgentId(a))
+            })
+            .await;
+        if !tryr!(known) {
+            return unprocessable(format!("agent: no agent a{a} in this organisation"));
+        }
+    }
+    let password = b.password.clone();
+    let Ok(phc) = tokio::task::spawn_blocking(move || auth::hash_password(&password)).await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "hashing failed".into());
+    };
+    let audit = c.audit("create account", format!("user {}", b.username));
+    let r = app.directory().create_user(
+        &store::directory::NewUser {
+            org: c.org,
+            username: &b.username,
+            display_name: &b.display_name,
+            role: b.role.name(),
+            agent: b.agent.map(AgentId),
+            password_hash: &phc,
+            demo: false,
+        },
+        wall_clock(),
+        &audit,
+    );
+    match r {
+        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// An account of the caller's organisation, or 404.
+fn own_user(app: &App, c: &Caller, id: u32) -> Result<store::directory::User, Response> {
+    match app.directory().user(id).map_err(store_error)? {
+        Some(u) if u.org == c.org => Ok(u),
+        _ => Err(error(StatusCode::NOT_FOUND, format!("unknown user {id}"))),
+    }
+}
+
+async fn set_disabled(app: &App, c: &Caller, id: u32, disabled: bool) -> Response {
+    let u = tryr!(own_user(app, c, id));
+    let what = if disabled { "disable" } else { "enable" };
+    let audit = c.audit(&format!("{what} account"), format!("user {}", u.username));
+    match app.directory().set_disabled(id, disabled, &audit) {
+        Ok(()) => Json(json!({ "id": id, "disabled": disabled })).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+pub(crate) async fn disable_user(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+) -> Response {
+    set_disabled(&app, &c, id, true).await
+}
+
+pub(crate) async fn enable_user(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+) -> Response {
+    set_disabled(&app, &c, id, false).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordBody {
+    password: String,
+}
+
+/// Sets a new password; every session of the account ends.
+pub(crate) async fn set_password(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+    b: Body<PasswordBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    tryr!(auth::check_password(&b.password).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
+    let u = tryr!(own_user(&app, &c, id));
+    let Ok(phc) = tokio::task::spawn_blocking(move || auth::hash_password(&b.password)).await
+    else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "hashing failed".into());
+    };
+    let audit = c.audit("set password", format!("user {}", u.username));
+    match app.directory().set_password(id, &phc, &audit) {
+        Ok(()) => Json(json!({ "id": id, "sessions_ended": true })).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+// --- integration tokens -------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewTokenBody {
+    name: String,
+    scopes: Vec<Scope>,
+}
+
+/// Creates a token; its secret is shown once, here, and stored only as a
+/// hash.
+pub(crate) async fn create_token(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    b: Body<NewTokenBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    if b.name.trim().is_empty() || b.name.chars().count() > 100 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name: 1 to 100 characters".into(),
+        );
+    }
+    if b.scopes.is_empty() || b.scopes.len() > 8 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "scopes: at least one (contacts, patients)".into(),
+        );
+    }
+    let secret = auth::new_secret("sbt_");
+    let scopes: Vec<&str> = b.scopes.iter().map(|s| s.name()).collect();
+    let audit = c.audit("create token", format!("token {}", b.name));
+    let r = app.directory().create_token(
+        c.org,
+        &b.name,
+        &scopes.join(" "),
+        &auth::secret_hash(&secret),
+        wall_clock(),
+        &audit,
+    );
+    match r {
+        Ok(id) => (
+            StatusCode::CREATED,
+            Json(json!({ "id": id, "secret": secret, "scopes": scopes })),
+        )
+            .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+pub(crate) async fn list_tokens(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+) -> Response {
+    match app.directory().tokens(c.org) {
+        Ok(v) => Json(json!({
+            "tokens": v.iter().map(|t| json!({
+                "id": t.id, "name": t.name, "scopes": t.scopes.split(' ').collect::<Vec<_>>(),
+                "created": t.created, "revoked": t.revoked,
+            })).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+pub(crate) async fn revoke_token(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+) -> Response {
+    let audit = c.audit("revoke token", format!("token {id}"));
+    match app.directory().revoke_token(c.org, id, &audit) {
+        Ok(true) => Json(json!({ "id": id, "revoked": true })).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown token {id}")),
+        Err(e) => store_error(e),
+    }
+}

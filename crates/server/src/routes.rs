@@ -1,0 +1,265 @@
+//! The route table: every endpoint, the permission it needs, and what it
+//! is for. The router and the OpenAPI document are both built from it, so
+//! they cannot disagree; the authorisation matrix test walks the document.
+
+use crate::auth::{self, Perm, Role};
+use crate::{handlers as h, people as p, App};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::Router;
+use serde_json::{json, Value};
+
+/// One endpoint.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub method: &'static str,
+    /// With `{contact}`, `{agent}`, `{queue}`, `{user}`, `{token}` or
+    /// `{nhs_number}` for the ids it takes.
+    pub path: &'static str,
+    /// `None`: public (log-in, health, this document).
+    pub perm: Option<Perm>,
+    pub summary: &'static str,
+    /// The request body's schema, if it takes one.
+    pub body: Option<&'static str>,
+}
+
+fn table() -> Vec<(Route, MethodRouter<App>)> {
+    macro_rules! r {
+        ($m:ident $method:literal $path:literal, $perm:expr, $body:expr, $sum:literal, $h:expr) => {
+            (
+                Route {
+                    method: $method,
+                    path: $path,
+                    perm: $perm,
+                    summary: $sum,
+                    body: $body,
+                },
+                $m($h),
+            )
+        };
+    }
+    use Perm::*;
+    vec![
+        r!(get "GET" "/healthz", None, None, "Liveness.", || async { "ok" }),
+        r!(get "GET" "/api/v1/openapi.json", None, None, "This document.", openapi_handler),
+        r!(post "POST" "/api/v1/session", None, Some("Login"), "Log in (sets the session cookie).", p::login),
+        r!(get "GET" "/api/v1/session", Some(Session), None, "Who am I.", p::me),
+        r!(delete "DELETE" "/api/v1/session", Some(Session), None, "Log out (the session ends on the server).", p::logout),
+        r!(get "GET" "/api/v1/users", Some(UserAdmin), None, "The organisation's accounts.", p::list_users),
+        r!(post "POST" "/api/v1/users", Some(UserAdmin), Some("NewUser"), "Create an account.", p::create_user),
+        r!(post "POST" "/api/v1/users/{user}/disable", Some(UserAdmin), None, "Disable an account (its sessions end).", p::disable_user),
+        r!(post "POST" "/api/v1/users/{user}/enable", Some(UserAdmin), None, "Enable an account.", p::enable_user),
+        r!(post "POST" "/api/v1/users/{user}/password", Some(UserAdmin), Some("Password"), "Set a password (every session of the account ends).", p::set_password),
+        r!(get "GET" "/api/v1/tokens", Some(TokenAdmin), None, "The organisation's integration tokens.", p::list_tokens),
+        r!(post "POST" "/api/v1/tokens", Some(TokenAdmin), Some("NewToken"), "Create an integration token (the secret is shown once).", p::create_token),
+        r!(delete "DELETE" "/api/v1/tokens/{token}", Some(TokenAdmin), None, "Revoke an integration token.", p::revoke_token),
+        r!(post "POST" "/api/v1/contacts", Some(ContactCreate), Some("NewContact"), "A contact arrives (call, chat, email, web callback request).", h::create_contact),
+        r!(get "GET" "/api/v1/contacts", Some(ContactRead), None, "Live contacts (agents: their own), by queue.", h::list_contacts),
+        r!(get "GET" "/api/v1/contacts/{contact}", Some(ContactRead), None, "One contact: state, place, queue.", h::get_contact),
+        r!(post "POST" "/api/v1/contacts/{contact}/accept", Some(ContactWork), Some("AgentRef"), "An agent accepts an offer.", h::accept),
+        r!(post "POST" "/api/v1/contacts/{contact}/reject", Some(ContactWork), Some("AgentRef"), "An agent declines an offer.", h::reject),
+        r!(post "POST" "/api/v1/contacts/{contact}/hold", Some(ContactWork), None, "Put on hold.", h::hold),
+        r!(post "POST" "/api/v1/contacts/{contact}/resume", Some(ContactWork), None, "Take off hold.", h::resume),
+        r!(post "POST" "/api/v1/contacts/{contact}/transfer", Some(ContactWork), Some("Transfer"), "Transfer, warm or cold, to a queue or an agent.", h::transfer),
+        r!(post "POST" "/api/v1/contacts/{contact}/callback", Some(ContactWork), None, "The caller takes a callback and keeps their place.", h::callback),
+        r!(post "POST" "/api/v1/contacts/{contact}/end", Some(ContactWork), None, "The conversation ends (wrap-up follows).", h::end),
+        r!(post "POST" "/api/v1/contacts/{contact}/wrap-up-done", Some(ContactWork), Some("AgentRef"), "Wrap-up finished.", h::wrapped),
+        r!(post "POST" "/api/v1/contacts/{contact}/abandon", Some(ContactAbandon), None, "The caller hung up before an answer.", h::abandon),
+        r!(post "POST" "/api/v1/contacts/{contact}/priority", Some(ContactPriority), Some("PriorityChange"), "Change a waiting contact's priority (audited).", h::set_priority),
+        r!(get "GET" "/api/v1/contacts/{contact}/screen-pop", Some(PatientRead), None, "The matched patient or candidates for a contact (audited).", h::screen_pop),
+        r!(post "POST" "/api/v1/agents/{agent}/presence", Some(AgentPresence), Some("PresenceChange"), "Set an agent's state (a supervisor can log anyone out).", h::presence),
+        r!(put "PUT" "/api/v1/agents/{agent}", Some(ConfigWrite), Some("AgentDef"), "Create or change an agent (skills, team, site, capacity).", h::put_agent),
+        r!(delete "DELETE" "/api/v1/agents/{agent}", Some(ConfigWrite), None, "Remove an agent.", h::delete_agent),
+        r!(get "GET" "/api/v1/queues/{queue}/waiting", Some(QueueRead), None, "A queue's waiting contacts in order.", h::get_waiting),
+        r!(put "PUT" "/api/v1/queues/{queue}", Some(ConfigWrite), Some("QueueDef"), "Create or change a queue (priority, target, overflow).", h::put_queue),
+        r!(delete "DELETE" "/api/v1/queues/{queue}", Some(ConfigWrite), None, "Remove a queue (?move_waiting_to=ID keeps callers' places).", h::delete_queue),
+        r!(post "POST" "/api/v1/skills", Some(ConfigWrite), Some("SkillDef"), "Add a skill.", h::add_skill),
+        r!(post "POST" "/api/v1/teams", Some(ConfigWrite), Some("TeamDef"), "Add a team.", h::add_team),
+        r!(post "POST" "/api/v1/sites", Some(ConfigWrite), Some("SiteDef"), "Add a site.", h::add_site),
+        r!(get "GET" "/api/v1/config", Some(ConfigRead), None, "The routing configuration in force.", h::get_config),
+        r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, "Live KPIs overall and per queue.", h::get_kpis),
+        r!(get "GET" "/api/v1/events", Some(EventStream), None, "The live event stream (server-sent events).", h::get_events),
+        r!(put "PUT" "/api/v1/patients/{nhs_number}", Some(PatientWrite), Some("Patient"), "Create or replace a patient's directory entry (audited).", h::put_patient),
+        r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, "Read a patient's entry (?purpose=, audited).", h::get_patient),
+        r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, "Who accessed this patient (audited).", h::audit_for_patient),
+    ]
+}
+
+/// Every endpoint.
+pub fn routes() -> Vec<Route> {
+    table().into_iter().map(|(r, _)| r).collect()
+}
+
+/// The router: each route behind the gate with its permission.
+pub(crate) fn router(app: App) -> Router {
+    let mut router = Router::new();
+    for (r, handler) in table() {
+        let gated = handler.route_layer(axum::middleware::from_fn_with_state(
+            (app.clone(), r.perm),
+            crate::gate,
+        ));
+        router = router.route(r.path, gated);
+    }
+    router
+        .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+async fn openapi_handler() -> axum::Json<Value> {
+    axum::Json(openapi())
+}
+
+fn schemas() -> Value {
+    let obj = |props: Value, required: &[&str]| json!({ "type": "object", "additionalProperties": false, "properties": props, "required": required });
+    json!({
+        "Login": obj(json!({ "username": {"type": "string"}, "password": {"type": "string"} }), &["username", "password"]),
+        "NewUser": obj(json!({
+            "username": {"type": "string", "maxLength": 64},
+            "display_name": {"type": "string", "maxLength": 100},
+            "role": {"type": "string", "enum": ["agent", "clinician", "supervisor", "admin", "auditor"]},
+            "agent": {"type": "integer"},
+            "password": {"type": "string", "minLength": auth::MIN_PASSWORD},
+        }), &["username", "display_name", "role", "password"]),
+        "Password": obj(json!({ "password": {"type": "string", "minLength": auth::MIN_PASSWORD} }), &["password"]),
+        "NewToken": obj(json!({
+            "name": {"type": "string"},
+            "scopes": {"type": "array", "items": {"type": "string", "enum": ["contacts", "patients"]}},
+        }), &["name", "scopes"]),
+        "NewContact": obj(json!({
+            "id": {"type": "integer"}, "queue": {"type": "integer"},
+            "channel": {"type": "string", "enum": ["voice", "chat", "email", "web_callback"]},
+            "priority": {"type": "integer"},
+            "caller_number": {"type": "string", "description": "E.164 or UK national"},
+            "nhs_number": {"type": "string", "description": "10 digits, checked"},
+        }), &["id", "queue"]),
+        "AgentRef": obj(json!({ "agent": {"type": "integer"} }), &["agent"]),
+        "Transfer": obj(json!({
+            "from_agent": {"type": "integer"}, "queue": {"type": "integer"}, "agent": {"type": "integer"},
+            "mode": {"type": "string", "enum": ["warm", "cold"]},
+        }), &["mode"]),
+        "PriorityChange": obj(json!({ "priority": {"type": "integer"} }), &["priority"]),
+        "PresenceChange": obj(json!({ "presence": {"description": "\"offline\", \"ready\" or {\"not_ready\": reason}"} }), &["presence"]),
+        "AgentDef": {"type": "object", "description": "routing::AgentDef: id, name, team, site, skills [[skill, level]], capacity, auto_answer"},
+        "QueueDef": {"type": "object", "description": "routing::QueueDef: id, name, priority, target, requirements, teams, overflow, strategy, aging, max_waiting, when_full"},
+        "SkillDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
+        "TeamDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
+        "SiteDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
+        "Patient": obj(json!({
+            "nhs_number": {"type": "string"}, "name": {"type": "string"},
+            "date_of_birth": {"type": "string", "format": "date"},
+            "phones": {"type": "array", "items": {"type": "string"}, "maxItems": model::MAX_PHONES},
+            "gp_practice": {"type": "string", "description": "ODS code"},
+        }), &["nhs_number", "name", "date_of_birth"]),
+        "Error": obj(json!({ "error": {"type": "string"} }), &["error"]),
+    })
+}
+
+/// The OpenAPI 3.1 document, built from the route table. `x-permission`
+/// and `x-roles` say who may call each operation.
+pub fn openapi() -> Value {
+    let mut paths = serde_json::Map::new();
+    for r in routes() {
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+        let mut responses = serde_json::Map::new();
+        responses.insert("200".into(), json!({ "description": "done" }));
+        if r.body.is_some() {
+            responses.insert("400".into(), err("malformed body or parameter"));
+            responses.insert("413".into(), err("body over 64 KiB"));
+            responses.insert("422".into(), err("a field is invalid (named)"));
+        }
+        let mut op = json!({
+            "summary": r.summary,
+            "operationId": format!("{} {}", r.method, r.path),
+            "parameters": params,
+        });
+        if let Some(perm) = r.perm {
+            responses.insert("401".into(), err("not logged in"));
+            responses.insert("403".into(), err("the role may not do this"));
+            responses.insert("404".into(), err("no such object in your organisation"));
+            op["x-permission"] = json!(perm);
+            op["x-roles"] = json!(Role::ALL
+                .iter()
+                .filter(|&&role| auth::allows(role, perm))
+                .map(|r| r.name())
+                .collect::<Vec<_>>());
+            op["security"] = json!([{ "session": [] }, { "token": [] }]);
+        }
+        op["responses"] = Value::Object(responses);
+        if let Some(b) = r.body {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{b}") } } } });
+        }
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Switchboard API",
+            "version": "1",
+            "description": "The contact centre's HTTP API. People log in for a session cookie; integrations use scoped bearer tokens. Another organisation's ids answer 404.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::people::COOKIE },
+                "token": { "type": "http", "scheme": "bearer" },
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_once_with_its_roles() {
+        let doc = openapi();
+        let mut seen = std::collections::HashSet::new();
+        for r in routes() {
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+            let op = &doc["paths"][r.path][r.method.to_lowercase()];
+            assert!(op.is_object(), "{} {} undocumented", r.method, r.path);
+            if let Some(b) = r.body {
+                assert!(doc["components"]["schemas"][b].is_object(), "schema {b}");
+            }
+            match r.perm {
+                Some(p) => {
+                    let roles: Vec<&str> = op["x-roles"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap())
+                        .collect();
+                    for role in Role::ALL {
+                        assert_eq!(roles.contains(&role.name()), auth::allows(role, p));
+                    }
+                }
+                None => assert!(op.get("x-roles").is_none()),
+            }
+        }
+        let documented: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|m| m.as_object().unwrap().len())
+            .sum();
+        assert_eq!(documented, seen.len());
+        // Every permission is used by some route.
+        for p in Perm::ALL {
+            assert!(routes().iter().any(|r| r.perm == Some(p)), "{p:?} unused");
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! First-run set-up: the demo organisations and their clearly marked demo
+//! accounts (`serve --demo`), and the real first-run bootstrap (one
+//! organisation and its first admin, the password read from stdin; no
+//! default password anywhere).
+
+use crate::auth;
+use model::{AgentId, OrgId, QueueId, SiteId, SkillId, TeamId, Timestamp};
+use routing::{AgentDef, Capacity, Config, QueueDef, SiteDef, SkillDef, SkillReq, TeamDef};
+use store::directory::{Directory, NewUser};
+use store::{AuditRecord, SqliteStore, Store, StoreError};
+
+/// The demo accounts' password (published: demo accounts only).
+pub const DEMO_PASSWORD: &str = "switchboard-demo";
+
+/// A demo account, for the start-up banner.
+#[derive(Clone, Debug)]
+pub struct DemoPerson {
+    pub org: OrgId,
+    pub username: String,
+    pub what: String,
+    pub agent: Option<AgentId>,
+}
+
+/// A second, small demo organisation (a GP network), so that a newcomer
+/// (and the authorisation tests) can see that organisations are apart.
+/// Its ids differ from the trust's on purpose.
+pub fn gp_network() -> Config {
+    let s = |id: u32, name: &str| SkillDef {
+        id: SkillId(id),
+        name: name.into(),
+    };
+    let mut appointments = QueueDef::new(
+        QueueId(201),
+        "Appointments",
+        vec![SkillReq {
+            skill: SkillId(1),
+            min_level: 1,
+        }],
+    );
+    appointments.priority = 10;
+    let prescriptions = QueueDef::new(
+        QueueId(202),
+        "Prescriptions",
+        vec![SkillReq {
+            skill: SkillId(2),
+            min_level: 1,
+        }],
+    );
+    let agent = |id: u32, name: &str, skills: &[(u32, u8)]| AgentDef {
+        id: AgentId(id),
+        name: name.into(),
+        team: TeamId(1),
+        site: SiteId(1),
+        skills: skills.iter().map(|&(s, l)| (SkillId(s), l)).collect(),
+        capacity: Capacity::VOICE_ONLY,
+        auto_answer: false,
+    };
+    Config {
+        limits: Default::default(),
+        skills: vec![s(1, "Reception"), s(2, "Prescriptions")],
+        teams: vec![TeamDef {
+            id: TeamId(1),
+            name: "Care navigators".into(),
+        }],
+        sites: vec![SiteDef {
+            id: SiteId(1),
+            name: "Chatham".into(),
+        }],
+        queues: vec![appointments, prescriptions],
+        agents: vec![
+            agent(201, "Nadia", &[(1, 2), (2, 1)]),
+            agent(202, "Owen", &[(1, 1)]),
+            agent(203, "Priya", &[(2, 2)]),
+        ],
+    }
+}
+
+fn system(action: &str, subject: String, org: Option<OrgId>) -> AuditRecord {
+    AuditRecord {
+        at: crate::wall_clock(),
+        org,
+        actor: "system".into(),
+        action: action.into(),
+        subject,
+        patient: None,
+        purpose: None,
+        origin: None,
+        outcome: "ok".into(),
+    }
+}
+
+/// Seeds the demo organisations and accounts on first run; returns the
+/// demo accounts (on every run).
+pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>, StoreError> {
+    if st.organisations()?.is_empty() {
+        let at = crate::wall_clock();
+        let kent = st.create_organisation(
+            "Kent Community Health (demo)",
+            &routing::demo::kent_community_trust(),
+            at,
+        )?;
+        let medway = st.create_organisation("Medway GP Network (demo)", &gp_network(), at)?;
+        // One hash for every demo account: they share a published password.
+        let phc = auth::hash_password(DEMO_PASSWORD);
+        let people: [(OrgId, &str, &str, &str, Option<u32>); 10] = [
+            (kent, "kent.agent", "Alice (demo agent)", "agent", Some(1)),
+            (
+                kent,
+                "kent.clinician",
+                "Hana (demo clinician)",
+                "clinician",
+                Some(8),
+            ),
+            (
+                kent,
+                "kent.supervisor",
+                "Demo supervisor",
+                "supervisor",
+                None,
+            ),
+            (kent, "kent.admin", "Demo admin", "admin", None),
+            (kent, "kent.auditor", "Demo auditor", "auditor", None),
+            (
+                medway,
+                "medway.agent",
+                "Nadia (demo agent)",
+                "agent",
+                Some(201),
+            ),
+            (
+                medway,
+                "medway.clinician",
+                "Owen (demo clinician)",
+                "clinician",
+                Some(202),
+            ),
+            (
+                medway,
+                "medway.supervisor",
+                "Demo supervisor",
+                "supervisor",
+                None,
+            ),
+            (medway, "medway.admin", "Demo admin", "admin", None),
+            (medway, "medway.auditor", "Demo auditor", "auditor", None),
+        ];
+        for (org, username, name, role, agent) in people {
+            dir.create_user(
+                &NewUser {
+                    org,
+                    username,
+                    display_name: name,
+                    role,
+                    agent: agent.map(AgentId),
+                    password_hash: &phc,
+                    demo: true,
+                },
+                at,
+                &system("create demo account", format!("user {username}"), Some(org)),
+            )?;
+        }
+    }
+    let mut out = Vec::new();
+    for (org, name) in st.organisations()? {
+        for u in dir.users(org)?.into_iter().filter(|u| u.demo) {
+            out.push(DemoPerson {
+                org,
+                what: format!("{} — {}, {name}", u.role, u.display_name),
+                username: u.username,
+                agent: u.agent,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(
+        "this data directory already has accounts; bootstrap runs once, on a new installation"
+    )]
+    AlreadyDone,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The first-run bootstrap: one organisation (with an empty routing
+/// configuration for its admin to fill) and its first admin.
+pub fn bootstrap(
+    data: &std::path::Path,
+    org_name: &str,
+    username: &str,
+    password: &str,
+) -> Result<OrgId, BootstrapError> {
+    let org_name = org_name.trim();
+    if org_name.is_empty() || org_name.chars().count() > 200 {
+        return Err(BootstrapError::Invalid(
+            "organisation: 1 to 200 characters".into(),
+        ));
+    }
+    crate::people::check_username(username).map_err(BootstrapError::Invalid)?;
+    auth::check_password(password).map_err(BootstrapError::Invalid)?;
+    let mut st = SqliteStore::open(data)?;
+    let mut dir = Directory::open(data)?;
+    if dir.has_users()? {
+        return Err(BootstrapError::AlreadyDone);
+    }
+    let at: Timestamp = crate::wall_clock();
+    let org = st.create_organisation(org_name, &Config::default(), at)?;
+    dir.create_user(
+        &NewUser {
+            org,
+            username,
+            display_name: username,
+            role: auth::Role::Admin.name(),
+            agent: None,
+            password_hash: &auth::hash_password(password),
+            demo: false,
+        },
+        at,
+        &system("bootstrap", format!("first admin {username}"), Some(org)),
+    )?;
+    Ok(org)
+}

@@ -1,0 +1,550 @@
+//! People, sessions, integration tokens and the patient directory, on a
+//! connection of their own (the engine task keeps the other), so that
+//! checking a session never waits behind the routing log.
+//!
+//! Every read and write of patient data here takes the audit record that
+//! goes with it and writes both in one transaction: there is no way to
+//! read a patient without leaving a trace.
+
+use crate::{append_audit_tx, audit_row, decode, encode, AuditRecord, StoreError};
+use model::{AgentId, NhsNumber, OrgId, Patient, Timestamp};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    agent INTEGER,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    demo INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS patients (
+    org INTEGER NOT NULL,
+    nhs_number TEXT NOT NULL,
+    record TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (org, nhs_number)
+);
+CREATE TABLE IF NOT EXISTS patient_phones (
+    org INTEGER NOT NULL,
+    phone TEXT NOT NULL,
+    nhs_number TEXT NOT NULL,
+    PRIMARY KEY (org, phone, nhs_number)
+);
+";
+
+/// One person's account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: u32,
+    pub org: OrgId,
+    pub username: String,
+    pub display_name: String,
+    /// One of the server's role names.
+    pub role: String,
+    /// The agent this person works as, if any.
+    pub agent: Option<AgentId>,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+    pub disabled: bool,
+    /// A demo account (`serve --demo`), with a published password.
+    pub demo: bool,
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub org: OrgId,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub agent: Option<AgentId>,
+    pub password_hash: &'a str,
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: u32,
+    pub created: Timestamp,
+    pub last_seen: Timestamp,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: u32,
+    pub org: OrgId,
+    pub name: String,
+    /// Space-separated scope names.
+    pub scopes: String,
+    pub created: Timestamp,
+    pub revoked: bool,
+}
+
+pub struct Directory {
+    db: Connection,
+}
+
+const USER_COLUMNS: &str =
+    "id, org, username, display_name, role, agent, password_hash, disabled, demo";
+
+fn user_row(r: &rusqlite::Row<'_>) -> Result<User, rusqlite::Error> {
+    Ok(User {
+        id: r.get(0)?,
+        org: OrgId(r.get(1)?),
+        username: r.get(2)?,
+        display_name: r.get(3)?,
+        role: r.get(4)?,
+        agent: r.get::<_, Option<u32>>(5)?.map(AgentId),
+        password_hash: r.get(6)?,
+        disabled: r.get(7)?,
+        demo: r.get(8)?,
+    })
+}
+
+fn token_row(r: &rusqlite::Row<'_>) -> Result<Token, rusqlite::Error> {
+    Ok(Token {
+        id: r.get(0)?,
+        org: OrgId(r.get(1)?),
+        name: r.get(2)?,
+        scopes: r.get(3)?,
+        created: Timestamp(r.get(4)?),
+        revoked: r.get(5)?,
+    })
+}
+
+impl Directory {
+    /// Opens the database in `dir` (the engine's [`crate::SqliteStore`]
+    /// creates it; open that first).
+    pub fn open(dir: &Path) -> Result<Directory, StoreError> {
+        let db = Connection::open(dir.join("switchboard.db"))?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        db.busy_timeout(std::time::Duration::from_secs(10))?;
+        db.execute_batch(SCHEMA)?;
+        Ok(Directory { db })
+    }
+
+    fn immediate(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        Ok(self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    // --- people ---------------------------------------------------------
+
+    /// Creates an account, with its audit record, in one transaction.
+    pub fn create_user(
+        &mut self,
+        u: &NewUser<'_>,
+        at: Timestamp,
+        audit: &AuditRecord,
+    ) -> Result<u32, StoreError> {
+        let tx = self.immediate()?;
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
+            params![u.username],
+            |r| r.get(0),
+        )?;
+        if taken {
+            return Err(StoreError::Conflict(format!(
+                "the username {:?} is taken",
+                u.username
+            )));
+        }
+        tx.execute(
+            "INSERT INTO users (org, username, display_name, role, agent, password_hash, demo, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![u.org.0, u.username, u.display_name, u.role, u.agent.map(|a| a.0), u.password_hash, u.demo, at.as_ms()],
+        )?;
+        let id = tx.last_insert_rowid() as u32;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    pub fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
+                params![username],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    pub fn user(&self, id: u32) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                params![id],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    pub fn users(&self, org: OrgId) -> Result<Vec<User>, StoreError> {
+        let mut st = self.db.prepare(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE org = ?1 ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![org.0], user_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Any account at all (a first-run bootstrap is refused once there is).
+    pub fn has_users(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
+    }
+
+    /// Disables an account (or enables it again) and, either way, ends
+    /// its sessions; with its audit record.
+    pub fn set_disabled(
+        &mut self,
+        id: u32,
+        disabled: bool,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        self.change_account(id, "disabled", &disabled, audit)
+    }
+
+    /// Changes a password and ends every session of the account.
+    pub fn set_password(
+        &mut self,
+        id: u32,
+        password_hash: &str,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        self.change_account(id, "password_hash", &password_hash, audit)
+    }
+
+    /// Sets one column of an account and ends all its sessions, with the
+    /// audit record, in one transaction.
+    fn change_account(
+        &mut self,
+        id: u32,
+        column: &'static str,
+        value: &dyn rusqlite::ToSql,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        let tx = self.immediate()?;
+        tx.execute(
+            &format!("UPDATE users SET {column} = ?2 WHERE id = ?1"),
+            params![id, value],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET revoked = 1 WHERE user_id = ?1",
+            params![id],
+        )?;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    // --- sessions -------------------------------------------------------
+
+    /// Stores a new session under the hash of its id (the id itself is
+    /// only ever in the person's cookie).
+    pub fn create_session(
+        &mut self,
+        id_hash: &str,
+        user: u32,
+        at: Timestamp,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        let tx = self.immediate()?;
+        tx.execute(
+            "INSERT INTO sessions (id_hash, user_id, created_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)",
+            params![id_hash, user, at.as_ms()],
+        )?;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn session(&self, id_hash: &str) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT user_id, created_ms, last_seen_ms, revoked FROM sessions WHERE id_hash = ?1",
+                params![id_hash],
+                |r| {
+                    Ok(Session {
+                        user: r.get(0)?,
+                        created: Timestamp(r.get(1)?),
+                        last_seen: Timestamp(r.get(2)?),
+                        revoked: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn touch_session(&mut self, id_hash: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE sessions SET last_seen_ms = ?2 WHERE id_hash = ?1",
+            params![id_hash, at.as_ms()],
+        )?;
+        Ok(())
+    }
+
+    pub fn revoke_session(&mut self, id_hash: &str, audit: &AuditRecord) -> Result<(), StoreError> {
+        let tx = self.immediate()?;
+        tx.execute(
+            "UPDATE sessions SET revoked = 1 WHERE id_hash = ?1",
+            params![id_hash],
+        )?;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    // --- integration tokens ---------------------------------------------
+
+    pub fn create_token(
+        &mut self,
+        org: OrgId,
+        name: &str,
+        scopes: &str,
+        secret_hash: &str,
+        at: Timestamp,
+        audit: &AuditRecord,
+    ) -> Result<u32, StoreError> {
+        let tx = self.immediate()?;
+        tx.execute(
+            "INSERT INTO api_tokens (org, name, secret_hash, scopes, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![org.0, name, secret_hash, scopes, at.as_ms()],
+        )?;
+        let id = tx.last_insert_rowid() as u32;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    pub fn token_by_hash(&self, secret_hash: &str) -> Result<Option<Token>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT id, org, name, scopes, created_ms, revoked FROM api_tokens WHERE secret_hash = ?1",
+                params![secret_hash],
+                token_row,
+            )
+            .optional()?)
+    }
+
+    pub fn tokens(&self, org: OrgId) -> Result<Vec<Token>, StoreError> {
+        let mut st = self.db.prepare(
+            "SELECT id, org, name, scopes, created_ms, revoked FROM api_tokens WHERE org = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![org.0], token_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes one of `org`'s tokens; false if it has no such token.
+    pub fn revoke_token(
+        &mut self,
+        org: OrgId,
+        id: u32,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        let n = tx.execute(
+            "UPDATE api_tokens SET revoked = 1 WHERE id = ?1 AND org = ?2",
+            params![id, org.0],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Who a contact's caller is, as recorded when it arrived.
+    pub fn contact_caller(
+        &self,
+        org: OrgId,
+        contact: model::ContactId,
+    ) -> Result<Option<crate::CallerIdentity>, StoreError> {
+        let row: Option<(Option<String>, Option<String>)> = self
+            .db
+            .query_row(
+                "SELECT phone, nhs_number FROM contact_callers WHERE org = ?1 AND contact = ?2",
+                params![org.0, contact.0 as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((phone, nhs)) = row else {
+            return Ok(None);
+        };
+        let bad = |what: &str| StoreError::Decode {
+            seq: 0,
+            problem: format!("contact {contact}: stored {what} does not parse"),
+        };
+        Ok(Some(crate::CallerIdentity {
+            phone: phone
+                .map(|p| model::PhoneNumber::parse(&p).map_err(|_| bad("phone")))
+                .transpose()?,
+            nhs_number: nhs
+                .map(|n| NhsNumber::parse(&n).map_err(|_| bad("NHS number")))
+                .transpose()?,
+        }))
+    }
+
+    // --- patients -------------------------------------------------------
+
+    /// Creates or replaces a patient's entry (and the phone numbers that
+    /// find it), with the audit record, in one transaction. True if the
+    /// patient was new.
+    pub fn put_patient(
+        &mut self,
+        org: OrgId,
+        p: &Patient,
+        at: Timestamp,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let nhs = p.nhs_number.expose();
+        let tx = self.immediate()?;
+        let existed: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM patients WHERE org = ?1 AND nhs_number = ?2)",
+            params![org.0, nhs],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO patients (org, nhs_number, record, updated_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![org.0, nhs, encode(p)?, at.as_ms()],
+        )?;
+        tx.execute(
+            "DELETE FROM patient_phones WHERE org = ?1 AND nhs_number = ?2",
+            params![org.0, nhs],
+        )?;
+        for phone in &p.phones {
+            tx.execute(
+                "INSERT OR IGNORE INTO patient_phones (org, phone, nhs_number) VALUES (?1, ?2, ?3)",
+                params![org.0, phone.expose(), nhs],
+            )?;
+        }
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(!existed)
+    }
+
+    /// The patients of `org` with this NHS number or this phone number
+    /// (at most `limit`), each read audited with `audit` (its `patient`
+    /// and `outcome` filled in) in the same transaction. A search that
+    /// finds no one is audited too.
+    pub fn find_patients(
+        &mut self,
+        org: OrgId,
+        nhs: Option<&NhsNumber>,
+        phone: Option<&model::PhoneNumber>,
+        limit: usize,
+        audit: &AuditRecord,
+    ) -> Result<Vec<Patient>, StoreError> {
+        let tx = self.immediate()?;
+        let mut found: Vec<Patient> = Vec::new();
+        {
+            let mut by_nhs = tx
+                .prepare_cached("SELECT record FROM patients WHERE org = ?1 AND nhs_number = ?2")?;
+            let mut by_phone = tx.prepare_cached(
+                "SELECT p.record FROM patient_phones ph JOIN patients p
+                   ON p.org = ph.org AND p.nhs_number = ph.nhs_number
+                 WHERE ph.org = ?1 AND ph.phone = ?2 ORDER BY p.nhs_number LIMIT ?3",
+            )?;
+            let mut texts: Vec<String> = Vec::new();
+            if let Some(n) = nhs {
+                if let Some(t) = by_nhs
+                    .query_row(params![org.0, n.expose()], |r| r.get(0))
+                    .optional()?
+                {
+                    texts.push(t);
+                }
+            }
+            if let Some(ph) = phone {
+                let rows = by_phone.query_map(params![org.0, ph.expose(), limit as i64], |r| {
+                    r.get::<_, String>(0)
+                })?;
+                for t in rows {
+                    texts.push(t?);
+                }
+            }
+            for t in texts {
+                let p: Patient = decode(0, &t)?;
+                if found.len() < limit && !found.iter().any(|f| f.nhs_number == p.nhs_number) {
+                    found.push(p);
+                }
+            }
+        }
+        if found.is_empty() {
+            let mut r = audit.clone();
+            r.outcome = "no match".into();
+            r.patient = nhs.map(|n| n.expose());
+            append_audit_tx(&tx, &r)?;
+        }
+        for p in &found {
+            let mut r = audit.clone();
+            r.patient = Some(p.nhs_number.expose());
+            append_audit_tx(&tx, &r)?;
+        }
+        tx.commit()?;
+        Ok(found)
+    }
+
+    /// "Who accessed patient X": every audit record about this patient in
+    /// `org`, oldest first (at most `limit`), the question itself audited
+    /// in the same transaction.
+    pub fn audit_for_patient(
+        &mut self,
+        org: OrgId,
+        nhs: &NhsNumber,
+        limit: usize,
+        audit: &AuditRecord,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let tx = self.immediate()?;
+        let records = {
+            let mut st = tx.prepare_cached(
+                "SELECT seq, at_ms, org, actor, action, subject, patient, purpose, origin, outcome
+                 FROM audit_log WHERE org = ?1 AND patient = ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![org.0, nhs.expose(), limit as i64], audit_row)?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(records)
+    }
+
+    /// Appends one audit record on its own (a refused request, a log-in).
+    pub fn audit(&mut self, r: &AuditRecord) -> Result<(), StoreError> {
+        let tx = self.immediate()?;
+        append_audit_tx(&tx, r)?;
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,907 @@
+//! Authorisation, for real: the server binary with two organisations; every
+//! endpoint in its own OpenAPI document × every role × the caller's own ids
+//! and another organisation's ids, against the allow table the document
+//! states. Then sessions (log-out, password change, disabling end them),
+//! the log-in rate limit, cross-site requests, revoked tokens, the patient
+//! audit trail, and that patient data never reaches the server's logs.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Only the status of a request (streams stay open; we do not wait).
+fn status(addr: SocketAddr, method: &str, path: &str, body: Option<&str>, headers: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.unwrap_or("");
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        if s.read(&mut b).unwrap() == 0 {
+            break;
+        }
+        line.push(b[0]);
+    }
+    String::from_utf8_lossy(&line)
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &str,
+) -> (u16, Value) {
+    let (s, _, b) = http_with(addr, method, path, body, headers).unwrap();
+    (s, serde_json::from_str(&b).unwrap_or(Value::Null))
+}
+
+fn token(addr: SocketAddr, admin: &str, name: &str) -> (u64, String) {
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/tokens",
+        Some(&json!({"name": name, "scopes": ["contacts", "patients"]}).to_string()),
+        admin,
+    );
+    assert_eq!(s, 201, "{v}");
+    (
+        v["id"].as_u64().unwrap(),
+        format!(
+            "Authorization: Bearer {}\r\n",
+            v["secret"].as_str().unwrap()
+        ),
+    )
+}
+
+fn patient(nhs: &str, name: &str, phone: &str) -> String {
+    json!({"nhs_number": nhs, "name": name, "date_of_birth": "1961-04-12",
+           "phones": [phone], "gp_practice": "G82001"})
+    .to_string()
+}
+
+/// The allow table, written out independently of the server's: who holds
+/// each permission. The served document must state exactly this.
+const MATRIX: &[(&str, &[&str])] = &[
+    (
+        "session",
+        &[
+            "agent",
+            "clinician",
+            "supervisor",
+            "admin",
+            "auditor",
+            "integration",
+        ],
+    ),
+    ("contact_create", &["supervisor", "integration"]),
+    (
+        "contact_read",
+        &["agent", "clinician", "supervisor", "integration"],
+    ),
+    (
+        "contact_work",
+        &["agent", "clinician", "supervisor", "integration"],
+    ),
+    ("contact_abandon", &["supervisor", "integration"]),
+    ("contact_priority", &["supervisor"]),
+    ("queue_read", &["agent", "clinician", "supervisor"]),
+    ("agent_presence", &["agent", "clinician", "supervisor"]),
+    ("kpi_read", &["supervisor", "admin"]),
+    (
+        "event_stream",
+        &["agent", "clinician", "supervisor", "integration"],
+    ),
+    ("config_read", &["supervisor", "admin"]),
+    ("config_write", &["admin"]),
+    ("user_admin", &["admin"]),
+    ("token_admin", &["admin"]),
+    ("patient_write", &["integration"]),
+    ("patient_read", &["agent", "clinician", "supervisor"]),
+    ("audit_read", &["auditor"]),
+];
+
+const ROLES: [&str; 6] = [
+    "agent",
+    "clinician",
+    "supervisor",
+    "admin",
+    "auditor",
+    "integration",
+];
+
+struct Org {
+    cred: Vec<(&'static str, String)>,
+    agent_of: Vec<(&'static str, u64)>,
+}
+
+impl Org {
+    fn cred(&self, role: &str) -> &str {
+        &self.cred.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+    fn agent(&self, role: &str) -> u64 {
+        self.agent_of
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map_or(1, |x| x.1)
+    }
+}
+
+#[test]
+fn every_endpoint_every_role_and_another_organisations_ids() {
+    let (data, addr, server) = fresh("authz");
+    let log_in = |u: &str| login(addr, u, DEMO_PASSWORD).unwrap();
+    // Both organisations' people, and an integration token each.
+    let mut kent = Org {
+        cred: vec![],
+        agent_of: vec![("agent", 1), ("clinician", 8)],
+    };
+    for role in ROLES.into_iter().take(5) {
+        kent.cred.push((role, log_in(&format!("kent.{role}"))));
+    }
+    let (_, kent_token) = token(addr, kent.cred("admin"), "kent-ehr");
+    kent.cred.push(("integration", kent_token.clone()));
+    let medway_admin = log_in("medway.admin");
+    let (medway_token_id, medway_token) = token(addr, &medway_admin, "medway-ehr");
+
+    // Objects: the trust's own, and the GP network's (another organisation).
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/contacts",
+        Some(r#"{"id":777001,"queue":201}"#),
+        &medway_token,
+    );
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        call(
+            addr,
+            "PUT",
+            "/api/v1/patients/9990000026",
+            Some(&patient("9990000026", "Medway Testpatient", "07700 900222")),
+            &medway_token
+        )
+        .0,
+        201
+    );
+    assert_eq!(
+        call(
+            addr,
+            "PUT",
+            "/api/v1/patients/9990000018",
+            Some(&patient("9990000018", "Kent Testpatient", "07700 900111")),
+            &kent_token
+        )
+        .0,
+        201
+    );
+    let (_, users) = call(addr, "GET", "/api/v1/users", None, &medway_admin);
+    let medway_user = users["users"][0]["id"].as_u64().unwrap();
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/users",
+        Some(
+            r#"{"username":"kent.victim","display_name":"Victim","role":"agent","password":"a long enough password"}"#,
+        ),
+        kent.cred("admin"),
+    );
+    assert_eq!(s, 201, "{v}");
+    let kent_victim = v["id"].as_u64().unwrap();
+    let (kent_victim_token, _) = token(addr, kent.cred("admin"), "kent-old");
+    let (_, config) = call(addr, "GET", "/api/v1/config", None, kent.cred("admin"));
+    let queue5 = config["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == 5)
+        .unwrap()
+        .clone();
+    let agent12 = config["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == 12)
+        .unwrap()
+        .clone();
+    let (_, medway_before) = call(addr, "GET", "/api/v1/config", None, &medway_admin);
+
+    // The document the server serves is the matrix.
+    let (s, doc) = call(addr, "GET", "/api/v1/openapi.json", None, "");
+    assert_eq!(s, 200);
+    let mut ops: Vec<(String, String, Value)> = Vec::new();
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        for (m, op) in methods.as_object().unwrap() {
+            ops.push((m.to_uppercase(), path.clone(), op.clone()));
+        }
+    }
+    assert!(ops.len() >= 40, "{} operations", ops.len());
+    // Destructive ones last, and log-out very last.
+    ops.sort_by_key(|(m, p, _)| (p == "/api/v1/session" && m == "DELETE", m == "DELETE"));
+
+    let mut next_contact = 600_000u64;
+    let mut checked = 0;
+    for (method, path, op) in &ops {
+        let Some(roles) = op.get("x-roles").and_then(|r| r.as_array()) else {
+            continue; // public
+        };
+        let allowed: Vec<&str> = roles.iter().map(|r| r.as_str().unwrap()).collect();
+        let perm = op["x-permission"].as_str().unwrap();
+        let spec = MATRIX
+            .iter()
+            .find(|(p, _)| *p == perm)
+            .unwrap_or_else(|| panic!("{perm} not in the matrix"));
+        assert_eq!(allowed, spec.1, "{method} {path}: the roles for {perm}");
+        let body_schema = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .map(|s| s.rsplit('/').next().unwrap().to_string());
+        // No credential at all: 401, whatever the ids.
+        let anon_path = path.replace(['{', '}'], "");
+        assert_eq!(
+            status(addr, method, &anon_path, Some("{}"), ""),
+            401,
+            "{method} {path} unauthenticated"
+        );
+        for role in ROLES {
+            let cred = kent.cred(role);
+            let me = kent.agent(role);
+            let works_as_agent = matches!(role, "agent" | "clinician");
+            let body = |contact_queue: u64| -> Option<String> {
+                Some(match body_schema.as_deref()? {
+                    "NewContact" => {
+                        json!({"id": contact_queue, "queue": 2, "caller_number": "07700 900111"}).to_string()
+                    }
+                    "AgentRef" => json!({"agent": me}).to_string(),
+                    "Transfer" => json!({"queue": 6, "mode": "cold"}).to_string(),
+                    "PriorityChange" => json!({"priority": 5}).to_string(),
+                    "PresenceChange" => json!({"presence": "ready"}).to_string(),
+                    "AgentDef" => agent12.to_string(),
+                    "QueueDef" => queue5.to_string(),
+                    "SkillDef" => json!({"id": 50, "name": "British Sign Language"}).to_string(),
+                    "TeamDef" => json!({"id": 50, "name": "Night team"}).to_string(),
+                    "SiteDef" => json!({"id": 50, "name": "Dover"}).to_string(),
+                    "Patient" => patient("9990000018", "Kent Testpatient", "07700 900111"),
+                    "NewUser" => json!({"username": format!("kent.new.{role}"), "display_name": "New", "role": "agent", "password": "a long enough password"}).to_string(),
+                    "Password" => json!({"password": "another long password"}).to_string(),
+                    "NewToken" => json!({"name": "t", "scopes": ["contacts"]}).to_string(),
+                    "Login" => unreachable!(),
+                    other => panic!("no sample body for {other}"),
+                })
+            };
+            // A fresh waiting contact of the trust for each contact route.
+            next_contact += 1;
+            let own_contact = next_contact;
+            if path.contains("{contact}") {
+                let (s, v) = call(
+                    addr,
+                    "POST",
+                    "/api/v1/contacts",
+                    Some(&json!({"id": own_contact, "queue": 2}).to_string()),
+                    &kent_token,
+                );
+                assert_eq!(s, 201, "{v}");
+            }
+            let own_agent = if path.starts_with("/api/v1/agents/{agent}/") {
+                me
+            } else {
+                12
+            };
+            let fill = |own: bool| {
+                path.replace(
+                    "{contact}",
+                    &if own { own_contact } else { 777001 }.to_string(),
+                )
+                .replace("{agent}", &if own { own_agent } else { 201 }.to_string())
+                .replace("{queue}", if own { "5" } else { "201" })
+                .replace(
+                    "{user}",
+                    &if own { kent_victim } else { medway_user }.to_string(),
+                )
+                .replace(
+                    "{token}",
+                    &if own {
+                        kent_victim_token
+                    } else {
+                        medway_token_id
+                    }
+                    .to_string(),
+                )
+                .replace(
+                    "{nhs_number}",
+                    if own { "9990000018" } else { "9990000026" },
+                )
+            };
+            let is_allowed = allowed.contains(&role);
+            let has_id = path.contains('{');
+            // Another organisation's ids: 403 if the role may not do this
+            // at all; otherwise not found (an agent naming someone else's
+            // agent id is refused first). PUT is create-or-replace within
+            // the caller's own organisation, so it has no foreign case.
+            if has_id && method != "PUT" {
+                let expect = if !is_allowed || (works_as_agent && path.contains("{agent}")) {
+                    403
+                } else {
+                    404
+                };
+                let got = status(
+                    addr,
+                    method,
+                    &fill(false),
+                    body(own_contact + 1_000_000).as_deref(),
+                    cred,
+                );
+                assert_eq!(
+                    got,
+                    expect,
+                    "{role} {method} {} (another organisation's id)",
+                    fill(false)
+                );
+                checked += 1;
+            }
+            // The caller's own organisation.
+            let got = status(
+                addr,
+                method,
+                &fill(true),
+                body(own_contact + 2_000_000).as_deref(),
+                cred,
+            );
+            if !is_allowed {
+                assert_eq!(got, 403, "{role} {method} {path} must be forbidden");
+            } else if works_as_agent && path.contains("{contact}") {
+                // Not their contact (it waits in a queue): refused by the
+                // server (403), or, where they name themselves as the
+                // agent, by the engine (409: not offered to them).
+                let expect: &[u16] = if body_schema.as_deref() == Some("AgentRef") {
+                    &[403, 409]
+                } else {
+                    &[403]
+                };
+                assert!(
+                    expect.contains(&got),
+                    "{role} {method} {path}: not their contact, got {got}"
+                );
+            } else {
+                assert!(
+                    !matches!(got, 401 | 403 | 404),
+                    "{role} {method} {} must be allowed, got {got}",
+                    fill(true)
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked} checks");
+    // The GP network's configuration is untouched by the trust's admin.
+    let (_, medway_after) = call(addr, "GET", "/api/v1/config", None, &medway_admin);
+    assert_eq!(medway_before, medway_after);
+    // And its contact is still there, as it was.
+    let medway_agent = log_in("medway.supervisor");
+    assert_eq!(
+        call(addr, "GET", "/api/v1/contacts/777001", None, &medway_agent).0,
+        200
+    );
+    kill(server, &data);
+}
+
+#[test]
+fn sessions_end_on_log_out_password_change_and_disabling() {
+    let (data, addr, server) = fresh("sessions");
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    // A new account, logged in twice.
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/users",
+        Some(
+            r#"{"username":"sam.jones","display_name":"Sam Jones","role":"agent","agent":3,"password":"correct horse battery staple"}"#,
+        ),
+        &admin,
+    );
+    assert_eq!(s, 201, "{v}");
+    let sam = v["id"].as_u64().unwrap();
+    let one = login(addr, "sam.jones", "correct horse battery staple").unwrap();
+    let two = login(addr, "sam.jones", "correct horse battery staple").unwrap();
+    assert_ne!(one, two, "a new session id on every log-in");
+    let (s, me) = call(addr, "GET", "/api/v1/session", None, &one);
+    assert_eq!(
+        (s, me["role"].as_str(), me["agent"].as_u64()),
+        (200, Some("agent"), Some(3))
+    );
+    // Log-out ends that session only.
+    assert_eq!(call(addr, "DELETE", "/api/v1/session", None, &one).0, 200);
+    assert_eq!(call(addr, "GET", "/api/v1/session", None, &one).0, 401);
+    assert_eq!(call(addr, "GET", "/api/v1/session", None, &two).0, 200);
+    // A password change ends every session; the new password works.
+    let (s, _) = call(
+        addr,
+        "POST",
+        &format!("/api/v1/users/{sam}/password"),
+        Some(r#"{"password":"a brand new passphrase"}"#),
+        &admin,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(call(addr, "GET", "/api/v1/session", None, &two).0, 401);
+    assert_eq!(
+        login(addr, "sam.jones", "correct horse battery staple")
+            .unwrap_err()
+            .0,
+        401
+    );
+    let three = login(addr, "sam.jones", "a brand new passphrase").unwrap();
+    // Disabling ends it too, and refuses log-in.
+    assert_eq!(
+        call(
+            addr,
+            "POST",
+            &format!("/api/v1/users/{sam}/disable"),
+            None,
+            &admin
+        )
+        .0,
+        200
+    );
+    assert_eq!(call(addr, "GET", "/api/v1/session", None, &three).0, 401);
+    assert_eq!(
+        login(addr, "sam.jones", "a brand new passphrase")
+            .unwrap_err()
+            .0,
+        401
+    );
+    // A revoked token is refused.
+    let (id, tok) = token(addr, &admin, "lab-system");
+    assert_eq!(call(addr, "GET", "/api/v1/contacts", None, &tok).0, 200);
+    assert_eq!(
+        call(
+            addr,
+            "DELETE",
+            &format!("/api/v1/tokens/{id}"),
+            None,
+            &admin
+        )
+        .0,
+        200
+    );
+    assert_eq!(call(addr, "GET", "/api/v1/contacts", None, &tok).0, 401);
+    // A token's scopes bound it: a contacts-only token cannot write patients.
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/tokens",
+        Some(r#"{"name":"ivr","scopes":["contacts"]}"#),
+        &admin,
+    );
+    assert_eq!(s, 201);
+    let ivr = format!(
+        "Authorization: Bearer {}\r\n",
+        v["secret"].as_str().unwrap()
+    );
+    let p = patient("9990000034", "Scoped Testpatient", "07700 900333");
+    assert_eq!(
+        call(addr, "PUT", "/api/v1/patients/9990000034", Some(&p), &ivr).0,
+        403
+    );
+    // A cookie request from another site is refused; the same from our own
+    // origin goes through.
+    let sup = login(addr, "kent.supervisor", DEMO_PASSWORD).unwrap();
+    let presence = |headers: &str| {
+        let body = Some(r#"{"presence":"ready"}"#);
+        status(addr, "POST", "/api/v1/agents/1/presence", body, headers)
+    };
+    assert_eq!(
+        presence(&format!("{sup}Origin: http://evil.example\r\n")),
+        403
+    );
+    assert_eq!(
+        presence(&format!("{sup}Sec-Fetch-Site: cross-site\r\n")),
+        403
+    );
+    let ours = format!("{sup}Origin: http://{addr}\r\nSec-Fetch-Site: same-origin\r\n");
+    assert_eq!(presence(&ours), 200);
+    kill(server, &data);
+}
+
+#[test]
+fn repeated_failed_log_ins_are_rate_limited_and_audited() {
+    let (data, addr, server) = fresh("ratelimit");
+    for _ in 0..5 {
+        assert_eq!(
+            login(addr, "kent.agent", "not the password").unwrap_err().0,
+            401
+        );
+    }
+    let body = r#"{"username":"kent.agent","password":"switchboard-demo"}"#;
+    let (s, head, _) = http_with(addr, "POST", "/api/v1/session", Some(body), "").unwrap();
+    assert_eq!(s, 429, "even the right password waits");
+    assert!(head.to_lowercase().contains("retry-after:"), "{head}");
+    // Another account from the same address is not locked out by this.
+    assert!(login(addr, "kent.clinician", DEMO_PASSWORD).is_ok());
+    // Unknown users fail the same way as wrong passwords.
+    assert_eq!(
+        login(addr, "nobody.here", "whatever it is").unwrap_err().0,
+        401
+    );
+    server_stop_and_check_audit(
+        server,
+        &data,
+        &["refused: bad credentials", "refused: rate limited"],
+    );
+}
+
+fn server_stop_and_check_audit(
+    server: std::process::Child,
+    data: &std::path::Path,
+    expect: &[&str],
+) {
+    let mut server = server;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+    for e in expect {
+        let n: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM audit_log WHERE outcome = ?1",
+                [e],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(n > 0, "no audit record with outcome {e:?}");
+    }
+    let _ = std::fs::remove_dir_all(data);
+}
+
+/// Screen pop by caller number and NHS number; every patient read is in
+/// the audit trail an auditor can query; the chain verifies and a tampered
+/// record is found; and no patient data reached the server's output.
+#[test]
+fn patient_reads_are_audited_and_never_logged() {
+    let data = std::env::temp_dir().join(format!("sb-patients-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let addr = free_port();
+    let log = data.with_extension("log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "serve",
+            "--demo",
+            "--demo-calls-per-minute",
+            "0",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &addr.to_string(),
+        ])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    wait_healthy(addr);
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let (_, ehr) = token(addr, &admin, "ehr");
+    let secrets = [
+        "Ada Testpatient",
+        "Bea Testpatient",
+        "9990000018",
+        "9990000042",
+        "7700900123",
+        "7700 900123",
+    ];
+    for (nhs, name) in [
+        ("9990000018", "Ada Testpatient"),
+        ("9990000042", "Bea Testpatient"),
+    ] {
+        // Two patients share a household phone.
+        let (s, v) = call(
+            addr,
+            "PUT",
+            &format!("/api/v1/patients/{nhs}"),
+            Some(&patient(nhs, name, "07700 900123")),
+            &ehr,
+        );
+        assert_eq!(s, 201, "{v}");
+    }
+    // Bad patient data is refused, naming the field, and nothing written.
+    for (bad, field) in [
+        (patient("9990000019", "X", "07700 900123"), "nhs_number"),
+        (patient("9990000018", "", "07700 900123"), "name"),
+        (patient("9990000018", "Ada", "12"), "phone"),
+        (
+            json!({"nhs_number": "9990000018", "name": "Ada", "date_of_birth": "1961-13-40"})
+                .to_string(),
+            "date_of_birth",
+        ),
+    ] {
+        let (s, v) = call(addr, "PUT", "/api/v1/patients/9990000018", Some(&bad), &ehr);
+        assert!(matches!(s, 400 | 422), "{s} {v}");
+        assert!(v["error"].as_str().unwrap().contains(field), "{field}: {v}");
+    }
+    // Calls arrive: one from the shared phone, one giving an NHS number.
+    for body in [
+        r#"{"id":1,"queue":2,"caller_number":"+44 7700 900123"}"#,
+        r#"{"id":2,"queue":2,"caller_number":"07700 900999","nhs_number":"999 000 0042"}"#,
+        r#"{"id":3,"queue":2,"caller_number":"07700 900555"}"#,
+    ] {
+        assert_eq!(
+            call(addr, "POST", "/api/v1/contacts", Some(body), &ehr).0,
+            201
+        );
+    }
+    // Alice (agent 1) takes calls in turn; each pop is for her contact.
+    let alice = login(addr, "kent.agent", DEMO_PASSWORD).unwrap();
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/agents/1/presence",
+        Some(r#"{"presence":"ready"}"#),
+        &alice,
+    );
+    assert_eq!(s, 200, "{v}");
+    let expectations = [(1, "candidates", 2), (2, "single", 1), (3, "none", 0)];
+    for (contact, kind, n) in expectations {
+        let (s, v) = call(
+            addr,
+            "POST",
+            &format!("/api/v1/contacts/{contact}/accept"),
+            Some(r#"{"agent":1}"#),
+            &alice,
+        );
+        assert_eq!(s, 200, "accept {contact}: {v}");
+        let (s, pop) = call(
+            addr,
+            "GET",
+            &format!("/api/v1/contacts/{contact}/screen-pop"),
+            None,
+            &alice,
+        );
+        assert_eq!(s, 200, "{pop}");
+        assert_eq!(pop["match"], kind, "{pop}");
+        assert_eq!(pop["patients"].as_array().unwrap().len(), n, "{pop}");
+        if contact == 2 {
+            assert_eq!(pop["patients"][0]["name"], "Bea Testpatient");
+        }
+        // Another agent's contact is not Alice's to pop afterwards.
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                &format!("/api/v1/contacts/{contact}/end"),
+                None,
+                &alice
+            )
+            .0,
+            200
+        );
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                &format!("/api/v1/contacts/{contact}/wrap-up-done"),
+                Some(r#"{"agent":1}"#),
+                &alice
+            )
+            .0,
+            200
+        );
+    }
+    // The auditor asks who looked at Bea.
+    let auditor = login(addr, "kent.auditor", DEMO_PASSWORD).unwrap();
+    let (s, v) = call(
+        addr,
+        "GET",
+        "/api/v1/audit/patients/9990000042",
+        None,
+        &auditor,
+    );
+    assert_eq!(s, 200, "{v}");
+    let records = v["records"].as_array().unwrap();
+    let pops: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["action"] == "screen pop")
+        .collect();
+    assert_eq!(
+        pops.len(),
+        2,
+        "the shared-phone pop and the NHS-number pop: {v}"
+    );
+    assert!(pops
+        .iter()
+        .all(|r| r["actor"].as_str().unwrap().contains("kent.agent")));
+    assert!(pops
+        .iter()
+        .all(|r| r["purpose"] == "direct care" && r["origin"] == "127.0.0.1"));
+    assert!(records.iter().any(|r| r["action"] == "write patient"));
+    // A patient this organisation has never had: not found.
+    assert_eq!(
+        call(
+            addr,
+            "GET",
+            "/api/v1/audit/patients/9990000034",
+            None,
+            &auditor
+        )
+        .0,
+        404
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // Nothing identifying in the server's output.
+    let printed = std::fs::read_to_string(&log).unwrap();
+    for s in secrets {
+        assert!(!printed.contains(s), "{s:?} reached the log:\n{printed}");
+    }
+    // The audit chain verifies; tampering with the file is found.
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["audit", "verify", "--data", data.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+    db.execute(
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = (SELECT MIN(seq) FROM audit_log WHERE action = 'screen pop')",
+        [],
+    )
+    .unwrap();
+    let bad = verify();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("was changed after it was written"));
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_file(&log);
+}
+
+/// A real installation's first run: `bootstrap` creates the organisation
+/// and its admin from a password on stdin, once; there is no default
+/// account; the admin then builds the service through the API and it
+/// takes effect at once.
+#[test]
+fn bootstrap_creates_the_first_admin_once_and_the_admin_configures_live() {
+    let data = std::env::temp_dir().join(format!("sb-bootstrap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let bootstrap = |password: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args([
+                "bootstrap",
+                "--data",
+                data.to_str().unwrap(),
+                "--org",
+                "Test Valley PCN",
+                "--admin",
+                "it.lead",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = bootstrap("short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("password: at least"));
+    let ok = bootstrap("a long first-run passphrase\n");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let again = bootstrap("another long passphrase\n");
+    assert!(!again.status.success(), "a second bootstrap is refused");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has accounts"));
+    // Serve without --demo: no demo accounts exist.
+    let addr = free_port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &addr.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(addr);
+    assert_eq!(login(addr, "kent.admin", DEMO_PASSWORD).unwrap_err().0, 401);
+    let admin = login(addr, "it.lead", "a long first-run passphrase").unwrap();
+    // An empty organisation: the admin adds a skill, team, site, queue and
+    // agent; a contact then routes to the agent at once.
+    for (path, body) in [
+        ("/api/v1/skills", r#"{"id":1,"name":"Reception"}"#),
+        ("/api/v1/teams", r#"{"id":1,"name":"Navigators"}"#),
+        ("/api/v1/sites", r#"{"id":1,"name":"Andover"}"#),
+    ] {
+        let (s, v) = call(addr, "POST", path, Some(body), &admin);
+        assert_eq!(s, 200, "{path}: {v}");
+    }
+    let queue = json!({"id": 1, "name": "Appointments", "priority": 0,
+        "target": {"within": 60000, "percent": 95}, "requirements": [{"skill": 1, "min_level": 1}],
+        "teams": null, "overflow": [], "strategy": "longest_idle", "aging": null,
+        "offer_timeout": 20000, "wrap_up": 0, "max_waiting": 100, "when_full": "reject"});
+    let agent = json!({"id": 1, "name": "Rosa", "team": 1, "site": 1, "skills": [[1, 2]],
+        "capacity": {"voice": 1, "chat": 0, "email": 0, "sms": 0, "voice_exclusive": true}});
+    // A broken queue is refused whole, naming the problem (422), as is
+    // a body whose id is not the path's (400).
+    let broken = json!({"id": 2}).to_string();
+    for (path, body, expect) in [
+        ("/api/v1/queues/1", queue.to_string(), 200),
+        ("/api/v1/agents/1", agent.to_string(), 200),
+        ("/api/v1/queues/2", broken, 422),
+        ("/api/v1/queues/3", queue.to_string(), 400),
+    ] {
+        let (s, v) = call(addr, "PUT", path, Some(&body), &admin);
+        assert_eq!(s, expect, "{path}: {v}");
+    }
+    // Rosa's account, and an integration for the phone system.
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/users",
+        Some(
+            r#"{"username":"rosa","display_name":"Rosa","role":"agent","agent":1,"password":"rosa's long passphrase"}"#,
+        ),
+        &admin,
+    );
+    assert_eq!(s, 201, "{v}");
+    let (_, phones) = token(addr, &admin, "telephony");
+    let rosa = login(addr, "rosa", "rosa's long passphrase").unwrap();
+    assert_eq!(
+        call(
+            addr,
+            "POST",
+            "/api/v1/agents/1/presence",
+            Some(r#"{"presence":"ready"}"#),
+            &rosa
+        )
+        .0,
+        200
+    );
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/contacts",
+        Some(r#"{"id":1,"queue":1}"#),
+        &phones,
+    );
+    assert_eq!(s, 201, "{v}");
+    assert!(
+        v.to_string().contains(r#""offered""#),
+        "routed at once: {v}"
+    );
+    let (s, v) = call(addr, "GET", "/api/v1/contacts", None, &rosa);
+    assert_eq!(
+        (s, v["contacts"].as_array().unwrap().len()),
+        (200, 1),
+        "{v}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // Every change is in the audit trail.
+    let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+    let changes: i64 = db
+        .query_row("SELECT COUNT(*) FROM audit_log WHERE action = 'change configuration' AND outcome = 'ok'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(changes, 5);
+    let _ = std::fs::remove_dir_all(&data);
+}

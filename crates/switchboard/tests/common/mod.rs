@@ -1,0 +1,155 @@
+//! Shared by the tests that run the real server binary: start it on a
+//! free loopback port, log in, make plain HTTP/1.1 requests.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const DEMO_PASSWORD: &str = "switchboard-demo";
+
+pub fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// The credential header `http` sends to each server (keyed by address,
+/// so tests on different servers never share one).
+static AUTH: Mutex<Option<HashMap<SocketAddr, String>>> = Mutex::new(None);
+
+pub fn set_auth(addr: SocketAddr, header: String) {
+    AUTH.lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(addr, header);
+}
+
+pub fn auth_header(addr: SocketAddr) -> String {
+    AUTH.lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|m| m.get(&addr).cloned())
+        .unwrap_or_default()
+}
+
+/// A minimal HTTP/1.1 request on loopback as the server's current
+/// credential; returns (status, body).
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let h = auth_header(addr);
+    http_with(addr, method, path, body, &h).map(|(s, _, b)| (s, b))
+}
+
+/// A request with the given extra header lines (each ending `\r\n`);
+/// returns (status, head, body).
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &str,
+) -> std::io::Result<(u16, String, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let body = body.unwrap_or("");
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    Ok((status, head.to_string(), body.to_string()))
+}
+
+/// Logs in; returns the `Cookie:` header line for the session.
+pub fn login(addr: SocketAddr, username: &str, password: &str) -> Result<String, (u16, String)> {
+    let body = format!(r#"{{"username":"{username}","password":"{password}"}}"#);
+    let (status, head, body) = http_with(addr, "POST", "/api/v1/session", Some(&body), "")
+        .map_err(|e| (0, e.to_string()))?;
+    if status != 200 {
+        return Err((status, body));
+    }
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie");
+    Ok(format!("Cookie: {cookie}\r\n"))
+}
+
+pub fn start(data: &std::path::Path, addr: SocketAddr) -> Child {
+    start_with(data, addr, &[])
+}
+
+/// Starts the server (with the demo organisations and log-ins, without
+/// simulated traffic unless `extra` asks for it) and logs in as the
+/// trust's demo supervisor.
+pub fn start_with(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> Child {
+    let mut args = vec![
+        "serve".to_string(),
+        "--data".into(),
+        data.to_str().unwrap().into(),
+        "--listen".into(),
+        addr.to_string(),
+    ];
+    if !extra.contains(&"--demo") {
+        args.extend([
+            "--demo".into(),
+            "--demo-calls-per-minute".into(),
+            "0".into(),
+        ]);
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(addr);
+    let cookie = login(addr, "kent.supervisor", DEMO_PASSWORD).expect("demo supervisor log-in");
+    set_auth(addr, cookie);
+    child
+}
+
+pub fn wait_healthy(addr: SocketAddr) {
+    let t0 = Instant::now();
+    while http_with(addr, "GET", "/healthz", None, "")
+        .map(|r| r.0)
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A server on a fresh data directory and a free loopback port.
+pub fn fresh(name: &str) -> (std::path::PathBuf, SocketAddr, Child) {
+    let data = std::env::temp_dir().join(format!("sb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let addr = free_port();
+    let server = start(&data, addr);
+    (data, addr, server)
+}
+
+pub fn kill(mut server: Child, data: &std::path::Path) {
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let _ = std::fs::remove_dir_all(data);
+}
