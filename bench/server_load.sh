@@ -11,10 +11,20 @@ cargo build --release -q -p switchboard
 DATA=$(mktemp -d)
 PORT=${PORT:-18130}
 ADDR=127.0.0.1:$PORT
-target/release/switchboard serve --data "$DATA" --listen "$ADDR" 2>/dev/null &
+target/release/switchboard serve --demo --demo-calls-per-minute 0 --data "$DATA" --listen "$ADDR" 2>/dev/null &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 until curl -sf "http://$ADDR/healthz" >/dev/null; do sleep 0.1; done
+# Every request is authenticated, as in production: writes come from an
+# integration (a bearer token), reads from a supervisor's session cookie.
+login() { curl -sf -c - -H 'content-type: application/json' \
+  -d "{\"username\":\"$1\",\"password\":\"switchboard-demo\"}" \
+  "http://$ADDR/api/v1/session" | awk '$6=="sb_session"{print "sb_session="$7}'; }
+ADMIN=$(login kent.admin)
+export SB_COOKIE=$(login kent.supervisor)
+export SB_BEARER=$(curl -sf -b "$ADMIN" -H 'content-type: application/json' \
+  -d '{"name":"load","scopes":["contacts"]}' "http://$ADDR/api/v1/tokens" |
+  python3 -c "import json,sys;print(json.load(sys.stdin)['secret'])")
 run() { # name, wrk args...
   local name=$1; shift
   for i in 1 2 3; do
@@ -23,9 +33,9 @@ run() { # name, wrk args...
   done
 }
 run "write POST /contacts" -s bench/wrk/create_contacts.lua "http://$ADDR"
-ID=$(curl -s "http://$ADDR/api/v1/queues/3/waiting" | python3 -c "import json,sys;print(json.load(sys.stdin)['waiting'][0])")
-LIVE=$(curl -s "http://$ADDR/api/v1/kpis" | python3 -c "import json,sys;print(sum(q['waiting'] for q in json.load(sys.stdin)['queues']))")
+ID=$(curl -s -b "$SB_COOKIE" "http://$ADDR/api/v1/queues/3/waiting" | python3 -c "import json,sys;print(json.load(sys.stdin)['waiting'][0])")
+LIVE=$(curl -s -b "$SB_COOKIE" "http://$ADDR/api/v1/kpis" | python3 -c "import json,sys;print(sum(q['waiting'] for q in json.load(sys.stdin)['queues']))")
 echo "waiting contacts after the writes: $LIVE"
 run "read GET /contacts/ID" -s bench/wrk/read.lua "http://$ADDR/api/v1/contacts/$ID"
 run "read GET /kpis" -s bench/wrk/read.lua "http://$ADDR/api/v1/kpis"
-python3 bench/sse_subscribers.py "$ADDR" 1000 500 900000000000
+SB_COOKIE="$SB_COOKIE" SB_BEARER="$SB_BEARER" python3 bench/sse_subscribers.py "$ADDR" 1000 500 900000000000

@@ -9,6 +9,7 @@ sent, the slowest subscriber's count, how long the fan-out took.
 Usage: sse_subscribers.py HOST:PORT N M [FIRST_ID]
 """
 import asyncio
+import os
 import resource
 import sys
 import time
@@ -16,7 +17,8 @@ import time
 
 async def subscribe(host, port, ready, counts, i):
     r, w = await asyncio.open_connection(host, port)
-    w.write(f"GET /api/v1/events HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    cookie = os.environ.get("SB_COOKIE", "")
+    w.write(f"GET /api/v1/events HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\r\n".encode())
     await w.drain()
     ready.release()
     try:
@@ -37,6 +39,7 @@ async def post(host, port, body):
     w.write(
         (
             f"POST /api/v1/contacts HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {os.environ.get('SB_BEARER', '')}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             f"Connection: close\r\n\r\n{body}"
         ).encode()

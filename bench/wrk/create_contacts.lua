@@ -13,6 +13,7 @@ function init(args)
 end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("SB_BEARER") or "")
 function request()
   counter = counter + 1
   local q = 2 + (counter % 5)

@@ -197,6 +197,97 @@ impl SessionPolicy {
     }
 }
 
+/// Credentials checked recently (by the hash of the secret), so most
+/// requests need no database round trip. Sessions keep their idle clock
+/// here and it is written to the store at most once a minute. Anything
+/// that ends a session or a token calls `clear` first, and a check that
+/// started before a `clear` is not remembered (the generation).
+pub struct CredentialCache<C> {
+    entries: HashMap<String, Cached<C>>,
+    pub generation: u64,
+}
+
+struct Cached<C> {
+    caller: C,
+    /// Sessions: when it began; tokens: none.
+    created: Option<Timestamp>,
+    last_seen: Timestamp,
+    persisted: Timestamp,
+}
+
+/// Most credentials remembered; beyond, the cache starts again.
+const MAX_CACHED: usize = 10_000;
+/// How often a session's idle clock is written.
+pub const TOUCH_EVERY_MS: i64 = 60_000;
+
+impl<C> Default for CredentialCache<C> {
+    fn default() -> Self {
+        CredentialCache {
+            entries: HashMap::new(),
+            generation: 0,
+        }
+    }
+}
+
+impl<C: Clone> CredentialCache<C> {
+    /// The caller for this credential if it was checked before and its
+    /// session is still live (an expired one is dropped).
+    pub fn check(&mut self, hash: &str, now: Timestamp, policy: &SessionPolicy) -> Option<C> {
+        let e = self.entries.get_mut(hash)?;
+        if let Some(created) = e.created {
+            if !policy.is_live(created, e.last_seen, now) {
+                self.entries.remove(hash);
+                return None;
+            }
+        }
+        e.last_seen = now;
+        Some(e.caller.clone())
+    }
+
+    pub fn remember(
+        &mut self,
+        generation: u64,
+        hash: String,
+        caller: C,
+        created: Option<Timestamp>,
+        persisted: Timestamp,
+        now: Timestamp,
+    ) {
+        if generation != self.generation {
+            return;
+        }
+        if self.entries.len() >= MAX_CACHED {
+            self.entries.clear();
+        }
+        self.entries.insert(
+            hash,
+            Cached {
+                caller,
+                created,
+                last_seen: now,
+                persisted,
+            },
+        );
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.generation += 1;
+    }
+
+    /// Sessions whose idle clock should be written now.
+    pub fn due_touches(&mut self) -> Vec<(String, Timestamp)> {
+        let mut due = Vec::new();
+        for (h, e) in &mut self.entries {
+            if e.created.is_some() && e.last_seen.0 - e.persisted.0 >= TOUCH_EVERY_MS {
+                e.persisted = e.last_seen;
+                due.push((h.clone(), e.last_seen));
+            }
+        }
+        due
+    }
+}
+
 /// Failed log-ins allowed per account, and per address, in the window.
 pub const MAX_FAILURES_PER_USER: usize = 5;
 pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
@@ -343,6 +434,33 @@ mod tests {
         assert!(!p.is_live(t(0), t(0), t(1000)), "idle");
         assert!(p.is_live(t(0), t(4500), t(4999)));
         assert!(!p.is_live(t(0), t(4999), t(5000)), "absolute lifetime");
+    }
+
+    #[test]
+    fn cached_sessions_still_expire_and_clearing_wins_over_a_check_in_flight() {
+        let p = SessionPolicy {
+            idle_ms: 1000,
+            absolute_ms: 5000,
+        };
+        let t = Timestamp;
+        let mut c = CredentialCache::<&str>::default();
+        c.remember(0, "s".into(), "sam", Some(t(0)), t(0), t(0));
+        assert_eq!(c.check("s", t(900), &p), Some("sam"));
+        assert_eq!(c.check("s", t(1800), &p), Some("sam"), "used at 900");
+        assert_eq!(c.check("s", t(2900), &p), None, "idle");
+        c.remember(0, "s".into(), "sam", Some(t(0)), t(0), t(4000));
+        assert_eq!(c.check("s", t(5000), &p), None, "absolute");
+        // A check that began before a clear is not remembered.
+        let g = c.generation;
+        c.clear();
+        c.remember(g, "s".into(), "sam", None, t(0), t(0));
+        assert_eq!(c.check("s", t(1), &p), None);
+        // The idle clock is written once a minute at most.
+        c.remember(c.generation, "x".into(), "kim", Some(t(0)), t(0), t(0));
+        let p = SessionPolicy::default();
+        assert!(c.check("x", t(TOUCH_EVERY_MS + 1), &p).is_some());
+        assert_eq!(c.due_touches().len(), 1);
+        assert!(c.due_touches().is_empty());
     }
 
     #[test]

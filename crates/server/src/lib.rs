@@ -328,6 +328,7 @@ pub struct App {
     stop: tokio::sync::watch::Receiver<bool>,
     pub(crate) dir: Arc<Mutex<Directory>>,
     pub(crate) limiter: Arc<Mutex<auth::LoginLimiter>>,
+    cache: Arc<Mutex<auth::CredentialCache<Caller>>>,
     pub(crate) sessions: auth::SessionPolicy,
 }
 
@@ -441,65 +442,99 @@ impl App {
     /// neither is present or valid.
     fn authenticate(&self, headers: &HeaderMap, origin: String) -> Result<Caller, Response> {
         let unauthorised = |m: &str| error(StatusCode::UNAUTHORIZED, m.into());
-        if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
-            let v = v.to_str().unwrap_or("");
-            let Some(secret) = v.strip_prefix("Bearer ") else {
-                return Err(unauthorised("Authorization: use a Bearer token"));
-            };
-            let tok = self
-                .directory()
-                .token_by_hash(&auth::secret_hash(secret.trim()))
-                .map_err(store_error)?;
-            return match tok {
-                Some(t) if !t.revoked => Ok(Caller {
-                    org: t.org,
-                    role: Role::Integration,
-                    actor: format!("token:{} ({})", t.id, t.name),
-                    user: None,
-                    agent: None,
-                    scopes: Some(t.scopes.split(' ').filter_map(Scope::parse).collect()),
-                    session: None,
-                    origin,
-                }),
-                _ => Err(unauthorised("the token is unknown or revoked")),
-            };
-        }
-        let Some(sid) = people::session_cookie(headers) else {
-            return Err(unauthorised("log in first"));
+        let (hash, is_token) = match headers.get(axum::http::header::AUTHORIZATION) {
+            Some(v) => match v.to_str().unwrap_or("").strip_prefix("Bearer ") {
+                Some(secret) => (auth::secret_hash(secret.trim()), true),
+                None => return Err(unauthorised("Authorization: use a Bearer token")),
+            },
+            None => match people::session_cookie(headers) {
+                Some(sid) => (auth::secret_hash(&sid), false),
+                None => return Err(unauthorised("log in first")),
+            },
         };
-        let hash = auth::secret_hash(&sid);
         let now = wall_clock();
+        // A credential seen before: no database round trip. Anything that
+        // ends a session or a token clears the cache first.
+        if let Some(mut c) = self.cache().check(&hash, now, &self.sessions) {
+            c.origin = origin;
+            return Ok(c);
+        }
+        let generation = self.cache().generation;
+        let dir = self.directory();
+        let (caller, created, persisted) = if is_token {
+            match dir.token_by_hash(&hash).map_err(store_error)? {
+                Some(t) if !t.revoked => (
+                    Caller {
+                        org: t.org,
+                        role: Role::Integration,
+                        actor: format!("token:{} ({})", t.id, t.name),
+                        user: None,
+                        agent: None,
+                        scopes: Some(t.scopes.split(' ').filter_map(Scope::parse).collect()),
+                        session: None,
+                        origin,
+                    },
+                    None,
+                    now,
+                ),
+                _ => return Err(unauthorised("the token is unknown or revoked")),
+            }
+        } else {
+            let session = dir.session(&hash).map_err(store_error)?;
+            let Some(s) = session.filter(|s| !s.revoked) else {
+                return Err(unauthorised("the session has ended; log in again"));
+            };
+            if !self.sessions.is_live(s.created, s.last_seen, now) {
+                return Err(unauthorised("the session has expired; log in again"));
+            }
+            let Some(u) = dir.user(s.user).map_err(store_error)? else {
+                return Err(unauthorised("the account no longer exists"));
+            };
+            if u.disabled {
+                return Err(unauthorised("the account is disabled"));
+            }
+            let Some(role) = Role::parse(&u.role) else {
+                return Err(unauthorised("the account has no valid role"));
+            };
+            let c = Caller {
+                org: u.org,
+                role,
+                actor: format!("user:{} ({})", u.id, u.username),
+                user: Some(u.id),
+                agent: u.agent,
+                scopes: None,
+                session: Some(hash.clone()),
+                origin,
+            };
+            (c, Some(s.created), s.last_seen)
+        };
+        drop(dir);
+        self.cache()
+            .remember(generation, hash, caller.clone(), created, persisted, now);
+        Ok(caller)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, auth::CredentialCache<Caller>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Before anything that ends sessions or tokens: forget every
+    /// credential checked so far.
+    pub(crate) fn forget_credentials(&self) {
+        self.cache().clear();
+    }
+
+    /// Writes the idle clock of sessions that were used since it was last
+    /// written, at most once a minute each.
+    fn persist_idle_clocks(&self) {
+        let due = self.cache().due_touches();
+        if due.is_empty() {
+            return;
+        }
         let mut dir = self.directory();
-        let session = dir.session(&hash).map_err(store_error)?;
-        let Some(s) = session.filter(|s| !s.revoked) else {
-            return Err(unauthorised("the session has ended; log in again"));
-        };
-        if !self.sessions.is_live(s.created, s.last_seen, now) {
-            return Err(unauthorised("the session has expired; log in again"));
+        for (hash, at) in due {
+            let _ = dir.touch_session(&hash, at);
         }
-        let Some(u) = dir.user(s.user).map_err(store_error)? else {
-            return Err(unauthorised("the account no longer exists"));
-        };
-        if u.disabled {
-            return Err(unauthorised("the account is disabled"));
-        }
-        let Some(role) = Role::parse(&u.role) else {
-            return Err(unauthorised("the account has no valid role"));
-        };
-        // Idle time is counted to the minute: one write a minute at most.
-        if now.0 - s.last_seen.0 >= 60_000 {
-            dir.touch_session(&hash, now).map_err(store_error)?;
-        }
-        Ok(Caller {
-            org: u.org,
-            role,
-            actor: format!("user:{} ({})", u.id, u.username),
-            user: Some(u.id),
-            agent: u.agent,
-            scopes: None,
-            session: Some(hash),
-            origin,
-        })
     }
 }
 
@@ -558,7 +593,9 @@ pub(crate) async fn gate(
         );
     }
     req.extensions_mut().insert(caller);
-    next.run(req).await
+    let r = next.run(req).await;
+    app.persist_idle_clocks();
+    r
 }
 
 /// The client's address, for public routes.
@@ -651,6 +688,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         stop,
         dir: Arc::new(Mutex::new(dir)),
         limiter: Arc::default(),
+        cache: Arc::default(),
         sessions: auth::SessionPolicy::default(),
     };
     let router = routes::router(app);

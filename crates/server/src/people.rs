@@ -180,10 +180,10 @@ pub(crate) async fn logout(State(app): State<App>, Extension(c): Extension<Calle
         );
     };
     let audit = c.audit("log out", "session".into());
-    tryr!(app
-        .directory()
-        .revoke_session(hash, &audit)
-        .map_err(store_error));
+    app.forget_credentials();
+    let r = app.directory().revoke_session(hash, &audit);
+    app.forget_credentials();
+    tryr!(r.map_err(store_error));
     (
         StatusCode::OK,
         [(
@@ -308,7 +308,11 @@ async fn set_disabled(app: &App, c: &Caller, id: u32, disabled: bool) -> Respons
     let u = tryr!(own_user(app, c, id));
     let what = if disabled { "disable" } else { "enable" };
     let audit = c.audit(&format!("{what} account"), format!("user {}", u.username));
-    match app.directory().set_disabled(id, disabled, &audit) {
+    // Before and after: no check in between can keep the old answer.
+    app.forget_credentials();
+    let r = app.directory().set_disabled(id, disabled, &audit);
+    app.forget_credentials();
+    match r {
         Ok(()) => Json(json!({ "id": id, "disabled": disabled })).into_response(),
         Err(e) => store_error(e),
     }
@@ -351,7 +355,11 @@ pub(crate) async fn set_password(
         return error(StatusCode::INTERNAL_SERVER_ERROR, "hashing failed".into());
     };
     let audit = c.audit("set password", format!("user {}", u.username));
-    match app.directory().set_password(id, &phc, &audit) {
+    // Before and after: no check in between can keep the old answer.
+    app.forget_credentials();
+    let r = app.directory().set_password(id, &phc, &audit);
+    app.forget_credentials();
+    match r {
         Ok(()) => Json(json!({ "id": id, "sessions_ended": true })).into_response(),
         Err(e) => store_error(e),
     }
@@ -429,7 +437,11 @@ pub(crate) async fn revoke_token(
     Path(id): Path<u32>,
 ) -> Response {
     let audit = c.audit("revoke token", format!("token {id}"));
-    match app.directory().revoke_token(c.org, id, &audit) {
+    // Before and after: no check in between can keep the old answer.
+    app.forget_credentials();
+    let r = app.directory().revoke_token(c.org, id, &audit);
+    app.forget_credentials();
+    match r {
         Ok(true) => Json(json!({ "id": id, "revoked": true })).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown token {id}")),
         Err(e) => store_error(e),
