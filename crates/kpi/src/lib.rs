@@ -135,7 +135,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn merge(&mut self, o: &Counts) {
+    pub fn merge(&mut self, o: &Counts) {
         self.offered += o.offered;
         self.answered += o.answered;
         self.answered_within_target += o.answered_within_target;

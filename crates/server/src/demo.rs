@@ -96,6 +96,7 @@ impl Driver {
             input,
             audit: None,
             caller: None,
+            outcome: None,
             reply,
         };
         if self

@@ -205,7 +205,17 @@ async fn agent_command(
     make: impl FnOnce(AgentId) -> Input,
 ) -> Response {
     let b = tryr!(body(b));
-    let agent = AgentId(b.agent);
+    agent_act(app, c, contact, AgentId(b.agent), None, make).await
+}
+
+async fn agent_act(
+    app: &App,
+    c: &Caller,
+    contact: ContactId,
+    agent: AgentId,
+    outcome: Option<String>,
+    make: impl FnOnce(AgentId) -> Input,
+) -> Response {
     tryr!(c.as_agent(agent));
     let known = app
         .read(c.org, move |t, _| {
@@ -218,7 +228,29 @@ async fn agent_command(
     if !tryr!(known) {
         return error(StatusCode::NOT_FOUND, format!("unknown contact {contact}"));
     }
-    app.input(c, make(agent), None, None, StatusCode::OK).await
+    app.submit(c, make(agent), None, None, outcome, StatusCode::OK)
+        .await
+}
+
+/// The outcome codes an agent chooses from at wrap-up.
+pub const OUTCOMES: [&str; 8] = [
+    "resolved",
+    "advice_given",
+    "booked",
+    "referred",
+    "callback_booked",
+    "transferred",
+    "no_action",
+    "other",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WrapUpBody {
+    agent: u32,
+    /// One of [`OUTCOMES`].
+    #[serde(default)]
+    outcome: Option<String>,
 }
 
 pub(crate) async fn accept(
@@ -251,11 +283,20 @@ pub(crate) async fn wrapped(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
     Path(id): Path<u64>,
-    b: Body<AgentBody>,
+    b: Body<WrapUpBody>,
 ) -> Response {
-    agent_command(&app, &c, ContactId(id), b, |agent| Input::WrapUpDone {
-        agent,
-        contact: ContactId(id),
+    let b = tryr!(body(b));
+    if let Some(o) = &b.outcome {
+        if !OUTCOMES.contains(&o.as_str()) {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("outcome: one of {}", OUTCOMES.join(", ")),
+            );
+        }
+    }
+    let contact = ContactId(id);
+    agent_act(&app, &c, contact, AgentId(b.agent), b.outcome, |agent| {
+        Input::WrapUpDone { agent, contact }
     })
     .await
 }

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod demo;
 mod handlers;
 mod people;
+mod reports;
 pub mod routes;
 pub mod seed;
 
@@ -129,6 +130,8 @@ pub(crate) struct Submit {
     pub(crate) audit: Option<AuditRecord>,
     /// Who is calling, for an arrival: kept if the engine accepts it.
     pub(crate) caller: Option<CallerIdentity>,
+    /// The outcome code of a wrap-up: kept if the engine accepts it.
+    pub(crate) outcome: Option<String>,
     pub(crate) reply: oneshot::Sender<Result<Vec<Record>, RoutingError>>,
 }
 
@@ -204,9 +207,7 @@ async fn engine_task(
                     }
                 }
                 let now = wall_clock();
-                let mut log = Vec::with_capacity(batch.len());
-                let mut audit = Vec::new();
-                let mut callers = Vec::new();
+                let mut commit = store::Batch::default();
                 let mut results = Vec::with_capacity(batch.len());
                 for s in &mut batch {
                     let Some(t) = tenants.get_mut(&s.org) else {
@@ -218,7 +219,7 @@ async fn engine_task(
                     };
                     let at = now.max(t.engine.now());
                     t.fire_timers(at);
-                    log.push((s.org, at, s.input.clone()));
+                    commit.inputs.push((s.org, at, s.input.clone()));
                     let r = t
                         .engine
                         .handle(at, s.input.clone())
@@ -228,14 +229,25 @@ async fn engine_task(
                         if let Err(e) = &r {
                             a.outcome = format!("refused: {e}");
                         }
-                        audit.push(a);
+                        commit.audit.push(a);
                     }
                     if let (Ok(_), Input::Arrive(nc), Some(who)) = (&r, &s.input, s.caller.take()) {
-                        callers.push((s.org, nc.id, who));
+                        commit.callers.push((s.org, nc.id, who));
+                    }
+                    if let (Ok(_), Input::WrapUpDone { agent, contact }, Some(code)) =
+                        (&r, &s.input, s.outcome.take())
+                    {
+                        commit.outcomes.push(store::Outcome {
+                            org: s.org,
+                            contact: *contact,
+                            agent: *agent,
+                            code,
+                            at,
+                        });
                     }
                     results.push(Some(r));
                 }
-                if let Err(e) = store.append_inputs(&log, &audit, &callers) {
+                if let Err(e) = store.append(&commit) {
                     // Not durable: acknowledge nothing and stop; the next
                     // start rebuilds from what was committed.
                     eprintln!("error: cannot commit inputs, stopping: {e}");
@@ -376,12 +388,26 @@ impl App {
         caller: Option<CallerIdentity>,
         ok: StatusCode,
     ) -> Response {
+        self.submit(c, input, audit, caller, None, ok).await
+    }
+
+    /// [`App::input`] with a wrap-up outcome.
+    pub(crate) async fn submit(
+        &self,
+        c: &Caller,
+        input: Input,
+        audit: Option<AuditRecord>,
+        caller: Option<CallerIdentity>,
+        outcome: Option<String>,
+        ok: StatusCode,
+    ) -> Response {
         let (reply, rx) = oneshot::channel();
         let submit = Submit {
             org: c.org,
             input,
             audit,
             caller,
+            outcome,
             reply,
         };
         if self

@@ -53,7 +53,11 @@ fn main() {
             })
             .collect();
         for chunk in inputs.chunks(1000) {
-            st.append_inputs(chunk, &[], &[]).unwrap();
+            st.append(&store::Batch {
+                inputs: chunk.to_vec(),
+                ..Default::default()
+            })
+            .unwrap();
         }
         eprintln!(
             "wrote {n} inputs in {:.2} s (batches of 1000)",

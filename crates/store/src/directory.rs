@@ -417,6 +417,24 @@ impl Directory {
         }))
     }
 
+    /// Outcome codes recorded between `from` and `to`: (code, count), most
+    /// frequent first.
+    pub fn outcome_counts(
+        &self,
+        org: OrgId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT code, COUNT(*) FROM contact_outcomes WHERE org = ?1 AND at_ms >= ?2 AND at_ms < ?3
+             GROUP BY code ORDER BY COUNT(*) DESC, code",
+        )?;
+        let rows = st.query_map(params![org.0, from.as_ms(), to.as_ms()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     // --- patients -------------------------------------------------------
 
     /// Creates or replaces a patient's entry (and the phone numbers that

@@ -65,6 +65,26 @@ pub struct CallerIdentity {
     pub nhs_number: Option<NhsNumber>,
 }
 
+/// How a contact ended, as the agent recorded it at wrap-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub org: OrgId,
+    pub contact: ContactId,
+    pub agent: model::AgentId,
+    /// One of the outcome codes (e.g. `resolved`, `booked`).
+    pub code: String,
+    pub at: Timestamp,
+}
+
+/// What one commit writes.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub inputs: Vec<(OrgId, Timestamp, Input)>,
+    pub audit: Vec<AuditRecord>,
+    pub callers: Vec<(OrgId, ContactId, CallerIdentity)>,
+    pub outcomes: Vec<Outcome>,
+}
+
 /// The result of checking the audit chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditCheck {
@@ -92,14 +112,10 @@ pub trait Store {
     /// The configuration an organisation's log starts from, and when.
     fn initial_config(&self, org: OrgId) -> Result<Option<(Config, Timestamp)>, StoreError>;
     /// Appends timed inputs, each for its organisation, in one transaction
-    /// with the audit records that go with them; durable when it returns
-    /// (commit before acknowledging). Returns the last sequence number.
-    fn append_inputs(
-        &mut self,
-        batch: &[(OrgId, Timestamp, Input)],
-        audit: &[AuditRecord],
-        callers: &[(OrgId, ContactId, CallerIdentity)],
-    ) -> Result<u64, StoreError>;
+    /// with what goes with them (audit records, callers' identities,
+    /// wrap-up outcomes); durable when it returns (commit before
+    /// acknowledging). Returns the last sequence number.
+    fn append(&mut self, batch: &Batch) -> Result<u64, StoreError>;
     /// Every logged input of every organisation, in order.
     fn for_each_input(
         &self,
@@ -178,6 +194,14 @@ CREATE TABLE IF NOT EXISTS contact_callers (
     phone TEXT,
     nhs_number TEXT,
     PRIMARY KEY (org, contact)
+);
+CREATE TABLE IF NOT EXISTS contact_outcomes (
+    org INTEGER NOT NULL,
+    contact INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    PRIMARY KEY (org, contact, agent)
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY,
@@ -333,26 +357,27 @@ impl Store for SqliteStore {
         Ok(Some((decode(0, &v)?, Timestamp(at))))
     }
 
-    fn append_inputs(
-        &mut self,
-        batch: &[(OrgId, Timestamp, Input)],
-        audit: &[AuditRecord],
-        callers: &[(OrgId, ContactId, CallerIdentity)],
-    ) -> Result<u64, StoreError> {
+    fn append(&mut self, batch: &Batch) -> Result<u64, StoreError> {
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut st =
                 tx.prepare_cached("INSERT INTO input_log (org, at_ms, input) VALUES (?1, ?2, ?3)")?;
-            for (org, t, input) in batch {
+            for (org, t, input) in &batch.inputs {
                 st.execute(params![org.0, t.as_ms(), encode(input)?])?;
             }
         }
-        for r in audit {
+        for r in &batch.audit {
             append_audit_tx(&tx, r)?;
         }
-        for (org, contact, who) in callers {
+        for o in &batch.outcomes {
+            tx.execute(
+                "INSERT OR REPLACE INTO contact_outcomes (org, contact, agent, code, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![o.org.0, o.contact.0 as i64, o.agent.0, o.code, o.at.as_ms()],
+            )?;
+        }
+        for (org, contact, who) in &batch.callers {
             tx.execute(
                 "INSERT OR REPLACE INTO contact_callers (org, contact, phone, nhs_number) VALUES (?1, ?2, ?3, ?4)",
                 params![

@@ -50,7 +50,11 @@ fn inputs_survive_a_reopen_and_rebuild_the_same_engine() {
         // Logged in batches, as requests commit.
         let logged: Vec<_> = inputs.iter().map(|(t, i)| (org, *t, i.clone())).collect();
         for chunk in logged.chunks(7) {
-            st.append_inputs(chunk, &[], &[]).unwrap();
+            st.append(&store::Batch {
+                inputs: chunk.to_vec(),
+                ..Default::default()
+            })
+            .unwrap();
         }
         // The store is dropped without a clean shutdown.
     }

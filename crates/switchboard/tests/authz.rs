@@ -261,6 +261,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                         json!({"id": contact_queue, "queue": 2, "caller_number": "07700 900111"}).to_string()
                     }
                     "AgentRef" => json!({"agent": me}).to_string(),
+                    "WrapUp" => json!({"agent": me, "outcome": "resolved"}).to_string(),
                     "Transfer" => json!({"queue": 6, "mode": "cold"}).to_string(),
                     "PriorityChange" => json!({"priority": 5}).to_string(),
                     "PresenceChange" => json!({"presence": "ready"}).to_string(),
@@ -361,11 +362,12 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                 // Not their contact (it waits in a queue): refused by the
                 // server (403), or, where they name themselves as the
                 // agent, by the engine (409: not offered to them).
-                let expect: &[u16] = if body_schema.as_deref() == Some("AgentRef") {
-                    &[403, 409]
-                } else {
-                    &[403]
-                };
+                let expect: &[u16] =
+                    if matches!(body_schema.as_deref(), Some("AgentRef" | "WrapUp")) {
+                        &[403, 409]
+                    } else {
+                        &[403]
+                    };
                 assert!(
                     expect.contains(&got),
                     "{role} {method} {path}: not their contact, got {got}"
@@ -685,13 +687,35 @@ fn patient_reads_are_audited_and_never_logged() {
                 addr,
                 "POST",
                 &format!("/api/v1/contacts/{contact}/wrap-up-done"),
-                Some(r#"{"agent":1}"#),
+                Some(r#"{"agent":1,"outcome":"advice_given"}"#),
                 &alice
             )
             .0,
             200
         );
     }
+    // An outcome outside the list is refused, naming the field.
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/contacts/1/wrap-up-done",
+        Some(r#"{"agent":1,"outcome":"sorted"}"#),
+        &alice,
+    );
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().starts_with("outcome: one of"),
+        "{v}"
+    );
+    // The supervisor sees the outcomes.
+    let sup = login(addr, "kent.supervisor", DEMO_PASSWORD).unwrap();
+    let (s, v) = call(addr, "GET", "/api/v1/reports/outcomes", None, &sup);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["outcomes"],
+        json!([{"code": "advice_given", "count": 3}]),
+        "{v}"
+    );
     // The auditor asks who looked at Bea.
     let auditor = login(addr, "kent.auditor", DEMO_PASSWORD).unwrap();
     let (s, v) = call(

@@ -391,6 +391,29 @@ fn demo_traffic_flows_through_the_live_stream_and_kpis() {
     }
     assert!(before["offered"].as_u64().unwrap() > 0, "{before}");
     assert!(before["answered"].as_u64().unwrap() > 0, "{before}");
+    // The same traffic as a report: by interval as CSV, by day as JSON.
+    let (status, head, csv) = http_with(
+        addr,
+        "GET",
+        "/api/v1/reports/kpis?format=csv",
+        None,
+        &auth_header(addr),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{csv}");
+    assert!(head.contains("text/csv"), "{head}");
+    let overall: u64 = csv
+        .lines()
+        .filter(|l| l.split(',').nth(1) == Some("overall"))
+        .map(|l| l.split(',').nth(3).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(overall > 0, "{csv}");
+    let (status, days) = http(addr, "GET", "/api/v1/reports/kpis?by=day", None).unwrap();
+    assert_eq!(status, 200, "{days}");
+    assert!(days.contains(r#""by":"day""#), "{days}");
+    let (status, bad) = http(addr, "GET", "/api/v1/reports/kpis?from=yesterday", None).unwrap();
+    assert_eq!(status, 400, "{bad}");
+    assert!(bad.contains("from: not an RFC 3339 time"), "{bad}");
     // The stream is still open: SIGTERM must end it and stop.
     sigterm_and_wait(&mut server, "with a live stream open");
     let mut rest = Vec::new();

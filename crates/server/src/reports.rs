@@ -1,0 +1,290 @@
+//! KPI reports by interval or by day (Europe/London days), as JSON or CSV,
+//! for a period; the definitions are docs/kpis.md's, computed by the KPI
+//! engine from the event log like every other figure.
+
+use crate::handlers::tryr;
+use crate::{error, App, Caller};
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use kpi::{Counts, Dimension, Row};
+use model::Timestamp;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReportQuery {
+    /// Start (inclusive), RFC 3339; default: the last 24 hours.
+    #[serde(default)]
+    from: Option<String>,
+    /// End (exclusive), RFC 3339; default: now.
+    #[serde(default)]
+    to: Option<String>,
+    /// `interval` (15 minutes, the default) or `day` (Europe/London).
+    #[serde(default)]
+    by: Option<String>,
+    /// `json` (the default) or `csv`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// Longest period one report covers.
+const MAX_DAYS: i64 = 400;
+
+fn parse_time(field: &str, s: &str) -> Result<Timestamp, Response> {
+    s.parse::<jiff::Timestamp>()
+        .map(|t| Timestamp(t.as_millisecond()))
+        .map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("{field}: not an RFC 3339 time such as 2026-11-22T08:00:00Z"),
+            )
+        })
+}
+
+pub(crate) fn iso(t: Timestamp) -> String {
+    jiff::Timestamp::from_millisecond(t.0).map_or_else(|_| t.0.to_string(), |t| t.to_string())
+}
+
+fn london() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// The start (UTC) of the London day holding `t`.
+fn day_start(tz: &jiff::tz::TimeZone, t: Timestamp) -> Timestamp {
+    jiff::Timestamp::from_millisecond(t.0)
+        .ok()
+        .and_then(|x| x.to_zoned(tz.clone()).start_of_day().ok())
+        .map_or(t, |z| Timestamp(z.timestamp().as_millisecond()))
+}
+
+/// Rows of the period, by interval or merged into London days, overall
+/// and per queue, in time order.
+pub(crate) fn rows(all: Vec<Row>, from: Timestamp, to: Timestamp, by_day: bool) -> Vec<Row> {
+    let tz = london();
+    let mut grouped: BTreeMap<(Timestamp, Dimension), Counts> = BTreeMap::new();
+    for r in all {
+        let Some(start) = r.interval_start else {
+            continue;
+        };
+        if start < from || start >= to {
+            continue;
+        }
+        if !matches!(r.dimension, Dimension::Overall | Dimension::Queue(_)) {
+            continue;
+        }
+        let key = if by_day { day_start(&tz, start) } else { start };
+        grouped
+            .entry((key, r.dimension))
+            .or_default()
+            .merge(&r.counts);
+    }
+    grouped
+        .into_iter()
+        .map(|((start, dimension), mut counts)| Row {
+            figures: counts.figures(),
+            dimension,
+            interval_start: Some(start),
+            counts,
+        })
+        .collect()
+}
+
+fn f(v: Option<f64>) -> String {
+    v.map_or(String::new(), |x| format!("{x:.4}"))
+}
+
+/// The CSV: one line per period and dimension, counts then figures.
+pub(crate) fn csv(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "period_start,dimension,queue,offered,answered,answered_within_target,abandoned,abandoned_short,callbacks_requested,callbacks_made,service_level,abandonment_rate,asa_seconds,p95_answer_seconds,aht_seconds,callbacks_within_target\n",
+    );
+    for r in rows {
+        let (dim, queue) = match &r.dimension {
+            Dimension::Queue(q) => ("queue", q.0.to_string()),
+            _ => ("overall", String::new()),
+        };
+        let c = &r.counts;
+        let x = &r.figures;
+        out.push_str(&format!(
+            "{},{dim},{queue},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.interval_start.map(iso).unwrap_or_default(),
+            c.offered,
+            c.answered,
+            c.answered_within_target,
+            c.abandoned,
+            c.abandoned_short,
+            c.callbacks_requested,
+            c.callbacks_made,
+            f(x.service_level),
+            f(x.abandonment_rate),
+            f(x.asa_seconds),
+            f(x.p95_answer_seconds),
+            f(x.aht_seconds),
+            f(x.callbacks_within_target),
+        ));
+    }
+    out
+}
+
+pub(crate) async fn kpi_report(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(q) = tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
+    let (from, to) = tryr!(period(&q));
+    let by_day = match q.by.as_deref() {
+        None | Some("interval") => false,
+        Some("day") => true,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "by: interval or day".into()),
+    };
+    let as_csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "format: json or csv".into()),
+    };
+    let all = tryr!(
+        app.read(c.org, move |t, now| {
+            t.kpi.close(now);
+            t.kpi.report()
+        })
+        .await
+    );
+    let rows = rows(all, from, to, by_day);
+    if as_csv {
+        return (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"kpis.csv\"",
+                ),
+            ],
+            csv(&rows),
+        )
+            .into_response();
+    }
+    Json(serde_json::json!({
+        "from": iso(from),
+        "to": iso(to),
+        "by": if by_day { "day" } else { "interval" },
+        "rows": rows,
+    }))
+    .into_response()
+}
+
+/// Wrap-up outcomes in the period (default: the last 24 hours), most
+/// frequent first, with the codes agents choose from.
+pub(crate) async fn outcome_report(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(q) = tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
+    let (from, to) = tryr!(period(&q));
+    match app.directory().outcome_counts(c.org, from, to) {
+        Ok(counts) => Json(serde_json::json!({
+            "from": iso(from),
+            "to": iso(to),
+            "codes": crate::handlers::OUTCOMES,
+            "outcomes": counts.iter().map(|(code, n)| serde_json::json!({"code": code, "count": n})).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => crate::store_error(e),
+    }
+}
+
+/// The period asked for: `from` (default `to` − 24 h) to `to` (default
+/// now), at most [`MAX_DAYS`].
+fn period(q: &ReportQuery) -> Result<(Timestamp, Timestamp), Response> {
+    let to = match &q.to {
+        Some(s) => parse_time("to", s)?,
+        None => crate::wall_clock(),
+    };
+    let from = match &q.from {
+        Some(s) => parse_time("from", s)?,
+        None => Timestamp(to.0 - 24 * 3600 * 1000),
+    };
+    if from >= to {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "from: must be before to".into(),
+        ));
+    }
+    if to.0 - from.0 > MAX_DAYS * 24 * 3600 * 1000 {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("to: at most {MAX_DAYS} days after from"),
+        ));
+    }
+    Ok((from, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::QueueId;
+
+    fn row(start: Timestamp, d: Dimension, offered: u64, answered: u64) -> Row {
+        let mut counts = Counts {
+            offered,
+            answered,
+            ..Counts::default()
+        };
+        Row {
+            figures: counts.figures(),
+            dimension: d,
+            interval_start: Some(start),
+            counts,
+        }
+    }
+
+    #[test]
+    fn days_are_london_days_and_the_period_bounds_hold() {
+        // 2026-07-01 23:30 UTC is 00:30 on 2 July in London (BST).
+        let t = |s: &str| Timestamp(s.parse::<jiff::Timestamp>().unwrap().as_millisecond());
+        let all = vec![
+            row(t("2026-07-01T22:45:00Z"), Dimension::Overall, 3, 3),
+            row(t("2026-07-01T23:30:00Z"), Dimension::Overall, 5, 4),
+            row(t("2026-07-02T10:00:00Z"), Dimension::Overall, 2, 2),
+            row(
+                t("2026-07-02T10:00:00Z"),
+                Dimension::Queue(QueueId(2)),
+                2,
+                2,
+            ),
+            row(t("2026-07-03T10:00:00Z"), Dimension::Overall, 9, 9),
+        ];
+        let days = rows(
+            all.clone(),
+            t("2026-07-01T00:00:00Z"),
+            t("2026-07-03T00:00:00Z"),
+            true,
+        );
+        let overall: Vec<(String, u64)> = days
+            .iter()
+            .filter(|r| r.dimension == Dimension::Overall)
+            .map(|r| (iso(r.interval_start.unwrap()), r.counts.offered))
+            .collect();
+        assert_eq!(
+            overall,
+            vec![
+                ("2026-06-30T23:00:00Z".to_string(), 3),
+                ("2026-07-01T23:00:00Z".to_string(), 7)
+            ]
+        );
+        let text = csv(&days);
+        assert_eq!(text.lines().count(), 1 + 3, "{text}");
+        assert!(text.contains(",queue,2,2,2,"), "{text}");
+        let intervals = rows(
+            all,
+            t("2026-07-02T00:00:00Z"),
+            t("2026-07-04T00:00:00Z"),
+            false,
+        );
+        assert_eq!(intervals.len(), 3);
+    }
+}
