@@ -21,6 +21,60 @@ pub struct DemoPerson {
     pub agent: Option<AgentId>,
 }
 
+/// The demo community trust, staffed for a living demo: the routing demo's
+/// six services and five teams with 50 agents over four sites plus home
+/// workers (the first twelve are the routing demo's own people).
+pub fn community_trust() -> Config {
+    use routing::demo::*;
+    let mut c = kent_community_trust();
+    for (id, name) in [(4, "Canterbury"), (5, "Tunbridge Wells")] {
+        c.sites.push(SiteDef {
+            id: SiteId(id),
+            name: name.into(),
+        });
+    }
+    let first = [
+        "Amir", "Beth", "Cai", "Dina", "Eli", "Fay", "Gus", "Hira", "Ivan", "Jess", "Kofi", "Lily",
+        "Max", "Nell", "Omar", "Pia", "Quinn", "Rhys", "Sana", "Tom", "Una", "Vik", "Wren", "Xia",
+        "Yusuf", "Zoe", "Abe", "Bea", "Cody", "Dee", "Ezra", "Flo", "Gil", "Hope", "Ike", "Jade",
+        "Kit", "Lou",
+    ];
+    // Team by team: what each team's people can do.
+    let skills_of = |team: u32, i: usize| -> Vec<(SkillId, u8)> {
+        let lvl = 1 + (i % 3) as u8;
+        let mut v = match team {
+            1 => vec![(SK_WHEELCHAIR, lvl)],
+            2 => vec![(SK_NURSING, lvl)],
+            3 => vec![(SK_PHYSIO, lvl)],
+            4 => vec![(SK_HEALTH_CHECKS, lvl), (SK_STOP_SMOKING, 1)],
+            _ => vec![(SK_CLINICAL, lvl), (SK_NURSING, 1)],
+        };
+        if i.is_multiple_of(7) {
+            v.push((SK_POLISH, 1));
+        }
+        v
+    };
+    for (i, name) in first.iter().enumerate() {
+        let team = 1 + (i % 5) as u32;
+        // Sites 1, 2, 4, 5 and home (3), spread across teams.
+        let site = [1, 2, 4, 5, 3][(i / 5 + i) % 5];
+        c.agents.push(AgentDef {
+            id: AgentId(13 + i as u32),
+            name: (*name).into(),
+            team: TeamId(team),
+            site: SiteId(site),
+            skills: skills_of(team, i),
+            capacity: if team == 4 {
+                Capacity::BLENDED
+            } else {
+                Capacity::VOICE_ONLY
+            },
+            auto_answer: false,
+        });
+    }
+    c
+}
+
 /// A second, small demo organisation (a GP network), so that a newcomer
 /// (and the authorisation tests) can see that organisations are apart.
 /// Its ids differ from the trust's on purpose.
@@ -94,11 +148,8 @@ fn system(action: &str, subject: String, org: Option<OrgId>) -> AuditRecord {
 pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>, StoreError> {
     if st.organisations()?.is_empty() {
         let at = crate::wall_clock();
-        let kent = st.create_organisation(
-            "Kent Community Health (demo)",
-            &routing::demo::kent_community_trust(),
-            at,
-        )?;
+        let kent =
+            st.create_organisation("Kent Community Health (demo)", &community_trust(), at)?;
         let medway = st.create_organisation("Medway GP Network (demo)", &gp_network(), at)?;
         // One hash for every demo account: they share a published password.
         let phc = auth::hash_password(DEMO_PASSWORD);
@@ -172,6 +223,27 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_demo_organisations_are_valid_and_the_trust_is_staffed() {
+        let c = super::community_trust();
+        routing::Engine::new(c.clone(), model::Timestamp::ZERO).unwrap();
+        routing::Engine::new(super::gp_network(), model::Timestamp::ZERO).unwrap();
+        assert_eq!(c.agents.len(), 50);
+        assert_eq!(c.teams.len(), 5);
+        let mut sites: Vec<_> = c.agents.iter().map(|a| a.site).collect();
+        sites.sort();
+        sites.dedup();
+        assert_eq!(sites.len(), 5, "four sites and home");
+        let engine = routing::Engine::new(c.clone(), model::Timestamp::ZERO).unwrap();
+        for q in &c.queues {
+            let n = engine.queue_view(q.id).unwrap().candidate_agents;
+            assert!(n >= 5, "{}: {n} agents can take its calls", q.name);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
