@@ -39,7 +39,11 @@ pub(crate) use tryr;
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewContactBody {
     id: u64,
-    queue: u32,
+    /// The queue, or an entry point of a service (exactly one).
+    #[serde(default)]
+    queue: Option<u32>,
+    #[serde(default)]
+    entry_point: Option<String>,
     #[serde(default = "voice")]
     channel: Channel,
     #[serde(default)]
@@ -122,7 +126,17 @@ pub(crate) async fn create_contact(
     b: Body<NewContactBody>,
 ) -> Response {
     let b = tryr!(body(b));
-    let mut nc = NewContact::new(ContactId(b.id), QueueId(b.queue), b.channel);
+    let queue = match (b.queue, &b.entry_point) {
+        (Some(q), None) => QueueId(q),
+        (None, Some(e)) => tryr!(crate::services::resolve(&app, &c, b.channel, e)),
+        _ => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "queue: give exactly one of queue or entry_point".into(),
+            )
+        }
+    };
+    let mut nc = NewContact::new(ContactId(b.id), queue, b.channel);
     nc.priority = b.priority;
     let who = (b.caller_number.is_some() || b.nhs_number.is_some()).then_some(CallerIdentity {
         phone: b.caller_number,

@@ -24,6 +24,7 @@ mod people;
 mod reports;
 pub mod routes;
 pub mod seed;
+mod services;
 
 use auth::{Perm, Role, Scope};
 use axum::extract::{ConnectInfo, Request, State};

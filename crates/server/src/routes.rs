@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 #[derive(Clone, Debug)]
 pub struct Route {
     pub method: &'static str,
-    /// With `{contact}`, `{agent}`, `{queue}`, `{user}`, `{token}` or
-    /// `{nhs_number}` for the ids it takes.
+    /// With `{contact}`, `{agent}`, `{queue}`, `{user}`, `{token}`,
+    /// `{service}` or `{nhs_number}` for the ids it takes.
     pub path: &'static str,
     /// `None`: public (log-in, health, this document).
     pub perm: Option<Perm>,
@@ -76,6 +76,9 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/skills", Some(ConfigWrite), Some("SkillDef"), "Add a skill.", h::add_skill),
         r!(post "POST" "/api/v1/teams", Some(ConfigWrite), Some("TeamDef"), "Add a team.", h::add_team),
         r!(post "POST" "/api/v1/sites", Some(ConfigWrite), Some("SiteDef"), "Add a site.", h::add_site),
+        r!(get "GET" "/api/v1/services", Some(ConfigRead), None, "Services with their entry points, opening hours and whether open now.", crate::services::list_services),
+        r!(put "PUT" "/api/v1/services/{service}", Some(ConfigWrite), Some("ServiceDef"), "Create or change a service: its queue, entry points (phone, chat, email, web) and opening hours.", crate::services::put_service),
+        r!(delete "DELETE" "/api/v1/services/{service}", Some(ConfigWrite), None, "Remove a service and its entry points.", crate::services::delete_service),
         r!(get "GET" "/api/v1/config", Some(ConfigRead), None, "The routing configuration in force.", h::get_config),
         r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, "Live KPIs overall and per queue.", h::get_kpis),
         r!(get "GET" "/api/v1/reports/outcomes", Some(KpiRead), None, "Wrap-up outcomes by code in a period (?from=&to=).", crate::reports::outcome_report),
@@ -128,12 +131,14 @@ fn schemas() -> Value {
             "scopes": {"type": "array", "items": {"type": "string", "enum": ["contacts", "patients"]}},
         }), &["name", "scopes"]),
         "NewContact": obj(json!({
-            "id": {"type": "integer"}, "queue": {"type": "integer"},
+            "id": {"type": "integer"},
+            "queue": {"type": "integer", "description": "the queue, or give entry_point"},
+            "entry_point": {"type": "string", "description": "the number, widget, address or form the contact came in by (a service's entry point)"},
             "channel": {"type": "string", "enum": ["voice", "chat", "email", "web_callback"]},
             "priority": {"type": "integer"},
             "caller_number": {"type": "string", "description": "E.164 or UK national"},
             "nhs_number": {"type": "string", "description": "10 digits, checked"},
-        }), &["id", "queue"]),
+        }), &["id"]),
         "AgentRef": obj(json!({ "agent": {"type": "integer"} }), &["agent"]),
         "WrapUp": obj(json!({ "agent": {"type": "integer"}, "outcome": {"type": "string", "enum": crate::handlers::OUTCOMES} }), &["agent"]),
         "Transfer": obj(json!({
@@ -144,6 +149,12 @@ fn schemas() -> Value {
         "PresenceChange": obj(json!({ "presence": {"description": "\"offline\", \"ready\" or {\"not_ready\": reason}"} }), &["presence"]),
         "AgentDef": {"type": "object", "description": "routing::AgentDef: id, name, team, site, skills [[skill, level]], capacity, auto_answer"},
         "QueueDef": {"type": "object", "description": "routing::QueueDef: id, name, priority, target, requirements, teams, overflow, strategy, aging, max_waiting, when_full"},
+        "ServiceDef": obj(json!({
+            "name": {"type": "string"}, "queue": {"type": "integer"},
+            "entry_points": {"type": "array", "items": {"type": "object", "properties": {
+                "kind": {"type": "string", "enum": ["phone", "chat", "email", "web"]}, "address": {"type": "string"}}}},
+            "hours": {"type": "object", "description": "weekly sessions, bank_holidays, exceptions (Europe/London)"},
+        }), &["name", "queue"]),
         "SkillDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
         "TeamDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
         "SiteDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),

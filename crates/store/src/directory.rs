@@ -40,6 +40,19 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     created_ms INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS services (
+    org INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    PRIMARY KEY (org, id)
+);
+CREATE TABLE IF NOT EXISTS entry_points (
+    kind TEXT NOT NULL,
+    address TEXT NOT NULL,
+    org INTEGER NOT NULL,
+    service INTEGER NOT NULL,
+    PRIMARY KEY (kind, address)
+);
 CREATE TABLE IF NOT EXISTS patients (
     org INTEGER NOT NULL,
     nhs_number TEXT NOT NULL,
@@ -433,6 +446,112 @@ impl Directory {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // --- services and entry points ---------------------------------------
+
+    /// Creates or replaces a service (its definition as JSON) and the entry
+    /// points that reach it, with the audit record, in one transaction.
+    /// An entry point another service (of any organisation) already uses is
+    /// a conflict, and nothing is written. True if the service was new.
+    pub fn put_service(
+        &mut self,
+        org: OrgId,
+        id: u32,
+        definition: &str,
+        entry_points: &[(String, String)],
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        for (kind, address) in entry_points {
+            let owner: Option<(u32, u32)> = tx
+                .query_row(
+                    "SELECT org, service FROM entry_points WHERE kind = ?1 AND address = ?2",
+                    params![kind, address],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if owner.is_some_and(|o| o != (org.0, id)) {
+                return Err(StoreError::Conflict(format!(
+                    "entry_points: the {kind} entry point {address} is already in use"
+                )));
+            }
+        }
+        let existed: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM services WHERE org = ?1 AND id = ?2)",
+            params![org.0, id],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO services (org, id, definition) VALUES (?1, ?2, ?3)",
+            params![org.0, id, definition],
+        )?;
+        tx.execute(
+            "DELETE FROM entry_points WHERE org = ?1 AND service = ?2",
+            params![org.0, id],
+        )?;
+        for (kind, address) in entry_points {
+            tx.execute(
+                "INSERT INTO entry_points (kind, address, org, service) VALUES (?1, ?2, ?3, ?4)",
+                params![kind, address, org.0, id],
+            )?;
+        }
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(!existed)
+    }
+
+    /// The organisation's services: (id, definition JSON), in id order.
+    pub fn services(&self, org: OrgId) -> Result<Vec<(u32, String)>, StoreError> {
+        let mut st = self
+            .db
+            .prepare_cached("SELECT id, definition FROM services WHERE org = ?1 ORDER BY id")?;
+        let rows = st.query_map(params![org.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The service of `org` an entry point reaches: (id, definition JSON).
+    pub fn service_for(
+        &self,
+        org: OrgId,
+        kind: &str,
+        address: &str,
+    ) -> Result<Option<(u32, String)>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT s.id, s.definition FROM entry_points e JOIN services s
+                   ON s.org = e.org AND s.id = e.service
+                 WHERE e.kind = ?1 AND e.address = ?2 AND e.org = ?3",
+                params![kind, address, org.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Removes a service and its entry points; false if `org` has none
+    /// with this id.
+    pub fn delete_service(
+        &mut self,
+        org: OrgId,
+        id: u32,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        let n = tx.execute(
+            "DELETE FROM services WHERE org = ?1 AND id = ?2",
+            params![org.0, id],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "DELETE FROM entry_points WHERE org = ?1 AND service = ?2",
+            params![org.0, id],
+        )?;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(true)
     }
 
     // --- patients -------------------------------------------------------

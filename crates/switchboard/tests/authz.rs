@@ -213,6 +213,25 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
         .find(|a| a["id"] == 12)
         .unwrap()
         .clone();
+    let service = |name: &str, queue: u32, number: &str| {
+        json!({"name": name, "queue": queue, "entry_points": [{"kind": "phone", "address": number}]}).to_string()
+    };
+    let (s, v) = call(
+        addr,
+        "PUT",
+        "/api/v1/services/9",
+        Some(&service("Appointments", 201, "01634 000 201")),
+        &medway_admin,
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call(
+        addr,
+        "PUT",
+        "/api/v1/services/1",
+        Some(&service("Wheelchairs", 2, "01622 000 002")),
+        kent.cred("admin"),
+    );
+    assert_eq!(s, 201, "{v}");
     let (_, medway_before) = call(addr, "GET", "/api/v1/config", None, &medway_admin);
 
     // The document the server serves is the matrix.
@@ -268,6 +287,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "AgentDef" => agent12.to_string(),
                     "QueueDef" => queue5.to_string(),
                     "SkillDef" => json!({"id": 50, "name": "British Sign Language"}).to_string(),
+                    "ServiceDef" => service("Wheelchairs", 2, "01622 000 002"),
                     "TeamDef" => json!({"id": 50, "name": "Night team"}).to_string(),
                     "SiteDef" => json!({"id": 50, "name": "Dover"}).to_string(),
                     "Patient" => patient("9990000018", "Kent Testpatient", "07700 900111"),
@@ -320,7 +340,12 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "{nhs_number}",
                     if own { "9990000018" } else { "9990000026" },
                 )
+                .replace("{service}", if own { "1" } else { "9" })
             };
+            assert!(
+                !fill(true).contains('{'),
+                "{path}: an id kind the test does not know"
+            );
             let is_allowed = allowed.contains(&role);
             let has_id = path.contains('{');
             // Another organisation's ids: 403 if the role may not do this
@@ -928,4 +953,133 @@ fn bootstrap_creates_the_first_admin_once_and_the_admin_configures_live() {
         .unwrap();
     assert_eq!(changes, 5);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Services and entry points: contacts arrive by number, widget, address or
+/// web form; opening hours close live channels; a number belongs to one
+/// service of one organisation.
+#[test]
+fn contacts_arrive_by_entry_point_and_closed_services_refuse_live_ones() {
+    let (data, addr, server) = fresh("services");
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let (_, ehr) = token(addr, &admin, "telephony");
+    let wheelchairs = json!({"name": "Wheelchair service", "queue": 2, "entry_points": [
+        {"kind": "phone", "address": "01622 000 002"},
+        {"kind": "email", "address": "Wheelchairs@Kent.Example"}]});
+    // Physio is never open (no weekly sessions): a closed service.
+    let physio = json!({"name": "Physiotherapy", "queue": 4, "hours": {"weekly": []},
+        "entry_points": [{"kind": "phone", "address": "01622 000 004"},
+                         {"kind": "web", "address": "physio-callback"}]});
+    for (id, def) in [(1, &wheelchairs), (2, &physio)] {
+        let (s, v) = call(
+            addr,
+            "PUT",
+            &format!("/api/v1/services/{id}"),
+            Some(&def.to_string()),
+            &admin,
+        );
+        assert_eq!(s, 201, "{v}");
+    }
+    // The GP network cannot take the trust's number.
+    let medway = login(addr, "medway.admin", DEMO_PASSWORD).unwrap();
+    let taken = json!({"name": "Appointments", "queue": 201, "entry_points": [{"kind": "phone", "address": "+441622000002"}]});
+    let (s, v) = call(
+        addr,
+        "PUT",
+        "/api/v1/services/3",
+        Some(&taken.to_string()),
+        &medway,
+    );
+    assert_eq!(s, 409, "{v}");
+    // Bad definitions name the field.
+    for (bad, field) in [
+        (json!({"name": "X", "queue": 99}), "queue"),
+        (
+            json!({"name": "X", "queue": 2, "entry_points": [{"kind": "email", "address": "nope"}]}),
+            "entry_points",
+        ),
+        (
+            json!({"name": "X", "queue": 2, "hours": {"weekly": [{"days": ["mon"], "open": "18:00", "close": "08:00"}]}}),
+            "hours",
+        ),
+    ] {
+        let (s, v) = call(
+            addr,
+            "PUT",
+            "/api/v1/services/4",
+            Some(&bad.to_string()),
+            &admin,
+        );
+        assert_eq!(s, 422, "{v}");
+        assert!(
+            v["error"].as_str().unwrap().starts_with(field),
+            "{field}: {v}"
+        );
+    }
+    let arrive = |body: Value, cred: &str| {
+        call(
+            addr,
+            "POST",
+            "/api/v1/contacts",
+            Some(&body.to_string()),
+            cred,
+        )
+    };
+    let (s, v) = arrive(json!({"id": 1, "entry_point": "+44 1622 000002"}), &ehr);
+    assert_eq!(s, 201, "{v}");
+    assert!(v.to_string().contains(r#""queue":2"#), "{v}");
+    let (s, v) = arrive(
+        json!({"id": 2, "channel": "email", "entry_point": "wheelchairs@kent.example"}),
+        &ehr,
+    );
+    assert_eq!(s, 201, "{v}");
+    // Physio is closed: a call is refused, a web callback request waits.
+    let (s, v) = arrive(json!({"id": 3, "entry_point": "01622 000 004"}), &ehr);
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("Physiotherapy is closed now"))
+    );
+    let (s, v) = arrive(
+        json!({"id": 4, "channel": "callback", "entry_point": "physio-callback"}),
+        &ehr,
+    );
+    assert_eq!(s, 201, "{v}");
+    assert!(v.to_string().contains(r#""queue":4"#), "{v}");
+    // Unknown, malformed, ambiguous, and another organisation's number.
+    assert_eq!(
+        arrive(json!({"id": 5, "entry_point": "01622 999 999"}), &ehr).0,
+        404
+    );
+    assert_eq!(
+        arrive(json!({"id": 5, "entry_point": "call me"}), &ehr).0,
+        422
+    );
+    assert_eq!(
+        arrive(
+            json!({"id": 5, "queue": 2, "entry_point": "01622 000 002"}),
+            &ehr
+        )
+        .0,
+        422
+    );
+    let (_, medway_ehr) = token(addr, &medway, "gp-telephony");
+    assert_eq!(
+        arrive(
+            json!({"id": 5, "entry_point": "01622 000 002"}),
+            &medway_ehr
+        )
+        .0,
+        404
+    );
+    // The supervisor sees which services are open.
+    let sup = login(addr, "kent.supervisor", DEMO_PASSWORD).unwrap();
+    let (_, v) = call(addr, "GET", "/api/v1/services", None, &sup);
+    let open: Vec<(u64, bool)> = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_u64().unwrap(), s["open_now"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(open, vec![(1, true), (2, false)]);
+    kill(server, &data);
 }

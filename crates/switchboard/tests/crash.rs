@@ -115,7 +115,7 @@ fn bad_requests_get_a_clear_4xx_and_change_nothing() {
             "/api/v1/contacts",
             Some(r#"{"id":1}"#),
             422,
-            "missing field `queue`",
+            "queue: give exactly one of queue or entry_point",
         ),
         (
             "POST",
