@@ -75,6 +75,8 @@ pub enum Perm {
     QueueRead,
     /// An agent's presence: their own, or anyone's for a supervisor.
     AgentPresence,
+    /// Move an agent between queues (change their skills) on the floor.
+    AgentMove,
     KpiRead,
     EventStream,
     ConfigRead,
@@ -87,7 +89,7 @@ pub enum Perm {
 }
 
 impl Perm {
-    pub const ALL: [Perm; 17] = [
+    pub const ALL: [Perm; 18] = [
         Perm::Session,
         Perm::ContactCreate,
         Perm::ContactRead,
@@ -96,6 +98,7 @@ impl Perm {
         Perm::ContactPriority,
         Perm::QueueRead,
         Perm::AgentPresence,
+        Perm::AgentMove,
         Perm::KpiRead,
         Perm::EventStream,
         Perm::ConfigRead,
@@ -121,6 +124,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         ContactPriority => matches!(role, Supervisor),
         QueueRead => matches!(role, Agent | Clinician | Supervisor),
         AgentPresence => matches!(role, Agent | Clinician | Supervisor),
+        AgentMove => matches!(role, Supervisor | Admin),
         KpiRead => matches!(role, Supervisor | Admin),
         EventStream => matches!(role, Agent | Clinician | Supervisor | Integration),
         ConfigRead => matches!(role, Supervisor | Admin),

@@ -578,6 +578,52 @@ pub(crate) async fn put_agent(
     config_change(&app, &c, Input::UpsertAgent(a), format!("agent a{id}")).await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SkillsBody {
+    /// The agent's skills from now on: `[[skill, level], ...]`.
+    skills: Vec<(model::SkillId, model::SkillLevel)>,
+    /// Their team from now on (queues may serve only some teams).
+    #[serde(default)]
+    team: Option<model::TeamId>,
+}
+
+/// A supervisor moves an agent between queues by changing their skills
+/// (and team, where a queue serves only some teams); the rest of the
+/// agent's definition stays. In force at once (a contact
+/// the agent is handling is not touched), audited.
+pub(crate) async fn set_skills(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+    b: Body<SkillsBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let agent = AgentId(id);
+    let def = tryr!(
+        app.read(c.org, move |t, _| {
+            t.engine.config().agents.into_iter().find(|a| a.id == agent)
+        })
+        .await
+    );
+    let Some(mut def) = def else {
+        return error(StatusCode::NOT_FOUND, format!("unknown agent {agent}"));
+    };
+    def.skills = b.skills;
+    if let Some(team) = b.team {
+        def.team = team;
+    }
+    let audit = c.audit("move agent", format!("agent {agent} skills"));
+    app.input(
+        &c,
+        Input::UpsertAgent(def),
+        Some(audit),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
 pub(crate) async fn delete_agent(
     State(app): State<App>,
     Extension(c): Extension<Caller>,

@@ -96,6 +96,7 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("contact_priority", &["supervisor"]),
     ("queue_read", &["agent", "clinician", "supervisor"]),
     ("agent_presence", &["agent", "clinician", "supervisor"]),
+    ("agent_move", &["supervisor", "admin"]),
     ("kpi_read", &["supervisor", "admin"]),
     (
         "event_stream",
@@ -288,6 +289,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "QueueDef" => queue5.to_string(),
                     "SkillDef" => json!({"id": 50, "name": "British Sign Language"}).to_string(),
                     "ServiceDef" => service("Wheelchairs", 2, "01622 000 002"),
+                    "Skills" => json!({"skills": [[2, 2], [7, 1]]}).to_string(),
                     "TeamDef" => json!({"id": 50, "name": "Night team"}).to_string(),
                     "SiteDef" => json!({"id": 50, "name": "Dover"}).to_string(),
                     "Patient" => patient("9990000018", "Kent Testpatient", "07700 900111"),
@@ -520,6 +522,44 @@ fn sessions_end_on_log_out_password_change_and_disabling() {
     // A cookie request from another site is refused; the same from our own
     // origin goes through.
     let sup = login(addr, "kent.supervisor", DEMO_PASSWORD).unwrap();
+    // The supervisor moves Carol (a3, district nursing) to the wheelchair
+    // team and skill; a wheelchair call then goes to her at once.
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/agents/3/skills",
+        Some(r#"{"skills":[[1,3]],"team":1}"#),
+        &sup,
+    );
+    assert_eq!(s, 200, "{v}");
+    let (_, config) = call(addr, "GET", "/api/v1/config", None, &sup);
+    let carol = config["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == 3)
+        .unwrap();
+    assert_eq!(carol["skills"], json!([[1, 3]]));
+    let (s, _) = call(
+        addr,
+        "POST",
+        "/api/v1/agents/3/presence",
+        Some(r#"{"presence":"ready"}"#),
+        &sup,
+    );
+    assert_eq!(s, 200);
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/contacts",
+        Some(r#"{"id":42,"queue":2}"#),
+        &sup,
+    );
+    assert_eq!(s, 201);
+    assert!(
+        v.to_string().contains(r#""agent":3"#),
+        "offered to Carol: {v}"
+    );
     let presence = |headers: &str| {
         let body = Some(r#"{"presence":"ready"}"#);
         status(addr, "POST", "/api/v1/agents/1/presence", body, headers)
