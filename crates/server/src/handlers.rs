@@ -92,13 +92,19 @@ pub(crate) struct PriorityBody {
     priority: Priority,
 }
 
-/// The contact's agent now (offered, or talking), if any.
-fn handling_agent(v: &routing::ContactView) -> Option<AgentId> {
+/// The contact's agent (offered, or talking), if any.
+fn agent_of(s: &routing::ContactState) -> Option<AgentId> {
     use routing::ContactState::*;
-    match v.state {
+    match *s {
         Offered(a) | InProgress { agent: a, .. } | WaitingForAgent(a) => Some(a),
         _ => None,
     }
+}
+
+/// Whether the contact is with this agent: talking to them, offered to
+/// them, or being transferred (warm) to them while its agent holds it.
+fn is_with(v: &routing::ContactView, agent: Option<AgentId>) -> bool {
+    agent.is_some() && (agent_of(&v.state) == agent || agent_of(&v.routing) == agent)
 }
 
 /// For agents and clinicians: the contact must be theirs (offered to them
@@ -111,7 +117,7 @@ async fn own_contact(app: &App, c: &Caller, id: ContactId) -> Result<(), Respons
             format!("unknown contact {id}"),
         ));
     };
-    if c.role.works_as_agent() && handling_agent(&view) != c.agent {
+    if c.role.works_as_agent() && !is_with(&view, c.agent) {
         return Err(error(
             StatusCode::FORBIDDEN,
             format!("contact {id} is not with you"),
@@ -181,7 +187,7 @@ pub(crate) async fn list_contacts(
                 .into_iter()
                 .filter_map(|id| t.engine.contact(id))
                 .filter(|v| queue.is_none_or(|q| v.queue == q))
-                .filter(|v| !agent_only || (agent.is_some() && handling_agent(v) == agent))
+                .filter(|v| !agent_only || is_with(v, agent))
                 .take(limit)
                 .collect::<Vec<_>>()
         })
@@ -444,6 +450,77 @@ pub(crate) async fn callback(
     Path(id): Path<u64>,
 ) -> Response {
     on_contact(&app, &c, id, |contact| Input::RequestCallback { contact }).await
+}
+
+/// The organisation's agents as a wallboard or a transfer list shows them:
+/// status, since when, presence, work in hand.
+pub(crate) async fn list_agents(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+) -> Response {
+    let r = app
+        .read(c.org, |t, now| {
+            let config = t.engine.config();
+            config
+                .agents
+                .iter()
+                .filter_map(|a| {
+                    let v = t.engine.agent(a.id)?;
+                    let word = crate::status_word(&v.status);
+                    let since = t
+                        .agent_since
+                        .get(&a.id)
+                        .filter(|s| s.0 == word)
+                        .map(|s| s.1);
+                    Some(json!({
+                        "id": a.id,
+                        "name": a.name,
+                        "team": a.team,
+                        "site": a.site,
+                        "skills": a.skills,
+                        "status": word,
+                        "detail": v.status,
+                        "since": since,
+                        "seconds_in_state": since.map(|s| now.since(s).0.max(0) / 1000),
+                        "work": v.work,
+                    }))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+    match r {
+        Ok(v) => Json(json!({ "agents": v })).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The organisation's queues: id, name, priority, target, waiting now.
+pub(crate) async fn list_queues(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+) -> Response {
+    let r = app
+        .read(c.org, |t, _| {
+            t.engine
+                .config()
+                .queues
+                .iter()
+                .map(|q| {
+                    json!({
+                        "id": q.id,
+                        "name": q.name,
+                        "priority": q.priority,
+                        "target": { "within_seconds": q.target.within.0 / 1000, "percent": q.target.percent },
+                        "waiting": t.engine.queue_view(q.id).map_or(0, |v| v.waiting),
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+    match r {
+        Ok(v) => Json(json!({ "queues": v })).into_response(),
+        Err(r) => r,
+    }
 }
 
 pub(crate) async fn get_kpis(State(app): State<App>, Extension(c): Extension<Caller>) -> Response {

@@ -25,6 +25,7 @@ mod reports;
 pub mod routes;
 pub mod seed;
 mod services;
+mod web;
 
 use auth::{Perm, Role, Scope};
 use axum::extract::{ConnectInfo, Request, State};
@@ -69,11 +70,64 @@ pub(crate) struct Tenant {
     pub(crate) engine: Engine,
     pub(crate) kpi: kpi::Kpi,
     pub(crate) hub: broadcast::Sender<Record>,
+    /// Each agent's status as last seen, and since when (the wallboard's
+    /// "time in state").
+    pub(crate) agent_since: std::collections::HashMap<AgentId, (String, Timestamp)>,
+}
+
+/// The agent an event is about, if any.
+fn event_agent(e: &routing::Event) -> Option<AgentId> {
+    use routing::Event::*;
+    match e {
+        Offered { agent, .. }
+        | Answered { agent, .. }
+        | OfferRejected { agent, .. }
+        | OfferTimedOut { agent, .. }
+        | OfferWithdrawn { agent, .. }
+        | HoldStarted { agent, .. }
+        | HoldEnded { agent, .. }
+        | Ended { agent, .. }
+        | WrapUpStarted { agent, .. }
+        | WrapUpEnded { agent, .. }
+        | PresenceChanged { agent, .. } => Some(*agent),
+        Transferred { to, .. } => Some(*to),
+        _ => None,
+    }
+}
+
+/// An agent's status as one word (`not_ready` with its reason apart).
+pub(crate) fn status_word(s: &routing::AgentStatus) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| match v {
+            serde_json::Value::String(w) => Some(w),
+            serde_json::Value::Object(m) => m.keys().next().cloned(),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 impl Tenant {
+    pub(crate) fn new(engine: Engine, kpi: kpi::Kpi) -> Tenant {
+        Tenant {
+            engine,
+            kpi,
+            hub: broadcast::channel(4096).0,
+            agent_since: Default::default(),
+        }
+    }
+
     fn publish(&mut self, r: Record) {
         self.kpi.observe(&r);
+        if let Some(a) = event_agent(&r.event) {
+            if let Some(v) = self.engine.agent(a) {
+                let word = status_word(&v.status);
+                let e = self.agent_since.entry(a).or_insert((String::new(), r.at));
+                if e.0 != word {
+                    *e = (word, r.at);
+                }
+            }
+        }
         // No subscribers is fine.
         let _ = self.hub.send(r);
     }
@@ -92,6 +146,30 @@ impl Tenant {
     pub(crate) fn snapshot(&mut self, now: Timestamp) -> serde_json::Value {
         self.kpi.close(now);
         let report = self.kpi.report();
+        // Today (the London day) and the last 30 minutes (the 15-minute
+        // intervals that started in them), per queue and overall.
+        let today = reports::rows(
+            report.clone(),
+            reports::london_day_start(now),
+            now.plus(model::DurationMs(1)),
+            true,
+        );
+        let recent = reports::rows(
+            report.clone(),
+            Timestamp(now.0 - 30 * 60 * 1000),
+            now.plus(model::DurationMs(1)),
+            false,
+        );
+        let window = |rows: &[kpi::Row], d: &kpi::Dimension| {
+            let mut c = kpi::Counts::default();
+            rows.iter()
+                .filter(|r| &r.dimension == d)
+                .for_each(|r| c.merge(&r.counts));
+            let f = c.figures();
+            json!({ "offered": c.offered, "answered": c.answered, "abandoned": c.abandoned,
+                    "service_level": f.service_level, "abandonment_rate": f.abandonment_rate,
+                    "asa_seconds": f.asa_seconds })
+        };
         let engine = &self.engine;
         let queues: Vec<serde_json::Value> = engine
             .config()
@@ -102,9 +180,31 @@ impl Tenant {
                     r.interval_start.is_none() && r.dimension == kpi::Dimension::Queue(q.id)
                 });
                 let view = engine.queue_view(q.id);
+                let dim = kpi::Dimension::Queue(q.id);
+                // Callbacks owed: waiting callbacks, and those past 80% of
+                // the 10-minute callback target (at risk of breaching it).
+                let (mut pending, mut at_risk) = (0, 0);
+                if view.as_ref().is_some_and(|v| v.waiting <= 10_000) {
+                    for id in engine.waiting_in_order(q.id) {
+                        if let Some(c) = engine.contact(id) {
+                            if c.channel == model::Channel::Callback {
+                                pending += 1;
+                                if now.since(c.arrived_at).0 >= CALLBACK_AT_RISK_MS {
+                                    at_risk += 1;
+                                }
+                            }
+                        }
+                    }
+                }
                 json!({
                     "queue": q.id,
                     "name": q.name,
+                    "priority": q.priority,
+                    "target": { "within_seconds": q.target.within.0 / 1000, "percent": q.target.percent },
+                    "today": window(&today, &dim),
+                    "last_30_minutes": window(&recent, &dim),
+                    "callbacks_pending": pending,
+                    "callbacks_at_risk": at_risk,
                     "waiting": view.as_ref().map_or(0, |v| v.waiting),
                     "longest_wait_seconds": view
                         .as_ref()
@@ -116,9 +216,19 @@ impl Tenant {
                 })
             })
             .collect();
-        json!({ "at": now, "overall": self.kpi.overall(), "queues": queues })
+        json!({
+            "at": now,
+            "overall": self.kpi.overall(),
+            "today": window(&today, &kpi::Dimension::Overall),
+            "last_30_minutes": window(&recent, &kpi::Dimension::Overall),
+            "queues": queues,
+        })
     }
 }
+
+/// A callback waiting longer than this (80% of the 10-minute target) is
+/// at risk of breaching it.
+const CALLBACK_AT_RISK_MS: i64 = 8 * 60 * 1000;
 
 type ReadFn = Box<dyn FnOnce(Option<&mut Tenant>, Timestamp) + Send>;
 
@@ -670,11 +780,10 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     let mut live = 0;
     for (org, engine) in engines {
         live += engine.live_contacts();
-        let mut t = Tenant {
+        let mut t = Tenant::new(
             engine,
-            kpi: kpis.remove(&org).expect("a KPI engine per organisation"),
-            hub: broadcast::channel(4096).0,
-        };
+            kpis.remove(&org).expect("a KPI engine per organisation"),
+        );
         let now = wall_clock().max(t.engine.now());
         t.fire_timers(now);
         tenants.insert(org, t);

@@ -52,6 +52,11 @@ fn london() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC)
 }
 
+/// The start of the London day holding `t`.
+pub(crate) fn london_day_start(t: Timestamp) -> Timestamp {
+    day_start(&london(), t)
+}
+
 /// The start (UTC) of the London day holding `t`.
 fn day_start(tz: &jiff::tz::TimeZone, t: Timestamp) -> Timestamp {
     jiff::Timestamp::from_millisecond(t.0)

@@ -71,6 +71,8 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/agents/{agent}/skills", Some(AgentMove), Some("Skills"), "Move an agent between queues: set their skills and team (audited).", h::set_skills),
         r!(put "PUT" "/api/v1/agents/{agent}", Some(ConfigWrite), Some("AgentDef"), "Create or change an agent (skills, team, site, capacity).", h::put_agent),
         r!(delete "DELETE" "/api/v1/agents/{agent}", Some(ConfigWrite), None, "Remove an agent.", h::delete_agent),
+        r!(get "GET" "/api/v1/agents", Some(QueueRead), None, "Agents: status, time in state, work in hand.", h::list_agents),
+        r!(get "GET" "/api/v1/queues", Some(QueueRead), None, "Queues: priority, target, waiting now.", h::list_queues),
         r!(get "GET" "/api/v1/queues/{queue}/waiting", Some(QueueRead), None, "A queue's waiting contacts in order.", h::get_waiting),
         r!(put "PUT" "/api/v1/queues/{queue}", Some(ConfigWrite), Some("QueueDef"), "Create or change a queue (priority, target, overflow).", h::put_queue),
         r!(delete "DELETE" "/api/v1/queues/{queue}", Some(ConfigWrite), None, "Remove a queue (?move_waiting_to=ID keeps callers' places).", h::delete_queue),
@@ -98,7 +100,7 @@ pub fn routes() -> Vec<Route> {
 
 /// The router: each route behind the gate with its permission.
 pub(crate) fn router(app: App) -> Router {
-    let mut router = Router::new();
+    let mut router = crate::web::pages();
     for (r, handler) in table() {
         let gated = handler.route_layer(axum::middleware::from_fn_with_state(
             (app.clone(), r.perm),
@@ -108,6 +110,7 @@ pub(crate) fn router(app: App) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::web::security_headers))
         .with_state(app)
 }
 

@@ -1,0 +1,68 @@
+//! The web application: plain HTML, CSS and JavaScript compiled into the
+//! binary (no build step), talking to the same API as everyone else.
+//! Pages carry no data; what a page shows comes from the API, which
+//! checks the role, so a page opened by the wrong role shows nothing but
+//! a refusal.
+
+use crate::App;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+fn page(body: &'static str, kind: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, kind)], body).into_response()
+}
+
+macro_rules! asset {
+    ($file:literal, $kind:expr) => {
+        get(|| async { page(include_str!(concat!("../web/", $file)), $kind) })
+    };
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+/// The pages and their assets.
+pub(crate) fn pages() -> Router<App> {
+    Router::new()
+        .route("/", asset!("login.html", HTML))
+        .route("/agent", asset!("agent.html", HTML))
+        .route("/wallboard", asset!("wallboard.html", HTML))
+        .route("/admin", asset!("admin.html", HTML))
+        .route("/reports", asset!("reports.html", HTML))
+        .route("/app.css", asset!("app.css", "text/css; charset=utf-8"))
+        .route(
+            "/app.js",
+            asset!("app.js", "text/javascript; charset=utf-8"),
+        )
+        .route(
+            "/docs/kpis.md",
+            get(|| async {
+                page(
+                    include_str!("../../../docs/kpis.md"),
+                    "text/plain; charset=utf-8",
+                )
+            }),
+        )
+}
+
+/// Headers on every response: no framing, no sniffing, no referrer, only
+/// our own scripts and styles, nothing cached unless said otherwise.
+pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    let mut set = |k: header::HeaderName, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "no-referrer");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::CACHE_CONTROL, "no-store");
+    r
+}

@@ -1,0 +1,619 @@
+// Switchboard's web application: one module for every page (the page is
+// named by <body data-page>). Plain DOM, no framework, no build step.
+// Everything shown comes from the API; text goes in with textContent only.
+
+const $ = (s, root = document) => root.querySelector(s);
+const page = document.body.dataset.page;
+
+/** An element with attributes and children (strings become text). */
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+/** Calls the API; answers {ok, status, data}. A lost session goes to log-in. */
+async function api(method, path, body) {
+  const init = { method, credentials: 'same-origin', headers: {} };
+  if (body !== undefined) {
+    init.headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let r;
+  try {
+    r = await fetch(path, init);
+  } catch (e) {
+    return { ok: false, status: 0, data: { error: 'the server cannot be reached' } };
+  }
+  const text = await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
+  if (r.status === 401 && page !== 'login') {
+    location.href = '/?next=' + encodeURIComponent(location.pathname);
+  }
+  return { ok: r.ok, status: r.status, data };
+}
+
+const errorOf = (res) => (res.data && res.data.error) || `failed (${res.status})`;
+
+/** The first event of a record: [kind, fields]. */
+const eventOf = (r) => Object.entries(r.event)[0];
+
+const PAGES = {
+  agent: { title: 'Agent desktop', roles: ['agent', 'clinician'] },
+  wallboard: { title: 'Wallboard', roles: ['supervisor'] },
+  admin: { title: 'Administration', roles: ['admin'] },
+  reports: { title: 'Reports', roles: ['supervisor', 'admin'] },
+};
+
+function homeFor(role) {
+  return Object.entries(PAGES).find(([, p]) => p.roles.includes(role))?.[0];
+}
+
+/** Who is logged in; the page shows only if the role may use it. */
+async function guard() {
+  const res = await api('GET', '/api/v1/session');
+  if (!res.ok) return null;
+  const me = res.data;
+  const nav = $('#nav');
+  for (const [name, p] of Object.entries(PAGES)) {
+    if (!p.roles.includes(me.role)) continue;
+    nav.append(el('a', { href: '/' + name, 'aria-current': name === page ? 'page' : null }, p.title));
+  }
+  $('#who').textContent = `${me.actor.replace(/^user:\d+ \((.*)\)$/, '$1')} · ${me.role}`;
+  $('#logout').addEventListener('click', async () => {
+    await api('DELETE', '/api/v1/session');
+    location.href = '/';
+  });
+  if (!PAGES[page].roles.includes(me.role)) {
+    $('#refused').append(el('p', { class: 'refused', role: 'alert' },
+      `You do not have access to this page. It is for: ${PAGES[page].roles.join(', ')}; you are logged in as ${me.role}.`));
+    return null;
+  }
+  $('#content').hidden = false;
+  return me;
+}
+
+/** The live stream: `onRecord` for each event; `catchUp` when (re)connected
+ * or after falling behind, to fetch the current state again. */
+function live(onRecord, catchUp) {
+  const badge = $('#stream');
+  let es;
+  const lost = () => {
+    badge.textContent = 'Connection lost — reconnecting…';
+    badge.className = 'stream lost';
+  };
+  const connect = () => {
+    es = new EventSource('/api/v1/events');
+    es.onopen = () => {
+      badge.textContent = 'Live';
+      badge.className = 'stream live';
+      catchUp();
+    };
+    es.addEventListener('record', (e) => onRecord(JSON.parse(e.data)));
+    es.addEventListener('lagged', () => catchUp());
+    es.onerror = () => {
+      lost();
+      if (es.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+    };
+  };
+  connect();
+}
+
+/** Runs `f` at most once per `ms`, soon after the first call. */
+function throttle(f, ms) {
+  let timer = null;
+  let again = false;
+  return () => {
+    if (timer) { again = true; return; }
+    timer = setTimeout(async function run() {
+      again = false;
+      await f();
+      if (again) { again = false; timer = setTimeout(run, ms); } else timer = null;
+    }, 0);
+  };
+}
+
+const fmtSecs = (s) => {
+  if (s === null || s === undefined) return '—';
+  s = Math.max(0, Math.round(s));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${s % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+};
+const pct = (x) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)}%`);
+const nhs = (n) => `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}`;
+
+/** Shows a server error next to the field it names ("field: problem"). */
+function showFieldErrors(form, message) {
+  form.querySelectorAll('.field-error').forEach((e) => { e.textContent = ''; });
+  const m = /^([a-z_]+): (.*)$/.exec(message || '');
+  const target = m && form.querySelector(`.field-error[data-for="${m[1]}"]`);
+  (target || form.querySelector('.field-error[data-for="_"]')).textContent = message;
+}
+
+// --- log-in ------------------------------------------------------------------
+
+async function loginPage() {
+  const form = $('#login');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const res = await api('POST', '/api/v1/session', {
+      username: $('#username').value.trim(),
+      password: $('#password').value,
+    });
+    if (!res.ok) {
+      $('#login-error').textContent = errorOf(res);
+      return;
+    }
+    const next = new URLSearchParams(location.search).get('next');
+    const home = homeFor(res.data.role);
+    location.href = next && next.startsWith('/') && !next.startsWith('//') ? next : '/' + (home || 'reports');
+  });
+  $('#username').focus();
+}
+
+// --- agent desktop -------------------------------------------------------------
+
+const OUTCOMES = ['resolved', 'advice_given', 'booked', 'referred', 'callback_booked', 'transferred', 'no_action', 'other'];
+const label = (s) => s.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
+
+async function agentPage(me) {
+  if (me.agent === null || me.agent === undefined) {
+    $('#refused').append(el('p', { class: 'refused' }, 'Your account does not work as an agent.'));
+    $('#content').hidden = true;
+    return;
+  }
+  const agentId = me.agent;
+  let agents = [];
+  let queues = [];
+  const known = new Map(); // contact -> {queue, expires, timeline: [], pop}
+  const cards = new Map(); // contact -> {phase, node}
+  const info = (c) => {
+    if (!known.has(c)) known.set(c, { timeline: [] });
+    return known.get(c);
+  };
+  const queueName = (q) => queues.find((x) => x.id === q)?.name || `queue ${q}`;
+  const agentName = (a) => agents.find((x) => x.id === a)?.name || `agent ${a}`;
+
+  async function post(path, body) {
+    const res = await api('POST', path, body);
+    if (!res.ok) alert(errorOf(res));
+    refresh();
+    return res;
+  }
+
+  function popView(c) {
+    const box = el('div', { class: 'pop-box', 'aria-live': 'polite' });
+    const i = info(c);
+    const fill = (p) => {
+      box.replaceChildren();
+      if (!p) { box.append(el('p', {}, 'Looking up the caller…')); return; }
+      if (p.error) { box.append(el('p', { class: 'notice error' }, p.error)); return; }
+      if (p.match === 'none') { box.append(el('div', { class: 'pop none' }, 'No matching patient.')); return; }
+      const one = (pt) => el('div', {},
+        el('strong', { class: 'patient-name' }, pt.name), ' · NHS ', nhs(pt.nhs_number),
+        ' · born ', pt.date_of_birth, pt.gp_practice ? ` · GP ${pt.gp_practice}` : '');
+      if (p.match === 'single') { box.append(el('div', { class: 'pop' }, el('p', {}, 'Matched patient'), one(p.patients[0]))); return; }
+      const list = el('fieldset', {}, el('legend', {}, `${p.patients.length} possible patients share this number: confirm who is calling`));
+      p.patients.forEach((pt, k) => {
+        const id = `cand-${c}-${k}`;
+        list.append(el('div', {}, el('input', { type: 'radio', name: `cand-${c}`, id,
+          checked: i.chosen === k, onchange: () => { i.chosen = k; } }), el('label', { for: id, style: 'display:inline' }, one(pt))));
+      });
+      box.append(el('div', { class: 'pop candidates' }, list));
+    };
+    fill(i.pop);
+    if (!i.pop) {
+      api('GET', `/api/v1/contacts/${c}/screen-pop`).then((res) => {
+        i.pop = res.ok ? res.data : { error: errorOf(res) };
+        fill(i.pop);
+      });
+    }
+    return box;
+  }
+
+  function timelineView(c) {
+    const list = el('ol', { class: 'timeline', 'aria-label': 'What happened' });
+    for (const line of info(c).timeline) list.append(el('li', {}, line));
+    return list;
+  }
+
+  function card(c, media, phase) {
+    const i = info(c);
+    const head = el('h2', {}, `${label(media)} contact ${c}`, i.queue !== undefined ? ` — ${queueName(i.queue)}` : '');
+    if (phase === 'offered') {
+      const count = el('span', { class: 'countdown', dataset: { until: i.expires || '' } });
+      const accept = el('button', { type: 'button', class: 'accept', onclick: () => post(`/api/v1/contacts/${c}/accept`, { agent: agentId }) }, 'Accept');
+      const node = el('section', { class: 'card offer', dataset: { contact: c, phase } }, head,
+        el('p', {}, 'Incoming. ', i.expires ? ['Rings out in ', count] : ''),
+        popView(c),
+        el('div', { class: 'row' }, accept,
+          el('button', { type: 'button', class: 'secondary', onclick: () => post(`/api/v1/contacts/${c}/reject`, { agent: agentId }) }, 'Reject')),
+        timelineView(c));
+      setTimeout(() => accept.focus(), 0);
+      return node;
+    }
+    if (phase === 'active') {
+      const target = el('select', { id: `to-${c}` },
+        el('optgroup', { label: 'Queues' }, queues.map((q) => el('option', { value: `q:${q.id}` }, q.name))),
+        el('optgroup', { label: 'People' }, agents.filter((a) => a.id !== agentId).map((a) =>
+          el('option', { value: `a:${a.id}` }, `${a.name} (${label(a.status)})`))));
+      const mode = el('select', { id: `mode-${c}` }, el('option', { value: 'warm' }, 'Warm (stay on until they answer)'), el('option', { value: 'cold' }, 'Cold'));
+      const transfer = () => {
+        const [kind, id] = target.value.split(':');
+        const body = { mode: mode.value, from_agent: agentId };
+        body[kind === 'q' ? 'queue' : 'agent'] = Number(id);
+        post(`/api/v1/contacts/${c}/transfer`, body);
+      };
+      return el('section', { class: 'card', dataset: { contact: c, phase } }, head,
+        popView(c),
+        el('div', { class: 'row' },
+          el('button', { type: 'button', class: 'secondary', onclick: () => post(`/api/v1/contacts/${c}/hold`) }, 'Hold'),
+          el('button', { type: 'button', class: 'secondary', onclick: () => post(`/api/v1/contacts/${c}/resume`) }, 'Resume'),
+          el('button', { type: 'button', class: 'danger end', onclick: () => post(`/api/v1/contacts/${c}/end`) }, 'End')),
+        el('div', { class: 'row' },
+          el('div', {}, el('label', { for: `to-${c}` }, 'Transfer to'), target),
+          el('div', {}, el('label', { for: `mode-${c}` }, 'How'), mode),
+          el('button', { type: 'button', class: 'transfer', onclick: transfer }, 'Transfer')),
+        timelineView(c));
+    }
+    // wrap-up
+    const outcome = el('select', { id: `outcome-${c}` }, OUTCOMES.map((o) => el('option', { value: o }, label(o))));
+    const err = el('p', { class: 'field-error', role: 'alert' });
+    const done = async () => {
+      const res = await api('POST', `/api/v1/contacts/${c}/wrap-up-done`, { agent: agentId, outcome: outcome.value });
+      if (!res.ok) err.textContent = errorOf(res);
+      refresh();
+    };
+    const until = typeof phase === 'object' ? phase.wrap_up.until : null;
+    return el('section', { class: 'card', dataset: { contact: c, phase: 'wrap_up' } }, head,
+      el('p', {}, 'Wrap-up', until ? ['; ends by itself in ', el('span', { class: 'countdown', dataset: { until } })] : ''),
+      el('div', { class: 'row' }, el('div', {}, el('label', { for: `outcome-${c}` }, 'Outcome'), outcome),
+        el('button', { type: 'button', class: 'wrap-done', onclick: done }, 'Wrap-up done')), err,
+      timelineView(c));
+  }
+
+  function render(view) {
+    $('#my-status').textContent = label(view.status);
+    $('#my-status').className = `status ${view.status}`;
+    $('#my-since').textContent = view.seconds_in_state !== null ? `for ${fmtSecs(view.seconds_in_state)}` : '';
+    const seen = new Set();
+    const work = $('#work');
+    for (const [c, media, phase] of view.work) {
+      const key = typeof phase === 'string' ? phase : 'wrap_up';
+      seen.add(c);
+      const old = cards.get(c);
+      if (old && old.phase === key) continue;
+      const node = card(c, media, phase);
+      if (old) old.node.replaceWith(node); else work.append(node);
+      cards.set(c, { phase: key, node });
+    }
+    for (const [c, old] of cards) {
+      if (!seen.has(c)) { old.node.remove(); cards.delete(c); }
+    }
+    $('#no-work').hidden = view.work.length > 0;
+  }
+
+  const refresh = throttle(async () => {
+    const res = await api('GET', '/api/v1/agents');
+    if (!res.ok) return;
+    agents = res.data.agents;
+    const mine = agents.find((a) => a.id === agentId);
+    if (mine) render(mine);
+  }, 100);
+
+  const q = await api('GET', '/api/v1/queues');
+  queues = q.ok ? q.data.queues : [];
+
+  $('#set-state').addEventListener('click', async () => {
+    const v = $('#state').value;
+    const presence = v === 'ready' || v === 'offline' ? v : { not_ready: v };
+    const res = await api('POST', `/api/v1/agents/${agentId}/presence`, { presence });
+    $('#state-error').textContent = res.ok ? '' : errorOf(res);
+    refresh();
+  });
+
+  const time = (r) => new Date(r.at).toLocaleTimeString('en-GB');
+  live((r) => {
+    const [kind, e] = eventOf(r);
+    const c = e.contact;
+    if (c === undefined) {
+      if (e.agent === agentId) refresh();
+      return;
+    }
+    const mineNow = cards.has(c) || e.agent === agentId || e.to === agentId || e.from === agentId;
+    if (!mineNow && !known.has(c)) return;
+    const i = info(c);
+    if (e.queue !== undefined) i.queue = e.queue;
+    if (kind === 'offered' && e.agent === agentId) i.expires = e.expires_at;
+    const who = e.agent !== undefined ? agentName(e.agent) : '';
+    const words = {
+      offered: `offered to ${who}`, answered: `answered by ${who} after ${fmtSecs(e.waited / 1000)}`,
+      hold_started: 'put on hold', hold_ended: 'taken off hold',
+      transfer_requested: `transfer asked (${e.mode})`, transferred: `transferred to ${agentName(e.to)}`,
+      ended: 'ended', wrap_up_started: 'wrap-up started', queued: `waiting in ${queueName(e.queue)}`,
+    };
+    if (words[kind]) i.timeline.push(`${time(r)} ${words[kind]}`);
+    if (mineNow) refresh();
+  }, refresh);
+
+  setInterval(() => {
+    document.querySelectorAll('.countdown').forEach((s) => {
+      const until = Number(s.dataset.until);
+      if (until) s.textContent = fmtSecs((until - Date.now()) / 1000);
+    });
+  }, 250);
+}
+
+// --- wallboard -------------------------------------------------------------------
+
+function rag(sl, target) {
+  if (sl === null || sl === undefined) return ['none', 'no calls yet'];
+  const p = sl * 100;
+  if (p >= target) return ['green', 'on target'];
+  if (p >= target - 10) return ['amber', 'near target'];
+  return ['red', 'below target'];
+}
+
+async function wallboardPage() {
+  let fetchedAt = Date.now();
+  let config = null;
+  const tile = (key, title) => {
+    let node = document.querySelector(`[data-tile="${key}"]`);
+    if (node) return node;
+    node = el('section', { class: 'card tile', dataset: { tile: key }, 'aria-label': title },
+      el('h2', {}, title),
+      el('div', {}, el('span', { class: 'big waiting' }, '0'), ' waiting'),
+      el('dl', {},
+        el('dt', {}, 'Longest wait'), el('dd', { class: 'longest' }, '—'),
+        el('dt', {}, 'Service level today'), el('dd', {}, el('span', { class: 'sl-today' }, '—'), ' ', el('span', { class: 'rag none' }, '')),
+        el('dt', {}, 'Last 30 minutes'), el('dd', { class: 'sl-recent' }, '—'),
+        el('dt', {}, 'Answered today'), el('dd', { class: 'answered' }, '0'),
+        el('dt', {}, 'Abandoned today'), el('dd', { class: 'abandoned' }, '—'),
+        el('dt', {}, 'Callbacks owed'), el('dd', { class: 'callbacks' }, '0'),
+        el('dt', {}, 'Agents free'), el('dd', { class: 'ready' }, '0')));
+    return node;
+  };
+  const set = (node, cls, text) => { node.querySelector('.' + cls).textContent = text; };
+  function fill(node, q, today, recent, target) {
+    set(node, 'waiting', q.waiting ?? '');
+    set(node, 'longest', q.longest_wait_seconds === null || q.longest_wait_seconds === undefined ? '—' : fmtSecs(q.longest_wait_seconds));
+    set(node, 'sl-today', pct(today.service_level));
+    const [colour, words] = rag(today.service_level, target);
+    const r = node.querySelector('.rag');
+    r.className = `rag ${colour}`;
+    r.textContent = target ? `${words} (${target}%)` : words;
+    set(node, 'sl-recent', pct(recent.service_level));
+    set(node, 'answered', today.answered);
+    set(node, 'abandoned', `${today.abandoned} (${pct(today.abandonment_rate)})`);
+    set(node, 'callbacks', q.callbacks_pending === undefined ? '—' : `${q.callbacks_pending}${q.callbacks_at_risk ? `, ${q.callbacks_at_risk} at risk` : ''}`);
+    set(node, 'ready', q.ready_agents ?? '—');
+  }
+
+  async function refresh() {
+    const [k, a] = await Promise.all([api('GET', '/api/v1/kpis'), api('GET', '/api/v1/agents')]);
+    if (k.ok) {
+      const qs = $('#queues');
+      for (const q of k.data.queues) {
+        const node = tile(`q${q.queue}`, q.name);
+        node.dataset.queue = q.queue;
+        if (!node.isConnected) qs.append(node);
+        fill(node, q, q.today, q.last_30_minutes, q.target.percent);
+      }
+      const all = tile('all', 'All queues');
+      if (!all.isConnected) $('#overall').append(all);
+      const waiting = k.data.queues.reduce((s, q) => s + q.waiting, 0);
+      const callbacks = k.data.queues.reduce((s, q) => s + q.callbacks_pending, 0);
+      fill(all, { waiting, longest_wait_seconds: Math.max(0, ...k.data.queues.map((q) => q.longest_wait_seconds || 0)) || null,
+        callbacks_pending: callbacks, ready_agents: '—' }, k.data.today, k.data.last_30_minutes, null);
+    }
+    if (a.ok) {
+      fetchedAt = Date.now();
+      const body = $('#agents');
+      const rows = a.data.agents.filter((x) => x.status !== 'offline' || x.seconds_in_state !== null);
+      body.replaceChildren(...rows.map((x) => el('tr', { dataset: { agent: x.id, seconds: x.seconds_in_state ?? '' } },
+        el('td', {}, x.name), el('td', {}, `team ${x.team}`),
+        el('td', {}, el('span', { class: `status ${x.status}` }, label(x.status)),
+          typeof x.detail === 'object' && x.detail.not_ready ? ` (${label(String(x.detail.not_ready))})` : ''),
+        el('td', { class: 'in-state' }, fmtSecs(x.seconds_in_state)),
+        el('td', {}, x.work.map(([c]) => `contact ${c}`).join(', ')),
+        el('td', {}, x.status === 'offline' ? '' : el('button', { type: 'button', class: 'secondary',
+          onclick: async () => {
+            const res = await api('POST', `/api/v1/agents/${x.id}/presence`, { presence: 'offline' });
+            if (!res.ok) alert(errorOf(res));
+            refresh();
+          } }, `Log ${x.name} out`)))));
+      const sel = $('#move-agent');
+      if (!sel.options.length) a.data.agents.forEach((x) => sel.append(el('option', { value: x.id }, x.name)));
+    }
+  }
+
+  const c = await api('GET', '/api/v1/config');
+  if (c.ok) {
+    config = c.data;
+    config.queues.forEach((q) => $('#move-queue').append(el('option', { value: q.id }, q.name)));
+  }
+  $('#priority-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const id = $('#prio-contact').value.trim();
+    const priority = Number($('#prio-value').value);
+    if (!/^\d+$/.test(id)) { $('#priority-error').textContent = 'contact: give the contact id (digits)'; return; }
+    const res = await api('POST', `/api/v1/contacts/${id}/priority`, { priority });
+    $('#priority-error').textContent = res.ok ? `Contact ${id} now has priority ${priority}.` : errorOf(res);
+  });
+  $('#move-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const q = config.queues.find((x) => String(x.id) === $('#move-queue').value);
+    const body = { skills: q.requirements.map((r) => [r.skill, Math.max(1, r.min_level)]) };
+    if (q.teams && q.teams.length) body.team = q.teams[0];
+    const res = await api('POST', `/api/v1/agents/${$('#move-agent').value}/skills`, body);
+    $('#move-error').textContent = res.ok ? `Moved to ${q.name}.` : errorOf(res);
+  });
+  const soon = throttle(refresh, 200);
+  live(() => soon(), soon);
+  // Time in state ticks between updates.
+  setInterval(() => {
+    const extra = (Date.now() - fetchedAt) / 1000;
+    document.querySelectorAll('#agents tr').forEach((tr) => {
+      if (tr.dataset.seconds !== '') tr.querySelector('.in-state').textContent = fmtSecs(Number(tr.dataset.seconds) + extra);
+    });
+  }, 1000);
+  setInterval(soon, 15000);
+}
+
+// --- administration -------------------------------------------------------------
+
+async function adminPage() {
+  async function queuesTable() {
+    const res = await api('GET', '/api/v1/config');
+    if (!res.ok) return;
+    $('#queue-rows').replaceChildren(...res.data.queues.map((q) => {
+      const prio = el('input', { id: `prio-${q.id}`, value: q.priority, inputmode: 'numeric', size: 6, 'aria-label': `${q.name} priority` });
+      const within = el('input', { id: `within-${q.id}`, value: q.target.within / 1000, inputmode: 'numeric', size: 6, 'aria-label': `${q.name} target seconds` });
+      const percent = el('input', { id: `percent-${q.id}`, value: q.target.percent, inputmode: 'numeric', size: 4, 'aria-label': `${q.name} target percent` });
+      const msg = el('p', { class: 'field-error', role: 'alert' });
+      const save = async () => {
+        const def = { ...q, priority: Number(prio.value), target: { within: Math.round(Number(within.value) * 1000), percent: Number(percent.value) } };
+        if (![def.priority, def.target.within, def.target.percent].every(Number.isFinite)) {
+          msg.textContent = 'priority and target: numbers only';
+          return;
+        }
+        const r = await api('PUT', `/api/v1/queues/${q.id}`, def);
+        msg.textContent = r.ok ? 'Saved: in force now.' : errorOf(r);
+        if (r.ok) Object.assign(q, def);
+      };
+      return el('tr', { dataset: { queue: q.id } }, el('th', { scope: 'row' }, q.name), el('td', {}, prio), el('td', {}, within),
+        el('td', {}, percent), el('td', {}, el('button', { type: 'button', class: 'save', onclick: save }, `Save ${q.name}`), msg));
+    }));
+  }
+  async function usersTable() {
+    const res = await api('GET', '/api/v1/users');
+    if (!res.ok) return;
+    $('#user-rows').replaceChildren(...res.data.users.map((u) => el('tr', {},
+      el('td', {}, u.username, u.demo ? ' (demo)' : ''), el('td', {}, u.display_name), el('td', {}, u.role),
+      el('td', {}, u.agent ?? ''), el('td', {}, u.disabled ? 'disabled' : 'active'),
+      el('td', {}, el('button', { type: 'button', class: 'secondary', onclick: async () => {
+        const r = await api('POST', `/api/v1/users/${u.id}/${u.disabled ? 'enable' : 'disable'}`);
+        if (!r.ok) alert(errorOf(r));
+        usersTable();
+      } }, u.disabled ? `Enable ${u.username}` : `Disable ${u.username}`)))));
+  }
+  async function servicesTable() {
+    const res = await api('GET', '/api/v1/services');
+    if (!res.ok) return;
+    $('#service-rows').replaceChildren(...res.data.services.map((s) => el('tr', {},
+      el('td', {}, s.service.name), el('td', {}, s.service.queue),
+      el('td', {}, s.service.entry_points.map((e) => `${e.kind} ${e.address}`).join(', ')),
+      el('td', {}, s.open_now ? 'open' : 'closed'))));
+    if (!res.data.services.length) $('#service-rows').append(el('tr', {}, el('td', { colspan: 4 }, 'No services yet.')));
+  }
+  const form = $('#user-form');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const agent = $('#u-agent').value.trim();
+    const body = { username: $('#u-username').value.trim(), display_name: $('#u-name').value.trim(),
+      role: $('#u-role').value, password: $('#u-password').value };
+    if (agent) {
+      if (!/^\d+$/.test(agent)) { showFieldErrors(form, 'agent: an agent id (digits)'); return; }
+      body.agent = Number(agent);
+    }
+    const res = await api('POST', '/api/v1/users', body);
+    if (!res.ok) { showFieldErrors(form, errorOf(res)); return; }
+    showFieldErrors(form, '');
+    form.reset();
+    usersTable();
+  });
+  await Promise.all([queuesTable(), usersTable(), servicesTable()]);
+}
+
+// --- reports ------------------------------------------------------------------------
+
+function barChart(rows) {
+  const W = 900; const H = 260; const pad = 36;
+  const max = Math.max(1, ...rows.map((r) => r.offered));
+  const bw = (W - pad * 2) / Math.max(1, rows.length);
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'Calls offered (light) and answered within target (dark) per period');
+  const add = (tag, attrs, text) => {
+    const n = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text) n.textContent = text;
+    svg.append(n);
+  };
+  add('line', { x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, stroke: '#0b0c0c' });
+  add('text', { x: 4, y: pad - 8, 'font-size': 12 }, `${max} calls`);
+  rows.forEach((r, k) => {
+    const x = pad + k * bw;
+    const h = (v) => ((H - pad * 2) * v) / max;
+    add('rect', { x: x + 2, y: H - pad - h(r.offered), width: Math.max(1, bw - 4), height: h(r.offered), fill: '#9fb8d9' });
+    add('rect', { x: x + 2, y: H - pad - h(r.within), width: Math.max(1, bw - 4), height: h(r.within), fill: '#1d4f91' });
+    if (rows.length <= 31 || k % Math.ceil(rows.length / 24) === 0) {
+      add('text', { x: x + 2, y: H - pad + 14, 'font-size': 11 }, r.label);
+    }
+  });
+  return svg;
+}
+
+async function reportsPage() {
+  const now = new Date();
+  const iso = (d) => d.toISOString().slice(0, 16);
+  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  $('#r-from').value = iso(start);
+  $('#r-to').value = iso(new Date(now.getTime() + 60000));
+  async function show() {
+    const from = `${$('#r-from').value}:00Z`;
+    const to = `${$('#r-to').value}:00Z`;
+    const by = $('#r-by').value;
+    const qs = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&by=${by}`;
+    $('#csv').href = `/api/v1/reports/kpis?${qs}&format=csv`;
+    const res = await api('GET', `/api/v1/reports/kpis?${qs}`);
+    if (!res.ok) { $('#report-error').textContent = errorOf(res); return; }
+    $('#report-error').textContent = '';
+    const overall = res.data.rows.filter((r) => r.dimension.kind === 'overall');
+    // Volume by hour (or by day), against answered within target.
+    const buckets = new Map();
+    for (const r of overall) {
+      const t = new Date(r.interval_start);
+      const key = by === 'day' ? t.toISOString().slice(0, 10) : `${t.toISOString().slice(0, 13)}:00`;
+      const b = buckets.get(key) || { label: by === 'day' ? key.slice(5) : key.slice(11, 16), offered: 0, within: 0 };
+      b.offered += r.counts.offered;
+      b.within += r.counts.answered_within_target;
+      buckets.set(key, b);
+    }
+    $('#volume-chart').replaceChildren(buckets.size ? barChart([...buckets.values()]) : el('p', {}, 'No calls in this period.'));
+    $('#report-rows').replaceChildren(...overall.map((r) => el('tr', {},
+      el('td', {}, new Date(r.interval_start).toISOString().replace('T', ' ').slice(0, 16)),
+      el('td', {}, r.counts.offered), el('td', {}, r.counts.answered), el('td', {}, r.counts.answered_within_target),
+      el('td', {}, r.counts.abandoned), el('td', {}, pct(r.figures.service_level)), el('td', {}, pct(r.figures.abandonment_rate)),
+      el('td', {}, r.figures.asa_seconds?.toFixed(1) ?? '—'), el('td', {}, r.figures.p95_answer_seconds?.toFixed(0) ?? '—'),
+      el('td', {}, r.figures.aht_seconds?.toFixed(0) ?? '—'))));
+    const o = await api('GET', `/api/v1/reports/outcomes?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+    if (o.ok) {
+      $('#outcomes').replaceChildren(...(o.data.outcomes.length ? o.data.outcomes.map((x) => el('li', {}, `${label(x.code)}: ${x.count}`)) : [el('li', {}, 'None recorded.')]));
+    }
+  }
+  $('#report-form').addEventListener('submit', (e) => { e.preventDefault(); show(); });
+  await show();
+}
+
+// --- start ----------------------------------------------------------------------------
+
+(async () => {
+  if (page === 'login') return loginPage();
+  const me = await guard();
+  if (!me) return;
+  ({ agent: agentPage, wallboard: wallboardPage, admin: adminPage, reports: reportsPage })[page](me);
+})();

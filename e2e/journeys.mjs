@@ -1,0 +1,246 @@
+// End-to-end journeys in real headless Chromium against a real
+// `switchboard serve --demo` (no simulated traffic) on loopback.
+//
+// Usage: node e2e/journeys.mjs path/to/switchboard
+// Screenshots of each main page go to e2e/artifacts/ (not committed).
+// Prints the wallboard's measured update latencies.
+
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+const bin = process.argv[2];
+if (!bin) throw new Error('usage: node e2e/journeys.mjs path/to/switchboard');
+const here = dirname(fileURLToPath(import.meta.url));
+const artifacts = join(here, 'artifacts');
+mkdirSync(artifacts, { recursive: true });
+const PASSWORD = 'switchboard-demo';
+
+const port = await new Promise((ok) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); });
+});
+const base = `http://127.0.0.1:${port}`;
+const data = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
+const server = spawn(bin, ['serve', '--demo', '--demo-calls-per-minute', '0', '--data', data, '--listen', `127.0.0.1:${port}`],
+  { stdio: ['ignore', 'ignore', 'inherit'] });
+const stop = () => { server.kill('SIGKILL'); rmSync(data, { recursive: true, force: true }); };
+
+async function waitHealthy() {
+  for (let i = 0; i < 200; i++) {
+    try { if ((await fetch(`${base}/healthz`)).ok) return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the server did not start');
+}
+
+/** An API client with a session cookie or a bearer token. */
+async function client(username) {
+  const r = await fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: PASSWORD }) });
+  assert.equal(r.status, 200, `log in ${username}`);
+  const cookie = r.headers.get('set-cookie').split(';')[0];
+  return withHeaders({ cookie });
+}
+function withHeaders(headers) {
+  return async (method, path, body) => {
+    const r = await fetch(base + path, { method, headers: { ...headers, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { json = text; }
+    return { status: r.status, body: json };
+  };
+}
+async function ok(res, what) {
+  const r = await res;
+  assert.ok(r.status >= 200 && r.status < 300, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+
+/** A browser session logged in through the log-in page. */
+async function person(username, expectPath) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`[${username}] page error: ${e.message}`));
+  await page.goto(base + '/');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(base + expectPath);
+  // Pages with a live stream say so once connected.
+  if (expectPath !== '/admin') await page.locator('#stream.live').waitFor();
+  else await page.locator('#content').waitFor();
+  open.push([username, page]);
+  return page;
+}
+
+async function setState(page, value) {
+  await page.getByLabel('Set state').selectOption(value);
+  await page.getByRole('button', { name: 'Set state' }).click();
+  await page.locator('#my-status', { hasText: value === 'ready' ? 'Available' : 'Offline' }).waitFor();
+}
+
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+
+const results = [];
+const open = [];
+async function journey(name, f) {
+  const t0 = Date.now();
+  try {
+    await f();
+    results.push({ name, ok: true, ms: Date.now() - t0 });
+    console.log(`PASS ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+    for (const [who, page] of open) {
+      if (!page.isClosed()) await shot(page, `failed-${results.length}-${who}`).catch(() => {});
+    }
+  }
+  open.length = 0;
+}
+
+try {
+  await waitHealthy();
+  const admin = await client('kent.admin');
+  const sup = await client('kent.supervisor');
+  const token = await ok(admin('POST', '/api/v1/tokens', { name: 'e2e telephony', scopes: ['contacts', 'patients'] }), 'token');
+  const integration = withHeaders({ authorization: `Bearer ${token.secret}` });
+  await ok(integration('PUT', '/api/v1/patients/9990000018', { nhs_number: '9990000018', name: 'Ada Testpatient',
+    date_of_birth: '1950-02-03', phones: ['07700 900123'], gp_practice: 'G82001' }), 'patient');
+
+  await journey('an agent takes a call with a screen pop and transfers it warm to a clinician; both wrap up', async () => {
+    const alice = await person('kent.agent', '/agent');
+    const hana = await person('kent.clinician', '/agent');
+    await setState(alice, 'ready');
+    await setState(hana, 'ready');
+    await ok(integration('POST', '/api/v1/contacts', { id: 9001, queue: 2, caller_number: '+447700900123' }), 'arrive');
+    const offer = alice.locator('section.offer[data-contact="9001"]');
+    await offer.waitFor();
+    await offer.locator('.patient-name', { hasText: 'Ada Testpatient' }).waitFor();
+    await shot(alice, 'agent-offer');
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    const active = alice.locator('section[data-contact="9001"][data-phase="active"]');
+    await active.waitFor();
+    await active.getByLabel('Transfer to').selectOption('a:8');
+    await active.getByLabel('How').selectOption('warm');
+    await active.getByRole('button', { name: 'Transfer' }).click();
+    const hanaOffer = hana.locator('section.offer[data-contact="9001"]');
+    await hanaOffer.waitFor();
+    await hanaOffer.locator('.patient-name', { hasText: 'Ada Testpatient' }).waitFor();
+    await hanaOffer.getByRole('button', { name: 'Accept' }).click();
+    // The sender wraps up once the clinician has the caller.
+    const aliceWrap = alice.locator('section[data-contact="9001"][data-phase="wrap_up"]');
+    await aliceWrap.waitFor();
+    await shot(alice, 'agent-wrap-up');
+    await aliceWrap.getByLabel('Outcome').selectOption('transferred');
+    await aliceWrap.getByRole('button', { name: 'Wrap-up done' }).click();
+    await aliceWrap.waitFor({ state: 'detached' });
+    const hanaActive = hana.locator('section[data-contact="9001"][data-phase="active"]');
+    await hanaActive.waitFor();
+    await shot(hana, 'clinician-active');
+    await hanaActive.getByRole('button', { name: 'End' }).click();
+    const hanaWrap = hana.locator('section[data-contact="9001"][data-phase="wrap_up"]');
+    await hanaWrap.getByLabel('Outcome').selectOption('advice_given');
+    await hanaWrap.getByRole('button', { name: 'Wrap-up done' }).click();
+    await hanaWrap.waitFor({ state: 'detached' });
+    const outcomes = await ok(sup('GET', '/api/v1/reports/outcomes'), 'outcomes');
+    const counts = Object.fromEntries(outcomes.outcomes.map((o) => [o.code, o.count]));
+    assert.deepEqual(counts, { advice_given: 1, transferred: 1 });
+    await setState(alice, 'offline');
+    await setState(hana, 'offline');
+    await alice.context().close();
+    await hana.context().close();
+  });
+
+  const latencies = {};
+  await journey('the wallboard shows waiting and service level within a second of the events', async () => {
+    const board = await person('kent.supervisor', '/wallboard');
+    const tile = board.locator('[data-queue="5"]');
+    await tile.waitFor();
+    const waiting = async () => Number(await tile.locator('.waiting').textContent());
+    const before = await waiting();
+    let t0 = Date.now();
+    await ok(integration('POST', '/api/v1/contacts', { id: 9201, queue: 5 }), 'arrive');
+    await board.waitForFunction((n) => Number(document.querySelector('[data-queue="5"] .waiting').textContent) === n, before + 1);
+    latencies.waiting_ms = Date.now() - t0;
+    // Offered, not yet answered: counts against the service level.
+    assert.equal(await tile.locator('.sl-today').textContent(), '0.0%');
+    // Femi (a6, health checks) comes free and answers: within target.
+    await ok(sup('POST', '/api/v1/agents/6/presence', { presence: 'ready' }), 'femi ready');
+    t0 = Date.now();
+    await ok(sup('POST', '/api/v1/contacts/9201/accept', { agent: 6 }), 'femi accepts');
+    await board.waitForFunction(() => document.querySelector('[data-queue="5"] .sl-today').textContent === '100.0%');
+    latencies.service_level_ms = Date.now() - t0;
+    await tile.locator('.rag.green').waitFor();
+    await shot(board, 'wallboard');
+    assert.ok(latencies.waiting_ms < 1000, `waiting shown after ${latencies.waiting_ms} ms`);
+    assert.ok(latencies.service_level_ms < 1000, `service level shown after ${latencies.service_level_ms} ms`);
+    console.log(`wallboard latency: waiting count ${latencies.waiting_ms} ms, service level ${latencies.service_level_ms} ms (request sent to figure on screen)`);
+    // Femi finishes and goes off.
+    await ok(sup('POST', '/api/v1/contacts/9201/end'), 'end');
+    await ok(sup('POST', '/api/v1/agents/6/presence', { presence: 'offline' }), 'femi offline');
+    await board.context().close();
+  });
+
+  await journey("an admin raises a queue's priority and the next free agent gets that queue's contact first", async () => {
+    // Lena (a12) covers physiotherapy and wellbeing.
+    await ok(sup('POST', '/api/v1/agents/12/skills', { skills: [[3, 1], [4, 1]], team: 3 }), 'move Lena');
+    await ok(integration('POST', '/api/v1/contacts', { id: 9301, queue: 4 }), 'physio call (first)');
+    await ok(integration('POST', '/api/v1/contacts', { id: 9302, queue: 5 }), 'wellbeing call (second)');
+    const page = await person('kent.admin', '/admin');
+    const row = page.locator('tr[data-queue="5"]');
+    await row.getByLabel('Wellbeing priority').fill('50');
+    await row.getByRole('button', { name: 'Save Wellbeing' }).click();
+    await row.getByText('Saved: in force now.').waitFor();
+    await shot(page, 'admin');
+    await ok(sup('POST', '/api/v1/agents/12/presence', { presence: 'ready' }), 'Lena ready');
+    const wellbeing = await ok(sup('GET', '/api/v1/contacts/9302'), 'wellbeing call');
+    assert.deepEqual(wellbeing.state, { offered: 12 }, 'the raised queue is served first');
+    const physio = await ok(sup('GET', '/api/v1/contacts/9301'), 'physio call');
+    assert.equal(physio.state, 'waiting');
+    await page.context().close();
+  });
+
+  await journey('a user without the right role cannot open the admin page or call its endpoints', async () => {
+    const page = await person('kent.agent', '/agent');
+    await page.goto(base + '/admin');
+    await page.locator('.refused', { hasText: 'You do not have access to this page' }).waitFor();
+    assert.ok(await page.locator('#content').isHidden());
+    const statuses = await page.evaluate(async () => {
+      const put = await fetch('/api/v1/queues/5', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const users = await fetch('/api/v1/users');
+      const create = await fetch('/api/v1/users', { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'x', display_name: 'x', role: 'admin', password: 'a long enough password' }) });
+      return [put.status, users.status, create.status];
+    });
+    assert.deepEqual(statuses, [403, 403, 403]);
+    await shot(page, 'refused');
+    await page.context().close();
+    // And the reports a supervisor sees.
+    const boss = await person('kent.supervisor', '/wallboard');
+    await boss.goto(base + '/reports');
+    await boss.locator('#report-rows tr').first().waitFor();
+    await boss.locator('svg.chart').waitFor();
+    await shot(boss, 'reports');
+    await boss.context().close();
+  });
+} finally {
+  await browser.close();
+  stop();
+}
+
+const failed = results.filter((r) => !r.ok);
+console.log(`${results.length - failed.length}/${results.length} journeys passed; screenshots in ${artifacts}`);
+process.exit(failed.length ? 1 : 0);
