@@ -26,8 +26,9 @@ const port = await new Promise((ok) => {
 });
 const base = `http://127.0.0.1:${port}`;
 const data = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
-const server = spawn(bin, ['serve', '--demo', '--demo-calls-per-minute', '0', '--data', data, '--listen', `127.0.0.1:${port}`],
-  { stdio: ['ignore', 'ignore', 'inherit'] });
+const launch = () => spawn(bin, ['serve', '--demo', '--demo-calls-per-minute', '0', '--data', data, '--listen', `127.0.0.1:${port}`],
+  { stdio: ['ignore', 'ignore', 'ignore'] });
+let server = launch();
 const stop = () => { server.kill('SIGKILL'); rmSync(data, { recursive: true, force: true }); };
 
 async function waitHealthy() {
@@ -232,9 +233,29 @@ try {
     const boss = await person('kent.supervisor', '/wallboard');
     await boss.goto(base + '/reports');
     await boss.locator('#report-rows tr').first().waitFor();
-    await boss.locator('svg.chart').waitFor();
+    await boss.locator('#volume-chart svg.chart').waitFor();
+    await boss.locator('#answer-chart svg.chart').waitFor();
     await shot(boss, 'reports');
     await boss.context().close();
+  });
+  await journey('a lost live stream is shown, comes back by itself, and catches up', async () => {
+    const board = await person('kent.supervisor', '/wallboard');
+    const tile = board.locator('[data-queue="6"]');
+    await tile.waitFor();
+    const before = Number(await tile.locator('.waiting').textContent());
+    // The server dies (kill -9) and comes back on the same address.
+    server.kill('SIGKILL');
+    await board.locator('#stream.lost', { hasText: 'Connection lost' }).waitFor();
+    await shot(board, 'wallboard-connection-lost');
+    server = launch();
+    await waitHealthy();
+    // A call arrives while the page is still reconnecting.
+    await ok(integration('POST', '/api/v1/contacts', { id: 9501, queue: 6 }), 'arrive while reconnecting');
+    const stillLost = await board.locator('#stream.lost').count();
+    await board.locator('#stream.live').waitFor({ timeout: 15000 });
+    await board.waitForFunction((n) => Number(document.querySelector('[data-queue="6"] .waiting').textContent) === n, before + 1);
+    console.log(`stream: the call arrived while the page was ${stillLost ? 'still disconnected' : 'already reconnected'}; shown after reconnecting`);
+    await board.context().close();
   });
 } finally {
   await browser.close();

@@ -97,6 +97,36 @@ pub(crate) fn rows(all: Vec<Row>, from: Timestamp, to: Timestamp, by_day: bool) 
         .collect()
 }
 
+/// Over the whole period (the overall rows): how long answered callers
+/// waited, in bands, and when callers who gave up did so.
+pub(crate) fn bands(rows: &[Row]) -> (Vec<(&'static str, u64)>, Vec<(&'static str, u64)>) {
+    const EDGES: [(u32, &str); 6] = [
+        (10_000, "under 10 s"),
+        (20_000, "10–20 s"),
+        (30_000, "20–30 s"),
+        (60_000, "30–60 s"),
+        (120_000, "1–2 min"),
+        (300_000, "2–5 min"),
+    ];
+    let mut answer: Vec<(&'static str, u64)> = EDGES.iter().map(|e| (e.1, 0)).collect();
+    answer.push(("over 5 min", 0));
+    let mut c = Counts::default();
+    for r in rows.iter().filter(|r| r.dimension == Dimension::Overall) {
+        c.merge(&r.counts);
+    }
+    for &w in &c.waits_ms {
+        let k = EDGES.iter().position(|e| w < e.0).unwrap_or(EDGES.len());
+        answer[k].1 += 1;
+    }
+    let abandon = vec![
+        ("within 5 s (short)", c.abandoned_short),
+        ("under 30 s", c.abandoned_under_30s),
+        ("30–60 s", c.abandoned_30_to_60s),
+        ("over 60 s", c.abandoned_over_60s),
+    ];
+    (answer, abandon)
+}
+
 fn f(v: Option<f64>) -> String {
     v.map_or(String::new(), |x| format!("{x:.4}"))
 }
@@ -172,11 +202,14 @@ pub(crate) async fn kpi_report(
         )
             .into_response();
     }
+    let (answer_bands, abandon_bands) = bands(&rows);
     Json(serde_json::json!({
         "from": iso(from),
         "to": iso(to),
         "by": if by_day { "day" } else { "interval" },
         "rows": rows,
+        "answer_bands": answer_bands,
+        "abandon_bands": abandon_bands,
     }))
     .into_response()
 }

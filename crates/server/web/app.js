@@ -538,15 +538,24 @@ async function adminPage() {
 
 // --- reports ------------------------------------------------------------------------
 
-function barChart(rows) {
-  const W = 900; const H = 260; const pad = 36;
+/** Bars of counts with their labels: [[label, count], ...]. */
+function bandChart(bands, what) {
+  const total = bands.reduce((s, b) => s + b[1], 0);
+  if (!total) return el('p', {}, `No ${what} in this period.`);
+  return barChart(bands.map(([l, n]) => ({ label: l, offered: n, within: n })), `${what} by band`);
+}
+
+function barChart(rows, description) {
+  // Bars at most 70 units wide: a short period is not one wall of colour.
+  const pad = 36; const H = 260;
+  const W = Math.min(900, Math.max(360, rows.length * 70 + pad * 2));
   const max = Math.max(1, ...rows.map((r) => r.offered));
   const bw = (W - pad * 2) / Math.max(1, rows.length);
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   svg.setAttribute('class', 'chart');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'Calls offered (light) and answered within target (dark) per period');
+  svg.setAttribute('aria-label', description || 'Calls offered (light) and answered within target (dark) per period');
   const add = (tag, attrs, text) => {
     const n = document.createElementNS('http://www.w3.org/2000/svg', tag);
     for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
@@ -594,6 +603,8 @@ async function reportsPage() {
       buckets.set(key, b);
     }
     $('#volume-chart').replaceChildren(buckets.size ? barChart([...buckets.values()]) : el('p', {}, 'No calls in this period.'));
+    $('#answer-chart').replaceChildren(bandChart(res.data.answer_bands, 'answered calls'));
+    $('#abandon-chart').replaceChildren(bandChart(res.data.abandon_bands, 'abandoned calls'));
     $('#report-rows').replaceChildren(...overall.map((r) => el('tr', {},
       el('td', {}, new Date(r.interval_start).toISOString().replace('T', ' ').slice(0, 16)),
       el('td', {}, r.counts.offered), el('td', {}, r.counts.answered), el('td', {}, r.counts.answered_within_target),
