@@ -97,9 +97,12 @@ pub(crate) fn rows(all: Vec<Row>, from: Timestamp, to: Timestamp, by_day: bool) 
         .collect()
 }
 
+/// Counts by band, with the band's label.
+pub(crate) type Bands = Vec<(&'static str, u64)>;
+
 /// Over the whole period (the overall rows): how long answered callers
 /// waited, in bands, and when callers who gave up did so.
-pub(crate) fn bands(rows: &[Row]) -> (Vec<(&'static str, u64)>, Vec<(&'static str, u64)>) {
+pub(crate) fn bands(rows: &[Row]) -> (Bands, Bands) {
     const EDGES: [(u32, &str); 6] = [
         (10_000, "under 10 s"),
         (20_000, "10–20 s"),
@@ -108,7 +111,7 @@ pub(crate) fn bands(rows: &[Row]) -> (Vec<(&'static str, u64)>, Vec<(&'static st
         (120_000, "1–2 min"),
         (300_000, "2–5 min"),
     ];
-    let mut answer: Vec<(&'static str, u64)> = EDGES.iter().map(|e| (e.1, 0)).collect();
+    let mut answer: Bands = EDGES.iter().map(|e| (e.1, 0)).collect();
     answer.push(("over 5 min", 0));
     let mut c = Counts::default();
     for r in rows.iter().filter(|r| r.dimension == Dimension::Overall) {
