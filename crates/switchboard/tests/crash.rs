@@ -42,6 +42,23 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
         assert_eq!(status, 201, "{body}");
         acknowledged.push(i);
     }
+    // Two physiotherapy callers take a callback (keeping their places), and
+    // a supervisor raises a third's priority (an audited action).
+    for path in [
+        "/api/v1/contacts/2/callback",
+        "/api/v1/contacts/11/callback",
+    ] {
+        assert_eq!(http(addr, "POST", path, None).unwrap().0, 200, "{path}");
+    }
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/contacts/8/priority",
+        Some(r#"{"priority":7}"#),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (_, physio_before) = http(addr, "GET", "/api/v1/queues/4/waiting", None).unwrap();
     let (_, before_wheelchairs) = http(addr, "GET", "/api/v1/queues/2/waiting", None).unwrap();
     let (_, c5_before) = http(addr, "GET", "/api/v1/contacts/5", None).unwrap();
     // Bad input is refused, naming the problem, and not stored as a contact.
@@ -73,6 +90,19 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
     }
     let (_, after_wheelchairs) = http(addr, "GET", "/api/v1/queues/2/waiting", None).unwrap();
     assert_eq!(after_wheelchairs, before_wheelchairs, "places kept");
+    let (_, physio_after) = http(addr, "GET", "/api/v1/queues/4/waiting", None).unwrap();
+    assert_eq!(physio_after, physio_before, "callbacks keep their places");
+    let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+    for c in [2, 11] {
+        let (_, v) = http(addr, "GET", &format!("/api/v1/contacts/{c}"), None).unwrap();
+        assert_eq!(
+            json(&v)["channel"],
+            "callback",
+            "the promised callback {c}: {v}"
+        );
+    }
+    let (_, c8) = http(addr, "GET", "/api/v1/contacts/8", None).unwrap();
+    assert_eq!(json(&c8)["priority"], 7, "{c8}");
     let (_, c5_after) = http(addr, "GET", "/api/v1/contacts/5", None).unwrap();
     let arrived =
         |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["arrived_at"].clone();
@@ -93,6 +123,22 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
     );
     // A clean stop on SIGTERM.
     sigterm_and_wait(&mut server, "after the crash test");
+    // The audit record of the priority change survived the kill, in an
+    // intact chain.
+    let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'change priority' AND subject = 'contact c8 to 7'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let verify = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["audit", "verify", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
     let _ = std::fs::remove_dir_all(&data);
 }
 
