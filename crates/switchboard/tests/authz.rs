@@ -1123,3 +1123,277 @@ fn contacts_arrive_by_entry_point_and_closed_services_refuse_live_ones() {
     assert_eq!(open, vec![(1, true), (2, false)]);
     kill(server, &data);
 }
+
+/// Bad input per endpoint family: each gets a 4xx naming the field, and
+/// nothing is written: the accounts, tokens and configuration are as they
+/// were. (A configuration change the engine refuses is still logged and
+/// audited, as refused.)
+#[test]
+fn bad_inputs_per_endpoint_family_name_the_field_and_write_nothing() {
+    let (data, addr, server) = fresh("badinput");
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let sup = login(addr, "kent.supervisor", DEMO_PASSWORD).unwrap();
+    let (_, users_before) = call(addr, "GET", "/api/v1/users", None, &admin);
+    let (_, config_before) = call(addr, "GET", "/api/v1/config", None, &admin);
+    let user = |u: &str, name: &str, role: &str, agent: Value, pw: &str| {
+        json!({"username": u, "display_name": name, "role": role, "agent": agent, "password": pw})
+            .to_string()
+    };
+    let long = "x".repeat(300);
+    let cases: Vec<(&str, &str, String, &str, u16, &str)> = vec![
+        // accounts
+        (
+            "POST",
+            "/api/v1/users",
+            user(
+                "sam jones",
+                "Sam",
+                "agent",
+                Value::Null,
+                "a long enough password",
+            ),
+            "admin",
+            422,
+            "username:",
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            user("sam", &long, "agent", Value::Null, "a long enough password"),
+            "admin",
+            422,
+            "display_name:",
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            user(
+                "sam",
+                "Sam",
+                "integration",
+                Value::Null,
+                "a long enough password",
+            ),
+            "admin",
+            422,
+            "role:",
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            user(
+                "sam",
+                "Sam",
+                "wizard",
+                Value::Null,
+                "a long enough password",
+            ),
+            "admin",
+            422,
+            "role",
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            user("sam", "Sam", "agent", json!(999), "a long enough password"),
+            "admin",
+            422,
+            "agent:",
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            user("sam", "Sam", "agent", Value::Null, "short"),
+            "admin",
+            422,
+            "password:",
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            user(
+                "kent.agent",
+                "Dup",
+                "agent",
+                Value::Null,
+                "a long enough password",
+            ),
+            "admin",
+            409,
+            "taken",
+        ),
+        (
+            "POST",
+            "/api/v1/users/99999/password",
+            json!({"password": "a long enough password"}).to_string(),
+            "admin",
+            404,
+            "unknown user",
+        ),
+        // tokens
+        (
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "t", "scopes": []}).to_string(),
+            "admin",
+            422,
+            "scopes:",
+        ),
+        (
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "t", "scopes": ["everything"]}).to_string(),
+            "admin",
+            422,
+            "scopes",
+        ),
+        (
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "", "scopes": ["contacts"]}).to_string(),
+            "admin",
+            422,
+            "name:",
+        ),
+        // configuration
+        (
+            "POST",
+            "/api/v1/skills",
+            json!({"id": 1, "name": "Again"}).to_string(),
+            "admin",
+            400,
+            "skill",
+        ),
+        (
+            "POST",
+            "/api/v1/teams",
+            json!({"id": "one", "name": "T"}).to_string(),
+            "admin",
+            422,
+            "id",
+        ),
+        (
+            "PUT",
+            "/api/v1/agents/1",
+            json!({"id": 1, "name": "Alice"}).to_string(),
+            "admin",
+            422,
+            "missing field",
+        ),
+        (
+            "DELETE",
+            "/api/v1/queues/999",
+            String::new(),
+            "admin",
+            404,
+            "unknown queue",
+        ),
+        // supervisor actions
+        (
+            "POST",
+            "/api/v1/agents/1/presence",
+            json!({"presence": "asleep"}).to_string(),
+            "supervisor",
+            422,
+            "presence",
+        ),
+        (
+            "POST",
+            "/api/v1/agents/1/skills",
+            json!({"skills": [[1, "high"]]}).to_string(),
+            "supervisor",
+            422,
+            "skills",
+        ),
+        (
+            "POST",
+            "/api/v1/contacts/123456/priority",
+            json!({"priority": 5}).to_string(),
+            "supervisor",
+            404,
+            "unknown contact",
+        ),
+        // reports
+        (
+            "GET",
+            "/api/v1/reports/kpis?by=week",
+            String::new(),
+            "supervisor",
+            400,
+            "by:",
+        ),
+        (
+            "GET",
+            "/api/v1/reports/kpis?format=pdf",
+            String::new(),
+            "supervisor",
+            400,
+            "format:",
+        ),
+        (
+            "GET",
+            "/api/v1/reports/kpis?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z",
+            String::new(),
+            "supervisor",
+            400,
+            "from:",
+        ),
+        (
+            "GET",
+            "/api/v1/reports/kpis?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            String::new(),
+            "supervisor",
+            400,
+            "to:",
+        ),
+        (
+            "GET",
+            "/api/v1/contacts?limit=0",
+            String::new(),
+            "supervisor",
+            400,
+            "limit:",
+        ),
+        // patients (the role may not write them at all)
+        (
+            "GET",
+            "/api/v1/patients/12345",
+            String::new(),
+            "supervisor",
+            400,
+            "nhs_number:",
+        ),
+        // log-in
+        (
+            "POST",
+            "/api/v1/session",
+            json!({"username": long, "password": "x"}).to_string(),
+            "",
+            422,
+            "username:",
+        ),
+    ];
+    for (method, path, body, who, status, names) in &cases {
+        let cred = match *who {
+            "admin" => admin.as_str(),
+            "supervisor" => sup.as_str(),
+            _ => "",
+        };
+        let body = (!body.is_empty()).then_some(body.as_str());
+        let (s, v) = call(addr, method, path, body, cred);
+        assert_eq!(s, *status, "{method} {path}: {v}");
+        let msg = v["error"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(names),
+            "{method} {path}: {msg:?} should name {names:?}"
+        );
+    }
+    // Nothing was written.
+    let (_, users_after) = call(addr, "GET", "/api/v1/users", None, &admin);
+    assert_eq!(users_before, users_after);
+    let (_, config_after) = call(addr, "GET", "/api/v1/config", None, &admin);
+    assert_eq!(config_before, config_after);
+    let (_, tokens) = call(addr, "GET", "/api/v1/tokens", None, &admin);
+    assert_eq!(tokens["tokens"], json!([]));
+    kill(server, &data);
+}
