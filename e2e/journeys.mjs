@@ -150,12 +150,26 @@ try {
     await aliceWrap.waitFor({ state: 'detached' });
     const hanaActive = hana.locator('section[data-contact="9001"][data-phase="active"]');
     await hanaActive.waitFor();
+    // The clinician books an urgent callback in two hours on the single
+    // point of access queue.
+    await hanaActive.getByText('Book a callback').click();
+    const due = new Date(Date.now() + 2 * 3600 * 1000);
+    const local = new Date(due.getTime() - due.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    await hanaActive.getByLabel('When').fill(local);
+    await hanaActive.getByLabel('Queue', { exact: true }).selectOption({ label: 'Single point of access' });
+    await hanaActive.getByLabel('Urgency').selectOption({ label: 'Urgent' });
+    await hanaActive.getByRole('button', { name: 'Book callback' }).click();
+    await hanaActive.getByText('Callback booked for').waitFor();
     await shot(hana, 'clinician-active');
     await hanaActive.getByRole('button', { name: 'End' }).click();
     const hanaWrap = hana.locator('section[data-contact="9001"][data-phase="wrap_up"]');
     await hanaWrap.getByLabel('Outcome').selectOption('advice_given');
     await hanaWrap.getByRole('button', { name: 'Wrap-up done' }).click();
     await hanaWrap.waitFor({ state: 'detached' });
+    const booked = (await ok(sup('GET', '/api/v1/contacts?queue=6'), 'contacts')).contacts
+      .filter((x) => x.channel === 'callback' && x.state.scheduled);
+    assert.equal(booked.length, 1, 'one scheduled callback');
+    assert.equal(booked[0].priority, 50);
     const outcomes = await ok(sup('GET', '/api/v1/reports/outcomes'), 'outcomes');
     const counts = Object.fromEntries(outcomes.outcomes.map((o) => [o.code, o.count]));
     assert.deepEqual(counts, { advice_given: 1, transferred: 1 });

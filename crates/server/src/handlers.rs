@@ -154,6 +154,84 @@ pub(crate) async fn create_contact(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct CallbackBody {
+    /// The callback's contact id; the server picks one if not given.
+    #[serde(default)]
+    id: Option<u64>,
+    queue: u32,
+    /// When to call back (RFC 3339); it joins the queue then, placed by
+    /// that time.
+    due_at: String,
+    /// Clinical urgency: added to the queue's priority.
+    #[serde(default)]
+    priority: Priority,
+    /// The contact this callback follows up: its caller (number, NHS
+    /// number) is carried over for the screen pop.
+    #[serde(default)]
+    from_contact: Option<u64>,
+    #[serde(default)]
+    caller_number: Option<PhoneNumber>,
+    #[serde(default)]
+    nhs_number: Option<NhsNumber>,
+}
+
+/// Furthest ahead a callback can be booked.
+const MAX_CALLBACK_DAYS: i64 = 90;
+
+/// Books a callback for a time (an agent promising to ring back, a
+/// clinician's timed callback by urgency, an integration's appointment).
+pub(crate) async fn book_callback(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    b: Body<CallbackBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let now = crate::wall_clock();
+    let Ok(due) = b.due_at.parse::<jiff::Timestamp>() else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "due_at: not an RFC 3339 time such as 2026-11-22T14:30:00Z".into(),
+        );
+    };
+    let due = model::Timestamp(due.as_millisecond());
+    if due.0 > now.0 + MAX_CALLBACK_DAYS * 24 * 3600 * 1000 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("due_at: at most {MAX_CALLBACK_DAYS} days ahead"),
+        );
+    }
+    let mut who = CallerIdentity {
+        phone: b.caller_number,
+        nhs_number: b.nhs_number,
+    };
+    if let Some(from) = b.from_contact {
+        tryr!(own_contact(&app, &c, ContactId(from)).await);
+        let known = tryr!(app
+            .directory()
+            .contact_caller(c.org, ContactId(from))
+            .map_err(store_error));
+        if let Some(k) = known {
+            who.phone = who.phone.or(k.phone);
+            who.nhs_number = who.nhs_number.or(k.nhs_number);
+        }
+    }
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = b.id.unwrap_or_else(|| {
+        (now.0.max(0) as u64) * 1000
+            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1000
+    });
+    let mut nc = NewContact::new(ContactId(id), QueueId(b.queue), Channel::Callback);
+    nc.priority = b.priority;
+    let who = (who.phone.is_some() || who.nhs_number.is_some()).then_some(who);
+    let input = Input::ScheduleCallback {
+        contact: nc,
+        due_at: due.max(now),
+    };
+    app.input(&c, input, None, who, StatusCode::CREATED).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     #[serde(default)]
     queue: Option<u32>,

@@ -54,6 +54,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/tokens", Some(TokenAdmin), Some("NewToken"), "Create an integration token (the secret is shown once).", p::create_token),
         r!(delete "DELETE" "/api/v1/tokens/{token}", Some(TokenAdmin), None, "Revoke an integration token.", p::revoke_token),
         r!(post "POST" "/api/v1/contacts", Some(ContactCreate), Some("NewContact"), "A contact arrives (call, chat, email, web callback request).", h::create_contact),
+        r!(post "POST" "/api/v1/callbacks", Some(ContactWork), Some("Callback"), "Book a callback for a time (by urgency; the caller carried over from a contact).", h::book_callback),
         r!(get "GET" "/api/v1/contacts", Some(ContactRead), None, "Live contacts (agents: their own), by queue.", h::list_contacts),
         r!(get "GET" "/api/v1/contacts/{contact}", Some(ContactRead), None, "One contact: state, place, queue.", h::get_contact),
         r!(post "POST" "/api/v1/contacts/{contact}/accept", Some(ContactWork), Some("AgentRef"), "An agent accepts an offer.", h::accept),
@@ -143,6 +144,11 @@ fn schemas() -> Value {
             "caller_number": {"type": "string", "description": "E.164 or UK national"},
             "nhs_number": {"type": "string", "description": "10 digits, checked"},
         }), &["id"]),
+        "Callback": obj(json!({
+            "id": {"type": "integer"}, "queue": {"type": "integer"},
+            "due_at": {"type": "string", "format": "date-time"}, "priority": {"type": "integer"},
+            "from_contact": {"type": "integer"}, "caller_number": {"type": "string"}, "nhs_number": {"type": "string"},
+        }), &["queue", "due_at"]),
         "AgentRef": obj(json!({ "agent": {"type": "integer"} }), &["agent"]),
         "WrapUp": obj(json!({ "agent": {"type": "integer"}, "outcome": {"type": "string", "enum": crate::handlers::OUTCOMES} }), &["agent"]),
         "Transfer": obj(json!({

@@ -255,6 +255,18 @@ async function agentPage(me) {
         body[kind === 'q' ? 'queue' : 'agent'] = Number(id);
         post(`/api/v1/contacts/${c}/transfer`, body);
       };
+      const when = el('input', { id: `cb-when-${c}`, type: 'datetime-local' });
+      const cbQueue = el('select', { id: `cb-queue-${c}` }, queues.map((q) => el('option', { value: q.id, selected: q.id === i.queue }, q.name)));
+      const urgency = el('select', { id: `cb-urgency-${c}` }, el('option', { value: 0 }, 'Routine'),
+        el('option', { value: 20 }, 'Soon'), el('option', { value: 50 }, 'Urgent'));
+      const cbMsg = el('p', { class: 'field-error', role: 'status' });
+      const book = async () => {
+        if (!when.value) { cbMsg.textContent = 'due_at: choose when to call back'; return; }
+        const due = new Date(when.value);
+        const res = await api('POST', '/api/v1/callbacks', { queue: Number(cbQueue.value), due_at: due.toISOString(),
+          priority: Number(urgency.value), from_contact: c });
+        cbMsg.textContent = res.ok ? `Callback booked for ${due.toLocaleString('en-GB')}.` : errorOf(res);
+      };
       return el('section', { class: 'card', dataset: { contact: c, phase } }, head,
         popView(c),
         el('div', { class: 'row' },
@@ -265,6 +277,12 @@ async function agentPage(me) {
           el('div', {}, el('label', { for: `to-${c}` }, 'Transfer to'), target),
           el('div', {}, el('label', { for: `mode-${c}` }, 'How'), mode),
           el('button', { type: 'button', class: 'transfer', onclick: transfer }, 'Transfer')),
+        el('details', {}, el('summary', {}, 'Book a callback'),
+          el('div', { class: 'row' },
+            el('div', {}, el('label', { for: `cb-when-${c}` }, 'When'), when),
+            el('div', {}, el('label', { for: `cb-queue-${c}` }, 'Queue'), cbQueue),
+            el('div', {}, el('label', { for: `cb-urgency-${c}` }, 'Urgency'), urgency),
+            el('button', { type: 'button', class: 'book', onclick: book }, 'Book callback')), cbMsg),
         timelineView(c));
     }
     // wrap-up

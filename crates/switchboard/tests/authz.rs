@@ -281,6 +281,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                         json!({"id": contact_queue, "queue": 2, "caller_number": "07700 900111"}).to_string()
                     }
                     "AgentRef" => json!({"agent": me}).to_string(),
+                    "Callback" => json!({"queue": 6, "due_at": "2030-01-01T10:00:00Z"}).to_string(),
                     "WrapUp" => json!({"agent": me, "outcome": "resolved"}).to_string(),
                     "Transfer" => json!({"queue": 6, "mode": "cold"}).to_string(),
                     "PriorityChange" => json!({"priority": 5}).to_string(),
