@@ -219,6 +219,25 @@ try {
     await row.getByLabel('Wellbeing priority').fill('50');
     await row.getByRole('button', { name: 'Save Wellbeing' }).click();
     await row.getByText('Saved: in force now.').waitFor();
+    // A form shows the server's error next to the field, and saves nothing.
+    await page.getByLabel('Username').fill('new.person');
+    await page.getByLabel('Full name').fill('New Person');
+    await page.getByLabel('First password').fill('short');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.locator('.field-error[data-for="password"]', { hasText: 'password: at least 12 characters' }).waitFor();
+    const users = await ok(admin('GET', '/api/v1/users'), 'users');
+    assert.ok(!users.users.some((u) => u.username === 'new.person'), 'nothing half saved');
+    // A service with its number and opening hours, saved through the form.
+    await page.locator('#sv-name').fill('Wellbeing line');
+    await page.locator('#sv-queue').selectOption({ label: 'Wellbeing' });
+    await page.locator('#sv-entry').fill('phone 01622 000 005\nweb wellbeing-callback');
+    await page.locator('#sv-hours').fill('mon-fri 08:00-18:30\nsat 09:00-12:00');
+    await page.locator('#sv-holidays').fill('2026-12-25\n2026-12-28');
+    await page.getByRole('button', { name: 'Save service' }).click();
+    await page.locator('#service-rows tr', { hasText: 'Wellbeing line' }).waitFor();
+    const services = await ok(admin('GET', '/api/v1/services'), 'services');
+    assert.deepEqual(services.services[0].service.entry_points.map((e) => e.address), ['+441622000005', 'wellbeing-callback']);
+    assert.equal(services.services[0].service.hours.weekly.length, 2);
     await shot(page, 'admin');
     await ok(sup('POST', '/api/v1/agents/12/presence', { presence: 'ready' }), 'Lena ready');
     const wellbeing = await ok(sup('GET', '/api/v1/contacts/9302'), 'wellbeing call');
