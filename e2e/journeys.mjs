@@ -7,7 +7,7 @@
 
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -271,6 +271,35 @@ try {
     await shot(boss, 'reports');
     await boss.context().close();
   });
+  await journey('a manager forecasts from history, sees staff required against the rota, and a what-if', async () => {
+    const bank = join(here, '..', '..', 'shared', 'data', 'bank-callcentre-1999-jan-sep-6min.csv');
+    assert.ok(existsSync(bank), `the shared bank data is missing at ${bank}`);
+    // A week's rota after the history ends: 24 people a day at two sites.
+    let rota = 'who,date,start,end,break_start,break_end,site\n';
+    for (let d = 1; d <= 7; d++) {
+      for (let i = 0; i < 24; i++) {
+        rota += `p${i},1999-10-0${d},${i % 2 ? '07:00' : '12:00'},${i % 2 ? '15:00' : '20:00'},${i % 2 ? '11:00' : '16:00'},${i % 2 ? '11:30' : '16:30'},${i % 3 ? 'Haifa' : 'Tel Aviv'}\n`;
+      }
+    }
+    const page = await person('kent.supervisor', '/wallboard');
+    await page.goto(base + '/planning');
+    await page.setInputFiles('#p-history', { name: 'bank.csv', mimeType: 'text/csv', buffer: readFileSync(bank) });
+    await page.setInputFiles('#p-rota', { name: 'rota.csv', mimeType: 'text/csv', buffer: Buffer.from(rota) });
+    await page.getByLabel('Demand change %').fill('30');
+    await page.getByLabel('Site off the air').fill('Haifa');
+    await page.getByRole('button', { name: 'Plan' }).click();
+    await page.locator('#plan-method', { hasText: '(chosen)' }).waitFor({ timeout: 60000 });
+    await page.locator('#plan-requirement svg.chart').waitFor();
+    await page.locator('#plan-suggested', { hasText: 'suggested 8-hour shifts' }).waitFor();
+    await page.locator('#plan-whatif', { hasText: 'Haifa off the air' }).waitFor();
+    await shot(page, 'planning');
+    // A broken rota is refused, naming the line, next to the field.
+    await page.setInputFiles('#p-rota', { name: 'rota.csv', mimeType: 'text/csv', buffer: Buffer.from('who,date,start,end\nann,1999-10-01,8am,16:00\n') });
+    await page.getByRole('button', { name: 'Plan' }).click();
+    await page.locator('.field-error[data-for="rota_csv"]', { hasText: 'line 2' }).waitFor();
+    await page.context().close();
+  });
+
   await journey('a lost live stream is shown, comes back by itself, and catches up', async () => {
     const board = await person('kent.supervisor', '/wallboard');
     const tile = board.locator('[data-queue="6"]');

@@ -30,6 +30,43 @@ pub struct Row {
     pub calls: f64,
 }
 
+/// Reads a history CSV (`date,interval_start,calls`; a header line is
+/// skipped): `(line, problem)` for the first line that does not parse.
+pub fn parse_history(text: &str) -> Result<Vec<Row>, (usize, String)> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (i == 0 && line.starts_with("date")) {
+            continue;
+        }
+        if rows.len() >= MAX_ROWS {
+            return Err((i + 1, format!("more than {MAX_ROWS} rows")));
+        }
+        let f: Vec<&str> = line
+            .split(',')
+            .map(|x| x.trim().trim_matches('"'))
+            .collect();
+        let at = |problem: String| (i + 1, problem);
+        if f.len() != 3 {
+            return Err(at(format!(
+                "expected date,interval_start,calls, got {} fields",
+                f.len()
+            )));
+        }
+        let date: Date = f[0]
+            .parse()
+            .map_err(|_| at(format!("'{}' is not a date like 1999-01-31", f[0])))?;
+        let start: Time = format!("{}:00", f[1])
+            .parse()
+            .map_err(|_| at(format!("'{}' is not a time like 08:30", f[1])))?;
+        let calls: f64 = f[2]
+            .parse()
+            .map_err(|_| at(format!("calls '{}' is not a number", f[2])))?;
+        rows.push(Row { date, start, calls });
+    }
+    Ok(rows)
+}
+
 /// Calls per interval, contiguous from `first` (a date and slot).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {

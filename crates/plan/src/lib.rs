@@ -288,6 +288,13 @@ pub fn requirement(p: &Profile, s: &Service) -> Result<Vec<Need>, PlanError> {
     p.calls
         .iter()
         .map(|&calls| {
+            if calls <= 0.0 {
+                return Ok(Need {
+                    agents: 0,
+                    scheduled: 0,
+                    service_level: 1.0,
+                });
+            }
             let params = wfm::Params {
                 arrival_rate: calls / secs,
                 aht: s.aht_seconds,

@@ -78,6 +78,8 @@ pub enum Perm {
     /// Move an agent between queues (change their skills) on the floor.
     AgentMove,
     KpiRead,
+    /// Forecasts, staffing, rotas, what-if.
+    Plan,
     EventStream,
     ConfigRead,
     ConfigWrite,
@@ -89,7 +91,7 @@ pub enum Perm {
 }
 
 impl Perm {
-    pub const ALL: [Perm; 18] = [
+    pub const ALL: [Perm; 19] = [
         Perm::Session,
         Perm::ContactCreate,
         Perm::ContactRead,
@@ -100,6 +102,7 @@ impl Perm {
         Perm::AgentPresence,
         Perm::AgentMove,
         Perm::KpiRead,
+        Perm::Plan,
         Perm::EventStream,
         Perm::ConfigRead,
         Perm::ConfigWrite,
@@ -126,6 +129,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         AgentPresence => matches!(role, Agent | Clinician | Supervisor),
         AgentMove => matches!(role, Supervisor | Admin),
         KpiRead => matches!(role, Supervisor | Admin),
+        Plan => matches!(role, Supervisor | Admin),
         EventStream => matches!(role, Agent | Clinician | Supervisor | Integration),
         ConfigRead => matches!(role, Supervisor | Admin),
         ConfigWrite => matches!(role, Admin),

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod demo;
 mod handlers;
 mod people;
+mod planning;
 mod reports;
 pub mod routes;
 pub mod seed;
@@ -452,6 +453,7 @@ pub struct App {
     pub(crate) dir: Arc<Mutex<Directory>>,
     pub(crate) limiter: Arc<Mutex<auth::LoginLimiter>>,
     cache: Arc<Mutex<auth::CredentialCache<Caller>>>,
+    pub(crate) published: planning::Published,
     pub(crate) sessions: auth::SessionPolicy,
 }
 
@@ -825,6 +827,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         dir: Arc::new(Mutex::new(dir)),
         limiter: Arc::default(),
         cache: Arc::default(),
+        published: Arc::default(),
         sessions: auth::SessionPolicy::default(),
     };
     let router = routes::router(app);

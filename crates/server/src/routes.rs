@@ -85,6 +85,8 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(delete "DELETE" "/api/v1/services/{service}", Some(ConfigWrite), None, "Remove a service and its entry points.", crate::services::delete_service),
         r!(get "GET" "/api/v1/config", Some(ConfigRead), None, "The routing configuration in force.", h::get_config),
         r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, "Live KPIs overall and per queue.", h::get_kpis),
+        r!(post "POST" "/api/v1/planning", Some(Plan), Some("Plan"), "Forecast (uploaded history or own arrivals), staff required, rota coverage and suggestions, what-if simulation; publish for the surge warning.", crate::planning::plan),
+        r!(get "GET" "/api/v1/planning/surge", Some(KpiRead), None, "Arrivals against the published forecast over the last hour: a warning past 20% above.", crate::planning::surge),
         r!(get "GET" "/api/v1/reports/outcomes", Some(KpiRead), None, "Wrap-up outcomes by code in a period (?from=&to=).", crate::reports::outcome_report),
         r!(get "GET" "/api/v1/reports/kpis", Some(KpiRead), None, "KPIs by 15-minute interval or London day, overall and per queue (?from=&to=&by=interval|day&format=json|csv).", crate::reports::kpi_report),
         r!(get "GET" "/api/v1/events", Some(EventStream), None, "The live event stream (server-sent events).", h::get_events),
@@ -103,6 +105,12 @@ pub fn routes() -> Vec<Route> {
 pub(crate) fn router(app: App) -> Router {
     let mut router = crate::web::pages();
     for (r, handler) in table() {
+        // A planning request carries a history of months.
+        let handler = if r.path == "/api/v1/planning" {
+            handler.layer(DefaultBodyLimit::max(crate::planning::MAX_PLAN_BYTES))
+        } else {
+            handler
+        };
         let gated = handler.route_layer(axum::middleware::from_fn_with_state(
             (app.clone(), r.perm),
             crate::gate,
@@ -166,6 +174,17 @@ fn schemas() -> Value {
             "hours": {"type": "object", "description": "weekly sessions, bank_holidays, exceptions (Europe/London)"},
         }), &["name", "queue"]),
         "Skills": obj(json!({ "skills": {"type": "array", "items": {"type": "array", "description": "[skill id, level]"}}, "team": {"type": "integer"} }), &["skills"]),
+        "Plan": obj(json!({
+            "history_csv": {"type": "string", "description": "date,interval_start,calls; none: own arrivals"},
+            "interval_minutes": {"type": "integer"}, "horizon_days": {"type": "integer"},
+            "method": {"type": "string", "enum": ["auto", "seasonal-average", "holt-winters"]},
+            "exclude": {"type": "array", "items": {"type": "string", "format": "date"}},
+            "service": {"type": "object", "description": "aht_seconds, patience_seconds, target (0.8), target_seconds, shrinkage, max_occupancy"},
+            "rota_csv": {"type": "string", "description": "who,date,start,end[,break_start,break_end[,site]]"},
+            "suggest": {"type": "boolean"},
+            "whatif": {"type": "object", "description": "demand_percent, callback_acceptance, site_off_air"},
+            "publish": {"type": "boolean"},
+        }), &["service"]),
         "SkillDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
         "TeamDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
         "SiteDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),

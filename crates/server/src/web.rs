@@ -32,6 +32,7 @@ pub(crate) fn pages() -> Router<App> {
         .route("/wallboard", asset!("wallboard.html", HTML))
         .route("/admin", asset!("admin.html", HTML))
         .route("/reports", asset!("reports.html", HTML))
+        .route("/planning", asset!("planning.html", HTML))
         .route("/app.css", asset!("app.css", "text/css; charset=utf-8"))
         .route(
             "/app.js",

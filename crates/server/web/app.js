@@ -53,6 +53,7 @@ const PAGES = {
   wallboard: { title: 'Wallboard', roles: ['supervisor'] },
   admin: { title: 'Administration', roles: ['admin'] },
   reports: { title: 'Reports', roles: ['supervisor', 'admin'] },
+  planning: { title: 'Planning', roles: ['supervisor', 'admin'] },
 };
 
 function homeFor(role) {
@@ -208,7 +209,7 @@ async function agentPage(me) {
       p.patients.forEach((pt, k) => {
         const id = `cand-${c}-${k}`;
         list.append(el('div', {}, el('input', { type: 'radio', name: `cand-${c}`, id,
-          checked: i.chosen === k, onchange: () => { i.chosen = k; } }), el('label', { for: id, style: 'display:inline' }, one(pt))));
+          checked: i.chosen === k, onchange: () => { i.chosen = k; } }), el('label', { for: id, class: 'inline' }, one(pt))));
       });
       box.append(el('div', { class: 'pop candidates' }, list));
     };
@@ -479,6 +480,18 @@ async function wallboardPage() {
   });
   const soon = throttle(refresh, 200);
   live(() => soon(), soon);
+  // Demand above the published forecast: say so at the top.
+  const surge = async () => {
+    const r = await api('GET', '/api/v1/planning/surge');
+    const box = $('#surge');
+    if (r.ok && r.data.warning) {
+      const w = r.data.warning;
+      box.replaceChildren(el('p', { class: 'notice error', role: 'alert' },
+        `Demand is running ${Math.round((w.ratio - 1) * 100)}% above forecast over the last hour (${w.actual} calls against ${Math.round(w.forecast)} forecast). Consider escalating.`));
+    } else box.replaceChildren();
+  };
+  surge();
+  setInterval(surge, 60000);
   // Time in state ticks between updates.
   setInterval(() => {
     const extra = (Date.now() - fetchedAt) / 1000;
@@ -796,11 +809,127 @@ async function reportsPage() {
   await show();
 }
 
+// --- planning -------------------------------------------------------------------------
+
+/** Lines over the same x: series = [{name, values, colour, dash}]. */
+function lineChart(labels, series, description, yMax) {
+  const W = 900; const H = 280; const pad = 40;
+  const max = yMax ?? Math.max(1, ...series.flatMap((s) => s.values.filter((v) => v !== null && v !== undefined)));
+  const x = (i) => pad + ((W - 2 * pad) * i) / Math.max(1, labels.length - 1);
+  const y = (v) => H - pad - ((H - 2 * pad) * v) / max;
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', description);
+  const add = (tag, attrs, text) => {
+    const n = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text) n.textContent = text;
+    svg.append(n);
+  };
+  add('line', { x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, stroke: '#0b0c0c' });
+  add('text', { x: 2, y: pad - 6, 'font-size': 12 }, yMax === 1 ? '100%' : `${Math.round(max)}`);
+  const every = Math.max(1, Math.ceil(labels.length / 12));
+  labels.forEach((l, i) => { if (i % every === 0) add('text', { x: x(i), y: H - pad + 14, 'font-size': 10 }, l); });
+  series.forEach((s, k) => {
+    // One line per run of known values: no line is drawn across a gap.
+    let run = [];
+    const flush = () => {
+      if (run.length) add('polyline', { points: run.join(' '), fill: 'none', stroke: s.colour, 'stroke-width': 2, 'stroke-dasharray': s.dash || '' });
+      run = [];
+    };
+    s.values.forEach((v, i) => {
+      if (v === null || v === undefined) flush(); else run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+    });
+    flush();
+    add('rect', { x: pad + k * 220, y: 6, width: 14, height: 4, fill: s.colour });
+    add('text', { x: pad + 18 + k * 220, y: 12, 'font-size': 12 }, s.name);
+  });
+  return svg;
+}
+
+async function planningPage() {
+  const form = $('#plan-form');
+  const readFile = (input) => new Promise((ok, fail) => {
+    const f = input.files[0];
+    if (!f) return ok(null);
+    const r = new FileReader();
+    r.onload = () => ok(r.result);
+    r.onerror = () => fail(new Error('the file cannot be read'));
+    r.readAsText(f);
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    showFieldErrors(form, '');
+    const num = (id) => Number($(id).value);
+    const body = {
+      interval_minutes: num('#p-interval'), horizon_days: num('#p-horizon'), method: $('#p-method').value,
+      exclude: $('#p-exclude').value.split(',').map((s) => s.trim()).filter(Boolean),
+      service: { aht_seconds: num('#p-aht'), patience_seconds: num('#p-patience'), target: num('#p-target') / 100,
+        target_seconds: num('#p-within'), shrinkage: num('#p-shrinkage') / 100, max_occupancy: num('#p-occupancy') / 100 },
+      suggest: $('#p-suggest').checked, publish: $('#p-publish').checked,
+    };
+    if ($('#src-file').checked) {
+      body.history_csv = await readFile($('#p-history'));
+      if (!body.history_csv) { showFieldErrors(form, 'history_csv: choose a history file, or use own arrivals'); return; }
+    }
+    const rota = await readFile($('#p-rota'));
+    if (rota) {
+      body.rota_csv = rota;
+      body.whatif = { demand_percent: num('#p-demand'), callback_acceptance: num('#p-callbacks') / 100,
+        site_off_air: $('#p-site').value.trim() || null };
+    }
+    $('#p-run').disabled = true;
+    $('#results').replaceChildren(el('p', { class: 'notice' }, 'Planning…'));
+    const res = await api('POST', '/api/v1/planning', body);
+    $('#p-run').disabled = false;
+    if (!res.ok) { $('#results').replaceChildren(); showFieldErrors(form, errorOf(res)); return; }
+    renderPlan(res.data);
+  });
+}
+
+function renderPlan(p) {
+  const out = [];
+  const acc = el('table', {}, el('thead', {}, el('tr', {}, ['Method', 'WAPE per interval', 'WAPE per day', 'MAPE per interval', 'MAPE per day'].map((h) => el('th', {}, h)))),
+    el('tbody', {}, p.backtest.map((b) => el('tr', {}, el('td', {}, label(b.method) + (b.method === p.method ? ' (chosen)' : '')),
+      el('td', {}, pct(b.wape_interval)), el('td', {}, pct(b.wape_day)), el('td', {}, pct(b.mape_interval)), el('td', {}, pct(b.mape_day))))));
+  out.push(el('section', { class: 'card', id: 'plan-method' }, el('h2', {}, 'Forecast'),
+    el('p', {}, `Method: ${label(p.method)} — ${p.why}. Source: ${p.source}.`),
+    p.backtest.length ? [el('p', {}, `Accuracy on the last ${p.test_days} days held back:`), acc] : ''));
+  if (p.backtest_series.length) {
+    const bs = p.backtest_series;
+    out.push(el('section', { class: 'card' }, el('h2', {}, 'Forecast against actual (the days held back)'),
+      lineChart(bs.map((r) => `${r.date.slice(5)} ${r.interval_start}`),
+        [{ name: 'actual calls', values: bs.map((r) => r.actual), colour: '#0b0c0c' },
+          { name: 'forecast', values: bs.map((r) => r.forecast), colour: '#1d4f91', dash: '6 3' }],
+        'Actual calls and the forecast per interval over the back-test days')));
+  }
+  const iv = p.intervals;
+  const labels = iv.map((r) => `${r.date.slice(5)} ${r.interval_start}`);
+  out.push(el('section', { class: 'card', id: 'plan-requirement' }, el('h2', {}, 'Staff required against the rota'),
+    lineChart(labels, [{ name: 'forecast calls', values: iv.map((r) => r.forecast), colour: '#9fb8d9' },
+      { name: 'people required', values: iv.map((r) => r.required), colour: '#b10e1e' },
+      { name: 'people on the rota', values: iv.map((r) => r.on_duty), colour: '#00703c', dash: '5 3' }],
+    'Forecast calls, people required and people on the rota per interval'),
+    el('p', {}, `The rota covers ${pct(p.coverage.covered_share)} of the requirement: ${p.coverage.understaffed_slots} intervals short (${p.coverage.short} person-intervals), ${p.coverage.overstaffed_slots} over.`),
+    p.suggested_shifts ? el('p', { id: 'plan-suggested' }, `${p.suggested_shifts.length} suggested 8-hour shifts bring it to ${pct(p.coverage_with_suggestions.covered_share)} covered.`) : ''));
+  if (p.whatif) {
+    const o = p.whatif.overall;
+    out.push(el('section', { class: 'card', id: 'plan-whatif' }, el('h2', {}, `What if: ${p.whatif.scenario.replace(/^what-if: /, '')}`),
+      el('p', {}, `${p.whatif.agents} people on the rota${p.whatif.shifts_lost ? `, ${p.whatif.shifts_lost} shifts lost` : ''}. Predicted: service level ${pct(o.service_level)}, abandonment ${pct(o.abandonment_rate)}, mean time to answer ${o.asa_seconds === null ? '—' : fmtSecs(o.asa_seconds)}, ${o.callbacks_requested} callbacks.`),
+      lineChart(labels, [{ name: 'predicted service level', values: iv.map((r) => r.predicted?.service_level ?? null), colour: '#1d4f91' },
+        { name: 'predicted abandonment', values: iv.map((r) => r.predicted?.abandonment_rate ?? null), colour: '#b10e1e', dash: '5 3' }],
+      'Predicted service level and abandonment per interval', 1)));
+  }
+  $('#results').replaceChildren(...out);
+}
+
 // --- start ----------------------------------------------------------------------------
 
 (async () => {
   if (page === 'login') return loginPage();
   const me = await guard();
   if (!me) return;
-  ({ agent: agentPage, wallboard: wallboardPage, admin: adminPage, reports: reportsPage })[page](me);
+  ({ agent: agentPage, wallboard: wallboardPage, admin: adminPage, reports: reportsPage, planning: planningPage })[page](me);
 })();

@@ -3,7 +3,7 @@
 use crate::args;
 use anyhow::{bail, Result};
 use forecast::{Choice, Method, Row, Series};
-use jiff::civil::{Date, Time};
+use jiff::civil::Date;
 use serde_json::json;
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -35,32 +35,8 @@ const MAX_BYTES: u64 = crate::csv::MAX_BYTES;
 
 fn read_rows(path: &std::path::Path) -> Result<Vec<Row>> {
     let text = crate::csv::read_limited(path, MAX_BYTES)?;
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || (i == 0 && line.starts_with("date")) {
-            continue;
-        }
-        let f = crate::csv::fields(line);
-        let at = |problem: String| anyhow::anyhow!("{} line {}: {problem}", path.display(), i + 1);
-        if f.len() != 3 {
-            return Err(at(format!(
-                "expected date,interval_start,calls, got {} fields",
-                f.len()
-            )));
-        }
-        let date: Date = f[0]
-            .parse()
-            .map_err(|_| at(format!("'{}' is not a date like 1999-01-31", f[0])))?;
-        let start: Time = format!("{}:00", f[1])
-            .parse()
-            .map_err(|_| at(format!("'{}' is not a time like 08:30", f[1])))?;
-        let calls: f64 = f[2]
-            .parse()
-            .map_err(|_| at(format!("calls '{}' is not a number", f[2])))?;
-        rows.push(Row { date, start, calls });
-    }
-    Ok(rows)
+    forecast::parse_history(&text)
+        .map_err(|(line, problem)| anyhow::anyhow!("{} line {line}: {problem}", path.display()))
 }
 
 pub fn run(a: ForecastArgs) -> Result<String> {

@@ -98,6 +98,7 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("agent_presence", &["agent", "clinician", "supervisor"]),
     ("agent_move", &["supervisor", "admin"]),
     ("kpi_read", &["supervisor", "admin"]),
+    ("plan", &["supervisor", "admin"]),
     (
         "event_stream",
         &["agent", "clinician", "supervisor", "integration"],
@@ -291,6 +292,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "SkillDef" => json!({"id": 50, "name": "British Sign Language"}).to_string(),
                     "ServiceDef" => service("Wheelchairs", 2, "01622 000 002"),
                     "Skills" => json!({"skills": [[2, 2], [7, 1]]}).to_string(),
+                    "Plan" => json!({"service": {"aht_seconds": 240, "target": 0.8, "target_seconds": 20}}).to_string(),
                     "TeamDef" => json!({"id": 50, "name": "Night team"}).to_string(),
                     "SiteDef" => json!({"id": 50, "name": "Dover"}).to_string(),
                     "Patient" => patient("9990000018", "Kent Testpatient", "07700 900111"),

@@ -1,0 +1,352 @@
+//! Planning over HTTP: a forecast (from an uploaded history, or the
+//! organisation's own arrivals), the staff each interval needs, a rota's
+//! coverage with suggested shifts, and a what-if run of the simulator —
+//! one request, figures per interval for the charts. The published
+//! forecast feeds the surge warning on the wallboard.
+
+use crate::handlers::{body, tryr, Body};
+use crate::{error, App, Caller};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use forecast::{Choice, Method, Series};
+use jiff::civil::{Date, Time};
+use model::{OrgId, Timestamp};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceBody {
+    aht_seconds: f64,
+    #[serde(default)]
+    patience_seconds: Option<f64>,
+    /// e.g. 0.8
+    target: f64,
+    target_seconds: f64,
+    #[serde(default)]
+    shrinkage: f64,
+    #[serde(default)]
+    max_occupancy: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WhatIfBody {
+    /// +30 for 30% more calls.
+    #[serde(default)]
+    demand_percent: f64,
+    #[serde(default)]
+    callback_acceptance: f64,
+    #[serde(default)]
+    site_off_air: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PlanBody {
+    /// `date,interval_start,calls`; none: the organisation's own arrivals.
+    #[serde(default)]
+    history_csv: Option<String>,
+    #[serde(default = "thirty")]
+    interval_minutes: u32,
+    #[serde(default = "seven")]
+    horizon_days: usize,
+    #[serde(default)]
+    method: Option<String>,
+    /// Dates left out of fitting and scoring (holidays, known events).
+    #[serde(default)]
+    exclude: Vec<String>,
+    service: ServiceBody,
+    /// `who,date,start,end[,break_start,break_end[,site]]`.
+    #[serde(default)]
+    rota_csv: Option<String>,
+    /// Also suggest shifts that close the gaps.
+    #[serde(default)]
+    suggest: bool,
+    #[serde(default)]
+    whatif: Option<WhatIfBody>,
+    /// Keep this forecast for the wallboard's surge warning.
+    #[serde(default)]
+    publish: bool,
+}
+
+fn thirty() -> u32 {
+    30
+}
+fn seven() -> usize {
+    7
+}
+
+/// Largest planning request (a history of months at 6-minute intervals).
+pub const MAX_PLAN_BYTES: usize = 16 * 1024 * 1024;
+
+/// The organisation's own arrivals per 15-minute interval (UTC), from the
+/// first interval with a contact to the last complete one.
+fn own_history(report: Vec<kpi::Row>, now: Timestamp) -> Vec<forecast::Row> {
+    const STEP: i64 = 15 * 60 * 1000;
+    let mut by_start: std::collections::BTreeMap<i64, f64> = Default::default();
+    for r in report {
+        if let (kpi::Dimension::Overall, Some(t)) = (&r.dimension, r.interval_start) {
+            *by_start.entry(t.0).or_default() += r.counts.offered as f64;
+        }
+    }
+    let Some((&first, _)) = by_start.iter().next() else {
+        return Vec::new();
+    };
+    // Whole days from the first day's midnight, so the slots line up.
+    let first = first - first.rem_euclid(86_400_000);
+    let last = now.0 - now.0.rem_euclid(STEP);
+    let mut out = Vec::new();
+    let mut t = first;
+    while t < last {
+        let ts = jiff::Timestamp::from_millisecond(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+        out.push(forecast::Row {
+            date: dt.date(),
+            start: dt.time(),
+            calls: by_start.get(&t).copied().unwrap_or(0.0),
+        });
+        t += STEP;
+    }
+    out
+}
+
+fn hhmm(t: Time) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// Forecasts kept for the surge warning: interval start (UTC ms) and
+/// calls, per organisation.
+pub(crate) type Published = std::sync::Arc<std::sync::Mutex<HashMap<OrgId, (i64, Vec<f64>)>>>;
+
+pub(crate) async fn plan(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    b: Body<PlanBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let bad = |m: String| error(StatusCode::UNPROCESSABLE_ENTITY, m);
+    let choice = match b.method.as_deref() {
+        None | Some("auto") => Choice::Auto,
+        Some("seasonal-average") => Choice::Only(Method::SeasonalAverage),
+        Some("holt-winters") => Choice::Only(Method::HoltWinters),
+        Some(m) => {
+            return bad(format!(
+                "method: '{m}' is not auto, seasonal-average or holt-winters"
+            ))
+        }
+    };
+    let mut exclude = Vec::new();
+    for d in &b.exclude {
+        match d.parse::<Date>() {
+            Ok(d) => exclude.push(d),
+            Err(_) => return bad(format!("exclude: '{d}' is not a date like 2026-12-25")),
+        }
+    }
+    let own = b.history_csv.is_none();
+    let rows = match &b.history_csv {
+        Some(text) => tryr!(forecast::parse_history(text)
+            .map_err(|(line, p)| bad(format!("history_csv: line {line}: {p}")))),
+        None => {
+            let report = tryr!(
+                app.read(c.org, |t, now| {
+                    t.kpi.close(now);
+                    (t.kpi.report(), now)
+                })
+                .await
+            );
+            let rows = own_history(report.0, report.1);
+            if rows.is_empty() {
+                return bad("history_csv: no arrivals recorded here yet; upload a history".into());
+            }
+            rows
+        }
+    };
+    if own && b.interval_minutes % 15 != 0 {
+        return bad("interval_minutes: a multiple of 15 for the server's own history".into());
+    }
+    let series = tryr!(
+        Series::from_rows(&rows, b.interval_minutes).map_err(|e| bad(format!(
+            "history{}: {e}",
+            if own { " (own arrivals)" } else { "_csv" }
+        )))
+    );
+    let series = series.without_dates(&exclude);
+    let f = tryr!(forecast::forecast(&series, b.horizon_days, choice)
+        .map_err(|e| bad(format!("horizon_days: {e}"))));
+    // The back-test window: what the chosen method would have said for the
+    // last days held back, against what happened.
+    let n = series.values.len();
+    let test = f.test_days * series.slots_per_day;
+    let mut backtest_series = Vec::new();
+    if test > 0 && test < n {
+        let train = Series {
+            values: series.values[..n - test].to_vec(),
+            excluded: series.excluded[..n - test].to_vec(),
+            ..series.clone()
+        };
+        if let Ok(back) = forecast::forecast(&train, f.test_days, Choice::Only(f.method)) {
+            for (k, v) in back.values.iter().enumerate() {
+                let (d, t) = series.when(n - test + k);
+                backtest_series.push(json!({ "date": d.to_string(), "interval_start": hhmm(t),
+                    "actual": series.values[n - test + k], "forecast": (v * 100.0).round() / 100.0 }));
+            }
+        }
+    }
+    let (d0, t0) = series.when(n);
+    let profile = plan::Profile {
+        start: d0,
+        start_minute: t0.hour() as i64 * 60 + t0.minute() as i64,
+        step_minutes: b.interval_minutes as i64,
+        calls: f.values.clone(),
+    };
+    let service = plan::Service {
+        aht_seconds: b.service.aht_seconds,
+        patience_seconds: b.service.patience_seconds,
+        target: b.service.target,
+        target_seconds: b.service.target_seconds,
+        shrinkage: b.service.shrinkage,
+        max_occupancy: b.service.max_occupancy,
+    };
+    let need =
+        tryr!(plan::requirement(&profile, &service).map_err(|e| bad(format!("service: {e}"))));
+    let shifts = match &b.rota_csv {
+        Some(text) => tryr!(plan::parse_rota(text).map_err(|e| bad(format!("rota_csv: {e}")))),
+        None => Vec::new(),
+    };
+    let slots = profile.calls.len();
+    let on_duty = wfm::rota::on_duty(slots, &plan::in_slots(&profile, &shifts));
+    let required: Vec<u32> = need.iter().map(|x| x.scheduled).collect();
+    let coverage = wfm::rota::coverage(&required, &on_duty);
+    let (suggested, after) = if b.suggest {
+        let rules = wfm::rota::ShiftRules {
+            length: (8 * 60 / b.interval_minutes).max(1) as usize,
+            start_every: (60 / b.interval_minutes).max(1) as usize,
+            max_new: 500,
+        };
+        let s = wfm::rota::suggest(&required, &on_duty, &rules);
+        let mut with = on_duty.clone();
+        for &(start, end) in &s {
+            for x in with.iter_mut().take(end.min(slots)).skip(start) {
+                *x += 1;
+            }
+        }
+        let list: Vec<_> = s
+            .iter()
+            .map(|&(start, end)| {
+                let (d, t) = profile.when(start);
+                let (_, e) = profile.when(end);
+                json!({ "date": d.to_string(), "start": t, "end": e })
+            })
+            .collect();
+        (Some(list), Some(wfm::rota::coverage(&required, &with)))
+    } else {
+        (None, None)
+    };
+    let whatif = match (&b.whatif, shifts.is_empty()) {
+        (Some(w), false) => {
+            let what = plan::WhatIf {
+                demand_factor: 1.0 + w.demand_percent / 100.0,
+                callback_acceptance: w.callback_acceptance,
+                site_off_air: w.site_off_air.clone(),
+                seed: 7,
+            };
+            let (p, sh, sv) = (profile.clone(), shifts.clone(), service.clone());
+            let out =
+                tryr!(
+                    tokio::task::spawn_blocking(move || { plan::simulate(&p, &sh, &sv, &what) })
+                        .await
+                        .map_err(|_| error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "the simulation failed".into()
+                        ))
+                )
+                .map_err(|e| bad(format!("whatif: {e}")));
+            Some(tryr!(out))
+        }
+        (Some(_), true) => return bad("whatif: needs a rota_csv to simulate".into()),
+        _ => None,
+    };
+    if b.publish {
+        let ts = |d: Date, t: Time| {
+            d.to_datetime(t)
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .map_or(0, |z| z.timestamp().as_millisecond())
+        };
+        let start = ts(d0, t0);
+        // Per 15 minutes, the unit of the live counts.
+        let per = (b.interval_minutes / 15).max(1) as usize;
+        let spread: Vec<f64> = f
+            .values
+            .iter()
+            .flat_map(|v| std::iter::repeat_n(v / per as f64, per))
+            .collect();
+        if own {
+            app.published
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(c.org, (start, spread));
+        }
+    }
+    let intervals: Vec<_> = (0..slots)
+        .map(|i| {
+            let (d, t) = profile.when(i);
+            json!({
+                "date": d.to_string(), "interval_start": t,
+                "forecast": (f.values[i] * 100.0).round() / 100.0,
+                "agents": need[i].agents, "required": need[i].scheduled, "on_duty": on_duty[i],
+                "predicted": whatif.as_ref().map(|w: &plan::Outcome| &w.intervals[i]),
+            })
+        })
+        .collect();
+    Json(json!({
+        "source": if own { "own arrivals (UTC, 15-minute counts)" } else { "history_csv" },
+        "method": f.method.as_str(), "why": f.why, "backtest": f.backtest, "test_days": f.test_days,
+        "backtest_series": backtest_series,
+        "intervals": intervals,
+        "coverage": coverage, "suggested_shifts": suggested, "coverage_with_suggestions": after,
+        "whatif": whatif.as_ref().map(|w| json!({ "scenario": w.scenario, "agents": w.agents,
+            "shifts_lost": w.shifts_lost, "overall": w.overall, "callbacks_within_target": w.callbacks_within_target })),
+        "published": b.publish && own,
+    }))
+    .into_response()
+}
+
+/// Surge warning: today's arrivals against the published forecast over the
+/// last hour (four 15-minute intervals), warning past 20% above.
+pub(crate) async fn surge(State(app): State<App>, Extension(c): Extension<Caller>) -> Response {
+    let published = app
+        .published
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&c.org)
+        .cloned();
+    let Some((start, forecast)) = published else {
+        return Json(json!({ "forecast": false, "warning": null })).into_response();
+    };
+    let report = tryr!(
+        app.read(c.org, |t, now| {
+            t.kpi.close(now);
+            (t.kpi.report(), now)
+        })
+        .await
+    );
+    const STEP: i64 = 15 * 60 * 1000;
+    let now = report.1 .0;
+    let done = ((now - start) / STEP).max(0) as usize;
+    let mut actual = vec![0.0; done.min(forecast.len())];
+    for r in report.0 {
+        if let (kpi::Dimension::Overall, Some(t)) = (&r.dimension, r.interval_start) {
+            let i = (t.0 - start).div_euclid(STEP);
+            if i >= 0 && (i as usize) < actual.len() {
+                actual[i as usize] += r.counts.offered as f64;
+            }
+        }
+    }
+    let w = forecast::surge(&actual, &forecast, 4, 0.2, 8.0);
+    Json(json!({ "forecast": true, "margin": 0.2, "window_minutes": 60, "warning": w }))
+        .into_response()
+}
