@@ -276,8 +276,18 @@ pub struct Need {
     pub service_level: f64,
 }
 
-pub fn requirement(p: &Profile, s: &Service) -> Result<Vec<Need>, PlanError> {
+/// Staff required per interval; `aht` (seconds per interval, e.g. a
+/// handle-time forecast) replaces the service's single handle time where
+/// given.
+pub fn requirement(p: &Profile, s: &Service, aht: Option<&[f64]>) -> Result<Vec<Need>, PlanError> {
     s.validate()?;
+    if let Some(a) = aht {
+        if a.len() != p.calls.len() || a.iter().any(|x| !(*x > 0.0 && *x <= 86_400.0)) {
+            return Err(PlanError::Invalid(
+                "aht: one handle time per interval, above 0 and at most a day".into(),
+            ));
+        }
+    }
     let secs = p.step_minutes as f64 * 60.0;
     let c = wfm::Constraints {
         service_level: Some(s.target),
@@ -287,7 +297,8 @@ pub fn requirement(p: &Profile, s: &Service) -> Result<Vec<Need>, PlanError> {
     };
     p.calls
         .iter()
-        .map(|&calls| {
+        .enumerate()
+        .map(|(i, &calls)| {
             if calls <= 0.0 {
                 return Ok(Need {
                     agents: 0,
@@ -297,7 +308,7 @@ pub fn requirement(p: &Profile, s: &Service) -> Result<Vec<Need>, PlanError> {
             }
             let params = wfm::Params {
                 arrival_rate: calls / secs,
-                aht: s.aht_seconds,
+                aht: aht.map_or(s.aht_seconds, |a| a[i]),
                 patience: s.patience_seconds,
                 target_seconds: s.target_seconds,
                 sl_definition: wfm::SlDefinition::All,
@@ -588,8 +599,13 @@ mod tests {
             shrinkage: 0.3,
             max_occupancy: Some(0.9),
         };
-        let need = requirement(&p, &s).unwrap();
-        let busier = requirement(&parse_profile(&day(52.0)).unwrap(), &s).unwrap();
+        let need = requirement(&p, &s, None).unwrap();
+        let busier = requirement(&parse_profile(&day(52.0)).unwrap(), &s, None).unwrap();
+        let longer = requirement(&p, &s, Some(&[300.0; 20])).unwrap();
+        assert!(
+            longer[0].agents > need[0].agents,
+            "longer calls need more people"
+        );
         assert!(busier[0].agents > need[0].agents);
         assert!(need[0].scheduled > need[0].agents, "shrinkage");
         // A rota that meets today's need.

@@ -71,6 +71,12 @@ pub(crate) struct PlanBody {
     /// Keep this forecast for the wallboard's surge warning.
     #[serde(default)]
     publish: bool,
+    /// Own arrivals of one queue only (default: all).
+    #[serde(default)]
+    queue: Option<u32>,
+    /// Own arrivals of one channel only (default: all).
+    #[serde(default)]
+    channel: Option<model::Channel>,
 }
 
 fn thirty() -> u32 {
@@ -83,18 +89,34 @@ fn seven() -> usize {
 /// Largest planning request (a history of months at 6-minute intervals).
 pub const MAX_PLAN_BYTES: usize = 16 * 1024 * 1024;
 
-/// The organisation's own arrivals per 15-minute interval (UTC), from the
-/// first interval with a contact to the last complete one.
-fn own_history(report: Vec<kpi::Row>, now: Timestamp) -> Vec<forecast::Row> {
+/// Handle time observed in one 15-minute interval.
+#[derive(Default, Clone, Copy)]
+struct Handled {
+    contacts: u64,
+    ms: u64,
+}
+
+/// The organisation's own arrivals per 15-minute interval (UTC) of one
+/// dimension, from the first day with a contact to the last complete
+/// interval; and the handle time observed, by interval start.
+fn own_history(
+    report: Vec<kpi::Row>,
+    now: Timestamp,
+    dim: &kpi::Dimension,
+) -> (Vec<forecast::Row>, std::collections::BTreeMap<i64, Handled>) {
     const STEP: i64 = 15 * 60 * 1000;
     let mut by_start: std::collections::BTreeMap<i64, f64> = Default::default();
+    let mut handled: std::collections::BTreeMap<i64, Handled> = Default::default();
     for r in report {
-        if let (kpi::Dimension::Overall, Some(t)) = (&r.dimension, r.interval_start) {
+        if let (true, Some(t)) = (&r.dimension == dim, r.interval_start) {
             *by_start.entry(t.0).or_default() += r.counts.offered as f64;
+            let h = handled.entry(t.0).or_default();
+            h.contacts += r.counts.handled;
+            h.ms += r.counts.talk_ms + r.counts.hold_ms + r.counts.wrap_ms;
         }
     }
     let Some((&first, _)) = by_start.iter().next() else {
-        return Vec::new();
+        return (Vec::new(), handled);
     };
     // Whole days from the first day's midnight, so the slots line up.
     let first = first - first.rem_euclid(86_400_000);
@@ -111,7 +133,61 @@ fn own_history(report: Vec<kpi::Row>, now: Timestamp) -> Vec<forecast::Row> {
         });
         t += STEP;
     }
-    out
+    (out, handled)
+}
+
+/// Handle time per future interval: the mean observed at the same weekday
+/// and time of day (over the interval's 15-minute parts), else the mean of
+/// everything observed, else the service's own figure.
+fn handle_time(
+    handled: &std::collections::BTreeMap<i64, Handled>,
+    profile: &plan::Profile,
+    start_ms: i64,
+    default: f64,
+) -> (Vec<f64>, &'static str) {
+    const WEEK: i64 = 7 * 86_400_000;
+    const STEP: i64 = 15 * 60 * 1000;
+    let total = handled.values().fold(Handled::default(), |a, h| Handled {
+        contacts: a.contacts + h.contacts,
+        ms: a.ms + h.ms,
+    });
+    if total.contacts == 0 {
+        return (
+            vec![default; profile.calls.len()],
+            "the service's handle time (none observed yet)",
+        );
+    }
+    let overall = total.ms as f64 / total.contacts as f64 / 1000.0;
+    let mut by_phase: HashMap<i64, Handled> = HashMap::new();
+    for (&t, h) in handled {
+        let e = by_phase.entry(t.rem_euclid(WEEK)).or_default();
+        e.contacts += h.contacts;
+        e.ms += h.ms;
+    }
+    let step = profile.step_minutes * 60_000;
+    let v = (0..profile.calls.len() as i64)
+        .map(|i| {
+            let mut h = Handled::default();
+            let mut t = start_ms + i * step;
+            while t < start_ms + (i + 1) * step {
+                if let Some(x) = by_phase.get(&t.rem_euclid(WEEK)) {
+                    h.contacts += x.contacts;
+                    h.ms += x.ms;
+                }
+                t += STEP;
+            }
+            if h.contacts > 0 {
+                h.ms as f64 / h.contacts as f64 / 1000.0
+            } else {
+                overall
+            }
+        })
+        .map(|x| x.max(1.0))
+        .collect();
+    (
+        v,
+        "observed: mean by weekday and time of day, else the overall mean",
+    )
 }
 
 fn hhmm(t: Time) -> String {
@@ -147,6 +223,16 @@ pub(crate) async fn plan(
         }
     }
     let own = b.history_csv.is_none();
+    if !own && (b.queue.is_some() || b.channel.is_some()) {
+        return bad("queue: a queue or channel applies to the server's own arrivals, not an uploaded history".into());
+    }
+    let dim = match (b.queue, b.channel) {
+        (None, None) => kpi::Dimension::Overall,
+        (Some(q), None) => kpi::Dimension::Queue(model::QueueId(q)),
+        (None, Some(ch)) => kpi::Dimension::Channel(ch),
+        (Some(_), Some(_)) => return bad("channel: give a queue or a channel, not both".into()),
+    };
+    let mut observed = Default::default();
     let rows = match &b.history_csv {
         Some(text) => tryr!(forecast::parse_history(text)
             .map_err(|(line, p)| bad(format!("history_csv: line {line}: {p}")))),
@@ -158,7 +244,8 @@ pub(crate) async fn plan(
                 })
                 .await
             );
-            let rows = own_history(report.0, report.1);
+            let (rows, handled) = own_history(report.0, report.1, &dim);
+            observed = handled;
             if rows.is_empty() {
                 return bad("history_csv: no arrivals recorded here yet; upload a history".into());
             }
@@ -211,8 +298,21 @@ pub(crate) async fn plan(
         shrinkage: b.service.shrinkage,
         max_occupancy: b.service.max_occupancy,
     };
+    let start_ms = d0
+        .to_datetime(t0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .map_or(0, |z| z.timestamp().as_millisecond());
+    let (aht, aht_how) = if own {
+        handle_time(&observed, &profile, start_ms, service.aht_seconds)
+    } else {
+        (
+            vec![service.aht_seconds; profile.calls.len()],
+            "the service's handle time",
+        )
+    };
     let need =
-        tryr!(plan::requirement(&profile, &service).map_err(|e| bad(format!("service: {e}"))));
+        tryr!(plan::requirement(&profile, &service, Some(&aht))
+            .map_err(|e| bad(format!("service: {e}"))));
     let shifts = match &b.rota_csv {
         Some(text) => tryr!(plan::parse_rota(text).map_err(|e| bad(format!("rota_csv: {e}")))),
         None => Vec::new(),
@@ -271,12 +371,7 @@ pub(crate) async fn plan(
         _ => None,
     };
     if b.publish {
-        let ts = |d: Date, t: Time| {
-            d.to_datetime(t)
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .map_or(0, |z| z.timestamp().as_millisecond())
-        };
-        let start = ts(d0, t0);
+        let start = start_ms;
         // Per 15 minutes, the unit of the live counts.
         let per = (b.interval_minutes / 15).max(1) as usize;
         let spread: Vec<f64> = f
@@ -297,6 +392,7 @@ pub(crate) async fn plan(
             json!({
                 "date": d.to_string(), "interval_start": t,
                 "forecast": (f.values[i] * 100.0).round() / 100.0,
+                "aht_seconds": (aht[i] * 10.0).round() / 10.0,
                 "agents": need[i].agents, "required": need[i].scheduled, "on_duty": on_duty[i],
                 "predicted": whatif.as_ref().map(|w: &plan::Outcome| &w.intervals[i]),
             })
@@ -304,6 +400,7 @@ pub(crate) async fn plan(
         .collect();
     Json(json!({
         "source": if own { "own arrivals (UTC, 15-minute counts)" } else { "history_csv" },
+        "dimension": dim, "handle_time": aht_how,
         "method": f.method.as_str(), "why": f.why, "backtest": f.backtest, "test_days": f.test_days,
         "backtest_series": backtest_series,
         "intervals": intervals,
@@ -349,4 +446,66 @@ pub(crate) async fn surge(State(app): State<App>, Extension(c): Extension<Caller
     let w = forecast::surge(&actual, &forecast, 4, 0.2, 8.0);
     Json(json!({ "forecast": true, "margin": 0.2, "window_minutes": 60, "warning": w }))
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(t: i64, offered: u64, handled: u64, talk_s: u64) -> kpi::Row {
+        let mut counts = kpi::Counts {
+            offered,
+            handled,
+            talk_ms: talk_s * 1000,
+            ..Default::default()
+        };
+        kpi::Row {
+            figures: counts.figures(),
+            dimension: kpi::Dimension::Overall,
+            interval_start: Some(Timestamp(t)),
+            counts,
+        }
+    }
+
+    #[test]
+    fn own_arrivals_fill_quiet_intervals_and_handle_time_follows_the_week() {
+        const Q: i64 = 15 * 60 * 1000;
+        const DAY: i64 = 86_400_000;
+        // 2026-11-23 (a Monday) 09:00 and 09:15, then the next day 09:00.
+        let monday = 1_795_392_000_000; // 2026-11-23T00:00:00Z
+        let report = vec![
+            row(monday + 36 * Q, 4, 4, 4 * 300),
+            row(monday + 37 * Q, 2, 2, 2 * 120),
+            row(monday + DAY + 36 * Q, 1, 1, 60),
+        ];
+        let now = Timestamp(monday + DAY + 40 * Q + 5);
+        let (rows, handled) = own_history(report, now, &kpi::Dimension::Overall);
+        assert_eq!(
+            rows.len(),
+            96 + 40,
+            "whole first day, then up to the last complete interval"
+        );
+        assert_eq!(rows[0].date.to_string(), "2026-11-23");
+        assert_eq!(
+            (rows[36].calls, rows[37].calls, rows[38].calls),
+            (4.0, 2.0, 0.0)
+        );
+        // Next Monday 09:00–09:30 (one 30-minute interval): the Monday mean;
+        // 10:00: nothing seen then, so the overall mean.
+        let profile = plan::Profile {
+            start: "2026-11-30".parse().unwrap(),
+            start_minute: 9 * 60,
+            step_minutes: 30,
+            calls: vec![10.0, 10.0, 10.0],
+        };
+        let (aht, _) = handle_time(&handled, &profile, monday + 7 * DAY + 36 * Q, 999.0);
+        assert!((aht[0] - (1200.0 + 240.0) / 6.0).abs() < 1e-9, "{aht:?}");
+        assert!(
+            (aht[2] - (1200.0 + 240.0 + 60.0) / 7.0).abs() < 1e-9,
+            "{aht:?}"
+        );
+        // Nothing observed at all: the service's figure.
+        let (aht, how) = handle_time(&Default::default(), &profile, 0, 240.0);
+        assert_eq!((aht[0], how.starts_with("the service's")), (240.0, true));
+    }
 }

@@ -851,6 +851,8 @@ function lineChart(labels, series, description, yMax) {
 
 async function planningPage() {
   const form = $('#plan-form');
+  const c = await api('GET', '/api/v1/config');
+  if (c.ok) c.data.queues.forEach((q) => $('#p-queue').append(el('option', { value: q.id }, q.name)));
   const readFile = (input) => new Promise((ok, fail) => {
     const f = input.files[0];
     if (!f) return ok(null);
@@ -873,6 +875,8 @@ async function planningPage() {
     if ($('#src-file').checked) {
       body.history_csv = await readFile($('#p-history'));
       if (!body.history_csv) { showFieldErrors(form, 'history_csv: choose a history file, or use own arrivals'); return; }
+    } else if ($('#p-queue').value) {
+      body.queue = Number($('#p-queue').value);
     }
     const rota = await readFile($('#p-rota'));
     if (rota) {
@@ -895,7 +899,7 @@ function renderPlan(p) {
     el('tbody', {}, p.backtest.map((b) => el('tr', {}, el('td', {}, label(b.method) + (b.method === p.method ? ' (chosen)' : '')),
       el('td', {}, pct(b.wape_interval)), el('td', {}, pct(b.wape_day)), el('td', {}, pct(b.mape_interval)), el('td', {}, pct(b.mape_day))))));
   out.push(el('section', { class: 'card', id: 'plan-method' }, el('h2', {}, 'Forecast'),
-    el('p', {}, `Method: ${label(p.method)} — ${p.why}. Source: ${p.source}.`),
+    el('p', {}, `Method: ${label(p.method)} — ${p.why}. Source: ${p.source}. Handle time: ${p.handle_time}.`),
     p.backtest.length ? [el('p', {}, `Accuracy on the last ${p.test_days} days held back:`), acc] : ''));
   if (p.backtest_series.length) {
     const bs = p.backtest_series;
