@@ -413,6 +413,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
         }
     }
     assert!(checked > 300, "{checked} checks");
+    eprintln!("authorisation matrix: {checked} checks");
     // The GP network's configuration is untouched by the trust's admin.
     let (_, medway_after) = call(addr, "GET", "/api/v1/config", None, &medway_admin);
     assert_eq!(medway_before, medway_after);
