@@ -1,12 +1,14 @@
 //! Architecture invariant: the pure crates (model, routing, kpi, wfm, sim,
-//! flow) depend on no async runtime, database, JSON library or web
+//! flow, forecast, plan, pathway) depend on no async runtime, database, JSON library or web
 //! framework, never read the clock or an unseeded random source, and do no
 //! I/O and start no threads. Checked here on their manifests
 //! and sources.
 
 use std::path::{Path, PathBuf};
 
-const PURE: [&str; 7] = ["model", "routing", "kpi", "wfm", "sim", "flow", "forecast"];
+const PURE: [&str; 9] = [
+    "model", "routing", "kpi", "wfm", "sim", "flow", "forecast", "plan", "pathway",
+];
 const FORBIDDEN_DEPS: [&str; 12] = [
     "tokio",
     "axum",

@@ -9,6 +9,7 @@ mod csv;
 mod demo;
 mod flows;
 mod forecasting;
+mod pathways;
 mod rota;
 mod scenario_file;
 mod simulate;
@@ -97,6 +98,12 @@ enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// Triage pathways: `pathway check FILE` validates a set; `pathway run
+    /// FILE --answers 1,2,...` walks a journey.
+    Pathway {
+        #[command(subcommand)]
+        command: PathwayCommand,
+    },
     /// Replays a routing script (see `routing::script`) against the demo
     /// trust and prints the trace.
     Route {
@@ -111,6 +118,26 @@ enum AuditCommand {
     Verify {
         #[arg(long, default_value = "switchboard-data")]
         data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PathwayCommand {
+    /// Validates a pathway set (JSON) and prints its content hash.
+    Check { file: PathBuf },
+    /// Walks a journey by answer numbers (from 1) and prints each step and
+    /// the disposition (or the next question).
+    Run {
+        file: PathBuf,
+        /// Start at this pathway instead of the set's entry.
+        #[arg(long)]
+        from: Option<String>,
+        /// The patient's state, e.g. `age_group=child,sex=female`.
+        #[arg(long, default_value = "")]
+        state: String,
+        /// Answer numbers, e.g. `2,2,2,1`.
+        #[arg(long, default_value = "")]
+        answers: String,
     },
 }
 
@@ -197,6 +224,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Flow {
             command: FlowCommand::Check { files },
         } => print!("{}", flows::check(&files)?),
+        Command::Pathway {
+            command: PathwayCommand::Check { file },
+        } => print!("{}", pathways::check(&file)?),
+        Command::Pathway {
+            command:
+                PathwayCommand::Run {
+                    file,
+                    from,
+                    state,
+                    answers,
+                },
+        } => print!(
+            "{}",
+            pathways::run(&file, from.as_deref(), &state, &answers)?
+        ),
         Command::Route { script } => {
             let meta = std::fs::metadata(&script)
                 .with_context(|| format!("cannot read {}", script.display()))?;

@@ -769,3 +769,70 @@ fn audit_verify_reports_an_intact_or_broken_chain() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn pathway_check_and_run_walk_the_demo_set() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pathways/demo.json");
+    let (code, out, err) = switchboard(&["pathway", "check", demo]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("DEMO CONTENT: not clinical advice"), "{out}");
+    assert!(out.contains("every path ends in a disposition"), "{out}");
+    let hash = out
+        .lines()
+        .last()
+        .unwrap()
+        .strip_prefix("content hash ")
+        .unwrap()
+        .to_string();
+    assert_eq!(hash.len(), 64);
+    // Breathing, awake, no bleeding; toothache; no swelling; severe pain.
+    let (code, out, err) = switchboard(&["pathway", "run", demo, "--answers", "2,2,2,2,2,1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("disposition Dx17: Speak to a dental service within 1 hour"),
+        "{out}"
+    );
+    assert!(out.contains("SG 1002, SD [4202]"), "{out}");
+    assert!(out.ends_with(&format!("content hash {hash}\n")), "{out}");
+    // Part-way: the next question and its answers.
+    let (_, out, _) = switchboard(&["pathway", "run", demo, "--answers", "2,2,2"]);
+    assert!(
+        out.contains("next: What is the main problem today?\n  1. An injury"),
+        "{out}"
+    );
+    // A child under one with an injury: the age branch.
+    let (_, out, _) = switchboard(&[
+        "pathway",
+        "run",
+        demo,
+        "--state",
+        "age_group=child",
+        "--answers",
+        "2,2,2,1,1",
+    ]);
+    assert!(out.contains("disposition Dx02"), "{out}");
+    // Bad answers and broken files are refused, naming the problem.
+    let (code, _, err) = switchboard(&["pathway", "run", demo, "--answers", "2,9"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "step 2: Are they awake and responding to you?: answer 9 is not one of its 2 answers"
+        ),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("sb-pathway-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"name":"t","version":"1","entry":"p","dispositions":[],"pathways":[{"id":"p","title":"P","symptom_group":1,"start":"a","nodes":[{"id":"a","question":{"text":"Q","answers":[{"text":"x","next":{"disposition":"Dx99"}}]}}]}]}"#,
+    )
+    .unwrap();
+    let (code, _, err) = switchboard(&["pathway", "check", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("pathway p node a: ends in disposition Dx99, which is not defined"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
