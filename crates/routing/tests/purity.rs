@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-const PURE: [&str; 9] = [
-    "model", "routing", "kpi", "wfm", "sim", "flow", "forecast", "plan", "pathway",
+const PURE: [&str; 10] = [
+    "model", "routing", "kpi", "wfm", "sim", "flow", "forecast", "plan", "pathway", "dos",
 ];
 const FORBIDDEN_DEPS: [&str; 12] = [
     "tokio",
