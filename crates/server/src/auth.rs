@@ -87,11 +87,13 @@ pub enum Perm {
     TokenAdmin,
     PatientWrite,
     PatientRead,
+    /// Triage a contact; search the Directory of Services.
+    Triage,
     AuditRead,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 19] = [
+    pub const ALL: [Perm; 20] = [
         Perm::Session,
         Perm::ContactCreate,
         Perm::ContactRead,
@@ -110,6 +112,7 @@ impl Perm {
         Perm::TokenAdmin,
         Perm::PatientWrite,
         Perm::PatientRead,
+        Perm::Triage,
         Perm::AuditRead,
     ];
 }
@@ -137,6 +140,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         TokenAdmin => matches!(role, Admin),
         PatientWrite => matches!(role, Integration),
         PatientRead => matches!(role, Agent | Clinician | Supervisor),
+        Triage => matches!(role, Agent | Clinician | Supervisor),
         AuditRead => matches!(role, Auditor),
     }
 }

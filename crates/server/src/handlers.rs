@@ -109,7 +109,7 @@ fn is_with(v: &routing::ContactView, agent: Option<AgentId>) -> bool {
 
 /// For agents and clinicians: the contact must be theirs (offered to them
 /// or with them). A contact of another organisation is not found.
-async fn own_contact(app: &App, c: &Caller, id: ContactId) -> Result<(), Response> {
+pub(crate) async fn own_contact(app: &App, c: &Caller, id: ContactId) -> Result<(), Response> {
     let view = app.read(c.org, move |t, _| t.engine.contact(id)).await?;
     let Some(view) = view else {
         return Err(error(

@@ -26,6 +26,7 @@ mod reports;
 pub mod routes;
 pub mod seed;
 mod services;
+mod triage;
 mod web;
 
 use auth::{Perm, Role, Scope};
@@ -454,6 +455,7 @@ pub struct App {
     pub(crate) limiter: Arc<Mutex<auth::LoginLimiter>>,
     cache: Arc<Mutex<auth::CredentialCache<Caller>>>,
     pub(crate) published: planning::Published,
+    pub(crate) clinical: Arc<triage::Clinical>,
     pub(crate) sessions: auth::SessionPolicy,
 }
 
@@ -800,6 +802,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         .iter()
         .next()
         .map(|(o, t)| (*o, t.engine.config(), t.hub.subscribe()));
+    let clinical = triage::load(&dir).map_err(ServerError::Other)?;
     let (tx, rx) = mpsc::channel(1024);
     let task = tokio::spawn(engine_task(tenants, st, rx));
     let (stopping, stop) = tokio::sync::watch::channel(false);
@@ -828,6 +831,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         limiter: Arc::default(),
         cache: Arc::default(),
         published: Arc::default(),
+        clinical,
         sessions: auth::SessionPolicy::default(),
     };
     let router = routes::router(app);

@@ -53,6 +53,24 @@ CREATE TABLE IF NOT EXISTS entry_points (
     service INTEGER NOT NULL,
     PRIMARY KEY (kind, address)
 );
+CREATE TABLE IF NOT EXISTS dos_services (
+    org INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    PRIMARY KEY (org, id)
+);
+CREATE TABLE IF NOT EXISTS dos_centroids (
+    district TEXT PRIMARY KEY,
+    easting REAL NOT NULL,
+    northing REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS triage_journeys (
+    id INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    contact INTEGER NOT NULL,
+    journey TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS patients (
     org INTEGER NOT NULL,
     nhs_number TEXT NOT NULL,
@@ -675,6 +693,98 @@ impl Directory {
         append_audit_tx(&tx, audit)?;
         tx.commit()?;
         Ok(records)
+    }
+
+    // --- Directory of Services and triage ---------------------------------
+
+    /// Replaces the organisation's DoS services (JSON each) and adds the
+    /// postcode-district centroids, with the audit record, in one
+    /// transaction.
+    pub fn replace_dos(
+        &mut self,
+        org: OrgId,
+        services: &[(u64, String)],
+        centroids: &[(String, f64, f64)],
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        let tx = self.immediate()?;
+        tx.execute("DELETE FROM dos_services WHERE org = ?1", params![org.0])?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO dos_services (org, id, service) VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, json) in services {
+                st.execute(params![org.0, *id as i64, json])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO dos_centroids (district, easting, northing) VALUES (?1, ?2, ?3)",
+            )?;
+            for (d, e, n) in centroids {
+                st.execute(params![d, e, n])?;
+            }
+        }
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every organisation's DoS services (JSON each).
+    pub fn dos_services(&self) -> Result<Vec<(OrgId, String)>, StoreError> {
+        let mut st = self
+            .db
+            .prepare("SELECT org, service FROM dos_services ORDER BY org, id")?;
+        let rows = st.query_map([], |r| Ok((OrgId(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every postcode-district centroid: (district, easting, northing).
+    pub fn dos_centroids(&self) -> Result<Vec<(String, f64, f64)>, StoreError> {
+        let mut st = self
+            .db
+            .prepare("SELECT district, easting, northing FROM dos_centroids")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Saves a finished triage journey (JSON) of a contact with its audit
+    /// record, in one transaction; returns its id.
+    pub fn save_journey(
+        &mut self,
+        org: OrgId,
+        contact: model::ContactId,
+        journey: &str,
+        at: Timestamp,
+        audit: &AuditRecord,
+    ) -> Result<u64, StoreError> {
+        let tx = self.immediate()?;
+        tx.execute(
+            "INSERT INTO triage_journeys (org, contact, journey, at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![org.0, contact.0 as i64, journey, at.as_ms()],
+        )?;
+        let id = tx.last_insert_rowid() as u64;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// A contact's saved journeys (JSON), oldest first, the read audited.
+    pub fn journeys(
+        &mut self,
+        org: OrgId,
+        contact: model::ContactId,
+        audit: &AuditRecord,
+    ) -> Result<Vec<String>, StoreError> {
+        let tx = self.immediate()?;
+        let out = {
+            let mut st = tx.prepare_cached(
+                "SELECT journey FROM triage_journeys WHERE org = ?1 AND contact = ?2 ORDER BY id",
+            )?;
+            let rows = st.query_map(params![org.0, contact.0 as i64], |r| r.get(0))?;
+            rows.collect::<Result<Vec<String>, _>>()?
+        };
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(out)
     }
 
     /// Appends one audit record on its own (a refused request, a log-in).

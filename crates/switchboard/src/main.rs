@@ -7,6 +7,7 @@ use std::path::PathBuf;
 mod args;
 mod csv;
 mod demo;
+mod dosimport;
 mod flows;
 mod forecasting;
 mod pathways;
@@ -98,6 +99,12 @@ enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// The Directory of Services: `dos import` loads real GP practices and
+    /// NHS trusts from ODS extracts into an organisation's directory.
+    Dos {
+        #[command(subcommand)]
+        command: DosCommand,
+    },
     /// Triage pathways: `pathway check FILE` validates a set; `pathway run
     /// FILE --answers 1,2,...` walks a journey.
     Pathway {
@@ -119,6 +126,12 @@ enum AuditCommand {
         #[arg(long, default_value = "switchboard-data")]
         data: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum DosCommand {
+    /// Imports ODS extracts (replacing the organisation's directory).
+    Import(Box<dosimport::DosImportArgs>),
 }
 
 #[derive(Subcommand)]
@@ -224,6 +237,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Flow {
             command: FlowCommand::Check { files },
         } => print!("{}", flows::check(&files)?),
+        Command::Dos {
+            command: DosCommand::Import(a),
+        } => print!("{}", dosimport::run(*a)?),
         Command::Pathway {
             command: PathwayCommand::Check { file },
         } => print!("{}", pathways::check(&file)?),

@@ -109,6 +109,7 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("token_admin", &["admin"]),
     ("patient_write", &["integration"]),
     ("patient_read", &["agent", "clinician", "supervisor"]),
+    ("triage", &["agent", "clinician", "supervisor"]),
     ("audit_read", &["auditor"]),
 ];
 
@@ -292,6 +293,8 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "SkillDef" => json!({"id": 50, "name": "British Sign Language"}).to_string(),
                     "ServiceDef" => service("Wheelchairs", 2, "01622 000 002"),
                     "Skills" => json!({"skills": [[2, 2], [7, 1]]}).to_string(),
+                    "Triage" => json!({"answers": [1]}).to_string(),
+                    "DosSearch" => json!({"postcode": "ME10 4AB", "age_years": 40, "sex": "female", "symptom_group": 1003, "disposition": "Dx05"}).to_string(),
                     "Plan" => json!({"service": {"aht_seconds": 240, "target": 0.8, "target_seconds": 20}}).to_string(),
                     "TeamDef" => json!({"id": 50, "name": "Night team"}).to_string(),
                     "SiteDef" => json!({"id": 50, "name": "Dover"}).to_string(),

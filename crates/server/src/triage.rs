@@ -1,0 +1,280 @@
+//! Triage and the Directory of Services over HTTP: a contact's assessment
+//! (replayed from its answers on every call, saved with its audit record
+//! once it ends in a disposition) and the DoS search for the patient.
+
+use crate::handlers::{body, tryr, Body};
+use crate::{error, store_error, App, Caller};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use model::{ContactId, OrgId, Timestamp};
+use pathway::Now;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// What triage needs, loaded at start: the pathway set, each
+/// organisation's directory, the postcode-district centroids.
+pub(crate) struct Clinical {
+    pub(crate) pathways: pathway::Checked,
+    pub(crate) dos: HashMap<OrgId, dos::Directory>,
+    pub(crate) centroids: HashMap<String, dos::Point>,
+}
+
+/// The project's demo pathway set (not clinical advice).
+const DEMO_PATHWAYS: &str = include_str!("../../../pathways/demo.json");
+
+pub(crate) fn load(dir: &store::directory::Directory) -> Result<Arc<Clinical>, String> {
+    let set: pathway::PathwaySet =
+        serde_json::from_str(DEMO_PATHWAYS).map_err(|e| format!("demo pathways: {e}"))?;
+    let pathways = set
+        .check()
+        .map_err(|e| format!("demo pathways: {:?}", e.first()))?;
+    let mut dos: HashMap<OrgId, dos::Directory> = HashMap::new();
+    for (org, text) in dir.dos_services().map_err(|e| e.to_string())? {
+        let s: dos::Service =
+            serde_json::from_str(&text).map_err(|e| format!("a stored DoS service: {e}"))?;
+        dos.entry(org).or_default().services.push(s);
+    }
+    let centroids = dir
+        .dos_centroids()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(d, e, n)| {
+            (
+                d,
+                dos::Point {
+                    easting: e,
+                    northing: n,
+                },
+            )
+        })
+        .collect();
+    Ok(Arc::new(Clinical {
+        pathways,
+        dos,
+        centroids,
+    }))
+}
+
+pub(crate) async fn info(State(app): State<App>) -> Response {
+    let c = &app.clinical.pathways;
+    Json(json!({
+        "name": c.set.name, "version": c.set.version, "demo": c.set.demo, "hash": c.hash,
+        "entry": c.set.entry, "dispositions": c.set.dispositions,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TriageBody {
+    /// The patient's state: `age_group` (`child`, `adult`), `sex`.
+    #[serde(default)]
+    state: BTreeMap<String, String>,
+    /// Answers so far, by position (from 0).
+    #[serde(default)]
+    answers: Vec<usize>,
+    /// Save the journey (it must have ended in a disposition).
+    #[serde(default)]
+    save: bool,
+}
+
+fn now_json(n: &Now<'_>) -> serde_json::Value {
+    match n {
+        Now::Question {
+            pathway,
+            node,
+            text,
+            answers,
+        } => {
+            json!({ "question": { "pathway": pathway, "node": node, "text": text, "answers": answers } })
+        }
+        Now::Ended {
+            disposition,
+            symptom_group,
+            discriminators,
+        } => json!({ "ended": { "disposition": disposition, "symptom_group": symptom_group,
+            "discriminators": discriminators } }),
+    }
+}
+
+/// The contact's assessment: replays the answers given so far and says
+/// what comes next; with `save`, keeps the finished journey (audited).
+pub(crate) async fn triage(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+    b: Body<TriageBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    if b.state.len() > 20 || b.answers.len() > pathway::MAX_STEPS {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "answers: too many answers or state values".into(),
+        );
+    }
+    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    let set = &app.clinical.pathways;
+    let journey = pathway::replay(set, &set.hash, &set.set.entry, b.state.clone(), &b.answers);
+    let j = match journey {
+        Ok(j) => j,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, format!("answers: {e}")),
+    };
+    let now = j.now();
+    let mut saved = None;
+    if b.save {
+        let Now::Ended {
+            disposition,
+            symptom_group,
+            discriminators,
+        } = &now
+        else {
+            return error(
+                StatusCode::CONFLICT,
+                "save: the assessment has not reached a disposition".into(),
+            );
+        };
+        let record = json!({
+            "pathways": { "name": set.set.name, "version": set.set.version, "hash": set.hash, "demo": set.set.demo },
+            "state": b.state, "answers": b.answers, "steps": j.steps,
+            "disposition": disposition, "symptom_group": symptom_group, "discriminators": discriminators,
+            "by": c.actor, "at": crate::wall_clock(),
+        });
+        let mut audit = c.audit(
+            "save triage",
+            format!("contact c{id} → {}", disposition.code),
+        );
+        audit.purpose = Some("direct care".into());
+        let r = app.directory().save_journey(
+            c.org,
+            ContactId(id),
+            &record.to_string(),
+            crate::wall_clock(),
+            &audit,
+        );
+        saved = Some(tryr!(r.map_err(store_error)));
+    }
+    Json(json!({
+        "demo": set.set.demo, "hash": set.hash, "now": now_json(&now),
+        "steps": j.steps, "state": j.state, "saved": saved,
+    }))
+    .into_response()
+}
+
+pub(crate) async fn saved_journeys(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> Response {
+    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    let mut audit = c.audit("read triage", format!("contact c{id}"));
+    audit.purpose = Some("direct care".into());
+    let r = app.directory().journeys(c.org, ContactId(id), &audit);
+    match r {
+        Ok(list) => {
+            let v: Vec<serde_json::Value> = list
+                .iter()
+                .filter_map(|t| serde_json::from_str(t).ok())
+                .collect();
+            Json(json!({ "journeys": v })).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SearchBody {
+    postcode: String,
+    age_years: u32,
+    sex: dos::Sex,
+    #[serde(default)]
+    gp_practice: Option<String>,
+    symptom_group: u32,
+    #[serde(default)]
+    discriminators: Vec<u32>,
+    disposition: String,
+    /// The search time (RFC 3339); default now. At most a minute in the
+    /// past or a year ahead.
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    distance_km: Option<u32>,
+}
+
+/// The DoS search for a patient and a disposition.
+pub(crate) async fn search(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    b: Body<SearchBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let bad = |m: String| error(StatusCode::UNPROCESSABLE_ENTITY, m);
+    let clinical = &app.clinical;
+    let Some(district) = dos::outward(&b.postcode) else {
+        return bad("postcode: not a UK postcode".into());
+    };
+    let Some(&location) = clinical.centroids.get(&district) else {
+        return bad(format!(
+            "postcode: district {district} is not known to the directory"
+        ));
+    };
+    let Some(d) = clinical.pathways.disposition(&b.disposition) else {
+        return bad(format!(
+            "disposition: {} is not a disposition of the pathway set",
+            b.disposition
+        ));
+    };
+    if b.age_years > 130 {
+        return bad("age_years: at most 130".into());
+    }
+    let now = crate::wall_clock();
+    let at = match &b.at {
+        None => now,
+        Some(s) => match s.parse::<jiff::Timestamp>() {
+            Ok(t) => Timestamp(t.as_millisecond()),
+            Err(_) => return bad("at: not an RFC 3339 time".into()),
+        },
+    };
+    if at.0 < now.0 - 60_000 || at.0 > now.0 + 366 * 86_400_000 {
+        return bad("at: at most a minute in the past and a year ahead".into());
+    }
+    let empty = dos::Directory::default();
+    let dir = clinical.dos.get(&c.org).unwrap_or(&empty);
+    let q = dos::Query {
+        location,
+        district: Some(district),
+        age_days: dos::age_days(b.age_years, 0, 0),
+        sex: b.sex,
+        gp_practice: b.gp_practice,
+        symptom_group: b.symptom_group,
+        discriminators: b.discriminators,
+        disposition: b.disposition.clone(),
+        timeframe_minutes: d.timeframe_minutes,
+        at,
+        forced_distance_km: None,
+        distance_km: b.distance_km,
+    };
+    let r = match dos::search(dir, &q) {
+        Ok(r) => r,
+        Err(e) => return bad(e.to_string()),
+    };
+    let by_id: HashMap<u64, &dos::Service> = dir.services.iter().map(|s| (s.id, s)).collect();
+    let results: Vec<serde_json::Value> = r
+        .results
+        .iter()
+        .map(|f| {
+            let s = by_id[&f.id];
+            json!({ "found": f, "postcode": s.postcode, "phone": s.phone, "ods_code": s.ods_code,
+                    "referral": s.professional_text })
+        })
+        .collect();
+    Json(json!({
+        "disposition": d, "distance_km": r.distance_km, "services_searched": dir.services.len(),
+        "results": results, "gaps": r.gaps,
+    }))
+    .into_response()
+}

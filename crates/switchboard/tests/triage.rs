@@ -1,0 +1,190 @@
+//! The clinical front door over HTTP: real GP practices and trusts imported
+//! from the shared ODS extracts, a caller assessed through the demo
+//! pathways to a disposition, the journey saved and still there after a
+//! kill -9, and the Directory of Services searched near the patient.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn call(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let (s, b) = http(addr, method, path, body).unwrap();
+    (s, serde_json::from_str(&b).unwrap_or(Value::Null))
+}
+
+#[test]
+fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
+    let (data, addr, server) = fresh("triage");
+    kill(server, std::path::Path::new("/nonexistent"));
+    // Import the real extracts into the trust's directory (the server is
+    // stopped; it loads the directory at start).
+    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/");
+    for f in [
+        "ods-gp-practices-epraccur-2020.csv",
+        "ods-nhs-trusts-etr-2021.csv",
+        "uk-outcode-centroids-2014.csv",
+    ] {
+        assert!(
+            std::path::Path::new(&format!("{shared}{f}")).exists(),
+            "the shared data {f} is missing"
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "dos",
+            "import",
+            "--data",
+            data.to_str().unwrap(),
+            "--org",
+            "1",
+            "--practices",
+            &format!("{shared}ods-gp-practices-epraccur-2020.csv"),
+            "--trusts",
+            &format!("{shared}ods-nhs-trusts-etr-2021.csv"),
+            "--centroids",
+            &format!("{shared}uk-outcode-centroids-2014.csv"),
+            "--pathways",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../pathways/demo.json"),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("6824 GP practices"), "{text}");
+    assert!(text.contains("rows skipped"), "{text}");
+    let server = start(&data, addr);
+    let (s, info) = call(addr, "GET", "/api/v1/triage", None);
+    assert_eq!(s, 200);
+    assert_eq!(info["demo"], true, "demo content is marked as such");
+    // A caller needs a repeat prescription of insulin today.
+    assert_eq!(
+        call(
+            addr,
+            "POST",
+            "/api/v1/contacts",
+            Some(r#"{"id":1,"queue":6}"#)
+        )
+        .0,
+        201
+    );
+    let step = |answers: &[usize], save: bool| {
+        call(
+            addr,
+            "POST",
+            "/api/v1/contacts/1/triage",
+            Some(&json!({"state": {"age_group": "adult", "sex": "male"}, "answers": answers, "save": save}).to_string()),
+        )
+    };
+    let (s, v) = step(&[], false);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["now"]["question"]["text"],
+        "Is the person breathing normally?"
+    );
+    let (_, v) = step(&[1, 1, 1, 2], false);
+    assert_eq!(
+        v["now"]["question"]["text"],
+        "Will they run out of the medicine within 24 hours?"
+    );
+    // Saving before the end is refused; a wrong answer number is named.
+    assert_eq!(step(&[1, 1, 1, 2], true).0, 409);
+    let (s, v) = step(&[1, 7], false);
+    assert_eq!(s, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("answer 7"), "{v}");
+    let (s, v) = step(&[1, 1, 1, 2, 0, 0], true);
+    assert_eq!(s, 200, "{v}");
+    let ended = &v["now"]["ended"];
+    assert_eq!(ended["disposition"]["code"], "Dx05");
+    assert_eq!(
+        (
+            ended["symptom_group"].as_u64(),
+            ended["discriminators"][0].as_u64()
+        ),
+        (Some(1003), Some(4302))
+    );
+    assert!(v["saved"].is_u64());
+    // The Directory of Services near the patient (Sittingbourne, ME10),
+    // next Monday at 10:00 London time, when practices are open.
+    let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
+    let mut day = jiff::Zoned::now()
+        .with_time_zone(tz)
+        .date()
+        .tomorrow()
+        .unwrap();
+    while day.weekday() != jiff::civil::Weekday::Monday {
+        day = day.tomorrow().unwrap();
+    }
+    let london = |h: i8| {
+        day.at(h, 0, 0, 0)
+            .to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap())
+            .unwrap()
+            .timestamp()
+            .to_string()
+    };
+    let at = london(10);
+    let search = json!({"postcode": "ME10 4AB", "age_years": 70, "sex": "male",
+        "symptom_group": 1003, "discriminators": [4302], "disposition": "Dx05", "at": at});
+    let (s, r) = call(
+        addr,
+        "POST",
+        "/api/v1/dos/search",
+        Some(&search.to_string()),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert!(r["services_searched"].as_u64().unwrap() > 6000, "{r}");
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "one GP practice: {r}");
+    let f = &results[0]["found"];
+    assert_eq!(
+        (f["type_id"].as_u64(), f["catch_all"].as_bool()),
+        (Some(100), Some(false))
+    );
+    assert!(
+        f["distance_km"].as_f64().unwrap() < 5.0,
+        "the nearest practice: {r}"
+    );
+    assert!(
+        results[0]["postcode"].as_str().unwrap().starts_with("ME10"),
+        "{r}"
+    );
+    // At 22:00 the same day every practice is closed: the gaps say so, and
+    // the answer is the catch-all to the nearest emergency departments.
+    let mut night = search.clone();
+    night["at"] = json!(london(22));
+    let (s, r) = call(addr, "POST", "/api/v1/dos/search", Some(&night.to_string()));
+    assert_eq!(s, 200, "{r}");
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{r}");
+    assert!(
+        results
+            .iter()
+            .all(|x| x["found"]["type_id"] == 40 && x["found"]["catch_all"] == true),
+        "{r}"
+    );
+    assert!(r["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["failed"] == "closed"));
+    // Bad input names the field.
+    let (s, v) = call(addr, "POST", "/api/v1/dos/search", Some(&json!({"postcode": "nowhere", "age_years": 1, "sex": "male", "symptom_group": 1, "disposition": "Dx05"}).to_string()));
+    assert_eq!(
+        (s, v["error"].as_str().map(|e| e.starts_with("postcode:"))),
+        (422, Some(true))
+    );
+    // The saved journey survives a kill -9.
+    kill(server, std::path::Path::new("/nonexistent"));
+    let server = start(&data, addr);
+    let (s, v) = call(addr, "GET", "/api/v1/contacts/1/triage", None);
+    assert_eq!(s, 200, "{v}");
+    let j = &v["journeys"][0];
+    assert_eq!(j["disposition"]["code"], "Dx05");
+    assert_eq!(j["answers"], json!([1, 1, 1, 2, 0, 0]));
+    assert_eq!(j["pathways"]["hash"], info["hash"]);
+    kill(server, &data);
+}
