@@ -6,7 +6,7 @@
 // Prints the wallboard's measured update latencies.
 
 import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,7 +112,22 @@ async function journey(name, f) {
   open.length = 0;
 }
 
+const shared = join(here, '..', '..', 'shared', 'data');
 try {
+  await waitHealthy();
+  // The trust's Directory of Services: real practices and trusts from the
+  // shared ODS extracts (the server loads it at start).
+  server.kill('SIGKILL');
+  await new Promise((r) => server.once('exit', r));
+  for (const f of ['ods-gp-practices-epraccur-2020.csv', 'ods-nhs-trusts-etr-2021.csv', 'uk-outcode-centroids-2014.csv']) {
+    assert.ok(existsSync(join(shared, f)), `the shared data ${f} is missing`);
+  }
+  const imp = spawnSync(bin, ['dos', 'import', '--data', data, '--org', '1',
+    '--practices', join(shared, 'ods-gp-practices-epraccur-2020.csv'), '--trusts', join(shared, 'ods-nhs-trusts-etr-2021.csv'),
+    '--centroids', join(shared, 'uk-outcode-centroids-2014.csv'), '--pathways', join(here, '..', 'pathways', 'demo.json')], { encoding: 'utf8' });
+  assert.equal(imp.status, 0, imp.stderr);
+  console.log(imp.stdout.split('\n')[0]);
+  server = launch();
   await waitHealthy();
   const admin = await client('kent.admin');
   const sup = await client('kent.supervisor');
@@ -177,6 +192,42 @@ try {
     await setState(hana, 'offline');
     await alice.context().close();
     await hana.context().close();
+  });
+
+  await journey('an agent assesses a caller to a disposition, saves it, and finds services near the patient', async () => {
+    const alice = await person('kent.agent', '/agent');
+    await setState(alice, 'ready');
+    await ok(integration('POST', '/api/v1/contacts', { id: 9601, queue: 2 }), 'arrive');
+    const offer = alice.locator('section.offer[data-contact="9601"]');
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    const card = alice.locator('section[data-contact="9601"][data-phase="active"]');
+    await card.getByText('Assess (triage)').click();
+    await card.getByRole('button', { name: 'Start assessment' }).click();
+    await card.locator('.notice', { hasText: 'Demo pathways: not clinical advice.' }).waitFor();
+    for (const a of ['Yes', 'Yes', 'No', 'A repeat prescription', 'Yes', 'Yes']) {
+      await card.locator('button.triage-answer', { hasText: new RegExp(`^${a}$`) }).first().click();
+      await card.locator('.triage-question, .triage-disposition').first().waitFor();
+    }
+    await card.locator('.triage-disposition', { hasText: 'Dx05' }).waitFor();
+    await card.getByRole('button', { name: 'Save assessment' }).click();
+    await card.getByRole('button', { name: 'Assessment saved' }).waitFor();
+    await card.getByLabel('Patient postcode').fill('ME10 4AB');
+    await card.getByLabel('Age (years)').fill('70');
+    await card.getByRole('button', { name: 'Find services' }).click();
+    const items = card.locator('.dos-list li');
+    await items.first().waitFor();
+    assert.ok((await items.count()) >= 1);
+    assert.match(await items.first().textContent(), / km, /);
+    await shot(alice, 'agent-triage-dos');
+    const saved = await ok(sup('GET', '/api/v1/contacts/9601/triage'), 'saved journeys');
+    assert.equal(saved.journeys[0].disposition.code, 'Dx05');
+    await card.getByRole('button', { name: 'End' }).click();
+    const wrap = alice.locator('section[data-contact="9601"][data-phase="wrap_up"]');
+    await wrap.getByLabel('Outcome').selectOption('referred');
+    await wrap.getByRole('button', { name: 'Wrap-up done' }).click();
+    await wrap.waitFor({ state: 'detached' });
+    await setState(alice, 'offline');
+    await alice.context().close();
   });
 
   const latencies = {};

@@ -223,6 +223,77 @@ async function agentPage(me) {
     return box;
   }
 
+  /** The assessment (triage) of contact `c`, then the Directory of
+   * Services search for its disposition. */
+  function assessView(c) {
+    const i = info(c);
+    i.triage = i.triage || { answers: [], state: { age_group: 'adult', sex: 'female' } };
+    const t = i.triage;
+    const box = el('div', { class: 'assess-body', 'aria-live': 'polite' });
+    const age = el('select', { id: `t-age-${c}` }, ['adult', 'child'].map((v) => el('option', { value: v, selected: t.state.age_group === v }, label(v))));
+    const sex = el('select', { id: `t-sex-${c}` }, ['female', 'male'].map((v) => el('option', { value: v, selected: t.state.sex === v }, label(v))));
+    const step = async (save) => {
+      t.state = { age_group: age.value, sex: sex.value };
+      const res = await api('POST', `/api/v1/contacts/${c}/triage`, { state: t.state, answers: t.answers, save: !!save });
+      if (!res.ok) { box.replaceChildren(el('p', { class: 'field-error', role: 'alert' }, errorOf(res))); return; }
+      render(res.data, save);
+    };
+    const render = (r, saved) => {
+      const parts = [];
+      if (r.demo) parts.push(el('p', { class: 'notice' }, 'Demo pathways: not clinical advice.'));
+      if (r.steps.length) parts.push(el('ol', { class: 'timeline', 'aria-label': 'Answers given' }, r.steps.map((s) => el('li', {}, `${s.question} — ${s.answer_text}`))));
+      if (r.now.question) {
+        const q = r.now.question;
+        parts.push(el('p', { class: 'triage-question' }, el('strong', {}, q.text)));
+        parts.push(el('div', { class: 'row' }, q.answers.map((a, k) => el('button', { type: 'button', class: 'secondary triage-answer',
+          onclick: () => { t.answers.push(k); step(); } }, a))));
+      } else {
+        const e = r.now.ended;
+        const d = e.disposition;
+        t.ended = e;
+        parts.push(el('div', { class: 'pop triage-disposition' }, el('strong', {}, `${d.code}: ${d.wording}`),
+          d.clinician_required ? el('p', {}, 'A clinician must be involved: transfer warm to the clinical queue, or book a clinical callback within the timeframe.') : ''));
+        parts.push(el('div', { class: 'row' },
+          el('button', { type: 'button', class: 'save-triage', disabled: saved || null, onclick: () => step(true) }, saved ? 'Assessment saved' : 'Save assessment')));
+        parts.push(searchView(c, e));
+      }
+      if (t.answers.length) {
+        parts.push(el('button', { type: 'button', class: 'secondary', onclick: () => { t.answers.pop(); t.ended = null; step(); } }, 'Back one question'));
+      }
+      box.replaceChildren(...parts);
+    };
+    const begin = el('button', { type: 'button', class: 'begin-triage', onclick: () => { t.answers = []; step(); } }, 'Start assessment');
+    return el('details', { class: 'assess' }, el('summary', {}, 'Assess (triage)'),
+      el('div', { class: 'row' }, el('div', {}, el('label', { for: `t-age-${c}` }, 'Age group'), age),
+        el('div', {}, el('label', { for: `t-sex-${c}` }, 'Sex'), sex), begin), box);
+  }
+
+  function searchView(c, ended) {
+    const postcode = el('input', { id: `dos-postcode-${c}`, size: 9, autocomplete: 'off' });
+    const years = el('input', { id: `dos-age-${c}`, size: 4, inputmode: 'numeric', value: '40' });
+    const gp = el('input', { id: `dos-gp-${c}`, size: 8, placeholder: 'ODS code' });
+    const out = el('div', { class: 'dos-results', 'aria-live': 'polite' });
+    const run = async () => {
+      const info = { postcode: postcode.value, age_years: Number(years.value), sex: $(`#t-sex-${c}`).value,
+        symptom_group: ended.symptom_group, discriminators: ended.discriminators, disposition: ended.disposition.code };
+      if (gp.value.trim()) info.gp_practice = gp.value.trim().toUpperCase();
+      const res = await api('POST', '/api/v1/dos/search', info);
+      if (!res.ok) { out.replaceChildren(el('p', { class: 'field-error', role: 'alert' }, errorOf(res))); return; }
+      const r = res.data;
+      const list = el('ol', { class: 'dos-list' }, r.results.map((x) => el('li', { dataset: { service: x.found.id } },
+        el('strong', {}, x.found.name), ` — ${x.found.distance_km} km, ${x.postcode}`, x.phone ? `, ${x.phone}` : '',
+        x.found.capacity !== 'green' ? ` (capacity ${x.found.capacity})` : '', x.found.catch_all ? ' (nearest emergency department: nothing else matched)' : '')));
+      out.replaceChildren(el('p', {}, `${r.results.length} services (searched ${r.services_searched} within ${r.distance_km} km).`), list,
+        r.gaps.length ? el('p', { class: 'notice' }, `${r.gaps.length} services nearby failed one rule (gaps), e.g. ${r.gaps.slice(0, 3).map((g) => `${g.name}: ${label(g.failed)}`).join('; ')}.`) : '');
+    };
+    return el('div', { class: 'dos' }, el('h3', {}, 'Directory of Services'),
+      el('div', { class: 'row' },
+        el('div', {}, el('label', { for: `dos-postcode-${c}` }, 'Patient postcode'), postcode),
+        el('div', {}, el('label', { for: `dos-age-${c}` }, 'Age (years)'), years),
+        el('div', {}, el('label', { for: `dos-gp-${c}` }, 'Registered practice'), gp),
+        el('button', { type: 'button', class: 'dos-search', onclick: run }, 'Find services')), out);
+  }
+
   function timelineView(c) {
     const list = el('ol', { class: 'timeline', 'aria-label': 'What happened' });
     for (const line of info(c).timeline) list.append(el('li', {}, line));
@@ -278,6 +349,7 @@ async function agentPage(me) {
           el('div', {}, el('label', { for: `to-${c}` }, 'Transfer to'), target),
           el('div', {}, el('label', { for: `mode-${c}` }, 'How'), mode),
           el('button', { type: 'button', class: 'transfer', onclick: transfer }, 'Transfer')),
+        assessView(c),
         el('details', {}, el('summary', {}, 'Book a callback'),
           el('div', { class: 'row' },
             el('div', {}, el('label', { for: `cb-when-${c}` }, 'When'), when),
