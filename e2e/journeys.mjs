@@ -9,6 +9,7 @@ import { chromium } from 'playwright-core';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -176,7 +177,7 @@ try {
     await hanaActive.getByRole('button', { name: 'Book callback' }).click();
     await hanaActive.getByText('Callback booked for').waitFor();
     await shot(hana, 'clinician-active');
-    await hanaActive.getByRole('button', { name: 'End' }).click();
+    await hanaActive.getByRole('button', { name: 'End', exact: true }).click();
     const hanaWrap = hana.locator('section[data-contact="9001"][data-phase="wrap_up"]');
     await hanaWrap.getByLabel('Outcome').selectOption('advice_given');
     await hanaWrap.getByRole('button', { name: 'Wrap-up done' }).click();
@@ -194,7 +195,7 @@ try {
     await hana.context().close();
   });
 
-  await journey('an agent assesses a caller to a disposition, saves it, and finds services near the patient', async () => {
+  await journey('an agent assesses a caller to a disposition, saves it, finds services near the patient and refers', async () => {
     const alice = await person('kent.agent', '/agent');
     await setState(alice, 'ready');
     await ok(integration('POST', '/api/v1/contacts', { id: 9601, queue: 2 }), 'arrive');
@@ -218,10 +219,28 @@ try {
     await items.first().waitFor();
     assert.ok((await items.count()) >= 1);
     assert.match(await items.first().textContent(), / km, /);
+    // Refer to the first service found: its endpoint is a local receiver.
+    const received = [];
+    const receiver = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => { received.push({ type: req.headers['content-type'], body }); res.writeHead(201); res.end(); });
+    });
+    await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+    const first = await items.first().getAttribute('data-service');
+    await ok(admin('PUT', `/api/v1/dos/services/${first}/endpoint`, { url: `http://127.0.0.1:${receiver.address().port}/referrals` }), 'endpoint');
+    await items.first().getByRole('button', { name: /^Refer to / }).click();
+    await items.first().locator('.referral-status', { hasText: 'Referral delivered.' }).waitFor({ timeout: 15000 });
+    receiver.close();
+    assert.equal(received.length, 1);
+    assert.equal(received[0].type, 'application/fhir+json');
+    const bundle = JSON.parse(received[0].body);
+    assert.equal(bundle.type, 'message');
+    assert.ok(bundle.entry[1].resource.reasonCode.some((r) => r.coding[0].code === 'Dx05'));
     await shot(alice, 'agent-triage-dos');
     const saved = await ok(sup('GET', '/api/v1/contacts/9601/triage'), 'saved journeys');
     assert.equal(saved.journeys[0].disposition.code, 'Dx05');
-    await card.getByRole('button', { name: 'End' }).click();
+    await card.getByRole('button', { name: 'End', exact: true }).click();
     const wrap = alice.locator('section[data-contact="9601"][data-phase="wrap_up"]');
     await wrap.getByLabel('Outcome').selectOption('referred');
     await wrap.getByRole('button', { name: 'Wrap-up done' }).click();

@@ -138,6 +138,10 @@ pub struct Service {
     /// For professionals only (referral instructions).
     #[serde(default)]
     pub professional_text: String,
+    /// Where electronic referrals go (an HTTP endpoint taking a FHIR
+    /// message bundle); none: phone or email only.
+    #[serde(default)]
+    pub referral_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -606,6 +610,7 @@ pub fn import_ods(
             phone,
             public_text: String::new(),
             professional_text: String::new(),
+            referral_url: None,
         });
     }
     (services, skipped)

@@ -49,6 +49,7 @@ fn service(id: u64, type_id: u32, km_east: f64, km_north: f64) -> Service {
         phone: None,
         public_text: String::new(),
         professional_text: String::new(),
+        referral_url: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub mod demo;
 mod handlers;
 mod people;
 mod planning;
+mod referral;
 mod reports;
 pub mod routes;
 pub mod seed;
@@ -456,6 +457,8 @@ pub struct App {
     cache: Arc<Mutex<auth::CredentialCache<Caller>>>,
     pub(crate) published: planning::Published,
     pub(crate) clinical: Arc<triage::Clinical>,
+    /// Wakes the referral outbox worker.
+    pub(crate) outbox: Arc<tokio::sync::Notify>,
     pub(crate) sessions: auth::SessionPolicy,
 }
 
@@ -832,8 +835,10 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         cache: Arc::default(),
         published: Arc::default(),
         clinical,
+        outbox: Arc::default(),
         sessions: auth::SessionPolicy::default(),
     };
+    let outbox = tokio::spawn(referral::worker(app.clone(), app.outbox.clone()));
     let router = routes::router(app);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -871,6 +876,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     .await
     .map_err(|e| ServerError::Other(e.to_string()))?;
     task.abort();
+    outbox.abort();
     eprintln!("stopped");
     Ok(())
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 pub struct Route {
     pub method: &'static str,
     /// With `{contact}`, `{agent}`, `{queue}`, `{user}`, `{token}`,
-    /// `{service}` or `{nhs_number}` for the ids it takes.
+    /// `{service}`, `{dos_service}` or `{nhs_number}` for the ids it takes.
     pub path: &'static str,
     /// `None`: public (log-in, health, this document).
     pub perm: Option<Perm>,
@@ -94,6 +94,9 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/contacts/{contact}/triage", Some(Triage), Some("Triage"), "A contact's assessment: the answers so far give the next question or the disposition; save keeps the finished journey (audited).", crate::triage::triage),
         r!(get "GET" "/api/v1/contacts/{contact}/triage", Some(Triage), None, "A contact's saved assessments (audited).", crate::triage::saved_journeys),
         r!(post "POST" "/api/v1/dos/search", Some(Triage), Some("DosSearch"), "Directory of Services search for a patient and a disposition, with the gaps.", crate::triage::search),
+        r!(put "PUT" "/api/v1/dos/services/{dos_service}/endpoint", Some(ConfigWrite), Some("Endpoint"), "Where a Directory of Services service takes electronic referrals.", crate::referral::set_endpoint),
+        r!(post "POST" "/api/v1/contacts/{contact}/referrals", Some(Triage), Some("Refer"), "Refer a contact's saved assessment to a service: a FHIR message through the outbox (202; sent until accepted).", crate::referral::refer),
+        r!(get "GET" "/api/v1/contacts/{contact}/referrals", Some(Triage), None, "A contact's referrals and whether each was delivered.", crate::referral::list),
         r!(put "PUT" "/api/v1/patients/{nhs_number}", Some(PatientWrite), Some("Patient"), "Create or replace a patient's directory entry (audited).", h::put_patient),
         r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, "Read a patient's entry (?purpose=, audited).", h::get_patient),
         r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, "Who accessed this patient (audited).", h::audit_for_patient),
@@ -189,6 +192,8 @@ fn schemas() -> Value {
             "whatif": {"type": "object", "description": "demand_percent, callback_acceptance, site_off_air"},
             "publish": {"type": "boolean"},
         }), &["service"]),
+        "Endpoint": obj(json!({ "url": {"type": "string", "description": "http:// address taking a FHIR message bundle"} }), &["url"]),
+        "Refer": obj(json!({ "service": {"type": "integer", "description": "a Directory of Services service id"} }), &["service"]),
         "Triage": obj(json!({
             "state": {"type": "object", "description": "age_group (child, adult), sex, ..."},
             "answers": {"type": "array", "items": {"type": "integer"}},

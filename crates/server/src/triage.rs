@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// organisation's directory, the postcode-district centroids.
 pub(crate) struct Clinical {
     pub(crate) pathways: pathway::Checked,
-    pub(crate) dos: HashMap<OrgId, dos::Directory>,
+    pub(crate) dos: std::sync::RwLock<HashMap<OrgId, dos::Directory>>,
     pub(crate) centroids: HashMap<String, dos::Point>,
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn load(dir: &store::directory::Directory) -> Result<Arc<Clinical>, S
         .collect();
     Ok(Arc::new(Clinical {
         pathways,
-        dos,
+        dos: std::sync::RwLock::new(dos),
         centroids,
     }))
 }
@@ -243,7 +243,8 @@ pub(crate) async fn search(
         return bad("at: at most a minute in the past and a year ahead".into());
     }
     let empty = dos::Directory::default();
-    let dir = clinical.dos.get(&c.org).unwrap_or(&empty);
+    let all = clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+    let dir = all.get(&c.org).unwrap_or(&empty);
     let q = dos::Query {
         location,
         district: Some(district),

@@ -280,9 +280,28 @@ async function agentPage(me) {
       const res = await api('POST', '/api/v1/dos/search', info);
       if (!res.ok) { out.replaceChildren(el('p', { class: 'field-error', role: 'alert' }, errorOf(res))); return; }
       const r = res.data;
-      const list = el('ol', { class: 'dos-list' }, r.results.map((x) => el('li', { dataset: { service: x.found.id } },
-        el('strong', {}, x.found.name), ` — ${x.found.distance_km} km, ${x.postcode}`, x.phone ? `, ${x.phone}` : '',
-        x.found.capacity !== 'green' ? ` (capacity ${x.found.capacity})` : '', x.found.catch_all ? ' (nearest emergency department: nothing else matched)' : '')));
+      const refer = (x, status) => async () => {
+        status.textContent = 'Sending…';
+        const res = await api('POST', `/api/v1/contacts/${c}/referrals`, { service: x.found.id });
+        if (!res.ok) { status.textContent = errorOf(res); return; }
+        // The outbox sends it; show when the service has it.
+        const watch = async () => {
+          const l = await api('GET', `/api/v1/contacts/${c}/referrals`);
+          const mine = l.ok && l.data.referrals.find((r) => r.id === res.data.id);
+          if (!mine) return;
+          status.textContent = mine.status === 'delivered' ? 'Referral delivered.'
+            : `Referral waiting to be delivered (${mine.attempts} tries${mine.last_error ? `; ${mine.last_error}` : ''}).`;
+          if (mine.status !== 'delivered') setTimeout(watch, 1000);
+        };
+        watch();
+      };
+      const list = el('ol', { class: 'dos-list' }, r.results.map((x) => {
+        const status = el('span', { class: 'referral-status', role: 'status' });
+        return el('li', { dataset: { service: x.found.id } },
+          el('strong', {}, x.found.name), ` — ${x.found.distance_km} km, ${x.postcode}`, x.phone ? `, ${x.phone}` : '',
+          x.found.capacity !== 'green' ? ` (capacity ${x.found.capacity})` : '', x.found.catch_all ? ' (nearest emergency department: nothing else matched)' : '',
+          ' ', el('button', { type: 'button', class: 'secondary refer', onclick: refer(x, status) }, `Refer to ${x.found.name}`), ' ', status);
+      }));
       out.replaceChildren(el('p', {}, `${r.results.length} services (searched ${r.services_searched} within ${r.distance_km} km).`), list,
         r.gaps.length ? el('p', { class: 'notice' }, `${r.gaps.length} services nearby failed one rule (gaps), e.g. ${r.gaps.slice(0, 3).map((g) => `${g.name}: ${label(g.failed)}`).join('; ')}.`) : '');
     };

@@ -71,6 +71,20 @@ CREATE TABLE IF NOT EXISTS triage_journeys (
     journey TEXT NOT NULL,
     at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS referrals (
+    id INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    contact INTEGER NOT NULL,
+    service INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    bundle TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at_ms INTEGER NOT NULL,
+    last_error TEXT,
+    created_ms INTEGER NOT NULL,
+    delivered_ms INTEGER
+);
 CREATE TABLE IF NOT EXISTS patients (
     org INTEGER NOT NULL,
     nhs_number TEXT NOT NULL,
@@ -785,6 +799,126 @@ impl Directory {
         append_audit_tx(&tx, audit)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Replaces one DoS service's stored JSON (e.g. its referral endpoint),
+    /// with the audit record; false if `org` has no such service.
+    pub fn update_dos_service(
+        &mut self,
+        org: OrgId,
+        id: u64,
+        json: &str,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        let n = tx.execute(
+            "UPDATE dos_services SET service = ?3 WHERE org = ?1 AND id = ?2",
+            params![org.0, id as i64, json],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Puts a referral in the outbox (to be sent until delivered), with
+    /// its audit record, in one transaction; returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_referral(
+        &mut self,
+        org: OrgId,
+        contact: model::ContactId,
+        service: u64,
+        url: &str,
+        bundle: &str,
+        at: Timestamp,
+        audit: &AuditRecord,
+    ) -> Result<u64, StoreError> {
+        let tx = self.immediate()?;
+        tx.execute(
+            "INSERT INTO referrals (org, contact, service, url, bundle, status, next_at_ms, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+            params![org.0, contact.0 as i64, service as i64, url, bundle, at.as_ms()],
+        )?;
+        let id = tx.last_insert_rowid() as u64;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Referrals due to be sent now: (id, url, bundle, attempts).
+    pub fn due_referrals(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, String, u32)>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT id, url, bundle, attempts FROM referrals
+             WHERE status = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms, id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![now.as_ms(), limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a send: delivered, or failed with when to try again.
+    pub fn referral_attempt(
+        &mut self,
+        id: u64,
+        now: Timestamp,
+        outcome: Result<(), (String, Timestamp)>,
+    ) -> Result<(), StoreError> {
+        match outcome {
+            Ok(()) => self.db.execute(
+                "UPDATE referrals SET status = 'delivered', attempts = attempts + 1, delivered_ms = ?2, last_error = NULL WHERE id = ?1",
+                params![id as i64, now.as_ms()],
+            )?,
+            Err((e, next)) => self.db.execute(
+                "UPDATE referrals SET attempts = attempts + 1, last_error = ?2, next_at_ms = ?3 WHERE id = ?1",
+                params![id as i64, e, next.as_ms()],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// A contact's referrals: (id, service, status, attempts, last error,
+    /// created, delivered).
+    #[allow(clippy::type_complexity)]
+    pub fn referrals(
+        &self,
+        org: OrgId,
+        contact: model::ContactId,
+    ) -> Result<
+        Vec<(
+            u64,
+            u64,
+            String,
+            u32,
+            Option<String>,
+            Timestamp,
+            Option<Timestamp>,
+        )>,
+        StoreError,
+    > {
+        let mut st = self.db.prepare_cached(
+            "SELECT id, service, status, attempts, last_error, created_ms, delivered_ms FROM referrals
+             WHERE org = ?1 AND contact = ?2 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![org.0, contact.0 as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                Timestamp(r.get(5)?),
+                r.get::<_, Option<i64>>(6)?.map(Timestamp),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Appends one audit record on its own (a refused request, a log-in).

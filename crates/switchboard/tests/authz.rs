@@ -294,6 +294,8 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "ServiceDef" => service("Wheelchairs", 2, "01622 000 002"),
                     "Skills" => json!({"skills": [[2, 2], [7, 1]]}).to_string(),
                     "Triage" => json!({"answers": [1]}).to_string(),
+                    "Endpoint" => json!({"url": "http://127.0.0.1:9/referrals"}).to_string(),
+                    "Refer" => json!({"service": 1}).to_string(),
                     "DosSearch" => json!({"postcode": "ME10 4AB", "age_years": 40, "sex": "female", "symptom_group": 1003, "disposition": "Dx05"}).to_string(),
                     "Plan" => json!({"service": {"aht_seconds": 240, "target": 0.8, "target_seconds": 20}}).to_string(),
                     "TeamDef" => json!({"id": 50, "name": "Night team"}).to_string(),
@@ -349,12 +351,15 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     if own { "9990000018" } else { "9990000026" },
                 )
                 .replace("{service}", if own { "1" } else { "9" })
+                .replace("{dos_service}", if own { "1" } else { "1000001" })
             };
             assert!(
                 !fill(true).contains('{'),
                 "{path}: an id kind the test does not know"
             );
             let is_allowed = allowed.contains(&role);
+            let needs_directory = path.contains("{dos_service}")
+                || (path.ends_with("/referrals") && method == "POST");
             let has_id = path.contains('{');
             // Another organisation's ids: 403 if the role may not do this
             // at all; otherwise not found (an agent naming someone else's
@@ -405,6 +410,10 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     expect.contains(&got),
                     "{role} {method} {path}: not their contact, got {got}"
                 );
+            } else if needs_directory {
+                // No Directory of Services is imported in this test: the
+                // service is not found, for own ids as for foreign ones.
+                assert_eq!(got, 404, "{role} {method} {path}");
             } else {
                 assert!(
                     !matches!(got, 401 | 403 | 404),

@@ -171,6 +171,133 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         .unwrap()
         .iter()
         .all(|g| g["failed"] == "closed"));
+    // Refer to the practice found: the receiver is down at first, the
+    // referral waits in the outbox, and is delivered once it is up.
+    let practice = results[0]["found"]["id"].as_u64().unwrap();
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let receiver_addr = receiver.local_addr().unwrap();
+    drop(receiver); // down
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let url = format!("http://{receiver_addr}/bars/referrals");
+    let (s, _, b) = http_with(
+        addr,
+        "PUT",
+        &format!("/api/v1/dos/services/{practice}/endpoint"),
+        Some(&json!({"url": url}).to_string()),
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    let (s, _, b) = http_with(
+        addr,
+        "PUT",
+        &format!("/api/v1/dos/services/{practice}/endpoint"),
+        Some(r#"{"url":"https://x.example/r"}"#),
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(s, 422, "{b}");
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/contacts/1/referrals",
+        Some(&json!({"service": practice}).to_string()),
+    );
+    assert_eq!(s, 202, "{v}");
+    let t0 = std::time::Instant::now();
+    loop {
+        let (_, v) = call(addr, "GET", "/api/v1/contacts/1/referrals", None);
+        let r = &v["referrals"][0];
+        if r["attempts"].as_u64().unwrap_or(0) >= 1 {
+            assert_eq!(r["status"], "pending", "{v}");
+            assert!(r["last_error"].as_str().unwrap().contains("connect"), "{v}");
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "no attempt: {v}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The receiver comes up; the next attempt delivers.
+    let receiver = std::net::TcpListener::bind(receiver_addr).unwrap();
+    let got = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = receiver.accept().unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 65536];
+        loop {
+            let n = s.read(&mut chunk).unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+                        .unwrap();
+                    return (head.to_string(), body.to_string());
+                }
+            }
+            assert!(n > 0, "closed early");
+        }
+    });
+    let (head, body) = got.join().unwrap();
+    assert!(head.starts_with("POST /bars/referrals HTTP/1.1"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: application/fhir+json"),
+        "{head}"
+    );
+    let bundle: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (bundle["resourceType"].as_str(), bundle["type"].as_str()),
+        (Some("Bundle"), Some("message"))
+    );
+    let kinds: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "MessageHeader",
+            "ServiceRequest",
+            "Encounter",
+            "Patient",
+            "Organization",
+            "Location"
+        ]
+    );
+    let codes: Vec<&str> = bundle["entry"][1]["resource"]["reasonCode"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["coding"][0]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["1003", "Dx05", "4302"]);
+    let t0 = std::time::Instant::now();
+    loop {
+        let (_, v) = call(addr, "GET", "/api/v1/contacts/1/referrals", None);
+        if v["referrals"][0]["status"] == "delivered" {
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "not marked delivered: {v}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     // Bad input names the field.
     let (s, v) = call(addr, "POST", "/api/v1/dos/search", Some(&json!({"postcode": "nowhere", "age_years": 1, "sex": "male", "symptom_group": 1, "disposition": "Dx05"}).to_string()));
     assert_eq!(

@@ -1,0 +1,315 @@
+//! Referrals: a contact's saved assessment sent to the chosen service as a
+//! FHIR R4 message Bundle in the shape of the UK Booking and Referral
+//! Standard (MessageHeader, ServiceRequest with the SG/SD/Dx codes,
+//! Encounter, Patient, Organization, Location), through an outbox: the
+//! referral is stored (with its audit record) before anything is sent, and
+//! a worker sends it until the service's endpoint accepts it, backing off
+//! while the endpoint is down. Nothing is lost when the receiver is down
+//! or the server restarts.
+
+use crate::handlers::{body, tryr, Body};
+use crate::{error, store_error, wall_clock, App, Caller};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use model::{ContactId, Timestamp};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EndpointBody {
+    /// `http://host[:port]/path` taking a FHIR message bundle.
+    url: String,
+}
+
+/// Checks an endpoint address: plain HTTP only for now (the outbox has no
+/// TLS yet), with a host.
+fn check_url(url: &str) -> Result<hyper::Uri, String> {
+    if url.len() > 2000 {
+        return Err("url: at most 2000 characters".into());
+    }
+    let uri: hyper::Uri = url.parse().map_err(|_| "url: not a URL".to_string())?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err("url: https endpoints need TLS, which the outbox does not have yet".into())
+        }
+        _ => return Err("url: give an http:// address".into()),
+    }
+    if uri.host().is_none() {
+        return Err("url: no host".into());
+    }
+    Ok(uri)
+}
+
+/// Sets where a DoS service takes electronic referrals.
+pub(crate) async fn set_endpoint(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+    b: Body<EndpointBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    tryr!(check_url(&b.url).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
+    let mut all = app.clinical.dos.write().unwrap_or_else(|p| p.into_inner());
+    let Some(s) = all
+        .get_mut(&c.org)
+        .and_then(|d| d.services.iter_mut().find(|s| s.id == id))
+    else {
+        return error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
+    };
+    let mut changed = s.clone();
+    changed.referral_url = Some(b.url.clone());
+    let text = serde_json::to_string(&changed).unwrap_or_default();
+    let audit = c.audit(
+        "change configuration",
+        format!("DoS service {id} referral endpoint"),
+    );
+    match app.directory().update_dos_service(c.org, id, &text, &audit) {
+        Ok(true) => {
+            *s = changed;
+            Json(json!({ "id": id, "referral_url": b.url })).into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown service {id}")),
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReferBody {
+    /// The DoS service chosen.
+    service: u64,
+}
+
+fn coding(system: &str, code: impl ToString, display: Option<&str>) -> Value {
+    json!({ "coding": [{ "system": system, "code": code.to_string(), "display": display }] })
+}
+
+/// The FHIR R4 message bundle for a referral.
+fn bundle(
+    id: &str,
+    now: Timestamp,
+    journey: &Value,
+    service: &dos::Service,
+    nhs_number: Option<String>,
+) -> Value {
+    let iso = |t: Timestamp| crate::reports::iso(t);
+    let d = &journey["disposition"];
+    let minutes = d["timeframe_minutes"].as_i64().unwrap_or(0);
+    let mut reasons = vec![
+        coding(
+            "https://fhir.nhs.uk/CodeSystem/pathways-sg-codes",
+            &journey["symptom_group"],
+            None,
+        ),
+        coding(
+            "https://fhir.nhs.uk/CodeSystem/pathways-dx-codes",
+            d["code"].as_str().unwrap_or(""),
+            d["wording"].as_str(),
+        ),
+    ];
+    for sd in journey["discriminators"].as_array().into_iter().flatten() {
+        reasons.push(coding(
+            "https://fhir.nhs.uk/CodeSystem/pathways-sd-codes",
+            sd,
+            None,
+        ));
+    }
+    let patient = match nhs_number {
+        Some(n) => json!({ "resourceType": "Patient",
+            "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": n }] }),
+        None => json!({ "resourceType": "Patient" }),
+    };
+    let entry = |name: &str, resource: Value| json!({ "fullUrl": format!("urn:uuid:{id}-{name}"), "resource": resource });
+    json!({
+        "resourceType": "Bundle",
+        "id": id,
+        "type": "message",
+        "timestamp": iso(now),
+        "entry": [
+            entry("header", json!({ "resourceType": "MessageHeader",
+                "eventCoding": { "system": "https://fhir.nhs.uk/CodeSystem/message-events-bars", "code": "servicerequest-request" },
+                "source": { "endpoint": "switchboard", "name": "Switchboard" },
+                "destination": [{ "endpoint": service.referral_url, "name": service.name }],
+                "focus": [{ "reference": format!("urn:uuid:{id}-request") }] })),
+            entry("request", json!({ "resourceType": "ServiceRequest", "status": "active", "intent": "plan",
+                "subject": { "reference": format!("urn:uuid:{id}-patient") },
+                "encounter": { "reference": format!("urn:uuid:{id}-encounter") },
+                "performer": [{ "reference": format!("urn:uuid:{id}-organization") }],
+                "locationReference": [{ "reference": format!("urn:uuid:{id}-location") }],
+                "reasonCode": reasons,
+                "occurrencePeriod": { "start": iso(now), "end": iso(Timestamp(now.0 + minutes * 60_000)) },
+                "note": [{ "text": format!("Pathways {} {} ({})", journey["pathways"]["name"].as_str().unwrap_or(""),
+                    journey["pathways"]["version"].as_str().unwrap_or(""),
+                    if journey["pathways"]["demo"] == true { "DEMO CONTENT, not clinical advice" } else { "assured content" }) }] })),
+            entry("encounter", json!({ "resourceType": "Encounter", "status": "finished",
+                "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR", "display": "virtual" } })),
+            entry("patient", patient),
+            entry("organization", json!({ "resourceType": "Organization", "name": service.name,
+                "identifier": service.ods_code.as_ref().map(|c| vec![json!({ "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": c })]) })),
+            entry("location", json!({ "resourceType": "Location", "name": service.name,
+                "address": { "postalCode": service.postcode } })),
+        ]
+    })
+}
+
+/// Refers a contact to a service: its latest saved assessment as a FHIR
+/// message, into the outbox (audited), sent by the worker.
+pub(crate) async fn refer(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+    b: Body<ReferBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    let service = {
+        let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+        all.get(&c.org)
+            .and_then(|d| d.services.iter().find(|s| s.id == b.service))
+            .cloned()
+    };
+    let Some(service) = service else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("unknown service {}", b.service),
+        );
+    };
+    let Some(url) = service.referral_url.clone() else {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "service: {} takes no electronic referrals; phone {}",
+                service.name,
+                service.phone.as_deref().unwrap_or("(no number listed)")
+            ),
+        );
+    };
+    let mut read = c.audit("read triage", format!("contact c{id} for a referral"));
+    read.purpose = Some("referral".into());
+    let journeys = tryr!(app
+        .directory()
+        .journeys(c.org, ContactId(id), &read)
+        .map_err(store_error));
+    let Some(journey) = journeys
+        .last()
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+    else {
+        return error(
+            StatusCode::CONFLICT,
+            "contact: save an assessment before referring".into(),
+        );
+    };
+    let caller = tryr!(app
+        .directory()
+        .contact_caller(c.org, ContactId(id))
+        .map_err(store_error));
+    let nhs = caller.and_then(|w| w.nhs_number).map(|n| n.expose());
+    let now = wall_clock();
+    let message_id = format!("{:x}-{id}", now.0);
+    let bundle = bundle(&message_id, now, &journey, &service, nhs.clone());
+    let mut audit = c.audit(
+        "refer",
+        format!(
+            "contact c{id} to DoS service {} ({})",
+            service.id, service.name
+        ),
+    );
+    audit.purpose = Some("direct care".into());
+    audit.patient = nhs;
+    let r = app.directory().create_referral(
+        c.org,
+        ContactId(id),
+        service.id,
+        &url,
+        &bundle.to_string(),
+        now,
+        &audit,
+    );
+    let rid = tryr!(r.map_err(store_error));
+    app.outbox.notify_one();
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": rid, "status": "pending", "service": service.name, "message": message_id })),
+    )
+        .into_response()
+}
+
+pub(crate) async fn list(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> Response {
+    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    match app.directory().referrals(c.org, ContactId(id)) {
+        Ok(v) => Json(json!({ "referrals": v.iter().map(|r| json!({
+            "id": r.0, "service": r.1, "status": r.2, "attempts": r.3, "last_error": r.4,
+            "created": r.5, "delivered": r.6 })).collect::<Vec<_>>() }))
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// Sends one bundle; the HTTP status, or why it failed.
+async fn post(url: &str, body: String) -> Result<u16, String> {
+    use http_body_util::Full;
+    let uri = check_url(url)?;
+    let host = uri.host().unwrap_or("").to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    let stream = tokio::time::timeout(std::time::Duration::from_secs(5), connect)
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(conn);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let req = hyper::Request::post(path)
+        .header(hyper::header::HOST, format!("{host}:{port}"))
+        .header(hyper::header::CONTENT_TYPE, "application/fhir+json")
+        .body(Full::new(axum::body::Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), sender.send_request(req))
+        .await
+        .map_err(|_| "no answer within 10 s".to_string())?
+        .map_err(|e| format!("send: {e}"))?;
+    Ok(resp.status().as_u16())
+}
+
+/// The outbox worker: sends what is due, at once when woken, else every
+/// few seconds; failures back off (2, 4, 8 ... s, at most 5 minutes).
+pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), wake.notified()).await;
+        let now = wall_clock();
+        let due = match app.directory().due_referrals(now, 20) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: referral outbox: {e}");
+                continue;
+            }
+        };
+        for (id, url, bundle, attempts) in due {
+            let outcome = match post(&url, bundle).await {
+                Ok(s) if (200..300).contains(&s) => Ok(()),
+                Ok(s) => Err(format!("the endpoint answered {s}")),
+                Err(e) => Err(e),
+            };
+            let now = wall_clock();
+            let outcome = outcome.map_err(|e| {
+                let wait = (2i64 << attempts.min(8)).min(300) * 1000;
+                (e, Timestamp(now.0 + wait))
+            });
+            if let Err(e) = app.directory().referral_attempt(id, now, outcome) {
+                eprintln!("error: referral outbox: {e}");
+            }
+        }
+    }
+}
