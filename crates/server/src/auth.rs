@@ -89,11 +89,15 @@ pub enum Perm {
     PatientRead,
     /// Triage a contact; search the Directory of Services.
     Triage,
+    /// Set a Directory of Services service's capacity (red/amber/green).
+    DosCapacity,
+    /// Read the Directory of Services as FHIR (other systems too).
+    DirectoryRead,
     AuditRead,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 20] = [
+    pub const ALL: [Perm; 22] = [
         Perm::Session,
         Perm::ContactCreate,
         Perm::ContactRead,
@@ -113,6 +117,8 @@ impl Perm {
         Perm::PatientWrite,
         Perm::PatientRead,
         Perm::Triage,
+        Perm::DosCapacity,
+        Perm::DirectoryRead,
         Perm::AuditRead,
     ];
 }
@@ -141,6 +147,8 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         PatientWrite => matches!(role, Integration),
         PatientRead => matches!(role, Agent | Clinician | Supervisor),
         Triage => matches!(role, Agent | Clinician | Supervisor),
+        DosCapacity => matches!(role, Supervisor | Admin),
+        DirectoryRead => matches!(role, Agent | Clinician | Supervisor | Admin | Integration),
         AuditRead => matches!(role, Auditor),
     }
 }
@@ -154,6 +162,8 @@ pub enum Scope {
     Contacts,
     /// Fill the patient directory.
     Patients,
+    /// Read the Directory of Services (FHIR).
+    Directory,
 }
 
 impl Scope {
@@ -161,11 +171,12 @@ impl Scope {
         match self {
             Scope::Contacts => "contacts",
             Scope::Patients => "patients",
+            Scope::Directory => "directory",
         }
     }
 
     pub fn parse(s: &str) -> Option<Scope> {
-        [Scope::Contacts, Scope::Patients]
+        [Scope::Contacts, Scope::Patients, Scope::Directory]
             .into_iter()
             .find(|x| x.name() == s)
     }
@@ -181,6 +192,7 @@ impl Scope {
                     | Perm::EventStream
             ),
             Scope::Patients => matches!(perm, Perm::PatientWrite),
+            Scope::Directory => matches!(perm, Perm::DirectoryRead),
         }
     }
 }

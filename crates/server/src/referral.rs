@@ -313,3 +313,176 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
         }
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CapacityBody {
+    rag: dos::Rag,
+    /// Back to green after this many minutes (15 to 7,200: five days).
+    reset_minutes: i64,
+}
+
+/// Sets a service's capacity, with who and when; it returns to green at
+/// the reset time by itself.
+pub(crate) async fn set_capacity(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+    b: Body<CapacityBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let ms = b.reset_minutes * 60_000;
+    if !(dos::MIN_RESET_MS..=dos::MAX_RESET_MS).contains(&ms) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reset_minutes: 15 to 7200 (five days)".into(),
+        );
+    }
+    let now = wall_clock();
+    let mut all = app.clinical.dos.write().unwrap_or_else(|p| p.into_inner());
+    let Some(s) = all
+        .get_mut(&c.org)
+        .and_then(|d| d.services.iter_mut().find(|s| s.id == id))
+    else {
+        return error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
+    };
+    let mut changed = s.clone();
+    changed.capacity = Some(dos::Capacity {
+        rag: b.rag,
+        set_by: c.actor.clone(),
+        set_at: now,
+        reset_at: Timestamp(now.0 + ms),
+    });
+    let text = serde_json::to_string(&changed).unwrap_or_default();
+    let audit = c.audit(
+        "set capacity",
+        format!("DoS service {id} {:?} for {} min", b.rag, b.reset_minutes),
+    );
+    match app.directory().update_dos_service(c.org, id, &text, &audit) {
+        Ok(true) => {
+            let cap = changed.capacity.clone();
+            *s = changed;
+            Json(json!({ "id": id, "capacity": cap })).into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown service {id}")),
+        Err(e) => store_error(e),
+    }
+}
+
+/// A DoS service as a FHIR R4 HealthcareService (its Location and
+/// Organization contained).
+fn healthcare_service(s: &dos::Service) -> Value {
+    json!({
+        "resourceType": "HealthcareService",
+        "id": s.id.to_string(),
+        "active": s.active,
+        "name": s.name,
+        "type": [coding("https://fhir.nhs.uk/CodeSystem/dos-service-types", s.type_id, None)],
+        "providedBy": { "reference": "#org" },
+        "location": [{ "reference": "#loc" }],
+        "telecom": s.phone.as_ref().map(|p| vec![json!({ "system": "phone", "value": p })]),
+        "comment": s.public_text,
+        "contained": [location(s, "loc"), organization(s, "org")],
+    })
+}
+
+fn location(s: &dos::Service, id: &str) -> Value {
+    json!({ "resourceType": "Location", "id": id, "name": s.name,
+        "address": { "postalCode": s.postcode },
+        "extension": [{ "url": "https://switchboard.example/fhir/osgb36", "valueString":
+            format!("{:.0},{:.0}", s.location.easting, s.location.northing) }] })
+}
+
+fn organization(s: &dos::Service, id: &str) -> Value {
+    json!({ "resourceType": "Organization", "id": id, "name": s.name,
+        "identifier": s.ods_code.as_ref().map(|c| vec![json!({ "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": c })]) })
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct FhirQuery {
+    /// Postcode prefix, e.g. `ME10`.
+    #[serde(rename = "address-postalcode", default)]
+    postalcode: Option<String>,
+    #[serde(rename = "_count", default)]
+    count: Option<usize>,
+}
+
+/// `GET /fhir/HealthcareService?address-postalcode=ME10&_count=20`: a
+/// searchset bundle.
+pub(crate) async fn fhir_search(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    q: Result<axum::extract::Query<FhirQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let axum::extract::Query(q) =
+        tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
+    let count = q.count.unwrap_or(20);
+    if count == 0 || count > 100 {
+        return error(StatusCode::BAD_REQUEST, "_count: 1 to 100".into());
+    }
+    let prefix = q
+        .postalcode
+        .map(|p| p.to_ascii_uppercase().replace(' ', ""));
+    let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+    let list: Vec<&dos::Service> = all
+        .get(&c.org)
+        .map(|d| {
+            d.services
+                .iter()
+                .filter(|s| {
+                    prefix
+                        .as_ref()
+                        .is_none_or(|p| s.postcode.replace(' ', "").starts_with(p.as_str()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let entries: Vec<Value> = list
+        .iter()
+        .take(count)
+        .map(|s| json!({ "resource": healthcare_service(s), "search": { "mode": "match" } }))
+        .collect();
+    Json(json!({ "resourceType": "Bundle", "type": "searchset", "total": list.len(), "entry": entries }))
+        .into_response()
+}
+
+/// One service as HealthcareService, Location or Organization.
+async fn fhir_read(app: &App, c: &Caller, id: u64, kind: &str) -> Response {
+    let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+    let Some(s) = all
+        .get(&c.org)
+        .and_then(|d| d.services.iter().find(|s| s.id == id))
+    else {
+        return error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
+    };
+    let v = match kind {
+        "HealthcareService" => healthcare_service(s),
+        "Location" => location(s, &id.to_string()),
+        _ => organization(s, &id.to_string()),
+    };
+    Json(v).into_response()
+}
+
+pub(crate) async fn fhir_service(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> Response {
+    fhir_read(&app, &c, id, "HealthcareService").await
+}
+
+pub(crate) async fn fhir_location(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> Response {
+    fhir_read(&app, &c, id, "Location").await
+}
+
+pub(crate) async fn fhir_organization(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> Response {
+    fhir_read(&app, &c, id, "Organization").await
+}

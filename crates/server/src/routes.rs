@@ -95,6 +95,11 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/contacts/{contact}/triage", Some(Triage), None, "A contact's saved assessments (audited).", crate::triage::saved_journeys),
         r!(post "POST" "/api/v1/dos/search", Some(Triage), Some("DosSearch"), "Directory of Services search for a patient and a disposition, with the gaps.", crate::triage::search),
         r!(put "PUT" "/api/v1/dos/services/{dos_service}/endpoint", Some(ConfigWrite), Some("Endpoint"), "Where a Directory of Services service takes electronic referrals.", crate::referral::set_endpoint),
+        r!(put "PUT" "/api/v1/dos/services/{dos_service}/capacity", Some(DosCapacity), Some("CapacityChange"), "Set a service's capacity (red/amber/green) with a reset time; recorded with who and when.", crate::referral::set_capacity),
+        r!(get "GET" "/api/v1/fhir/HealthcareService", Some(DirectoryRead), None, "The Directory of Services as FHIR R4 HealthcareService (?address-postalcode=&_count=).", crate::referral::fhir_search),
+        r!(get "GET" "/api/v1/fhir/HealthcareService/{dos_service}", Some(DirectoryRead), None, "One service as FHIR R4 HealthcareService.", crate::referral::fhir_service),
+        r!(get "GET" "/api/v1/fhir/Location/{dos_service}", Some(DirectoryRead), None, "A service's FHIR R4 Location.", crate::referral::fhir_location),
+        r!(get "GET" "/api/v1/fhir/Organization/{dos_service}", Some(DirectoryRead), None, "A service's FHIR R4 Organization.", crate::referral::fhir_organization),
         r!(post "POST" "/api/v1/contacts/{contact}/referrals", Some(Triage), Some("Refer"), "Refer a contact's saved assessment to a service: a FHIR message through the outbox (202; sent until accepted).", crate::referral::refer),
         r!(get "GET" "/api/v1/contacts/{contact}/referrals", Some(Triage), None, "A contact's referrals and whether each was delivered.", crate::referral::list),
         r!(put "PUT" "/api/v1/patients/{nhs_number}", Some(PatientWrite), Some("Patient"), "Create or replace a patient's directory entry (audited).", h::put_patient),
@@ -148,7 +153,7 @@ fn schemas() -> Value {
         "Password": obj(json!({ "password": {"type": "string", "minLength": auth::MIN_PASSWORD} }), &["password"]),
         "NewToken": obj(json!({
             "name": {"type": "string"},
-            "scopes": {"type": "array", "items": {"type": "string", "enum": ["contacts", "patients"]}},
+            "scopes": {"type": "array", "items": {"type": "string", "enum": ["contacts", "patients", "directory"]}},
         }), &["name", "scopes"]),
         "NewContact": obj(json!({
             "id": {"type": "integer"},
@@ -192,6 +197,7 @@ fn schemas() -> Value {
             "whatif": {"type": "object", "description": "demand_percent, callback_acceptance, site_off_air"},
             "publish": {"type": "boolean"},
         }), &["service"]),
+        "CapacityChange": obj(json!({ "rag": {"type": "string", "enum": ["green", "amber", "red"]}, "reset_minutes": {"type": "integer", "minimum": 15, "maximum": 7200} }), &["rag", "reset_minutes"]),
         "Endpoint": obj(json!({ "url": {"type": "string", "description": "http:// address taking a FHIR message bundle"} }), &["url"]),
         "Refer": obj(json!({ "service": {"type": "integer", "description": "a Directory of Services service id"} }), &["service"]),
         "Triage": obj(json!({

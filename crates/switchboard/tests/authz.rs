@@ -110,6 +110,11 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("patient_write", &["integration"]),
     ("patient_read", &["agent", "clinician", "supervisor"]),
     ("triage", &["agent", "clinician", "supervisor"]),
+    ("dos_capacity", &["supervisor", "admin"]),
+    (
+        "directory_read",
+        &["agent", "clinician", "supervisor", "admin", "integration"],
+    ),
     ("audit_read", &["auditor"]),
 ];
 
@@ -151,7 +156,26 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
     for role in ROLES.into_iter().take(5) {
         kent.cred.push((role, log_in(&format!("kent.{role}"))));
     }
-    let (_, kent_token) = token(addr, kent.cred("admin"), "kent-ehr");
+    let (_, kent_token) = {
+        let (s, v) = call(
+            addr,
+            "POST",
+            "/api/v1/tokens",
+            Some(
+                &json!({"name": "kent-ehr", "scopes": ["contacts", "patients", "directory"]})
+                    .to_string(),
+            ),
+            kent.cred("admin"),
+        );
+        assert_eq!(s, 201, "{v}");
+        (
+            v["id"].as_u64().unwrap(),
+            format!(
+                "Authorization: Bearer {}\r\n",
+                v["secret"].as_str().unwrap()
+            ),
+        )
+    };
     kent.cred.push(("integration", kent_token.clone()));
     let medway_admin = log_in("medway.admin");
     let (medway_token_id, medway_token) = token(addr, &medway_admin, "medway-ehr");
@@ -294,6 +318,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "ServiceDef" => service("Wheelchairs", 2, "01622 000 002"),
                     "Skills" => json!({"skills": [[2, 2], [7, 1]]}).to_string(),
                     "Triage" => json!({"answers": [1]}).to_string(),
+                    "CapacityChange" => json!({"rag": "red", "reset_minutes": 60}).to_string(),
                     "Endpoint" => json!({"url": "http://127.0.0.1:9/referrals"}).to_string(),
                     "Refer" => json!({"service": 1}).to_string(),
                     "DosSearch" => json!({"postcode": "ME10 4AB", "age_years": 40, "sex": "female", "symptom_group": 1003, "disposition": "Dx05"}).to_string(),

@@ -109,14 +109,19 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     );
     assert!(v["saved"].is_u64());
     // The Directory of Services near the patient (Sittingbourne, ME10),
-    // next Monday at 10:00 London time, when practices are open.
+    // on the next weekday at 10:00 London time, when practices are open.
     let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
     let mut day = jiff::Zoned::now()
         .with_time_zone(tz)
         .date()
         .tomorrow()
         .unwrap();
-    while day.weekday() != jiff::civil::Weekday::Monday {
+    // The next weekday (within three days, so a capacity set now still
+    // holds then).
+    while matches!(
+        day.weekday(),
+        jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+    ) {
         day = day.tomorrow().unwrap();
     }
     let london = |h: i8| {
@@ -151,6 +156,72 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     assert!(
         results[0]["postcode"].as_str().unwrap().starts_with("ME10"),
         "{r}"
+    );
+    // The practice reports it is full: red for five days. It drops out (a
+    // gap: capacity) and the next nearest practice is offered.
+    let full = f["id"].as_u64().unwrap();
+    let (s, v) = call(
+        addr,
+        "PUT",
+        &format!("/api/v1/dos/services/{full}/capacity"),
+        Some(r#"{"rag":"red","reset_minutes":7200}"#),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["capacity"]["set_by"], "user:3 (kent.supervisor)");
+    let (_, r2) = call(
+        addr,
+        "POST",
+        "/api/v1/dos/search",
+        Some(&search.to_string()),
+    );
+    assert_ne!(r2["results"][0]["found"]["id"].as_u64(), Some(full), "{r2}");
+    assert!(
+        r2["gaps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["id"].as_u64() == Some(full) && g["failed"] == "capacity_red"),
+        "{r2}"
+    );
+    let (s, v) = call(
+        addr,
+        "PUT",
+        &format!("/api/v1/dos/services/{full}/capacity"),
+        Some(r#"{"rag":"red","reset_minutes":5}"#),
+    );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (422, Some("reset_minutes: 15 to 7200 (five days)"))
+    );
+    // The directory as FHIR, for other systems.
+    let (s, b) = call(
+        addr,
+        "GET",
+        "/api/v1/fhir/HealthcareService?address-postalcode=ME10&_count=3",
+        None,
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (b["resourceType"].as_str(), b["type"].as_str()),
+        (Some("Bundle"), Some("searchset"))
+    );
+    assert!(
+        b["total"].as_u64().unwrap() >= 3 && b["entry"].as_array().unwrap().len() == 3,
+        "{b}"
+    );
+    let (s, hs) = call(
+        addr,
+        "GET",
+        &format!("/api/v1/fhir/HealthcareService/{full}"),
+        None,
+    );
+    assert_eq!(
+        (s, hs["resourceType"].as_str()),
+        (200, Some("HealthcareService"))
+    );
+    assert_eq!(
+        hs["contained"][0]["address"]["postalCode"],
+        results[0]["postcode"]
     );
     // At 22:00 the same day every practice is closed: the gaps say so, and
     // the answer is the catch-all to the nearest emergency departments.
