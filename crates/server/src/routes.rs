@@ -93,6 +93,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/triage", Some(Triage), None, "The pathway set in use (name, version, content hash, demo or not) and its dispositions.", crate::triage::info),
         r!(post "POST" "/api/v1/contacts/{contact}/triage", Some(Triage), Some("Triage"), "A contact's assessment: the answers so far give the next question or the disposition; save keeps the finished journey (audited).", crate::triage::triage),
         r!(get "GET" "/api/v1/contacts/{contact}/triage", Some(Triage), None, "A contact's saved assessments (audited).", crate::triage::saved_journeys),
+        r!(post "POST" "/api/v1/contacts/{contact}/clinical-callback", Some(Triage), Some("ClinicalCallback"), "A clinical callback for a contact whose saved assessment needs a clinician: deadline from the disposition, earliest deadline first.", crate::triage::clinical_callback),
         r!(post "POST" "/api/v1/dos/search", Some(Triage), Some("DosSearch"), "Directory of Services search for a patient and a disposition, with the gaps.", crate::triage::search),
         r!(put "PUT" "/api/v1/dos/services/{dos_service}/endpoint", Some(ConfigWrite), Some("Endpoint"), "Where a Directory of Services service takes electronic referrals.", crate::referral::set_endpoint),
         r!(put "PUT" "/api/v1/dos/services/{dos_service}/capacity", Some(DosCapacity), Some("CapacityChange"), "Set a service's capacity (red/amber/green) with a reset time; recorded with who and when.", crate::referral::set_capacity),
@@ -198,6 +199,7 @@ fn schemas() -> Value {
             "publish": {"type": "boolean"},
         }), &["service"]),
         "CapacityChange": obj(json!({ "rag": {"type": "string", "enum": ["green", "amber", "red"]}, "reset_minutes": {"type": "integer", "minimum": 15, "maximum": 7200} }), &["rag", "reset_minutes"]),
+        "ClinicalCallback": obj(json!({ "queue": {"type": "integer", "description": "the clinical callback queue"} }), &["queue"]),
         "Endpoint": obj(json!({ "url": {"type": "string", "description": "http:// address taking a FHIR message bundle"} }), &["url"]),
         "Refer": obj(json!({ "service": {"type": "integer", "description": "a Directory of Services service id"} }), &["service"]),
         "Triage": obj(json!({

@@ -21,12 +21,39 @@ pub struct DemoPerson {
     pub agent: Option<AgentId>,
 }
 
+/// Priority of a clinical callback with no time left: its contact priority
+/// is this less its timeframe in minutes, plus a point for every minute it
+/// has waited (the queue's aging).
+pub const CLINICAL_BASE: model::Priority = 10_000;
+
 /// The demo community trust, staffed for a living demo: the routing demo's
 /// six services and five teams with 50 agents over four sites plus home
 /// workers (the first twelve are the routing demo's own people).
 pub fn community_trust() -> Config {
     use routing::demo::*;
     let mut c = kent_community_trust();
+    // Clinical callbacks: a clinician rings back the patients a triage
+    // sent for a callback. Each callback's priority is set from its
+    // deadline and grows a point a minute, so the earliest deadline is
+    // always served first.
+    let mut clinical = QueueDef::new(
+        QueueId(7),
+        "Clinical callbacks",
+        vec![SkillReq {
+            skill: SK_CLINICAL,
+            min_level: 1,
+        }],
+    );
+    clinical.teams = Some(vec![TeamId(5)]);
+    clinical.aging = Some(routing::Aging {
+        every: model::DurationMs::from_secs(60),
+        max_boost: CLINICAL_BASE,
+    });
+    clinical.target = routing::ServiceTarget {
+        within: model::DurationMs::from_secs(600),
+        percent: 90,
+    };
+    c.queues.push(clinical);
     for (id, name) in [(4, "Canterbury"), (5, "Tunbridge Wells")] {
         c.sites.push(SiteDef {
             id: SiteId(id),
@@ -233,6 +260,7 @@ mod tests {
         routing::Engine::new(c.clone(), model::Timestamp::ZERO).unwrap();
         routing::Engine::new(super::gp_network(), model::Timestamp::ZERO).unwrap();
         assert_eq!(c.agents.len(), 50);
+        assert!(c.queues.iter().any(|q| q.name == "Clinical callbacks"));
         assert_eq!(c.teams.len(), 5);
         let mut sites: Vec<_> = c.agents.iter().map(|a| a.site).collect();
         sites.sort();

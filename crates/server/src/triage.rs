@@ -279,3 +279,102 @@ pub(crate) async fn search(
     }))
     .into_response()
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClinicalBody {
+    /// The clinical callback queue.
+    queue: u32,
+}
+
+/// A clinical callback for a contact whose saved assessment needs a
+/// clinician: a callback contact due now in the clinical queue, with a
+/// deadline from the disposition's timeframe and a priority that puts the
+/// earliest deadline first (see `seed::CLINICAL_BASE`).
+pub(crate) async fn clinical_callback(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+    b: Body<ClinicalBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    let mut read = c.audit(
+        "read triage",
+        format!("contact c{id} for a clinical callback"),
+    );
+    read.purpose = Some("direct care".into());
+    let journeys = tryr!(app
+        .directory()
+        .journeys(c.org, ContactId(id), &read)
+        .map_err(store_error));
+    let Some(j) = journeys
+        .last()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+    else {
+        return error(
+            StatusCode::CONFLICT,
+            "contact: save an assessment first".into(),
+        );
+    };
+    let d = &j["disposition"];
+    if d["clinician_required"] != true {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "contact: disposition {} does not need a clinician",
+                d["code"].as_str().unwrap_or("?")
+            ),
+        );
+    }
+    let minutes = d["timeframe_minutes"]
+        .as_i64()
+        .unwrap_or(0)
+        .clamp(0, 10_000);
+    let now = crate::wall_clock();
+    let deadline = Timestamp(now.0 + minutes * 60_000);
+    let who = tryr!(app
+        .directory()
+        .contact_caller(c.org, ContactId(id))
+        .map_err(store_error));
+    // The callback's own id: derived from the contact's, apart from any
+    // caller-chosen id range.
+    let callback = ContactId(id.wrapping_mul(1000).wrapping_add(7) | (1 << 62));
+    let mut nc =
+        routing::NewContact::new(callback, model::QueueId(b.queue), model::Channel::Callback);
+    nc.priority = crate::seed::CLINICAL_BASE - minutes as i32;
+    nc.attributes = vec![
+        ("deadline".into(), crate::reports::iso(deadline)),
+        (
+            "disposition".into(),
+            d["code"].as_str().unwrap_or("").to_string(),
+        ),
+        ("from_contact".into(), id.to_string()),
+    ];
+    let mut audit = c.audit(
+        "book clinical callback",
+        format!(
+            "contact c{id} → {callback} by {}",
+            crate::reports::iso(deadline)
+        ),
+    );
+    audit.purpose = Some("direct care".into());
+    let input = routing::Input::ScheduleCallback {
+        contact: nc,
+        due_at: now,
+    };
+    let r = app
+        .input(&c, input, Some(audit), who, StatusCode::CREATED)
+        .await;
+    if r.status() != StatusCode::CREATED {
+        return r;
+    }
+    (
+        StatusCode::CREATED,
+        Json(
+            json!({ "callback": callback, "deadline": deadline, "disposition": d["code"],
+            "priority": crate::seed::CLINICAL_BASE - minutes as i32 }),
+        ),
+    )
+        .into_response()
+}

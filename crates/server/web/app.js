@@ -253,6 +253,7 @@ async function agentPage(me) {
         t.ended = e;
         parts.push(el('div', { class: 'pop triage-disposition' }, el('strong', {}, `${d.code}: ${d.wording}`),
           d.clinician_required ? el('p', {}, 'A clinician must be involved: transfer warm to the clinical queue, or book a clinical callback within the timeframe.') : ''));
+        if (d.clinician_required && saved) parts.push(clinicalView(c));
         parts.push(el('div', { class: 'row' },
           el('button', { type: 'button', class: 'save-triage', disabled: saved || null, onclick: () => step(true) }, saved ? 'Assessment saved' : 'Save assessment')));
         parts.push(searchView(c, e));
@@ -266,6 +267,24 @@ async function agentPage(me) {
     return el('details', { class: 'assess' }, el('summary', {}, 'Assess (triage)'),
       el('div', { class: 'row' }, el('div', {}, el('label', { for: `t-age-${c}` }, 'Age group'), age),
         el('div', {}, el('label', { for: `t-sex-${c}` }, 'Sex'), sex), begin), box);
+  }
+
+  /** For a disposition that needs a clinician: a warm transfer to the
+   * clinical queue now, or a clinical callback by the deadline. */
+  function clinicalView(c) {
+    const clinicalQueue = queues.find((q) => /clinical/i.test(q.name)) || queues[0];
+    const msg = el('p', { class: 'field-error', role: 'status' });
+    const callback = async () => {
+      const res = await api('POST', `/api/v1/contacts/${c}/clinical-callback`, { queue: clinicalQueue.id });
+      msg.textContent = res.ok ? `Clinical callback booked: a clinician will call back by ${new Date(res.data.deadline).toLocaleTimeString('en-GB')}.` : errorOf(res);
+    };
+    const transfer = async () => {
+      const res = await api('POST', `/api/v1/contacts/${c}/transfer`, { queue: clinicalQueue.id, mode: 'warm', from_agent: agentId });
+      msg.textContent = res.ok ? `Waiting for a clinician in ${clinicalQueue.name}; stay on the line.` : errorOf(res);
+    };
+    return el('div', { class: 'row clinical' },
+      el('button', { type: 'button', class: 'clinical-transfer', onclick: transfer }, `Transfer warm to ${clinicalQueue.name}`),
+      el('button', { type: 'button', class: 'secondary clinical-callback', onclick: callback }, 'Book clinical callback'), msg);
   }
 
   function searchView(c, ended) {

@@ -319,6 +319,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "Skills" => json!({"skills": [[2, 2], [7, 1]]}).to_string(),
                     "Triage" => json!({"answers": [1]}).to_string(),
                     "CapacityChange" => json!({"rag": "red", "reset_minutes": 60}).to_string(),
+                    "ClinicalCallback" => json!({"queue": 7}).to_string(),
                     "Endpoint" => json!({"url": "http://127.0.0.1:9/referrals"}).to_string(),
                     "Refer" => json!({"service": 1}).to_string(),
                     "DosSearch" => json!({"postcode": "ME10 4AB", "age_years": 40, "sex": "female", "symptom_group": 1003, "disposition": "Dx05"}).to_string(),

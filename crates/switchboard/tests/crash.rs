@@ -425,7 +425,7 @@ fn demo_traffic_flows_through_the_live_stream_and_kpis() {
     let (_, board) = http(addr, "GET", "/api/v1/kpis", None).unwrap();
     let board: serde_json::Value = serde_json::from_str(&board).unwrap();
     let queues = board["queues"].as_array().unwrap();
-    assert_eq!(queues.len(), 6, "{board}");
+    assert_eq!(queues.len(), 7, "{board}");
     for q in queues {
         assert!(q["name"].is_string() && q["waiting"].is_u64(), "{q}");
         assert!(q["ready_agents"].is_u64(), "{q}");

@@ -375,6 +375,84 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         (s, v["error"].as_str().map(|e| e.starts_with("postcode:"))),
         (422, Some(true))
     );
+    // Clinical callbacks come earliest deadline first: a 4-hour callback
+    // booked before a 1-hour one is still answered after it.
+    for (contact, answers) in [
+        (2u64, vec![1, 1, 1, 1, 1, 1, 1, 0]),
+        (3, vec![1, 1, 1, 3, 1, 1]),
+    ] {
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                "/api/v1/contacts",
+                Some(&json!({"id": contact, "queue": 6}).to_string())
+            )
+            .0,
+            201
+        );
+        let (s, v) = call(
+            addr,
+            "POST",
+            &format!("/api/v1/contacts/{contact}/triage"),
+            Some(&json!({"answers": answers, "save": true}).to_string()),
+        );
+        assert_eq!(s, 200, "{v}");
+    }
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/contacts/1/clinical-callback",
+        Some(r#"{"queue":7}"#),
+    );
+    assert_eq!(s, 409, "Dx05 needs no clinician: {v}");
+    let (s, four_hours) = call(
+        addr,
+        "POST",
+        "/api/v1/contacts/2/clinical-callback",
+        Some(r#"{"queue":7}"#),
+    );
+    assert_eq!(
+        (s, four_hours["disposition"].as_str()),
+        (201, Some("Dx120")),
+        "{four_hours}"
+    );
+    let (s, one_hour) = call(
+        addr,
+        "POST",
+        "/api/v1/contacts/3/clinical-callback",
+        Some(r#"{"queue":7}"#),
+    );
+    assert_eq!(
+        (s, one_hour["disposition"].as_str()),
+        (201, Some("Dx121")),
+        "{one_hour}"
+    );
+    let (s, v) = call(
+        addr,
+        "POST",
+        "/api/v1/agents/8/presence",
+        Some(r#"{"presence":"ready"}"#),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (_, first) = call(
+        addr,
+        "GET",
+        &format!("/api/v1/contacts/{}", one_hour["callback"]),
+        None,
+    );
+    assert_eq!(
+        first["state"],
+        json!({"offered": 8}),
+        "the 1-hour callback first: {first}"
+    );
+    let (_, second) = call(
+        addr,
+        "GET",
+        &format!("/api/v1/contacts/{}", four_hours["callback"]),
+        None,
+    );
+    assert_eq!(second["state"], "waiting", "{second}");
     // The saved journey survives a kill -9.
     kill(server, std::path::Path::new("/nonexistent"));
     let server = start(&data, addr);
