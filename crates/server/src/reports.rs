@@ -240,7 +240,7 @@ pub(crate) async fn outcome_report(
 
 /// The period asked for: `from` (default `to` − 24 h) to `to` (default
 /// now), at most [`MAX_DAYS`].
-fn period(q: &ReportQuery) -> Result<(Timestamp, Timestamp), Response> {
+pub(crate) fn period(q: &ReportQuery) -> Result<(Timestamp, Timestamp), Response> {
     let to = match &q.to {
         Some(s) => parse_time("to", s)?,
         None => crate::wall_clock(),

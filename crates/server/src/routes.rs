@@ -87,6 +87,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, "Live KPIs overall and per queue.", h::get_kpis),
         r!(post "POST" "/api/v1/planning", Some(Plan), Some("Plan"), "Forecast (uploaded history or own arrivals), staff required, rota coverage and suggestions, what-if simulation; publish for the surge warning.", crate::planning::plan),
         r!(get "GET" "/api/v1/planning/surge", Some(KpiRead), None, "Arrivals against the published forecast over the last hour: a warning past 20% above.", crate::planning::surge),
+        r!(get "GET" "/api/v1/reports/triage", Some(KpiRead), None, "Dispositions by code, care setting and hour; needing a clinician; the Directory of Services gaps by district, service type and rule (?from=&to=).", crate::triage::report),
         r!(get "GET" "/api/v1/reports/outcomes", Some(KpiRead), None, "Wrap-up outcomes by code in a period (?from=&to=).", crate::reports::outcome_report),
         r!(get "GET" "/api/v1/reports/kpis", Some(KpiRead), None, "KPIs by 15-minute interval or London day, overall and per queue (?from=&to=&by=interval|day&format=json|csv).", crate::reports::kpi_report),
         r!(get "GET" "/api/v1/events", Some(EventStream), None, "The live event stream (server-sent events).", h::get_events),

@@ -263,6 +263,19 @@ pub(crate) async fn search(
         Ok(r) => r,
         Err(e) => return bad(e.to_string()),
     };
+    // The commissioner's view: what failed where.
+    let mut counted: BTreeMap<(u32, String), u32> = BTreeMap::new();
+    for g in &r.gaps {
+        let f = serde_json::to_value(g.failed)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        *counted.entry((g.type_id, f)).or_default() += 1;
+    }
+    let gap_rows: Vec<(String, u32, String, u32)> = counted
+        .into_iter()
+        .map(|((t, f), n)| (q.district.clone().unwrap_or_default(), t, f, n))
+        .collect();
     let by_id: HashMap<u64, &dos::Service> = dir.services.iter().map(|s| (s.id, s)).collect();
     let results: Vec<serde_json::Value> = r
         .results
@@ -273,8 +286,13 @@ pub(crate) async fn search(
                     "referral": s.professional_text })
         })
         .collect();
+    let searched = dir.services.len();
+    drop(all);
+    if let Err(e) = app.directory().log_gaps(c.org, now, &gap_rows) {
+        eprintln!("error: recording DoS gaps: {e}");
+    }
     Json(json!({
-        "disposition": d, "distance_km": r.distance_km, "services_searched": dir.services.len(),
+        "disposition": d, "distance_km": r.distance_km, "services_searched": searched,
         "results": results, "gaps": r.gaps,
     }))
     .into_response()
@@ -377,4 +395,76 @@ pub(crate) async fn clinical_callback(
         ),
     )
         .into_response()
+}
+
+/// The clinical front door's report for a period: dispositions by code,
+/// by care setting and by hour (London), clinical involvement, and the
+/// Directory of Services gaps by district, service type and rule.
+pub(crate) async fn report(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    q: Result<
+        axum::extract::Query<crate::reports::ReportQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Response {
+    let axum::extract::Query(q) =
+        tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
+    let (from, to) = tryr!(crate::reports::period(&q));
+    let dir = app.directory();
+    let journeys = tryr!(dir.journeys_between(c.org, from, to).map_err(store_error));
+    let gaps = tryr!(dir.gaps(c.org, from, to).map_err(store_error));
+    drop(dir);
+    let tz = jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC);
+    let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_setting: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_hour = [0u64; 24];
+    let mut clinician = 0u64;
+    for (at, text) in &journeys {
+        let Ok(j) = serde_json::from_str::<serde_json::Value>(text) else {
+            continue;
+        };
+        let d = &j["disposition"];
+        *by_code
+            .entry(d["code"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+        *by_setting
+            .entry(d["care_setting"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+        if d["clinician_required"] == true {
+            clinician += 1;
+        }
+        if let Ok(t) = jiff::Timestamp::from_millisecond(at.0) {
+            by_hour[t.to_zoned(tz.clone()).hour() as usize] += 1;
+        }
+    }
+    let total = journeys.len() as u64;
+    let share = |n: u64| (total > 0).then(|| n as f64 / total as f64);
+    let group = |s: &str| -> &'static str {
+        match s {
+            "ambulance" => "999",
+            "emergency_department" => "emergency department",
+            "self_care" => "self care",
+            "primary_care" | "pharmacy" | "dental" | "urgent_treatment_centre" => {
+                "primary and urgent care"
+            }
+            _ => "clinician",
+        }
+    };
+    let mut groups: BTreeMap<&str, u64> = BTreeMap::new();
+    for (s, n) in &by_setting {
+        *groups.entry(group(s)).or_default() += n;
+    }
+    Json(json!({
+        "from": crate::reports::iso(from), "to": crate::reports::iso(to),
+        "assessments": total,
+        "dispositions": by_code,
+        "care_settings": by_setting,
+        "shares": groups.iter().map(|(g, n)| (g.to_string(), share(*n))).collect::<BTreeMap<_, _>>(),
+        "needing_a_clinician": clinician, "needing_a_clinician_share": share(clinician),
+        "by_hour_london": by_hour,
+        "gaps": gaps.iter().map(|(d, t, f, searches, services)| json!({
+            "district": d, "service_type": t, "failed": f, "searches": searches, "services": services })).collect::<Vec<_>>(),
+    }))
+    .into_response()
 }

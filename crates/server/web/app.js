@@ -910,6 +910,16 @@ async function reportsPage() {
       el('td', {}, r.counts.abandoned), el('td', {}, pct(r.figures.service_level)), el('td', {}, pct(r.figures.abandonment_rate)),
       el('td', {}, r.figures.asa_seconds?.toFixed(1) ?? '—'), el('td', {}, r.figures.p95_answer_seconds?.toFixed(0) ?? '—'),
       el('td', {}, r.figures.aht_seconds?.toFixed(0) ?? '—'))));
+    const fd = await api('GET', `/api/v1/reports/triage?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+    if (fd.ok) {
+      const t = fd.data;
+      $('#fd-summary').textContent = `${t.assessments} assessments; ${t.needing_a_clinician} needed a clinician (${pct(t.needing_a_clinician_share)}).`;
+      $('#fd-dispositions').replaceChildren(...Object.entries(t.dispositions).map(([k, n]) => el('li', {}, `${k}: ${n}`)));
+      $('#fd-shares').replaceChildren(...Object.entries(t.shares).map(([k, v]) => el('li', {}, `${label(k)}: ${pct(v)}`)));
+      $('#fd-gaps').replaceChildren(...(t.gaps.length ? t.gaps.slice(0, 30).map((g) => el('tr', {},
+        el('td', {}, g.district), el('td', {}, g.service_type), el('td', {}, label(g.failed)), el('td', {}, g.searches), el('td', {}, g.services)))
+        : [el('tr', {}, el('td', { colspan: 5 }, 'No gaps recorded in this period.'))]));
+    }
     const o = await api('GET', `/api/v1/reports/outcomes?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
     if (o.ok) {
       $('#outcomes').replaceChildren(...(o.data.outcomes.length ? o.data.outcomes.map((x) => el('li', {}, `${label(x.code)}: ${x.count}`)) : [el('li', {}, 'None recorded.')]));

@@ -85,6 +85,14 @@ CREATE TABLE IF NOT EXISTS referrals (
     created_ms INTEGER NOT NULL,
     delivered_ms INTEGER
 );
+CREATE TABLE IF NOT EXISTS dos_gaps (
+    org INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    district TEXT NOT NULL,
+    type_id INTEGER NOT NULL,
+    failed TEXT NOT NULL,
+    services INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS patients (
     org INTEGER NOT NULL,
     nhs_number TEXT NOT NULL,
@@ -99,6 +107,10 @@ CREATE TABLE IF NOT EXISTS patient_phones (
     PRIMARY KEY (org, phone, nhs_number)
 );
 ";
+
+/// Gaps of a period: (postcode district, service type, failed rule,
+/// searches, services).
+pub type GapRow = (String, u32, String, u64, u64);
 
 /// One person's account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -917,6 +929,72 @@ impl Directory {
                 Timestamp(r.get(5)?),
                 r.get::<_, Option<i64>>(6)?.map(Timestamp),
             ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a search's gaps: (district, service type, failed filter,
+    /// how many services).
+    pub fn log_gaps(
+        &mut self,
+        org: OrgId,
+        at: Timestamp,
+        gaps: &[(String, u32, String, u32)],
+    ) -> Result<(), StoreError> {
+        if gaps.is_empty() {
+            return Ok(());
+        }
+        let tx = self.immediate()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO dos_gaps (org, at_ms, district, type_id, failed, services) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (d, t, f, n) in gaps {
+                st.execute(params![org.0, at.as_ms(), d, t, f, n])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Gaps recorded in a period: (district, type, filter, searches,
+    /// services), most first.
+    pub fn gaps(
+        &self,
+        org: OrgId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<GapRow>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT district, type_id, failed, COUNT(*), SUM(services) FROM dos_gaps
+             WHERE org = ?1 AND at_ms >= ?2 AND at_ms < ?3
+             GROUP BY district, type_id, failed ORDER BY COUNT(*) DESC, district LIMIT 500",
+        )?;
+        let rows = st.query_map(params![org.0, from.as_ms(), to.as_ms()], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, i64>(3)? as u64,
+                r.get::<_, i64>(4)? as u64,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Saved journeys in a period (JSON), for reports (not patient reads:
+    /// only their codes are counted).
+    pub fn journeys_between(
+        &self,
+        org: OrgId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(Timestamp, String)>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT at_ms, journey FROM triage_journeys WHERE org = ?1 AND at_ms >= ?2 AND at_ms < ?3 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![org.0, from.as_ms(), to.as_ms()], |r| {
+            Ok((Timestamp(r.get(0)?), r.get(1)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

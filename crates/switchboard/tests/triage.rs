@@ -453,6 +453,26 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         None,
     );
     assert_eq!(second["state"], "waiting", "{second}");
+    // The commissioner's view: dispositions, clinical share, and the gaps.
+    let (s, rep) = call(addr, "GET", "/api/v1/reports/triage", None);
+    assert_eq!(s, 200, "{rep}");
+    assert_eq!(rep["assessments"], 3);
+    assert_eq!(
+        rep["dispositions"],
+        json!({"Dx05": 1, "Dx120": 1, "Dx121": 1})
+    );
+    assert_eq!(rep["needing_a_clinician"], 2);
+    let gaps = rep["gaps"].as_array().unwrap();
+    assert!(
+        gaps.iter()
+            .any(|g| g["district"] == "ME10" && g["failed"] == "closed"),
+        "{rep}"
+    );
+    assert!(
+        gaps.iter()
+            .any(|g| g["district"] == "ME10" && g["failed"] == "capacity_red"),
+        "{rep}"
+    );
     // The saved journey survives a kill -9.
     kill(server, std::path::Path::new("/nonexistent"));
     let server = start(&data, addr);
