@@ -420,3 +420,75 @@ fn the_real_ods_extract_imports_and_searches_near_a_kent_patient() {
     assert!(r.results.is_empty());
     assert!(r.gaps.len() > 10 && r.gaps.iter().all(|g| g.failed == Filter::Closed));
 }
+
+#[test]
+fn a_real_dos_response_imports_and_exports_in_the_same_shape() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/dos-check-capacity-summary-response-example.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the shared DoS response example is missing");
+    let resp: dos::DosResponse = serde_json::from_str(&text).unwrap();
+    assert_eq!(resp.results.len(), 4);
+    let profile = Profile {
+        type_id: 13,
+        sg_sd: [(1003, 4303)].into_iter().collect(),
+        dispositions: ["Dx80".to_string()].into_iter().collect(),
+        age_days: (0, 45_000),
+        sexes: vec![Sex::Male, Sex::Female],
+        opening: Opening::default(),
+        commissioned: true,
+        prescribing_setting: None,
+    };
+    let services: Vec<Service> = resp
+        .results
+        .iter()
+        .map(|d| d.to_service(&profile))
+        .collect();
+    let first = &services[0];
+    assert_eq!(first.id, 2000037448);
+    assert_eq!(first.type_id, 13);
+    assert_eq!(
+        (first.location.easting, first.location.northing),
+        (429354.0, 440405.0)
+    );
+    // Monday 00:00-23:59 in the response is open all Monday here.
+    assert_eq!(first.opening.weekly[0], vec![(0, 1440)]);
+    // Found by a search from its own postcode's grid point, Monday 10:00.
+    let dir = Directory {
+        services: services.clone(),
+        ..Default::default()
+    };
+    let mut q = query();
+    q.location = first.location;
+    q.symptom_group = 1003;
+    q.discriminators = vec![4303];
+    q.disposition = "Dx80".into();
+    let r = search(&dir, &q).unwrap();
+    assert_eq!(r.results[0].id, 2000037448);
+    // Exported in the same shape: the fields round-trip.
+    let back = dos::DosService::from_service(first, 0.0, monday(10, 0));
+    let original = &resp.results[0];
+    assert_eq!(
+        (back.id, &back.postcode, back.eastings, back.northings),
+        (
+            original.id,
+            &original.postcode,
+            original.eastings,
+            original.northings
+        )
+    );
+    assert_eq!(back.rota_sessions[0], original.rota_sessions[0]);
+    let json = serde_json::to_value(dos::DosResponse {
+        results: vec![back],
+    })
+    .unwrap();
+    assert_eq!(
+        json["CheckCapacitySummaryResult"][0]["idField"],
+        2000037448u64
+    );
+    assert_eq!(
+        json["CheckCapacitySummaryResult"][0]["rotaSessionsField"][0]["endTimeField"]["hoursField"],
+        23
+    );
+}

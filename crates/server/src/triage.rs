@@ -203,6 +203,10 @@ pub(crate) struct SearchBody {
     at: Option<String>,
     #[serde(default)]
     distance_km: Option<u32>,
+    /// `dos`: answer in the shape of the NHS DoS CheckCapacitySummary
+    /// response.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// The DoS search for a patient and a disposition.
@@ -287,9 +291,24 @@ pub(crate) async fn search(
         })
         .collect();
     let searched = dir.services.len();
+    let as_dos = match b.format.as_deref() {
+        None => false,
+        Some("dos") => true,
+        Some(_) => return bad("format: dos, or leave it out".into()),
+    };
+    let dos_shape = as_dos.then(|| dos::DosResponse {
+        results: r
+            .results
+            .iter()
+            .map(|f| dos::DosService::from_service(by_id[&f.id], f.distance_km, at))
+            .collect(),
+    });
     drop(all);
     if let Err(e) = app.directory().log_gaps(c.org, now, &gap_rows) {
         eprintln!("error: recording DoS gaps: {e}");
+    }
+    if let Some(d) = dos_shape {
+        return Json(d).into_response();
     }
     Json(json!({
         "disposition": d, "distance_km": r.distance_km, "services_searched": searched,

@@ -157,6 +157,23 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         results[0]["postcode"].as_str().unwrap().starts_with("ME10"),
         "{r}"
     );
+    // The same answer in the NHS DoS response shape.
+    let mut dos_shape = search.clone();
+    dos_shape["format"] = json!("dos");
+    let (s, d) = call(
+        addr,
+        "POST",
+        "/api/v1/dos/search",
+        Some(&dos_shape.to_string()),
+    );
+    assert_eq!(s, 200, "{d}");
+    let first = &d["CheckCapacitySummaryResult"][0];
+    assert_eq!(first["idField"], f["id"]);
+    assert!(
+        first["eastingsField"].as_f64().unwrap() > 500_000.0,
+        "Kent is east: {first}"
+    );
+    assert!(first["rotaSessionsField"].as_array().unwrap().len() >= 5);
     // The practice reports it is full: red for five days. It drops out (a
     // gap: capacity) and the next nearest practice is offered.
     let full = f["id"].as_u64().unwrap();
