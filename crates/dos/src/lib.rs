@@ -788,3 +788,55 @@ impl DosService {
         }
     }
 }
+
+/// Service types that publish bookable slots (GP practices).
+pub const BOOKABLE: [u32; 1] = [100];
+/// Length of a bookable slot.
+pub const SLOT_MS: i64 = 15 * 60 * 1000;
+
+/// The slot starts (UTC ms) a bookable service offers in `[from, to)`:
+/// every 15 minutes inside its opening sessions (London time), slots that
+/// fit whole. Empty for a service that does not publish slots.
+pub fn slots(s: &Service, holidays: &BTreeSet<Date>, from: Timestamp, to: Timestamp) -> Vec<i64> {
+    if !BOOKABLE.contains(&s.type_id) || to <= from {
+        return Vec::new();
+    }
+    let tz = london();
+    let day_of = |t: i64| {
+        jiff::Timestamp::from_millisecond(t)
+            .map(|x| x.to_zoned(tz.clone()).date())
+            .ok()
+    };
+    let (Some(mut day), Some(last)) = (day_of(from.0), day_of(to.0)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    while day <= last {
+        for (a, b) in s.opening.sessions(day, holidays) {
+            let at = |m: u32| {
+                day.to_datetime(Time::constant(
+                    (m.min(1439) / 60) as i8,
+                    (m.min(1439) % 60) as i8,
+                    0,
+                    0,
+                ))
+                .to_zoned(tz.clone())
+                .map_or(0, |z| z.timestamp().as_millisecond())
+                    + if m >= 1440 { 60_000 } else { 0 }
+            };
+            let (start, end) = (at(a), at(b));
+            let mut t = start;
+            while t + SLOT_MS <= end {
+                if t >= from.0 && t < to.0 {
+                    out.push(t);
+                }
+                t += SLOT_MS;
+            }
+        }
+        match day.tomorrow() {
+            Ok(d) => day = d,
+            Err(_) => break,
+        }
+    }
+    out
+}

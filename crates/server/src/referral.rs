@@ -486,3 +486,122 @@ pub(crate) async fn fhir_organization(
 ) -> Response {
     fhir_read(&app, &c, id, "Organization").await
 }
+
+/// Booking lead time and reach: slots from now to a week ahead.
+const SLOT_WEEK_MS: i64 = 7 * 86_400_000;
+
+/// `GET /dos/services/{id}/slots`: the service's slots for the coming
+/// week as a FHIR R4 Bundle of Slot resources, free or busy.
+pub(crate) async fn slots(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> Response {
+    let now = wall_clock();
+    let to = Timestamp(now.0 + SLOT_WEEK_MS);
+    let service = {
+        let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+        all.get(&c.org).and_then(|d| {
+            d.services
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| (s.clone(), d.bank_holidays.clone()))
+        })
+    };
+    let Some((s, holidays)) = service else {
+        return error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
+    };
+    let starts = dos::slots(&s, &holidays, now, to);
+    let booked = tryr!(app
+        .directory()
+        .booked(c.org, id, now, to)
+        .map_err(store_error));
+    let iso = crate::reports::iso;
+    let entries: Vec<Value> = starts
+        .iter()
+        .map(|&t| {
+            let busy = booked.contains(&t);
+            json!({ "resource": { "resourceType": "Slot", "id": format!("{id}-{t}"),
+                "schedule": { "reference": format!("HealthcareService/{id}") },
+                "status": if busy { "busy" } else { "free" },
+                "start": iso(Timestamp(t)), "end": iso(Timestamp(t + dos::SLOT_MS)) } })
+        })
+        .collect();
+    Json(json!({ "resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries }))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BookBody {
+    service: u64,
+    /// The slot's start (RFC 3339), one of the service's free slots.
+    start: String,
+}
+
+/// Books a free slot for a contact: a FHIR R4 Appointment, audited; a
+/// slot booked twice is refused.
+pub(crate) async fn book(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(contact): Path<u64>,
+    b: Body<BookBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    tryr!(crate::handlers::own_contact(&app, &c, ContactId(contact)).await);
+    let Ok(start) = b.start.parse::<jiff::Timestamp>() else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "start: not an RFC 3339 time".into(),
+        );
+    };
+    let start = start.as_millisecond();
+    let now = wall_clock();
+    let service = {
+        let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+        all.get(&c.org).and_then(|d| {
+            d.services
+                .iter()
+                .find(|s| s.id == b.service)
+                .map(|s| (s.clone(), d.bank_holidays.clone()))
+        })
+    };
+    let Some((s, holidays)) = service else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("unknown service {}", b.service),
+        );
+    };
+    if !dos::slots(&s, &holidays, now, Timestamp(now.0 + SLOT_WEEK_MS)).contains(&start) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("start: {} offers no slot then in the coming week", s.name),
+        );
+    }
+    let mut audit = c.audit(
+        "book appointment",
+        format!(
+            "contact c{contact} at {} {}",
+            s.name,
+            crate::reports::iso(Timestamp(start))
+        ),
+    );
+    audit.purpose = Some("direct care".into());
+    let r = app.directory().book(
+        c.org,
+        s.id,
+        Timestamp(start),
+        ContactId(contact),
+        now,
+        &audit,
+    );
+    let id = tryr!(r.map_err(store_error));
+    (
+        StatusCode::CREATED,
+        Json(json!({ "resourceType": "Appointment", "id": id.to_string(), "status": "booked",
+            "start": crate::reports::iso(Timestamp(start)), "end": crate::reports::iso(Timestamp(start + dos::SLOT_MS)),
+            "slot": [{ "reference": format!("Slot/{}-{start}", s.id) }],
+            "participant": [{ "actor": { "reference": format!("HealthcareService/{}", s.id), "display": s.name }, "status": "accepted" }] })),
+    )
+        .into_response()
+}

@@ -102,6 +102,8 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/fhir/HealthcareService/{dos_service}", Some(DirectoryRead), None, "One service as FHIR R4 HealthcareService.", crate::referral::fhir_service),
         r!(get "GET" "/api/v1/fhir/Location/{dos_service}", Some(DirectoryRead), None, "A service's FHIR R4 Location.", crate::referral::fhir_location),
         r!(get "GET" "/api/v1/fhir/Organization/{dos_service}", Some(DirectoryRead), None, "A service's FHIR R4 Organization.", crate::referral::fhir_organization),
+        r!(get "GET" "/api/v1/dos/services/{dos_service}/slots", Some(Triage), None, "A bookable service's slots for the coming week (FHIR Slot bundle, free or busy).", crate::referral::slots),
+        r!(post "POST" "/api/v1/contacts/{contact}/appointments", Some(Triage), Some("Book"), "Book a free slot for a contact (FHIR Appointment; a slot is booked once).", crate::referral::book),
         r!(post "POST" "/api/v1/contacts/{contact}/referrals", Some(Triage), Some("Refer"), "Refer a contact's saved assessment to a service: a FHIR message through the outbox (202; sent until accepted).", crate::referral::refer),
         r!(get "GET" "/api/v1/contacts/{contact}/referrals", Some(Triage), None, "A contact's referrals and whether each was delivered.", crate::referral::list),
         r!(put "PUT" "/api/v1/patients/{nhs_number}", Some(PatientWrite), Some("Patient"), "Create or replace a patient's directory entry (audited).", h::put_patient),
@@ -201,6 +203,7 @@ fn schemas() -> Value {
         }), &["service"]),
         "CapacityChange": obj(json!({ "rag": {"type": "string", "enum": ["green", "amber", "red"]}, "reset_minutes": {"type": "integer", "minimum": 15, "maximum": 7200} }), &["rag", "reset_minutes"]),
         "ClinicalCallback": obj(json!({ "queue": {"type": "integer", "description": "the clinical callback queue"} }), &["queue"]),
+        "Book": obj(json!({ "service": {"type": "integer"}, "start": {"type": "string", "format": "date-time"} }), &["service", "start"]),
         "Endpoint": obj(json!({ "url": {"type": "string", "description": "http:// address taking a FHIR message bundle"} }), &["url"]),
         "Refer": obj(json!({ "service": {"type": "integer", "description": "a Directory of Services service id"} }), &["service"]),
         "Triage": obj(json!({

@@ -433,6 +433,7 @@ pub(crate) async fn report(
     let dir = app.directory();
     let journeys = tryr!(dir.journeys_between(c.org, from, to).map_err(store_error));
     let gaps = tryr!(dir.gaps(c.org, from, to).map_err(store_error));
+    let gap_times = tryr!(dir.gap_times(c.org, from, to).map_err(store_error));
     drop(dir);
     let tz = jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC);
     let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
@@ -455,6 +456,12 @@ pub(crate) async fn report(
         }
         if let Ok(t) = jiff::Timestamp::from_millisecond(at.0) {
             by_hour[t.to_zoned(tz.clone()).hour() as usize] += 1;
+        }
+    }
+    let mut gaps_by_hour = [0u64; 24];
+    for (at, n) in &gap_times {
+        if let Ok(t) = jiff::Timestamp::from_millisecond(at.0) {
+            gaps_by_hour[t.to_zoned(tz.clone()).hour() as usize] += n;
         }
     }
     let total = journeys.len() as u64;
@@ -482,6 +489,7 @@ pub(crate) async fn report(
         "shares": groups.iter().map(|(g, n)| (g.to_string(), share(*n))).collect::<BTreeMap<_, _>>(),
         "needing_a_clinician": clinician, "needing_a_clinician_share": share(clinician),
         "by_hour_london": by_hour,
+        "gap_services_by_hour_london": gaps_by_hour,
         "gaps": gaps.iter().map(|(d, t, f, searches, services)| json!({
             "district": d, "service_type": t, "failed": f, "searches": searches, "services": services })).collect::<Vec<_>>(),
     }))

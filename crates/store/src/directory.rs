@@ -93,6 +93,15 @@ CREATE TABLE IF NOT EXISTS dos_gaps (
     failed TEXT NOT NULL,
     services INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS appointments (
+    id INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    service INTEGER NOT NULL,
+    start_ms INTEGER NOT NULL,
+    contact INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (org, service, start_ms)
+);
 CREATE TABLE IF NOT EXISTS patients (
     org INTEGER NOT NULL,
     nhs_number TEXT NOT NULL,
@@ -982,6 +991,23 @@ impl Directory {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// When gaps were recorded in a period, and how many services each
+    /// time: (time, services).
+    pub fn gap_times(
+        &self,
+        org: OrgId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(Timestamp, u64)>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT at_ms, SUM(services) FROM dos_gaps WHERE org = ?1 AND at_ms >= ?2 AND at_ms < ?3 GROUP BY at_ms",
+        )?;
+        let rows = st.query_map(params![org.0, from.as_ms(), to.as_ms()], |r| {
+            Ok((Timestamp(r.get(0)?), r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Saved journeys in a period (JSON), for reports (not patient reads:
     /// only their codes are counted).
     pub fn journeys_between(
@@ -996,6 +1022,56 @@ impl Directory {
         let rows = st.query_map(params![org.0, from.as_ms(), to.as_ms()], |r| {
             Ok((Timestamp(r.get(0)?), r.get(1)?))
         })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Books a slot, with its audit record, in one transaction; a slot
+    /// already booked is a conflict and nothing is written.
+    pub fn book(
+        &mut self,
+        org: OrgId,
+        service: u64,
+        start: Timestamp,
+        contact: model::ContactId,
+        at: Timestamp,
+        audit: &AuditRecord,
+    ) -> Result<u64, StoreError> {
+        let tx = self.immediate()?;
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM appointments WHERE org = ?1 AND service = ?2 AND start_ms = ?3)",
+            params![org.0, service as i64, start.as_ms()],
+            |r| r.get(0),
+        )?;
+        if taken {
+            return Err(StoreError::Conflict(
+                "start: that slot is already booked".into(),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO appointments (org, service, start_ms, contact, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![org.0, service as i64, start.as_ms(), contact.0 as i64, at.as_ms()],
+        )?;
+        let id = tx.last_insert_rowid() as u64;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Booked slot starts of a service in `[from, to)`.
+    pub fn booked(
+        &self,
+        org: OrgId,
+        service: u64,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT start_ms FROM appointments WHERE org = ?1 AND service = ?2 AND start_ms >= ?3 AND start_ms < ?4",
+        )?;
+        let rows = st.query_map(
+            params![org.0, service as i64, from.as_ms(), to.as_ms()],
+            |r| r.get(0),
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -320,6 +320,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "Triage" => json!({"answers": [1]}).to_string(),
                     "CapacityChange" => json!({"rag": "red", "reset_minutes": 60}).to_string(),
                     "ClinicalCallback" => json!({"queue": 7}).to_string(),
+                    "Book" => json!({"service": 1, "start": "2030-01-01T10:00:00Z"}).to_string(),
                     "Endpoint" => json!({"url": "http://127.0.0.1:9/referrals"}).to_string(),
                     "Refer" => json!({"service": 1}).to_string(),
                     "DosSearch" => json!({"postcode": "ME10 4AB", "age_years": 40, "sex": "female", "symptom_group": 1003, "disposition": "Dx05"}).to_string(),
@@ -385,7 +386,8 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
             );
             let is_allowed = allowed.contains(&role);
             let needs_directory = path.contains("{dos_service}")
-                || (path.ends_with("/referrals") && method == "POST");
+                || (path.ends_with("/referrals") && method == "POST")
+                || (path.ends_with("/appointments") && method == "POST");
             let has_id = path.contains('{');
             // Another organisation's ids: 403 if the role may not do this
             // at all; otherwise not found (an agent naming someone else's

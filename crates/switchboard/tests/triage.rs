@@ -174,6 +174,51 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         "Kent is east: {first}"
     );
     assert!(first["rotaSessionsField"].as_array().unwrap().len() >= 5);
+    // Book an appointment at the practice: its free slots for the week,
+    // one booked for the caller, and the same slot refused a second time.
+    let practice_id = f["id"].as_u64().unwrap();
+    let (s, slots) = call(
+        addr,
+        "GET",
+        &format!("/api/v1/dos/services/{practice_id}/slots"),
+        None,
+    );
+    assert_eq!(s, 200, "{slots}");
+    let entries = slots["entry"].as_array().unwrap();
+    assert!(
+        entries.len() >= 40 * 2,
+        "at least two weekdays of 15-minute slots: {}",
+        entries.len()
+    );
+    let slot = &entries[0]["resource"];
+    assert_eq!(
+        (slot["resourceType"].as_str(), slot["status"].as_str()),
+        (Some("Slot"), Some("free"))
+    );
+    let book = json!({"service": practice_id, "start": slot["start"]}).to_string();
+    let (s, appt) = call(addr, "POST", "/api/v1/contacts/1/appointments", Some(&book));
+    assert_eq!(
+        (s, appt["status"].as_str()),
+        (201, Some("booked")),
+        "{appt}"
+    );
+    let (s, again) = call(addr, "POST", "/api/v1/contacts/1/appointments", Some(&book));
+    assert_eq!(
+        (s, again["error"].as_str()),
+        (409, Some("start: that slot is already booked"))
+    );
+    let (_, slots) = call(
+        addr,
+        "GET",
+        &format!("/api/v1/dos/services/{practice_id}/slots"),
+        None,
+    );
+    assert_eq!(slots["entry"][0]["resource"]["status"], "busy");
+    let off = json!({"service": practice_id, "start": "2030-01-01T03:00:00Z"}).to_string();
+    assert_eq!(
+        call(addr, "POST", "/api/v1/contacts/1/appointments", Some(&off)).0,
+        422
+    );
     // The practice reports it is full: red for five days. It drops out (a
     // gap: capacity) and the next nearest practice is offered.
     let full = f["id"].as_u64().unwrap();
