@@ -192,7 +192,7 @@ impl Tenant {
                         if let Some(c) = engine.contact(id) {
                             if c.channel == model::Channel::Callback {
                                 pending += 1;
-                                if now.since(c.arrived_at).0 >= CALLBACK_AT_RISK_MS {
+                                if callback_at_risk(&c, now) {
                                     at_risk += 1;
                                 }
                             }
@@ -232,6 +232,23 @@ impl Tenant {
 /// A callback waiting longer than this (80% of the 10-minute target) is
 /// at risk of breaching it.
 const CALLBACK_AT_RISK_MS: i64 = 8 * 60 * 1000;
+/// A clinical callback this close to its own deadline (or past it) is at
+/// risk.
+const DEADLINE_AT_RISK_MS: i64 = 15 * 60 * 1000;
+
+/// Whether a waiting callback is at risk: a clinical callback by its own
+/// deadline (from the disposition), any other by the 10-minute target.
+pub(crate) fn callback_at_risk(c: &routing::ContactView, now: Timestamp) -> bool {
+    let deadline = c
+        .attributes
+        .iter()
+        .find(|(k, _)| k == "deadline")
+        .and_then(|(_, v)| v.parse::<jiff::Timestamp>().ok());
+    match deadline {
+        Some(d) => d.as_millisecond() - now.0 <= DEADLINE_AT_RISK_MS,
+        None => now.since(c.arrived_at).0 >= CALLBACK_AT_RISK_MS,
+    }
+}
 
 type ReadFn = Box<dyn FnOnce(Option<&mut Tenant>, Timestamp) + Send>;
 
@@ -879,4 +896,51 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     outbox.abort();
     eprintln!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn callback(
+        arrived_ms_ago: i64,
+        deadline_in_ms: Option<i64>,
+        now: Timestamp,
+    ) -> routing::ContactView {
+        let at = Timestamp(now.0 - arrived_ms_ago);
+        routing::ContactView {
+            id: model::ContactId(1),
+            queue: model::QueueId(7),
+            channel: model::Channel::Callback,
+            priority: 0,
+            effective_priority: 0,
+            arrived_at: at,
+            entered_queue_at: at,
+            step: 0,
+            state: routing::ContactState::Waiting,
+            routing: routing::ContactState::Waiting,
+            transfer_pending: false,
+            answered: false,
+            attributes: deadline_in_ms
+                .map(|d| vec![("deadline".to_string(), reports::iso(Timestamp(now.0 + d)))])
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn clinical_callbacks_are_at_risk_by_their_own_deadline() {
+        let now = Timestamp(1_795_392_000_000);
+        let min = 60_000;
+        // A clinical callback booked long ago but due in an hour: fine.
+        assert!(!callback_at_risk(
+            &callback(200 * min, Some(60 * min), now),
+            now
+        ));
+        // Due in ten minutes, or overdue: at risk, however recently booked.
+        assert!(callback_at_risk(&callback(min, Some(10 * min), now), now));
+        assert!(callback_at_risk(&callback(min, Some(-5 * min), now), now));
+        // An ordinary callback: the 10-minute target (at risk from 8).
+        assert!(!callback_at_risk(&callback(5 * min, None, now), now));
+        assert!(callback_at_risk(&callback(9 * min, None, now), now));
+    }
 }
