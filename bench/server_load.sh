@@ -2,7 +2,7 @@
 # Load on `switchboard serve` over loopback with wrk (Debian): committed
 # writes (POST /api/v1/contacts, one SQLite commit with synchronous=FULL
 # each), reads of a contact and of the wallboard KPIs, and live-stream
-# subscribers (bench/sse_subscribers.py). Three runs of each wrk case;
+# subscribers (bench/sse_subscribers.mjs, Node). Three runs of each wrk case;
 # prints every run (take the median). Needs: wrk (apt-get install -y wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,4 +38,9 @@ LIVE=$(curl -s -b "$SB_COOKIE" "http://$ADDR/api/v1/kpis" | python3 -c "import j
 echo "waiting contacts after the writes: $LIVE"
 run "read GET /contacts/ID" -s bench/wrk/read.lua "http://$ADDR/api/v1/contacts/$ID"
 run "read GET /kpis" -s bench/wrk/read.lua "http://$ADDR/api/v1/kpis"
-SB_COOKIE="$SB_COOKIE" SB_BEARER="$SB_BEARER" python3 bench/sse_subscribers.py "$ADDR" 1000 500 900000000000
+# Live-stream subscribers (Node client; each subscriber is an open file in
+# both processes, so the count is bounded by `ulimit -n`).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+for N in 1000 5000 9000; do
+  node bench/sse_subscribers.mjs "$ADDR" "$N" 200 $((900000000000 + N * 1000))
+done
