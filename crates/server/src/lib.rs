@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod demo;
+pub mod dosload;
 mod handlers;
 mod people;
 mod planning;
@@ -699,6 +700,36 @@ impl App {
     }
 }
 
+/// `serve --demo` on first run: the trust's Directory of Services from
+/// the real ODS extracts in `../shared/data`, when they are there (the
+/// demo works without them; the directory is then empty).
+fn demo_directory(dir: &mut Directory) {
+    let shared = std::path::Path::new("../shared/data");
+    let read = |f: &str| std::fs::read_to_string(shared.join(f)).ok();
+    let (Some(practices), Some(centroids)) = (
+        read("ods-gp-practices-epraccur-2020.csv"),
+        read("uk-outcode-centroids-2014.csv"),
+    ) else {
+        eprintln!("demo: no ../shared/data ODS extracts here, so the Directory of Services is empty (switchboard dos import fills it)");
+        return;
+    };
+    let trusts = read("ods-nhs-trusts-etr-2021.csv");
+    let Ok(set) = triage::demo_pathways() else {
+        return;
+    };
+    match dosload::build(&set, &practices, trusts.as_deref(), &centroids)
+        .and_then(|imp| dosload::save(dir, OrgId(1), &imp, "demo").map(|()| imp))
+    {
+        Ok(imp) => eprintln!(
+            "demo: Directory of Services from ../shared/data: {} GP practices, {} emergency departments ({} rows skipped)",
+            imp.practices,
+            imp.eds,
+            imp.skipped.len()
+        ),
+        Err(e) => eprintln!("demo: could not build the Directory of Services: {e}"),
+    }
+}
+
 /// A state-changing request carried by a cookie must come from our own
 /// pages: refused if the browser says it is cross-site, or if its Origin
 /// is not this server.
@@ -822,6 +853,9 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         .iter()
         .next()
         .map(|(o, t)| (*o, t.engine.config(), t.hub.subscribe()));
+    if opts.demo && dir.dos_services()?.is_empty() {
+        demo_directory(&mut dir);
+    }
     let clinical = triage::load(&dir).map_err(ServerError::Other)?;
     let (tx, rx) = mpsc::channel(1024);
     let task = tokio::spawn(engine_task(tenants, st, rx));

@@ -26,12 +26,16 @@ pub(crate) struct Clinical {
 /// The project's demo pathway set (not clinical advice).
 const DEMO_PATHWAYS: &str = include_str!("../../../pathways/demo.json");
 
-pub(crate) fn load(dir: &store::directory::Directory) -> Result<Arc<Clinical>, String> {
+/// The demo pathway set, checked.
+pub(crate) fn demo_pathways() -> Result<pathway::Checked, String> {
     let set: pathway::PathwaySet =
         serde_json::from_str(DEMO_PATHWAYS).map_err(|e| format!("demo pathways: {e}"))?;
-    let pathways = set
-        .check()
-        .map_err(|e| format!("demo pathways: {:?}", e.first()))?;
+    set.check()
+        .map_err(|e| format!("demo pathways: {:?}", e.first()))
+}
+
+pub(crate) fn load(dir: &store::directory::Directory) -> Result<Arc<Clinical>, String> {
+    let pathways = demo_pathways()?;
     let mut dos: HashMap<OrgId, dos::Directory> = HashMap::new();
     for (org, text) in dir.dos_services().map_err(|e| e.to_string())? {
         let s: dos::Service =
