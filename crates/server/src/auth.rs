@@ -417,7 +417,13 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
 }
 
 /// A new secret: 256 random bits, hex, with a prefix saying what it is.
@@ -518,6 +524,8 @@ mod tests {
         assert!(verify_password("correct horse battery staple", &h));
         assert!(!verify_password("correct horse battery stapler", &h));
         assert!(!verify_password("x", "not a phc string"));
+        assert_eq!(hex(&[0x0f, 0xa0, 0xff]), "0fa0ff");
+        assert_eq!(secret_hash("abc").len(), 64);
         // Long passphrases are fine.
         let long = "a".repeat(200);
         assert!(check_password(&long).is_ok());

@@ -466,8 +466,19 @@ impl Caller {
 }
 
 /// Everything the handlers share.
+/// Everything the handlers share: cheap to clone (one reference count),
+/// as every request clones it through the gate.
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<AppInner>);
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+pub struct AppInner {
     tx: mpsc::Sender<Command>,
     stop: tokio::sync::watch::Receiver<bool>,
     pub(crate) dir: Arc<Mutex<Directory>>,
@@ -513,6 +524,13 @@ fn routing_error(e: RoutingError) -> Response {
 
 const STOPPED: &str = "the engine has stopped";
 
+/// An applied input's answer: the events it gave (serialised straight, not
+/// through a JSON value).
+#[derive(serde::Serialize)]
+struct Events {
+    events: Vec<Record>,
+}
+
 impl App {
     /// Sends an input to the caller's engine; answers with its events once
     /// it is durable.
@@ -555,7 +573,7 @@ impl App {
             return error(StatusCode::SERVICE_UNAVAILABLE, STOPPED.into());
         }
         match rx.await {
-            Ok(Ok(events)) => (ok, Json(json!({ "events": events }))).into_response(),
+            Ok(Ok(events)) => (ok, Json(Events { events })).into_response(),
             Ok(Err(e)) => routing_error(e),
             Err(_) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -878,7 +896,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         }
         _ => None,
     };
-    let app = App {
+    let app = App(Arc::new(AppInner {
         tx,
         stop,
         dir: Arc::new(Mutex::new(dir)),
@@ -888,7 +906,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         clinical,
         outbox: Arc::default(),
         sessions: auth::SessionPolicy::default(),
-    };
+    }));
     let outbox = tokio::spawn(referral::worker(app.clone(), app.outbox.clone()));
     let router = routes::router(app);
     let listener = tokio::net::TcpListener::bind(opts.listen)
