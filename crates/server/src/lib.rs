@@ -524,13 +524,6 @@ fn routing_error(e: RoutingError) -> Response {
 
 const STOPPED: &str = "the engine has stopped";
 
-/// An applied input's answer: the events it gave (serialised straight, not
-/// through a JSON value).
-#[derive(serde::Serialize)]
-struct Events {
-    events: Vec<Record>,
-}
-
 impl App {
     /// Sends an input to the caller's engine; answers with its events once
     /// it is durable.
@@ -573,7 +566,7 @@ impl App {
             return error(StatusCode::SERVICE_UNAVAILABLE, STOPPED.into());
         }
         match rx.await {
-            Ok(Ok(events)) => (ok, Json(Events { events })).into_response(),
+            Ok(Ok(events)) => (ok, Json(json!({ "events": events }))).into_response(),
             Ok(Err(e)) => routing_error(e),
             Err(_) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
