@@ -240,11 +240,34 @@ try {
     await shot(alice, 'agent-triage-dos');
     const saved = await ok(sup('GET', '/api/v1/contacts/9601/triage'), 'saved journeys');
     assert.equal(saved.journeys[0].disposition.code, 'Dx05');
+    // A second caller in crisis: the disposition needs a clinician, and the
+    // agent books a clinical callback from the desktop.
+    await ok(integration('POST', '/api/v1/contacts', { id: 9602, queue: 2 }), 'second caller');
+    const second = alice.locator('section[data-contact="9602"][data-phase="active"]');
     await card.getByRole('button', { name: 'End', exact: true }).click();
     const wrap = alice.locator('section[data-contact="9601"][data-phase="wrap_up"]');
     await wrap.getByLabel('Outcome').selectOption('referred');
     await wrap.getByRole('button', { name: 'Wrap-up done' }).click();
     await wrap.waitFor({ state: 'detached' });
+    await alice.locator('section.offer[data-contact="9602"]').getByRole('button', { name: 'Accept' }).click();
+    await second.getByText('Assess (triage)').click();
+    await second.getByRole('button', { name: 'Start assessment' }).click();
+    for (const a of ['Yes', 'Yes', 'No', 'In crisis, or thoughts of self-harm', 'No', 'Yes']) {
+      await second.locator('button.triage-answer', { hasText: new RegExp(`^${a.replace(/[()]/g, '.')}$`) }).first().click();
+      await second.locator('.triage-question, .triage-disposition').first().waitFor();
+    }
+    await second.locator('.triage-disposition', { hasText: 'Dx121' }).waitFor();
+    await second.getByRole('button', { name: 'Save assessment' }).click();
+    await second.getByRole('button', { name: 'Book clinical callback' }).click();
+    await second.getByText('Clinical callback booked: a clinician will call back by').waitFor();
+    const waiting = await ok(sup('GET', '/api/v1/queues/7/waiting'), 'clinical queue');
+    assert.equal(waiting.waiting.length, 1, 'one clinical callback waiting');
+    await shot(alice, 'agent-clinical-callback');
+    await second.getByRole('button', { name: 'End', exact: true }).click();
+    const wrap2 = alice.locator('section[data-contact="9602"][data-phase="wrap_up"]');
+    await wrap2.getByLabel('Outcome').selectOption('callback_booked');
+    await wrap2.getByRole('button', { name: 'Wrap-up done' }).click();
+    await wrap2.waitFor({ state: 'detached' });
     await setState(alice, 'offline');
     await alice.context().close();
   });
