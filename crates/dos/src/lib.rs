@@ -253,6 +253,19 @@ pub fn window_end(now: Timestamp, timeframe_minutes: Option<u32>) -> Timestamp {
     }
 }
 
+/// The instant (UTC ms) of minute `m` after local midnight of `day`
+/// (`m` may reach 1440: the next midnight).
+fn local_ms(tz: &jiff::tz::TimeZone, day: Date, m: u32) -> i64 {
+    let (d, mm) = if m >= 1440 {
+        (day.tomorrow().unwrap_or(day), m - 1440)
+    } else {
+        (day, m)
+    };
+    d.to_datetime(Time::constant((mm / 60) as i8, (mm % 60) as i8, 0, 0))
+        .to_zoned(tz.clone())
+        .map_or(0, |z| z.timestamp().as_millisecond())
+}
+
 fn london() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::get("Europe/London").expect("Europe/London in the bundled tz database")
 }
@@ -280,18 +293,8 @@ pub fn open_in_window(
     let mut day = today.yesterday().unwrap_or(today);
     while day <= last.tomorrow().unwrap_or(last) {
         for (a, b) in o.sessions(day, holidays) {
-            let at = |m: u32| {
-                let (d, mm) = if m >= 1440 {
-                    (day.tomorrow().unwrap_or(day), m - 1440)
-                } else {
-                    (day, m)
-                };
-                d.to_datetime(Time::constant((mm / 60) as i8, (mm % 60) as i8, 0, 0))
-                    .to_zoned(tz.clone())
-                    .map_or(0, |z| z.timestamp().as_millisecond())
-            };
             if b > a {
-                intervals.push((at(a), at(b)));
+                intervals.push((local_ms(&tz, day, a), local_ms(&tz, day, b)));
             }
         }
         match day.tomorrow() {
@@ -535,6 +538,41 @@ pub struct Profile {
     pub prescribing_setting: Option<String>,
 }
 
+impl Profile {
+    /// A service of this profile at a place: what it takes and when it
+    /// opens come from the profile; the rest is blank.
+    pub fn service(
+        &self,
+        id: u64,
+        name: String,
+        ods_code: Option<String>,
+        postcode: String,
+        location: Point,
+    ) -> Service {
+        Service {
+            id,
+            name,
+            type_id: self.type_id,
+            ods_code,
+            postcode,
+            location,
+            active: true,
+            sg_sd: self.sg_sd.clone(),
+            dispositions: self.dispositions.clone(),
+            age_days: self.age_days,
+            sexes: self.sexes.clone(),
+            restricted_to_practices: Vec::new(),
+            commissioned: self.commissioned,
+            opening: self.opening.clone(),
+            capacity: None,
+            phone: None,
+            public_text: String::new(),
+            professional_text: String::new(),
+            referral_url: None,
+        }
+    }
+}
+
 /// Imports an ODS extract in the standard layout (`epraccur`, `etr`: code,
 /// name, two grouping codes, five address lines, postcode, ...; no header):
 /// active rows placed by their postcode district's centroid. Rows with a
@@ -592,25 +630,14 @@ pub fn import_ods(
             .map(|p| p.trim().to_string())
             .filter(|p| !p.is_empty());
         services.push(Service {
-            id: first_id + services.len() as u64,
-            name: f[1].trim().to_string(),
-            type_id: profile.type_id,
-            ods_code: Some(f[0].trim().to_string()),
-            postcode: postcode.to_string(),
-            location,
-            active: true,
-            sg_sd: profile.sg_sd.clone(),
-            dispositions: profile.dispositions.clone(),
-            age_days: profile.age_days,
-            sexes: profile.sexes.clone(),
-            restricted_to_practices: Vec::new(),
-            commissioned: profile.commissioned,
-            opening: profile.opening.clone(),
-            capacity: None,
             phone,
-            public_text: String::new(),
-            professional_text: String::new(),
-            referral_url: None,
+            ..profile.service(
+                first_id + services.len() as u64,
+                f[1].trim().to_string(),
+                Some(f[0].trim().to_string()),
+                postcode.to_string(),
+                location,
+            )
         });
     }
     (services, skipped)
@@ -711,32 +738,27 @@ impl DosService {
                 opening.weekly[day].push((open, close));
             }
         }
+        let name = self
+            .public_name
+            .clone()
+            .unwrap_or_else(|| self.name.clone());
+        let location = Point {
+            easting: self.eastings,
+            northing: self.northings,
+        };
         Service {
-            id: self.id,
-            name: self
-                .public_name
-                .clone()
-                .unwrap_or_else(|| self.name.clone()),
             type_id: self.service_type.id,
-            ods_code: self.ods_code.clone(),
-            postcode: self.postcode.clone(),
-            location: Point {
-                easting: self.eastings,
-                northing: self.northings,
-            },
-            active: true,
-            sg_sd: profile.sg_sd.clone(),
-            dispositions: profile.dispositions.clone(),
-            age_days: profile.age_days,
-            sexes: profile.sexes.clone(),
-            restricted_to_practices: Vec::new(),
-            commissioned: profile.commissioned,
             opening,
-            capacity: None,
             phone: self.phone.clone().filter(|p| !p.is_empty()),
             public_text: self.referral_text.clone().unwrap_or_default(),
             professional_text: self.notes.clone().unwrap_or_default(),
-            referral_url: None,
+            ..profile.service(
+                self.id,
+                name,
+                self.ods_code.clone(),
+                self.postcode.clone(),
+                location,
+            )
         }
     }
 
@@ -813,18 +835,7 @@ pub fn slots(s: &Service, holidays: &BTreeSet<Date>, from: Timestamp, to: Timest
     let mut out = Vec::new();
     while day <= last {
         for (a, b) in s.opening.sessions(day, holidays) {
-            let at = |m: u32| {
-                day.to_datetime(Time::constant(
-                    (m.min(1439) / 60) as i8,
-                    (m.min(1439) % 60) as i8,
-                    0,
-                    0,
-                ))
-                .to_zoned(tz.clone())
-                .map_or(0, |z| z.timestamp().as_millisecond())
-                    + if m >= 1440 { 60_000 } else { 0 }
-            };
-            let (start, end) = (at(a), at(b));
+            let (start, end) = (local_ms(&tz, day, a), local_ms(&tz, day, b));
             let mut t = start;
             while t + SLOT_MS <= end {
                 if t >= from.0 && t < to.0 {

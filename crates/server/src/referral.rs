@@ -45,6 +45,52 @@ fn check_url(url: &str) -> Result<hyper::Uri, String> {
     Ok(uri)
 }
 
+/// One of the organisation's DoS services and the directory's bank
+/// holidays, or 404.
+fn find_service(
+    app: &App,
+    c: &Caller,
+    id: u64,
+) -> Result<(dos::Service, std::collections::BTreeSet<jiff::civil::Date>), Response> {
+    let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+    all.get(&c.org)
+        .and_then(|d| {
+            d.services
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| (s.clone(), d.bank_holidays.clone()))
+        })
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("unknown service {id}")))
+}
+
+/// Changes one of the organisation's DoS services: stored (with the audit
+/// record) first, then in force for searches.
+fn change_service(
+    app: &App,
+    c: &Caller,
+    id: u64,
+    audit: store::AuditRecord,
+    change: impl FnOnce(&mut dos::Service),
+) -> Result<dos::Service, Response> {
+    let mut all = app.clinical.dos.write().unwrap_or_else(|p| p.into_inner());
+    let unknown = || error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
+    let s = all
+        .get_mut(&c.org)
+        .and_then(|d| d.services.iter_mut().find(|s| s.id == id))
+        .ok_or_else(unknown)?;
+    let mut changed = s.clone();
+    change(&mut changed);
+    let text = serde_json::to_string(&changed).unwrap_or_default();
+    match app.directory().update_dos_service(c.org, id, &text, &audit) {
+        Ok(true) => {
+            *s = changed.clone();
+            Ok(changed)
+        }
+        Ok(false) => Err(unknown()),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
 /// Sets where a DoS service takes electronic referrals.
 pub(crate) async fn set_endpoint(
     State(app): State<App>,
@@ -54,28 +100,13 @@ pub(crate) async fn set_endpoint(
 ) -> Response {
     let b = tryr!(body(b));
     tryr!(check_url(&b.url).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
-    let mut all = app.clinical.dos.write().unwrap_or_else(|p| p.into_inner());
-    let Some(s) = all
-        .get_mut(&c.org)
-        .and_then(|d| d.services.iter_mut().find(|s| s.id == id))
-    else {
-        return error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
-    };
-    let mut changed = s.clone();
-    changed.referral_url = Some(b.url.clone());
-    let text = serde_json::to_string(&changed).unwrap_or_default();
     let audit = c.audit(
         "change configuration",
         format!("DoS service {id} referral endpoint"),
     );
-    match app.directory().update_dos_service(c.org, id, &text, &audit) {
-        Ok(true) => {
-            *s = changed;
-            Json(json!({ "id": id, "referral_url": b.url })).into_response()
-        }
-        Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown service {id}")),
-        Err(e) => store_error(e),
-    }
+    let url = b.url.clone();
+    tryr!(change_service(&app, &c, id, audit, |s| s.referral_url = Some(url)));
+    Json(json!({ "id": id, "referral_url": b.url })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -167,18 +198,7 @@ pub(crate) async fn refer(
 ) -> Response {
     let b = tryr!(body(b));
     tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
-    let service = {
-        let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
-        all.get(&c.org)
-            .and_then(|d| d.services.iter().find(|s| s.id == b.service))
-            .cloned()
-    };
-    let Some(service) = service else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("unknown service {}", b.service),
-        );
-    };
+    let (service, _) = tryr!(find_service(&app, &c, b.service));
     let Some(url) = service.referral_url.clone() else {
         return error(
             StatusCode::CONFLICT,
@@ -339,34 +359,18 @@ pub(crate) async fn set_capacity(
         );
     }
     let now = wall_clock();
-    let mut all = app.clinical.dos.write().unwrap_or_else(|p| p.into_inner());
-    let Some(s) = all
-        .get_mut(&c.org)
-        .and_then(|d| d.services.iter_mut().find(|s| s.id == id))
-    else {
-        return error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
-    };
-    let mut changed = s.clone();
-    changed.capacity = Some(dos::Capacity {
+    let capacity = dos::Capacity {
         rag: b.rag,
         set_by: c.actor.clone(),
         set_at: now,
         reset_at: Timestamp(now.0 + ms),
-    });
-    let text = serde_json::to_string(&changed).unwrap_or_default();
+    };
     let audit = c.audit(
         "set capacity",
         format!("DoS service {id} {:?} for {} min", b.rag, b.reset_minutes),
     );
-    match app.directory().update_dos_service(c.org, id, &text, &audit) {
-        Ok(true) => {
-            let cap = changed.capacity.clone();
-            *s = changed;
-            Json(json!({ "id": id, "capacity": cap })).into_response()
-        }
-        Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown service {id}")),
-        Err(e) => store_error(e),
-    }
+    let changed = tryr!(change_service(&app, &c, id, audit, |s| s.capacity = Some(capacity)));
+    Json(json!({ "id": id, "capacity": changed.capacity })).into_response()
 }
 
 /// A DoS service as a FHIR R4 HealthcareService (its Location and
@@ -448,17 +452,11 @@ pub(crate) async fn fhir_search(
 
 /// One service as HealthcareService, Location or Organization.
 async fn fhir_read(app: &App, c: &Caller, id: u64, kind: &str) -> Response {
-    let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
-    let Some(s) = all
-        .get(&c.org)
-        .and_then(|d| d.services.iter().find(|s| s.id == id))
-    else {
-        return error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
-    };
+    let (s, _) = tryr!(find_service(app, c, id));
     let v = match kind {
-        "HealthcareService" => healthcare_service(s),
-        "Location" => location(s, &id.to_string()),
-        _ => organization(s, &id.to_string()),
+        "HealthcareService" => healthcare_service(&s),
+        "Location" => location(&s, &id.to_string()),
+        _ => organization(&s, &id.to_string()),
     };
     Json(v).into_response()
 }
@@ -499,18 +497,7 @@ pub(crate) async fn slots(
 ) -> Response {
     let now = wall_clock();
     let to = Timestamp(now.0 + SLOT_WEEK_MS);
-    let service = {
-        let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
-        all.get(&c.org).and_then(|d| {
-            d.services
-                .iter()
-                .find(|s| s.id == id)
-                .map(|s| (s.clone(), d.bank_holidays.clone()))
-        })
-    };
-    let Some((s, holidays)) = service else {
-        return error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
-    };
+    let (s, holidays) = tryr!(find_service(&app, &c, id));
     let starts = dos::slots(&s, &holidays, now, to);
     let booked = tryr!(app
         .directory()
@@ -557,21 +544,7 @@ pub(crate) async fn book(
     };
     let start = start.as_millisecond();
     let now = wall_clock();
-    let service = {
-        let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
-        all.get(&c.org).and_then(|d| {
-            d.services
-                .iter()
-                .find(|s| s.id == b.service)
-                .map(|s| (s.clone(), d.bank_holidays.clone()))
-        })
-    };
-    let Some((s, holidays)) = service else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("unknown service {}", b.service),
-        );
-    };
+    let (s, holidays) = tryr!(find_service(&app, &c, b.service));
     if !dos::slots(&s, &holidays, now, Timestamp(now.0 + SLOT_WEEK_MS)).contains(&start) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
