@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Installs what the tests need on a fresh
-# machine: Debian's chromium (the browser journeys) and, from the npm
-# registry, playwright-core at the version e2e/package-lock.json pins.
+# machine: from Debian, sip-tester (SIPp, the telephony journeys),
+# espeak-ng and sox (spoken prompts) and chromium (the browser journeys);
+# from the npm registry, playwright-core at the version
+# e2e/package-lock.json pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+need=()
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "== installing ${need[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 
 echo "== format"
 cargo fmt --all -- --check
@@ -22,11 +36,6 @@ else
 fi
 
 echo "== browser journeys (headless Chromium)"
-if ! command -v chromium >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-fi
 (cd e2e && npm ci --no-audit --no-fund --silent)
 cargo build --locked -q -p switchboard
 node e2e/journeys.mjs target/debug/switchboard

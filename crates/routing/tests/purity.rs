@@ -1,13 +1,23 @@
 //! Architecture invariant: the pure crates (model, routing, kpi, wfm, sim,
-//! flow, forecast, plan, pathway) depend on no async runtime, database, JSON library or web
+//! flow, forecast, plan, pathway, dos, telephony) depend on no async runtime, database, JSON library or web
 //! framework, never read the clock or an unseeded random source, and do no
 //! I/O and start no threads. Checked here on their manifests
 //! and sources.
 
 use std::path::{Path, PathBuf};
 
-const PURE: [&str; 10] = [
-    "model", "routing", "kpi", "wfm", "sim", "flow", "forecast", "plan", "pathway", "dos",
+const PURE: [&str; 11] = [
+    "model",
+    "routing",
+    "kpi",
+    "wfm",
+    "sim",
+    "flow",
+    "forecast",
+    "plan",
+    "pathway",
+    "dos",
+    "telephony",
 ];
 const FORBIDDEN_DEPS: [&str; 12] = [
     "tokio",

@@ -29,7 +29,10 @@ pub mod routes;
 pub mod seed;
 mod services;
 mod triage;
+mod voice;
 mod web;
+
+pub use voice::VoiceOptions;
 
 use auth::{Perm, Role, Scope};
 use axum::extract::{ConnectInfo, Request, State};
@@ -66,6 +69,8 @@ pub struct Options {
     pub demo: bool,
     /// Simulated callers and agents (`serve --demo`, unless switched off).
     pub traffic: Option<demo::DemoOptions>,
+    /// The SIP edge (telephony), if on.
+    pub voice: Option<VoiceOptions>,
 }
 
 /// One organisation's engine and what is kept beside it: the live KPIs
@@ -489,6 +494,8 @@ pub struct AppInner {
     /// Wakes the referral outbox worker.
     pub(crate) outbox: Arc<tokio::sync::Notify>,
     pub(crate) sessions: auth::SessionPolicy,
+    /// The SIP edge, once started.
+    pub(crate) voice: std::sync::OnceLock<Arc<voice::Voice>>,
 }
 
 pub(crate) fn error(status: StatusCode, message: String) -> Response {
@@ -523,6 +530,16 @@ fn routing_error(e: RoutingError) -> Response {
 }
 
 const STOPPED: &str = "the engine has stopped";
+
+/// A fresh contact id: the time in ms, times 1000, plus a counter.
+pub(crate) fn new_contact_id() -> model::ContactId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = wall_clock();
+    model::ContactId(
+        (now.0.max(0) as u64) * 1000
+            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1000,
+    )
+}
 
 impl App {
     /// Sends an input to the caller's engine; answers with its events once
@@ -573,6 +590,80 @@ impl App {
                 "the input could not be made durable".into(),
             ),
         }
+    }
+
+    /// Applies an input from the server itself (the voice edge) to an
+    /// organisation's engine; answers once it is durable.
+    pub(crate) async fn apply(
+        &self,
+        org: OrgId,
+        input: Input,
+        caller: Option<CallerIdentity>,
+    ) -> Result<Vec<Record>, String> {
+        let (reply, rx) = oneshot::channel();
+        let submit = Submit {
+            org,
+            input,
+            audit: None,
+            caller,
+            outcome: None,
+            reply,
+        };
+        self.tx
+            .send(Command::Input(Box::new(submit)))
+            .await
+            .map_err(|_| STOPPED.to_string())?;
+        match rx.await {
+            Ok(Ok(events)) => Ok(events),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the input could not be made durable".into()),
+        }
+    }
+
+    /// The id of the organisation's queue with this name.
+    pub(crate) async fn queue_named(&self, org: OrgId, name: &str) -> Option<model::QueueId> {
+        let name = name.to_string();
+        self.read(org, move |t, _| {
+            t.engine
+                .config()
+                .queues
+                .iter()
+                .find(|q| q.name == name)
+                .map(|q| q.id)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// What call flows may name: every organisation's queues and skills.
+    pub(crate) async fn flow_catalog(&self, orgs: &[OrgId]) -> flow::Catalog {
+        let mut c = flow::Catalog {
+            actions: ["wheelchair_return".to_string()].into(),
+            ..Default::default()
+        };
+        for &org in orgs {
+            if let Ok((q, s)) = self
+                .read(org, |t, _| {
+                    let cfg = t.engine.config();
+                    (
+                        cfg.queues
+                            .iter()
+                            .map(|q| q.name.clone())
+                            .collect::<Vec<_>>(),
+                        cfg.skills
+                            .iter()
+                            .map(|s| s.name.clone())
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .await
+            {
+                c.queues.extend(q);
+                c.skills.extend(s);
+            }
+        }
+        c
     }
 
     /// Runs `f` on the organisation's state on the engine task.
@@ -868,6 +959,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         demo_directory(&mut dir);
     }
     let clinical = triage::load(&dir).map_err(ServerError::Other)?;
+    let org_ids: Vec<OrgId> = tenants.keys().copied().collect();
     let (tx, rx) = mpsc::channel(1024);
     let task = tokio::spawn(engine_task(tenants, st, rx));
     let (stopping, stop) = tokio::sync::watch::channel(false);
@@ -899,8 +991,20 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         clinical,
         outbox: Arc::default(),
         sessions: auth::SessionPolicy::default(),
+        voice: std::sync::OnceLock::new(),
     }));
+    if let Some(v) = opts.voice {
+        let required = v.required;
+        match voice::start(app.clone(), v, &org_ids).await {
+            Ok(edge) => {
+                let _ = app.voice.set(edge);
+            }
+            Err(e) if required => return Err(ServerError::Other(format!("SIP: {e}"))),
+            Err(e) => eprintln!("SIP edge not started: {e}"),
+        }
+    }
     let outbox = tokio::spawn(referral::worker(app.clone(), app.outbox.clone()));
+    let app_voice = app.clone();
     let router = routes::router(app);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -937,6 +1041,9 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     })
     .await
     .map_err(|e| ServerError::Other(e.to_string()))?;
+    if let Some(v) = app_voice.voice.get() {
+        v.stop();
+    }
     task.abort();
     outbox.abort();
     eprintln!("stopped");

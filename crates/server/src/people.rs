@@ -291,7 +291,14 @@ pub(crate) async fn create_user(
         &audit,
     );
     match r {
-        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
+        Ok(id) => {
+            // An agent's SIP phone registers with the same credentials.
+            if b.agent.is_some() {
+                let ha1 = telephony::digest::ha1(&b.username, crate::voice::REALM, &b.password);
+                let _ = app.directory().set_sip_ha1(id, &ha1);
+            }
+            (StatusCode::CREATED, Json(json!({ "id": id }))).into_response()
+        }
         Err(e) => store_error(e),
     }
 }
@@ -350,6 +357,7 @@ pub(crate) async fn set_password(
     let b = tryr!(body(b));
     tryr!(auth::check_password(&b.password).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
     let u = tryr!(own_user(&app, &c, id));
+    let ha1 = telephony::digest::ha1(&u.username, crate::voice::REALM, &b.password);
     let Ok(phc) = tokio::task::spawn_blocking(move || auth::hash_password(&b.password)).await
     else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "hashing failed".into());
@@ -358,6 +366,9 @@ pub(crate) async fn set_password(
     // Before and after: no check in between can keep the old answer.
     app.forget_credentials();
     let r = app.directory().set_password(id, &phc, &audit);
+    if r.is_ok() && u.agent.is_some() {
+        let _ = app.directory().set_sip_ha1(id, &ha1);
+    }
     app.forget_credentials();
     match r {
         Ok(()) => Json(json!({ "id": id, "sessions_ended": true })).into_response(),

@@ -85,6 +85,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(delete "DELETE" "/api/v1/services/{service}", Some(ConfigWrite), None, "Remove a service and its entry points.", crate::services::delete_service),
         r!(get "GET" "/api/v1/config", Some(ConfigRead), None, "The routing configuration in force.", h::get_config),
         r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, "Live KPIs overall and per queue.", h::get_kpis),
+        r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::voice::calls),
         r!(post "POST" "/api/v1/planning", Some(Plan), Some("Plan"), "Forecast (uploaded history or own arrivals), staff required, rota coverage and suggestions, what-if simulation; publish for the surge warning.", crate::planning::plan),
         r!(get "GET" "/api/v1/planning/surge", Some(KpiRead), None, "Arrivals against the published forecast over the last hour: a warning past 20% above.", crate::planning::surge),
         r!(get "GET" "/api/v1/reports/triage", Some(KpiRead), None, "Dispositions by code, care setting and hour; needing a clinician; the Directory of Services gaps by district, service type and rule (?from=&to=).", crate::triage::report),

@@ -223,7 +223,7 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
             (medway, "medway.auditor", "Demo auditor", "auditor", None),
         ];
         for (org, username, name, role, agent) in people {
-            dir.create_user(
+            let id = dir.create_user(
                 &NewUser {
                     org,
                     username,
@@ -235,6 +235,46 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
                 },
                 at,
                 &system("create demo account", format!("user {username}"), Some(org)),
+            )?;
+            if agent.is_some() {
+                let ha1 = telephony::digest::ha1(username, crate::voice::REALM, DEMO_PASSWORD);
+                dir.set_sip_ha1(id, &ha1)?;
+            }
+        }
+        // The trust's phone numbers (Ofcom's drama range, never real).
+        let services = [
+            (
+                101,
+                "Community health service (main number)",
+                6,
+                "+441632960000",
+                Some("kent-main"),
+            ),
+            (102, "Paramedic line", 1, "+441632960001", Some("paramedic")),
+            (
+                103,
+                "Wheelchair service",
+                2,
+                "+441632960002",
+                Some("wheelchairs"),
+            ),
+            (104, "Physiotherapy (no menu)", 4, "+441632960003", None),
+        ];
+        for (id, name, queue, number, flow) in services {
+            let mut def = serde_json::json!({
+                "name": name,
+                "queue": queue,
+                "entry_points": [{ "kind": "phone", "address": number }],
+            });
+            if let Some(f) = flow {
+                def["flow"] = f.into();
+            }
+            dir.put_service(
+                kent,
+                id,
+                &def.to_string(),
+                &[("phone".to_string(), number.to_string())],
+                &system("create demo service", format!("service {id}"), Some(kent)),
             )?;
         }
     }

@@ -64,6 +64,29 @@ pub(crate) struct ServiceDef {
     /// Opening hours; none: always open.
     #[serde(default)]
     hours: Option<flow::Calendar>,
+    /// The call flow a phone call to this service runs (IVR); none: the
+    /// caller joins `queue` at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    flow: Option<String>,
+}
+
+impl ServiceDef {
+    /// A stored definition.
+    pub(crate) fn parse(text: &str) -> Option<ServiceDef> {
+        serde_json::from_str(text).ok()
+    }
+
+    pub(crate) fn flow(&self) -> Option<&str> {
+        self.flow.as_deref()
+    }
+
+    pub(crate) fn queue(&self) -> QueueId {
+        QueueId(self.queue)
+    }
+
+    pub(crate) fn open_now(&self) -> bool {
+        is_open(self, crate::wall_clock())
+    }
 }
 
 /// Most entry points one service has.
@@ -130,6 +153,17 @@ pub(crate) async fn put_service(
     }
     if let Some(h) = &def.hours {
         tryr!(flow::Hours::compile(h).map_err(|m| unprocessable(format!("hours: {m}"))));
+    }
+    if let Some(f) = &def.flow {
+        let known = app.voice.get().map(|v| v.has_flow(f));
+        match known {
+            Some(true) => {}
+            Some(false) => return unprocessable(format!("flow: no call flow {f:?} is loaded")),
+            None if f.is_empty() || f.len() > 100 => {
+                return unprocessable("flow: 1 to 100 characters".into())
+            }
+            None => {}
+        }
     }
     let q = QueueId(def.queue);
     let known = tryr!(

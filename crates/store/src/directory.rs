@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS users (
     demo INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sip_credentials (
+    user_id INTEGER PRIMARY KEY,
+    ha1 TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL,
@@ -580,6 +584,47 @@ impl Directory {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
+    }
+
+    /// The service any organisation's entry point `address` reaches:
+    /// (organisation, service id, definition JSON). Entry points are unique
+    /// across organisations.
+    pub fn service_at(
+        &self,
+        kind: &str,
+        address: &str,
+    ) -> Result<Option<(OrgId, u32, String)>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT s.org, s.id, s.definition FROM entry_points e JOIN services s
+                   ON s.org = e.org AND s.id = e.service
+                 WHERE e.kind = ?1 AND e.address = ?2",
+                params![kind, address],
+                |r| Ok((OrgId(r.get(0)?), r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
+    /// The digest HA1 of an account's SIP phone, if one is set.
+    pub fn sip_ha1(&self, user: u32) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT ha1 FROM sip_credentials WHERE user_id = ?1",
+                params![user],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets (or replaces) an account's SIP digest HA1.
+    pub fn set_sip_ha1(&mut self, user: u32, ha1: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO sip_credentials (user_id, ha1) VALUES (?1, ?2)",
+            params![user, ha1],
+        )?;
+        Ok(())
     }
 
     /// Removes a service and its entry points; false if `org` has none

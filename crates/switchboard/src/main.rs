@@ -75,6 +75,18 @@ enum Command {
         /// Demo arrivals a minute over all queues (0: no simulated traffic).
         #[arg(long, default_value_t = 6.0, value_parser = calls_per_minute)]
         demo_calls_per_minute: f64,
+        /// Where the SIP edge listens, UDP and TCP ("off": no telephony).
+        /// With --demo it defaults to 127.0.0.1:5060.
+        #[arg(long)]
+        sip: Option<String>,
+        /// Folder of spoken prompts (made with espeak-ng and sox on first
+        /// use); default DATA/prompts.
+        #[arg(long)]
+        prompts: Option<PathBuf>,
+        /// Call-flow files (JSON) services may name; --demo adds the
+        /// examples.
+        #[arg(long)]
+        flows: Vec<PathBuf>,
     },
     /// First run of a real installation: creates the organisation and its
     /// first admin, reading the admin's password from stdin (no default
@@ -160,6 +172,13 @@ enum FlowCommand {
     Check { files: Vec<PathBuf> },
 }
 
+/// The demo's call flows (examples/flows).
+const DEMO_FLOWS: [&str; 3] = [
+    include_str!("../../../examples/flows/kent-main.json"),
+    include_str!("../../../examples/flows/wheelchairs.json"),
+    include_str!("../../../examples/flows/paramedic.json"),
+];
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -204,7 +223,42 @@ fn run(cli: Cli) -> Result<()> {
             listen,
             demo,
             demo_calls_per_minute,
+            sip,
+            prompts,
+            flows: flow_files,
         } => {
+            let voice = match (sip.as_deref(), demo) {
+                (Some("off"), _) | (None, false) => None,
+                (Some(a), _) => Some((
+                    a.parse().with_context(|| {
+                        format!("--sip {a}: not an address such as 127.0.0.1:5060")
+                    })?,
+                    true,
+                )),
+                (None, true) => Some((std::net::SocketAddr::from(([127, 0, 0, 1], 5060)), false)),
+            };
+            let voice = match voice {
+                Some((listen, required)) => {
+                    let mut fl: Vec<flow::Flow> = if demo {
+                        DEMO_FLOWS
+                            .iter()
+                            .map(|t| serde_json::from_str(t).expect("the demo flows parse"))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    for f in &flow_files {
+                        fl.push(flows::read(f)?);
+                    }
+                    Some(server::VoiceOptions {
+                        listen,
+                        prompts: prompts.clone().unwrap_or_else(|| data.join("prompts")),
+                        flows: fl,
+                        required,
+                    })
+                }
+                None => None,
+            };
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -218,6 +272,7 @@ fn run(cli: Cli) -> Result<()> {
                 listen,
                 demo,
                 traffic,
+                voice,
             }))?;
         }
         Command::Bootstrap { data, org, admin } => {

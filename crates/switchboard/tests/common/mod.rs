@@ -111,6 +111,9 @@ pub fn start_with(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> C
             "0".into(),
         ]);
     }
+    if !extra.contains(&"--sip") {
+        args.extend(["--sip".into(), "off".into()]);
+    }
     let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
         .args(extra)

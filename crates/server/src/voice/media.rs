@@ -1,0 +1,197 @@
+//! Media: one task per call leg sends RTP every 20 ms (prompts,
+//! announcements, hold music, or silence), receives the far end's RTP,
+//! picks telephone-events out of it, and when bridged relays the far
+//! end's audio into the other leg's stream (new SSRC, sequence and
+//! timestamps; transcoded between A-law and µ-law if the legs differ).
+//! Packets from any address but the negotiated one are dropped.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use telephony::g711::{self, Codec};
+use telephony::{dtmf, rtp};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Samples in one 20 ms packet at 8 kHz.
+pub(crate) const FRAME: usize = 160;
+
+pub(crate) enum Command {
+    /// Appends a clip (A-law); `tag` comes back in `Finished` when it ends.
+    Play { clip: Arc<[u8]>, tag: Option<u64> },
+    /// Drops what is queued to play (a key barged in).
+    Clear,
+    /// Loops this clip whenever nothing else plays (None: silence).
+    Music(Option<Arc<[u8]>>),
+    /// Relays the far end's audio to this other leg (None: stop relaying).
+    Bridge(Option<Arc<Sender>>),
+}
+
+#[derive(Debug)]
+pub(crate) enum Event {
+    Finished(u64),
+    Key(char),
+}
+
+/// A leg's sending side, shared with the leg it is bridged to.
+pub(crate) struct Sender {
+    socket: Arc<UdpSocket>,
+    remote: SocketAddr,
+    codec: Codec,
+    stream: Mutex<rtp::Stream>,
+}
+
+impl Sender {
+    fn send_audio(&self, payload: &[u8], from: Codec, buf: &mut Vec<u8>, out: &mut Vec<u8>) {
+        g711::transcode(payload, from, self.codec, buf);
+        let samples = buf.len() as u32;
+        let pkt = match self.stream.lock() {
+            Ok(mut s) => {
+                let p = s.next(self.codec.payload_type(), buf, samples);
+                rtp::write(out, &p);
+                true
+            }
+            Err(_) => false,
+        };
+        if pkt {
+            let _ = self.socket.try_send_to(out, self.remote);
+        }
+    }
+}
+
+/// A bound RTP port, before the far end is known.
+pub(crate) struct Port {
+    socket: Arc<UdpSocket>,
+    pub(crate) local: SocketAddr,
+}
+
+impl Port {
+    pub(crate) async fn bind(ip: IpAddr) -> std::io::Result<Port> {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let local = socket.local_addr()?;
+        Ok(Port {
+            socket: Arc::new(socket),
+            local,
+        })
+    }
+
+    /// Starts the leg's media task towards `remote`.
+    pub(crate) fn start(
+        self,
+        remote: SocketAddr,
+        codec: Codec,
+        telephone_event: Option<u8>,
+        ssrc: u32,
+    ) -> (
+        mpsc::UnboundedSender<Command>,
+        mpsc::UnboundedReceiver<Event>,
+        Arc<Sender>,
+    ) {
+        let sender = Arc::new(Sender {
+            socket: self.socket.clone(),
+            remote,
+            codec,
+            stream: Mutex::new(rtp::Stream::new(
+                ssrc,
+                (ssrc >> 16) as u16,
+                ssrc.rotate_left(7),
+            )),
+        });
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(
+            self.socket,
+            sender.clone(),
+            telephone_event,
+            cmd_rx,
+            ev_tx,
+        ));
+        (cmd_tx, ev_rx, sender)
+    }
+}
+
+struct Playing {
+    clip: Arc<[u8]>,
+    at: usize,
+    tag: Option<u64>,
+}
+
+async fn run(
+    socket: Arc<UdpSocket>,
+    me: Arc<Sender>,
+    te: Option<u8>,
+    mut cmds: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut queue: VecDeque<Playing> = VecDeque::new();
+    let mut music: Option<(Arc<[u8]>, usize)> = None;
+    let mut bridge: Option<Arc<Sender>> = None;
+    let mut keys = dtmf::Receiver::default();
+    let started = tokio::time::Instant::now();
+    let mut frame = [g711::ALAW_SILENCE; FRAME];
+    let mut buf = Vec::with_capacity(FRAME);
+    let mut out = Vec::with_capacity(FRAME + 12);
+    let mut rx = vec![0u8; 2048];
+    loop {
+        tokio::select! {
+            c = cmds.recv() => match c {
+                None => break,
+                Some(Command::Play { clip, tag }) => queue.push_back(Playing { clip, at: 0, tag }),
+                Some(Command::Clear) => queue.clear(),
+                Some(Command::Music(m)) => music = m.map(|c| (c, 0)),
+                Some(Command::Bridge(b)) => bridge = b,
+            },
+            _ = tick.tick() => {
+                if bridge.is_some() {
+                    continue;
+                }
+                // Fill one frame from the queue, then music, then silence.
+                let mut filled = 0;
+                while filled < FRAME {
+                    let Some(p) = queue.front_mut() else { break };
+                    let n = (p.clip.len() - p.at).min(FRAME - filled);
+                    frame[filled..filled + n].copy_from_slice(&p.clip[p.at..p.at + n]);
+                    filled += n;
+                    p.at += n;
+                    if p.at >= p.clip.len() {
+                        if let Some(t) = p.tag {
+                            let _ = events.send(Event::Finished(t));
+                        }
+                        queue.pop_front();
+                    }
+                }
+                if filled < FRAME && queue.is_empty() {
+                    if let Some((clip, at)) = music.as_mut() {
+                        while filled < FRAME && !clip.is_empty() {
+                            let n = (clip.len() - *at).min(FRAME - filled);
+                            frame[filled..filled + n].copy_from_slice(&clip[*at..*at + n]);
+                            filled += n;
+                            *at = (*at + n) % clip.len();
+                        }
+                    }
+                }
+                frame[filled..].fill(g711::ALAW_SILENCE);
+                me.send_audio(&frame, Codec::Pcma, &mut buf, &mut out);
+            },
+            r = socket.recv_from(&mut rx) => {
+                let Ok((n, from)) = r else { continue };
+                if from != me.remote {
+                    continue;
+                }
+                let Ok(p) = rtp::parse(&rx[..n]) else { continue };
+                let audio = Codec::from_payload_type(p.payload_type);
+                if Some(p.payload_type) == te || (audio.is_none() && dtmf::looks_like_event(p.payload)) {
+                    let now = started.elapsed().as_millis() as i64;
+                    if let Some(k) = keys.receive(p.timestamp, p.payload, now) {
+                        let _ = events.send(Event::Key(k));
+                    }
+                } else if let (Some(codec), Some(b)) = (audio, bridge.as_ref()) {
+                    b.send_audio(p.payload, codec, &mut buf, &mut out);
+                }
+            }
+        }
+    }
+}

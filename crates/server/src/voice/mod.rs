@@ -1,0 +1,433 @@
+//! The voice edge: real phone calls. A caller's INVITE is matched to a
+//! service by the number dialled, answered, and run through the service's
+//! call flow (the same pure interpreter the simulator uses); in the queue
+//! the caller hears position announcements and music, may press a key for
+//! a callback that keeps their place, and is bridged to the registered
+//! SIP phone of the agent the routing engine chose. Agents' phones
+//! register with digest authentication against their accounts.
+//!
+//! Layout: `sip` (signalling over rsipstack), `media` (RTP), `prompts`
+//! (audio), `call` (one call's journey), this file (registrar, the
+//! engine's news to calls, the call journal).
+
+mod call;
+mod media;
+mod prompts;
+mod sip;
+
+use crate::App;
+use model::{AgentId, ContactId, OrgId, Timestamp};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::mpsc;
+
+/// The digest realm phones register in.
+pub const REALM: &str = "switchboard";
+/// Longest registration granted, and the shortest accepted (s).
+const MAX_EXPIRES: u32 = 3600;
+const MIN_EXPIRES: u32 = 30;
+/// Calls kept in the journal.
+const JOURNAL: usize = 2000;
+/// Most calls at once; more are refused with 503.
+pub const MAX_CALLS: usize = 2000;
+
+pub struct VoiceOptions {
+    /// Where SIP listens (UDP and TCP).
+    pub listen: SocketAddr,
+    /// Where spoken prompts are kept (made on first use).
+    pub prompts: PathBuf,
+    /// Call flows services may name.
+    pub flows: Vec<flow::Flow>,
+    /// Refuse to start the server if the edge cannot start (else a warning).
+    pub required: bool,
+}
+
+/// A registered phone.
+#[derive(Clone, Debug)]
+struct Binding {
+    uri: String,
+    until: std::time::Instant,
+}
+
+/// What the engine tells a call.
+#[derive(Debug)]
+pub(crate) enum News {
+    Offered {
+        agent: AgentId,
+        expires_at: Timestamp,
+    },
+    OfferGone {
+        agent: AgentId,
+    },
+    Answered {
+        agent: AgentId,
+    },
+    Ended,
+}
+
+/// One call as the journal shows it (no patient data: collected digits
+/// are masked).
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct CallLog {
+    pub id: u64,
+    pub org: u32,
+    pub dialled: String,
+    pub direction: &'static str,
+    pub contact: Option<u64>,
+    pub flow: Option<String>,
+    /// Nodes entered, in order.
+    pub path: Vec<String>,
+    /// Keys received (digits collected for an attribute show as '•').
+    pub keys: String,
+    /// Queue positions announced.
+    pub announced: Vec<u32>,
+    pub callback_requested: bool,
+    pub agent: Option<u32>,
+    /// Agents whose phones did not answer.
+    pub missed_by: Vec<u32>,
+    pub bridged: bool,
+    /// in_ivr, queued, ringing_agent, connected, ended
+    pub state: &'static str,
+    /// How it ended: abandoned_in_ivr, abandoned_in_queue, callback_requested,
+    /// completed, ended_by_caller, ended_by_agent, refused: ...
+    pub outcome: Option<String>,
+    pub codec: Option<&'static str>,
+    /// The caller holds the call (re-INVITE sendonly/inactive).
+    pub held: bool,
+    /// How the caller's leg ended: hung up, cancelled, timed out.
+    pub ended: Option<&'static str>,
+}
+
+pub(crate) struct Voice {
+    app: App,
+    edge: OnceLock<sip::Edge>,
+    prompts: prompts::Prompts,
+    book: Arc<flow::FlowBook>,
+    secret: [u8; 32],
+    phones: Mutex<HashMap<(OrgId, AgentId), Binding>>,
+    /// Agents who registered a phone since the server started.
+    ever: Mutex<HashSet<(OrgId, AgentId)>>,
+    calls: Mutex<HashMap<(OrgId, ContactId), mpsc::UnboundedSender<News>>>,
+    /// Callbacks taken in the queue: the caller's address to ring.
+    callbacks: Mutex<HashMap<(OrgId, ContactId), (String, u64)>>,
+    watched: Mutex<HashSet<OrgId>>,
+    journal: Mutex<VecDeque<Arc<Mutex<CallLog>>>>,
+    next: std::sync::atomic::AtomicU64,
+    live: std::sync::atomic::AtomicUsize,
+}
+
+/// Starts the SIP edge; the returned handle stops it.
+pub(crate) async fn start(
+    app: App,
+    opts: VoiceOptions,
+    orgs: &[OrgId],
+) -> Result<Arc<Voice>, String> {
+    let mut book = flow::FlowBook::default();
+    let catalog = app.flow_catalog(orgs).await;
+    let mut pending = opts.flows;
+    // Sub-flows first: save what can be saved until nothing more can.
+    loop {
+        let before = pending.len();
+        let mut still = Vec::new();
+        let mut last = Vec::new();
+        for f in pending {
+            match book.save(f.clone(), &catalog) {
+                Ok(b) => book = b,
+                Err(issues) => {
+                    last.push(format!(
+                        "{}: {}",
+                        f.id,
+                        issues
+                            .iter()
+                            .map(|i| i.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ));
+                    still.push(f);
+                }
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        if pending.len() == before {
+            return Err(format!("call flows refused: {}", last.join(" | ")));
+        }
+    }
+    let mut wanted = Vec::new();
+    for c in book.flows.values() {
+        for node in c.flow.nodes.values() {
+            wanted.extend(call::prompts_of(node));
+        }
+    }
+    let dir = opts.prompts.clone();
+    let prompts = tokio::task::spawn_blocking(move || prompts::Prompts::load(&dir, &wanted))
+        .await
+        .map_err(|e| format!("prompts: {e}"))?;
+    let voice = Arc::new(Voice {
+        app,
+        edge: OnceLock::new(),
+        prompts,
+        book: Arc::new(book),
+        secret: crate::auth::random_bytes::<32>(),
+        phones: Mutex::default(),
+        ever: Mutex::default(),
+        calls: Mutex::default(),
+        callbacks: Mutex::default(),
+        watched: Mutex::default(),
+        journal: Mutex::default(),
+        next: std::sync::atomic::AtomicU64::new(1),
+        live: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let handler: Arc<dyn sip::Handler> = Arc::new(Hook(Arc::downgrade(&voice)));
+    let edge = sip::Edge::start(opts.listen, handler).await?;
+    eprintln!("SIP on udp/tcp {} (realm \"{REALM}\")", edge.local);
+    let _ = voice.edge.set(edge);
+    Ok(voice)
+}
+
+/// The edge's hook into the voice module (weak: stopping drops it).
+struct Hook(std::sync::Weak<Voice>);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl sip::Handler for Hook {
+    fn register(&self, r: sip::RegisterRequest) -> sip::RegisterReply {
+        match self.0.upgrade() {
+            Some(v) => v.register(r),
+            None => sip::RegisterReply::Forbidden,
+        }
+    }
+
+    fn invite(&self, call: sip::Inbound) {
+        if let Some(v) = self.0.upgrade() {
+            if v.live.load(std::sync::atomic::Ordering::Relaxed) >= MAX_CALLS {
+                call.leg.reject(503);
+                return;
+            }
+            tokio::spawn(call::inbound(v, call));
+        }
+    }
+}
+
+impl Voice {
+    pub(crate) fn has_flow(&self, id: &str) -> bool {
+        self.book.get(id).is_some()
+    }
+
+    pub(crate) fn stop(&self) {
+        if let Some(e) = self.edge.get() {
+            e.stop();
+        }
+    }
+
+    fn edge(&self) -> &sip::Edge {
+        self.edge
+            .get()
+            .expect("the edge is started before calls come")
+    }
+
+    fn now_ms() -> i64 {
+        crate::wall_clock().as_ms()
+    }
+
+    fn register(self: &Arc<Self>, r: sip::RegisterRequest) -> sip::RegisterReply {
+        let now = Self::now_ms();
+        let challenge = |stale| {
+            sip::RegisterReply::Challenge(telephony::digest::challenge(
+                REALM,
+                &telephony::digest::nonce(&self.secret, now),
+                stale,
+            ))
+        };
+        let Some(auth) = r.authorization else {
+            return challenge(false);
+        };
+        let Ok(creds) = telephony::digest::Credentials::parse(&auth) else {
+            return sip::RegisterReply::Forbidden;
+        };
+        let Ok(username) = creds.username() else {
+            return sip::RegisterReply::Forbidden;
+        };
+        if username != r.user {
+            return sip::RegisterReply::Forbidden;
+        }
+        let account = {
+            let dir = self.app.directory();
+            dir.user_by_name(username)
+                .ok()
+                .flatten()
+                .and_then(|u| Some((u.clone(), dir.sip_ha1(u.id).ok()??)))
+        };
+        // Same answer for a wrong user as for a wrong password.
+        let Some((user, ha1)) = account else {
+            return sip::RegisterReply::Forbidden;
+        };
+        match creds.verify("REGISTER", REALM, &ha1, &self.secret, now) {
+            Ok(()) => {}
+            Err(telephony::digest::DigestError::StaleNonce) => return challenge(true),
+            Err(_) => return sip::RegisterReply::Forbidden,
+        }
+        let (Some(agent), false) = (user.agent, user.disabled) else {
+            return sip::RegisterReply::Forbidden;
+        };
+        let key = (user.org, agent);
+        match r.contact {
+            Some((uri, expires)) if expires > 0 => {
+                let expires = expires.clamp(MIN_EXPIRES, MAX_EXPIRES);
+                lock(&self.phones).insert(
+                    key,
+                    Binding {
+                        uri,
+                        until: std::time::Instant::now()
+                            + std::time::Duration::from_secs(expires.into()),
+                    },
+                );
+                lock(&self.ever).insert(key);
+                self.watch(user.org);
+                sip::RegisterReply::Ok(expires)
+            }
+            Some(_) => {
+                lock(&self.phones).remove(&key);
+                sip::RegisterReply::Ok(0)
+            }
+            // A query of bindings.
+            None => sip::RegisterReply::Ok(0),
+        }
+    }
+
+    /// The phone an agent registered, if the registration is current.
+    fn phone(&self, org: OrgId, agent: AgentId) -> Option<String> {
+        let mut p = lock(&self.phones);
+        match p.get(&(org, agent)) {
+            Some(b) if b.until > std::time::Instant::now() => Some(b.uri.clone()),
+            Some(_) => {
+                p.remove(&(org, agent));
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Had a phone since the server started (a lost phone makes the agent
+    /// not ready; an agent who works without one is left to the desktop).
+    fn uses_phone(&self, org: OrgId, agent: AgentId) -> bool {
+        lock(&self.ever).contains(&(org, agent))
+    }
+
+    fn log(&self, entry: CallLog) -> Arc<Mutex<CallLog>> {
+        let e = Arc::new(Mutex::new(entry));
+        let mut j = lock(&self.journal);
+        if j.len() >= JOURNAL {
+            j.pop_front();
+        }
+        j.push_back(e.clone());
+        e
+    }
+
+    fn new_id(&self) -> u64 {
+        self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The journal of one organisation, newest first.
+    pub(crate) fn journal(&self, org: OrgId, limit: usize) -> Vec<CallLog> {
+        lock(&self.journal)
+            .iter()
+            .rev()
+            .map(|e| lock(e).clone())
+            .filter(|c| c.org == org.0)
+            .take(limit)
+            .collect()
+    }
+
+    /// Follows an organisation's events for the calls it carries.
+    fn watch(self: &Arc<Self>, org: OrgId) {
+        if !lock(&self.watched).insert(org) {
+            return;
+        }
+        let v = Arc::downgrade(self);
+        let app = self.app.clone();
+        tokio::spawn(async move {
+            let Some((mut rx, _)) = app.subscribe(org).await else {
+                return;
+            };
+            loop {
+                let r = match rx.recv().await {
+                    Ok(r) => r,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                };
+                let Some(v) = v.upgrade() else { break };
+                v.news(org, r.event);
+            }
+        });
+    }
+
+    fn news(self: &Arc<Self>, org: OrgId, e: routing::Event) {
+        use routing::Event as E;
+        let (contact, news) = match e {
+            E::Offered {
+                contact,
+                agent,
+                expires_at,
+                ..
+            } => {
+                if let Some((uri, log)) = lock(&self.callbacks).get(&(org, contact)).cloned() {
+                    tokio::spawn(call::ring_back(
+                        self.clone(),
+                        org,
+                        contact,
+                        agent,
+                        expires_at,
+                        uri,
+                        log,
+                    ));
+                    return;
+                }
+                (contact, News::Offered { agent, expires_at })
+            }
+            E::OfferTimedOut { contact, agent }
+            | E::OfferRejected { contact, agent }
+            | E::OfferWithdrawn { contact, agent, .. } => (contact, News::OfferGone { agent }),
+            E::Answered { contact, agent, .. } => (contact, News::Answered { agent }),
+            E::Ended { contact, .. }
+            | E::Abandoned { contact, .. }
+            | E::Cancelled { contact, .. } => {
+                lock(&self.callbacks).remove(&(org, contact));
+                (contact, News::Ended)
+            }
+            _ => return,
+        };
+        if let Some(tx) = lock(&self.calls).get(&(org, contact)) {
+            let _ = tx.send(news);
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct JournalQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/voice/calls`: the organisation's recent calls.
+pub(crate) async fn calls(
+    axum::extract::State(app): axum::extract::State<App>,
+    axum::Extension(c): axum::Extension<crate::Caller>,
+    axum::extract::Query(q): axum::extract::Query<JournalQuery>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = q.limit.unwrap_or(100).min(JOURNAL);
+    let calls = app.voice.get().map(|v| v.journal(c.org, limit));
+    axum::Json(serde_json::json!({
+        "sip": app.voice.get().map(|v| v.edge().local.to_string()),
+        "calls": calls.unwrap_or_default(),
+    }))
+    .into_response()
+}

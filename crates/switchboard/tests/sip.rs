@@ -1,0 +1,435 @@
+//! Telephony journeys with a real third-party SIP client: SIPp (Debian's
+//! sip-tester, installed by scripts/test.sh) plays callers and agents'
+//! phones against `serve` on loopback, with the scenarios in `sipp/`. The
+//! checks read SIPp's exit code and the server's own record of each call
+//! (`GET /api/v1/voice/calls`) and state (agents, contacts).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MAIN: &str = "+441632960000";
+const WHEELCHAIRS: &str = "+441632960002";
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../sipp")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Spoken prompts are made once for every test (espeak-ng is slowish).
+fn prompt_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("prompts")
+}
+
+struct Server {
+    data: PathBuf,
+    http: SocketAddr,
+    sip: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.take() {
+            kill(c, &self.data);
+        }
+    }
+}
+
+fn server(name: &str) -> Server {
+    let data = std::env::temp_dir().join(format!("sb-sip-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let http = free_port();
+    let sip = free_port();
+    let cache = prompt_cache();
+    let child = start_with(
+        &data,
+        http,
+        &[
+            "--sip",
+            &sip.to_string(),
+            "--prompts",
+            cache.to_str().unwrap(),
+        ],
+    );
+    Server {
+        data,
+        http,
+        sip,
+        child: Some(child),
+    }
+}
+
+/// Runs SIPp to the end; answers its exit code and what it printed.
+fn sipp(s: &Server, args: &[&str], wait: Duration) -> (i32, String) {
+    let child = spawn_sipp(s, args);
+    finish(child, wait)
+}
+
+fn spawn_sipp(s: &Server, args: &[&str]) -> Child {
+    let mut cmd = Command::new("sipp");
+    cmd.arg(s.sip.to_string())
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-nostdin",
+            "-timeout_error",
+            "-trace_err",
+        ])
+        .args(args)
+        .current_dir(&s.data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn()
+        .expect("sipp (Debian sip-tester) is installed by scripts/test.sh")
+}
+
+fn finish(mut child: Child, wait: Duration) -> (i32, String) {
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return (st.code().unwrap_or(-1), text);
+        }
+        if t0.elapsed() > wait {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (-1, "sipp did not finish in time".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn errors(s: &Server) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(&s.data).unwrap().flatten() {
+        if e.file_name().to_string_lossy().ends_with("_errors.log") {
+            out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    out
+}
+
+fn journal(s: &Server) -> Vec<Value> {
+    let (st, body) = http(s.http, "GET", "/api/v1/voice/calls", None).unwrap();
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["calls"].as_array().unwrap().clone()
+}
+
+/// Waits until the newest call satisfies `f` (the server finishes a call
+/// just after SIPp's last message).
+fn newest_call(s: &Server, f: impl Fn(&Value) -> bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let j = journal(s);
+        if let Some(c) = j.first() {
+            if f(c) {
+                return c.clone();
+            }
+            if t0.elapsed() > Duration::from_secs(10) {
+                panic!("the call never got there: {c:#}");
+            }
+        } else if t0.elapsed() > Duration::from_secs(10) {
+            panic!("no call in the journal");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn caller(s: &Server, number: &str, talk_ms: u32) -> Child {
+    let port = free_port().port().to_string();
+    let media = free_port().port().to_string();
+    spawn_sipp(
+        s,
+        &[
+            "-sf",
+            &scenario("caller_press2.xml"),
+            "-s",
+            number,
+            "-d",
+            &talk_ms.to_string(),
+            "-m",
+            "1",
+            "-p",
+            &port,
+            "-mp",
+            &media,
+            "-timeout",
+            "60",
+        ],
+    )
+}
+
+/// Registers the demo agent's phone at `phone` (where a SIPp UAS listens).
+fn register(s: &Server, user: &str, phone: SocketAddr) -> (i32, String) {
+    register_with(s, user, DEMO_PASSWORD, phone)
+}
+
+fn register_with(s: &Server, user: &str, password: &str, phone: SocketAddr) -> (i32, String) {
+    let csv = s.data.join(format!("register-{user}.csv"));
+    std::fs::write(&csv, format!("SEQUENTIAL\n{user};x;{phone}\n")).unwrap();
+    let port = free_port().port().to_string();
+    sipp(
+        s,
+        &[
+            "-sf",
+            &scenario("register.xml"),
+            "-inf",
+            csv.to_str().unwrap(),
+            "-au",
+            user,
+            "-ap",
+            password,
+            "-m",
+            "1",
+            "-p",
+            &port,
+            "-timeout",
+            "10",
+        ],
+        Duration::from_secs(20),
+    )
+}
+
+fn phone(s: &Server, scenario_file: &str, at: SocketAddr) -> Child {
+    let media = free_port().port().to_string();
+    spawn_sipp(
+        s,
+        &[
+            "-sf",
+            &scenario(scenario_file),
+            "-m",
+            "1",
+            "-p",
+            &at.port().to_string(),
+            "-mp",
+            &media,
+            "-rtp_echo",
+            "-timeout",
+            "60",
+        ],
+    )
+}
+
+/// The demo agent (Alice, agent 1: wheelchairs) logs in and is ready.
+fn agent_ready(s: &Server) {
+    let cookie = login(s.http, "kent.agent", DEMO_PASSWORD).unwrap();
+    let origin = format!("Origin: http://{}\r\n", s.http);
+    let (st, _, body) = http_with(
+        s.http,
+        "POST",
+        "/api/v1/agents/1/presence",
+        Some(r#"{"presence":"ready"}"#),
+        &format!("{cookie}{origin}"),
+    )
+    .unwrap();
+    assert_eq!(st, 200, "{body}");
+}
+
+fn agent_status(s: &Server, agent: u64) -> String {
+    let (_, body) = http(s.http, "GET", "/api/v1/agents", None).unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let a = v["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == agent)
+        .cloned()
+        .unwrap();
+    a["status"].to_string()
+}
+
+#[test]
+fn a_caller_keys_through_the_menu_hears_their_place_and_hangs_up_in_the_queue() {
+    let s = server("queue");
+    let (code, out) = finish(caller(&s, WHEELCHAIRS, 3000), Duration::from_secs(40));
+    assert_eq!(code, 0, "{out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["flow"], "wheelchairs");
+    assert_eq!(c["keys"], "2", "{c:#}");
+    assert_eq!(
+        c["path"],
+        serde_json::json!(["menu", "language", "queue"]),
+        "{c:#}"
+    );
+    assert_eq!(c["announced"], serde_json::json!([1]), "{c:#}");
+    assert_eq!(c["codec"], "PCMA");
+    assert_eq!(c["outcome"], "abandoned_in_queue", "{c:#}");
+    // The engine counted it: the contact is over, abandoned.
+    let id = c["contact"].as_u64().unwrap();
+    let (st, body) = http(s.http, "GET", &format!("/api/v1/contacts/{id}"), None).unwrap();
+    assert!(st == 404 || body.contains("abandon"), "{st} {body}");
+}
+
+#[test]
+fn a_registered_agent_phone_is_rung_and_bridged_to_the_caller() {
+    let s = server("bridge");
+    let at = free_port();
+    let uas = phone(&s, "agent_answer.xml", at);
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, out) = register(&s, "kent.agent", at);
+    assert_eq!(code, 0, "register: {out}\n{}", errors(&s));
+    agent_ready(&s);
+    let (code, out) = finish(caller(&s, WHEELCHAIRS, 4000), Duration::from_secs(40));
+    assert_eq!(code, 0, "caller: {out}\n{}", errors(&s));
+    let (code, out) = finish(uas, Duration::from_secs(20));
+    assert_eq!(code, 0, "agent phone: {out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["agent"], 1, "{c:#}");
+    assert_eq!(c["bridged"], true, "{c:#}");
+    assert_eq!(c["outcome"], "ended_by_caller", "{c:#}");
+    // The agent is wrapping up the call the phone took.
+    assert!(
+        agent_status(&s, 1).contains("wrap"),
+        "{}",
+        agent_status(&s, 1)
+    );
+}
+
+#[test]
+fn a_phone_that_refuses_makes_the_agent_not_ready_and_the_caller_keeps_their_place() {
+    let s = server("refuse");
+    let at = free_port();
+    let uas = phone(&s, "agent_busy.xml", at);
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, out) = register(&s, "kent.agent", at);
+    assert_eq!(code, 0, "register: {out}");
+    agent_ready(&s);
+    let call = caller(&s, WHEELCHAIRS, 5000);
+    let (code, out) = finish(uas, Duration::from_secs(30));
+    assert_eq!(code, 0, "agent phone: {out}\n{}", errors(&s));
+    // Still queued, not lost; the agent is not ready.
+    let c = newest_call(&s, |c| !c["missed_by"].as_array().unwrap().is_empty());
+    assert_eq!(c["missed_by"], serde_json::json!([1]));
+    assert_eq!(c["state"], "queued", "{c:#}");
+    assert!(
+        agent_status(&s, 1).contains("not_ready"),
+        "{}",
+        agent_status(&s, 1)
+    );
+    let (code, out) = finish(call, Duration::from_secs(30));
+    assert_eq!(code, 0, "caller: {out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["outcome"], "abandoned_in_queue", "{c:#}");
+}
+
+/// Sends one datagram and answers the first line of the reply, if any.
+fn udp(to: SocketAddr, msg: &str) -> Option<String> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    sock.send_to(msg.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        let (n, _) = sock.recv_from(&mut buf).ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let first = text.lines().next().unwrap_or("").to_string();
+        // Skip provisional answers.
+        if !first.starts_with("SIP/2.0 1") {
+            return Some(first);
+        }
+    }
+}
+
+fn request(method: &str, to: SocketAddr, extra: &str, body: &str, length: Option<usize>) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = format!(
+        "{}x{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    format!(
+        "{method} sip:{MAIN}@{to} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK{n}{method}{}\r\nFrom: <sip:+447700900123@127.0.0.1>;tag=t{n}\r\nTo: <sip:{MAIN}@{to}>\r\nCall-ID: {method}-{n}-{}@test\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len(),
+        body.len(),
+        length.unwrap_or(body.len())
+    )
+}
+
+#[test]
+fn bad_sip_gets_an_error_or_is_dropped_and_the_edge_carries_on() {
+    let s = server("garbage");
+    let to = s.sip;
+    // Garbage, a truncated message, a lying Content-Length: dropped or 400.
+    for junk in [
+        "\u{0}\u{1}\u{2}garbage",
+        "INVITE sip:x SIP/2.0\r\nVia: broken\r\n",
+        &request(
+            "INVITE",
+            to,
+            "Content-Type: application/sdp\r\n",
+            "v=0\r\n",
+            Some(5000),
+        ),
+    ] {
+        let r = udp(to, junk);
+        assert!(
+            r.is_none() || r.as_deref().is_some_and(|l| l.starts_with("SIP/2.0 4")),
+            "{r:?}"
+        );
+    }
+    // Methods it does not take: refused (405) or, where the stack cannot
+    // parse the method at all, dropped.
+    let r = udp(to, &request("SUBSCRIBE", to, "", "", None)).unwrap_or_default();
+    assert!(
+        r.starts_with("SIP/2.0 405") || r.starts_with("SIP/2.0 501"),
+        "{r}"
+    );
+    let r = udp(to, &request("FROBNICATE", to, "", "", None));
+    assert!(
+        r.is_none()
+            || r.as_deref()
+                .is_some_and(|l| l.starts_with("SIP/2.0 4") || l.starts_with("SIP/2.0 5")),
+        "{r:?}"
+    );
+    // An offer with no codec in common: 488.
+    let g729 = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+    let r = udp(
+        to,
+        &request(
+            "INVITE",
+            to,
+            "Contact: <sip:x@127.0.0.1:9>\r\nContent-Type: application/sdp\r\n",
+            g729,
+            None,
+        ),
+    )
+    .unwrap_or_default();
+    assert!(r.starts_with("SIP/2.0 488"), "{r}");
+    // A number nobody answers: 404.
+    let r = udp(
+        to,
+        &request(
+            "INVITE",
+            to,
+            "Contact: <sip:x@127.0.0.1:9>\r\nContent-Type: application/sdp\r\n",
+            g729,
+            None,
+        )
+        .replace(MAIN, "+441632960999"),
+    )
+    .unwrap_or_default();
+    assert!(r.starts_with("SIP/2.0 404"), "{r}");
+    // A phone with the wrong password is refused.
+    let (code, _) = register_with(&s, "kent.agent", "not-the-password", free_port());
+    assert_ne!(code, 0);
+    // Still alive: OPTIONS is answered and a real call still works.
+    let r = udp(to, &request("OPTIONS", to, "", "", None)).unwrap_or_default();
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    let (code, out) = finish(caller(&s, WHEELCHAIRS, 500), Duration::from_secs(40));
+    assert_eq!(code, 0, "{out}\n{}", errors(&s));
+}

@@ -1,0 +1,146 @@
+//! RFC 4733 telephone-events, received tolerantly: whatever payload type
+//! was negotiated for them (a sender may use another, e.g. SIPp's 96), end
+//! packets sent three times, the reserved bit set, events on a different
+//! SSRC from the audio, and replayed captures whose timestamps repeat.
+//! A key is reported once, on the first packet of its event.
+
+/// The key an RFC 4733 event code stands for (0-9, *, #; A-D).
+pub fn key(event: u8) -> Option<char> {
+    match event {
+        0..=9 => Some((b'0' + event) as char),
+        10 => Some('*'),
+        11 => Some('#'),
+        12..=15 => Some((b'A' + event - 12) as char),
+        _ => None,
+    }
+}
+
+/// The key a SIP INFO body carries: `application/dtmf-relay`
+/// (`Signal=5\r\nDuration=160`) or `application/dtmf` (`5`).
+pub fn key_from_info(content_type: &str, body: &str) -> Option<char> {
+    let ct = content_type.trim().to_ascii_lowercase();
+    let signal = if ct.starts_with("application/dtmf-relay") {
+        body.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("signal").then(|| v.trim())
+        })?
+    } else if ct.starts_with("application/dtmf") {
+        body.trim()
+    } else {
+        return None;
+    };
+    let mut chars = signal.chars();
+    let c = chars.next()?.to_ascii_uppercase();
+    if chars.next().is_some() {
+        // "10" and "11" are * and # in some phones' relay bodies.
+        return match signal {
+            "10" => Some('*'),
+            "11" => Some('#'),
+            _ => None,
+        };
+    }
+    matches!(c, '0'..='9' | '*' | '#' | 'A'..='D').then_some(c)
+}
+
+/// Is this payload (4 bytes or more, event code in range) a
+/// telephone-event? Used when the payload type is not the negotiated one.
+pub fn looks_like_event(payload: &[u8]) -> bool {
+    payload.len() >= 4 && payload.len().is_multiple_of(4) && payload[0] <= 15
+}
+
+/// The receiver's memory of the last event.
+#[derive(Debug, Default, Clone)]
+pub struct Receiver {
+    /// (RTP timestamp, event) of the event being received, and the
+    /// arrival time (ms) of its last packet.
+    last: Option<(u32, u8, i64)>,
+}
+
+/// How long after an event's last packet a packet with the same timestamp
+/// counts as a new press (a replayed capture), not a retransmission.
+pub const REPEAT_AFTER_MS: i64 = 400;
+
+impl Receiver {
+    /// Takes one telephone-event payload that arrived at `now_ms`; answers
+    /// the key if it starts a new press.
+    pub fn receive(&mut self, timestamp: u32, payload: &[u8], now_ms: i64) -> Option<char> {
+        if payload.len() < 4 {
+            return None;
+        }
+        let event = payload[0];
+        let k = key(event)?;
+        let fresh = match self.last {
+            Some((ts, ev, at)) => ts != timestamp || ev != event || now_ms - at > REPEAT_AFTER_MS,
+            None => true,
+        };
+        self.last = Some((timestamp, event, now_ms));
+        fresh.then_some(k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: u8, end: bool, dur: u16) -> [u8; 4] {
+        let d = dur.to_be_bytes();
+        // Reserved bit set, as SIPp's play_dtmf does.
+        [code, if end { 0xC0 } else { 0x40 } | 10, d[0], d[1]]
+    }
+
+    #[test]
+    fn one_key_per_press_whatever_the_repeats() {
+        let mut r = Receiver::default();
+        let mut got = Vec::new();
+        let mut t = 0;
+        for (ts, code, end) in [
+            (1000, 1, false),
+            (1000, 1, false),
+            (1000, 1, true),
+            (1000, 1, true),
+            (1000, 1, true),
+            (2600, 5, false),
+            (2600, 5, true),
+            (2600, 5, true),
+            // The same digit again: a new timestamp.
+            (4200, 5, false),
+            (4200, 5, true),
+        ] {
+            t += 20;
+            if let Some(k) = r.receive(ts, &ev(code, end, 160), t) {
+                got.push(k);
+            }
+        }
+        assert_eq!(got, vec!['1', '5', '5']);
+        // A replayed capture: same timestamp and event, a second later.
+        assert_eq!(r.receive(4200, &ev(5, false, 160), t + 1000), Some('5'));
+        // Not events.
+        assert_eq!(r.receive(1, &[99, 0, 0, 0], t + 2000), None);
+        assert_eq!(r.receive(1, &[1, 0], t + 3000), None);
+    }
+
+    #[test]
+    fn info_bodies() {
+        assert_eq!(
+            key_from_info("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n"),
+            Some('5')
+        );
+        assert_eq!(
+            key_from_info("application/dtmf-relay", "Signal= #\r\n"),
+            Some('#')
+        );
+        assert_eq!(
+            key_from_info("application/dtmf-relay", "Signal=11"),
+            Some('#')
+        );
+        assert_eq!(key_from_info("application/dtmf", "7"), Some('7'));
+        assert_eq!(key_from_info("application/dtmf-relay", "Signal=X"), None);
+        assert_eq!(key_from_info("text/plain", "5"), None);
+        assert_eq!(
+            key_from_info("application/dtmf-relay", "Duration=160"),
+            None
+        );
+        assert!(looks_like_event(&ev(3, true, 800)));
+        assert!(!looks_like_event(&[0xD5; 160][..161 - 1 - 3]));
+    }
+}
