@@ -27,7 +27,7 @@ const port = await new Promise((ok) => {
 });
 const base = `http://127.0.0.1:${port}`;
 const data = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
-const launch = () => spawn(bin, ['serve', '--demo', '--demo-calls-per-minute', '0', '--data', data, '--listen', `127.0.0.1:${port}`],
+const launch = () => spawn(bin, ['serve', '--demo', '--demo-calls-per-minute', '0', '--sip', 'off', '--data', data, '--listen', `127.0.0.1:${port}`],
   { stdio: ['ignore', 'ignore', 'ignore'] });
 let server = launch();
 const stop = () => { server.kill('SIGKILL'); rmSync(data, { recursive: true, force: true }); };
@@ -329,8 +329,9 @@ try {
     await page.getByRole('button', { name: 'Save service' }).click();
     await page.locator('#service-rows tr', { hasText: 'Wellbeing line' }).waitFor();
     const services = await ok(admin('GET', '/api/v1/services'), 'services');
-    assert.deepEqual(services.services[0].service.entry_points.map((e) => e.address), ['+441622000005', 'wellbeing-callback']);
-    assert.equal(services.services[0].service.hours.weekly.length, 2);
+    const line = services.services.find((x) => x.service.name === 'Wellbeing line');
+    assert.deepEqual(line.service.entry_points.map((e) => e.address), ['+441622000005', 'wellbeing-callback']);
+    assert.equal(line.service.hours.weekly.length, 2);
     await shot(page, 'admin');
     await ok(sup('POST', '/api/v1/agents/12/presence', { presence: 'ready' }), 'Lena ready');
     const wellbeing = await ok(sup('GET', '/api/v1/contacts/9302'), 'wellbeing call');

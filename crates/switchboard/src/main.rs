@@ -79,6 +79,11 @@ enum Command {
         /// With --demo it defaults to 127.0.0.1:5060.
         #[arg(long)]
         sip: Option<String>,
+        /// A trunk or PBX for outbound calls to numbers (callbacks ring
+        /// sip:NUMBER@ADDR); without one, a callback rings the address the
+        /// caller's phone called from.
+        #[arg(long)]
+        sip_trunk: Option<std::net::SocketAddr>,
         /// Folder of spoken prompts (made with espeak-ng and sox on first
         /// use); default DATA/prompts.
         #[arg(long)]
@@ -224,6 +229,7 @@ fn run(cli: Cli) -> Result<()> {
             demo,
             demo_calls_per_minute,
             sip,
+            sip_trunk,
             prompts,
             flows: flow_files,
         } => {
@@ -255,6 +261,7 @@ fn run(cli: Cli) -> Result<()> {
                         prompts: prompts.clone().unwrap_or_else(|| data.join("prompts")),
                         flows: fl,
                         required,
+                        trunk: sip_trunk,
                     })
                 }
                 None => None,

@@ -45,21 +45,19 @@ impl Drop for Server {
 }
 
 fn server(name: &str) -> Server {
+    server_with(name, &[])
+}
+
+fn server_with(name: &str, extra: &[&str]) -> Server {
     let data = std::env::temp_dir().join(format!("sb-sip-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let http = free_port();
     let sip = free_port();
     let cache = prompt_cache();
-    let child = start_with(
-        &data,
-        http,
-        &[
-            "--sip",
-            &sip.to_string(),
-            "--prompts",
-            cache.to_str().unwrap(),
-        ],
-    );
+    let sip_s = sip.to_string();
+    let mut args = vec!["--sip", &sip_s, "--prompts", cache.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let child = start_with(&data, http, &args);
     Server {
         data,
         http,
@@ -427,9 +425,143 @@ fn bad_sip_gets_an_error_or_is_dropped_and_the_edge_carries_on() {
     // A phone with the wrong password is refused.
     let (code, _) = register_with(&s, "kent.agent", "not-the-password", free_port());
     assert_ne!(code, 0);
+    // Bounded fuzzing of the wire: 1,500 mutations of valid INVITE,
+    // REGISTER and OPTIONS messages (bytes changed, cut, repeated), sent
+    // without waiting for answers.
+    let g711 = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+    let bases = [
+        request("INVITE", to, "Contact: <sip:x@127.0.0.1:9>\r\nContent-Type: application/sdp\r\n", g711, None),
+        request("REGISTER", to, "Contact: <sip:kent.agent@127.0.0.1:9>\r\nAuthorization: Digest username=\"kent.agent\", realm=\"switchboard\", nonce=\"1.2\", uri=\"sip:x\", response=\"00\"\r\n", "", None),
+        request("OPTIONS", to, "", "", None),
+    ];
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..1500 {
+        let mut m = bases[i % bases.len()].clone().into_bytes();
+        for _ in 0..(next() % 6) {
+            let at = (next() as usize) % m.len();
+            m[at] = next() as u8;
+        }
+        if next() % 3 == 0 {
+            m.truncate(1 + (next() as usize) % m.len());
+        }
+        let _ = sock.send_to(&m, to);
+        if i % 100 == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     // Still alive: OPTIONS is answered and a real call still works.
     let r = udp(to, &request("OPTIONS", to, "", "", None)).unwrap_or_default();
     assert!(r.starts_with("SIP/2.0 200"), "{r}");
     let (code, out) = finish(caller(&s, WHEELCHAIRS, 500), Duration::from_secs(40));
     assert_eq!(code, 0, "{out}\n{}", errors(&s));
+}
+
+#[test]
+fn a_callback_keeps_the_place_and_rings_the_agent_then_the_caller() {
+    // The caller's home phone, where they will be rung back through the
+    // trunk at their number.
+    let home = free_port();
+    let s = server_with("callback", &["--sip-trunk", &home.to_string()]);
+    let home_phone = spawn_sipp(
+        &s,
+        &[
+            "-sf",
+            &scenario("home_answer.xml"),
+            "-m",
+            "1",
+            "-p",
+            &home.port().to_string(),
+            "-mp",
+            &free_port().port().to_string(),
+            "-rtp_echo",
+            "-d",
+            "2000",
+            "-timeout",
+            "60",
+        ],
+    );
+    let (code, out) = sipp(
+        &s,
+        &[
+            "-sf",
+            &scenario("caller_callback.xml"),
+            "-s",
+            WHEELCHAIRS,
+            "-m",
+            "1",
+            "-p",
+            &free_port().port().to_string(),
+            "-mp",
+            &free_port().port().to_string(),
+            "-timeout",
+            "60",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "caller: {out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["keys"], "21", "{c:#}");
+    assert_eq!(c["callback_requested"], true, "{c:#}");
+    assert_eq!(c["outcome"], "callback_requested", "{c:#}");
+    let contact = c["contact"].as_u64().unwrap();
+    // The callback waits in the queue with the caller's place.
+    let (st, body) = http(s.http, "GET", &format!("/api/v1/contacts/{contact}"), None).unwrap();
+    assert_eq!(st, 200, "{body}");
+    // An agent's phone comes on and the agent is ready: the server rings
+    // the agent, then the caller, and bridges them.
+    let at = free_port();
+    let agent_phone = phone(&s, "agent_answer.xml", at);
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, out) = register(&s, "kent.agent", at);
+    assert_eq!(code, 0, "register: {out}");
+    agent_ready(&s);
+    let (code, out) = finish(home_phone, Duration::from_secs(40));
+    assert_eq!(code, 0, "home phone: {out}\n{}", errors(&s));
+    let (code, out) = finish(agent_phone, Duration::from_secs(20));
+    assert_eq!(code, 0, "agent phone: {out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| {
+        c["direction"] == "outbound" && c["state"] == "ended"
+    });
+    assert_eq!(c["contact"], contact, "{c:#}");
+    assert_eq!(c["agent"], 1, "{c:#}");
+    assert_eq!(c["bridged"], true, "{c:#}");
+    assert_eq!(c["outcome"], "ended_by_caller", "{c:#}");
+}
+
+#[test]
+fn keys_by_sip_info_and_hold_by_re_invite_over_tcp() {
+    let s = server("info");
+    let (code, out) = sipp(
+        &s,
+        &[
+            "-sf",
+            &scenario("caller_info_hold.xml"),
+            "-t",
+            "t1",
+            "-s",
+            WHEELCHAIRS,
+            "-m",
+            "1",
+            "-p",
+            &free_port().port().to_string(),
+            "-mp",
+            &free_port().port().to_string(),
+            "-timeout",
+            "30",
+        ],
+        Duration::from_secs(40),
+    );
+    assert_eq!(code, 0, "{out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["keys"], "2", "{c:#}");
+    assert_eq!(c["path"], serde_json::json!(["menu", "language", "queue"]));
+    assert_eq!(c["held"], true, "{c:#}");
+    assert_eq!(c["outcome"], "abandoned_in_queue", "{c:#}");
 }

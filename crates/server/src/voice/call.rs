@@ -308,7 +308,15 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                     }
                 }
                 Output::RequestCallback { queue, attributes } => {
-                    let target = caller_contact.clone();
+                    // Rung back through the trunk at their number, else at
+                    // the address their phone called from.
+                    let target = match (voice.trunk, &who) {
+                        (Some(t), Some(w)) => {
+                            w.phone.as_ref().map(|p| format!("sip:{}@{t}", p.expose()))
+                        }
+                        _ => None,
+                    }
+                    .or_else(|| caller_contact.clone());
                     if live.contact.is_none() {
                         // Offered before the queue: join it, then keep the place.
                         let id = crate::new_contact_id();
@@ -623,12 +631,16 @@ fn key(
         .is_some_and(|f| matches!(f.current_node(), Node::Collect { .. }));
     live.note(|l| l.keys.push(if collecting { '•' } else { k }));
     if let Some(f) = fl.as_mut() {
-        let in_flow = f.outcome() == flow::Outcome::InFlow;
-        if f.handle(crate::wall_clock(), FlowInput::Key(k)).is_ok() && in_flow {
-            // Barge-in: what was playing for the last node stops.
-            if f.outcome() == flow::Outcome::InFlow {
-                let _ = cmd.send(Command::Clear);
-            }
+        let before = (f.flow_id().to_string(), f.node().to_string());
+        let moved = f.handle(crate::wall_clock(), FlowInput::Key(k)).is_ok()
+            && f.outcome() == flow::Outcome::InFlow
+            && (f.flow_id(), f.node()) != (before.0.as_str(), before.1.as_str());
+        if moved {
+            // Barge-in: the key took the caller to another node, so what
+            // was playing for the last one stops (its prompt-finished is
+            // no longer awaited). A key the node ignores (a goodbye being
+            // played) or keeps (digits being collected) stops nothing.
+            let _ = cmd.send(Command::Clear);
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct VoiceOptions {
     pub flows: Vec<flow::Flow>,
     /// Refuse to start the server if the edge cannot start (else a warning).
     pub required: bool,
+    /// Where outbound calls to numbers go (a trunk or PBX): a callback
+    /// rings `sip:NUMBER@trunk`. None: the caller's own Contact address.
+    pub trunk: Option<SocketAddr>,
 }
 
 /// A registered phone.
@@ -115,6 +118,7 @@ pub(crate) struct Voice {
     callbacks: Mutex<HashMap<(OrgId, ContactId), (String, u64)>>,
     watched: Mutex<HashSet<OrgId>>,
     journal: Mutex<VecDeque<Arc<Mutex<CallLog>>>>,
+    trunk: Option<SocketAddr>,
     next: std::sync::atomic::AtomicU64,
     live: std::sync::atomic::AtomicUsize,
 }
@@ -180,6 +184,7 @@ pub(crate) async fn start(
         callbacks: Mutex::default(),
         watched: Mutex::default(),
         journal: Mutex::default(),
+        trunk: opts.trunk,
         next: std::sync::atomic::AtomicU64::new(1),
         live: std::sync::atomic::AtomicUsize::new(0),
     });
