@@ -36,8 +36,13 @@ for c in "${concs[@]}"; do
         -r 100 -m "$c" -l "$c" -i 127.0.0.1 -p 25600 -mp 40000 -nostdin -timeout 120 > conc.out 2>&1) &
     SIPP=$!
     sleep $((c / 100 + 8))
+    out1=$(awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $5}' /proc/net/snmp); t1=$(date +%s.%N)
+    cpu1=$(awk '{print $14+$15}' /proc/$SERVER/stat)
     echo -n "$c concurrent calls with media, probe: "
     python3 bench/rtp_probe.py 127.0.0.1:15090 $PHYSIO 10
+    out2=$(awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $5}' /proc/net/snmp); t2=$(date +%s.%N)
+    cpu2=$(awk '{print $14+$15}' /proc/$SERVER/stat)
+    python3 -c "import sys; o1,o2,t1,t2,c1,c2=map(float,sys.argv[1:]); print('  UDP datagrams sent on the machine: %.0f/s; server CPU %.0f%% of one core' % ((o2-o1)/(t2-t1), (c2-c1)/100/(t2-t1)*100))" $out1 $out2 $t1 $t2 $cpu1 $cpu2
     wait $SIPP && rc=0 || rc=$?
     ok=$(grep -a "Successful call" "$DATA/conc.out" | tail -1 | awk '{print $(NF)}')
     bad=$(grep -a "Failed call" "$DATA/conc.out" | tail -1 | awk '{print $(NF)}')
