@@ -178,6 +178,16 @@ fn register(s: &Server, user: &str, phone: SocketAddr) -> (i32, String) {
 }
 
 fn register_with(s: &Server, user: &str, password: &str, phone: SocketAddr) -> (i32, String) {
+    registration(s, "register.xml", user, password, phone)
+}
+
+fn registration(
+    s: &Server,
+    file: &str,
+    user: &str,
+    password: &str,
+    phone: SocketAddr,
+) -> (i32, String) {
     let csv = s.data.join(format!("register-{user}.csv"));
     std::fs::write(&csv, format!("SEQUENTIAL\n{user};x;{phone}\n")).unwrap();
     let port = free_port().port().to_string();
@@ -185,7 +195,7 @@ fn register_with(s: &Server, user: &str, password: &str, phone: SocketAddr) -> (
         s,
         &[
             "-sf",
-            &scenario("register.xml"),
+            &scenario(file),
             "-inf",
             csv.to_str().unwrap(),
             "-au",
@@ -564,4 +574,174 @@ fn keys_by_sip_info_and_hold_by_re_invite_over_tcp() {
     assert_eq!(c["path"], serde_json::json!(["menu", "language", "queue"]));
     assert_eq!(c["held"], true, "{c:#}");
     assert_eq!(c["outcome"], "abandoned_in_queue", "{c:#}");
+}
+
+#[test]
+fn self_service_by_keys_collects_an_nhs_number_without_logging_it() {
+    let s = server("selfservice");
+    let (code, out) = sipp(
+        &s,
+        &[
+            "-sf",
+            &scenario("caller_nhs.xml"),
+            "-s",
+            WHEELCHAIRS,
+            "-m",
+            "1",
+            "-p",
+            &free_port().port().to_string(),
+            "-mp",
+            &free_port().port().to_string(),
+            "-timeout",
+            "60",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(
+        c["path"],
+        serde_json::json!([
+            "menu",
+            "nhs-number",
+            "return",
+            "self_service:wheelchair_return",
+            "bye"
+        ]),
+        "{c:#}"
+    );
+    // The menu key is kept; the NHS number's digits are masked.
+    assert_eq!(c["keys"], "1••••••••••", "{c:#}");
+    assert_eq!(c["outcome"], "self_served", "{c:#}");
+    // No contact for an agent: the caller served themselves.
+    assert_eq!(c["contact"], Value::Null);
+    // The number appears nowhere in what the server says about calls.
+    let (_, body) = http(s.http, "GET", "/api/v1/voice/calls", None).unwrap();
+    assert!(!body.contains("9990000018"));
+}
+
+#[test]
+fn a_phone_that_unregistered_makes_the_agent_not_ready_and_the_caller_keeps_their_place() {
+    let s = server("unregister");
+    let at = free_port();
+    let (code, out) = register(&s, "kent.agent", at);
+    assert_eq!(code, 0, "register: {out}");
+    let (code, out) = registration(&s, "unregister.xml", "kent.agent", DEMO_PASSWORD, at);
+    assert_eq!(code, 0, "unregister: {out}");
+    agent_ready(&s);
+    let call = caller(&s, WHEELCHAIRS, 4000);
+    let c = newest_call(&s, |c| !c["missed_by"].as_array().unwrap().is_empty());
+    assert_eq!(c["missed_by"], serde_json::json!([1]));
+    assert_eq!(c["state"], "queued", "{c:#}");
+    assert!(agent_status(&s, 1).contains("not_ready"));
+    let (code, out) = finish(call, Duration::from_secs(30));
+    assert_eq!(code, 0, "caller: {out}\n{}", errors(&s));
+}
+
+/// The caller's side of a call made by hand: answers the RTP packets the
+/// server sent in `listen` and the first 200 OK's To tag.
+fn call_and_listen(s: &Server, number: &str, listen: Duration) -> Vec<(Instant, Vec<u8>)> {
+    let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sip.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    rtp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let sdp = format!(
+        "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+        rtp.local_addr().unwrap().port()
+    );
+    let contact = format!(
+        "Contact: <sip:x@{}>\r\nContent-Type: application/sdp\r\n",
+        sip.local_addr().unwrap()
+    );
+    let invite = request("INVITE", s.sip, &contact, &sdp, None).replace(MAIN, number);
+    sip.send_to(invite.as_bytes(), s.sip).unwrap();
+    let mut buf = [0u8; 4096];
+    let ok = loop {
+        let (n, _) = sip.recv_from(&mut buf).expect("an answer to the INVITE");
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if text.starts_with("SIP/2.0 200") {
+            break text;
+        }
+        assert!(text.starts_with("SIP/2.0 1"), "{text}");
+    };
+    let to = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .unwrap()
+        .to_string();
+    let ack = invite
+        .replace("INVITE sip:", "ACK sip:")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
+        .lines()
+        .map(|l| {
+            if l.starts_with("To:") {
+                to.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let ack = ack.split("\r\n\r\n").next().unwrap().replace(
+        &format!("Content-Length: {}", sdp.len()),
+        "Content-Length: 0",
+    ) + "\r\n\r\n";
+    sip.send_to(ack.as_bytes(), s.sip).unwrap();
+    let mut got = Vec::new();
+    let t0 = Instant::now();
+    while t0.elapsed() < listen {
+        if let Ok(n) = rtp.recv(&mut buf) {
+            got.push((Instant::now(), buf[..n].to_vec()));
+        }
+    }
+    got
+}
+
+#[test]
+fn the_caller_hears_the_announcement_then_music_paced_every_20_ms() {
+    let s = server("media");
+    // Physiotherapy: no menu, straight to the queue.
+    let packets = call_and_listen(&s, "+441632960003", Duration::from_secs(4));
+    assert!(packets.len() >= 180, "{} packets in 4 s", packets.len());
+    let mut loud = 0;
+    let mut seq = None;
+    for (_, p) in &packets {
+        let r = telephony::rtp::parse(p).expect("RTP");
+        assert_eq!(r.payload_type, 8);
+        assert_eq!(r.payload.len(), 160);
+        if let Some(prev) = seq {
+            assert_eq!(
+                r.sequence,
+                u16::wrapping_add(prev, 1),
+                "no gaps or reordering"
+            );
+        }
+        seq = Some(r.sequence);
+        let level: f64 = r
+            .payload
+            .iter()
+            .map(|&b| f64::from(telephony::g711::alaw_to_linear(b)).abs())
+            .sum::<f64>()
+            / 160.0;
+        if level > 300.0 {
+            loud += 1;
+        }
+    }
+    // Speech ("you are number one in the queue") and music, not silence.
+    assert!(
+        loud > packets.len() / 3,
+        "{loud} of {} packets audible",
+        packets.len()
+    );
+    let mut gaps: Vec<f64> = packets
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).as_secs_f64() * 1000.0)
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    let median = gaps[gaps.len() / 2];
+    // Paced, not sent in bursts (the pacing itself is measured in BENCHMARKS.md).
+    assert!((10.0..30.0).contains(&median), "median gap {median} ms");
+    let c = newest_call(&s, |c| c["announced"] == serde_json::json!([1]));
+    assert_eq!(c["state"], "queued", "{c:#}");
 }
