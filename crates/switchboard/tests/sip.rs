@@ -213,6 +213,48 @@ fn registration(
     )
 }
 
+/// The demo agent's phone comes on and the agent is ready: the server
+/// rings the agent, then the caller's home phone, and bridges them until
+/// the caller hangs up. Answers the journal's record of the callback.
+fn agent_comes_and_the_caller_is_rung_back(s: &Server, home_phone: Child) -> Value {
+    let at = free_port();
+    let agent_phone = phone(s, "agent_answer.xml", at);
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, out) = register(s, "kent.agent", at);
+    assert_eq!(code, 0, "register: {out}");
+    agent_ready(s);
+    let (code, out) = finish(home_phone, Duration::from_secs(40));
+    assert_eq!(code, 0, "home phone: {out}\n{}", errors(s));
+    let (code, out) = finish(agent_phone, Duration::from_secs(20));
+    assert_eq!(code, 0, "agent phone: {out}\n{}", errors(s));
+    newest_call(s, |c| c["direction"] == "outbound" && c["state"] == "ended")
+}
+
+/// The caller's home phone, rung back through the trunk: answers, talks
+/// for `talk_ms`, hangs up.
+fn home_phone(s: &Server, at: SocketAddr, talk_ms: u32) -> Child {
+    let media = free_port().port().to_string();
+    let talk = talk_ms.to_string();
+    spawn_sipp(
+        s,
+        &[
+            "-sf",
+            &scenario("home_answer.xml"),
+            "-m",
+            "1",
+            "-p",
+            &at.port().to_string(),
+            "-mp",
+            &media,
+            "-rtp_echo",
+            "-d",
+            &talk,
+            "-timeout",
+            "60",
+        ],
+    )
+}
+
 fn phone(s: &Server, scenario_file: &str, at: SocketAddr) -> Child {
     let media = free_port().port().to_string();
     spawn_sipp(
@@ -292,7 +334,20 @@ fn a_registered_agent_phone_is_rung_and_bridged_to_the_caller() {
     let (code, out) = register(&s, "kent.agent", at);
     assert_eq!(code, 0, "register: {out}\n{}", errors(&s));
     agent_ready(&s);
-    let (code, out) = finish(caller(&s, WHEELCHAIRS, 4000), Duration::from_secs(40));
+    let call = caller(&s, WHEELCHAIRS, 6000);
+    // Connected: the agent holds the call from the desktop (the caller
+    // hears music) and takes it back.
+    let c = newest_call(&s, |c| c["bridged"] == true);
+    let id = c["contact"].as_u64().unwrap();
+    let cookie = login(s.http, "kent.agent", DEMO_PASSWORD).unwrap();
+    let head = format!("{cookie}Origin: http://{}\r\n", s.http);
+    for (action, held) in [("hold", true), ("resume", false)] {
+        let path = format!("/api/v1/contacts/{id}/{action}");
+        let (st, _, body) = http_with(s.http, "POST", &path, Some("{}"), &head).unwrap();
+        assert_eq!(st, 200, "{action}: {body}");
+        newest_call(&s, |c| c["agent_hold"] == held);
+    }
+    let (code, out) = finish(call, Duration::from_secs(40));
     assert_eq!(code, 0, "caller: {out}\n{}", errors(&s));
     let (code, out) = finish(uas, Duration::from_secs(20));
     assert_eq!(code, 0, "agent phone: {out}\n{}", errors(&s));
@@ -479,24 +534,7 @@ fn a_callback_keeps_the_place_and_rings_the_agent_then_the_caller() {
     // trunk at their number.
     let home = free_port();
     let s = server_with("callback", &["--sip-trunk", &home.to_string()]);
-    let home_phone = spawn_sipp(
-        &s,
-        &[
-            "-sf",
-            &scenario("home_answer.xml"),
-            "-m",
-            "1",
-            "-p",
-            &home.port().to_string(),
-            "-mp",
-            &free_port().port().to_string(),
-            "-rtp_echo",
-            "-d",
-            "2000",
-            "-timeout",
-            "60",
-        ],
-    );
+    let home_phone = home_phone(&s, home, 2000);
     let (code, out) = sipp(
         &s,
         &[
@@ -526,19 +564,7 @@ fn a_callback_keeps_the_place_and_rings_the_agent_then_the_caller() {
     assert_eq!(st, 200, "{body}");
     // An agent's phone comes on and the agent is ready: the server rings
     // the agent, then the caller, and bridges them.
-    let at = free_port();
-    let agent_phone = phone(&s, "agent_answer.xml", at);
-    std::thread::sleep(Duration::from_millis(300));
-    let (code, out) = register(&s, "kent.agent", at);
-    assert_eq!(code, 0, "register: {out}");
-    agent_ready(&s);
-    let (code, out) = finish(home_phone, Duration::from_secs(40));
-    assert_eq!(code, 0, "home phone: {out}\n{}", errors(&s));
-    let (code, out) = finish(agent_phone, Duration::from_secs(20));
-    assert_eq!(code, 0, "agent phone: {out}\n{}", errors(&s));
-    let c = newest_call(&s, |c| {
-        c["direction"] == "outbound" && c["state"] == "ended"
-    });
+    let c = agent_comes_and_the_caller_is_rung_back(&s, home_phone);
     assert_eq!(c["contact"], contact, "{c:#}");
     assert_eq!(c["agent"], 1, "{c:#}");
     assert_eq!(c["bridged"], true, "{c:#}");
@@ -744,4 +770,44 @@ fn the_caller_hears_the_announcement_then_music_paced_every_20_ms() {
     assert!((10.0..30.0).contains(&median), "median gap {median} ms");
     let c = newest_call(&s, |c| c["announced"] == serde_json::json!([1]));
     assert_eq!(c["state"], "queued", "{c:#}");
+}
+
+#[test]
+fn a_caller_waiting_when_the_server_dies_keeps_their_place_and_is_rung_back() {
+    let home = free_port();
+    let trunk = home.to_string();
+    let mut s = server_with("restart", &["--sip-trunk", &trunk]);
+    let call = caller(&s, WHEELCHAIRS, 30_000);
+    let c = newest_call(&s, |c| c["state"] == "queued");
+    let id = c["contact"].as_u64().unwrap();
+    // kill -9 while the caller waits; the call's media dies with it.
+    let mut child = s.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let cache = prompt_cache();
+    let sip = s.sip.to_string();
+    s.child = Some(start_with(
+        &s.data,
+        s.http,
+        &[
+            "--sip",
+            &sip,
+            "--prompts",
+            cache.to_str().unwrap(),
+            "--sip-trunk",
+            &trunk,
+        ],
+    ));
+    let (st, body) = http(s.http, "GET", &format!("/api/v1/contacts/{id}"), None).unwrap();
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["channel"], "callback", "{v:#}");
+    assert_eq!(v["state"], "waiting", "{v:#}");
+    let _ = finish(call, Duration::from_secs(1));
+    // An agent comes: the server rings the agent, then the caller's number
+    // through the trunk.
+    let home_phone = home_phone(&s, home, 1000);
+    let c = agent_comes_and_the_caller_is_rung_back(&s, home_phone);
+    assert_eq!(c["contact"], id, "{c:#}");
+    assert_eq!(c["bridged"], true, "{c:#}");
 }

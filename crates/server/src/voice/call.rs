@@ -229,6 +229,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         });
     }
     let mut caller_gone: Option<&'static str> = None;
+    let mut agent_sender: Option<Arc<media::Sender>> = None;
     let mut announced_once = false;
     let mut agent_gone = false;
     loop {
@@ -265,10 +266,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                         Some(q) => {
                             let mut nc = NewContact::new(id, q, Channel::Voice);
                             nc.priority = priority;
-                            nc.attributes = attributes
-                                .into_iter()
-                                .filter(|(k, _)| k != "nhs_number")
-                                .collect();
+                            nc.attributes = sip_attributes(attributes);
                             lock(&voice.calls).insert((org, id), news_tx.clone());
                             live.contact = Some(id);
                             live.apply(Input::Arrive(nc), who.clone()).await
@@ -322,10 +320,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                         let id = crate::new_contact_id();
                         if let Some(q) = voice.app.queue_named(org, &queue).await {
                             let mut nc = NewContact::new(id, q, Channel::Voice);
-                            nc.attributes = attributes
-                                .into_iter()
-                                .filter(|(k, _)| k != "nhs_number")
-                                .collect();
+                            nc.attributes = sip_attributes(attributes);
                             if live.apply(Input::Arrive(nc), who.clone()).await.is_ok() {
                                 live.contact = Some(id);
                                 lock(&voice.calls).insert((org, id), news_tx.clone());
@@ -479,6 +474,24 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                     let _ = cmd.send(Command::Clear);
                     let _ = cmd.send(Command::Music(None));
                 }
+                Some(News::Hold(on)) => {
+                    // The agent put the caller on hold from the desktop:
+                    // music for the caller, silence for the agent.
+                    if let Some((_, _, acmd, _)) = agent_leg.as_ref() {
+                        if on {
+                            let _ = cmd.send(Command::Bridge(None));
+                            let _ = acmd.send(Command::Bridge(None));
+                            let _ = cmd.send(Command::Music(Some(voice.prompts.get("hold-1"))));
+                        } else {
+                            let _ = cmd.send(Command::Music(None));
+                            if let Some(a) = agent_sender.as_ref() {
+                                let _ = cmd.send(Command::Bridge(Some(a.clone())));
+                            }
+                            let _ = acmd.send(Command::Bridge(Some(_me.clone())));
+                        }
+                    }
+                    live.note(|l| l.agent_hold = on);
+                }
                 Some(News::Ended) if live.answered => {
                     agent_gone = true;
                     live.note(|l| l.outcome = Some("ended_by_agent".into()));
@@ -501,6 +514,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                             let _ = cmd.send(Command::Music(None));
                             let _ = cmd.send(Command::Bridge(Some(a.sender.clone())));
                             let _ = a.cmd.send(Command::Bridge(Some(_me.clone())));
+                            agent_sender = Some(a.sender.clone());
                             live.note(|l| {
                                 l.agent = Some(agent.0);
                                 l.bridged = true;
@@ -509,7 +523,11 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                             if let Some(f) = fl.as_mut() {
                                 let _ = f.handle(crate::wall_clock(), FlowInput::AgentConnected);
                             }
-                            agent_leg = Some((a.leg, a.signals, a.cmd, agent));
+                            // A transfer: the new agent's phone took the
+                            // call, so the last agent's phone is hung up.
+                            if let Some((old, _, _, _)) = agent_leg.replace((a.leg, a.signals, a.cmd, agent)) {
+                                old.hang_up().await;
+                            }
                         } else {
                             a.leg.hang_up().await;
                         }
@@ -606,6 +624,18 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         aleg.hang_up().await;
     }
     drop(cmd);
+}
+
+/// The attributes a call's contact carries: the flow's, less what is
+/// patient data (kept in the directory, not on the contact), marked as a
+/// call of this edge (so a restart knows which calls it dropped).
+fn sip_attributes(attributes: BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = attributes
+        .into_iter()
+        .filter(|(k, _)| k != "nhs_number")
+        .collect();
+    v.push((super::VIA.0.to_string(), super::VIA.1.to_string()));
+    v
 }
 
 fn not_ready() -> routing::Presence {

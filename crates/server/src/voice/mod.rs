@@ -24,6 +24,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
 
+/// The attribute that marks a contact as a call of the SIP edge.
+pub(crate) const VIA: (&str, &str) = ("via", "sip");
+
 /// The digest realm phones register in.
 pub const REALM: &str = "switchboard";
 /// Longest registration granted, and the shortest accepted (s).
@@ -65,6 +68,8 @@ pub(crate) enum News {
     OfferGone {
         agent: AgentId,
     },
+    /// The agent put the call on hold (true) or took it off (false).
+    Hold(bool),
     Answered {
         agent: AgentId,
     },
@@ -100,6 +105,8 @@ pub(crate) struct CallLog {
     pub codec: Option<&'static str>,
     /// The caller holds the call (re-INVITE sendonly/inactive).
     pub held: bool,
+    /// The agent holds the call (from the desktop): the caller hears music.
+    pub agent_hold: bool,
     /// How the caller's leg ended: hung up, cancelled, timed out.
     pub ended: Option<&'static str>,
 }
@@ -192,6 +199,9 @@ pub(crate) async fn start(
     let edge = sip::Edge::start(opts.listen, handler).await?;
     eprintln!("SIP on udp/tcp {} (realm \"{REALM}\")", edge.local);
     let _ = voice.edge.set(edge);
+    for &org in orgs {
+        voice.recover(org).await;
+    }
     Ok(voice)
 }
 
@@ -307,6 +317,80 @@ impl Voice {
         }
     }
 
+    /// After a restart: the calls the last run carried are gone (their
+    /// media died with it). A caller who was waiting keeps their place as
+    /// a callback, rung back through the trunk at their number; a call
+    /// that was with an agent is ended (the agent wraps up). Callbacks
+    /// taken before the restart get their number back too.
+    async fn recover(self: &Arc<Self>, org: OrgId) {
+        use routing::ContactState as S;
+        let ours = self
+            .app
+            .read(org, |t, _| {
+                t.engine
+                    .contact_ids()
+                    .into_iter()
+                    .filter_map(|id| t.engine.contact(id))
+                    .filter(|c| {
+                        c.attributes
+                            .iter()
+                            .any(|(k, v)| (k.as_str(), v.as_str()) == VIA)
+                    })
+                    .map(|c| (c.id, c.channel, c.state))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+        if ours.is_empty() {
+            return;
+        }
+        self.watch(org);
+        let (mut kept, mut ended) = (0, 0);
+        for (id, channel, state) in ours {
+            match (channel, state) {
+                (_, S::InProgress { .. }) => {
+                    let _ = self
+                        .app
+                        .apply(org, routing::Input::End { contact: id }, None)
+                        .await;
+                    ended += 1;
+                    continue;
+                }
+                (model::Channel::Voice, S::Offered(agent)) => {
+                    let _ = self
+                        .app
+                        .apply(org, routing::Input::Reject { agent, contact: id }, None)
+                        .await;
+                    let _ = self
+                        .app
+                        .apply(org, routing::Input::RequestCallback { contact: id }, None)
+                        .await;
+                }
+                (model::Channel::Voice, _) => {
+                    let _ = self
+                        .app
+                        .apply(org, routing::Input::RequestCallback { contact: id }, None)
+                        .await;
+                }
+                _ => {}
+            }
+            kept += 1;
+            let phone = self
+                .app
+                .directory()
+                .contact_caller(org, id)
+                .ok()
+                .flatten()
+                .and_then(|w| w.phone);
+            if let (Some(t), Some(p)) = (self.trunk, phone) {
+                lock(&self.callbacks).insert((org, id), (format!("sip:{}@{t}", p.expose()), 0));
+            }
+        }
+        eprintln!(
+            "voice: after the restart, {kept} calls of organisation {org} keep their place as callbacks and {ended} calls with agents were ended"
+        );
+    }
+
     /// The phone an agent registered, if the registration is current.
     fn phone(&self, org: OrgId, agent: AgentId) -> Option<String> {
         let mut p = lock(&self.phones);
@@ -401,6 +485,8 @@ impl Voice {
             | E::OfferRejected { contact, agent }
             | E::OfferWithdrawn { contact, agent, .. } => (contact, News::OfferGone { agent }),
             E::Answered { contact, agent, .. } => (contact, News::Answered { agent }),
+            E::HoldStarted { contact, .. } => (contact, News::Hold(true)),
+            E::HoldEnded { contact, .. } => (contact, News::Hold(false)),
             E::Ended { contact, .. }
             | E::Abandoned { contact, .. }
             | E::Cancelled { contact, .. } => {
