@@ -277,12 +277,17 @@ fn phone(s: &Server, scenario_file: &str, at: SocketAddr) -> Child {
 
 /// The demo agent (Alice, agent 1: wheelchairs) logs in and is ready.
 fn agent_ready(s: &Server) {
-    let cookie = login(s.http, "kent.agent", DEMO_PASSWORD).unwrap();
+    person_ready(s, "kent.agent", 1);
+}
+
+/// A demo person who works as `agent` logs in and is ready.
+fn person_ready(s: &Server, user: &str, agent: u32) {
+    let cookie = login(s.http, user, DEMO_PASSWORD).unwrap();
     let origin = format!("Origin: http://{}\r\n", s.http);
     let (st, _, body) = http_with(
         s.http,
         "POST",
-        "/api/v1/agents/1/presence",
+        &format!("/api/v1/agents/{agent}/presence"),
         Some(r#"{"presence":"ready"}"#),
         &format!("{cookie}{origin}"),
     )
@@ -810,4 +815,70 @@ fn a_caller_waiting_when_the_server_dies_keeps_their_place_and_is_rung_back() {
     let c = agent_comes_and_the_caller_is_rung_back(&s, home_phone);
     assert_eq!(c["contact"], id, "{c:#}");
     assert_eq!(c["bridged"], true, "{c:#}");
+}
+
+#[test]
+fn guessing_a_phone_password_is_limited_and_audited() {
+    let s = server("guess");
+    let at = free_port();
+    for _ in 0..5 {
+        let (code, _) = register_with(&s, "kent.clinician", "a-wrong-guess", at);
+        assert_ne!(code, 0);
+    }
+    // Now even the right password is refused for a while.
+    let (code, _) = register_with(&s, "kent.clinician", DEMO_PASSWORD, at);
+    assert_ne!(code, 0, "the sixth try must be refused");
+    // Another account is not affected.
+    let (code, out) = register(&s, "kent.agent", at);
+    assert_eq!(code, 0, "{out}");
+    let db = rusqlite::Connection::open(s.data.join("switchboard.db")).unwrap();
+    for outcome in ["refused: bad credentials", "refused: rate limited"] {
+        let n: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'register phone' AND outcome = ?1",
+                [outcome],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(n > 0, "no audit record {outcome:?}");
+    }
+}
+
+#[test]
+fn a_transfer_rings_the_next_agents_phone_and_moves_the_caller_to_it() {
+    let s = server("transfer");
+    let (a, b) = (free_port(), free_port());
+    let first = phone(&s, "agent_answer.xml", a);
+    let second = phone(&s, "agent_answer.xml", b);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(register(&s, "kent.agent", a).0, 0);
+    assert_eq!(register(&s, "kent.clinician", b).0, 0);
+    agent_ready(&s);
+    person_ready(&s, "kent.clinician", 8);
+    let call = caller(&s, WHEELCHAIRS, 8000);
+    let c = newest_call(&s, |c| c["bridged"] == true);
+    let id = c["contact"].as_u64().unwrap();
+    // Alice hands the caller to Hana (agent 8) at once.
+    let cookie = login(s.http, "kent.agent", DEMO_PASSWORD).unwrap();
+    let head = format!("{cookie}Origin: http://{}\r\n", s.http);
+    let (st, _, body) = http_with(
+        s.http,
+        "POST",
+        &format!("/api/v1/contacts/{id}/transfer"),
+        Some(r#"{"from_agent":1,"agent":8,"mode":"cold"}"#),
+        &head,
+    )
+    .unwrap();
+    assert_eq!(st, 200, "{body}");
+    // Hana's phone rings and takes the caller; Alice's phone is hung up.
+    let (code, out) = finish(first, Duration::from_secs(20));
+    assert_eq!(code, 0, "first phone: {out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["agent"] == 8);
+    assert_eq!(c["state"], "connected", "{c:#}");
+    let (code, out) = finish(call, Duration::from_secs(30));
+    assert_eq!(code, 0, "caller: {out}\n{}", errors(&s));
+    let (code, out) = finish(second, Duration::from_secs(20));
+    assert_eq!(code, 0, "second phone: {out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["outcome"], "ended_by_caller", "{c:#}");
 }

@@ -125,6 +125,7 @@ pub(crate) struct Voice {
     callbacks: Mutex<HashMap<(OrgId, ContactId), (String, u64)>>,
     watched: Mutex<HashSet<OrgId>>,
     journal: Mutex<VecDeque<Arc<Mutex<CallLog>>>>,
+    limiter: Mutex<crate::auth::LoginLimiter>,
     trunk: Option<SocketAddr>,
     next: std::sync::atomic::AtomicU64,
     live: std::sync::atomic::AtomicUsize,
@@ -191,6 +192,7 @@ pub(crate) async fn start(
         callbacks: Mutex::default(),
         watched: Mutex::default(),
         journal: Mutex::default(),
+        limiter: Mutex::default(),
         trunk: opts.trunk,
         next: std::sync::atomic::AtomicU64::new(1),
         live: std::sync::atomic::AtomicUsize::new(0),
@@ -254,24 +256,69 @@ impl Voice {
 
     fn register(self: &Arc<Self>, r: sip::RegisterRequest) -> sip::RegisterReply {
         let now = Self::now_ms();
-        let challenge = |stale| {
-            sip::RegisterReply::Challenge(telephony::digest::challenge(
-                REALM,
-                &telephony::digest::nonce(&self.secret, now),
-                stale,
-            ))
+        let Some(auth) = r.authorization.clone() else {
+            return self.challenge(now, false);
         };
-        let Some(auth) = r.authorization else {
-            return challenge(false);
-        };
-        let Ok(creds) = telephony::digest::Credentials::parse(&auth) else {
+        // Failed registrations are limited like failed log-ins (per account
+        // and per address), and refusals are audited.
+        let stamp = crate::wall_clock();
+        if lock(&self.limiter)
+            .blocked(&r.user, &r.source, stamp)
+            .is_some()
+        {
+            self.refused(&r, "refused: rate limited");
             return sip::RegisterReply::Forbidden;
+        }
+        match self.check(&r, &auth, now) {
+            Ok(reply) => reply,
+            Err(Some(stale)) => stale,
+            Err(None) => {
+                lock(&self.limiter).failed(&r.user, &r.source, stamp);
+                self.refused(&r, "refused: bad credentials");
+                sip::RegisterReply::Forbidden
+            }
+        }
+    }
+
+    fn challenge(&self, now: i64, stale: bool) -> sip::RegisterReply {
+        sip::RegisterReply::Challenge(telephony::digest::challenge(
+            REALM,
+            &telephony::digest::nonce(&self.secret, now),
+            stale,
+        ))
+    }
+
+    fn refused(&self, r: &sip::RegisterRequest, outcome: &str) {
+        let record = store::AuditRecord {
+            at: crate::wall_clock(),
+            org: None,
+            actor: format!("sip:{}", r.user),
+            action: "register phone".into(),
+            subject: "sip registration".into(),
+            patient: None,
+            purpose: None,
+            origin: Some(r.source.clone()),
+            outcome: outcome.into(),
+        };
+        let _ = self.app.directory().audit(&record);
+    }
+
+    /// Checks a REGISTER's credentials: the reply if good, Err(Some) to
+    /// challenge again (a stale nonce), Err(None) if refused.
+    fn check(
+        self: &Arc<Self>,
+        r: &sip::RegisterRequest,
+        auth: &str,
+        now: i64,
+    ) -> Result<sip::RegisterReply, Option<sip::RegisterReply>> {
+        let Ok(creds) = telephony::digest::Credentials::parse(auth) else {
+            return Err(None);
         };
         let Ok(username) = creds.username() else {
-            return sip::RegisterReply::Forbidden;
+            return Err(None);
         };
         if username != r.user {
-            return sip::RegisterReply::Forbidden;
+            return Err(None);
         }
         let account = {
             let dir = self.app.directory();
@@ -282,18 +329,20 @@ impl Voice {
         };
         // Same answer for a wrong user as for a wrong password.
         let Some((user, ha1)) = account else {
-            return sip::RegisterReply::Forbidden;
+            return Err(None);
         };
         match creds.verify("REGISTER", REALM, &ha1, &self.secret, now) {
             Ok(()) => {}
-            Err(telephony::digest::DigestError::StaleNonce) => return challenge(true),
-            Err(_) => return sip::RegisterReply::Forbidden,
+            Err(telephony::digest::DigestError::StaleNonce) => {
+                return Err(Some(self.challenge(now, true)))
+            }
+            Err(_) => return Err(None),
         }
         let (Some(agent), false) = (user.agent, user.disabled) else {
-            return sip::RegisterReply::Forbidden;
+            return Err(None);
         };
         let key = (user.org, agent);
-        match r.contact {
+        match r.contact.clone() {
             Some((uri, expires)) if expires > 0 => {
                 let expires = expires.clamp(MIN_EXPIRES, MAX_EXPIRES);
                 lock(&self.phones).insert(
@@ -306,14 +355,15 @@ impl Voice {
                 );
                 lock(&self.ever).insert(key);
                 self.watch(user.org);
-                sip::RegisterReply::Ok(expires)
+                lock(&self.limiter).succeeded(&r.user);
+                Ok(sip::RegisterReply::Ok(expires))
             }
             Some(_) => {
                 lock(&self.phones).remove(&key);
-                sip::RegisterReply::Ok(0)
+                Ok(sip::RegisterReply::Ok(0))
             }
             // A query of bindings.
-            None => sip::RegisterReply::Ok(0),
+            None => Ok(sip::RegisterReply::Ok(0)),
         }
     }
 

@@ -36,6 +36,8 @@ pub(crate) enum Signal {
 /// A request to register a phone: who, from where, for how long.
 pub(crate) struct RegisterRequest {
     pub authorization: Option<String>,
+    /// Where it came from (the top Via's received= or host), for limits.
+    pub source: String,
     /// The address of record's user part (the account's username).
     pub user: String,
     /// The Contact URI to call the phone on, and the asked lifetime (s).
@@ -186,7 +188,25 @@ impl Edge {
                         .unwrap_or(3600u32);
                     Some((uri, expires))
                 });
+                let via = tx.original.header_value("Via").unwrap_or_default();
+                let source = via
+                    .split(';')
+                    .find_map(|p| p.trim().strip_prefix("received=").map(str::to_string))
+                    .or_else(|| {
+                        let sent_by = via.split_whitespace().nth(1)?.split(';').next()?;
+                        Some(
+                            sent_by
+                                .rsplit_once(':')
+                                .map_or(sent_by, |(h, _)| h)
+                                .to_string(),
+                        )
+                    })
+                    .unwrap_or_default()
+                    .chars()
+                    .take(64)
+                    .collect();
                 let r = RegisterRequest {
+                    source,
                     authorization: tx.original.header_value("Authorization"),
                     user: user.chars().take(MAX_FIELD).collect(),
                     contact,
