@@ -7,7 +7,7 @@
 
 import { chromium } from 'playwright-core';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -22,12 +22,14 @@ const artifacts = join(here, 'artifacts');
 mkdirSync(artifacts, { recursive: true });
 const PASSWORD = 'switchboard-demo';
 
-const port = await new Promise((ok) => {
+const freePort = () => new Promise((ok) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); });
 });
+const port = await freePort();
+const sipPort = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const data = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
-const launch = () => spawn(bin, ['serve', '--demo', '--demo-calls-per-minute', '0', '--sip', 'off', '--data', data, '--listen', `127.0.0.1:${port}`],
+const launch = () => spawn(bin, ['serve', '--demo', '--demo-calls-per-minute', '0', '--sip', `127.0.0.1:${sipPort}`, '--data', data, '--listen', `127.0.0.1:${port}`],
   { stdio: ['ignore', 'ignore', 'ignore'] });
 let server = launch();
 const stop = () => { server.kill('SIGKILL'); rmSync(data, { recursive: true, force: true }); };
@@ -412,6 +414,39 @@ try {
     await board.waitForFunction((n) => Number(document.querySelector('[data-queue="6"] .waiting').textContent) === n, before + 1);
     console.log(`stream: the call arrived while the page was ${stillLost ? 'still disconnected' : 'already reconnected'}; shown after reconnecting`);
     await board.context().close();
+  });
+  await journey('a phone call rings the agent\'s phone and shows on the desktop with the caller\'s screen pop', async () => {
+    // SIPp (Debian sip-tester) plays the agent's desk phone and the caller.
+    const sipp = (args) => new Promise((done) => {
+      const p = spawn('sipp', [`127.0.0.1:${sipPort}`, '-i', '127.0.0.1', '-nostdin', '-timeout_error', '-m', '1', ...args],
+        { cwd: data, stdio: 'ignore' });
+      p.on('exit', (code) => done(code));
+    });
+    const scenario = (f) => join(here, '..', 'sipp', f);
+    const phonePort = await freePort();
+    const phone = sipp(['-sf', scenario('agent_answer.xml'), '-p', String(phonePort), '-mp', String(await freePort()), '-rtp_echo', '-timeout', '60']);
+    const csv = join(data, 'phone.csv');
+    writeFileSync(csv, `SEQUENTIAL\nkent.agent;x;127.0.0.1:${phonePort}\n`);
+    assert.equal(await sipp(['-sf', scenario('register.xml'), '-inf', csv, '-au', 'kent.agent', '-ap', PASSWORD,
+      '-p', String(await freePort()), '-timeout', '10']), 0, 'the phone registers');
+    const alice = await person('kent.agent', '/agent');
+    await setState(alice, 'ready');
+    // Ada calls the wheelchair service from her mobile and presses 2.
+    const caller = sipp(['-sf', scenario('caller_press2.xml'), '-s', '+441632960002', '-d', '5000',
+      '-p', String(await freePort()), '-mp', String(await freePort()), '-timeout', '60']);
+    // Her call, answered on Alice's phone, is on Alice's desktop with the screen pop.
+    const call = alice.locator('section[data-phase="active"]');
+    await call.waitFor({ timeout: 20000 });
+    await call.locator('.patient-name', { hasText: 'Ada Testpatient' }).waitFor();
+    await shot(alice, 'agent-phone-call');
+    assert.equal(await caller, 0, 'the caller\'s SIPp');
+    assert.equal(await phone, 0, 'the phone\'s SIPp');
+    // The caller hung up: the desktop goes to wrap-up.
+    await alice.locator('section[data-phase="wrap_up"]').waitFor();
+    const calls = (await ok(sup('GET', '/api/v1/voice/calls'), 'voice calls')).calls;
+    assert.equal(calls[0].bridged, true);
+    assert.equal(calls[0].agent, 1);
+    await alice.context().close();
   });
 } finally {
   await browser.close();
