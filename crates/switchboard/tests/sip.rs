@@ -882,3 +882,88 @@ fn a_transfer_rings_the_next_agents_phone_and_moves_the_caller_to_it() {
     let c = newest_call(&s, |c| c["state"] == "ended");
     assert_eq!(c["outcome"], "ended_by_caller", "{c:#}");
 }
+
+#[test]
+fn a_caller_who_hangs_up_in_the_menu_is_abandoned_in_the_ivr() {
+    let s = server("ivr-abandon");
+    let (code, out) = sipp(
+        &s,
+        &[
+            "-sf",
+            &scenario("caller_wait.xml"),
+            "-s",
+            WHEELCHAIRS,
+            "-d",
+            "300",
+            "-m",
+            "1",
+            "-p",
+            &free_port().port().to_string(),
+            "-mp",
+            &free_port().port().to_string(),
+            "-timeout",
+            "20",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["path"], serde_json::json!(["menu"]), "{c:#}");
+    assert_eq!(c["outcome"], "abandoned_in_ivr", "{c:#}");
+    assert_eq!(c["contact"], Value::Null, "no contact reached the queue");
+}
+
+#[test]
+fn an_admin_points_a_number_at_a_loaded_flow_and_a_closed_service_says_so_and_hangs_up() {
+    // A flow file given to `serve --flows`: a calendar that is never open.
+    let file = std::env::temp_dir().join(format!("sb-closed-flow-{}.json", std::process::id()));
+    std::fs::write(
+        &file,
+        r#"{ "id": "closed-line", "name": "Closed line (test)", "start": "hours",
+             "calendars": { "never": { "weekly": [] } },
+             "nodes": {
+               "hours": { "type": "hours", "calendar": "never", "open": "bye", "closed": "closed" },
+               "closed": { "type": "hang_up", "prompt": "test-closed", "text": "Sorry, we are closed." },
+               "bye": { "type": "hang_up" } } }"#,
+    )
+    .unwrap();
+    let s = server_with("closed", &["--flows", file.to_str().unwrap()]);
+    let admin = login(s.http, "kent.admin", DEMO_PASSWORD).unwrap();
+    let head = format!("{admin}Origin: http://{}\r\n", s.http);
+    let put = |flow: &str| {
+        let body = format!(
+            r#"{{"name":"Closed line","queue":6,"entry_points":[{{"kind":"phone","address":"01632 960050"}}],"flow":"{flow}"}}"#
+        );
+        http_with(s.http, "PUT", "/api/v1/services/50", Some(&body), &head).unwrap()
+    };
+    // A flow that is not loaded is refused, by name.
+    let (st, _, body) = put("no-such-flow");
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("no-such-flow"), "{body}");
+    let (st, _, body) = put("closed-line");
+    assert_eq!(st, 201, "{body}");
+    let (code, out) = sipp(
+        &s,
+        &[
+            "-sf",
+            &scenario("caller_listens.xml"),
+            "-s",
+            "+441632960050",
+            "-m",
+            "1",
+            "-p",
+            &free_port().port().to_string(),
+            "-mp",
+            &free_port().port().to_string(),
+            "-timeout",
+            "40",
+        ],
+        Duration::from_secs(45),
+    );
+    assert_eq!(code, 0, "{out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["flow"], "closed-line");
+    assert_eq!(c["path"], serde_json::json!(["hours", "closed"]), "{c:#}");
+    assert_eq!(c["outcome"], "completed", "{c:#}");
+    let _ = std::fs::remove_file(file);
+}
