@@ -967,3 +967,59 @@ fn an_admin_points_a_number_at_a_loaded_flow_and_a_closed_service_says_so_and_ha
     assert_eq!(c["outcome"], "completed", "{c:#}");
     let _ = std::fs::remove_file(file);
 }
+
+/// Registers `user` by hand from `from` (a NAT's public address) with a
+/// Contact at a private address, answering the digest challenge.
+fn register_behind_nat(s: &Server, user: &str, from: &UdpSocket, private: &str) {
+    from.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let uri = format!("sip:{}", s.sip);
+    let send = |cseq: u32, auth: &str| {
+        let m = format!(
+            "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {private};rport;branch=z9hG4bKnat{cseq}\r\nFrom: <sip:{user}@{host}>;tag=nat\r\nTo: <sip:{user}@{host}>\r\nCall-ID: nat-{user}@test\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{private}>;expires=300\r\n{auth}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            host = s.sip.ip()
+        );
+        from.send_to(m.as_bytes(), s.sip).unwrap();
+        let mut buf = [0u8; 4096];
+        let (n, _) = from.recv_from(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    let challenge = send(1, "");
+    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+    let nonce = challenge
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let ha1 = telephony::digest::ha1(user, "switchboard", DEMO_PASSWORD);
+    let response =
+        telephony::digest::response(&ha1, &nonce, "REGISTER", &uri, Some(("00000001", "c0ffee")));
+    let auth = format!(
+        "Authorization: Digest username=\"{user}\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
+    );
+    let ok = send(2, &auth);
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+}
+
+#[test]
+fn a_phone_behind_nat_is_rung_where_it_registered_from_and_its_media_followed() {
+    let s = server("nat");
+    // The phone's NAT: its public address is this port; its Contact and
+    // SDP say 10.255.255.1, which cannot be reached.
+    let public = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = public.local_addr().unwrap().port();
+    register_behind_nat(&s, "kent.agent", &public, "10.255.255.1:5060");
+    drop(public);
+    let at: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let phone = phone(&s, "agent_answer_nat.xml", at);
+    std::thread::sleep(Duration::from_millis(300));
+    agent_ready(&s);
+    let (code, out) = finish(caller(&s, WHEELCHAIRS, 5000), Duration::from_secs(40));
+    assert_eq!(code, 0, "caller: {out}\n{}", errors(&s));
+    let (code, out) = finish(phone, Duration::from_secs(20));
+    assert_eq!(code, 0, "phone: {out}\n{}", errors(&s));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["bridged"], true, "{c:#}");
+    assert_eq!(c["nat"], true, "the phone's media was followed: {c:#}");
+    assert_eq!(c["outcome"], "ended_by_caller", "{c:#}");
+}

@@ -30,6 +30,22 @@ pub fn ha1(username: &str, realm: &str, password: &str) -> String {
     md5_hex(&format!("{username}:{realm}:{password}"))
 }
 
+/// The digest answer to a challenge: with `qop=auth` given (nc, cnonce),
+/// else the RFC 2069 form. (What a phone computes; the registrar checks it.)
+pub fn response(
+    ha1: &str,
+    nonce: &str,
+    method: &str,
+    uri: &str,
+    qop_auth: Option<(&str, &str)>,
+) -> String {
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    match qop_auth {
+        Some((nc, cnonce)) => md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")),
+        None => md5_hex(&format!("{ha1}:{nonce}:{ha2}")),
+    }
+}
+
 /// A nonce carrying its issue time, signed with the server's secret.
 pub fn nonce(secret: &[u8], now_ms: i64) -> String {
     let ts = format!("{:x}", now_ms.max(0));
@@ -135,14 +151,16 @@ impl Credentials {
         if mac(secret, ts) != m || now_ms - issued > NONCE_LIFETIME_MS || issued > now_ms + 60_000 {
             return Err(DigestError::StaleNonce);
         }
-        let ha2 = md5_hex(&format!("{method}:{}", self.get("uri")?));
+        let uri = self.get("uri")?;
         let expected = match self.params.get("qop").map(String::as_str) {
-            None => md5_hex(&format!("{ha1}:{nonce}:{ha2}")),
-            Some(q) if q.eq_ignore_ascii_case("auth") => md5_hex(&format!(
-                "{ha1}:{nonce}:{}:{}:auth:{ha2}",
-                self.get("nc")?,
-                self.get("cnonce")?
-            )),
+            None => response(ha1, nonce, method, uri, None),
+            Some(q) if q.eq_ignore_ascii_case("auth") => response(
+                ha1,
+                nonce,
+                method,
+                uri,
+                Some((self.get("nc")?, self.get("cnonce")?)),
+            ),
             Some(q) => return Err(DigestError::Qop(q.to_string())),
         };
         let given = self.get("response")?.to_ascii_lowercase();

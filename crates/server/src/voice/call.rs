@@ -4,7 +4,7 @@
 
 use super::media::{self, Command, Event as MediaEvent};
 use super::sip::{Inbound, Leg, Signal};
-use super::{lock, CallLog, News, Voice};
+use super::{lock, CallLog, News, Phone, Voice};
 use flow::{Call as Flow, FlowEvent, Input as FlowInput, Node, Output};
 use model::{AgentId, Channel, ContactId, OrgId, Timestamp};
 use routing::{Input, NewContact};
@@ -95,6 +95,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         .live
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let Inbound {
+        source,
         dialled,
         from_user,
         caller_contact,
@@ -171,7 +172,12 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
     };
     leg.ring();
     leg.answer(answer);
-    let (cmd, mut events, _me) = port.start(remote.address, codec, remote.telephone_event, ssrc());
+    // Behind NAT the caller's RTP comes from where their signalling did.
+    let latch = source
+        .map(|a| a.ip())
+        .filter(|ip| *ip != remote.address.ip());
+    let (cmd, mut events, _me) =
+        port.start(remote.address, codec, remote.telephone_event, ssrc(), latch);
     live.note(|l| l.codec = Some(codec.name()));
     let now = crate::wall_clock();
     let mut attributes = BTreeMap::new();
@@ -429,18 +435,20 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                         }
                     }
                 }
+                Some(MediaEvent::Latched) => live.note(|l| l.nat = true),
                 None => { caller_gone = Some("media stopped"); }
             },
             n = news.recv() => match n {
                 Some(News::Offered { agent, expires_at }) => {
                     match voice.phone(org, agent) {
                         Some(uri) => {
+                            let log = live.log.clone();
                             live.note(|l| l.state = "ringing_agent");
                             let ring = Duration::from_millis((expires_at.0 - crate::wall_clock().0).clamp(1000, 120_000) as u64);
                             let tx = dial_tx.clone();
                             let v = voice.clone();
                             let h = tokio::spawn(async move {
-                                let r = dial(&v, &uri, "switchboard", ring).await;
+                                let r = dial(&v, &uri, "switchboard", ring, log.clone()).await;
                                 let _ = tx.send((agent, r));
                             });
                             if let Some((_, old)) = dialing.replace((agent, h)) {
@@ -681,12 +689,17 @@ struct Answered {
     signals: mpsc::UnboundedReceiver<Signal>,
     cmd: mpsc::UnboundedSender<Command>,
     sender: Arc<media::Sender>,
-    #[allow(dead_code)]
-    events: mpsc::UnboundedReceiver<MediaEvent>,
 }
 
-/// Rings `uri` with an offer from a fresh RTP port.
-async fn dial(voice: &Voice, uri: &str, from: &str, ring: Duration) -> Result<Answered, String> {
+/// Rings `to` with an offer from a fresh RTP port; media latches onto the
+/// phone's real address if it is behind NAT (noted in `log`).
+async fn dial(
+    voice: &Voice,
+    to: &Phone,
+    from: &str,
+    ring: Duration,
+    log: Arc<Mutex<CallLog>>,
+) -> Result<Answered, String> {
     let port = media::Port::bind(voice.edge().local.ip())
         .await
         .map_err(|e| e.to_string())?;
@@ -697,7 +710,7 @@ async fn dial(voice: &Voice, uri: &str, from: &str, ring: Duration) -> Result<An
     };
     let (leg, answer, signals) = voice
         .edge()
-        .dial(uri, from, sdp::offer(&local), ring)
+        .dial(&to.uri, from, sdp::offer(&local), ring, to.via)
         .await?;
     let remote = match sdp::parse(&answer) {
         Ok(a) if a.codec.is_some() => a,
@@ -707,13 +720,24 @@ async fn dial(voice: &Voice, uri: &str, from: &str, ring: Duration) -> Result<An
         }
     };
     let codec = remote.codec.expect("checked");
-    let (cmd, events, sender) = port.start(remote.address, codec, remote.telephone_event, ssrc());
+    let latch = to
+        .via
+        .map(|a| a.ip())
+        .filter(|ip| *ip != remote.address.ip());
+    let (cmd, mut events, sender) =
+        port.start(remote.address, codec, remote.telephone_event, ssrc(), latch);
+    tokio::spawn(async move {
+        while let Some(e) = events.recv().await {
+            if let MediaEvent::Latched = e {
+                lock(&log).nat = true;
+            }
+        }
+    });
     Ok(Answered {
         leg,
         signals,
         cmd,
         sender,
-        events,
     })
 }
 
@@ -756,7 +780,7 @@ pub(crate) async fn ring_back(
     let note = |f: &dyn Fn(&mut CallLog)| f(&mut lock(&log));
     let ring =
         Duration::from_millis((expires_at.0 - crate::wall_clock().0).clamp(1000, 120_000) as u64);
-    let a = match dial(&voice, &phone, "switchboard", ring).await {
+    let a = match dial(&voice, &phone, "switchboard", ring, log.clone()).await {
         Ok(a) => a,
         Err(_) => {
             note(&|l| {
@@ -796,7 +820,19 @@ pub(crate) async fn ring_back(
         clip: voice.prompts.get("sys-callback-hello"),
         tag: None,
     });
-    let c = match dial(&voice, &caller_uri, "switchboard", Duration::from_secs(45)).await {
+    let home = Phone {
+        uri: caller_uri,
+        via: None,
+    };
+    let c = match dial(
+        &voice,
+        &home,
+        "switchboard",
+        Duration::from_secs(45),
+        log.clone(),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => {
             note(&|l| {

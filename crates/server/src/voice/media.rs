@@ -32,12 +32,14 @@ pub(crate) enum Command {
 pub(crate) enum Event {
     Finished(u64),
     Key(char),
+    /// The far end's RTP came from another address (NAT); media follows it.
+    Latched,
 }
 
 /// A leg's sending side, shared with the leg it is bridged to.
 pub(crate) struct Sender {
     socket: Arc<UdpSocket>,
-    remote: SocketAddr,
+    remote: Mutex<SocketAddr>,
     codec: Codec,
     stream: Mutex<rtp::Stream>,
 }
@@ -55,7 +57,10 @@ impl Sender {
             Err(_) => false,
         };
         if pkt {
-            let _ = self.socket.try_send_to(out, self.remote);
+            let to = self.remote.lock().map(|r| *r);
+            if let Ok(to) = to {
+                let _ = self.socket.try_send_to(out, to);
+            }
         }
     }
 }
@@ -83,6 +88,7 @@ impl Port {
         codec: Codec,
         telephone_event: Option<u8>,
         ssrc: u32,
+        latch: Option<IpAddr>,
     ) -> (
         mpsc::UnboundedSender<Command>,
         mpsc::UnboundedReceiver<Event>,
@@ -90,7 +96,7 @@ impl Port {
     ) {
         let sender = Arc::new(Sender {
             socket: self.socket.clone(),
-            remote,
+            remote: Mutex::new(remote),
             codec,
             stream: Mutex::new(rtp::Stream::new(
                 ssrc,
@@ -104,6 +110,7 @@ impl Port {
             self.socket,
             sender.clone(),
             telephone_event,
+            latch,
             cmd_rx,
             ev_tx,
         ));
@@ -121,6 +128,7 @@ async fn run(
     socket: Arc<UdpSocket>,
     me: Arc<Sender>,
     te: Option<u8>,
+    mut latch: Option<IpAddr>,
     mut cmds: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
 ) {
@@ -178,8 +186,21 @@ async fn run(
             },
             r = socket.recv_from(&mut rx) => {
                 let Ok((n, from)) = r else { continue };
-                if from != me.remote {
-                    continue;
+                let expected = me.remote.lock().map(|r| *r).ok();
+                if Some(from) != expected {
+                    // Symmetric RTP for a phone behind NAT: its first packet
+                    // from the address its signalling came from (not the
+                    // private one in its SDP) becomes where we send. Any
+                    // other address is dropped.
+                    if latch == Some(from.ip()) && rtp::parse(&rx[..n]).is_ok() {
+                        if let Ok(mut r) = me.remote.lock() {
+                            *r = from;
+                        }
+                        latch = None;
+                        let _ = events.send(Event::Latched);
+                    } else {
+                        continue;
+                    }
                 }
                 let Ok(p) = rtp::parse(&rx[..n]) else { continue };
                 let audio = Codec::from_payload_type(p.payload_type);

@@ -55,7 +55,18 @@ pub struct VoiceOptions {
 #[derive(Clone, Debug)]
 struct Binding {
     uri: String,
+    /// Where to send its INVITEs if not to the Contact (behind NAT: the
+    /// public address its REGISTER came from).
+    via: Option<SocketAddr>,
     until: std::time::Instant,
+}
+
+/// A registered phone to ring: its URI, and where to send to if the URI's
+/// own address is not reachable (NAT).
+#[derive(Clone, Debug)]
+pub(crate) struct Phone {
+    pub uri: String,
+    pub via: Option<SocketAddr>,
 }
 
 /// What the engine tells a call.
@@ -107,6 +118,9 @@ pub(crate) struct CallLog {
     pub held: bool,
     /// The agent holds the call (from the desktop): the caller hears music.
     pub agent_hold: bool,
+    /// A leg's media came from another address than its SDP said (a
+    /// phone behind NAT) and was followed.
+    pub nat: bool,
     /// How the caller's leg ended: hung up, cancelled, timed out.
     pub ended: Option<&'static str>,
 }
@@ -207,8 +221,33 @@ pub(crate) async fn start(
     Ok(voice)
 }
 
+/// Where a phone is really reached if its Contact says otherwise: the
+/// source of its REGISTER when the Contact names another IP address (the
+/// phone is behind NAT, its Contact private). The same IP with another
+/// port is taken as meant (a phone registering from one port and
+/// listening on another).
+fn nat_source(contact: &str, source: Option<SocketAddr>) -> Option<SocketAddr> {
+    let source = source?;
+    let host_port = contact
+        .split_once('@')
+        .map_or(contact, |(_, r)| r)
+        .trim_start_matches("sip:")
+        .split(';')
+        .next()?;
+    let named: Option<std::net::IpAddr> = host_port
+        .parse::<SocketAddr>()
+        .map(|a| a.ip())
+        .ok()
+        .or_else(|| host_port.trim_matches(['[', ']']).parse().ok());
+    (named != Some(source.ip())).then_some(source)
+}
+
 /// The edge's hook into the voice module (weak: stopping drops it).
 struct Hook(std::sync::Weak<Voice>);
+
+fn source_ip(r: &sip::RegisterRequest) -> String {
+    r.source.map(|a| a.ip().to_string()).unwrap_or_default()
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -263,7 +302,7 @@ impl Voice {
         // and per address), and refusals are audited.
         let stamp = crate::wall_clock();
         if lock(&self.limiter)
-            .blocked(&r.user, &r.source, stamp)
+            .blocked(&r.user, &source_ip(&r), stamp)
             .is_some()
         {
             self.refused(&r, "refused: rate limited");
@@ -273,7 +312,7 @@ impl Voice {
             Ok(reply) => reply,
             Err(Some(stale)) => stale,
             Err(None) => {
-                lock(&self.limiter).failed(&r.user, &r.source, stamp);
+                lock(&self.limiter).failed(&r.user, &source_ip(&r), stamp);
                 self.refused(&r, "refused: bad credentials");
                 sip::RegisterReply::Forbidden
             }
@@ -297,7 +336,7 @@ impl Voice {
             subject: "sip registration".into(),
             patient: None,
             purpose: None,
-            origin: Some(r.source.clone()),
+            origin: Some(source_ip(r)),
             outcome: outcome.into(),
         };
         let _ = self.app.directory().audit(&record);
@@ -348,6 +387,7 @@ impl Voice {
                 lock(&self.phones).insert(
                     key,
                     Binding {
+                        via: nat_source(&uri, r.source),
                         uri,
                         until: std::time::Instant::now()
                             + std::time::Duration::from_secs(expires.into()),
@@ -442,10 +482,13 @@ impl Voice {
     }
 
     /// The phone an agent registered, if the registration is current.
-    fn phone(&self, org: OrgId, agent: AgentId) -> Option<String> {
+    fn phone(&self, org: OrgId, agent: AgentId) -> Option<Phone> {
         let mut p = lock(&self.phones);
         match p.get(&(org, agent)) {
-            Some(b) if b.until > std::time::Instant::now() => Some(b.uri.clone()),
+            Some(b) if b.until > std::time::Instant::now() => Some(Phone {
+                uri: b.uri.clone(),
+                via: b.via,
+            }),
             Some(_) => {
                 p.remove(&(org, agent));
                 None
@@ -571,4 +614,31 @@ pub(crate) async fn calls(
         "calls": calls.unwrap_or_default(),
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nat_source;
+
+    #[test]
+    fn a_phone_behind_nat_is_reached_where_it_registered_from() {
+        let public: std::net::SocketAddr = "203.0.113.7:40123".parse().unwrap();
+        assert_eq!(
+            nat_source("sip:kent.agent@10.0.0.5:5062", Some(public)),
+            Some(public)
+        );
+        assert_eq!(
+            nat_source("sip:kent.agent@203.0.113.7:40123", Some(public)),
+            None
+        );
+        let plain: std::net::SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        assert_eq!(nat_source("sip:a@192.0.2.1", Some(plain)), None);
+        // Another port on the same address: the Contact is meant.
+        assert_eq!(nat_source("sip:a@192.0.2.1:5070", Some(plain)), None);
+        assert_eq!(
+            nat_source("sip:a@192.0.2.1;transport=udp", Some(plain)),
+            None
+        );
+        assert_eq!(nat_source("sip:a@10.0.0.5", None), None);
+    }
 }

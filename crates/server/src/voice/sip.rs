@@ -36,8 +36,9 @@ pub(crate) enum Signal {
 /// A request to register a phone: who, from where, for how long.
 pub(crate) struct RegisterRequest {
     pub authorization: Option<String>,
-    /// Where it came from (the top Via's received= or host), for limits.
-    pub source: String,
+    /// Where it came from: the top Via's received= and rport= (which the
+    /// stack fills in from the packet's source), else its sent-by.
+    pub source: Option<SocketAddr>,
     /// The address of record's user part (the account's username).
     pub user: String,
     /// The Contact URI to call the phone on, and the asked lifetime (s).
@@ -188,23 +189,7 @@ impl Edge {
                         .unwrap_or(3600u32);
                     Some((uri, expires))
                 });
-                let via = tx.original.header_value("Via").unwrap_or_default();
-                let source = via
-                    .split(';')
-                    .find_map(|p| p.trim().strip_prefix("received=").map(str::to_string))
-                    .or_else(|| {
-                        let sent_by = via.split_whitespace().nth(1)?.split(';').next()?;
-                        Some(
-                            sent_by
-                                .rsplit_once(':')
-                                .map_or(sent_by, |(h, _)| h)
-                                .to_string(),
-                        )
-                    })
-                    .unwrap_or_default()
-                    .chars()
-                    .take(64)
-                    .collect();
+                let source = via_source(&tx.original.header_value("Via").unwrap_or_default());
                 let r = RegisterRequest {
                     source,
                     authorization: tx.original.header_value("Authorization"),
@@ -279,6 +264,7 @@ impl Edge {
                     }
                 };
                 let sdp = tx.original.body.clone();
+                let source = via_source(&tx.original.header_value("Via").unwrap_or_default());
                 let (sig_tx, sig_rx) = mpsc::unbounded_channel();
                 let leg = Leg {
                     dialog: dialog.clone(),
@@ -291,6 +277,7 @@ impl Edge {
                     let _ = d.handle(&mut tx).await;
                 });
                 handler.invite(Inbound {
+                    source,
                     dialled,
                     from_user,
                     caller_contact,
@@ -313,6 +300,7 @@ impl Edge {
         from_user: &str,
         offer: String,
         ring_for: Duration,
+        destination: Option<SocketAddr>,
     ) -> Result<(Leg, Vec<u8>, mpsc::UnboundedReceiver<Signal>), String> {
         let callee = Uri::try_from(target).map_err(|e| format!("bad target {target}: {e}"))?;
         let caller = Uri::try_from(format!("sip:{from_user}@{}", self.local).as_str())
@@ -324,6 +312,12 @@ impl Edge {
             contact: self.contact.clone(),
             content_type: Some("application/sdp".into()),
             offer: Some(offer.clone().into_bytes()),
+            // A phone behind NAT is reached where its registration came
+            // from, not at the private address in its Contact.
+            destination: destination.map(|d| rsipstack::transport::SipAddr {
+                r#type: Some(rsipstack::sip::Transport::Udp),
+                addr: d.into(),
+            }),
             ..Default::default()
         };
         let (dialog, handle) = self
@@ -356,6 +350,31 @@ impl Edge {
             Err(e) => Err(format!("failed: {e}")),
         }
     }
+}
+
+/// The address a request came from, by its top Via: `received=` and
+/// `rport=` (the stack fills them in from the packet's source), else the
+/// sent-by host and port.
+pub(crate) fn via_source(via: &str) -> Option<SocketAddr> {
+    let first = via.split(',').next()?;
+    let mut parts = first.split(';');
+    let sent_by = parts.next()?.split_whitespace().nth(1)?;
+    let (mut host, mut port) = match sent_by.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.parse().ok()?),
+        None => (sent_by.to_string(), 5060u16),
+    };
+    for p in parts {
+        let p = p.trim();
+        if let Some(r) = p.strip_prefix("received=") {
+            host = r.to_string();
+        } else if let Some(r) = p.strip_prefix("rport=") {
+            port = r.parse().ok()?;
+        }
+    }
+    Some(SocketAddr::new(
+        host.trim_matches(['[', ']']).parse().ok()?,
+        port,
+    ))
 }
 
 /// Turns a dialog's states into the leg's signals, answering INFO and
@@ -481,6 +500,8 @@ impl Leg {
 
 /// An inbound call, before it is answered.
 pub(crate) struct Inbound {
+    /// Where the INVITE came from (behind NAT: the public address).
+    pub source: Option<SocketAddr>,
     /// The request URI's user part: the number dialled.
     pub dialled: String,
     /// The From user part: the caller's number, if a number.
@@ -490,4 +511,33 @@ pub(crate) struct Inbound {
     pub sdp: Vec<u8>,
     pub leg: Leg,
     pub signals: mpsc::UnboundedReceiver<Signal>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::via_source;
+
+    #[test]
+    fn the_source_of_a_request_by_its_via() {
+        let a = |s: &str| via_source(s).map(|x| x.to_string());
+        assert_eq!(
+            a("SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK1;received=203.0.113.7;rport=40123")
+                .as_deref(),
+            Some("203.0.113.7:40123")
+        );
+        assert_eq!(
+            a("SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1").as_deref(),
+            Some("127.0.0.1:5070")
+        );
+        assert_eq!(
+            a("SIP/2.0/TCP 192.0.2.1;branch=x").as_deref(),
+            Some("192.0.2.1:5060")
+        );
+        assert_eq!(
+            a("SIP/2.0/UDP [2001:db8::1]:5060;branch=x").as_deref(),
+            Some("[2001:db8::1]:5060")
+        );
+        assert_eq!(a("garbage"), None);
+        assert_eq!(a("SIP/2.0/UDP host.example:5060;branch=x"), None);
+    }
 }
