@@ -24,6 +24,12 @@ CREATE TABLE IF NOT EXISTS users (
     demo INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS voice_calls (
+    id INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS voice_calls_org ON voice_calls (org, id);
 CREATE TABLE IF NOT EXISTS sip_credentials (
     user_id INTEGER PRIMARY KEY,
     ha1 TEXT NOT NULL
@@ -604,6 +610,25 @@ impl Directory {
                 |r| Ok((OrgId(r.get(0)?), r.get(1)?, r.get(2)?)),
             )
             .optional()?)
+    }
+
+    /// Keeps the record of a finished call (the telephony journal: path,
+    /// keys with collected digits masked, agent, outcome; no caller data).
+    pub fn add_voice_call(&mut self, org: OrgId, id: u64, record: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO voice_calls (id, org, record) VALUES (?1, ?2, ?3)",
+            params![id as i64, org.0, record],
+        )?;
+        Ok(())
+    }
+
+    /// The organisation's finished calls, newest first.
+    pub fn voice_calls(&self, org: OrgId, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT record FROM voice_calls WHERE org = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![org.0, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The digest HA1 of an account's SIP phone, if one is set.

@@ -808,6 +808,13 @@ fn a_caller_waiting_when_the_server_dies_keeps_their_place_and_is_rung_back() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["channel"], "callback", "{v:#}");
     assert_eq!(v["state"], "waiting", "{v:#}");
+    // The call's record survived too, marked as cut off.
+    let j = journal(&s);
+    assert!(
+        j.iter()
+            .any(|c| c["contact"] == id && c["outcome"] == "cut off: the server stopped"),
+        "{j:#?}"
+    );
     let _ = finish(call, Duration::from_secs(1));
     // An agent comes: the server rings the agent, then the caller's number
     // through the trunk.

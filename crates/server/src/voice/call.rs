@@ -73,6 +73,11 @@ impl Live {
         self.voice.app.apply(self.org, input, who).await.map(|_| ())
     }
 
+    /// Writes the record as it stands (a crash then loses no call).
+    fn save(&self) {
+        self.voice.write(&lock(&self.log));
+    }
+
     fn forget(&self) {
         if let Some(c) = self.contact {
             lock(&self.voice.calls).remove(&(self.org, c));
@@ -83,6 +88,7 @@ impl Live {
 impl Drop for Live {
     fn drop(&mut self) {
         self.forget();
+        self.voice.persist(&self.log);
         self.voice
             .live
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
@@ -280,10 +286,13 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                         None => Err(format!("no queue named {queue}")),
                     };
                     match result {
-                        Ok(()) => live.note(|l| {
-                            l.contact = Some(id.0);
-                            l.state = "queued";
-                        }),
+                        Ok(()) => {
+                            live.note(|l| {
+                                l.contact = Some(id.0);
+                                l.state = "queued";
+                            });
+                            live.save();
+                        }
                         Err(e) => {
                             live.forget();
                             live.contact = None;
@@ -528,6 +537,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                                 l.bridged = true;
                                 l.state = "connected";
                             });
+                            live.save();
                             if let Some(f) = fl.as_mut() {
                                 let _ = f.handle(crate::wall_clock(), FlowInput::AgentConnected);
                             }
@@ -778,6 +788,14 @@ pub(crate) async fn ring_back(
         ..CallLog::default()
     });
     let note = |f: &dyn Fn(&mut CallLog)| f(&mut lock(&log));
+    // However it ends, the record is kept.
+    struct Keep(Arc<Voice>, Arc<Mutex<CallLog>>);
+    impl Drop for Keep {
+        fn drop(&mut self) {
+            self.0.persist(&self.1);
+        }
+    }
+    let _keep = Keep(voice.clone(), log.clone());
     let ring =
         Duration::from_millis((expires_at.0 - crate::wall_clock().0).clamp(1000, 120_000) as u64);
     let a = match dial(&voice, &phone, "switchboard", ring, log.clone()).await {

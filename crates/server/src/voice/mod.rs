@@ -93,6 +93,11 @@ pub(crate) enum News {
 pub(crate) struct CallLog {
     pub id: u64,
     pub org: u32,
+    /// When the call came or was placed, and when it ended (RFC 3339).
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    #[serde(skip)]
+    pub persisted: bool,
     pub dialled: String,
     pub direction: &'static str,
     pub contact: Option<u64>,
@@ -503,7 +508,11 @@ impl Voice {
         lock(&self.ever).contains(&(org, agent))
     }
 
-    fn log(&self, entry: CallLog) -> Arc<Mutex<CallLog>> {
+    fn log(&self, mut entry: CallLog) -> Arc<Mutex<CallLog>> {
+        entry.started_at = crate::reports::iso(crate::wall_clock());
+        if entry.org != 0 {
+            self.write(&entry);
+        }
         let e = Arc::new(Mutex::new(entry));
         let mut j = lock(&self.journal);
         if j.len() >= JOURNAL {
@@ -513,19 +522,74 @@ impl Voice {
         e
     }
 
+    /// A call id that orders by start and does not repeat across restarts.
     fn new_id(&self) -> u64 {
-        self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (crate::wall_clock().0.max(0) as u64) * 1000 + n % 1000
     }
 
-    /// The journal of one organisation, newest first.
-    pub(crate) fn journal(&self, org: OrgId, limit: usize) -> Vec<CallLog> {
-        lock(&self.journal)
+    /// Keeps a finished call's record in the database.
+    fn persist(&self, log: &Mutex<CallLog>) {
+        let mut l = lock(log);
+        if l.org == 0 || l.persisted {
+            return;
+        }
+        l.state = "ended";
+        l.persisted = true;
+        l.ended_at = Some(crate::reports::iso(crate::wall_clock()));
+        self.write(&l);
+    }
+
+    /// Writes a call's record as it stands (at its start, so a call the
+    /// server dies during is not forgotten; again at its end).
+    fn write(&self, l: &CallLog) {
+        if let Ok(text) = serde_json::to_string(l) {
+            let _ = self
+                .app
+                .directory()
+                .add_voice_call(OrgId(l.org), l.id, &text);
+        }
+    }
+
+    /// The journal of one organisation, newest first: calls in progress,
+    /// then finished ones (kept in the database across restarts).
+    pub(crate) fn journal(&self, org: OrgId, limit: usize) -> Vec<serde_json::Value> {
+        let live: Vec<CallLog> = lock(&self.journal)
             .iter()
             .rev()
             .map(|e| lock(e).clone())
-            .filter(|c| c.org == org.0)
+            .filter(|c| c.org == org.0 && !c.persisted)
             .take(limit)
-            .collect()
+            .collect();
+        let live_ids: HashSet<u64> = live.iter().map(|c| c.id).collect();
+        let mut out: Vec<serde_json::Value> = live
+            .into_iter()
+            .filter_map(|c| serde_json::to_value(c).ok())
+            .collect();
+        let done = self
+            .app
+            .directory()
+            .voice_calls(org, limit)
+            .unwrap_or_default();
+        for t in done {
+            let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&t) else {
+                continue;
+            };
+            let id = v["id"].as_u64().unwrap_or(0);
+            if live_ids.contains(&id) {
+                continue;
+            }
+            if v["state"] != "ended" {
+                // Not live now and never finished: the server stopped during it.
+                v["state"] = "ended".into();
+                v["outcome"] = "cut off: the server stopped".into();
+            }
+            out.push(v);
+        }
+        // Newest first (ids follow the start time).
+        out.sort_by_key(|c| std::cmp::Reverse(c["id"].as_u64().unwrap_or(0)));
+        out.truncate(limit);
+        out
     }
 
     /// Follows an organisation's events for the calls it carries.
