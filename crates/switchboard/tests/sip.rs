@@ -1030,3 +1030,29 @@ fn a_phone_behind_nat_is_rung_where_it_registered_from_and_its_media_followed() 
     assert_eq!(c["nat"], true, "the phone's media was followed: {c:#}");
     assert_eq!(c["outcome"], "ended_by_caller", "{c:#}");
 }
+
+#[test]
+fn a_caller_who_hangs_up_while_the_agent_phone_rings_stops_it_ringing() {
+    let s = server("cancel");
+    let at = free_port();
+    let uas = phone(&s, "agent_rings.xml", at);
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, out) = register(&s, "kent.agent", at);
+    assert_eq!(code, 0, "register: {out}");
+    agent_ready(&s);
+    // Presses 2, waits 2 s while the phone rings, hangs up.
+    let (code, out) = finish(caller(&s, WHEELCHAIRS, 2000), Duration::from_secs(40));
+    assert_eq!(code, 0, "caller: {out}\n{}", errors(&s));
+    let (code, out) = finish(uas, Duration::from_secs(20));
+    assert_eq!(
+        code,
+        0,
+        "the phone was not cancelled: {out}\n{}",
+        errors(&s)
+    );
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["outcome"], "abandoned_in_queue", "{c:#}");
+    // The agent did nothing wrong: still ready, not made not-ready.
+    let status = agent_status(&s, 1);
+    assert!(!status.contains("not_ready"), "{status}");
+}

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use telephony::sdp;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// The tag of the silent clip played before hanging up, so goodbyes are
 /// heard in full.
@@ -224,7 +225,8 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         AgentId,
     )> = None;
     let (dial_tx, mut dial_rx) = mpsc::unbounded_channel::<(AgentId, Result<Answered, String>)>();
-    let mut dialing: Option<(AgentId, tokio::task::JoinHandle<()>)> = None;
+    // The agent's phone being rung, and how to stop it ringing.
+    let mut dialing: Option<(AgentId, CancellationToken)> = None;
     let mut position_tick = tokio::time::interval(POSITION_EVERY);
     let deadline = tokio::time::sleep(MAX_CALL);
     tokio::pin!(deadline);
@@ -456,12 +458,22 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                             let ring = Duration::from_millis((expires_at.0 - crate::wall_clock().0).clamp(1000, 120_000) as u64);
                             let tx = dial_tx.clone();
                             let v = voice.clone();
-                            let h = tokio::spawn(async move {
-                                let r = dial(&v, &uri, "switchboard", ring, log.clone()).await;
-                                let _ = tx.send((agent, r));
+                            let stop = CancellationToken::new();
+                            let stopped = stop.clone();
+                            tokio::spawn(async move {
+                                let r = dial(&v, &uri, "switchboard", ring, log, stopped.clone()).await;
+                                match r {
+                                    // Answered just as it was called off.
+                                    Ok(a) if stopped.is_cancelled() => a.leg.hang_up().await,
+                                    r => {
+                                        if let Err(mpsc::error::SendError((_, Ok(a)))) = tx.send((agent, r)) {
+                                            a.leg.hang_up().await;
+                                        }
+                                    }
+                                }
                             });
-                            if let Some((_, old)) = dialing.replace((agent, h)) {
-                                old.abort();
+                            if let Some((_, old)) = dialing.replace((agent, stop)) {
+                                old.cancel();
                             }
                         }
                         None if voice.uses_phone(org, agent) => {
@@ -473,8 +485,8 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                     }
                 }
                 Some(News::OfferGone { agent }) if dialing.as_ref().is_some_and(|(a, _)| *a == agent) => {
-                    if let Some((_, h)) = dialing.take() {
-                        h.abort();
+                    if let Some((_, stop)) = dialing.take() {
+                        stop.cancel();
                     }
                     live.note(|l| l.state = "queued");
                 }
@@ -605,8 +617,8 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
             let _ = f.handle(crate::wall_clock(), FlowInput::HangUp);
         }
     }
-    if let Some((_, h)) = dialing.take() {
-        h.abort();
+    if let Some((_, stop)) = dialing.take() {
+        stop.cancel();
     }
     let in_queue = live.contact;
     let outcome = match (in_queue, live.answered, agent_gone) {
@@ -709,6 +721,7 @@ async fn dial(
     from: &str,
     ring: Duration,
     log: Arc<Mutex<CallLog>>,
+    stop: CancellationToken,
 ) -> Result<Answered, String> {
     let port = media::Port::bind(voice.edge().local.ip())
         .await
@@ -720,7 +733,7 @@ async fn dial(
     };
     let (leg, answer, signals) = voice
         .edge()
-        .dial(&to.uri, from, sdp::offer(&local), ring, to.via)
+        .dial(&to.uri, from, sdp::offer(&local), ring, to.via, stop)
         .await?;
     let remote = match sdp::parse(&answer) {
         Ok(a) if a.codec.is_some() => a,
@@ -798,7 +811,16 @@ pub(crate) async fn ring_back(
     let _keep = Keep(voice.clone(), log.clone());
     let ring =
         Duration::from_millis((expires_at.0 - crate::wall_clock().0).clamp(1000, 120_000) as u64);
-    let a = match dial(&voice, &phone, "switchboard", ring, log.clone()).await {
+    let a = match dial(
+        &voice,
+        &phone,
+        "switchboard",
+        ring,
+        log.clone(),
+        CancellationToken::new(),
+    )
+    .await
+    {
         Ok(a) => a,
         Err(_) => {
             note(&|l| {
@@ -848,6 +870,7 @@ pub(crate) async fn ring_back(
         "switchboard",
         Duration::from_secs(45),
         log.clone(),
+        CancellationToken::new(),
     )
     .await
     {

@@ -301,6 +301,7 @@ impl Edge {
         offer: String,
         ring_for: Duration,
         destination: Option<SocketAddr>,
+        stop: CancellationToken,
     ) -> Result<(Leg, Vec<u8>, mpsc::UnboundedReceiver<Signal>), String> {
         let callee = Uri::try_from(target).map_err(|e| format!("bad target {target}: {e}"))?;
         let caller = Uri::try_from(format!("sip:{from_user}@{}", self.local).as_str())
@@ -338,6 +339,12 @@ impl Edge {
             _ = tokio::time::sleep(ring_for) => {
                 let _ = dialog.cancel().await;
                 return Err("no answer".into());
+            }
+            // The caller hung up, or the offer was taken back: the phone
+            // stops ringing (CANCEL).
+            _ = stop.cancelled() => {
+                let _ = dialog.cancel().await;
+                return Err("cancelled".into());
             }
         };
         match result {
