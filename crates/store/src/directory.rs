@@ -614,11 +614,18 @@ impl Directory {
 
     /// Keeps the record of a finished call (the telephony journal: path,
     /// keys with collected digits masked, agent, outcome; no caller data).
-    pub fn add_voice_call(&mut self, org: OrgId, id: u64, record: &str) -> Result<(), StoreError> {
-        self.db.execute(
-            "INSERT OR REPLACE INTO voice_calls (id, org, record) VALUES (?1, ?2, ?3)",
-            params![id as i64, org.0, record],
-        )?;
+    /// Several in one transaction (the voice edge writes them in batches).
+    pub fn add_voice_calls(&mut self, records: &[(OrgId, u64, String)]) -> Result<(), StoreError> {
+        let tx = self.immediate()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO voice_calls (id, org, record) VALUES (?1, ?2, ?3)",
+            )?;
+            for (org, id, record) in records {
+                st.execute(params![*id as i64, org.0, record])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

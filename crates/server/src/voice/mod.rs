@@ -98,6 +98,9 @@ pub(crate) struct CallLog {
     pub ended_at: Option<String>,
     #[serde(skip)]
     pub persisted: bool,
+    /// Which run of the server carried it (a record of an earlier run that
+    /// never finished was cut off by the server stopping).
+    pub run: u64,
     pub dialled: String,
     pub direction: &'static str,
     pub contact: Option<u64>,
@@ -145,6 +148,8 @@ pub(crate) struct Voice {
     watched: Mutex<HashSet<OrgId>>,
     journal: Mutex<VecDeque<Arc<Mutex<CallLog>>>>,
     limiter: Mutex<crate::auth::LoginLimiter>,
+    records: mpsc::UnboundedSender<(OrgId, u64, String)>,
+    run: u64,
     trunk: Option<SocketAddr>,
     next: std::sync::atomic::AtomicU64,
     live: std::sync::atomic::AtomicUsize,
@@ -199,6 +204,7 @@ pub(crate) async fn start(
     let prompts = tokio::task::spawn_blocking(move || prompts::Prompts::load(&dir, &wanted))
         .await
         .map_err(|e| format!("prompts: {e}"))?;
+    let app_for_records = app.clone();
     let voice = Arc::new(Voice {
         app,
         edge: OnceLock::new(),
@@ -212,6 +218,8 @@ pub(crate) async fn start(
         watched: Mutex::default(),
         journal: Mutex::default(),
         limiter: Mutex::default(),
+        records: record_writer(app_for_records),
+        run: u64::from_le_bytes(crate::auth::random_bytes::<8>()) >> 11,
         trunk: opts.trunk,
         next: std::sync::atomic::AtomicU64::new(1),
         live: std::sync::atomic::AtomicUsize::new(0),
@@ -245,6 +253,39 @@ fn nat_source(contact: &str, source: Option<SocketAddr>) -> Option<SocketAddr> {
         .ok()
         .or_else(|| host_port.trim_matches(['[', ']']).parse().ok());
     (named != Some(source.ip())).then_some(source)
+}
+
+/// The task that stores call records: whatever has queued up, in one
+/// transaction, then again. A failed batch is retried once, then
+/// reported on standard error (the records are still in the journal in
+/// memory).
+fn record_writer(app: App) -> mpsc::UnboundedSender<(OrgId, u64, String)> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(OrgId, u64, String)>();
+    tokio::spawn(async move {
+        let mut batch = Vec::new();
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            while batch.len() < 1000 {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            let first_try = app.directory().add_voice_calls(&batch);
+            if let Err(e) = first_try {
+                eprintln!("voice: call records not stored ({e}); retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let again = app.directory().add_voice_calls(&batch);
+                if again.is_err() {
+                    eprintln!("voice: {} call records lost", batch.len());
+                }
+            }
+            batch.clear();
+            // Let records gather while calls are busy.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    tx
 }
 
 /// The edge's hook into the voice module (weak: stopping drops it).
@@ -510,6 +551,7 @@ impl Voice {
 
     fn log(&self, mut entry: CallLog) -> Arc<Mutex<CallLog>> {
         entry.started_at = crate::reports::iso(crate::wall_clock());
+        entry.run = self.run;
         if entry.org != 0 {
             self.write(&entry);
         }
@@ -541,24 +583,23 @@ impl Voice {
     }
 
     /// Writes a call's record as it stands (at its start, so a call the
-    /// server dies during is not forgotten; again at its end).
+    /// server dies during is not forgotten; again at its end). Records go
+    /// to a writer task that stores them in batches, off the call path.
     fn write(&self, l: &CallLog) {
         if let Ok(text) = serde_json::to_string(l) {
-            let _ = self
-                .app
-                .directory()
-                .add_voice_call(OrgId(l.org), l.id, &text);
+            let _ = self.records.send((OrgId(l.org), l.id, text));
         }
     }
 
-    /// The journal of one organisation, newest first: calls in progress,
-    /// then finished ones (kept in the database across restarts).
+    /// The journal of one organisation, newest first: this run's calls
+    /// from memory (the freshest copy), then older ones from the database
+    /// (kept across restarts).
     pub(crate) fn journal(&self, org: OrgId, limit: usize) -> Vec<serde_json::Value> {
         let live: Vec<CallLog> = lock(&self.journal)
             .iter()
             .rev()
             .map(|e| lock(e).clone())
-            .filter(|c| c.org == org.0 && !c.persisted)
+            .filter(|c| c.org == org.0)
             .take(limit)
             .collect();
         let live_ids: HashSet<u64> = live.iter().map(|c| c.id).collect();
@@ -579,8 +620,9 @@ impl Voice {
             if live_ids.contains(&id) {
                 continue;
             }
-            if v["state"] != "ended" {
-                // Not live now and never finished: the server stopped during it.
+            // Not in this run's memory and never finished: the server
+            // stopped during it.
+            if v["state"] != "ended" && v["run"].as_u64() != Some(self.run) {
                 v["state"] = "ended".into();
                 v["outcome"] = "cut off: the server stopped".into();
             }
