@@ -280,7 +280,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                         Some(q) => {
                             let mut nc = NewContact::new(id, q, Channel::Voice);
                             nc.priority = priority;
-                            nc.attributes = sip_attributes(attributes);
+                            nc.attributes = sip_attributes(attributes, &voice.private);
                             lock(&voice.calls).insert((org, id), news_tx.clone());
                             live.contact = Some(id);
                             live.apply(Input::Arrive(nc), who.clone()).await
@@ -337,13 +337,14 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                         let id = crate::new_contact_id();
                         if let Some(q) = voice.app.queue_named(org, &queue).await {
                             let mut nc = NewContact::new(id, q, Channel::Voice);
-                            nc.attributes = sip_attributes(attributes);
+                            nc.attributes = sip_attributes(attributes, &voice.private);
                             if live.apply(Input::Arrive(nc), who.clone()).await.is_ok() {
                                 live.contact = Some(id);
                                 lock(&voice.calls).insert((org, id), news_tx.clone());
                             }
                         }
                     }
+                    let mut booked = false;
                     if let (Some(c), Some(uri)) = (live.contact, target) {
                         let log_id = lock(&live.log).id;
                         lock(&voice.callbacks).insert((org, c), (uri, log_id));
@@ -358,16 +359,26 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                             });
                             live.forget();
                             live.contact = None;
+                            booked = true;
                         } else {
                             lock(&voice.callbacks).remove(&(org, c));
                         }
                     }
                     let _ = cmd.send(Command::Clear);
                     let _ = cmd.send(Command::Music(None));
+                    // Only a callback that was booked is promised; the flow
+                    // hangs up next either way (the clear above removed any
+                    // hang-up clip, so the flow's hang-up queues it again).
+                    let said = if booked {
+                        "sys-callback-booked"
+                    } else {
+                        "sys-sorry"
+                    };
                     let _ = cmd.send(Command::Play {
-                        clip: voice.prompts.get("sys-callback-booked"),
+                        clip: voice.prompts.get(said),
                         tag: None,
                     });
+                    hanging_up = false;
                 }
                 Output::SelfService { action, .. } => {
                     live.note(|l| l.path.push(format!("self_service:{action}")));
@@ -526,10 +537,26 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                     live.note(|l| l.outcome = Some("ended_by_agent".into()));
                     leg.hang_up().await;
                 }
+                // The service ended the contact before an answer (a
+                // supervisor cleared it): the call ends too.
+                Some(News::Ended) if live.contact.is_some() => {
+                    live.forget();
+                    live.contact = None;
+                    live.note(|l| l.outcome = Some("ended_by_the_service".into()));
+                    caller_gone = Some("ended by the service");
+                }
                 Some(News::Ended) => {}
                 None => {}
             },
             d = dial_rx.recv() => if let Some((agent, r)) = d {
+                // Only the phone being rung now counts; a result from an
+                // earlier offer (or one called off) is put away.
+                if dialing.as_ref().map(|(a, _)| *a) != Some(agent) {
+                    if let Ok(a) = r {
+                        a.leg.hang_up().await;
+                    }
+                    continue;
+                }
                 dialing = None;
                 match r {
                     Ok(a) => {
@@ -562,6 +589,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                             a.leg.hang_up().await;
                         }
                     }
+                    Err(e) if e == "cancelled" => {}
                     Err(_) => {
                         live.note(|l| {
                             l.missed_by.push(agent.0);
@@ -580,7 +608,12 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                 }
             } => {
                 if matches!(s, None | Some(Signal::Ended(_))) {
+                    // The agent hung up their phone: the contact ends (the
+                    // agent goes to wrap-up) and so does the caller's leg.
                     agent_gone = true;
+                    if let Some(c) = live.contact {
+                        let _ = live.apply(Input::End { contact: c }, None).await;
+                    }
                     live.note(|l| l.outcome = Some("ended_by_agent".into()));
                     leg.hang_up().await;
                 }
@@ -632,7 +665,9 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
             "abandoned_in_queue"
         }
         (None, _, _) => {
-            if caller_gone == Some("hung up") {
+            if caller_gone == Some("ended by the service") {
+                "ended_by_the_service"
+            } else if caller_gone == Some("hung up") {
                 "abandoned_in_ivr"
             } else {
                 "completed"
@@ -653,16 +688,23 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
     if let Some((aleg, _, _, _)) = agent_leg.take() {
         aleg.hang_up().await;
     }
+    // However the call ended, the caller's leg is over: BYE if it is still
+    // up (the time limit, lost media, the service ending it), and its
+    // dialog is removed.
+    leg.hang_up().await;
     drop(cmd);
 }
 
 /// The attributes a call's contact carries: the flow's, less what is
 /// patient data (kept in the directory, not on the contact), marked as a
 /// call of this edge (so a restart knows which calls it dropped).
-fn sip_attributes(attributes: BTreeMap<String, String>) -> Vec<(String, String)> {
+fn sip_attributes(
+    attributes: BTreeMap<String, String>,
+    private: &std::collections::HashSet<String>,
+) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = attributes
         .into_iter()
-        .filter(|(k, _)| k != "nhs_number")
+        .filter(|(k, _)| k != "nhs_number" && !private.contains(k))
         .collect();
     v.push((super::VIA.0.to_string(), super::VIA.1.to_string()));
     v

@@ -150,6 +150,9 @@ pub(crate) struct Voice {
     limiter: Mutex<crate::auth::LoginLimiter>,
     records: mpsc::UnboundedSender<(OrgId, u64, String)>,
     run: u64,
+    /// Attributes the flows collect patient data into (NHS numbers, dates
+    /// of birth): never put on a contact.
+    private: HashSet<String>,
     trunk: Option<SocketAddr>,
     next: std::sync::atomic::AtomicU64,
     live: std::sync::atomic::AtomicUsize,
@@ -205,6 +208,19 @@ pub(crate) async fn start(
         .await
         .map_err(|e| format!("prompts: {e}"))?;
     let app_for_records = app.clone();
+    let private: HashSet<String> = book
+        .flows
+        .values()
+        .flat_map(|c| c.flow.nodes.values())
+        .filter_map(|n| match n {
+            flow::Node::Collect {
+                attribute,
+                validate: flow::DigitRule::NhsNumber | flow::DigitRule::DateOfBirth,
+                ..
+            } => Some(attribute.clone()),
+            _ => None,
+        })
+        .collect();
     let voice = Arc::new(Voice {
         app,
         edge: OnceLock::new(),
@@ -220,6 +236,7 @@ pub(crate) async fn start(
         limiter: Mutex::default(),
         records: record_writer(app_for_records),
         run: u64::from_le_bytes(crate::auth::random_bytes::<8>()) >> 11,
+        private,
         trunk: opts.trunk,
         next: std::sync::atomic::AtomicU64::new(1),
         live: std::sync::atomic::AtomicUsize::new(0),

@@ -303,7 +303,9 @@ impl Edge {
         destination: Option<SocketAddr>,
         stop: CancellationToken,
     ) -> Result<(Leg, Vec<u8>, mpsc::UnboundedReceiver<Signal>), String> {
-        let callee = Uri::try_from(target).map_err(|e| format!("bad target {target}: {e}"))?;
+        // The target may be a caller's number: it stays out of the error.
+        let callee = Uri::try_from(target)
+            .map_err(|_| "the address to ring is not a SIP URI".to_string())?;
         let caller = Uri::try_from(format!("sip:{from_user}@{}", self.local).as_str())
             .map_err(|e| format!("bad caller: {e}"))?;
         let (state_tx, state_rx) = self.layer.new_dialog_state_channel();
