@@ -1,16 +1,16 @@
 // How many live-stream subscribers one server holds while events flow (a
 // faster client than sse_subscribers.py: Node's event loop, raw sockets).
 // Opens N connections to GET /api/v1/events, creates M contacts, counts
-// the `record` events every subscriber received.
+// the `record` events every subscriber received. The server chooses the
+// contacts' ids.
 //
-// Usage: SB_COOKIE=... SB_BEARER=... node bench/sse_subscribers.mjs HOST:PORT N M FIRST_ID
+// Usage: SB_COOKIE=... SB_BEARER=... node bench/sse_subscribers.mjs HOST:PORT N M
 import net from 'node:net';
 
-const [addr, nArg, mArg, firstArg] = process.argv.slice(2);
+const [addr, nArg, mArg] = process.argv.slice(2);
 const [host, port] = addr.split(':');
 const n = Number(nArg);
 const m = Number(mArg);
-const first = Number(firstArg || Date.now());
 const cookie = process.env.SB_COOKIE || '';
 const bearer = process.env.SB_BEARER || '';
 const counts = new Uint32Array(n);
@@ -58,7 +58,7 @@ await new Promise((r) => setTimeout(r, 1000));
 let sent = 0;
 const t1 = Date.now();
 for (let k = 0; k < m; k++) {
-  const r = await post(`{"id":${first + k},"queue":${2 + (k % 5)}}`);
+  const r = await post(`{"queue":${2 + (k % 5)}}`);
   if (r.status !== 201) throw new Error(`status ${r.status}`);
   sent += r.events;
 }

@@ -136,6 +136,13 @@ try {
   const sup = await client('kent.supervisor');
   const token = await ok(admin('POST', '/api/v1/tokens', { name: 'e2e telephony', scopes: ['contacts', 'patients'] }), 'token');
   const integration = withHeaders({ authorization: `Bearer ${token.secret}` });
+  // A contact arrives from the integration; the server chooses its id and
+  // the answer names it.
+  const arrive = async (body, what) => {
+    const created = await ok(integration('POST', '/api/v1/contacts', body), what);
+    assert.ok(Number.isInteger(created.id), `${what}: no contact id in ${JSON.stringify(created)}`);
+    return created.id;
+  };
   await ok(integration('PUT', '/api/v1/patients/9990000018', { nhs_number: '9990000018', name: 'Ada Testpatient',
     date_of_birth: '1950-02-03', phones: ['07700 900123'], gp_practice: 'G82001' }), 'patient');
 
@@ -144,29 +151,29 @@ try {
     const hana = await person('kent.clinician', '/agent');
     await setState(alice, 'ready');
     await setState(hana, 'ready');
-    await ok(integration('POST', '/api/v1/contacts', { id: 9001, queue: 2, caller_number: '+447700900123' }), 'arrive');
-    const offer = alice.locator('section.offer[data-contact="9001"]');
+    const id = await arrive({ queue: 2, caller_number: '+447700900123' }, 'arrive');
+    const offer = alice.locator(`section.offer[data-contact="${id}"]`);
     await offer.waitFor();
     await offer.locator('.patient-name', { hasText: 'Ada Testpatient' }).waitFor();
     await shot(alice, 'agent-offer');
     await offer.getByRole('button', { name: 'Accept' }).click();
-    const active = alice.locator('section[data-contact="9001"][data-phase="active"]');
+    const active = alice.locator(`section[data-contact="${id}"][data-phase="active"]`);
     await active.waitFor();
     await active.getByLabel('Transfer to').selectOption('a:8');
     await active.getByLabel('How').selectOption('warm');
     await active.getByRole('button', { name: 'Transfer' }).click();
-    const hanaOffer = hana.locator('section.offer[data-contact="9001"]');
+    const hanaOffer = hana.locator(`section.offer[data-contact="${id}"]`);
     await hanaOffer.waitFor();
     await hanaOffer.locator('.patient-name', { hasText: 'Ada Testpatient' }).waitFor();
     await hanaOffer.getByRole('button', { name: 'Accept' }).click();
     // The sender wraps up once the clinician has the caller.
-    const aliceWrap = alice.locator('section[data-contact="9001"][data-phase="wrap_up"]');
+    const aliceWrap = alice.locator(`section[data-contact="${id}"][data-phase="wrap_up"]`);
     await aliceWrap.waitFor();
     await shot(alice, 'agent-wrap-up');
     await aliceWrap.getByLabel('Outcome').selectOption('transferred');
     await aliceWrap.getByRole('button', { name: 'Wrap-up done' }).click();
     await aliceWrap.waitFor({ state: 'detached' });
-    const hanaActive = hana.locator('section[data-contact="9001"][data-phase="active"]');
+    const hanaActive = hana.locator(`section[data-contact="${id}"][data-phase="active"]`);
     await hanaActive.waitFor();
     // The clinician books an urgent callback in two hours on the single
     // point of access queue.
@@ -180,7 +187,7 @@ try {
     await hanaActive.getByText('Callback booked for').waitFor();
     await shot(hana, 'clinician-active');
     await hanaActive.getByRole('button', { name: 'End', exact: true }).click();
-    const hanaWrap = hana.locator('section[data-contact="9001"][data-phase="wrap_up"]');
+    const hanaWrap = hana.locator(`section[data-contact="${id}"][data-phase="wrap_up"]`);
     await hanaWrap.getByLabel('Outcome').selectOption('advice_given');
     await hanaWrap.getByRole('button', { name: 'Wrap-up done' }).click();
     await hanaWrap.waitFor({ state: 'detached' });
@@ -200,10 +207,10 @@ try {
   await journey('an agent assesses a caller to a disposition, saves it, finds services near the patient and refers', async () => {
     const alice = await person('kent.agent', '/agent');
     await setState(alice, 'ready');
-    await ok(integration('POST', '/api/v1/contacts', { id: 9601, queue: 2 }), 'arrive');
-    const offer = alice.locator('section.offer[data-contact="9601"]');
+    const id = await arrive({ queue: 2 }, 'arrive');
+    const offer = alice.locator(`section.offer[data-contact="${id}"]`);
     await offer.getByRole('button', { name: 'Accept' }).click();
-    const card = alice.locator('section[data-contact="9601"][data-phase="active"]');
+    const card = alice.locator(`section[data-contact="${id}"][data-phase="active"]`);
     await card.getByText('Assess (triage)').click();
     await card.getByRole('button', { name: 'Start assessment' }).click();
     await card.locator('.notice', { hasText: 'Demo pathways: not clinical advice.' }).waitFor();
@@ -240,18 +247,18 @@ try {
     assert.equal(bundle.type, 'message');
     assert.ok(bundle.entry[1].resource.reasonCode.some((r) => r.coding[0].code === 'Dx05'));
     await shot(alice, 'agent-triage-dos');
-    const saved = await ok(sup('GET', '/api/v1/contacts/9601/triage'), 'saved journeys');
+    const saved = await ok(sup('GET', `/api/v1/contacts/${id}/triage`), 'saved journeys');
     assert.equal(saved.journeys[0].disposition.code, 'Dx05');
     // A second caller in crisis: the disposition needs a clinician, and the
     // agent books a clinical callback from the desktop.
-    await ok(integration('POST', '/api/v1/contacts', { id: 9602, queue: 2 }), 'second caller');
-    const second = alice.locator('section[data-contact="9602"][data-phase="active"]');
+    const id2 = await arrive({ queue: 2 }, 'second caller');
+    const second = alice.locator(`section[data-contact="${id2}"][data-phase="active"]`);
     await card.getByRole('button', { name: 'End', exact: true }).click();
-    const wrap = alice.locator('section[data-contact="9601"][data-phase="wrap_up"]');
+    const wrap = alice.locator(`section[data-contact="${id}"][data-phase="wrap_up"]`);
     await wrap.getByLabel('Outcome').selectOption('referred');
     await wrap.getByRole('button', { name: 'Wrap-up done' }).click();
     await wrap.waitFor({ state: 'detached' });
-    await alice.locator('section.offer[data-contact="9602"]').getByRole('button', { name: 'Accept' }).click();
+    await alice.locator(`section.offer[data-contact="${id2}"]`).getByRole('button', { name: 'Accept' }).click();
     await second.getByText('Assess (triage)').click();
     await second.getByRole('button', { name: 'Start assessment' }).click();
     for (const a of ['Yes', 'Yes', 'No', 'In crisis, or thoughts of self-harm', 'No', 'Yes']) {
@@ -266,7 +273,7 @@ try {
     assert.equal(waiting.waiting.length, 1, 'one clinical callback waiting');
     await shot(alice, 'agent-clinical-callback');
     await second.getByRole('button', { name: 'End', exact: true }).click();
-    const wrap2 = alice.locator('section[data-contact="9602"][data-phase="wrap_up"]');
+    const wrap2 = alice.locator(`section[data-contact="${id2}"][data-phase="wrap_up"]`);
     await wrap2.getByLabel('Outcome').selectOption('callback_booked');
     await wrap2.getByRole('button', { name: 'Wrap-up done' }).click();
     await wrap2.waitFor({ state: 'detached' });
@@ -282,7 +289,7 @@ try {
     const waiting = async () => Number(await tile.locator('.waiting').textContent());
     const before = await waiting();
     let t0 = Date.now();
-    await ok(integration('POST', '/api/v1/contacts', { id: 9201, queue: 5 }), 'arrive');
+    const id = await arrive({ queue: 5 }, 'arrive');
     await board.waitForFunction((n) => Number(document.querySelector('[data-queue="5"] .waiting').textContent) === n, before + 1);
     latencies.waiting_ms = Date.now() - t0;
     // Offered, not yet answered: counts against the service level.
@@ -290,7 +297,7 @@ try {
     // Femi (a6, health checks) comes free and answers: within target.
     await ok(sup('POST', '/api/v1/agents/6/presence', { presence: 'ready' }), 'femi ready');
     t0 = Date.now();
-    await ok(sup('POST', '/api/v1/contacts/9201/accept', { agent: 6 }), 'femi accepts');
+    await ok(sup('POST', `/api/v1/contacts/${id}/accept`, { agent: 6 }), 'femi accepts');
     await board.waitForFunction(() => document.querySelector('[data-queue="5"] .sl-today').textContent === '100.0%');
     latencies.service_level_ms = Date.now() - t0;
     await tile.locator('.rag.green').waitFor();
@@ -299,7 +306,7 @@ try {
     assert.ok(latencies.service_level_ms < 1000, `service level shown after ${latencies.service_level_ms} ms`);
     console.log(`wallboard latency: waiting count ${latencies.waiting_ms} ms, service level ${latencies.service_level_ms} ms (request sent to figure on screen)`);
     // Femi finishes and goes off.
-    await ok(sup('POST', '/api/v1/contacts/9201/end'), 'end');
+    await ok(sup('POST', `/api/v1/contacts/${id}/end`), 'end');
     await ok(sup('POST', '/api/v1/agents/6/presence', { presence: 'offline' }), 'femi offline');
     await board.context().close();
   });
@@ -307,8 +314,8 @@ try {
   await journey("an admin raises a queue's priority and the next free agent gets that queue's contact first", async () => {
     // Lena (a12) covers physiotherapy and wellbeing.
     await ok(sup('POST', '/api/v1/agents/12/skills', { skills: [[3, 1], [4, 1]], team: 3 }), 'move Lena');
-    await ok(integration('POST', '/api/v1/contacts', { id: 9301, queue: 4 }), 'physio call (first)');
-    await ok(integration('POST', '/api/v1/contacts', { id: 9302, queue: 5 }), 'wellbeing call (second)');
+    const physioId = await arrive({ queue: 4 }, 'physio call (first)');
+    const wellbeingId = await arrive({ queue: 5 }, 'wellbeing call (second)');
     const page = await person('kent.admin', '/admin');
     const row = page.locator('tr[data-queue="5"]');
     await row.getByLabel('Wellbeing priority').fill('50');
@@ -336,9 +343,9 @@ try {
     assert.equal(line.service.hours.weekly.length, 2);
     await shot(page, 'admin');
     await ok(sup('POST', '/api/v1/agents/12/presence', { presence: 'ready' }), 'Lena ready');
-    const wellbeing = await ok(sup('GET', '/api/v1/contacts/9302'), 'wellbeing call');
+    const wellbeing = await ok(sup('GET', `/api/v1/contacts/${wellbeingId}`), 'wellbeing call');
     assert.deepEqual(wellbeing.state, { offered: 12 }, 'the raised queue is served first');
-    const physio = await ok(sup('GET', '/api/v1/contacts/9301'), 'physio call');
+    const physio = await ok(sup('GET', `/api/v1/contacts/${physioId}`), 'physio call');
     assert.equal(physio.state, 'waiting');
     await page.context().close();
   });
@@ -408,7 +415,7 @@ try {
     server = launch();
     await waitHealthy();
     // A call arrives while the page is still reconnecting.
-    await ok(integration('POST', '/api/v1/contacts', { id: 9501, queue: 6 }), 'arrive while reconnecting');
+    await arrive({ queue: 6 }, 'arrive while reconnecting');
     const stillLost = await board.locator('#stream.lost').count();
     await board.locator('#stream.live').waitFor({ timeout: 15000 });
     await board.waitForFunction((n) => Number(document.querySelector('[data-queue="6"] .waiting').textContent) === n, before + 1);

@@ -18,6 +18,7 @@ use model::{
     Timestamp,
 };
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
@@ -31,7 +32,7 @@ const MAX_BOOKING_AHEAD: model::DurationMs = model::DurationMs(366 * 24 * 3600 *
 /// Contacts of one queue that every agent treats alike: same overflow
 /// step, medium, contact priority and extra requirements. Within a class,
 /// the earliest arrival is always the best, so a class is a FIFO by place.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash, Serialize, Deserialize)]
 pub(crate) struct ClassKey {
     pub step: u8,
     pub media: Media,
@@ -49,14 +50,14 @@ pub(crate) type Place = (Timestamp, u64, Ix);
 pub(crate) type ReadyKey = (i64, i64, AgentId, Ix);
 
 /// Requirements in force at one overflow step: skill levels and teams.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StepRule {
     pub reqs: Vec<(u32, SkillLevel)>,
     /// Sorted team indices; `None`: any team.
     pub teams: Option<Vec<u32>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Queue {
     pub def: QueueDef,
     pub rules: Vec<StepRule>,
@@ -75,7 +76,7 @@ pub(crate) struct Queue {
     pub ready: [ReadyIndex; Media::COUNT],
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Routing {
     /// Not waiting for anyone (being handled, or between states).
     Idle,
@@ -90,13 +91,13 @@ pub(crate) enum Routing {
     },
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct Handler {
     pub agent: Ix,
     pub on_hold: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct PendingTransfer {
     pub mode: TransferMode,
     pub from: AgentId,
@@ -104,7 +105,7 @@ pub(crate) struct PendingTransfer {
     pub prev_queue: Ix,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Contact {
     pub id: ContactId,
     pub channel: Channel,
@@ -130,21 +131,21 @@ pub(crate) struct Contact {
     pub attributes: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Phase {
     Offered,
     Active,
     WrapUp { gen: u32, until: Timestamp },
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct Item {
     pub contact: ContactId,
     pub media: Media,
     pub phase: Phase,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Agent {
     pub def: AgentDef,
     pub team: u32,
@@ -213,7 +214,7 @@ pub(crate) fn eligible(a: &Agent, rule: &StepRule, extra: &[(u32, SkillLevel)]) 
     rule.reqs.iter().all(|&(s, l)| a.level(s) >= l) && extra.iter().all(|&(s, l)| a.level(s) >= l)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 #[repr(u8)]
 enum TimerKind {
     // At equal times: callbacks fall due and overflow steps apply first,
@@ -225,7 +226,7 @@ enum TimerKind {
 }
 
 /// A timer: 32 bytes, ordered by time, then kind, then the order set.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 struct Timer {
     at: Timestamp,
     /// Kind in the top byte, sequence number below: one comparison orders
@@ -245,7 +246,7 @@ struct Timer {
 /// dropping them is O(1). Everything else goes in a binary heap. The next
 /// timer is the earliest of the heap's top and the FIFOs' fronts, in the
 /// same total order (time, kind, order set) as a single heap would give.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Timers {
     heap: BinaryHeap<Reverse<Timer>>,
     /// Keyed by (kind, span): at equal times kinds order differently.
@@ -315,7 +316,10 @@ impl Timer {
 }
 
 /// The routing engine. One owner; `&mut self` for every change.
-#[derive(Debug)]
+///
+/// Serialisable whole, for snapshots ([`Engine::snapshot`]): a restored
+/// engine goes on exactly as the one it was taken from.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Engine {
     pub(crate) limits: Limits,
     pub(crate) now: Timestamp,
@@ -342,6 +346,7 @@ pub struct Engine {
     timers: Timers,
     out: VecDeque<Record>,
     /// Scratch buffer for re-indexing agents.
+    #[serde(skip)]
     scratch: Vec<(Ix, Media, ReadyKey)>,
 }
 

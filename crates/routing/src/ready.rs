@@ -4,9 +4,10 @@
 use crate::config::Strategy;
 use crate::engine::ReadyKey;
 use rustc_hash::FxHashSet;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ReadyIndex {
     /// Any strategy: a B-tree by key.
     Sorted(BTreeSet<ReadyKey>),

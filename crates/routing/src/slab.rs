@@ -2,7 +2,7 @@
 
 pub(crate) type Ix = u32;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Slab<T> {
     items: Vec<Option<T>>,
     free: Vec<Ix>,

@@ -850,7 +850,19 @@ fn drain(
     Ok(())
 }
 
-fn run(cfg: &Config, ops: &[Op]) -> Result<(Vec<Record>, u64), String> {
+/// An engine through a snapshot and back, as a restart restores it.
+fn through_snapshot(e: &Engine) -> Result<Engine, String> {
+    let bytes = postcard::to_allocvec(e).map_err(|err| format!("snapshot: {err}"))?;
+    let restored: Engine = postcard::from_bytes(&bytes).map_err(|err| format!("restore: {err}"))?;
+    restored
+        .check_consistency()
+        .map_err(|err| format!("restored: {err}"))?;
+    Ok(restored)
+}
+
+/// Runs the ops; with `snapshot_at`, the engine is replaced by its own
+/// snapshot, restored, before that op (a restart from a snapshot).
+fn run(cfg: &Config, ops: &[Op], snapshot_at: Option<usize>) -> Result<(Vec<Record>, u64), String> {
     let mut e = Engine::new(cfg.clone(), T0).map_err(|err| format!("config: {err}"))?;
     let mut shadow = Shadow::default();
     let mut log = Vec::new();
@@ -858,6 +870,9 @@ fn run(cfg: &Config, ops: &[Op]) -> Result<(Vec<Record>, u64), String> {
     let mut next_id = 0;
     let mut now = T0;
     for (i, op) in ops.iter().enumerate() {
+        if snapshot_at == Some(i) {
+            e = through_snapshot(&e)?;
+        }
         now = now.plus(DurationMs(op.delay_ms as i64));
         e.handle_timeout(now).map_err(|err| err.to_string())?;
         drain(&mut e, &mut shadow, &mut log, &reqs)?;
@@ -938,11 +953,24 @@ proptest! {
     #[test]
     fn routing_invariants_hold_and_replay_is_exact(seed in any::<u64>(), ops in prop::collection::vec(op_strategy(), 1..400)) {
         let cfg = random_config(seed);
-        let first = run(&cfg, &ops);
+        let first = run(&cfg, &ops, None);
         prop_assert!(first.is_ok(), "seed {seed}: {}", first.unwrap_err());
         // 6. the same inputs give the same outputs.
-        let second = run(&cfg, &ops).unwrap();
+        let second = run(&cfg, &ops, None).unwrap();
         prop_assert_eq!(first.unwrap(), second);
+    }
+
+    /// 7. an engine restored from a snapshot taken at any point goes on
+    /// exactly as the one that never stopped.
+    #[test]
+    fn a_restored_snapshot_goes_on_exactly(seed in any::<u64>(), ops in prop::collection::vec(op_strategy(), 1..300), cut in any::<prop::sample::Index>()) {
+        let cfg = random_config(seed);
+        let whole = run(&cfg, &ops, None);
+        prop_assert!(whole.is_ok(), "seed {seed}: {}", whole.unwrap_err());
+        let k = cut.index(ops.len());
+        let restored = run(&cfg, &ops, Some(k));
+        prop_assert!(restored.is_ok(), "seed {seed}, snapshot before op {k}: {}", restored.unwrap_err());
+        prop_assert_eq!(whole.unwrap(), restored.unwrap(), "snapshot before op {}", k);
     }
 }
 
@@ -961,7 +989,7 @@ fn the_generator_makes_real_traffic() {
                 c: r.next_u64() as u32,
             })
             .collect();
-        offers += run(&random_config(seed), &ops).unwrap().1;
+        offers += run(&random_config(seed), &ops, None).unwrap().1;
     }
     assert!(offers > 500, "only {offers} offers in 20 runs");
 }

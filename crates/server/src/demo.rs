@@ -76,7 +76,8 @@ struct Driver {
     queues: Vec<QueueId>,
     due: BinaryHeap<Due>,
     order: u64,
-    next_id: u64,
+    /// The server's contact ids (shared with every other way in).
+    ids: std::sync::Arc<crate::ContactIds>,
     answered: HashSet<ContactId>,
 }
 
@@ -116,8 +117,7 @@ impl Driver {
                 let mean_gap = 60.0 / self.opts.calls_per_minute.max(0.01);
                 let gap = self.rng.exp(mean_gap);
                 self.after(gap, Action::Arrive);
-                self.next_id += 1;
-                let id = ContactId(self.next_id);
+                let id = self.ids.next();
                 let q = self.queues[self.rng.below(self.queues.len() as u64) as usize];
                 // A third of callers have limited patience; some of the
                 // rest take a callback rather than wait.
@@ -176,24 +176,23 @@ impl Driver {
 /// Runs the demo until the server's command channel closes.
 pub(crate) async fn drive(
     tx: mpsc::Sender<Command>,
+    ids: std::sync::Arc<crate::ContactIds>,
     org: OrgId,
     mut events: broadcast::Receiver<Record>,
     config: Config,
     people: HashSet<AgentId>,
     opts: DemoOptions,
 ) {
-    // Ids above any the demo used before (the log survives restarts).
-    let first_id = (crate::wall_clock().0.max(0) as u64) * 1000;
     let mut d = Driver {
         tx,
         org,
         people,
-        rng: SplitMix64::new(opts.seed ^ first_id),
+        rng: SplitMix64::new(opts.seed ^ crate::wall_clock().0.max(0) as u64),
         opts,
         queues: config.queues.iter().map(|q| q.id).collect(),
         due: BinaryHeap::new(),
         order: 0,
-        next_id: first_id,
+        ids,
         answered: HashSet::new(),
     };
     if d.queues.is_empty() {

@@ -38,7 +38,13 @@ pub(crate) use tryr;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewContactBody {
-    id: u64,
+    /// Refused: the server chooses contact ids (see [`REFERENCE`]).
+    #[serde(default, deserialize_with = "present")]
+    id: bool,
+    /// The client's own reference for the contact (its call id, its case
+    /// number), kept as the contact's attribute `reference`.
+    #[serde(default)]
+    reference: Option<String>,
     /// The queue, or an entry point of a service (exactly one).
     #[serde(default)]
     queue: Option<u32>,
@@ -54,6 +60,35 @@ pub(crate) struct NewContactBody {
     /// An NHS number the caller gave (IVR, web form).
     #[serde(default)]
     nhs_number: Option<NhsNumber>,
+}
+
+/// True for a field that is in the body at all, whatever its value
+/// (`null` included): such a field is refused, not quietly ignored.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// The answer to a client that tries to choose a contact's id.
+const REFERENCE: &str =
+    "id: contact ids are chosen by the server (the answer names it); send your own as reference";
+
+/// Longest client reference kept on a contact.
+const MAX_REFERENCE: usize = 100;
+
+/// A client's reference, checked, as the contact's attributes.
+fn reference(r: Option<String>) -> Result<Vec<(String, String)>, Response> {
+    match r {
+        None => Ok(Vec::new()),
+        Some(r) if r.is_empty() || r.chars().count() > MAX_REFERENCE => Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("reference: between 1 and {MAX_REFERENCE} characters"),
+        )),
+        Some(r) if r.chars().any(char::is_control) => Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reference: no control characters".into(),
+        )),
+        Some(r) => Ok(vec![("reference".into(), r)]),
+    }
 }
 
 fn voice() -> Channel {
@@ -132,6 +167,10 @@ pub(crate) async fn create_contact(
     b: Body<NewContactBody>,
 ) -> Response {
     let b = tryr!(body(b));
+    if b.id {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, REFERENCE.into());
+    }
+    let attributes = tryr!(reference(b.reference));
     let queue = match (b.queue, &b.entry_point) {
         (Some(q), None) => QueueId(q),
         (None, Some(e)) => tryr!(crate::services::resolve(&app, &c, b.channel, e)),
@@ -142,8 +181,9 @@ pub(crate) async fn create_contact(
             )
         }
     };
-    let mut nc = NewContact::new(ContactId(b.id), queue, b.channel);
+    let mut nc = NewContact::new(app.ids.next(), queue, b.channel);
     nc.priority = b.priority;
+    nc.attributes = attributes;
     let who = (b.caller_number.is_some() || b.nhs_number.is_some()).then_some(CallerIdentity {
         phone: b.caller_number,
         nhs_number: b.nhs_number,
@@ -155,9 +195,12 @@ pub(crate) async fn create_contact(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CallbackBody {
-    /// The callback's contact id; the server picks one if not given.
+    /// Refused: the server chooses contact ids.
+    #[serde(default, deserialize_with = "present")]
+    id: bool,
+    /// The client's own reference, kept as the attribute `reference`.
     #[serde(default)]
-    id: Option<u64>,
+    reference: Option<String>,
     queue: u32,
     /// When to call back (RFC 3339); it joins the queue then, placed by
     /// that time.
@@ -186,6 +229,10 @@ pub(crate) async fn book_callback(
     b: Body<CallbackBody>,
 ) -> Response {
     let b = tryr!(body(b));
+    if b.id {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, REFERENCE.into());
+    }
+    let attributes = tryr!(reference(b.reference));
     let now = crate::wall_clock();
     let Ok(due) = b.due_at.parse::<jiff::Timestamp>() else {
         return error(
@@ -215,13 +262,9 @@ pub(crate) async fn book_callback(
             who.nhs_number = who.nhs_number.or(k.nhs_number);
         }
     }
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let id = b.id.unwrap_or_else(|| {
-        (now.0.max(0) as u64) * 1000
-            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1000
-    });
-    let mut nc = NewContact::new(ContactId(id), QueueId(b.queue), Channel::Callback);
+    let mut nc = NewContact::new(app.ids.next(), QueueId(b.queue), Channel::Callback);
     nc.priority = b.priority;
+    nc.attributes = attributes;
     let who = (who.phone.is_some() || who.nhs_number.is_some()).then_some(who);
     let input = Input::ScheduleCallback {
         contact: nc,

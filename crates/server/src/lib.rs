@@ -368,8 +368,11 @@ async fn engine_task(
                         }
                         commit.audit.push(a);
                     }
-                    if let (Ok(_), Input::Arrive(nc), Some(who)) = (&r, &s.input, s.caller.take()) {
-                        commit.callers.push((s.org, nc.id, who));
+                    // Who is calling goes with the contact it came with, and
+                    // only with it: a contact that brings no identity clears
+                    // any kept under its id.
+                    if let (Ok(_), Some(id)) = (&r, store::new_contact_id(&s.input)) {
+                        commit.callers.push((s.org, id, s.caller.take()));
                     }
                     if let (Ok(_), Input::WrapUpDone { agent, contact }, Some(code)) =
                         (&r, &s.input, s.outcome.take())
@@ -496,6 +499,8 @@ pub struct AppInner {
     pub(crate) sessions: auth::SessionPolicy,
     /// The SIP edge, once started.
     pub(crate) voice: std::sync::OnceLock<Arc<voice::Voice>>,
+    /// Where new contacts' ids come from.
+    pub(crate) ids: Arc<ContactIds>,
 }
 
 pub(crate) fn error(status: StatusCode, message: String) -> Response {
@@ -531,14 +536,21 @@ fn routing_error(e: RoutingError) -> Response {
 
 const STOPPED: &str = "the engine has stopped";
 
-/// A fresh contact id: the time in ms, times 1000, plus a counter.
-pub(crate) fn new_contact_id() -> model::ContactId {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let now = wall_clock();
-    model::ContactId(
-        (now.0.max(0) as u64) * 1000
-            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1000,
-    )
+/// Contact ids. The server chooses every contact's id, never a client (a
+/// reused id once showed the previous patient's screen pop), from the
+/// store's persisted sequence: it starts past every id in the log, and an
+/// id taken but never logged is skipped, not reused.
+#[derive(Debug)]
+pub(crate) struct ContactIds(std::sync::atomic::AtomicU64);
+
+impl ContactIds {
+    pub(crate) fn starting_at(next: u64) -> ContactIds {
+        ContactIds(std::sync::atomic::AtomicU64::new(next.max(1)))
+    }
+
+    pub(crate) fn next(&self) -> model::ContactId {
+        model::ContactId(self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 impl App {
@@ -565,6 +577,7 @@ impl App {
         outcome: Option<String>,
         ok: StatusCode,
     ) -> Response {
+        let new_id = store::new_contact_id(&input);
         let (reply, rx) = oneshot::channel();
         let submit = Submit {
             org: c.org,
@@ -583,7 +596,11 @@ impl App {
             return error(StatusCode::SERVICE_UNAVAILABLE, STOPPED.into());
         }
         match rx.await {
-            Ok(Ok(events)) => (ok, Json(json!({ "events": events }))).into_response(),
+            Ok(Ok(events)) => match new_id {
+                // A new contact's answer names the id the server chose.
+                Some(id) => (ok, Json(json!({ "id": id, "events": events }))).into_response(),
+                None => (ok, Json(json!({ "events": events }))).into_response(),
+            },
             Ok(Err(e)) => routing_error(e),
             Err(_) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -960,6 +977,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     }
     let clinical = triage::load(&dir).map_err(ServerError::Other)?;
     let org_ids: Vec<OrgId> = tenants.keys().copied().collect();
+    let ids = Arc::new(ContactIds::starting_at(st.next_contact_id()?));
     let (tx, rx) = mpsc::channel(1024);
     let task = tokio::spawn(engine_task(tenants, st, rx));
     let (stopping, stop) = tokio::sync::watch::channel(false);
@@ -972,6 +990,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
             let people = demo_people.iter().filter_map(|p| p.agent).collect();
             Some(tokio::spawn(demo::drive(
                 tx.clone(),
+                ids.clone(),
                 org,
                 events,
                 config,
@@ -992,6 +1011,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         outbox: Arc::default(),
         sessions: auth::SessionPolicy::default(),
         voice: std::sync::OnceLock::new(),
+        ids,
     }));
     if let Some(v) = opts.voice {
         let required = v.required;

@@ -81,7 +81,9 @@ pub struct Outcome {
 pub struct Batch {
     pub inputs: Vec<(OrgId, Timestamp, Input)>,
     pub audit: Vec<AuditRecord>,
-    pub callers: Vec<(OrgId, ContactId, CallerIdentity)>,
+    /// Who is calling, for each new contact: `None` removes any identity
+    /// kept under that id, so an identity never outlives its contact.
+    pub callers: Vec<(OrgId, ContactId, Option<CallerIdentity>)>,
     pub outcomes: Vec<Outcome>,
 }
 
@@ -122,6 +124,9 @@ pub trait Store {
         f: &mut dyn FnMut(u64, OrgId, Timestamp, Input),
     ) -> Result<u64, StoreError>;
     fn append_audit(&mut self, record: &AuditRecord) -> Result<u64, StoreError>;
+    /// The next unused contact id: above every contact id in the log (a
+    /// persisted sequence, moved on by [`Store::append`]).
+    fn next_contact_id(&self) -> Result<u64, StoreError>;
     fn verify_audit(&self) -> Result<AuditCheck, StoreError>;
 }
 
@@ -166,6 +171,14 @@ pub fn recover_all(
     match problem {
         Some(p) => Err(p),
         None => Ok(engines),
+    }
+}
+
+/// The id of the contact an input brings in, if it brings one.
+pub fn new_contact_id(input: &Input) -> Option<ContactId> {
+    match input {
+        Input::Arrive(nc) | Input::ScheduleCallback { contact: nc, .. } => Some(nc.id),
+        _ => None,
     }
 }
 
@@ -266,6 +279,16 @@ impl SqliteStore {
         }
         db.execute_batch(SCHEMA)?;
         db.execute_batch(directory::SCHEMA)?;
+        // A log written before the contact id sequence: start it past
+        // every contact id the log holds (clients chose them then).
+        db.execute(
+            "INSERT OR IGNORE INTO meta (key, value)
+             SELECT 'next_contact_id', CAST(COALESCE(MAX(COALESCE(
+                 json_extract(input, '$.arrive.id'),
+                 json_extract(input, '$.schedule_callback.contact.id'))), 0) + 1 AS TEXT)
+             FROM input_log",
+            [],
+        )?;
         Ok(SqliteStore { db })
     }
 }
@@ -378,14 +401,34 @@ impl Store for SqliteStore {
             )?;
         }
         for (org, contact, who) in &batch.callers {
+            match who {
+                Some(who) => tx.execute(
+                    "INSERT OR REPLACE INTO contact_callers (org, contact, phone, nhs_number) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        org.0,
+                        contact.0 as i64,
+                        who.phone.as_ref().map(|p| p.expose().to_string()),
+                        who.nhs_number.map(|n| n.expose())
+                    ],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM contact_callers WHERE org = ?1 AND contact = ?2",
+                    params![org.0, contact.0 as i64],
+                )?,
+            };
+        }
+        // The contact id sequence moves past every id this batch used.
+        if let Some(max) = batch
+            .inputs
+            .iter()
+            .filter_map(|(_, _, i)| new_contact_id(i))
+            .max()
+        {
             tx.execute(
-                "INSERT OR REPLACE INTO contact_callers (org, contact, phone, nhs_number) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    org.0,
-                    contact.0 as i64,
-                    who.phone.as_ref().map(|p| p.expose().to_string()),
-                    who.nhs_number.map(|n| n.expose())
-                ],
+                "INSERT INTO meta (key, value) VALUES ('next_contact_id', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                 WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                params![(max.0 + 1).to_string()],
             )?;
         }
         let last: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM input_log", [], |r| {
@@ -414,6 +457,24 @@ impl Store for SqliteStore {
             n += 1;
         }
         Ok(n)
+    }
+
+    fn next_contact_id(&self) -> Result<u64, StoreError> {
+        let v: Option<String> = self
+            .db
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'next_contact_id'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match v {
+            Some(v) => v.parse().map_err(|_| StoreError::Decode {
+                seq: 0,
+                problem: format!("the contact id sequence holds {v:?}, not a number"),
+            }),
+            None => Ok(1),
+        }
     }
 
     fn append_audit(&mut self, r: &AuditRecord) -> Result<u64, StoreError> {

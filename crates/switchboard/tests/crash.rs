@@ -29,63 +29,55 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
         .0,
         200
     );
+    // The server chooses each contact's id: `nth(n)` is the n-th call's.
     let mut acknowledged = Vec::new();
     for i in 1..=60u64 {
         let q = [2, 3, 4][i as usize % 3];
-        let (status, body) = http(
-            addr,
-            "POST",
-            "/api/v1/contacts",
-            Some(&format!(r#"{{"id":{i},"queue":{q}}}"#)),
-        )
-        .unwrap();
-        assert_eq!(status, 201, "{body}");
-        acknowledged.push(i);
+        let (id, _) = create_contact(addr, &format!(r#"{{"queue":{q}}}"#));
+        acknowledged.push(id);
     }
+    let nth = |n: usize| acknowledged[n - 1];
     // Two physiotherapy callers take a callback (keeping their places), and
     // a supervisor raises a third's priority (an audited action).
-    for path in [
-        "/api/v1/contacts/2/callback",
-        "/api/v1/contacts/11/callback",
-    ] {
-        assert_eq!(http(addr, "POST", path, None).unwrap().0, 200, "{path}");
+    for n in [2, 11] {
+        let path = format!("/api/v1/contacts/{}/callback", nth(n));
+        assert_eq!(http(addr, "POST", &path, None).unwrap().0, 200, "{path}");
     }
     let (status, body) = http(
         addr,
         "POST",
-        "/api/v1/contacts/8/priority",
+        &format!("/api/v1/contacts/{}/priority", nth(8)),
         Some(r#"{"priority":7}"#),
     )
     .unwrap();
     assert_eq!(status, 200, "{body}");
     let (_, physio_before) = http(addr, "GET", "/api/v1/queues/4/waiting", None).unwrap();
     let (_, before_wheelchairs) = http(addr, "GET", "/api/v1/queues/2/waiting", None).unwrap();
-    let (_, c5_before) = http(addr, "GET", "/api/v1/contacts/5", None).unwrap();
+    let c5 = format!("/api/v1/contacts/{}", nth(5));
+    let (_, c5_before) = http(addr, "GET", &c5, None).unwrap();
     // Bad input is refused, naming the problem, and not stored as a contact.
+    let (status, body) = http(addr, "POST", "/api/v1/contacts", Some(r#"{"queue":"x"}"#)).unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("queue"), "{body}");
+    // A client cannot choose an id, not even an existing contact's: refused,
+    // naming `id`, and that contact is untouched (checked after the kill).
     let (status, body) = http(
         addr,
         "POST",
         "/api/v1/contacts",
-        Some(r#"{"id":"x","queue":2}"#),
+        Some(&format!(r#"{{"id":{},"queue":2}}"#, nth(5))),
     )
     .unwrap();
-    assert_eq!(status, 422, "{body}");
-    let (status, _) = http(
-        addr,
-        "POST",
-        "/api/v1/contacts",
-        Some(r#"{"id":5,"queue":2}"#),
-    )
-    .unwrap();
-    assert_eq!(status, 409, "a duplicate id is refused");
+    assert_eq!(status, 422, "a client-chosen id is refused: {body}");
+    assert!(body.contains(r#"{"error":"id:"#), "{body}");
     // SIGKILL: no chance to flush or shut down.
     server.kill().unwrap();
     server.wait().unwrap();
     let mut server = start(&data, addr);
     for i in &acknowledged {
         let (status, body) = http(addr, "GET", &format!("/api/v1/contacts/{i}"), None).unwrap();
-        // c3 went to Alice at once (wheelchairs, the only one she serves)
-        // and is offered or ringing; the rest wait.
+        // The third call went to Alice at once (wheelchairs, the only
+        // queue she serves) and is offered or ringing; the rest wait.
         assert_eq!(status, 200, "contact {i} lost: {body}");
     }
     let (_, after_wheelchairs) = http(addr, "GET", "/api/v1/queues/2/waiting", None).unwrap();
@@ -93,7 +85,7 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
     let (_, physio_after) = http(addr, "GET", "/api/v1/queues/4/waiting", None).unwrap();
     assert_eq!(physio_after, physio_before, "callbacks keep their places");
     let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
-    for c in [2, 11] {
+    for c in [nth(2), nth(11)] {
         let (_, v) = http(addr, "GET", &format!("/api/v1/contacts/{c}"), None).unwrap();
         assert_eq!(
             json(&v)["channel"],
@@ -101,9 +93,9 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
             "the promised callback {c}: {v}"
         );
     }
-    let (_, c8) = http(addr, "GET", "/api/v1/contacts/8", None).unwrap();
+    let (_, c8) = http(addr, "GET", &format!("/api/v1/contacts/{}", nth(8)), None).unwrap();
     assert_eq!(json(&c8)["priority"], 7, "{c8}");
-    let (_, c5_after) = http(addr, "GET", "/api/v1/contacts/5", None).unwrap();
+    let (_, c5_after) = http(addr, "GET", &c5, None).unwrap();
     let arrived =
         |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["arrived_at"].clone();
     assert_eq!(arrived(&c5_after), arrived(&c5_before));
@@ -118,7 +110,7 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
     .unwrap();
     assert_eq!(status, 200);
     assert!(
-        body.contains(r#""offered":{"agent":3,"contact":1,"#),
+        body.contains(&format!(r#""offered":{{"agent":3,"contact":{},"#, nth(1))),
         "{body}"
     );
     // A clean stop on SIGTERM.
@@ -126,10 +118,11 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
     // The audit record of the priority change survived the kill, in an
     // intact chain.
     let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+    let subject = format!("contact c{} to 7", nth(8));
     let n: i64 = db
         .query_row(
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'change priority' AND subject = 'contact c8 to 7'",
-            [],
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'change priority' AND subject = ?1",
+            [&subject],
             |r| r.get(0),
         )
         .unwrap();
@@ -147,7 +140,7 @@ fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
 #[test]
 fn bad_requests_get_a_clear_4xx_and_change_nothing() {
     let (data, addr, server) = fresh("bad");
-    let huge = format!(r#"{{"id":1,"queue":2,"pad":"{}"}}"#, "x".repeat(100_000));
+    let huge = format!(r#"{{"queue":2,"pad":"{}"}}"#, "x".repeat(100_000));
     let cases: Vec<(&str, &str, Option<&str>, u16, &str)> = vec![
         (
             "POST",
@@ -159,35 +152,51 @@ fn bad_requests_get_a_clear_4xx_and_change_nothing() {
         (
             "POST",
             "/api/v1/contacts",
-            Some(r#"{"id":1}"#),
+            Some("{}"),
             422,
             "queue: give exactly one of queue or entry_point",
+        ),
+        // The server chooses contact ids: a body naming one is refused,
+        // naming `id`, whatever else it holds.
+        (
+            "POST",
+            "/api/v1/contacts",
+            Some(r#"{"id":1,"queue":2}"#),
+            422,
+            r#"{"error":"id:"#,
+        ),
+        (
+            "POST",
+            "/api/v1/callbacks",
+            Some(r#"{"id":1,"queue":2,"due_at":"2030-01-01T10:00:00Z"}"#),
+            422,
+            r#"{"error":"id:"#,
         ),
         (
             "POST",
             "/api/v1/contacts",
-            Some(r#"{"id":1,"queue":2,"colour":"red"}"#),
+            Some(r#"{"queue":2,"colour":"red"}"#),
             422,
             "unknown field `colour`",
         ),
         (
             "POST",
             "/api/v1/contacts",
-            Some(r#"{"id":1,"queue":99}"#),
+            Some(r#"{"queue":99}"#),
             404,
             "unknown queue q99",
         ),
         (
             "POST",
             "/api/v1/contacts",
-            Some(r#"{"id":1,"queue":2,"priority":5000000}"#),
+            Some(r#"{"queue":2,"priority":5000000}"#),
             400,
             "priority 5000000 beyond",
         ),
         (
             "POST",
             "/api/v1/contacts",
-            Some(r#"{"id":1,"queue":2,"channel":"fax"}"#),
+            Some(r#"{"queue":2,"channel":"fax"}"#),
             422,
             "unknown variant `fax`",
         ),
@@ -246,120 +255,123 @@ fn bad_requests_get_a_clear_4xx_and_change_nothing() {
 #[test]
 fn a_call_lifecycle_over_http() {
     let (data, addr, server) = fresh("life");
-    let steps: Vec<(&str, Option<&str>, u16, &[&str])> = vec![
+    // Two calls arrive; the server names each one's id.
+    let (one, text) = create_contact(addr, r#"{"queue":3}"#);
+    for e in ["arrived", "queued"] {
+        assert!(text.contains(e), "the first call: wanted {e} in {text}");
+    }
+    let (two, text) = create_contact(addr, r#"{"queue":3}"#);
+    assert!(text.contains("queued"), "the second call: {text}");
+    assert_ne!(one, two);
+    let c = |id: u64, action: &str| format!("/api/v1/contacts/{id}/{action}");
+    let steps: Vec<(String, Option<&str>, u16, Vec<String>)> = vec![
         (
-            "/api/v1/contacts",
-            Some(r#"{"id":1,"queue":3}"#),
-            201,
-            &["arrived", "queued"],
-        ),
-        (
-            "/api/v1/contacts",
-            Some(r#"{"id":2,"queue":3}"#),
-            201,
-            &["queued"],
-        ),
-        (
-            "/api/v1/contacts/2/priority",
+            c(two, "priority"),
             Some(r#"{"priority":10}"#),
             200,
-            &[r#""priority_changed":{"contact":2,"from":0,"to":10}"#],
+            vec![format!(
+                r#""priority_changed":{{"contact":{two},"from":0,"to":10}}"#
+            )],
         ),
         // The raised call is offered first.
         (
-            "/api/v1/agents/3/presence",
+            "/api/v1/agents/3/presence".into(),
             Some(r#"{"presence":"ready"}"#),
             200,
-            &[r#""offered":{"agent":3,"contact":2,"#],
+            vec![format!(r#""offered":{{"agent":3,"contact":{two},"#)],
         ),
         // Declining puts the agent not-ready and the call back in queue.
         (
-            "/api/v1/contacts/2/reject",
+            c(two, "reject"),
             Some(r#"{"agent":3}"#),
             200,
-            &[
-                "offer_rejected",
-                r#"{"not_ready":"declined"}"#,
-                r#""queued":{"contact":2"#,
+            vec![
+                "offer_rejected".into(),
+                r#"{"not_ready":"declined"}"#.into(),
+                format!(r#""queued":{{"contact":{two}"#),
             ],
         ),
         (
-            "/api/v1/agents/3/presence",
+            "/api/v1/agents/3/presence".into(),
             Some(r#"{"presence":"ready"}"#),
             200,
-            &[r#""offered":{"agent":3,"contact":2,"#],
+            vec![format!(r#""offered":{{"agent":3,"contact":{two},"#)],
         ),
         (
-            "/api/v1/contacts/1/accept",
+            c(one, "accept"),
             Some(r#"{"agent":3}"#),
             409,
-            &["not offered to agent a3"],
+            vec!["not offered to agent a3".into()],
         ),
         (
-            "/api/v1/contacts/2/accept",
+            c(two, "accept"),
             Some(r#"{"agent":3}"#),
             200,
-            &["answered"],
+            vec!["answered".into()],
         ),
-        ("/api/v1/contacts/2/hold", None, 200, &["hold_started"]),
-        ("/api/v1/contacts/2/resume", None, 200, &["hold_ended"]),
+        (c(two, "hold"), None, 200, vec!["hold_started".into()]),
+        (c(two, "resume"), None, 200, vec!["hold_ended".into()]),
         (
-            "/api/v1/contacts/2/transfer",
+            c(two, "transfer"),
             Some(r#"{"queue":2,"mode":"cold"}"#),
             200,
-            &[
-                "transfer_requested",
-                r#""moved":{"contact":2,"from":3,"reason":"transfer","to":2}"#,
-                "wrap_up_started",
+            vec![
+                "transfer_requested".into(),
+                format!(r#""moved":{{"contact":{two},"from":3,"reason":"transfer","to":2}}"#),
+                "wrap_up_started".into(),
             ],
         ),
         (
-            "/api/v1/contacts/1/callback",
+            c(one, "callback"),
             None,
             200,
-            &[r#""callback_requested":{"contact":1,"queue":3}"#],
+            vec![format!(
+                r#""callback_requested":{{"contact":{one},"queue":3}}"#
+            )],
         ),
         (
-            "/api/v1/agents/1/presence",
+            "/api/v1/agents/1/presence".into(),
             Some(r#"{"presence":"ready"}"#),
             200,
-            &[r#""offered":{"agent":1,"contact":2,"#],
+            vec![format!(r#""offered":{{"agent":1,"contact":{two},"#)],
         ),
         (
-            "/api/v1/contacts/2/accept",
+            c(two, "accept"),
             Some(r#"{"agent":1}"#),
             200,
-            &[r#""transferred":{"contact":2,"from":3,"mode":"cold","queue":2,"to":1}"#],
+            vec![format!(
+                r#""transferred":{{"contact":{two},"from":3,"mode":"cold","queue":2,"to":1}}"#
+            )],
         ),
         (
-            "/api/v1/contacts/2/end",
+            c(two, "end"),
             Some(r#"{"agent":1}"#),
             200,
-            &["ended", "wrap_up_started"],
+            vec!["ended".into(), "wrap_up_started".into()],
         ),
         (
-            "/api/v1/contacts/2/wrap-up-done",
+            c(two, "wrap-up-done"),
             Some(r#"{"agent":1}"#),
             200,
-            &["wrap_up_ended"],
+            vec!["wrap_up_ended".into()],
         ),
     ];
     for (path, body, status, expect) in steps {
-        let (got, text) = http(addr, "POST", path, body).unwrap();
+        let (got, text) = http(addr, "POST", &path, body).unwrap();
         assert_eq!(got, status, "POST {path} {body:?}: {text}");
         for e in expect {
-            assert!(text.contains(e), "POST {path}: wanted {e} in {text}");
+            assert!(text.contains(&e), "POST {path}: wanted {e} in {text}");
         }
     }
     // The callback keeps the caller's place in the queue they waited in.
-    let (_, c1) = http(addr, "GET", "/api/v1/contacts/1", None).unwrap();
+    let (_, c1) = http(addr, "GET", &format!("/api/v1/contacts/{one}"), None).unwrap();
     let c1: serde_json::Value = serde_json::from_str(&c1).unwrap();
     assert_eq!(c1["channel"], "callback");
     assert_eq!(c1["queue"], 3);
     assert_eq!(c1["entered_queue_at"], c1["arrived_at"]);
     assert_eq!(c1["state"], "waiting");
     // The ended call is gone from the live state.
-    let (status, _) = http(addr, "GET", "/api/v1/contacts/2", None).unwrap();
+    let (status, _) = http(addr, "GET", &format!("/api/v1/contacts/{two}"), None).unwrap();
     assert_eq!(status, 404);
     kill(server, &data);
 }
@@ -484,15 +496,22 @@ fn demo_traffic_flows_through_the_live_stream_and_kpis() {
 fn concurrent_acknowledged_writes_survive_kill_9() {
     let (data, addr, mut server) = fresh("concurrent");
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let clients: Vec<_> = (0..4u64)
-        .map(|t| {
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
             let acked = acked.clone();
             std::thread::spawn(move || {
                 for i in 0..5_000u64 {
-                    let id = t * 1_000_000 + i + 1;
-                    let body = format!(r#"{{"id":{id},"queue":{}}}"#, 2 + i % 5);
+                    let body = format!(r#"{{"queue":{}}}"#, 2 + i % 5);
                     match http(addr, "POST", "/api/v1/contacts", Some(&body)) {
-                        Ok((201, _)) => acked.lock().unwrap().push(id),
+                        // The server chose the id; the answer names it (an
+                        // answer cut short by the kill acknowledges nothing
+                        // the client could check).
+                        Ok((201, answer)) => {
+                            match serde_json::from_str::<serde_json::Value>(&answer) {
+                                Ok(v) => acked.lock().unwrap().push(v["id"].as_u64().unwrap()),
+                                Err(_) => return,
+                            }
+                        }
                         _ => return,
                     }
                 }
@@ -512,6 +531,9 @@ fn concurrent_acknowledged_writes_survive_kill_9() {
     }
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() < 20_000, "the kill came after every write");
+    // Concurrent clients were never given the same id.
+    let distinct: std::collections::HashSet<u64> = acked.iter().copied().collect();
+    assert_eq!(distinct.len(), acked.len(), "an id given twice");
     let server = start(&data, addr);
     for id in &acked {
         let (status, body) = http(addr, "GET", &format!("/api/v1/contacts/{id}"), None).unwrap();

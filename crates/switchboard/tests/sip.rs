@@ -862,7 +862,8 @@ fn a_transfer_rings_the_next_agents_phone_and_moves_the_caller_to_it() {
     assert_eq!(register(&s, "kent.clinician", b).0, 0);
     agent_ready(&s);
     person_ready(&s, "kent.clinician", 8);
-    let call = caller(&s, WHEELCHAIRS, 8000);
+    // Long enough for the hand-over on a loaded machine.
+    let call = caller(&s, WHEELCHAIRS, 15_000);
     let c = newest_call(&s, |c| c["bridged"] == true);
     let id = c["contact"].as_u64().unwrap();
     // Alice hands the caller to Hana (agent 8) at once.

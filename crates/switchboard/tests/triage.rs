@@ -62,21 +62,12 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     assert_eq!(s, 200);
     assert_eq!(info["demo"], true, "demo content is marked as such");
     // A caller needs a repeat prescription of insulin today.
-    assert_eq!(
-        call(
-            addr,
-            "POST",
-            "/api/v1/contacts",
-            Some(r#"{"id":1,"queue":6}"#)
-        )
-        .0,
-        201
-    );
+    let (caller, _) = create_contact(addr, r#"{"queue":6}"#);
     let step = |answers: &[usize], save: bool| {
         call(
             addr,
             "POST",
-            "/api/v1/contacts/1/triage",
+            &format!("/api/v1/contacts/{caller}/triage"),
             Some(&json!({"state": {"age_group": "adult", "sex": "male"}, "answers": answers, "save": save}).to_string()),
         )
     };
@@ -196,13 +187,14 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         (Some("Slot"), Some("free"))
     );
     let book = json!({"service": practice_id, "start": slot["start"]}).to_string();
-    let (s, appt) = call(addr, "POST", "/api/v1/contacts/1/appointments", Some(&book));
+    let appointments = format!("/api/v1/contacts/{caller}/appointments");
+    let (s, appt) = call(addr, "POST", &appointments, Some(&book));
     assert_eq!(
         (s, appt["status"].as_str()),
         (201, Some("booked")),
         "{appt}"
     );
-    let (s, again) = call(addr, "POST", "/api/v1/contacts/1/appointments", Some(&book));
+    let (s, again) = call(addr, "POST", &appointments, Some(&book));
     assert_eq!(
         (s, again["error"].as_str()),
         (409, Some("start: that slot is already booked"))
@@ -215,10 +207,7 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     );
     assert_eq!(slots["entry"][0]["resource"]["status"], "busy");
     let off = json!({"service": practice_id, "start": "2030-01-01T03:00:00Z"}).to_string();
-    assert_eq!(
-        call(addr, "POST", "/api/v1/contacts/1/appointments", Some(&off)).0,
-        422
-    );
+    assert_eq!(call(addr, "POST", &appointments, Some(&off)).0, 422);
     // The practice reports it is full: red for five days. It drops out (a
     // gap: capacity) and the next nearest practice is offered.
     let full = f["id"].as_u64().unwrap();
@@ -330,16 +319,17 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     )
     .unwrap();
     assert_eq!(s, 422, "{b}");
+    let referrals = format!("/api/v1/contacts/{caller}/referrals");
     let (s, v) = call(
         addr,
         "POST",
-        "/api/v1/contacts/1/referrals",
+        &referrals,
         Some(&json!({"service": practice}).to_string()),
     );
     assert_eq!(s, 202, "{v}");
     let t0 = std::time::Instant::now();
     loop {
-        let (_, v) = call(addr, "GET", "/api/v1/contacts/1/referrals", None);
+        let (_, v) = call(addr, "GET", &referrals, None);
         let r = &v["referrals"][0];
         if r["attempts"].as_u64().unwrap_or(0) >= 1 {
             assert_eq!(r["status"], "pending", "{v}");
@@ -421,7 +411,7 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     assert_eq!(codes, ["1003", "Dx05", "4302"]);
     let t0 = std::time::Instant::now();
     loop {
-        let (_, v) = call(addr, "GET", "/api/v1/contacts/1/referrals", None);
+        let (_, v) = call(addr, "GET", &referrals, None);
         if v["referrals"][0]["status"] == "delivered" {
             break;
         }
@@ -439,20 +429,9 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     );
     // Clinical callbacks come earliest deadline first: a 4-hour callback
     // booked before a 1-hour one is still answered after it.
-    for (contact, answers) in [
-        (2u64, vec![1, 1, 1, 1, 1, 1, 1, 0]),
-        (3, vec![1, 1, 1, 3, 1, 1]),
-    ] {
-        assert_eq!(
-            call(
-                addr,
-                "POST",
-                "/api/v1/contacts",
-                Some(&json!({"id": contact, "queue": 6}).to_string())
-            )
-            .0,
-            201
-        );
+    let mut assessed = Vec::new();
+    for answers in [vec![1, 1, 1, 1, 1, 1, 1, 0], vec![1, 1, 1, 3, 1, 1]] {
+        let (contact, _) = create_contact(addr, r#"{"queue":6}"#);
         let (s, v) = call(
             addr,
             "POST",
@@ -460,31 +439,25 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
             Some(&json!({"answers": answers, "save": true}).to_string()),
         );
         assert_eq!(s, 200, "{v}");
+        assessed.push(contact);
     }
-    let (s, v) = call(
-        addr,
-        "POST",
-        "/api/v1/contacts/1/clinical-callback",
-        Some(r#"{"queue":7}"#),
-    );
+    let clinical_callback = |contact: u64| {
+        call(
+            addr,
+            "POST",
+            &format!("/api/v1/contacts/{contact}/clinical-callback"),
+            Some(r#"{"queue":7}"#),
+        )
+    };
+    let (s, v) = clinical_callback(caller);
     assert_eq!(s, 409, "Dx05 needs no clinician: {v}");
-    let (s, four_hours) = call(
-        addr,
-        "POST",
-        "/api/v1/contacts/2/clinical-callback",
-        Some(r#"{"queue":7}"#),
-    );
+    let (s, four_hours) = clinical_callback(assessed[0]);
     assert_eq!(
         (s, four_hours["disposition"].as_str()),
         (201, Some("Dx120")),
         "{four_hours}"
     );
-    let (s, one_hour) = call(
-        addr,
-        "POST",
-        "/api/v1/contacts/3/clinical-callback",
-        Some(r#"{"queue":7}"#),
-    );
+    let (s, one_hour) = clinical_callback(assessed[1]);
     assert_eq!(
         (s, one_hour["disposition"].as_str()),
         (201, Some("Dx121")),
@@ -538,7 +511,12 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     // The saved journey survives a kill -9.
     kill(server, std::path::Path::new("/nonexistent"));
     let server = start(&data, addr);
-    let (s, v) = call(addr, "GET", "/api/v1/contacts/1/triage", None);
+    let (s, v) = call(
+        addr,
+        "GET",
+        &format!("/api/v1/contacts/{caller}/triage"),
+        None,
+    );
     assert_eq!(s, 200, "{v}");
     let j = &v["journeys"][0];
     assert_eq!(j["disposition"]["code"], "Dx05");

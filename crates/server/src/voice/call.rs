@@ -275,7 +275,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                     } else {
                         voice.app.queue_named(org, &queue).await
                     };
-                    let id = crate::new_contact_id();
+                    let id = voice.app.ids.next();
                     let result = match qid {
                         Some(q) => {
                             let mut nc = NewContact::new(id, q, Channel::Voice);
@@ -334,7 +334,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                     .or_else(|| caller_contact.clone());
                     if live.contact.is_none() {
                         // Offered before the queue: join it, then keep the place.
-                        let id = crate::new_contact_id();
+                        let id = voice.app.ids.next();
                         if let Some(q) = voice.app.queue_named(org, &queue).await {
                             let mut nc = NewContact::new(id, q, Channel::Voice);
                             nc.attributes = sip_attributes(attributes, &voice.private);

@@ -73,6 +73,19 @@ pub fn http_with(
     Ok((status, head.to_string(), body.to_string()))
 }
 
+/// Creates a contact as the server's current credential. The server
+/// chooses its id (a body must not name one); returns that id and the
+/// whole answer (`{"id": .., "events": [..]}`).
+pub fn create_contact(addr: SocketAddr, body: &str) -> (u64, String) {
+    let (status, text) = http(addr, "POST", "/api/v1/contacts", Some(body)).unwrap();
+    assert_eq!(status, 201, "POST /api/v1/contacts {body}: {text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let id = v["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no contact id in the answer: {text}"));
+    (id, text)
+}
+
 /// Logs in; returns the `Cookie:` header line for the session.
 pub fn login(addr: SocketAddr, username: &str, password: &str) -> Result<String, (u16, String)> {
     let body = format!(r#"{{"username":"{username}","password":"{password}"}}"#);
