@@ -5,11 +5,11 @@
 use model::{AgentId, Channel, ContactId, DurationMs, QueueId, TeamId, Timestamp};
 use routing::{Event, Presence, Record, TransferMode};
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How contacts are counted: which interval, which thresholds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KpiConfig {
     /// Start of the first interval.
     pub origin: Timestamp,
@@ -72,7 +72,7 @@ impl KpiConfig {
 }
 
 /// What a row is about.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Dimension {
     Overall,
@@ -98,7 +98,10 @@ impl std::fmt::Display for Dimension {
 
 /// Raw counts of one dimension in one interval. All derived figures come
 /// from these.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// `waits_ms` is left out of the serialised form (it is the raw material
+/// of the 95th percentile, not a figure); snapshots keep it apart (see
+/// `full_counts`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
     pub offered: u64,
     pub answered: u64,
@@ -254,7 +257,7 @@ impl Counts {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct Track {
     interval: i64,
     queue: QueueId,
@@ -276,7 +279,7 @@ struct Track {
     segment_start: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct AgentTrack {
     presence_ready: bool,
     presence_offline: bool,
@@ -302,18 +305,105 @@ impl Default for AgentTrack {
 const NONE: u32 = u32::MAX;
 
 /// The counts of one dimension, interval by interval (contiguous).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Series {
     first: i64,
+    #[serde(with = "full_counts")]
     counts: std::collections::VecDeque<Counts>,
 }
 
+/// Counts with their waits, for snapshots: the API form leaves the waits
+/// out, a restored engine needs them for its percentiles.
+mod full_counts {
+    use super::Counts;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::VecDeque;
+
+    pub fn serialize<S: Serializer>(v: &VecDeque<Counts>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|c| (c, &c.waits_ms)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<VecDeque<Counts>, D::Error> {
+        let v = Vec::<(Counts, Vec<u32>)>::deserialize(d)?;
+        Ok(v.into_iter()
+            .map(|(mut c, w)| {
+                c.waits_ms = w;
+                c
+            })
+            .collect())
+    }
+}
+
 /// Every series, found by dimension once and by index afterwards.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Store {
+    #[serde(with = "plain_dims")]
     dims: Vec<Dimension>,
     series: Vec<Series>,
+    /// Rebuilt from `dims` when restored (see [`restored_store`]).
+    #[serde(skip)]
     index: FxHashMap<Dimension, u32>,
+}
+
+/// A snapshot's store, with its index rebuilt.
+fn restored_store<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Store, D::Error> {
+    let mut st = Store::deserialize(d)?;
+    if st.dims.len() != st.series.len() {
+        return Err(serde::de::Error::custom(
+            "dimensions and series differ in number",
+        ));
+    }
+    st.index = st
+        .dims
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.clone(), i as u32))
+        .collect();
+    Ok(st)
+}
+
+/// Dimensions in snapshots: the API's form is adjacently tagged, which a
+/// compact (non-self-describing) format cannot read back; this is the
+/// same enum, externally tagged.
+mod plain_dims {
+    use super::Dimension;
+    use model::{AgentId, Channel, QueueId, TeamId};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    enum Plain {
+        Overall,
+        Queue(QueueId),
+        Service(String),
+        Channel(Channel),
+        Team(TeamId),
+        Agent(AgentId),
+    }
+
+    pub fn serialize<S: Serializer>(v: &[Dimension], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|d| match d.clone() {
+            Dimension::Overall => Plain::Overall,
+            Dimension::Queue(q) => Plain::Queue(q),
+            Dimension::Service(x) => Plain::Service(x),
+            Dimension::Channel(c) => Plain::Channel(c),
+            Dimension::Team(t) => Plain::Team(t),
+            Dimension::Agent(a) => Plain::Agent(a),
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Dimension>, D::Error> {
+        Ok(Vec::<Plain>::deserialize(d)?
+            .into_iter()
+            .map(|p| match p {
+                Plain::Overall => Dimension::Overall,
+                Plain::Queue(q) => Dimension::Queue(q),
+                Plain::Service(x) => Dimension::Service(x),
+                Plain::Channel(c) => Dimension::Channel(c),
+                Plain::Team(t) => Dimension::Team(t),
+                Plain::Agent(a) => Dimension::Agent(a),
+            })
+            .collect())
+    }
 }
 
 /// Most intervals one series may span (ten years of 15-minute intervals).
@@ -364,9 +454,12 @@ impl Store {
 }
 
 /// The accumulators. Feed every event with [`Kpi::observe`], then ask for
-/// a [`Kpi::report`].
+/// a [`Kpi::report`]. Serialisable whole, for snapshots: a restored `Kpi`
+/// goes on exactly as the one saved.
+#[derive(Serialize, Deserialize)]
 pub struct Kpi {
     cfg: KpiConfig,
+    #[serde(deserialize_with = "restored_store")]
     store: Store,
     contacts: FxHashMap<ContactId, Track>,
     /// Handle-time pieces of ended contacts still in wrap-up, by agent.

@@ -71,7 +71,15 @@ pub struct Options {
     pub traffic: Option<demo::DemoOptions>,
     /// The SIP edge (telephony), if on.
     pub voice: Option<VoiceOptions>,
+    /// A snapshot of an organisation's state after this many logged
+    /// inputs (and on a clean shutdown), so a restart replays only the
+    /// tail of the log.
+    pub snapshot_every: u64,
 }
+
+/// Logged inputs between snapshots unless told otherwise: at ~2 µs an
+/// input, a restart replays at most ~0.2 s of tail.
+pub const SNAPSHOT_EVERY: u64 = 100_000;
 
 /// One organisation's engine and what is kept beside it: the live KPIs
 /// and the live stream's sender.
@@ -278,6 +286,53 @@ pub(crate) enum Command {
     Read(OrgId, ReadFn),
     /// Subscribes to an organisation's live stream.
     Subscribe(OrgId, oneshot::Sender<Option<broadcast::Receiver<Record>>>),
+    /// Writes a snapshot of every organisation changed since its last one
+    /// and stops the task (a clean shutdown).
+    Stop(oneshot::Sender<()>),
+}
+
+/// When the engine task writes snapshots: after every `every` logged
+/// inputs, and on a clean shutdown, of each organisation that changed.
+pub(crate) struct Snapshots {
+    every: u64,
+    /// The log's last sequence number, as committed.
+    seq: u64,
+    since_last: u64,
+    changed: std::collections::BTreeSet<OrgId>,
+}
+
+impl Snapshots {
+    pub(crate) fn every(every: u64, seq: u64) -> Snapshots {
+        Snapshots {
+            every: every.max(1),
+            seq,
+            since_last: 0,
+            changed: Default::default(),
+        }
+    }
+
+    /// Writes the snapshots due (all changed ones if `all`). A snapshot is
+    /// a cache of the log: one that cannot be written is reported and the
+    /// log still holds everything.
+    fn write(&mut self, tenants: &BTreeMap<OrgId, Tenant>, store: &mut SqliteStore, all: bool) {
+        if !all && self.since_last < self.every {
+            return;
+        }
+        for org in std::mem::take(&mut self.changed) {
+            let Some(t) = tenants.get(&org) else { continue };
+            let started = std::time::Instant::now();
+            match store.save_snapshot(org, self.seq, &t.engine, &t.kpi) {
+                Ok(s) => eprintln!(
+                    "{org}: snapshot after log entry {} ({} KiB) in {:.0} ms",
+                    s.seq,
+                    s.bytes / 1024,
+                    started.elapsed().as_secs_f64() * 1000.0
+                ),
+                Err(e) => eprintln!("warning: {org}: snapshot not written: {e}"),
+            }
+        }
+        self.since_last = 0;
+    }
 }
 
 pub(crate) fn wall_clock() -> Timestamp {
@@ -301,7 +356,11 @@ async fn engine_task(
     mut tenants: BTreeMap<OrgId, Tenant>,
     mut store: SqliteStore,
     mut rx: mpsc::Receiver<Command>,
+    mut snapshots: Snapshots,
 ) {
+    // State rebuilt by replaying a tail is worth a snapshot at the next
+    // chance.
+    snapshots.changed.extend(tenants.keys().copied());
     let mut held_back: Option<Command> = None;
     loop {
         let now = wall_clock();
@@ -387,11 +446,20 @@ async fn engine_task(
                     }
                     results.push(Some(r));
                 }
-                if let Err(e) = store.append(&commit) {
-                    // Not durable: acknowledge nothing and stop; the next
-                    // start rebuilds from what was committed.
-                    eprintln!("error: cannot commit inputs, stopping: {e}");
-                    return;
+                match store.append(&commit) {
+                    Ok(seq) => {
+                        snapshots.seq = seq;
+                        snapshots.since_last += commit.inputs.len() as u64;
+                        snapshots
+                            .changed
+                            .extend(commit.inputs.iter().map(|(o, _, _)| *o));
+                    }
+                    Err(e) => {
+                        // Not durable: acknowledge nothing and stop; the next
+                        // start rebuilds from what was committed.
+                        eprintln!("error: cannot commit inputs, stopping: {e}");
+                        return;
+                    }
                 }
                 for (s, r) in batch.into_iter().zip(results) {
                     let Some(r) = r else { continue };
@@ -400,6 +468,7 @@ async fn engine_task(
                     }
                     let _ = s.reply.send(r);
                 }
+                snapshots.write(&tenants, &mut store, false);
             }
             Command::Read(org, f) => {
                 let now = wall_clock();
@@ -414,6 +483,11 @@ async fn engine_task(
             }
             Command::Subscribe(org, reply) => {
                 let _ = reply.send(tenants.get(&org).map(|t| t.hub.subscribe()));
+            }
+            Command::Stop(done) => {
+                snapshots.write(&tenants, &mut store, true);
+                let _ = done.send(());
+                return;
             }
         }
     }
@@ -934,36 +1008,28 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         );
     }
     let started = std::time::Instant::now();
-    let mut kpis = BTreeMap::new();
-    for (org, _) in st.organisations()? {
-        let (config, _) = st.initial_config(org)?.ok_or(store::StoreError::Empty)?;
-        kpis.insert(
-            org,
-            kpi::Kpi::new(kpi::KpiConfig::from_routing(
-                model::DurationMs::from_secs(15 * 60),
-                &config,
-            )),
-        );
-    }
-    let engines = store::recover_all(&st, &mut |org, r| {
-        if let Some(k) = kpis.get_mut(&org) {
-            k.observe(r)
-        }
+    let recovery = store::recover_all(&st, &|config| {
+        kpi::Kpi::new(kpi::KpiConfig::from_routing(
+            model::DurationMs::from_secs(15 * 60),
+            config,
+        ))
     })?;
+    for note in &recovery.notes {
+        eprintln!("warning: {note}");
+    }
     let mut tenants = BTreeMap::new();
-    let mut live = 0;
-    for (org, engine) in engines {
-        live += engine.live_contacts();
-        let mut t = Tenant::new(
-            engine,
-            kpis.remove(&org).expect("a KPI engine per organisation"),
-        );
+    let (mut live, mut replayed, mut from_snapshots) = (0, 0, 0);
+    for (org, r) in recovery.tenants {
+        live += r.state.engine.live_contacts();
+        replayed += r.replayed;
+        from_snapshots += usize::from(r.snapshot.is_some());
+        let mut t = Tenant::new(r.state.engine, r.state.kpi);
         let now = wall_clock().max(t.engine.now());
         t.fire_timers(now);
         tenants.insert(org, t);
     }
     eprintln!(
-        "recovered {} organisations with {live} live contacts from {} in {:.0} ms",
+        "recovered {} organisations ({from_snapshots} from snapshots) with {live} live contacts from {}, replaying {replayed} log entries, in {:.0} ms",
         tenants.len(),
         opts.data.display(),
         started.elapsed().as_secs_f64() * 1000.0
@@ -979,7 +1045,12 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     let org_ids: Vec<OrgId> = tenants.keys().copied().collect();
     let ids = Arc::new(ContactIds::starting_at(st.next_contact_id()?));
     let (tx, rx) = mpsc::channel(1024);
-    let task = tokio::spawn(engine_task(tenants, st, rx));
+    let task = tokio::spawn(engine_task(
+        tenants,
+        st,
+        rx,
+        Snapshots::every(opts.snapshot_every, recovery.last_seq),
+    ));
     let (stopping, stop) = tokio::sync::watch::channel(false);
     let driver = match (opts.traffic, first) {
         (Some(d), Some((org, config, events))) => {
@@ -1025,6 +1096,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     }
     let outbox = tokio::spawn(referral::worker(app.clone(), app.outbox.clone()));
     let app_voice = app.clone();
+    let app_tx = app.tx.clone();
     let router = routes::router(app);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -1063,6 +1135,11 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     .map_err(|e| ServerError::Other(e.to_string()))?;
     if let Some(v) = app_voice.voice.get() {
         v.stop();
+    }
+    // A last snapshot, so the next start replays nothing.
+    let (done, stopped) = oneshot::channel();
+    if app_tx.send(Command::Stop(done)).await.is_ok() {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), stopped).await;
     }
     task.abort();
     outbox.abort();

@@ -1,6 +1,14 @@
 //! Durable storage: the routing engine's input log (the source of truth —
 //! the engine is deterministic, so replaying the timed inputs rebuilds its
-//! state exactly) and a hash-chained audit log.
+//! state exactly), snapshots of each organisation's engine and KPI state
+//! (so a restart replays only the log's tail) and a hash-chained audit log.
+//!
+//! The log is versioned: each entry carries the format it was written in
+//! ([`LOG_FORMAT`]), and a log from a newer Switchboard is refused with a
+//! message rather than misread. A snapshot is only a cache of the log: one
+//! that is damaged, or was written in another state format
+//! ([`STATE_FORMAT`]), is passed over (and the reason said) and the log is
+//! replayed from further back.
 //!
 //! Each organisation (tenant) has its own configuration and its own
 //! engine; the log records which organisation each input belongs to, so
@@ -13,6 +21,7 @@
 
 pub mod directory;
 
+use kpi::Kpi;
 use model::{ContactId, NhsNumber, OrgId, PhoneNumber, Timestamp};
 use routing::{Config, Engine, Input};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -30,6 +39,65 @@ pub enum StoreError {
     Empty,
     #[error("{0}")]
     Conflict(String),
+    /// The database was written by a newer Switchboard.
+    #[error("{0}")]
+    TooNew(String),
+}
+
+/// The format log entries are written in now. Entry `input` is the JSON
+/// of a [`routing::Input`] as this version spells it. Raise it (and teach
+/// [`decode_input`] the old one) when that spelling changes incompatibly;
+/// `tests/fixtures/log-v1.sql` is a log written in format 1 that every
+/// later version must still read.
+pub const LOG_FORMAT: u32 = 1;
+
+/// The format of snapshot state (postcard of [`TenantState`]). Any change
+/// to the engine's or the KPI engine's fields changes it: the test
+/// `the_snapshot_layout_is_pinned` fails until this is raised, so an old
+/// snapshot is never misread (it is passed over, and the log replayed).
+pub const STATE_FORMAT: u32 = 1;
+
+/// One organisation's state as a snapshot holds it.
+#[derive(Serialize, Deserialize)]
+pub struct TenantState {
+    pub engine: Engine,
+    pub kpi: Kpi,
+}
+
+impl TenantState {
+    /// The snapshot bytes of an engine and its KPIs (the same bytes as a
+    /// `TenantState` holding them).
+    pub fn encode(engine: &Engine, kpi: &Kpi) -> Result<Vec<u8>, StoreError> {
+        postcard::to_allocvec(&(engine, kpi)).map_err(|e| StoreError::Db(format!("snapshot: {e}")))
+    }
+
+    /// State from snapshot bytes, checked: every byte used, the engine's
+    /// indexes consistent.
+    pub fn decode(bytes: &[u8]) -> Result<TenantState, String> {
+        let (state, rest): (TenantState, _) =
+            postcard::take_from_bytes(bytes).map_err(|e| format!("cannot be decoded ({e})"))?;
+        if !rest.is_empty() {
+            return Err(format!("has {} bytes left over", rest.len()));
+        }
+        state
+            .engine
+            .check_consistency()
+            .map_err(|e| format!("is inconsistent ({e})"))?;
+        Ok(state)
+    }
+}
+
+/// A snapshot found: where it stands, and the state.
+pub type Snapshot = (SnapshotInfo, TenantState);
+
+/// How a snapshot was written and where it stands in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub org: OrgId,
+    /// The last log entry the state includes.
+    pub seq: u64,
+    pub at: Timestamp,
+    pub bytes: usize,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -118,11 +186,30 @@ pub trait Store {
     /// wrap-up outcomes); durable when it returns (commit before
     /// acknowledging). Returns the last sequence number.
     fn append(&mut self, batch: &Batch) -> Result<u64, StoreError>;
-    /// Every logged input of every organisation, in order.
+    /// Every logged input of every organisation after sequence number
+    /// `after`, in order.
     fn for_each_input(
         &self,
+        after: u64,
         f: &mut dyn FnMut(u64, OrgId, Timestamp, Input),
     ) -> Result<u64, StoreError>;
+    /// Keeps `engine` and `kpi` as organisation `org`'s state after log entry `seq`
+    /// (and drops all but the two latest snapshots of it).
+    fn save_snapshot(
+        &mut self,
+        org: OrgId,
+        seq: u64,
+        engine: &Engine,
+        kpi: &Kpi,
+    ) -> Result<SnapshotInfo, StoreError>;
+    /// The latest usable snapshot of `org`, with a note for each later
+    /// one passed over and why.
+    fn latest_snapshot(
+        &self,
+        org: OrgId,
+    ) -> Result<(Option<Snapshot>, Vec<String>), StoreError>;
+    /// The last sequence number in the log (0 if empty).
+    fn last_seq(&self) -> Result<u64, StoreError>;
     fn append_audit(&mut self, record: &AuditRecord) -> Result<u64, StoreError>;
     /// The next unused contact id: above every contact id in the log (a
     /// persisted sequence, moved on by [`Store::append`]).
@@ -130,47 +217,109 @@ pub trait Store {
     fn verify_audit(&self) -> Result<AuditCheck, StoreError>;
 }
 
-/// Rebuilds one organisation's engine from a store: its initial
-/// configuration, then every logged input of that organisation replayed in
-/// order. Inputs the engine refused when they were first given are refused
-/// again, identically.
+/// Rebuilds one organisation's engine from a store: its latest snapshot
+/// (or initial configuration), then every later logged input of that
+/// organisation replayed in order. Inputs the engine refused when they
+/// were first given are refused again, identically.
 pub fn recover(store: &dyn Store, org: OrgId) -> Result<Engine, StoreError> {
-    let mut all = recover_all(store, &mut |_, _| {})?;
-    all.remove(&org).ok_or(StoreError::Empty)
+    let mut all = recover_all(store, &|c| {
+        Kpi::new(kpi::KpiConfig::from_routing(
+            model::DurationMs::from_secs(15 * 60),
+            c,
+        ))
+    })?;
+    all.tenants
+        .remove(&org)
+        .map(|t| t.state.engine)
+        .ok_or(StoreError::Empty)
 }
 
-/// Every organisation's engine, rebuilt in one pass over the log, handing
-/// each event the replay gives to `observe` (the server rebuilds its live
-/// KPIs this way).
+/// One organisation's state rebuilt, and how.
+pub struct Recovered {
+    pub state: TenantState,
+    /// The snapshot it started from, if any.
+    pub snapshot: Option<SnapshotInfo>,
+    /// Log entries replayed on top.
+    pub replayed: u64,
+}
+
+/// Every organisation's state, and what the operator should know about
+/// how it was rebuilt (snapshots passed over).
+pub struct Recovery {
+    pub tenants: std::collections::BTreeMap<OrgId, Recovered>,
+    pub notes: Vec<String>,
+    /// The last sequence number in the log.
+    pub last_seq: u64,
+}
+
+/// Every organisation's engine and KPIs, rebuilt in one pass over the
+/// log's tail: each starts from its latest usable snapshot (or from its
+/// initial configuration, with `fresh_kpi` of it) and replays the entries
+/// after it, its KPIs observing every event.
 pub fn recover_all(
     store: &dyn Store,
-    observe: &mut dyn FnMut(OrgId, &routing::Record),
-) -> Result<std::collections::BTreeMap<OrgId, Engine>, StoreError> {
-    let mut engines = std::collections::BTreeMap::new();
+    fresh_kpi: &dyn Fn(&Config) -> Kpi,
+) -> Result<Recovery, StoreError> {
+    let mut tenants = std::collections::BTreeMap::new();
+    let mut notes = Vec::new();
     for (org, _) in store.organisations()? {
-        let (config, at) = store.initial_config(org)?.ok_or(StoreError::Empty)?;
-        let engine = Engine::new(config, at).map_err(|e| StoreError::Decode {
-            seq: 0,
-            problem: format!("{org}: {e}"),
-        })?;
-        engines.insert(org, engine);
+        let (found, mut passed) = store.latest_snapshot(org)?;
+        notes.append(&mut passed);
+        let recovered = match found {
+            Some((info, state)) => Recovered {
+                state,
+                snapshot: Some(info),
+                replayed: 0,
+            },
+            None => {
+                let (config, at) = store.initial_config(org)?.ok_or(StoreError::Empty)?;
+                let engine = Engine::new(config.clone(), at).map_err(|e| StoreError::Decode {
+                    seq: 0,
+                    problem: format!("{org}: {e}"),
+                })?;
+                Recovered {
+                    state: TenantState {
+                        engine,
+                        kpi: fresh_kpi(&config),
+                    },
+                    snapshot: None,
+                    replayed: 0,
+                }
+            }
+        };
+        tenants.insert(org, recovered);
     }
+    let from = tenants
+        .values()
+        .map(|t: &Recovered| t.snapshot.as_ref().map_or(0, |s| s.seq))
+        .min()
+        .unwrap_or(0);
     let mut problem = None;
-    store.for_each_input(&mut |seq, org, t, input| match engines.get_mut(&org) {
-        Some(engine) => {
-            let _ = engine.handle(t, input);
-            engine.drain_output().for_each(|r| observe(org, &r));
-        }
-        None => {
-            problem.get_or_insert(StoreError::Decode {
-                seq,
-                problem: format!("input for unknown organisation {org}"),
-            });
-        }
-    })?;
+    store.for_each_input(
+        from,
+        &mut |seq, org, t, input| match tenants.get_mut(&org) {
+            Some(r) if r.snapshot.as_ref().is_some_and(|s| seq <= s.seq) => {}
+            Some(r) => {
+                let TenantState { engine, kpi } = &mut r.state;
+                let _ = engine.handle(t, input);
+                engine.drain_output().for_each(|rec| kpi.observe(&rec));
+                r.replayed += 1;
+            }
+            None => {
+                problem.get_or_insert(StoreError::Decode {
+                    seq,
+                    problem: format!("input for unknown organisation {org}"),
+                });
+            }
+        },
+    )?;
     match problem {
         Some(p) => Err(p),
-        None => Ok(engines),
+        None => Ok(Recovery {
+            tenants,
+            notes,
+            last_seq: store.last_seq()?,
+        }),
     }
 }
 
@@ -199,7 +348,18 @@ CREATE TABLE IF NOT EXISTS input_log (
     seq INTEGER PRIMARY KEY,
     org INTEGER NOT NULL,
     at_ms INTEGER NOT NULL,
-    input TEXT NOT NULL
+    input TEXT NOT NULL,
+    v INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    org INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    format INTEGER NOT NULL,
+    written_by TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (org, seq)
 );
 CREATE TABLE IF NOT EXISTS contact_callers (
     org INTEGER NOT NULL,
@@ -277,8 +437,46 @@ impl SqliteStore {
                 dir.display()
             )));
         }
+        let has_meta: bool = db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'meta')",
+            [],
+            |r| r.get(0),
+        )?;
+        let format: Option<String> = if has_meta {
+            db.query_row("SELECT value FROM meta WHERE key = 'log_format'", [], |r| {
+                r.get(0)
+            })
+            .optional()?
+        } else {
+            None
+        };
+        if let Some(f) = format {
+            match f.parse::<u32>() {
+                Ok(f) if f <= LOG_FORMAT => {}
+                _ => {
+                    return Err(StoreError::TooNew(format!(
+                        "{} holds a log in format {f}, written by a newer Switchboard; this one reads formats up to {LOG_FORMAT}: run the newer version (nothing was changed)",
+                        dir.display()
+                    )))
+                }
+            }
+        }
         db.execute_batch(SCHEMA)?;
         db.execute_batch(directory::SCHEMA)?;
+        // A log written before entries carried their format: all of it is
+        // format 1.
+        let unversioned: bool = db.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM pragma_table_info('input_log') WHERE name = 'v')",
+            [],
+            |r| r.get(0),
+        )?;
+        if unversioned {
+            db.execute_batch("ALTER TABLE input_log ADD COLUMN v INTEGER NOT NULL DEFAULT 1")?;
+        }
+        db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('log_format', ?1)",
+            params![LOG_FORMAT.to_string()],
+        )?;
         // A log written before the contact id sequence: start it past
         // every contact id the log holds (clients chose them then).
         db.execute(
@@ -326,6 +524,24 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
         seq,
         problem: e.to_string(),
     })
+}
+
+/// A log entry's input from its stored form, by the format it was
+/// written in.
+pub fn decode_input(seq: u64, format: u32, text: &str) -> Result<Input, StoreError> {
+    match format {
+        1 => decode(seq, text),
+        f => Err(StoreError::TooNew(format!(
+            "log entry {seq} is in format {f}, written by a newer Switchboard; this one reads formats up to {LOG_FORMAT}"
+        ))),
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Result<String, StoreError> {
@@ -385,10 +601,11 @@ impl Store for SqliteStore {
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
-            let mut st =
-                tx.prepare_cached("INSERT INTO input_log (org, at_ms, input) VALUES (?1, ?2, ?3)")?;
+            let mut st = tx.prepare_cached(
+                "INSERT INTO input_log (org, at_ms, input, v) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for (org, t, input) in &batch.inputs {
-                st.execute(params![org.0, t.as_ms(), encode(input)?])?;
+                st.execute(params![org.0, t.as_ms(), encode(input)?, LOG_FORMAT])?;
             }
         }
         for r in &batch.audit {
@@ -440,23 +657,120 @@ impl Store for SqliteStore {
 
     fn for_each_input(
         &self,
+        after: u64,
         f: &mut dyn FnMut(u64, OrgId, Timestamp, Input),
     ) -> Result<u64, StoreError> {
-        let mut st = self
-            .db
-            .prepare("SELECT seq, org, at_ms, input FROM input_log ORDER BY seq")?;
-        let mut rows = st.query([])?;
+        let mut st = self.db.prepare(
+            "SELECT seq, org, at_ms, input, v FROM input_log WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let mut rows = st.query(params![after as i64])?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
             let org: u32 = row.get(1)?;
             let at: i64 = row.get(2)?;
             let text: String = row.get(3)?;
-            let input: Input = decode(seq as u64, &text)?;
+            let input = decode_input(seq as u64, row.get(4)?, &text)?;
             f(seq as u64, OrgId(org), Timestamp(at), input);
             n += 1;
         }
         Ok(n)
+    }
+
+    fn save_snapshot(
+        &mut self,
+        org: OrgId,
+        seq: u64,
+        engine: &Engine,
+        kpi: &Kpi,
+    ) -> Result<SnapshotInfo, StoreError> {
+        let bytes = TenantState::encode(engine, kpi)?;
+        let at = engine.now();
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshots (org, seq, at_ms, format, written_by, sha256, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                org.0,
+                seq as i64,
+                at.as_ms(),
+                STATE_FORMAT,
+                env!("CARGO_PKG_VERSION"),
+                sha256_hex(&bytes),
+                bytes
+            ],
+        )?;
+        tx.execute(
+            "DELETE FROM snapshots WHERE org = ?1 AND seq < (
+                 SELECT MIN(seq) FROM (SELECT seq FROM snapshots WHERE org = ?1 ORDER BY seq DESC LIMIT 2))",
+            params![org.0],
+        )?;
+        tx.commit()?;
+        Ok(SnapshotInfo {
+            org,
+            seq,
+            at,
+            bytes: bytes.len(),
+        })
+    }
+
+    fn latest_snapshot(
+        &self,
+        org: OrgId,
+    ) -> Result<(Option<Snapshot>, Vec<String>), StoreError> {
+        let mut st = self.db.prepare(
+            "SELECT seq, at_ms, format, written_by, sha256, state FROM snapshots
+             WHERE org = ?1 ORDER BY seq DESC",
+        )?;
+        let mut rows = st.query(params![org.0])?;
+        let mut notes = Vec::new();
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)? as u64;
+            let at = Timestamp(row.get(1)?);
+            let format: u32 = row.get(2)?;
+            let by: String = row.get(3)?;
+            let sum: String = row.get(4)?;
+            let bytes: Vec<u8> = row.get(5)?;
+            let passed = |why: String| {
+                format!(
+                    "{org}: the snapshot after log entry {seq} (written by Switchboard {by}) {why}; the log is replayed from further back instead"
+                )
+            };
+            if format != STATE_FORMAT {
+                notes.push(passed(format!(
+                    "is in state format {format}, this version's is {STATE_FORMAT}"
+                )));
+                continue;
+            }
+            if sha256_hex(&bytes) != sum {
+                notes.push(passed("is damaged (its checksum does not match)".into()));
+                continue;
+            }
+            match TenantState::decode(&bytes) {
+                Ok(state) => {
+                    let info = SnapshotInfo {
+                        org,
+                        seq,
+                        at,
+                        bytes: bytes.len(),
+                    };
+                    return Ok((Some((info, state)), notes));
+                }
+                Err(why) => notes.push(passed(why)),
+            }
+        }
+        Ok((None, notes))
+    }
+
+    fn last_seq(&self) -> Result<u64, StoreError> {
+        let last: i64 =
+            self.db
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM input_log", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(last as u64)
     }
 
     fn next_contact_id(&self) -> Result<u64, StoreError> {

@@ -92,6 +92,12 @@ enum Command {
         /// examples.
         #[arg(long)]
         flows: Vec<PathBuf>,
+        /// Snapshot each organisation's state after this many logged
+        /// inputs (and on a clean shutdown), so a restart loads it and
+        /// replays only the log's tail.
+        #[arg(long, default_value_t = server::SNAPSHOT_EVERY,
+              value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        snapshot_every: u64,
     },
     /// First run of a real installation: creates the organisation and its
     /// first admin, reading the admin's password from stdin (no default
@@ -232,6 +238,7 @@ fn run(cli: Cli) -> Result<()> {
             sip_trunk,
             prompts,
             flows: flow_files,
+            snapshot_every,
         } => {
             let voice = match (sip.as_deref(), demo) {
                 (Some("off"), _) | (None, false) => None,
@@ -280,6 +287,7 @@ fn run(cli: Cli) -> Result<()> {
                 demo,
                 traffic,
                 voice,
+                snapshot_every,
             }))?;
         }
         Command::Bootstrap { data, org, admin } => {
