@@ -867,6 +867,51 @@ impl Kpi {
         }
     }
 
+    /// Takes out of memory the intervals that have closed for good, to be
+    /// kept elsewhere (the server persists them): every interval starting
+    /// before `before` and before the arrival interval of every contact
+    /// still counted (whose later events still count there). Returns the
+    /// start of the first interval kept and the non-empty intervals
+    /// taken, each with its start.
+    pub fn retire(
+        &mut self,
+        before: Timestamp,
+    ) -> (Timestamp, Vec<(Dimension, Timestamp, Counts)>) {
+        let tracked = self
+            .contacts
+            .values()
+            .chain(self.wrapping.values().map(|(_, t)| t))
+            .chain(self.just_ended.iter().map(|(_, (_, t))| t))
+            .map(|t| t.interval)
+            .min();
+        let cut = self.interval_of(before).min(tracked.unwrap_or(i64::MAX));
+        let start_of = |i: i64| self.cfg.origin.plus(DurationMs(i * self.cfg.interval.0));
+        let mut out = Vec::new();
+        let empty = Counts::default();
+        for (se, d) in self.store.series.iter_mut().zip(&self.store.dims) {
+            while se.first < cut {
+                let Some(c) = se.counts.pop_front() else {
+                    break;
+                };
+                if c != empty {
+                    out.push((d.clone(), start_of(se.first), c));
+                }
+                se.first += 1;
+            }
+        }
+        (start_of(cut), out)
+    }
+
+    /// Puts back intervals [`Kpi::retire`] took (when keeping them
+    /// elsewhere failed).
+    pub fn reinstate(&mut self, rows: Vec<(Dimension, Timestamp, Counts)>) {
+        for (d, start, c) in rows {
+            let s = self.store.id(d);
+            let i = self.interval_of(start);
+            self.store.at(s, i).merge(&c);
+        }
+    }
+
     /// The report: every row, sorted by dimension then interval; with
     /// totals rows (interval `None`) where configured.
     pub fn report(&self) -> Vec<Row> {

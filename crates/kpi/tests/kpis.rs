@@ -160,3 +160,53 @@ fn contacts_count_in_their_arrival_interval_and_agent_time_splits_by_the_clock()
     assert_eq!((a1.counts.busy_ms, a1.counts.idle_ms), (130_000, 170_000));
     assert_eq!(a0.figures.occupancy, Some(10.0 / 900.0));
 }
+
+/// Retired intervals plus what stays make the same interval rows as
+/// keeping everything; an interval a contact still counts in is kept;
+/// reinstated intervals are as they were.
+#[test]
+fn retired_intervals_and_the_rest_make_the_same_report() {
+    // c1 arrives in interval 0 and is answered; c2 arrives in interval 1
+    // and is still live at the end (never answered), so interval 1 must stay.
+    let text = "0 ready alice
+         100 arrive c1 wheelchairs
+         110 accept alice c1
+         200 end c1
+         1000 arrive c2 wheelchairs
+         1100 tick";
+    let feed = || {
+        let config = demo::kent_community_trust();
+        let mut kpi = Kpi::new(KpiConfig::from_routing(DurationMs::from_secs(900), &config));
+        let mut e = Engine::new(config, Timestamp::ZERO).unwrap();
+        let mut records = Vec::new();
+        script::run_collect(&mut e, text, &mut records).unwrap();
+        records.iter().for_each(|r| kpi.observe(r));
+        kpi.close(Timestamp(1_200_000));
+        kpi
+    };
+    let intervals = |rows: Vec<kpi::Row>| -> Vec<(Dimension, Timestamp, kpi::Counts)> {
+        let mut v: Vec<_> = rows
+            .into_iter()
+            .filter_map(|r| Some((r.dimension, r.interval_start?, r.counts)))
+            .collect();
+        v.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        v
+    };
+    let all = intervals(feed().report());
+    let mut k = feed();
+    let (kept_from, mut retired) = k.retire(Timestamp(3_600_000));
+    // Interval 1 (from 900 s) holds the waiting c2: kept, and all after it.
+    assert_eq!(kept_from, Timestamp(900_000));
+    assert!(!retired.is_empty());
+    assert!(retired.iter().all(|(_, t, _)| *t < kept_from));
+    let mut both = intervals(k.report());
+    assert!(both.iter().all(|(_, t, _)| *t >= kept_from));
+    both.append(&mut retired.clone());
+    both.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    assert_eq!(both, all);
+    // Nothing more to retire at the same point; put back, all is as before.
+    assert!(k.retire(Timestamp(3_600_000)).1.is_empty());
+    retired.reverse();
+    k.reinstate(retired);
+    assert_eq!(intervals(k.report()), all);
+}

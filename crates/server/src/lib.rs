@@ -90,7 +90,15 @@ pub(crate) struct Tenant {
     /// Each agent's status as last seen, and since when (the wallboard's
     /// "time in state").
     pub(crate) agent_since: std::collections::HashMap<AgentId, (String, Timestamp)>,
+    /// KPI intervals before this are kept in the store, not in `kpi`
+    /// (see [`KPI_IN_MEMORY`]).
+    pub(crate) kpi_before: Option<Timestamp>,
 }
+
+/// How much KPI history stays in memory (for the wallboard and the
+/// reports of the last days); older closed intervals move to the store
+/// with each snapshot, so memory does not grow with history.
+pub const KPI_IN_MEMORY: model::DurationMs = model::DurationMs(8 * 24 * 3600 * 1000);
 
 /// The agent an event is about, if any.
 fn event_agent(e: &routing::Event) -> Option<AgentId> {
@@ -131,6 +139,7 @@ impl Tenant {
             kpi,
             hub: broadcast::channel(4096).0,
             agent_since: Default::default(),
+            kpi_before: None,
         }
     }
 
@@ -314,21 +323,38 @@ impl Snapshots {
     /// Writes the snapshots due (all changed ones if `all`). A snapshot is
     /// a cache of the log: one that cannot be written is reported and the
     /// log still holds everything.
-    fn write(&mut self, tenants: &BTreeMap<OrgId, Tenant>, store: &mut SqliteStore, all: bool) {
+    /// KPI intervals older than [`KPI_IN_MEMORY`] go to the store with
+    /// the snapshot (put back if it cannot be written).
+    fn write(&mut self, tenants: &mut BTreeMap<OrgId, Tenant>, store: &mut SqliteStore, all: bool) {
         if !all && self.since_last < self.every {
             return;
         }
         for org in std::mem::take(&mut self.changed) {
-            let Some(t) = tenants.get(&org) else { continue };
+            let Some(t) = tenants.get_mut(&org) else {
+                continue;
+            };
             let started = std::time::Instant::now();
-            match store.save_snapshot(org, self.seq, &t.engine, &t.kpi) {
-                Ok(s) => eprintln!(
-                    "{org}: snapshot after log entry {} ({} KiB) in {:.0} ms",
-                    s.seq,
-                    s.bytes / 1024,
-                    started.elapsed().as_secs_f64() * 1000.0
-                ),
-                Err(e) => eprintln!("warning: {org}: snapshot not written: {e}"),
+            let keep_from = Timestamp(t.engine.now().0.saturating_sub(KPI_IN_MEMORY.0));
+            let (before, rows) = t.kpi.retire(keep_from);
+            let retired = store::Retired {
+                before: t.kpi_before.map_or(before, |b| b.max(before)),
+                rows,
+            };
+            match store.save_snapshot(org, self.seq, &t.engine, &t.kpi, &retired) {
+                Ok(s) => {
+                    t.kpi_before = Some(retired.before);
+                    eprintln!(
+                        "{org}: snapshot after log entry {} ({} KiB, {} KPI intervals moved to the store) in {:.0} ms",
+                        s.seq,
+                        s.bytes / 1024,
+                        retired.rows.len(),
+                        started.elapsed().as_secs_f64() * 1000.0
+                    )
+                }
+                Err(e) => {
+                    t.kpi.reinstate(retired.rows);
+                    eprintln!("warning: {org}: snapshot not written: {e}")
+                }
             }
         }
         self.since_last = 0;
@@ -468,7 +494,7 @@ async fn engine_task(
                     }
                     let _ = s.reply.send(r);
                 }
-                snapshots.write(&tenants, &mut store, false);
+                snapshots.write(&mut tenants, &mut store, false);
             }
             Command::Read(org, f) => {
                 let now = wall_clock();
@@ -485,7 +511,7 @@ async fn engine_task(
                 let _ = reply.send(tenants.get(&org).map(|t| t.hub.subscribe()));
             }
             Command::Stop(done) => {
-                snapshots.write(&tenants, &mut store, true);
+                snapshots.write(&mut tenants, &mut store, true);
                 let _ = done.send(());
                 return;
             }
@@ -1024,6 +1050,12 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         replayed += r.replayed;
         from_snapshots += usize::from(r.snapshot.is_some());
         let mut t = Tenant::new(r.state.engine, r.state.kpi);
+        // History already in the store leaves memory (a replay from
+        // further back than the last snapshot rebuilds it there).
+        t.kpi_before = st.kpi_retired_before(org)?;
+        if let Some(b) = t.kpi_before {
+            let _ = t.kpi.retire(b);
+        }
         let now = wall_clock().max(t.engine.now());
         t.fire_timers(now);
         tenants.insert(org, t);

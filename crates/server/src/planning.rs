@@ -238,10 +238,12 @@ pub(crate) async fn plan(
             .map_err(|(line, p)| bad(format!("history_csv: line {line}: {p}")))),
         None => {
             let report = tryr!(
-                app.read(c.org, |t, now| {
-                    t.kpi.close(now);
-                    (t.kpi.report(), now)
-                })
+                crate::reports::interval_rows(
+                    &app,
+                    c.org,
+                    Timestamp(i64::MIN),
+                    Timestamp(i64::MAX)
+                )
                 .await
             );
             let (rows, handled) = own_history(report.0, report.1, &dim);
@@ -425,11 +427,7 @@ pub(crate) async fn surge(State(app): State<App>, Extension(c): Extension<Caller
         return Json(json!({ "forecast": false, "warning": null })).into_response();
     };
     let report = tryr!(
-        app.read(c.org, |t, now| {
-            t.kpi.close(now);
-            (t.kpi.report(), now)
-        })
-        .await
+        crate::reports::interval_rows(&app, c.org, Timestamp(start), Timestamp(i64::MAX)).await
     );
     const STEP: i64 = 15 * 60 * 1000;
     let now = report.1 .0;

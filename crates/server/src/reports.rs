@@ -167,6 +167,43 @@ pub(crate) fn csv(rows: &[Row]) -> String {
     out
 }
 
+/// An organisation's KPI interval rows starting in `from..to`: those kept
+/// in the store (older than [`crate::KPI_IN_MEMORY`]), then those in
+/// memory; and the time of the read.
+pub(crate) async fn interval_rows(
+    app: &App,
+    org: model::OrgId,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<(Vec<Row>, Timestamp), Response> {
+    let (memory, before, now) = app
+        .read(org, |t, now| {
+            t.kpi.close(now);
+            (t.kpi.report(), t.kpi_before, now)
+        })
+        .await?;
+    let mut rows: Vec<Row> = match before {
+        Some(b) if from < b => app
+            .directory()
+            .kpi_history(org, from, to.min(b))
+            .map_err(crate::store_error)?
+            .into_iter()
+            .map(|(dimension, start, mut counts)| Row {
+                figures: counts.figures(),
+                dimension,
+                interval_start: Some(start),
+                counts,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    rows.extend(memory.into_iter().filter(|r| {
+        r.interval_start
+            .is_some_and(|s| s >= from && s < to && before.is_none_or(|b| s >= b))
+    }));
+    Ok((rows, now))
+}
+
 pub(crate) async fn kpi_report(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
@@ -184,13 +221,7 @@ pub(crate) async fn kpi_report(
         Some("csv") => true,
         Some(_) => return error(StatusCode::BAD_REQUEST, "format: json or csv".into()),
     };
-    let all = tryr!(
-        app.read(c.org, move |t, now| {
-            t.kpi.close(now);
-            t.kpi.report()
-        })
-        .await
-    );
+    let (all, _) = tryr!(interval_rows(&app, c.org, from, to).await);
     let rows = rows(all, from, to, by_day);
     if as_csv {
         return (

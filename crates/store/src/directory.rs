@@ -511,6 +511,35 @@ impl Directory {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// An organisation's KPI intervals kept in the store (closed for good,
+    /// taken out of memory), starting in `from..to`.
+    pub fn kpi_history(
+        &self,
+        org: OrgId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(kpi::Dimension, Timestamp, kpi::Counts)>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT dimension, interval_ms, counts, waits FROM kpi_history
+             WHERE org = ?1 AND interval_ms >= ?2 AND interval_ms < ?3",
+        )?;
+        let mut rows = st.query(params![org.0, from.as_ms(), to.as_ms()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let d: String = r.get(0)?;
+            let start = Timestamp(r.get(1)?);
+            let c: String = r.get(2)?;
+            let waits: Vec<u8> = r.get(3)?;
+            let mut counts: kpi::Counts = crate::decode(0, &c)?;
+            counts.waits_ms = waits
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            out.push((crate::decode(0, &d)?, start, counts));
+        }
+        Ok(out)
+    }
+
     // --- services and entry points ---------------------------------------
 
     /// Creates or replaces a service (its definition as JSON) and the entry

@@ -87,6 +87,16 @@ impl TenantState {
     }
 }
 
+/// KPI intervals closed for good, taken out of memory to be kept in the
+/// store with the snapshot that no longer holds them (see
+/// [`kpi::Kpi::retire`]).
+#[derive(Debug, Clone, Default)]
+pub struct Retired {
+    /// Every interval before this is in the store, none after.
+    pub before: Timestamp,
+    pub rows: Vec<(kpi::Dimension, Timestamp, kpi::Counts)>,
+}
+
 /// A snapshot found: where it stands, and the state.
 pub type Snapshot = (SnapshotInfo, TenantState);
 
@@ -193,21 +203,23 @@ pub trait Store {
         after: u64,
         f: &mut dyn FnMut(u64, OrgId, Timestamp, Input),
     ) -> Result<u64, StoreError>;
-    /// Keeps `engine` and `kpi` as organisation `org`'s state after log entry `seq`
-    /// (and drops all but the two latest snapshots of it).
+    /// Keeps `engine` and `kpi` as organisation `org`'s state after log
+    /// entry `seq`, with the KPI intervals `retired` from it, in one
+    /// transaction (and drops all but the two latest snapshots of it).
     fn save_snapshot(
         &mut self,
         org: OrgId,
         seq: u64,
         engine: &Engine,
         kpi: &Kpi,
+        retired: &Retired,
     ) -> Result<SnapshotInfo, StoreError>;
+    /// Where an organisation's KPI history in the store ends: its
+    /// intervals before this are kept there, not in memory.
+    fn kpi_retired_before(&self, org: OrgId) -> Result<Option<Timestamp>, StoreError>;
     /// The latest usable snapshot of `org`, with a note for each later
     /// one passed over and why.
-    fn latest_snapshot(
-        &self,
-        org: OrgId,
-    ) -> Result<(Option<Snapshot>, Vec<String>), StoreError>;
+    fn latest_snapshot(&self, org: OrgId) -> Result<(Option<Snapshot>, Vec<String>), StoreError>;
     /// The last sequence number in the log (0 if empty).
     fn last_seq(&self) -> Result<u64, StoreError>;
     fn append_audit(&mut self, record: &AuditRecord) -> Result<u64, StoreError>;
@@ -351,6 +363,15 @@ CREATE TABLE IF NOT EXISTS input_log (
     input TEXT NOT NULL,
     v INTEGER NOT NULL DEFAULT 1
 );
+CREATE TABLE IF NOT EXISTS kpi_history (
+    org INTEGER NOT NULL,
+    dimension TEXT NOT NULL,
+    interval_ms INTEGER NOT NULL,
+    counts TEXT NOT NULL,
+    waits BLOB NOT NULL,
+    PRIMARY KEY (org, interval_ms, dimension)
+);
+CREATE TABLE IF NOT EXISTS kpi_retired (org INTEGER PRIMARY KEY, before_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (
     org INTEGER NOT NULL,
     seq INTEGER NOT NULL,
@@ -478,15 +499,23 @@ impl SqliteStore {
             params![LOG_FORMAT.to_string()],
         )?;
         // A log written before the contact id sequence: start it past
-        // every contact id the log holds (clients chose them then).
-        db.execute(
-            "INSERT OR IGNORE INTO meta (key, value)
-             SELECT 'next_contact_id', CAST(COALESCE(MAX(COALESCE(
-                 json_extract(input, '$.arrive.id'),
-                 json_extract(input, '$.schedule_callback.contact.id'))), 0) + 1 AS TEXT)
-             FROM input_log",
+        // every contact id the log holds (clients chose them then). Once
+        // only: this reads the whole log.
+        let sequenced: bool = db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'next_contact_id')",
             [],
+            |r| r.get(0),
         )?;
+        if !sequenced {
+            db.execute(
+                "INSERT INTO meta (key, value)
+                 SELECT 'next_contact_id', CAST(COALESCE(MAX(COALESCE(
+                     json_extract(input, '$.arrive.id'),
+                     json_extract(input, '$.schedule_callback.contact.id'))), 0) + 1 AS TEXT)
+                 FROM input_log",
+                [],
+            )?;
+        }
         Ok(SqliteStore { db })
     }
 }
@@ -683,12 +712,28 @@ impl Store for SqliteStore {
         seq: u64,
         engine: &Engine,
         kpi: &Kpi,
+        retired: &Retired,
     ) -> Result<SnapshotInfo, StoreError> {
         let bytes = TenantState::encode(engine, kpi)?;
         let at = engine.now();
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO kpi_history (org, dimension, interval_ms, counts, waits)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (d, start, c) in &retired.rows {
+                let waits: Vec<u8> = c.waits_ms.iter().flat_map(|w| w.to_le_bytes()).collect();
+                st.execute(params![org.0, encode(d)?, start.as_ms(), encode(c)?, waits])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO kpi_retired (org, before_ms) VALUES (?1, ?2)
+             ON CONFLICT (org) DO UPDATE SET before_ms = MAX(before_ms, excluded.before_ms)",
+            params![org.0, retired.before.as_ms()],
+        )?;
         tx.execute(
             "INSERT OR REPLACE INTO snapshots (org, seq, at_ms, format, written_by, sha256, state)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -716,10 +761,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn latest_snapshot(
-        &self,
-        org: OrgId,
-    ) -> Result<(Option<Snapshot>, Vec<String>), StoreError> {
+    fn latest_snapshot(&self, org: OrgId) -> Result<(Option<Snapshot>, Vec<String>), StoreError> {
         let mut st = self.db.prepare(
             "SELECT seq, at_ms, format, written_by, sha256, state FROM snapshots
              WHERE org = ?1 ORDER BY seq DESC",
@@ -762,6 +804,18 @@ impl Store for SqliteStore {
             }
         }
         Ok((None, notes))
+    }
+
+    fn kpi_retired_before(&self, org: OrgId) -> Result<Option<Timestamp>, StoreError> {
+        let v: Option<i64> = self
+            .db
+            .query_row(
+                "SELECT before_ms FROM kpi_retired WHERE org = ?1",
+                params![org.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(v.map(Timestamp))
     }
 
     fn last_seq(&self) -> Result<u64, StoreError> {

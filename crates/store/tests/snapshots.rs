@@ -30,12 +30,21 @@ fn recover(st: &SqliteStore) -> Recovery {
 
 /// A store holding `n` inputs of traffic, logged in batches of 50.
 fn store_with_traffic(dir: &std::path::Path, n: u64) -> (SqliteStore, Vec<(Timestamp, Input)>) {
+    store_with_traffic_every(dir, n, 4_000)
+}
+
+/// As [`store_with_traffic`], a call every `gap_ms`.
+fn store_with_traffic_every(
+    dir: &std::path::Path,
+    n: u64,
+    gap_ms: i64,
+) -> (SqliteStore, Vec<(Timestamp, Input)>) {
     let mut st = SqliteStore::open(dir).unwrap();
     let org = st
         .create_organisation("Kent", &demo::kent_community_trust(), Timestamp::ZERO)
         .unwrap();
     let mut inputs = Vec::new();
-    traffic(n, 4_000, &mut |t, i| inputs.push((t, i)));
+    traffic(n, gap_ms, &mut |t, i| inputs.push((t, i)));
     append(&mut st, org, &inputs);
     (st, inputs)
 }
@@ -97,7 +106,13 @@ fn a_restart_from_a_snapshot_replays_only_the_tail_and_ends_where_a_full_replay_
     // A snapshot after 3,000 entries, then 1,000 more: a restart replays
     // just those.
     let info = st
-        .save_snapshot(org, 3_000, &full.state.engine, &full.state.kpi)
+        .save_snapshot(
+            org,
+            3_000,
+            &full.state.engine,
+            &full.state.kpi,
+            &store::Retired::default(),
+        )
         .unwrap();
     assert_eq!(info.seq, 3_000);
     append(&mut st, org, &inputs[3_000..]);
@@ -140,10 +155,22 @@ fn a_damaged_or_foreign_snapshot_is_passed_over_and_the_log_replayed() {
         r
     };
     let (mut at_1500, _) = only(recover(&st));
-    st.save_snapshot(OrgId(1), 1_000, &at_1000.state.engine, &at_1000.state.kpi)
-        .unwrap();
-    st.save_snapshot(OrgId(1), 1_500, &at_1500.state.engine, &at_1500.state.kpi)
-        .unwrap();
+    st.save_snapshot(
+        OrgId(1),
+        1_000,
+        &at_1000.state.engine,
+        &at_1000.state.kpi,
+        &store::Retired::default(),
+    )
+    .unwrap();
+    st.save_snapshot(
+        OrgId(1),
+        1_500,
+        &at_1500.state.engine,
+        &at_1500.state.kpi,
+        &store::Retired::default(),
+    )
+    .unwrap();
     drop(st);
     let raw = rusqlite::Connection::open(dir.join("switchboard.db")).unwrap();
 
@@ -311,5 +338,55 @@ fn the_snapshot_layout_is_pinned() {
         ),
         "the snapshot layout changed: raise store::STATE_FORMAT and pin the new layout here"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// KPI intervals retired with a snapshot are in the store, and they with
+/// what the restored KPI engine holds make the full replay's figures.
+#[test]
+fn retired_kpi_intervals_are_kept_in_the_store_with_the_snapshot() {
+    let dir = tempdir("kpi-history");
+    // Light traffic: every call ends, so old intervals close for good.
+    let (mut st, _) = store_with_traffic_every(&dir, 3_000, 15_000);
+    let (mut full, _) = only(recover(&st));
+    let now = full.state.engine.now();
+    let intervals = |rows: Vec<kpi::Row>| -> Vec<(kpi::Dimension, Timestamp, kpi::Counts)> {
+        rows.into_iter()
+            .filter_map(|r| Some((r.dimension, r.interval_start?, r.counts)))
+            .collect()
+    };
+    full.state.kpi.close(now);
+    let mut everything = intervals(full.state.kpi.report());
+    let (before, rows) = full.state.kpi.retire(Timestamp(now.0 - 3_600_000));
+    assert!(rows.len() > 10, "{}", rows.len());
+    assert_eq!(st.kpi_retired_before(OrgId(1)).unwrap(), None);
+    st.save_snapshot(
+        OrgId(1),
+        3_000,
+        &full.state.engine,
+        &full.state.kpi,
+        &store::Retired { before, rows },
+    )
+    .unwrap();
+    assert_eq!(st.kpi_retired_before(OrgId(1)).unwrap(), Some(before));
+    drop(st);
+    let st = SqliteStore::open(&dir).unwrap();
+    let (mut r, _) = only(recover(&st));
+    r.state.kpi.close(now);
+    let dir_ = store::directory::Directory::open(&dir).unwrap();
+    let mut both = dir_
+        .kpi_history(OrgId(1), Timestamp(i64::MIN), Timestamp(i64::MAX))
+        .unwrap();
+    assert!(both.iter().all(|(_, t, _)| *t < before));
+    both.extend(intervals(r.state.kpi.report()));
+    // In order, waits sorted (a report's percentiles reorder its copy).
+    let key = |v: &mut Vec<(kpi::Dimension, Timestamp, kpi::Counts)>| {
+        v.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        v.iter_mut()
+            .for_each(|(_, _, c)| c.waits_ms.sort_unstable());
+    };
+    key(&mut both);
+    key(&mut everything);
+    assert_eq!(both, everything);
     let _ = std::fs::remove_dir_all(&dir);
 }
