@@ -378,9 +378,8 @@ pub(crate) async fn clinical_callback(
         .directory()
         .contact_caller(c.org, ContactId(id))
         .map_err(store_error));
-    // The callback's own id: derived from the contact's, apart from any
-    // caller-chosen id range.
-    let callback = ContactId(id.wrapping_mul(1000).wrapping_add(7) | (1 << 62));
+    // The callback's own id, from the server's sequence like every other.
+    let callback = app.ids.next();
     let mut nc =
         routing::NewContact::new(callback, model::QueueId(b.queue), model::Channel::Callback);
     nc.priority = crate::seed::CLINICAL_BASE - minutes as i32;

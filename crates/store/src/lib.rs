@@ -335,6 +335,12 @@ pub fn recover_all(
     }
 }
 
+/// Contact ids the sequence hands out stay below this (2^53), so every
+/// JSON client, JavaScript's included, reads them exactly. Ids at or above
+/// it in an old log (clinical callbacks once took ids from 2^62) do not
+/// move the sequence: it can never reach them.
+pub const MAX_SEQUENTIAL_ID: u64 = 1 << 53;
+
 /// The id of the contact an input brings in, if it brings one.
 pub fn new_contact_id(input: &Input) -> Option<ContactId> {
     match input {
@@ -509,11 +515,13 @@ impl SqliteStore {
         if !sequenced {
             db.execute(
                 "INSERT INTO meta (key, value)
-                 SELECT 'next_contact_id', CAST(COALESCE(MAX(COALESCE(
+                 SELECT 'next_contact_id', CAST(COALESCE(MAX(id), 0) + 1 AS TEXT)
+                 FROM (SELECT COALESCE(
                      json_extract(input, '$.arrive.id'),
-                     json_extract(input, '$.schedule_callback.contact.id'))), 0) + 1 AS TEXT)
-                 FROM input_log",
-                [],
+                     json_extract(input, '$.schedule_callback.contact.id')) AS id
+                     FROM input_log)
+                 WHERE id < ?1",
+                params![MAX_SEQUENTIAL_ID as i64],
             )?;
         }
         Ok(SqliteStore { db })
@@ -668,6 +676,7 @@ impl Store for SqliteStore {
             .inputs
             .iter()
             .filter_map(|(_, _, i)| new_contact_id(i))
+            .filter(|id| id.0 < MAX_SEQUENTIAL_ID)
             .max()
         {
             tx.execute(

@@ -138,3 +138,40 @@ fn the_audit_chain_detects_changes_deletions_and_reordering() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The contact id sequence moves past every id used below 2^53 (the ids
+/// every JSON client reads exactly), and ids above it — clinical callbacks
+/// once took ids from 2^62 — do not drag it there, neither as they are
+/// logged nor when an old log's sequence is rebuilt.
+#[test]
+fn the_contact_id_sequence_stays_where_json_clients_read_it_exactly() {
+    let dir = tempdir("sequence");
+    let mut st = SqliteStore::open(&dir).unwrap();
+    let org = st
+        .create_organisation("Kent", &demo::kent_community_trust(), Timestamp::ZERO)
+        .unwrap();
+    assert_eq!(st.next_contact_id().unwrap(), 1);
+    let arrive = |id: u64| {
+        (
+            org,
+            Timestamp(1_000),
+            Input::Arrive(NewContact::new(ContactId(id), demo::SPA, Channel::Voice)),
+        )
+    };
+    st.append(&store::Batch {
+        inputs: vec![arrive(41), arrive((1 << 62) | 4007), arrive(7)],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(st.next_contact_id().unwrap(), 42);
+    // A log from before the sequence: rebuilt from the log on open.
+    drop(st);
+    let raw = rusqlite::Connection::open(dir.join("switchboard.db")).unwrap();
+    raw.execute("DELETE FROM meta WHERE key = 'next_contact_id'", [])
+        .unwrap();
+    assert_eq!(
+        SqliteStore::open(&dir).unwrap().next_contact_id().unwrap(),
+        42
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
