@@ -601,6 +601,8 @@ pub struct AppInner {
     pub(crate) voice: std::sync::OnceLock<Arc<voice::Voice>>,
     /// Where new contacts' ids come from.
     pub(crate) ids: Arc<ContactIds>,
+    /// Planning runs: one at a time, off the request runtime.
+    pub(crate) planning: Arc<planning::PlanningGate>,
 }
 
 pub(crate) fn error(status: StatusCode, message: String) -> Response {
@@ -1115,6 +1117,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         sessions: auth::SessionPolicy::default(),
         voice: std::sync::OnceLock::new(),
         ids,
+        planning: Arc::new(planning::PlanningGate::new()),
     }));
     if let Some(v) = opts.voice {
         let required = v.required;

@@ -233,10 +233,11 @@ pub(crate) async fn plan(
         (Some(_), Some(_)) => return bad("channel: give a queue or a channel, not both".into()),
     };
     let mut observed = Default::default();
-    let rows = match &b.history_csv {
-        Some(text) => tryr!(forecast::parse_history(text)
-            .map_err(|(line, p)| bad(format!("history_csv: line {line}: {p}")))),
-        None => {
+    // An uploaded history is parsed with the rest of the run, off the
+    // runtime; the organisation's own is read here.
+    let own_rows = match &b.history_csv {
+        Some(_) => None,
+        None => Some({
             let report = tryr!(
                 crate::reports::interval_rows(
                     &app,
@@ -252,166 +253,238 @@ pub(crate) async fn plan(
                 return bad("history_csv: no arrivals recorded here yet; upload a history".into());
             }
             rows
-        }
+        }),
     };
-    if own && b.interval_minutes % 15 != 0 {
-        return bad("interval_minutes: a multiple of 15 for the server's own history".into());
-    }
-    let series = tryr!(
-        Series::from_rows(&rows, b.interval_minutes).map_err(|e| bad(format!(
-            "history{}: {e}",
-            if own { " (own arrivals)" } else { "_csv" }
-        )))
-    );
-    let series = series.without_dates(&exclude);
-    let f = tryr!(forecast::forecast(&series, b.horizon_days, choice)
-        .map_err(|e| bad(format!("horizon_days: {e}"))));
-    // The back-test window: what the chosen method would have said for the
-    // last days held back, against what happened.
-    let n = series.values.len();
-    let test = f.test_days * series.slots_per_day;
-    let mut backtest_series = Vec::new();
-    if test > 0 && test < n {
-        let train = Series {
-            values: series.values[..n - test].to_vec(),
-            excluded: series.excluded[..n - test].to_vec(),
-            ..series.clone()
+    // The forecast, staffing, rota and simulation: CPU work, off the
+    // runtime that serves requests and routes calls, one run at a time.
+    let org = c.org;
+    let app_c = app.clone();
+    let compute = move || -> Response {
+        let bad = |m: String| error(StatusCode::UNPROCESSABLE_ENTITY, m);
+        let rows = match (own_rows, &b.history_csv) {
+            (Some(rows), _) => rows,
+            (None, text) => tryr!(forecast::parse_history(text.as_deref().unwrap_or(""))
+                .map_err(|(line, p)| bad(format!("history_csv: line {line}: {p}")))),
         };
-        if let Ok(back) = forecast::forecast(&train, f.test_days, Choice::Only(f.method)) {
-            for (k, v) in back.values.iter().enumerate() {
-                let (d, t) = series.when(n - test + k);
-                backtest_series.push(json!({ "date": d.to_string(), "interval_start": hhmm(t),
-                    "actual": series.values[n - test + k], "forecast": (v * 100.0).round() / 100.0 }));
-            }
+        if own && b.interval_minutes % 15 != 0 {
+            return bad("interval_minutes: a multiple of 15 for the server's own history".into());
         }
-    }
-    let (d0, t0) = series.when(n);
-    let profile = plan::Profile {
-        start: d0,
-        start_minute: t0.hour() as i64 * 60 + t0.minute() as i64,
-        step_minutes: b.interval_minutes as i64,
-        calls: f.values.clone(),
-    };
-    let service = plan::Service {
-        aht_seconds: b.service.aht_seconds,
-        patience_seconds: b.service.patience_seconds,
-        target: b.service.target,
-        target_seconds: b.service.target_seconds,
-        shrinkage: b.service.shrinkage,
-        max_occupancy: b.service.max_occupancy,
-    };
-    let start_ms = d0
-        .to_datetime(t0)
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .map_or(0, |z| z.timestamp().as_millisecond());
-    let (aht, aht_how) = if own {
-        handle_time(&observed, &profile, start_ms, service.aht_seconds)
-    } else {
-        (
-            vec![service.aht_seconds; profile.calls.len()],
-            "the service's handle time",
-        )
-    };
-    let need =
-        tryr!(plan::requirement(&profile, &service, Some(&aht))
-            .map_err(|e| bad(format!("service: {e}"))));
-    let shifts = match &b.rota_csv {
-        Some(text) => tryr!(plan::parse_rota(text).map_err(|e| bad(format!("rota_csv: {e}")))),
-        None => Vec::new(),
-    };
-    let slots = profile.calls.len();
-    let on_duty = wfm::rota::on_duty(slots, &plan::in_slots(&profile, &shifts));
-    let required: Vec<u32> = need.iter().map(|x| x.scheduled).collect();
-    let coverage = wfm::rota::coverage(&required, &on_duty);
-    let (suggested, after) = if b.suggest {
-        let rules = wfm::rota::ShiftRules {
-            length: (8 * 60 / b.interval_minutes).max(1) as usize,
-            start_every: (60 / b.interval_minutes).max(1) as usize,
-            max_new: 500,
-        };
-        let s = wfm::rota::suggest(&required, &on_duty, &rules);
-        let mut with = on_duty.clone();
-        for &(start, end) in &s {
-            for x in with.iter_mut().take(end.min(slots)).skip(start) {
-                *x += 1;
-            }
-        }
-        let list: Vec<_> = s
-            .iter()
-            .map(|&(start, end)| {
-                let (d, t) = profile.when(start);
-                let (_, e) = profile.when(end);
-                json!({ "date": d.to_string(), "start": t, "end": e })
-            })
-            .collect();
-        (Some(list), Some(wfm::rota::coverage(&required, &with)))
-    } else {
-        (None, None)
-    };
-    let whatif = match (&b.whatif, shifts.is_empty()) {
-        (Some(w), false) => {
-            let what = plan::WhatIf {
-                demand_factor: 1.0 + w.demand_percent / 100.0,
-                callback_acceptance: w.callback_acceptance,
-                site_off_air: w.site_off_air.clone(),
-                seed: 7,
+        let series = tryr!(
+            Series::from_rows(&rows, b.interval_minutes).map_err(|e| bad(format!(
+                "history{}: {e}",
+                if own { " (own arrivals)" } else { "_csv" }
+            )))
+        );
+        let series = series.without_dates(&exclude);
+        let f = tryr!(forecast::forecast(&series, b.horizon_days, choice)
+            .map_err(|e| bad(format!("horizon_days: {e}"))));
+        // The back-test window: what the chosen method would have said for the
+        // last days held back, against what happened.
+        let n = series.values.len();
+        let test = f.test_days * series.slots_per_day;
+        let mut backtest_series = Vec::new();
+        if test > 0 && test < n {
+            let train = Series {
+                values: series.values[..n - test].to_vec(),
+                excluded: series.excluded[..n - test].to_vec(),
+                ..series.clone()
             };
-            let (p, sh, sv) = (profile.clone(), shifts.clone(), service.clone());
-            let out =
-                tryr!(
-                    tokio::task::spawn_blocking(move || { plan::simulate(&p, &sh, &sv, &what) })
-                        .await
-                        .map_err(|_| error(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "the simulation failed".into()
-                        ))
-                )
-                .map_err(|e| bad(format!("whatif: {e}")));
-            Some(tryr!(out))
+            if let Ok(back) = forecast::forecast(&train, f.test_days, Choice::Only(f.method)) {
+                for (k, v) in back.values.iter().enumerate() {
+                    let (d, t) = series.when(n - test + k);
+                    backtest_series.push(json!({ "date": d.to_string(), "interval_start": hhmm(t),
+                        "actual": series.values[n - test + k], "forecast": (v * 100.0).round() / 100.0 }));
+                }
+            }
         }
-        (Some(_), true) => return bad("whatif: needs a rota_csv to simulate".into()),
-        _ => None,
-    };
-    if b.publish {
-        let start = start_ms;
-        // Per 15 minutes, the unit of the live counts.
-        let per = (b.interval_minutes / 15).max(1) as usize;
-        let spread: Vec<f64> = f
-            .values
-            .iter()
-            .flat_map(|v| std::iter::repeat_n(v / per as f64, per))
+        let (d0, t0) = series.when(n);
+        let profile = plan::Profile {
+            start: d0,
+            start_minute: t0.hour() as i64 * 60 + t0.minute() as i64,
+            step_minutes: b.interval_minutes as i64,
+            calls: f.values.clone(),
+        };
+        let service = plan::Service {
+            aht_seconds: b.service.aht_seconds,
+            patience_seconds: b.service.patience_seconds,
+            target: b.service.target,
+            target_seconds: b.service.target_seconds,
+            shrinkage: b.service.shrinkage,
+            max_occupancy: b.service.max_occupancy,
+        };
+        let start_ms = d0
+            .to_datetime(t0)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_or(0, |z| z.timestamp().as_millisecond());
+        let (aht, aht_how) = if own {
+            handle_time(&observed, &profile, start_ms, service.aht_seconds)
+        } else {
+            (
+                vec![service.aht_seconds; profile.calls.len()],
+                "the service's handle time",
+            )
+        };
+        let need = tryr!(plan::requirement(&profile, &service, Some(&aht))
+            .map_err(|e| bad(format!("service: {e}"))));
+        let shifts = match &b.rota_csv {
+            Some(text) => tryr!(plan::parse_rota(text).map_err(|e| bad(format!("rota_csv: {e}")))),
+            None => Vec::new(),
+        };
+        let slots = profile.calls.len();
+        let on_duty = wfm::rota::on_duty(slots, &plan::in_slots(&profile, &shifts));
+        let required: Vec<u32> = need.iter().map(|x| x.scheduled).collect();
+        let coverage = wfm::rota::coverage(&required, &on_duty);
+        let (suggested, after) = if b.suggest {
+            let rules = wfm::rota::ShiftRules {
+                length: (8 * 60 / b.interval_minutes).max(1) as usize,
+                start_every: (60 / b.interval_minutes).max(1) as usize,
+                max_new: 500,
+            };
+            let s = wfm::rota::suggest(&required, &on_duty, &rules);
+            let mut with = on_duty.clone();
+            for &(start, end) in &s {
+                for x in with.iter_mut().take(end.min(slots)).skip(start) {
+                    *x += 1;
+                }
+            }
+            let list: Vec<_> = s
+                .iter()
+                .map(|&(start, end)| {
+                    let (d, t) = profile.when(start);
+                    let (_, e) = profile.when(end);
+                    json!({ "date": d.to_string(), "start": t, "end": e })
+                })
+                .collect();
+            (Some(list), Some(wfm::rota::coverage(&required, &with)))
+        } else {
+            (None, None)
+        };
+        let whatif = match (&b.whatif, shifts.is_empty()) {
+            (Some(w), false) => {
+                let what = plan::WhatIf {
+                    demand_factor: 1.0 + w.demand_percent / 100.0,
+                    callback_acceptance: w.callback_acceptance,
+                    site_off_air: w.site_off_air.clone(),
+                    seed: 7,
+                };
+                Some(tryr!(plan::simulate(&profile, &shifts, &service, &what)
+                    .map_err(|e| bad(format!("whatif: {e}")))))
+            }
+            (Some(_), true) => return bad("whatif: needs a rota_csv to simulate".into()),
+            _ => None,
+        };
+        if b.publish {
+            let start = start_ms;
+            // Per 15 minutes, the unit of the live counts.
+            let per = (b.interval_minutes / 15).max(1) as usize;
+            let spread: Vec<f64> = f
+                .values
+                .iter()
+                .flat_map(|v| std::iter::repeat_n(v / per as f64, per))
+                .collect();
+            if own {
+                app_c
+                    .published
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(org, (start, spread));
+            }
+        }
+        let intervals: Vec<_> = (0..slots)
+            .map(|i| {
+                let (d, t) = profile.when(i);
+                json!({
+                    "date": d.to_string(), "interval_start": t,
+                    "forecast": (f.values[i] * 100.0).round() / 100.0,
+                    "aht_seconds": (aht[i] * 10.0).round() / 10.0,
+                    "agents": need[i].agents, "required": need[i].scheduled, "on_duty": on_duty[i],
+                    "predicted": whatif.as_ref().map(|w: &plan::Outcome| &w.intervals[i]),
+                })
+            })
             .collect();
-        if own {
-            app.published
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(c.org, (start, spread));
+        Json(json!({
+            "source": if own { "own arrivals (UTC, 15-minute counts)" } else { "history_csv" },
+            "dimension": dim, "handle_time": aht_how,
+            "method": f.method.as_str(), "why": f.why, "backtest": f.backtest, "test_days": f.test_days,
+            "backtest_series": backtest_series,
+            "intervals": intervals,
+            "coverage": coverage, "suggested_shifts": suggested, "coverage_with_suggestions": after,
+            "whatif": whatif.as_ref().map(|w| json!({ "scenario": w.scenario, "agents": w.agents,
+                "shifts_lost": w.shifts_lost, "overall": w.overall, "callbacks_within_target": w.callbacks_within_target })),
+            "published": b.publish && own,
+        }))
+        .into_response()
+    };
+    run_planning(&app, compute).await
+}
+
+/// Most planning runs waiting for their turn; more are refused (503).
+const PLANNING_QUEUE: usize = 4;
+
+/// Runs a planning computation on the blocking pool, one at a time (the
+/// server has few cores, and routing must not wait for them); callers
+/// queue behind it, up to [`PLANNING_QUEUE`], then get 503 with
+/// Retry-After.
+pub(crate) async fn run_planning(
+    app: &App,
+    compute: impl FnOnce() -> Response + Send + 'static,
+) -> Response {
+    let gate = app.planning.clone();
+    let waiting = gate
+        .waiting
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let _left = Leave(&gate.waiting);
+    if waiting >= PLANNING_QUEUE {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("planning: {PLANNING_QUEUE} runs are already waiting; try again shortly"),
+        );
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("10"),
+        );
+        return r;
+    }
+    let Ok(permit) = gate.runs.clone().acquire_owned().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "planning: stopping".into());
+    };
+    match tokio::task::spawn_blocking(move || {
+        let r = compute();
+        drop(permit);
+        r
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "planning: the run failed".into(),
+        ),
+    }
+}
+
+/// Planning runs: one at a time, and how many are waiting or running.
+pub(crate) struct PlanningGate {
+    runs: std::sync::Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl PlanningGate {
+    pub(crate) fn new() -> PlanningGate {
+        PlanningGate {
+            runs: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+            waiting: Default::default(),
         }
     }
-    let intervals: Vec<_> = (0..slots)
-        .map(|i| {
-            let (d, t) = profile.when(i);
-            json!({
-                "date": d.to_string(), "interval_start": t,
-                "forecast": (f.values[i] * 100.0).round() / 100.0,
-                "aht_seconds": (aht[i] * 10.0).round() / 10.0,
-                "agents": need[i].agents, "required": need[i].scheduled, "on_duty": on_duty[i],
-                "predicted": whatif.as_ref().map(|w: &plan::Outcome| &w.intervals[i]),
-            })
-        })
-        .collect();
-    Json(json!({
-        "source": if own { "own arrivals (UTC, 15-minute counts)" } else { "history_csv" },
-        "dimension": dim, "handle_time": aht_how,
-        "method": f.method.as_str(), "why": f.why, "backtest": f.backtest, "test_days": f.test_days,
-        "backtest_series": backtest_series,
-        "intervals": intervals,
-        "coverage": coverage, "suggested_shifts": suggested, "coverage_with_suggestions": after,
-        "whatif": whatif.as_ref().map(|w| json!({ "scenario": w.scenario, "agents": w.agents,
-            "shifts_lost": w.shifts_lost, "overall": w.overall, "callbacks_within_target": w.callbacks_within_target })),
-        "published": b.publish && own,
-    }))
-    .into_response()
+}
+
+/// Counts a waiting run out when it ends, however it ends.
+struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Surge warning: today's arrivals against the published forecast over the

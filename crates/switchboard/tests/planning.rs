@@ -1,0 +1,82 @@
+//! Planning runs off the request runtime, one at a time, with a bounded
+//! queue: of many large planning requests sent at once, some are run (200)
+//! and the rest are refused with 503, a message naming planning and a
+//! Retry-After — none fails, and the server answers meanwhile.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// 270 days of six-minute arrival counts, a daily shape.
+fn history() -> String {
+    let mut out = String::from("date,interval_start,calls\n");
+    let start = jiff::civil::date(2026, 1, 5);
+    for d in 0..270 {
+        let day = start.checked_add(jiff::Span::new().days(d)).unwrap();
+        for k in 0..240 {
+            let hour = k as f64 / 10.0;
+            let calls =
+                (8.0 * (-(hour - 11.0).powi(2) / 12.0).exp()).round() as u32 + (d as u32 % 3);
+            out += &format!("{day},{:02}:{:02},{calls}\n", k / 10, (k % 10) * 6);
+        }
+    }
+    out
+}
+
+#[test]
+fn concurrent_planning_runs_are_queued_then_refused_never_failed() {
+    let (data, addr, server) = fresh("planning-gate");
+    let body = json!({
+        "history_csv": history(), "interval_minutes": 30, "horizon_days": 120,
+        "service": {"aht_seconds": 240, "patience_seconds": 90, "target": 0.8,
+                    "target_seconds": 20, "shrinkage": 0.3, "max_occupancy": 0.9},
+        "suggest": true,
+    })
+    .to_string();
+    let auth = auth_header(addr);
+    let answers: Vec<(u16, String, String)> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..10)
+            .map(|_| {
+                s.spawn(|| {
+                    let (st, headers, text) =
+                        http_with(addr, "POST", "/api/v1/planning", Some(&body), &auth).unwrap();
+                    (st, headers, text)
+                })
+            })
+            .collect();
+        // The server still answers while they run.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(http(addr, "GET", "/healthz", None).unwrap().0, 200);
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let ran = answers.iter().filter(|a| a.0 == 200).count();
+    let refused: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert_eq!(
+        ran + refused.len(),
+        10,
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    assert!(
+        ran >= 1 && !refused.is_empty(),
+        "ran {ran}, refused {}",
+        refused.len()
+    );
+    for (_, headers, text) in &refused {
+        assert!(
+            text.contains("planning:") && text.contains("try again"),
+            "{text}"
+        );
+        assert!(
+            headers.to_ascii_lowercase().contains("retry-after: 10"),
+            "{headers}"
+        );
+    }
+    // Each run answered in full.
+    for (_, _, text) in answers.iter().filter(|a| a.0 == 200) {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(v["intervals"].as_array().unwrap().len(), 120 * 48);
+    }
+    kill(server, &data);
+}
