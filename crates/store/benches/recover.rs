@@ -74,6 +74,31 @@ fn append(st: &mut SqliteStore, batch: &mut Vec<(OrgId, Timestamp, routing::Inpu
     .unwrap();
 }
 
+/// A snapshot of `org` as the server writes one: KPI intervals older
+/// than 8 days move to the store with it. Returns it and how many moved.
+fn snapshot(
+    st: &mut SqliteStore,
+    org: OrgId,
+    r: &mut store::Recovery,
+) -> (store::SnapshotInfo, usize) {
+    let last = r.last_seq;
+    let state = &mut r.tenants.get_mut(&org).unwrap().state;
+    let (before, rows) = state
+        .kpi
+        .retire(Timestamp(state.engine.now().0 - 8 * 86_400_000));
+    let moved = rows.len();
+    let info = st
+        .save_snapshot(
+            org,
+            last,
+            &state.engine,
+            &state.kpi,
+            &store::Retired { before, rows },
+        )
+        .unwrap();
+    (info, moved)
+}
+
 /// Removes one snapshot (so the restarts measure the tail they mean to).
 fn delete_snapshot(dir: &std::path::Path, seq: u64) {
     let db = rusqlite::Connection::open(dir.join("switchboard.db")).unwrap();
@@ -112,23 +137,8 @@ fn main() {
     let full = recover_all(&st, &fresh_kpi).unwrap();
     let replay = t0.elapsed().as_secs_f64();
     let mut full = full;
-    let state = &mut full.tenants.get_mut(&org).unwrap().state;
     let t0 = Instant::now();
-    // As the server does: KPI intervals older than 8 days move to the
-    // store with the snapshot.
-    let (before, rows) = state
-        .kpi
-        .retire(Timestamp(state.engine.now().0 - 8 * 86_400_000));
-    let moved = rows.len();
-    let info = st
-        .save_snapshot(
-            org,
-            full.last_seq,
-            &state.engine,
-            &state.kpi,
-            &store::Retired { before, rows },
-        )
-        .unwrap();
+    let (info, moved) = snapshot(&mut st, org, &mut full);
     let snap = t0.elapsed().as_secs_f64();
     drop(full);
     // The tail after the snapshot.
@@ -155,20 +165,8 @@ fn main() {
         let mut st = SqliteStore::open(&dir).unwrap();
         let mut r = recover_all(&st, &fresh_kpi).unwrap();
         let last = r.last_seq;
-        let state = &mut r.tenants.get_mut(&org).unwrap().state;
         let t0 = Instant::now();
-        let (before, rows) = state
-            .kpi
-            .retire(Timestamp(state.engine.now().0 - 8 * 86_400_000));
-        let moved = rows.len();
-        st.save_snapshot(
-            org,
-            last,
-            &state.engine,
-            &state.kpi,
-            &store::Retired { before, rows },
-        )
-        .unwrap();
+        let (_, moved) = snapshot(&mut st, org, &mut r);
         eprintln!(
             "steady-state snapshot {tail} inputs after the last: {:.3} s, {moved} KPI intervals moved",
             t0.elapsed().as_secs_f64()
