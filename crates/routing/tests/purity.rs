@@ -1,12 +1,12 @@
 //! Architecture invariant: the pure crates (model, routing, kpi, wfm, sim,
-//! flow, forecast, plan, pathway, dos, telephony) depend on no async runtime, database, JSON library or web
+//! flow, forecast, plan, pathway, dos, telephony, callctl) depend on no async runtime, database, JSON library or web
 //! framework, never read the clock or an unseeded random source, and do no
 //! I/O and start no threads. Checked here on their manifests
 //! and sources.
 
 use std::path::{Path, PathBuf};
 
-const PURE: [&str; 11] = [
+const PURE: [&str; 12] = [
     "model",
     "routing",
     "kpi",
@@ -18,6 +18,7 @@ const PURE: [&str; 11] = [
     "pathway",
     "dos",
     "telephony",
+    "callctl",
 ];
 const FORBIDDEN_DEPS: [&str; 12] = [
     "tokio",

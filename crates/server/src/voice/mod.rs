@@ -152,7 +152,7 @@ pub(crate) struct Voice {
     run: u64,
     /// Attributes the flows collect patient data into (NHS numbers, dates
     /// of birth): never put on a contact.
-    private: HashSet<String>,
+    private: std::collections::BTreeSet<String>,
     trunk: Option<SocketAddr>,
     next: std::sync::atomic::AtomicU64,
     live: std::sync::atomic::AtomicUsize,
@@ -208,7 +208,7 @@ pub(crate) async fn start(
         .await
         .map_err(|e| format!("prompts: {e}"))?;
     let app_for_records = app.clone();
-    let private: HashSet<String> = book
+    let private: std::collections::BTreeSet<String> = book
         .flows
         .values()
         .flat_map(|c| c.flow.nodes.values())
