@@ -20,9 +20,11 @@
 //! and the same engine half.
 
 mod call;
+pub mod ringback;
 pub mod script;
 
 pub use call::{Clip, DialError, DialId, Input, Output, PhoneState, Setup, VoiceCall};
+pub use ringback::{RingBack, RingBackInput, RingBackOutput};
 
 use model::{AgentId, ContactId, Timestamp};
 use std::collections::BTreeMap;

@@ -269,7 +269,10 @@ fn drain(
 
 /// The journal in one line.
 pub fn show(call: &VoiceCall) -> String {
-    let j = call.journal();
+    show_journal(call.journal())
+}
+
+fn show_journal(j: &crate::Journal) -> String {
     let mut s = format!("journal: {}", j.stage.as_str());
     if let Some(o) = &j.outcome {
         let _ = write!(s, " ({o})");
@@ -306,4 +309,90 @@ pub fn show(call: &VoiceCall) -> String {
         let _ = write!(s, " leg {e}");
     }
     s
+}
+
+/// Runs a ring-back script: lines `SECONDS agent|caller answered|failed|hangup`,
+/// `SECONDS show`, `SECONDS tick`; the engine's answer to `Accept` is
+/// `accept` (as `world accept` sets it for a call).
+pub fn run_ringback(
+    call: &mut crate::RingBack,
+    start: Timestamp,
+    accept: bool,
+    script: &str,
+) -> Result<String, String> {
+    use crate::ringback::{AGENT, CALLER};
+    use crate::{RingBackInput as I, RingBackOutput as O};
+    let mut trace = String::new();
+    let drain = |call: &mut crate::RingBack, now: Timestamp, trace: &mut String| {
+        while let Some(o) = call.poll_output() {
+            let answer = matches!(o, O::Engine(EngineRequest::Accept { .. }));
+            let said = if answer {
+                if accept {
+                    " -> ok"
+                } else {
+                    " -> refused"
+                }
+            } else {
+                ""
+            };
+            let _ = writeln!(trace, "{} {o}{said}", stamp(start, now));
+            if answer {
+                call.handle(now, I::Accepted { ok: accept });
+            }
+        }
+    };
+    drain(call, start, &mut trace);
+    let mut now = start;
+    for (n, line) in script.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let err = |m: &str| format!("line {}: {m}: {line}", n + 1);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let secs: f64 = words[0].parse().map_err(|_| err("not a time"))?;
+        let t = start.plus(DurationMs((secs * 1000.0).round() as i64));
+        if t < now {
+            return Err(err("time went backwards"));
+        }
+        if let Some(due) = call.poll_timeout().filter(|d| *d <= t) {
+            call.handle_timeout(due);
+            drain(call, due, &mut trace);
+        }
+        now = t;
+        let dial = |w: &str| match w {
+            "agent" => Ok(AGENT),
+            "caller" => Ok(CALLER),
+            _ => Err(err("agent or caller")),
+        };
+        match &words[1..] {
+            ["show"] => {
+                let _ = writeln!(
+                    trace,
+                    "{} {}",
+                    stamp(start, now),
+                    show_journal(call.journal())
+                );
+            }
+            ["tick"] => call.handle_timeout(now),
+            [who, "answered"] => call.handle(
+                now,
+                I::Dialled {
+                    dial: dial(who)?,
+                    result: Ok(()),
+                },
+            ),
+            [who, "failed"] => call.handle(
+                now,
+                I::Dialled {
+                    dial: dial(who)?,
+                    result: Err(DialError::Failed("busy".into())),
+                },
+            ),
+            [who, "hangup"] => call.handle(now, I::HungUp { dial: dial(who)? }),
+            _ => return Err(err("unknown command")),
+        }
+        drain(call, now, &mut trace);
+    }
+    Ok(trace)
 }

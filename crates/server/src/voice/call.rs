@@ -646,7 +646,7 @@ async fn dial_phone(
 }
 
 /// A callback reached an agent: ring the agent's phone, then the caller,
-/// and bridge them.
+/// and bridge them (`callctl::RingBack` decides; this moves the I/O).
 pub(crate) async fn ring_back(
     voice: Arc<Voice>,
     org: OrgId,
@@ -656,142 +656,185 @@ pub(crate) async fn ring_back(
     caller_uri: String,
     log_id: u64,
 ) {
-    let Some(phone) = voice.phone(org, agent) else {
-        if voice.uses_phone(org, agent) {
-            let _ = voice
-                .app
-                .apply(
-                    org,
-                    Input::SetPresence {
-                        agent,
-                        presence: not_ready(),
-                    },
-                    None,
-                )
-                .await;
-        }
-        return;
+    use callctl::ringback::{AGENT, CALLER};
+    use callctl::{RingBack, RingBackInput as I, RingBackOutput as O};
+    let agent_phone = voice.phone(org, agent);
+    let state = match &agent_phone {
+        Some(_) => PhoneState::Registered,
+        None if voice.uses_phone(org, agent) => PhoneState::Gone,
+        None => PhoneState::Desk,
     };
-    let log = voice.log(CallLog {
-        id: voice.new_id(),
-        org: org.0,
-        dialled: format!("callback for call {log_id}"),
-        direction: "outbound",
-        contact: Some(contact.0),
-        state: "ringing_agent",
-        ..CallLog::default()
+    let mut call = RingBack::start(crate::wall_clock(), contact, agent, expires_at, state);
+    let log = (state != PhoneState::Desk).then(|| {
+        voice.log(CallLog {
+            id: voice.new_id(),
+            org: org.0,
+            dialled: format!("callback for call {log_id}"),
+            direction: "outbound",
+            contact: Some(contact.0),
+            state: "ringing_agent",
+            ..CallLog::default()
+        })
     });
-    let note = |f: &dyn Fn(&mut CallLog)| f(&mut lock(&log));
     // However it ends, the record is kept.
-    struct Keep(Arc<Voice>, Arc<Mutex<CallLog>>);
+    struct Keep(Arc<Voice>, Option<Arc<Mutex<CallLog>>>);
     impl Drop for Keep {
         fn drop(&mut self) {
-            self.0.persist(&self.1);
+            if let Some(l) = &self.1 {
+                self.0.persist(l);
+            }
         }
     }
     let _keep = Keep(voice.clone(), log.clone());
-    let ring =
-        Duration::from_millis((expires_at.0 - crate::wall_clock().0).clamp(1000, 120_000) as u64);
-    let a = match dial_phone(
-        &voice,
-        &phone,
-        "switchboard",
-        ring,
-        log.clone(),
-        CancellationToken::new(),
-    )
-    .await
-    {
-        Ok(a) => a,
-        Err(_) => {
-            note(&|l| {
-                l.missed_by.push(agent.0);
-                l.state = "ended";
-                l.outcome = Some("agent_did_not_answer".into());
-            });
-            let _ = voice
-                .app
-                .apply(
-                    org,
-                    Input::SetPresence {
-                        agent,
-                        presence: not_ready(),
-                    },
-                    None,
-                )
-                .await;
-            return;
-        }
+    let Some(log) = log else { return };
+    let sync = |j: &callctl::Journal| {
+        let mut l = lock(&log);
+        l.agent = j.agent.map(|a| a.0);
+        l.missed_by = j.missed_by.iter().map(|a| a.0).collect();
+        l.bridged = j.bridged;
+        l.state = j.stage.as_str();
+        l.outcome.clone_from(&j.outcome);
     };
-    if voice
-        .app
-        .apply(org, Input::Accept { agent, contact }, None)
-        .await
-        .is_err()
-    {
-        a.leg.hang_up().await;
-        return;
+    let mut phones = [
+        agent_phone,
+        Some(Phone {
+            uri: caller_uri,
+            via: None,
+        }),
+    ];
+    let mut legs: [Option<Answered>; 2] = [None, None];
+    let mut ringing: [Option<CancellationToken>; 2] = [None, None];
+    let (dial_tx, mut dial_rx) = mpsc::unbounded_channel::<(DialId, Result<Answered, String>)>();
+    let ix = |d: DialId| usize::from(d == CALLER);
+    loop {
+        while let Some(o) = call.poll_output() {
+            match o {
+                O::Dial { dial, ring } => {
+                    let i = ix(dial);
+                    let Some(phone) = phones[i].take() else {
+                        call.handle(
+                            crate::wall_clock(),
+                            I::Dialled {
+                                dial,
+                                result: Err(DialError::Failed("no phone".into())),
+                            },
+                        );
+                        continue;
+                    };
+                    let stop = CancellationToken::new();
+                    ringing[i] = Some(stop.clone());
+                    let (v, tx, log) = (voice.clone(), dial_tx.clone(), log.clone());
+                    let ring = Duration::from_millis(ring.as_ms().max(0) as u64);
+                    tokio::spawn(async move {
+                        let r =
+                            dial_phone(&v, &phone, "switchboard", ring, log, stop.clone()).await;
+                        match r {
+                            Ok(a) if stop.is_cancelled() => a.leg.hang_up().await,
+                            r => {
+                                if let Err(mpsc::error::SendError((_, Ok(a)))) = tx.send((dial, r))
+                                {
+                                    a.leg.hang_up().await;
+                                }
+                            }
+                        }
+                    });
+                }
+                O::StopDialing { dial } => {
+                    if let Some(stop) = ringing[ix(dial)].take() {
+                        stop.cancel();
+                    }
+                }
+                O::Play { dial, clip } => {
+                    if let (Some(a), Clip::Prompt(p)) = (&legs[ix(dial)], clip) {
+                        let _ = a.cmd.send(Command::Play {
+                            clip: voice.prompts.get(&p),
+                            tag: None,
+                        });
+                    }
+                }
+                O::Bridge => {
+                    if let [Some(a), Some(c)] = &legs {
+                        let _ = a.cmd.send(Command::Bridge(Some(c.sender.clone())));
+                        let _ = c.cmd.send(Command::Bridge(Some(a.sender.clone())));
+                    }
+                }
+                O::HangUp { dial } => {
+                    if let Some(a) = legs[ix(dial)].take() {
+                        a.leg.hang_up().await;
+                    }
+                }
+                O::Taken => {
+                    lock(&voice.callbacks).remove(&(org, contact));
+                }
+                O::Engine(r) => {
+                    let input = match r {
+                        EngineRequest::Accept { agent, contact, .. } => {
+                            Input::Accept { agent, contact }
+                        }
+                        EngineRequest::NotReady { agent } => Input::SetPresence {
+                            agent,
+                            presence: not_ready(),
+                        },
+                        EngineRequest::End { contact } => Input::End { contact },
+                        _ => continue,
+                    };
+                    let accept = matches!(input, Input::Accept { .. });
+                    let ok = voice.app.apply(org, input, None).await.is_ok();
+                    if accept {
+                        call.handle(crate::wall_clock(), I::Accepted { ok });
+                    }
+                }
+                O::Save => {
+                    sync(call.journal());
+                    voice.write(&lock(&log));
+                }
+                O::Done => {}
+            }
+        }
+        sync(call.journal());
+        if call.is_done() {
+            break;
+        }
+        let sleep_for = call
+            .poll_timeout()
+            .map(|t| Duration::from_millis((t.0 - crate::wall_clock().0).max(0) as u64))
+            .unwrap_or(MAX_CALL);
+        let [a, c] = &mut legs;
+        let input = tokio::select! {
+            _ = tokio::time::sleep(sleep_for) => None,
+            d = dial_rx.recv() => match d {
+                Some((dial, r)) => {
+                    ringing[ix(dial)] = None;
+                    let result = match r {
+                        Ok(x) => {
+                            legs[ix(dial)] = Some(x);
+                            Ok(())
+                        }
+                        Err(e) if e == "cancelled" => Err(DialError::Cancelled),
+                        Err(e) => Err(DialError::Failed(e)),
+                    };
+                    Some(I::Dialled { dial, result })
+                }
+                None => None,
+            },
+            _ = leg_ends(a.as_mut()) => Some(I::HungUp { dial: AGENT }),
+            _ = leg_ends(c.as_mut()) => Some(I::HungUp { dial: CALLER }),
+        };
+        match input {
+            Some(i) => call.handle(crate::wall_clock(), i),
+            None => call.handle_timeout(crate::wall_clock()),
+        }
     }
-    lock(&voice.callbacks).remove(&(org, contact));
-    note(&|l| {
-        l.agent = Some(agent.0);
-        l.state = "ringing_caller";
-    });
-    let _ = a.cmd.send(Command::Play {
-        clip: voice.prompts.get("sys-callback-hello"),
-        tag: None,
-    });
-    let home = Phone {
-        uri: caller_uri,
-        via: None,
-    };
-    let c = match dial_phone(
-        &voice,
-        &home,
-        "switchboard",
-        Duration::from_secs(45),
-        log.clone(),
-        CancellationToken::new(),
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            note(&|l| {
-                l.state = "ended";
-                l.outcome = Some(format!("caller_did_not_answer: {e}"));
-            });
-            let _ = voice.app.apply(org, Input::End { contact }, None).await;
-            a.leg.hang_up().await;
-            return;
-        }
-    };
-    let _ = a.cmd.send(Command::Bridge(Some(c.sender.clone())));
-    let _ = c.cmd.send(Command::Bridge(Some(a.sender.clone())));
-    note(&|l| {
-        l.bridged = true;
-        l.state = "connected";
-    });
-    let Answered {
-        leg: aleg,
-        signals: mut asig,
-        ..
-    } = a;
-    let Answered {
-        leg: cleg,
-        signals: mut csig,
-        ..
-    } = c;
-    let by = tokio::select! {
-        _ = async { while !matches!(asig.recv().await, None | Some(Signal::Ended(_))) {} } => "ended_by_agent",
-        _ = async { while !matches!(csig.recv().await, None | Some(Signal::Ended(_))) {} } => "ended_by_caller",
-        _ = tokio::time::sleep(MAX_CALL) => "too long",
-    };
-    let _ = voice.app.apply(org, Input::End { contact }, None).await;
-    aleg.hang_up().await;
-    cleg.hang_up().await;
-    note(&|l| {
-        l.state = "ended";
-        l.outcome = Some(by.into());
-    });
+    for a in legs.into_iter().flatten() {
+        a.leg.hang_up().await;
+    }
+}
+
+/// An answered phone hung up (or its signalling went away); never, for
+/// no phone.
+async fn leg_ends(a: Option<&mut Answered>) {
+    match a {
+        Some(a) => while !matches!(a.signals.recv().await, None | Some(Signal::Ended(_))) {},
+        None => std::future::pending().await,
+    }
 }
