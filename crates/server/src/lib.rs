@@ -369,6 +369,7 @@ async fn engine_task(
                 let mut commit = store::Batch::default();
                 let mut results = Vec::with_capacity(batch.len());
                 for s in &mut batch {
+                    let _org = tracing::debug_span!("org", org = s.org.0).entered();
                     let Some(t) = tenants.get_mut(&s.org) else {
                         // An organisation created after this server
                         // started: not served until a restart. The reply
@@ -383,6 +384,10 @@ async fn engine_task(
                         .engine
                         .handle(at, s.input.clone())
                         .map(|()| t.engine.drain_output().collect::<Vec<_>>());
+                    if let Err(e) = &r {
+                        // Engine errors name contacts by id only.
+                        tracing::debug!("input refused: {e}");
+                    }
                     if let Some(mut a) = s.audit.take() {
                         a.at = at;
                         if let Err(e) = &r {
@@ -420,7 +425,7 @@ async fn engine_task(
                     Err(e) => {
                         // Not durable: acknowledge nothing and stop; the next
                         // start rebuilds from what was committed.
-                        eprintln!("error: cannot commit inputs, stopping: {e}");
+                        tracing::error!("cannot commit inputs, stopping: {e}");
                         return;
                     }
                 }
@@ -550,7 +555,7 @@ pub(crate) fn store_error(e: store::StoreError) -> Response {
     match e {
         store::StoreError::Conflict(m) => error(StatusCode::CONFLICT, m),
         e => {
-            eprintln!("error: store: {e}");
+            tracing::error!("store: {e}");
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage is unavailable".into(),
@@ -868,7 +873,7 @@ fn demo_directory(dir: &mut Directory) {
         read("ods-gp-practices-epraccur-2020.csv"),
         read("uk-outcode-centroids-2014.csv"),
     ) else {
-        eprintln!("demo: no ../shared/data ODS extracts here, so the Directory of Services is empty (switchboard dos import fills it)");
+        tracing::info!("demo: no ../shared/data ODS extracts here, so the Directory of Services is empty (switchboard dos import fills it)");
         return;
     };
     let trusts = read("ods-nhs-trusts-etr-2021.csv");
@@ -878,13 +883,13 @@ fn demo_directory(dir: &mut Directory) {
     match dosload::build(&set, &practices, trusts.as_deref(), &centroids)
         .and_then(|imp| dosload::save(dir, OrgId(1), &imp, "demo").map(|()| imp))
     {
-        Ok(imp) => eprintln!(
+        Ok(imp) => tracing::info!(
             "demo: Directory of Services from ../shared/data: {} GP practices, {} emergency departments ({} rows skipped)",
             imp.practices,
             imp.eds,
             imp.skipped.len()
         ),
-        Err(e) => eprintln!("demo: could not build the Directory of Services: {e}"),
+        Err(e) => tracing::warn!("demo: could not build the Directory of Services: {e}"),
     }
 }
 
@@ -920,6 +925,39 @@ fn csrf_check(method: &Method, headers: &HeaderMap) -> Result<(), Response> {
 pub(crate) async fn gate(
     State((app, perm)): State<(App, Option<Perm>)>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    // The route's template, never the path or query as sent (a query may
+    // carry an NHS number).
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("-", |m| m.as_str())
+        .to_string();
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route = %route,
+        org = tracing::field::Empty,
+        role = tracing::field::Empty
+    );
+    let started = std::time::Instant::now();
+    let r = tracing::Instrument::instrument(gated(app, perm, addr, req, next), span.clone()).await;
+    let status = r.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if r.status().is_server_error() {
+        tracing::warn!(parent: &span, status, ms, "answered with a server error");
+    } else {
+        tracing::debug!(parent: &span, status, ms, "answered");
+    }
+    r
+}
+
+async fn gated(
+    app: App,
+    perm: Option<Perm>,
+    addr: SocketAddr,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -931,6 +969,9 @@ pub(crate) async fn gate(
         Ok(c) => c,
         Err(r) => return r,
     };
+    let span = tracing::Span::current();
+    span.record("org", caller.org.0);
+    span.record("role", caller.role.name());
     if caller.session.is_some() {
         if let Err(r) = csrf_check(req.method(), req.headers()) {
             return r;
@@ -967,7 +1008,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         Vec::new()
     };
     if st.organisations()?.is_empty() {
-        eprintln!(
+        tracing::info!(
             "no organisation yet: run `switchboard bootstrap --data {}` to create one and its first admin",
             opts.data.display()
         );
@@ -980,7 +1021,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         ))
     })?;
     for note in &recovery.notes {
-        eprintln!("warning: {note}");
+        tracing::warn!("{note}");
     }
     let mut tenants = BTreeMap::new();
     let (mut live, mut replayed, mut from_snapshots) = (0, 0, 0);
@@ -999,7 +1040,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
         t.fire_timers(now);
         tenants.insert(org, t);
     }
-    eprintln!(
+    tracing::info!(
         "recovered {} organisations ({from_snapshots} from snapshots) with {live} live contacts from {}, replaying {replayed} log entries, in {:.0} ms",
         tenants.len(),
         opts.data.display(),
@@ -1025,7 +1066,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     let (stopping, stop) = tokio::sync::watch::channel(false);
     let driver = match (opts.traffic, first) {
         (Some(d), Some((org, config, events))) => {
-            eprintln!(
+            tracing::info!(
                 "demo: {:.1} simulated calls a minute, simulated agents answering",
                 d.calls_per_minute
             );
@@ -1063,7 +1104,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
                 let _ = app.voice.set(edge);
             }
             Err(e) if required => return Err(ServerError::Other(format!("SIP: {e}"))),
-            Err(e) => eprintln!("SIP edge not started: {e}"),
+            Err(e) => tracing::warn!("SIP edge not started: {e}"),
         }
     }
     let outbox = tokio::spawn(referral::worker(app.clone(), app.outbox.clone()));
@@ -1076,14 +1117,14 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
             addr: opts.listen,
             problem: e.to_string(),
         })?;
-    eprintln!("listening on http://{}", opts.listen);
+    tracing::info!("listening on http://{}", opts.listen);
     if !demo_people.is_empty() {
-        eprintln!(
+        tracing::info!(
             "demo log-ins (password \"{}\", demo accounts only):",
             seed::DEMO_PASSWORD
         );
         for p in &demo_people {
-            eprintln!("  {:<22} {}", p.username, p.what);
+            tracing::info!("  {:<22} {}", p.username, p.what);
         }
     }
     axum::serve(
@@ -1115,7 +1156,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     }
     task.abort();
     outbox.abort();
-    eprintln!("stopped");
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -85,7 +85,7 @@ pub(crate) async fn login(
             &origin,
             "refused: rate limited",
         ));
-        eprintln!("log-in rate limit reached for an account from {origin}");
+        tracing::warn!("log-in rate limit reached for an account from {origin}");
         let secs = (wait_ms + 999) / 1000;
         return (
             StatusCode::TOO_MANY_REQUESTS,

@@ -312,7 +312,7 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
         let due = match app.directory().due_referrals(now, 20) {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("error: referral outbox: {e}");
+                tracing::error!("referral outbox: {e}");
                 continue;
             }
         };
@@ -328,7 +328,7 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
                 (e, Timestamp(now.0 + wait))
             });
             if let Err(e) = app.directory().referral_attempt(id, now, outcome) {
-                eprintln!("error: referral outbox: {e}");
+                tracing::error!("referral outbox: {e}");
             }
         }
     }

@@ -59,7 +59,7 @@ impl Snapshots {
             match store.save_snapshot(org, self.seq, &t.engine, &t.kpi, &retired) {
                 Ok(s) => {
                     t.kpi_before = Some(retired.before);
-                    eprintln!(
+                    tracing::info!(
                         "{org}: snapshot after log entry {} ({} KiB, {} KPI intervals moved to the store) in {:.0} ms",
                         s.seq,
                         s.bytes / 1024,
@@ -69,7 +69,7 @@ impl Snapshots {
                 }
                 Err(e) => {
                     t.kpi.reinstate(retired.rows);
-                    eprintln!("warning: {org}: snapshot not written: {e}")
+                    tracing::warn!("{org}: snapshot not written: {e}")
                 }
             }
         }

@@ -309,7 +309,7 @@ pub(crate) async fn search(
     });
     drop(all);
     if let Err(e) = app.directory().log_gaps(c.org, now, &gap_rows) {
-        eprintln!("error: recording DoS gaps: {e}");
+        tracing::error!("recording DoS gaps: {e}");
     }
     if let Some(d) = dos_shape {
         return Json(d).into_response();

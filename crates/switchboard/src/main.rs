@@ -190,8 +190,40 @@ const DEMO_FLOWS: [&str; 3] = [
     include_str!("../../../examples/flows/paramedic.json"),
 ];
 
+/// Where the server's events go: stderr, one line each, from the
+/// project's own crates only, at the level `SWITCHBOARD_LOG` names (error,
+/// warn, info — the default —, debug, trace). Third-party crates (the SIP
+/// stack, HTTP) are silent: their messages may carry callers' numbers.
+fn logging() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let level = match std::env::var("SWITCHBOARD_LOG").as_deref() {
+        Ok("error") => LevelFilter::ERROR,
+        Ok("warn") => LevelFilter::WARN,
+        Ok("debug") => LevelFilter::DEBUG,
+        Ok("trace") => LevelFilter::TRACE,
+        Ok("off") => LevelFilter::OFF,
+        _ => LevelFilter::INFO,
+    };
+    let ours = Targets::new()
+        .with_target("server", level)
+        .with_target("store", level)
+        .with_target("switchboard", level);
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_target(false),
+        )
+        .with(ours)
+        .try_init();
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    logging();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

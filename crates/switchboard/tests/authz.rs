@@ -687,6 +687,8 @@ fn patient_reads_are_audited_and_never_logged() {
             "--listen",
             &addr.to_string(),
         ])
+        // Every event and span the server has, at its most verbose.
+        .env("SWITCHBOARD_LOG", "trace")
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()
@@ -871,6 +873,12 @@ fn patient_reads_are_audited_and_never_logged() {
     for s in secrets {
         assert!(!printed.contains(s), "{s:?} reached the log:\n{printed}");
     }
+    // The log did record the requests (so the check above looked at them):
+    // by route template, organisation and role.
+    assert!(
+        printed.contains("route=/api/v1/patients/{nhs_number}") && printed.contains("org=1"),
+        "{printed}"
+    );
     // The audit chain verifies; tampering with the file is found.
     let verify = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))

@@ -377,8 +377,12 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         return;
     };
     voice.watch(org);
+    let call_id = voice.new_id();
+    let span = tracing::Span::current();
+    span.record("org", org.0);
+    span.record("call", call_id);
     let log = voice.log(CallLog {
-        id: voice.new_id(),
+        id: call_id,
         org: org.0,
         dialled: dialled.clone(),
         direction: "inbound",
@@ -571,6 +575,14 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
             Wake::AgentLeg(dial) => CallInput::AgentHungUp { dial },
         };
         call.handle(now, input);
+    }
+    {
+        let j = call.journal();
+        tracing::info!(
+            outcome = j.outcome.as_deref().unwrap_or("-"),
+            contact = j.contact.map(|c| c.0),
+            "call ended"
+        );
     }
     // Phones answered but never bridged, or still ringing, are let go.
     for (_, a) in edge.legs.drain() {
@@ -825,6 +837,10 @@ pub(crate) async fn ring_back(
             None => call.handle_timeout(crate::wall_clock()),
         }
     }
+    tracing::info!(
+        outcome = call.journal().outcome.as_deref().unwrap_or("-"),
+        "callback ended"
+    );
     for a in legs.into_iter().flatten() {
         a.leg.hang_up().await;
     }

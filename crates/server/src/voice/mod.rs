@@ -243,7 +243,7 @@ pub(crate) async fn start(
     });
     let handler: Arc<dyn sip::Handler> = Arc::new(Hook(Arc::downgrade(&voice)));
     let edge = sip::Edge::start(opts.listen, handler).await?;
-    eprintln!("SIP on udp/tcp {} (realm \"{REALM}\")", edge.local);
+    tracing::info!("SIP on udp/tcp {} (realm \"{REALM}\")", edge.local);
     let _ = voice.edge.set(edge);
     for &org in orgs {
         voice.recover(org).await;
@@ -290,11 +290,11 @@ fn record_writer(app: App) -> mpsc::UnboundedSender<(OrgId, u64, String)> {
             }
             let first_try = app.directory().add_voice_calls(&batch);
             if let Err(e) = first_try {
-                eprintln!("voice: call records not stored ({e}); retrying");
+                tracing::warn!("voice: call records not stored ({e}); retrying");
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 let again = app.directory().add_voice_calls(&batch);
                 if again.is_err() {
-                    eprintln!("voice: {} call records lost", batch.len());
+                    tracing::warn!("voice: {} call records lost", batch.len());
                 }
             }
             batch.clear();
@@ -330,7 +330,15 @@ impl sip::Handler for Hook {
                 call.leg.reject(503);
                 return;
             }
-            tokio::spawn(call::inbound(v, call));
+            let span = tracing::info_span!(
+                "call",
+                org = tracing::field::Empty,
+                call = tracing::field::Empty
+            );
+            tokio::spawn(tracing::Instrument::instrument(
+                call::inbound(v, call),
+                span,
+            ));
         }
     }
 }
@@ -539,7 +547,7 @@ impl Voice {
                 lock(&self.callbacks).insert((org, id), (format!("sip:{}@{t}", p.expose()), 0));
             }
         }
-        eprintln!(
+        tracing::info!(
             "voice: after the restart, {kept} calls of organisation {org} keep their place as callbacks and {ended} calls with agents were ended"
         );
     }
@@ -684,14 +692,10 @@ impl Voice {
                 ..
             } => {
                 if let Some((uri, log)) = lock(&self.callbacks).get(&(org, contact)).cloned() {
-                    tokio::spawn(call::ring_back(
-                        self.clone(),
-                        org,
-                        contact,
-                        agent,
-                        expires_at,
-                        uri,
-                        log,
+                    let span = tracing::info_span!("callback", org = org.0, contact = contact.0);
+                    tokio::spawn(tracing::Instrument::instrument(
+                        call::ring_back(self.clone(), org, contact, agent, expires_at, uri, log),
+                        span,
                     ));
                     return;
                 }

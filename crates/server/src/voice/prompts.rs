@@ -156,7 +156,7 @@ impl Prompts {
                 });
                 if let Err(e) = made {
                     if !warned {
-                        eprintln!(
+                        tracing::warn!(
                             "voice: prompts are tones, not speech ({e}); install espeak-ng and sox"
                         );
                         warned = true;
