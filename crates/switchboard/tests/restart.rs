@@ -44,7 +44,13 @@ fn recovered_line(log: &std::path::Path) -> String {
     let t0 = Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap();
-        if let Some(l) = text.lines().find(|l| l.starts_with("recovered ")) {
+        // A log line: time, level, then the message.
+        if let Some(l) = text.lines().find_map(|l| {
+            let (_, msg) = l.split_once(" INFO ")?;
+            msg.trim_start()
+                .starts_with("recovered ")
+                .then(|| msg.trim_start())
+        }) {
             return l.to_string();
         }
         assert!(t0.elapsed() < Duration::from_secs(10), "{text}");
@@ -113,8 +119,8 @@ fn a_restart_loads_the_latest_snapshot_and_replays_only_the_tail() {
     server.wait().unwrap();
     assert!(damage_latest_snapshot(&data), "a snapshot to damage");
     let server = spawn(&data, addr, &logs.join("4"));
-    let text = std::fs::read_to_string(logs.join("4")).unwrap();
     let line = recovered_line(&logs.join("4"));
+    let text = std::fs::read_to_string(logs.join("4")).unwrap();
     assert!(text.contains("is damaged"), "{text}");
     assert!(line.contains("61 live contacts"), "{line}");
     let mut after = waiting(addr);
