@@ -759,6 +759,25 @@ impl App {
         Some((rx.await.ok()??, self.stop.clone()))
     }
 
+    /// Runs `f` on the directory on the blocking pool, off the runtime's
+    /// threads: SQLite waits for its disk, and routing and the 20 ms media
+    /// ticks must not wait with it. None if the server is stopping.
+    pub(crate) async fn with_directory<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Directory) -> R + Send + 'static,
+    ) -> Option<R> {
+        let dir = self.dir.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            f(&mut dir.lock().unwrap_or_else(|p| p.into_inner()))
+        })
+        .await;
+        match r {
+            Ok(r) => Some(r),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => None,
+        }
+    }
+
     pub(crate) fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
         self.dir.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -365,9 +365,14 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
     } = call;
     // Where does this number go?
     let number = crate::services::canonical(crate::services::Kind::Phone, &dialled);
-    let found = number
-        .ok()
-        .and_then(|n| voice.app.directory().service_at("phone", &n).ok().flatten());
+    let found = match number {
+        Ok(n) => voice
+            .app
+            .with_directory(move |d| d.service_at("phone", &n).ok().flatten())
+            .await
+            .flatten(),
+        Err(_) => None,
+    };
     let Some((org, _service, def_text)) = found else {
         leg.reject(404);
         return;

@@ -288,12 +288,24 @@ fn record_writer(app: App) -> mpsc::UnboundedSender<(OrgId, u64, String)> {
                     Err(_) => break,
                 }
             }
-            let first_try = app.directory().add_voice_calls(&batch);
+            // Written on the blocking pool: a commit's fsync must not hold
+            // up the media tasks sharing the runtime.
+            let (first_try, b) = app
+                .with_directory(move |d| {
+                    (d.add_voice_calls(&batch).map_err(|e| e.to_string()), batch)
+                })
+                .await
+                .unwrap_or_else(|| (Err("the server is stopping".into()), Vec::new()));
+            batch = b;
             if let Err(e) = first_try {
                 tracing::warn!("voice: call records not stored ({e}); retrying");
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                let again = app.directory().add_voice_calls(&batch);
-                if again.is_err() {
+                let (again, b) = app
+                    .with_directory(move |d| (d.add_voice_calls(&batch).is_ok(), batch))
+                    .await
+                    .unwrap_or((false, Vec::new()));
+                batch = b;
+                if !again {
                     tracing::warn!("voice: {} call records lost", batch.len());
                 }
             }
