@@ -5,7 +5,7 @@
 //! looked up in the caller's own organisation only, so another
 //! organisation's id is simply not found).
 
-use crate::{error, store_error, App, Caller};
+use crate::{error, App, Caller};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -173,7 +173,7 @@ pub(crate) async fn create_contact(
     let attributes = tryr!(reference(b.reference));
     let queue = match (b.queue, &b.entry_point) {
         (Some(q), None) => QueueId(q),
-        (None, Some(e)) => tryr!(crate::services::resolve(&app, &c, b.channel, e)),
+        (None, Some(e)) => tryr!(crate::services::resolve(&app, &c, b.channel, e).await),
         _ => {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -253,10 +253,11 @@ pub(crate) async fn book_callback(
     };
     if let Some(from) = b.from_contact {
         tryr!(own_contact(&app, &c, ContactId(from)).await);
-        let known = tryr!(app
-            .directory()
-            .contact_caller(c.org, ContactId(from))
-            .map_err(store_error));
+        let org = c.org;
+        let known = tryr!(
+            app.dir(move |d| d.contact_caller(org, ContactId(from)))
+                .await
+        );
         if let Some(k) = known {
             who.phone = who.phone.or(k.phone);
             who.nhs_number = who.nhs_number.or(k.nhs_number);
@@ -914,13 +915,14 @@ pub(crate) async fn put_patient(
     let mut audit = c.audit("write patient", "patient directory entry".into());
     audit.patient = Some(nhs.expose());
     audit.purpose = Some("directory update".into());
+    let org = c.org;
     let r = app
-        .directory()
-        .put_patient(c.org, &p, crate::wall_clock(), &audit);
+        .dir(move |d| d.put_patient(org, &p, crate::wall_clock(), &audit))
+        .await;
     match r {
         Ok(true) => no_store((StatusCode::CREATED, Json(json!({ "created": true })))),
         Ok(false) => no_store((StatusCode::OK, Json(json!({ "created": false })))),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -933,13 +935,14 @@ pub(crate) async fn get_patient(
     let nhs = tryr!(nhs_path(&nhs));
     let mut audit = c.audit("read patient", "patient directory entry".into());
     audit.purpose = Some(tryr!(purpose(q)));
+    let org = c.org;
     let r = app
-        .directory()
-        .find_patients(c.org, Some(&nhs), None, 1, &audit);
+        .dir(move |d| d.find_patients(org, Some(&nhs), None, 1, &audit))
+        .await;
     match r {
         Ok(mut v) if !v.is_empty() => no_store(Json(v.remove(0))),
         Ok(_) => error(StatusCode::NOT_FOUND, "no such patient".into()),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -959,19 +962,24 @@ pub(crate) async fn screen_pop(
     tryr!(own_contact(&app, &c, ContactId(id)).await);
     let mut audit = c.audit("screen pop", format!("contact c{id}"));
     audit.purpose = Some(why);
-    let mut dir = app.directory();
-    let who = tryr!(dir
-        .contact_caller(c.org, ContactId(id))
-        .map_err(store_error));
-    let Some(who) = who else {
+    let org = c.org;
+    let found = tryr!(
+        app.dir(move |dir| {
+            let Some(who) = dir.contact_caller(org, ContactId(id))? else {
+                return Ok(None);
+            };
+            // An NHS number the caller gave is the stronger key.
+            match who.nhs_number {
+                Some(n) => dir.find_patients(org, Some(&n), None, MAX_CANDIDATES, &audit),
+                None => dir.find_patients(org, None, who.phone.as_ref(), MAX_CANDIDATES, &audit),
+            }
+            .map(Some)
+        })
+        .await
+    );
+    let Some(found) = found else {
         return no_store(Json(json!({ "match": "none", "patients": [] })));
     };
-    // An NHS number the caller gave is the stronger key.
-    let found = match who.nhs_number {
-        Some(n) => dir.find_patients(c.org, Some(&n), None, MAX_CANDIDATES, &audit),
-        None => dir.find_patients(c.org, None, who.phone.as_ref(), MAX_CANDIDATES, &audit),
-    };
-    let found = tryr!(found.map_err(store_error));
     let kind = match found.len() {
         0 => "none",
         1 => "single",
@@ -1005,9 +1013,10 @@ pub(crate) async fn audit_for_patient(
     let mut audit = c.audit(AUDIT_QUERY, "accesses to a patient".into());
     audit.patient = Some(nhs.expose());
     audit.purpose = Some("information governance".into());
+    let org = c.org;
     let r = app
-        .directory()
-        .audit_for_patient(c.org, &nhs, limit, &audit);
+        .dir(move |d| d.audit_for_patient(org, &nhs, limit, &audit))
+        .await;
     match r {
         // Nothing but auditors' own questions: not a patient of this
         // organisation (no hint whether another has them).
@@ -1015,6 +1024,6 @@ pub(crate) async fn audit_for_patient(
             error(StatusCode::NOT_FOUND, "no such patient".into())
         }
         Ok(records) => no_store(Json(json!({ "records": records }))),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }

@@ -778,13 +778,28 @@ impl App {
         }
     }
 
+    /// The directory's work on the blocking pool, as a handler wants it:
+    /// a store error, or a server that is stopping, is the answer.
+    pub(crate) async fn dir<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Directory) -> Result<R, store::StoreError> + Send + 'static,
+    ) -> Result<R, Response> {
+        match self.with_directory(f).await {
+            Some(r) => r.map_err(store_error),
+            None => Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is stopping".into(),
+            )),
+        }
+    }
+
     pub(crate) fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
         self.dir.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Who is calling: a bearer token, else a session cookie; `None` if
     /// neither is present or valid.
-    fn authenticate(&self, headers: &HeaderMap, origin: String) -> Result<Caller, Response> {
+    async fn authenticate(&self, headers: &HeaderMap, origin: String) -> Result<Caller, Response> {
         let unauthorised = |m: &str| error(StatusCode::UNAUTHORIZED, m.into());
         let (hash, is_token) = match headers.get(axum::http::header::AUTHORIZATION) {
             Some(v) => match v.to_str().unwrap_or("").strip_prefix("Bearer ") {
@@ -804,9 +819,23 @@ impl App {
             return Ok(c);
         }
         let generation = self.cache().generation;
-        let dir = self.directory();
+        // The rows, read on the blocking pool; the decisions, here.
+        let h = hash.clone();
+        let (token, session) = self
+            .dir(move |dir| {
+                if is_token {
+                    return Ok((dir.token_by_hash(&h)?, None));
+                }
+                let session = dir.session(&h)?;
+                let user = match &session {
+                    Some(s) => dir.user(s.user)?,
+                    None => None,
+                };
+                Ok((None, Some((session, user))))
+            })
+            .await?;
         let (caller, created, persisted) = if is_token {
-            match dir.token_by_hash(&hash).map_err(store_error)? {
+            match token {
                 Some(t) if !t.revoked => (
                     Caller {
                         org: t.org,
@@ -824,14 +853,14 @@ impl App {
                 _ => return Err(unauthorised("the token is unknown or revoked")),
             }
         } else {
-            let session = dir.session(&hash).map_err(store_error)?;
+            let (session, user) = session.unwrap_or((None, None));
             let Some(s) = session.filter(|s| !s.revoked) else {
                 return Err(unauthorised("the session has ended; log in again"));
             };
             if !self.sessions.is_live(s.created, s.last_seen, now) {
                 return Err(unauthorised("the session has expired; log in again"));
             }
-            let Some(u) = dir.user(s.user).map_err(store_error)? else {
+            let Some(u) = user else {
                 return Err(unauthorised("the account no longer exists"));
             };
             if u.disabled {
@@ -852,7 +881,6 @@ impl App {
             };
             (c, Some(s.created), s.last_seen)
         };
-        drop(dir);
         self.cache()
             .remember(generation, hash, caller.clone(), created, persisted, now);
         Ok(caller)
@@ -870,15 +898,18 @@ impl App {
 
     /// Writes the idle clock of sessions that were used since it was last
     /// written, at most once a minute each.
-    fn persist_idle_clocks(&self) {
+    async fn persist_idle_clocks(&self) {
         let due = self.cache().due_touches();
         if due.is_empty() {
             return;
         }
-        let mut dir = self.directory();
-        for (hash, at) in due {
-            let _ = dir.touch_session(&hash, at);
-        }
+        let _ = self
+            .with_directory(move |dir| {
+                for (hash, at) in due {
+                    let _ = dir.touch_session(&hash, at);
+                }
+            })
+            .await;
     }
 }
 
@@ -984,7 +1015,7 @@ async fn gated(
         req.extensions_mut().insert(Origin(addr.ip().to_string()));
         return next.run(req).await;
     };
-    let caller = match app.authenticate(req.headers(), addr.ip().to_string()) {
+    let caller = match app.authenticate(req.headers(), addr.ip().to_string()).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -1004,7 +1035,7 @@ async fn gated(
     }
     req.extensions_mut().insert(caller);
     let r = next.run(req).await;
-    app.persist_idle_clocks();
+    app.persist_idle_clocks().await;
     r
 }
 

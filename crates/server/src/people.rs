@@ -2,7 +2,7 @@
 
 use crate::auth::{self, Role, Scope};
 use crate::handlers::{body, tryr, Body};
-use crate::{error, store_error, wall_clock, App, Caller, Origin};
+use crate::{error, wall_clock, App, Caller, Origin};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -78,13 +78,13 @@ pub(crate) async fn login(
         .unwrap_or_else(|p| p.into_inner())
         .blocked(&b.username, &origin, now);
     if let Some(wait_ms) = blocked {
-        let actor = format!("login:{}", b.username);
-        let _ = app.directory().audit(&system_audit(
-            &actor,
+        let record = system_audit(
+            &format!("login:{}", b.username),
             "log in",
             &origin,
             "refused: rate limited",
-        ));
+        );
+        let _ = app.dir(move |d| d.audit(&record)).await;
         tracing::warn!("log-in rate limit reached for an account from {origin}");
         let secs = (wait_ms + 999) / 1000;
         return (
@@ -94,10 +94,8 @@ pub(crate) async fn login(
         )
             .into_response();
     }
-    let user = tryr!(app
-        .directory()
-        .user_by_name(&b.username)
-        .map_err(store_error));
+    let name = b.username.clone();
+    let user = tryr!(app.dir(move |d| d.user_by_name(&name)).await);
     let phc = user
         .as_ref()
         .map_or(auth::dummy_hash().to_string(), |u| u.password_hash.clone());
@@ -112,13 +110,13 @@ pub(crate) async fn login(
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .failed(&b.username, &origin, now);
-            let actor = format!("login:{}", b.username);
-            let _ = app.directory().audit(&system_audit(
-                &actor,
+            let record = system_audit(
+                &format!("login:{}", b.username),
                 "log in",
                 &origin,
                 "refused: bad credentials",
-            ));
+            );
+            let _ = app.dir(move |d| d.audit(&record)).await;
             return error(
                 StatusCode::UNAUTHORIZED,
                 "unknown username or wrong password".into(),
@@ -137,10 +135,11 @@ pub(crate) async fn login(
         "ok",
     );
     audit.org = Some(user.org);
-    tryr!(app
-        .directory()
-        .create_session(&auth::secret_hash(&sid), user.id, now, &audit)
-        .map_err(store_error));
+    let (sid_hash, uid) = (auth::secret_hash(&sid), user.id);
+    tryr!(
+        app.dir(move |d| d.create_session(&sid_hash, uid, now, &audit))
+            .await
+    );
     let cookie = format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict");
     (
         StatusCode::OK,
@@ -181,9 +180,10 @@ pub(crate) async fn logout(State(app): State<App>, Extension(c): Extension<Calle
     };
     let audit = c.audit("log out", "session".into());
     app.forget_credentials();
-    let r = app.directory().revoke_session(hash, &audit);
+    let h = hash.clone();
+    let r = app.dir(move |d| d.revoke_session(&h, &audit)).await;
     app.forget_credentials();
-    tryr!(r.map_err(store_error));
+    tryr!(r);
     (
         StatusCode::OK,
         [(
@@ -237,11 +237,12 @@ pub(crate) async fn list_users(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
 ) -> Response {
-    match app.directory().users(c.org) {
+    let org = c.org;
+    match app.dir(move |d| d.users(org)).await {
         Ok(v) => {
             Json(json!({ "users": v.iter().map(user_json).collect::<Vec<_>>() })).into_response()
         }
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -277,51 +278,63 @@ pub(crate) async fn create_user(
         return error(StatusCode::INTERNAL_SERVER_ERROR, "hashing failed".into());
     };
     let audit = c.audit("create account", format!("user {}", b.username));
-    let r = app.directory().create_user(
-        &store::directory::NewUser {
-            org: c.org,
-            username: &b.username,
-            display_name: &b.display_name,
-            role: b.role.name(),
-            agent: b.agent.map(AgentId),
-            password_hash: &phc,
-            demo: false,
-        },
-        wall_clock(),
-        &audit,
+    // An agent's SIP phone registers with the same credentials.
+    let ha1 = b
+        .agent
+        .map(|_| telephony::digest::ha1(&b.username, crate::voice::REALM, &b.password));
+    let (org, username, display_name, role, agent) = (
+        c.org,
+        b.username.clone(),
+        b.display_name.clone(),
+        b.role.name(),
+        b.agent.map(AgentId),
     );
-    match r {
-        Ok(id) => {
-            // An agent's SIP phone registers with the same credentials.
-            if b.agent.is_some() {
-                let ha1 = telephony::digest::ha1(&b.username, crate::voice::REALM, &b.password);
-                let _ = app.directory().set_sip_ha1(id, &ha1);
+    let r = app
+        .dir(move |d| {
+            let id = d.create_user(
+                &store::directory::NewUser {
+                    org,
+                    username: &username,
+                    display_name: &display_name,
+                    role,
+                    agent,
+                    password_hash: &phc,
+                    demo: false,
+                },
+                wall_clock(),
+                &audit,
+            )?;
+            if let Some(ha1) = ha1 {
+                let _ = d.set_sip_ha1(id, &ha1);
             }
-            (StatusCode::CREATED, Json(json!({ "id": id }))).into_response()
-        }
-        Err(e) => store_error(e),
+            Ok(id)
+        })
+        .await;
+    match r {
+        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
+        Err(r) => r,
     }
 }
 
 /// An account of the caller's organisation, or 404.
-fn own_user(app: &App, c: &Caller, id: u32) -> Result<store::directory::User, Response> {
-    match app.directory().user(id).map_err(store_error)? {
+async fn own_user(app: &App, c: &Caller, id: u32) -> Result<store::directory::User, Response> {
+    match app.dir(move |d| d.user(id)).await? {
         Some(u) if u.org == c.org => Ok(u),
         _ => Err(error(StatusCode::NOT_FOUND, format!("unknown user {id}"))),
     }
 }
 
 async fn set_disabled(app: &App, c: &Caller, id: u32, disabled: bool) -> Response {
-    let u = tryr!(own_user(app, c, id));
+    let u = tryr!(own_user(app, c, id).await);
     let what = if disabled { "disable" } else { "enable" };
     let audit = c.audit(&format!("{what} account"), format!("user {}", u.username));
     // Before and after: no check in between can keep the old answer.
     app.forget_credentials();
-    let r = app.directory().set_disabled(id, disabled, &audit);
+    let r = app.dir(move |d| d.set_disabled(id, disabled, &audit)).await;
     app.forget_credentials();
     match r {
         Ok(()) => Json(json!({ "id": id, "disabled": disabled })).into_response(),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -356,7 +369,7 @@ pub(crate) async fn set_password(
 ) -> Response {
     let b = tryr!(body(b));
     tryr!(auth::check_password(&b.password).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
-    let u = tryr!(own_user(&app, &c, id));
+    let u = tryr!(own_user(&app, &c, id).await);
     let ha1 = telephony::digest::ha1(&u.username, crate::voice::REALM, &b.password);
     let Ok(phc) = tokio::task::spawn_blocking(move || auth::hash_password(&b.password)).await
     else {
@@ -365,14 +378,20 @@ pub(crate) async fn set_password(
     let audit = c.audit("set password", format!("user {}", u.username));
     // Before and after: no check in between can keep the old answer.
     app.forget_credentials();
-    let r = app.directory().set_password(id, &phc, &audit);
-    if r.is_ok() && u.agent.is_some() {
-        let _ = app.directory().set_sip_ha1(id, &ha1);
-    }
+    let with_phone = u.agent.is_some();
+    let r = app
+        .dir(move |d| {
+            d.set_password(id, &phc, &audit)?;
+            if with_phone {
+                let _ = d.set_sip_ha1(id, &ha1);
+            }
+            Ok(())
+        })
+        .await;
     app.forget_credentials();
     match r {
         Ok(()) => Json(json!({ "id": id, "sessions_ended": true })).into_response(),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -408,21 +427,22 @@ pub(crate) async fn create_token(
     let secret = auth::new_secret("sbt_");
     let scopes: Vec<&str> = b.scopes.iter().map(|s| s.name()).collect();
     let audit = c.audit("create token", format!("token {}", b.name));
-    let r = app.directory().create_token(
+    let (org, name, joined, hash) = (
         c.org,
-        &b.name,
-        &scopes.join(" "),
-        &auth::secret_hash(&secret),
-        wall_clock(),
-        &audit,
+        b.name.clone(),
+        scopes.join(" "),
+        auth::secret_hash(&secret),
     );
+    let r = app
+        .dir(move |d| d.create_token(org, &name, &joined, &hash, wall_clock(), &audit))
+        .await;
     match r {
         Ok(id) => (
             StatusCode::CREATED,
             Json(json!({ "id": id, "secret": secret, "scopes": scopes })),
         )
             .into_response(),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -430,7 +450,8 @@ pub(crate) async fn list_tokens(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
 ) -> Response {
-    match app.directory().tokens(c.org) {
+    let org = c.org;
+    match app.dir(move |d| d.tokens(org)).await {
         Ok(v) => Json(json!({
             "tokens": v.iter().map(|t| json!({
                 "id": t.id, "name": t.name, "scopes": t.scopes.split(' ').collect::<Vec<_>>(),
@@ -438,7 +459,7 @@ pub(crate) async fn list_tokens(
             })).collect::<Vec<_>>()
         }))
         .into_response(),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -450,11 +471,12 @@ pub(crate) async fn revoke_token(
     let audit = c.audit("revoke token", format!("token {id}"));
     // Before and after: no check in between can keep the old answer.
     app.forget_credentials();
-    let r = app.directory().revoke_token(c.org, id, &audit);
+    let org = c.org;
+    let r = app.dir(move |d| d.revoke_token(org, id, &audit)).await;
     app.forget_credentials();
     match r {
         Ok(true) => Json(json!({ "id": id, "revoked": true })).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown token {id}")),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }

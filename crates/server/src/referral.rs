@@ -211,10 +211,11 @@ pub(crate) async fn refer(
     };
     let mut read = c.audit("read triage", format!("contact c{id} for a referral"));
     read.purpose = Some("referral".into());
-    let journeys = tryr!(app
-        .directory()
-        .journeys(c.org, ContactId(id), &read)
-        .map_err(store_error));
+    let org = c.org;
+    let journeys = tryr!(
+        app.dir(move |d| d.journeys(org, ContactId(id), &read))
+            .await
+    );
     let Some(journey) = journeys
         .last()
         .and_then(|t| serde_json::from_str::<Value>(t).ok())
@@ -224,10 +225,7 @@ pub(crate) async fn refer(
             "contact: save an assessment before referring".into(),
         );
     };
-    let caller = tryr!(app
-        .directory()
-        .contact_caller(c.org, ContactId(id))
-        .map_err(store_error));
+    let caller = tryr!(app.dir(move |d| d.contact_caller(org, ContactId(id))).await);
     let nhs = caller.and_then(|w| w.nhs_number).map(|n| n.expose());
     let now = wall_clock();
     let message_id = format!("{:x}-{id}", now.0);
@@ -241,16 +239,12 @@ pub(crate) async fn refer(
     );
     audit.purpose = Some("direct care".into());
     audit.patient = nhs;
-    let r = app.directory().create_referral(
-        c.org,
-        ContactId(id),
-        service.id,
-        &url,
-        &bundle.to_string(),
-        now,
-        &audit,
-    );
-    let rid = tryr!(r.map_err(store_error));
+    let (sid, body_text) = (service.id, bundle.to_string());
+    let to = url.clone();
+    let r = app
+        .dir(move |d| d.create_referral(org, ContactId(id), sid, &to, &body_text, now, &audit))
+        .await;
+    let rid = tryr!(r);
     app.outbox.notify_one();
     (
         StatusCode::ACCEPTED,
@@ -265,12 +259,13 @@ pub(crate) async fn list(
     Path(id): Path<u64>,
 ) -> Response {
     tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
-    match app.directory().referrals(c.org, ContactId(id)) {
+    let org = c.org;
+    match app.dir(move |d| d.referrals(org, ContactId(id))).await {
         Ok(v) => Json(json!({ "referrals": v.iter().map(|r| json!({
             "id": r.0, "service": r.1, "status": r.2, "attempts": r.3, "last_error": r.4,
             "created": r.5, "delivered": r.6 })).collect::<Vec<_>>() }))
         .into_response(),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -309,12 +304,13 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
     loop {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), wake.notified()).await;
         let now = wall_clock();
-        let due = match app.directory().due_referrals(now, 20) {
-            Ok(d) => d,
-            Err(e) => {
+        let due = match app.with_directory(move |d| d.due_referrals(now, 20)).await {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
                 tracing::error!("referral outbox: {e}");
                 continue;
             }
+            None => return,
         };
         for (id, url, bundle, attempts) in due {
             let outcome = match post(&url, bundle).await {
@@ -327,7 +323,10 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
                 let wait = (2i64 << attempts.min(8)).min(300) * 1000;
                 (e, Timestamp(now.0 + wait))
             });
-            if let Err(e) = app.directory().referral_attempt(id, now, outcome) {
+            if let Some(Err(e)) = app
+                .with_directory(move |d| d.referral_attempt(id, now, outcome))
+                .await
+            {
                 tracing::error!("referral outbox: {e}");
             }
         }
@@ -499,10 +498,8 @@ pub(crate) async fn slots(
     let to = Timestamp(now.0 + SLOT_WEEK_MS);
     let (s, holidays) = tryr!(find_service(&app, &c, id));
     let starts = dos::slots(&s, &holidays, now, to);
-    let booked = tryr!(app
-        .directory()
-        .booked(c.org, id, now, to)
-        .map_err(store_error));
+    let org = c.org;
+    let booked = tryr!(app.dir(move |d| d.booked(org, id, now, to)).await);
     let iso = crate::reports::iso;
     let entries: Vec<Value> = starts
         .iter()
@@ -560,15 +557,11 @@ pub(crate) async fn book(
         ),
     );
     audit.purpose = Some("direct care".into());
-    let r = app.directory().book(
-        c.org,
-        s.id,
-        Timestamp(start),
-        ContactId(contact),
-        now,
-        &audit,
-    );
-    let id = tryr!(r.map_err(store_error));
+    let (org, sid) = (c.org, s.id);
+    let r = app
+        .dir(move |d| d.book(org, sid, Timestamp(start), ContactId(contact), now, &audit))
+        .await;
+    let id = tryr!(r);
     (
         StatusCode::CREATED,
         Json(json!({ "resourceType": "Appointment", "id": id.to_string(), "status": "booked",

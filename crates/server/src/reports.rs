@@ -184,9 +184,8 @@ pub(crate) async fn interval_rows(
         .await?;
     let mut rows: Vec<Row> = match before {
         Some(b) if from < b => app
-            .directory()
-            .kpi_history(org, from, to.min(b))
-            .map_err(crate::store_error)?
+            .dir(move |d| d.kpi_history(org, from, to.min(b)))
+            .await?
             .into_iter()
             .map(|(dimension, start, mut counts)| Row {
                 figures: counts.figures(),
@@ -257,7 +256,8 @@ pub(crate) async fn outcome_report(
 ) -> Response {
     let Query(q) = tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
     let (from, to) = tryr!(period(&q));
-    match app.directory().outcome_counts(c.org, from, to) {
+    let org = c.org;
+    match app.dir(move |d| d.outcome_counts(org, from, to)).await {
         Ok(counts) => Json(serde_json::json!({
             "from": iso(from),
             "to": iso(to),
@@ -265,7 +265,7 @@ pub(crate) async fn outcome_report(
             "outcomes": counts.iter().map(|(code, n)| serde_json::json!({"code": code, "count": n})).collect::<Vec<_>>(),
         }))
         .into_response(),
-        Err(e) => crate::store_error(e),
+        Err(r) => r,
     }
 }
 

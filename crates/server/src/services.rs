@@ -6,7 +6,7 @@
 //! emails and web callback requests, which wait for it to open.
 
 use crate::handlers::{body, tryr, Body};
-use crate::{error, store_error, App, Caller};
+use crate::{error, App, Caller};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -175,13 +175,14 @@ pub(crate) async fn put_service(
     }
     let audit = c.audit("change configuration", format!("service {id}"));
     let text = serde_json::to_string(&def).unwrap_or_default();
+    let org = c.org;
     match app
-        .directory()
-        .put_service(c.org, id, &text, &points, &audit)
+        .dir(move |d| d.put_service(org, id, &text, &points, &audit))
+        .await
     {
         Ok(true) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
         Ok(false) => Json(json!({ "id": id })).into_response(),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -190,7 +191,8 @@ pub(crate) async fn list_services(
     Extension(c): Extension<Caller>,
 ) -> Response {
     let now = crate::wall_clock();
-    match app.directory().services(c.org) {
+    let org = c.org;
+    match app.dir(move |d| d.services(org)).await {
         Ok(v) => {
             let list: Vec<serde_json::Value> = v
                 .into_iter()
@@ -202,7 +204,7 @@ pub(crate) async fn list_services(
                 .collect();
             Json(json!({ "services": list })).into_response()
         }
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -212,10 +214,11 @@ pub(crate) async fn delete_service(
     Path(id): Path<u32>,
 ) -> Response {
     let audit = c.audit("change configuration", format!("remove service {id}"));
-    match app.directory().delete_service(c.org, id, &audit) {
+    let org = c.org;
+    match app.dir(move |d| d.delete_service(org, id, &audit)).await {
         Ok(true) => Json(json!({ "id": id, "removed": true })).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown service {id}")),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -228,7 +231,7 @@ fn is_open(def: &ServiceDef, now: model::Timestamp) -> bool {
 
 /// The queue a contact arriving at `address` by `channel` joins, if the
 /// service is open (or the channel can wait for it to open).
-pub(crate) fn resolve(
+pub(crate) async fn resolve(
     app: &App,
     c: &Caller,
     channel: Channel,
@@ -241,10 +244,8 @@ pub(crate) fn resolve(
             format!("entry_point: {m}"),
         )
     })?;
-    let found = app
-        .directory()
-        .service_for(c.org, kind.name(), &address)
-        .map_err(store_error)?;
+    let (org, kind_name, at) = (c.org, kind.name(), address.clone());
+    let found = app.dir(move |d| d.service_for(org, kind_name, &at)).await?;
     let Some((_, text)) = found else {
         return Err(error(
             StatusCode::NOT_FOUND,

@@ -3,7 +3,7 @@
 //! once it ends in a disposition) and the DoS search for the patient.
 
 use crate::handlers::{body, tryr, Body};
-use crate::{error, store_error, App, Caller};
+use crate::{error, App, Caller};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -152,14 +152,11 @@ pub(crate) async fn triage(
             format!("contact c{id} → {}", disposition.code),
         );
         audit.purpose = Some("direct care".into());
-        let r = app.directory().save_journey(
-            c.org,
-            ContactId(id),
-            &record.to_string(),
-            crate::wall_clock(),
-            &audit,
-        );
-        saved = Some(tryr!(r.map_err(store_error)));
+        let (org, text) = (c.org, record.to_string());
+        let r = app
+            .dir(move |d| d.save_journey(org, ContactId(id), &text, crate::wall_clock(), &audit))
+            .await;
+        saved = Some(tryr!(r));
     }
     Json(json!({
         "demo": set.set.demo, "hash": set.hash, "now": now_json(&now),
@@ -176,7 +173,10 @@ pub(crate) async fn saved_journeys(
     tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
     let mut audit = c.audit("read triage", format!("contact c{id}"));
     audit.purpose = Some("direct care".into());
-    let r = app.directory().journeys(c.org, ContactId(id), &audit);
+    let org = c.org;
+    let r = app
+        .dir(move |d| d.journeys(org, ContactId(id), &audit))
+        .await;
     match r {
         Ok(list) => {
             let v: Vec<serde_json::Value> = list
@@ -185,7 +185,7 @@ pub(crate) async fn saved_journeys(
                 .collect();
             Json(json!({ "journeys": v })).into_response()
         }
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
@@ -250,42 +250,45 @@ pub(crate) async fn search(
     if at.0 < now.0 - 60_000 || at.0 > now.0 + 366 * 86_400_000 {
         return bad("at: at most a minute in the past and a year ahead".into());
     }
-    let empty = dos::Directory::default();
-    let all = clinical.dos.read().unwrap_or_else(|p| p.into_inner());
-    let dir = all.get(&c.org).unwrap_or(&empty);
-    let q = dos::Query {
-        location,
-        district: Some(district),
-        age_days: dos::age_days(b.age_years, 0, 0),
-        sex: b.sex,
-        gp_practice: b.gp_practice,
-        symptom_group: b.symptom_group,
-        discriminators: b.discriminators,
-        disposition: b.disposition.clone(),
-        timeframe_minutes: d.timeframe_minutes,
-        at,
-        forced_distance_km: None,
-        distance_km: b.distance_km,
-    };
-    let r = match dos::search(dir, &q) {
-        Ok(r) => r,
-        Err(e) => return bad(e.to_string()),
-    };
-    // The commissioner's view: what failed where.
-    let mut counted: BTreeMap<(u32, String), u32> = BTreeMap::new();
-    for g in &r.gaps {
-        let f = serde_json::to_value(g.failed)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        *counted.entry((g.type_id, f)).or_default() += 1;
-    }
-    let gap_rows: Vec<(String, u32, String, u32)> = counted
-        .into_iter()
-        .map(|((t, f), n)| (q.district.clone().unwrap_or_default(), t, f, n))
-        .collect();
-    let by_id: HashMap<u64, &dos::Service> = dir.services.iter().map(|s| (s.id, s)).collect();
-    let results: Vec<serde_json::Value> = r
+    // The search under the directory's read lock; the lock is let go
+    // before the gaps are written.
+    let (response, gap_rows) = {
+        let empty = dos::Directory::default();
+        let all = clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+        let dir = all.get(&c.org).unwrap_or(&empty);
+        let q = dos::Query {
+            location,
+            district: Some(district),
+            age_days: dos::age_days(b.age_years, 0, 0),
+            sex: b.sex,
+            gp_practice: b.gp_practice,
+            symptom_group: b.symptom_group,
+            discriminators: b.discriminators,
+            disposition: b.disposition.clone(),
+            timeframe_minutes: d.timeframe_minutes,
+            at,
+            forced_distance_km: None,
+            distance_km: b.distance_km,
+        };
+        let r = match dos::search(dir, &q) {
+            Ok(r) => r,
+            Err(e) => return bad(e.to_string()),
+        };
+        // The commissioner's view: what failed where.
+        let mut counted: BTreeMap<(u32, String), u32> = BTreeMap::new();
+        for g in &r.gaps {
+            let f = serde_json::to_value(g.failed)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            *counted.entry((g.type_id, f)).or_default() += 1;
+        }
+        let gap_rows: Vec<(String, u32, String, u32)> = counted
+            .into_iter()
+            .map(|((t, f), n)| (q.district.clone().unwrap_or_default(), t, f, n))
+            .collect();
+        let by_id: HashMap<u64, &dos::Service> = dir.services.iter().map(|s| (s.id, s)).collect();
+        let results: Vec<serde_json::Value> = r
         .results
         .iter()
         .map(|f| {
@@ -294,31 +297,37 @@ pub(crate) async fn search(
                     "referral": s.professional_text })
         })
         .collect();
-    let searched = dir.services.len();
-    let as_dos = match b.format.as_deref() {
-        None => false,
-        Some("dos") => true,
-        Some(_) => return bad("format: dos, or leave it out".into()),
+        let searched = dir.services.len();
+        let as_dos = match b.format.as_deref() {
+            None => false,
+            Some("dos") => true,
+            Some(_) => return bad("format: dos, or leave it out".into()),
+        };
+        let dos_shape = as_dos.then(|| dos::DosResponse {
+            results: r
+                .results
+                .iter()
+                .map(|f| dos::DosService::from_service(by_id[&f.id], f.distance_km, at))
+                .collect(),
+        });
+        let response = match dos_shape {
+            Some(d) => Json(d).into_response(),
+            None => Json(json!({
+                "disposition": d, "distance_km": r.distance_km, "services_searched": searched,
+                "results": results, "gaps": r.gaps,
+            }))
+            .into_response(),
+        };
+        (response, gap_rows)
     };
-    let dos_shape = as_dos.then(|| dos::DosResponse {
-        results: r
-            .results
-            .iter()
-            .map(|f| dos::DosService::from_service(by_id[&f.id], f.distance_km, at))
-            .collect(),
-    });
-    drop(all);
-    if let Err(e) = app.directory().log_gaps(c.org, now, &gap_rows) {
+    let org = c.org;
+    if let Some(Err(e)) = app
+        .with_directory(move |d| d.log_gaps(org, now, &gap_rows))
+        .await
+    {
         tracing::error!("recording DoS gaps: {e}");
     }
-    if let Some(d) = dos_shape {
-        return Json(d).into_response();
-    }
-    Json(json!({
-        "disposition": d, "distance_km": r.distance_km, "services_searched": searched,
-        "results": results, "gaps": r.gaps,
-    }))
-    .into_response()
+    response
 }
 
 #[derive(Deserialize)]
@@ -345,10 +354,11 @@ pub(crate) async fn clinical_callback(
         format!("contact c{id} for a clinical callback"),
     );
     read.purpose = Some("direct care".into());
-    let journeys = tryr!(app
-        .directory()
-        .journeys(c.org, ContactId(id), &read)
-        .map_err(store_error));
+    let org = c.org;
+    let journeys = tryr!(
+        app.dir(move |d| d.journeys(org, ContactId(id), &read))
+            .await
+    );
     let Some(j) = journeys
         .last()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
@@ -374,10 +384,8 @@ pub(crate) async fn clinical_callback(
         .clamp(0, 10_000);
     let now = crate::wall_clock();
     let deadline = Timestamp(now.0 + minutes * 60_000);
-    let who = tryr!(app
-        .directory()
-        .contact_caller(c.org, ContactId(id))
-        .map_err(store_error));
+    let org = c.org;
+    let who = tryr!(app.dir(move |d| d.contact_caller(org, ContactId(id))).await);
     // The callback's own id, from the server's sequence like every other.
     let callback = app.ids.next();
     let mut nc =
@@ -433,11 +441,15 @@ pub(crate) async fn report(
     let axum::extract::Query(q) =
         tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
     let (from, to) = tryr!(crate::reports::period(&q));
-    let dir = app.directory();
-    let journeys = tryr!(dir.journeys_between(c.org, from, to).map_err(store_error));
-    let gaps = tryr!(dir.gaps(c.org, from, to).map_err(store_error));
-    let gap_times = tryr!(dir.gap_times(c.org, from, to).map_err(store_error));
-    drop(dir);
+    let org = c.org;
+    let (journeys, gaps, gap_times) = tryr!(
+        app.dir(move |dir| Ok((
+            dir.journeys_between(org, from, to)?,
+            dir.gaps(org, from, to)?,
+            dir.gap_times(org, from, to)?,
+        )))
+        .await
+    );
     let tz = jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC);
     let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_setting: BTreeMap<String, u64> = BTreeMap::new();

@@ -631,7 +631,7 @@ impl Voice {
     /// The journal of one organisation, newest first: this run's calls
     /// from memory (the freshest copy), then older ones from the database
     /// (kept across restarts).
-    pub(crate) fn journal(&self, org: OrgId, limit: usize) -> Vec<serde_json::Value> {
+    pub(crate) async fn journal(&self, org: OrgId, limit: usize) -> Vec<serde_json::Value> {
         let live: Vec<CallLog> = lock(&self.journal)
             .iter()
             .rev()
@@ -646,8 +646,9 @@ impl Voice {
             .collect();
         let done = self
             .app
-            .directory()
-            .voice_calls(org, limit)
+            .with_directory(move |d| d.voice_calls(org, limit))
+            .await
+            .and_then(Result::ok)
             .unwrap_or_default();
         for t in done {
             let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&t) else {
@@ -747,7 +748,10 @@ pub(crate) async fn calls(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let limit = q.limit.unwrap_or(100).min(JOURNAL);
-    let calls = app.voice.get().map(|v| v.journal(c.org, limit));
+    let calls = match app.voice.get() {
+        Some(v) => Some(v.journal(c.org, limit).await),
+        None => None,
+    };
     axum::Json(serde_json::json!({
         "sip": app.voice.get().map(|v| v.edge().local.to_string()),
         "calls": calls.unwrap_or_default(),
