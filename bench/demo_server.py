@@ -24,13 +24,16 @@ def free_port():
 
 
 class DemoServer:
-    def __init__(self, binary):
+    def __init__(self, binary, sip=None, prompts=None):
+        """`sip`: an address for the SIP edge (default: no SIP); `prompts`:
+        where spoken prompts are kept."""
         self.data = tempfile.mkdtemp(prefix="sb-bench-")
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
+        extra = ["--sip", sip or "off"] + (["--prompts", prompts] if prompts else [])
         self.proc = subprocess.Popen(
             [binary, "serve", "--data", self.data, "--listen", f"127.0.0.1:{port}", "--demo",
-             "--demo-calls-per-minute", "0", "--sip", "off"],
+             "--demo-calls-per-minute", "0"] + extra,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(400):
             try:
