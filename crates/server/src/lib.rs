@@ -320,6 +320,11 @@ async fn engine_task(
     mut store: SqliteStore,
     mut rx: mpsc::Receiver<Command>,
     mut snapshots: Snapshots,
+    // One SQLite file has one writer at a time: the directory's work and
+    // the engine's commits take turns through the directory's mutex
+    // (waiting for SQLite's own lock would sleep in busy-timeout steps of
+    // up to 100 ms).
+    writer: Arc<Mutex<Directory>>,
 ) {
     // State rebuilt by replaying a tail is worth a snapshot at the next
     // chance.
@@ -414,7 +419,26 @@ async fn engine_task(
                     }
                     results.push(Some(r));
                 }
-                match store.append(&commit) {
+                // The commit (and its fsync) on the blocking pool: the
+                // runtime's one thread goes on with HTTP and the media
+                // ticks meanwhile. The engine waits, as before: nothing
+                // is acknowledged before it is durable.
+                let turn = writer.clone();
+                let done = tokio::task::spawn_blocking(move || {
+                    let _turn = turn.lock().unwrap_or_else(|p| p.into_inner());
+                    let r = store.append(&commit);
+                    (store, commit, r)
+                })
+                .await;
+                let appended;
+                (store, commit, appended) = match done {
+                    Ok(back) => back,
+                    Err(e) => {
+                        tracing::error!("the commit did not finish, stopping: {e}");
+                        return;
+                    }
+                };
+                match appended {
                     Ok(seq) => {
                         snapshots.seq = seq;
                         snapshots.since_last += commit.inputs.len() as u64;
@@ -1107,11 +1131,13 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     let org_ids: Vec<OrgId> = tenants.keys().copied().collect();
     let ids = Arc::new(ContactIds::starting_at(st.next_contact_id()?));
     let (tx, rx) = mpsc::channel(1024);
+    let dir = Arc::new(Mutex::new(dir));
     let task = tokio::spawn(engine_task(
         tenants,
         st,
         rx,
         Snapshots::every(opts.snapshot_every, recovery.last_seq),
+        dir.clone(),
     ));
     let (stopping, stop) = tokio::sync::watch::channel(false);
     let driver = match (opts.traffic, first) {
@@ -1136,7 +1162,7 @@ pub async fn serve(opts: Options) -> Result<(), ServerError> {
     let app = App(Arc::new(AppInner {
         tx,
         stop,
-        dir: Arc::new(Mutex::new(dir)),
+        dir,
         limiter: Arc::default(),
         cache: Arc::default(),
         published: Arc::default(),
