@@ -196,7 +196,13 @@ impl Edge {
                     user: user.chars().take(MAX_FIELD).collect(),
                     contact,
                 };
-                match handler.register(r) {
+                // The registrar reads and audits in SQLite: on the blocking
+                // pool, not on the thread the media ticks share.
+                let h = handler.clone();
+                let reply = tokio::task::spawn_blocking(move || h.register(r))
+                    .await
+                    .unwrap_or(RegisterReply::Forbidden);
+                match reply {
                     RegisterReply::Challenge(c) => {
                         let h = Header::Other("WWW-Authenticate".into(), c);
                         let _ = tx.reply_with(StatusCode::Unauthorized, vec![h], None).await;
