@@ -3,7 +3,8 @@
 # machine: from Debian, sip-tester (SIPp, the telephony journeys),
 # espeak-ng and sox (spoken prompts) and chromium (the browser journeys);
 # from the npm registry, playwright-core at the version
-# e2e/package-lock.json pins.
+# e2e/package-lock.json pins; from PyPI, schemathesis and
+# openapi-spec-validator (pinned below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +36,13 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 
+cargo build --locked -q -p switchboard
+
+echo "== the API against its document (openapi-spec-validator, schemathesis)"
+python3 -m pip install --quiet --disable-pip-version-check \
+    schemathesis==4.32.5 openapi-spec-validator==0.9.0
+python3 scripts/api_check.py target/debug/switchboard
+
 echo "== browser journeys (headless Chromium)"
 (cd e2e && npm ci --no-audit --no-fund --silent)
-cargo build --locked -q -p switchboard
 node e2e/journeys.mjs target/debug/switchboard

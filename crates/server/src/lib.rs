@@ -1018,6 +1018,7 @@ pub(crate) async fn gate(
     );
     let started = std::time::Instant::now();
     let r = tracing::Instrument::instrument(gated(app, perm, addr, req, next), span.clone()).await;
+    let r = json_rejection(r).await;
     let status = r.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if r.status().is_server_error() {
@@ -1026,6 +1027,26 @@ pub(crate) async fn gate(
         tracing::debug!(parent: &span, status, ms, "answered");
     }
     r
+}
+
+/// The framework's own refusals (a path id that is not a number, a query
+/// that does not parse, a body that is not JSON) come as plain text: the
+/// API answers every error as `{"error": ...}`, naming the problem.
+async fn json_rejection(r: Response) -> Response {
+    let plain = r
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    if !r.status().is_client_error() || !plain {
+        return r;
+    }
+    let status = r.status();
+    let text = match axum::body::to_bytes(r.into_body(), 64 * 1024).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    error(status, text)
 }
 
 async fn gated(

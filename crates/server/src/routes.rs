@@ -231,24 +231,146 @@ fn schemas() -> Value {
     })
 }
 
+/// Operations that answer 201 when they create something.
+const CREATES: [(&str, &str); 8] = [
+    ("POST", "/api/v1/contacts"),
+    ("POST", "/api/v1/callbacks"),
+    ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/tokens"),
+    ("PUT", "/api/v1/services/{service}"),
+    ("PUT", "/api/v1/patients/{nhs_number}"),
+    ("POST", "/api/v1/contacts/{contact}/clinical-callback"),
+    ("POST", "/api/v1/contacts/{contact}/appointments"),
+];
+
+/// A path parameter, typed as its handler parses it.
+fn path_param(name: &str) -> Value {
+    let schema = match name {
+        "contact" | "dos_service" => {
+            json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
+        }
+        "nhs_number" => {
+            json!({ "type": "string", "pattern": "^[0-9]{10}$", "description": "ten digits with a valid check digit" })
+        }
+        _ => json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),
+    };
+    json!({ "name": name, "in": "path", "required": true, "schema": schema })
+}
+
+/// The query parameters an operation reads (any other is refused, 400).
+fn query_params(method: &str, path: &str) -> Vec<Value> {
+    let q = |name: &str, schema: Value, d: &str| json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": d });
+    let u32_ = || json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX });
+    let time = |d: &str| {
+        q(
+            d,
+            json!({ "type": "string", "format": "date-time" }),
+            "RFC 3339",
+        )
+    };
+    match (method, path) {
+        ("GET", "/api/v1/contacts") => vec![
+            q("queue", u32_(), "only this queue's contacts"),
+            q(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": 1000 }),
+                "at most this many (100)",
+            ),
+        ],
+        ("DELETE", "/api/v1/queues/{queue}") => {
+            vec![q(
+                "move_waiting_to",
+                u32_(),
+                "a queue the waiting contacts move to, keeping their places",
+            )]
+        }
+        ("GET", "/api/v1/patients/{nhs_number}")
+        | ("GET", "/api/v1/contacts/{contact}/screen-pop") => {
+            vec![q(
+                "purpose",
+                json!({ "type": "string", "minLength": 1, "maxLength": 200 }),
+                "why the record is read (audited; direct care)",
+            )]
+        }
+        ("GET", "/api/v1/audit/patients/{nhs_number}") => {
+            vec![q(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": 10000 }),
+                "at most this many records (1000)",
+            )]
+        }
+        ("GET", "/api/v1/fhir/HealthcareService") => vec![
+            q(
+                "address-postalcode",
+                json!({ "type": "string" }),
+                "near this postcode or district",
+            ),
+            q(
+                "_count",
+                json!({ "type": "integer", "minimum": 1, "maximum": 100 }),
+                "at most this many (20)",
+            ),
+        ],
+        ("GET", "/api/v1/reports/kpis")
+        | ("GET", "/api/v1/reports/outcomes")
+        | ("GET", "/api/v1/reports/triage") => vec![
+            time("from"),
+            time("to"),
+            q(
+                "by",
+                json!({ "type": "string", "enum": ["interval", "day"] }),
+                "15-minute intervals or London days",
+            ),
+            q(
+                "format",
+                json!({ "type": "string", "enum": ["json", "csv"] }),
+                "the answer's format",
+            ),
+        ],
+        _ => vec![],
+    }
+}
+
 /// The OpenAPI 3.1 document, built from the route table. `x-permission`
 /// and `x-roles` say who may call each operation.
 pub fn openapi() -> Value {
     let mut paths = serde_json::Map::new();
     for r in routes() {
-        let params: Vec<Value> = r
+        let mut params: Vec<Value> = r
             .path
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .map(path_param)
             .collect();
+        let query = query_params(r.method, r.path);
+        let takes_params = !params.is_empty() || !query.is_empty();
+        params.extend(query);
         let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
         let mut responses = serde_json::Map::new();
         responses.insert("200".into(), json!({ "description": "done" }));
+        if CREATES.contains(&(r.method, r.path)) {
+            responses.insert("201".into(), json!({ "description": "created" }));
+        }
+        if takes_params {
+            responses.insert(
+                "400".into(),
+                err("a path or query parameter is invalid (named)"),
+            );
+        }
         if r.body.is_some() {
             responses.insert("400".into(), err("malformed body or parameter"));
             responses.insert("413".into(), err("body over 64 KiB"));
+            responses.insert("415".into(), err("the body is not application/json"));
             responses.insert("422".into(), err("a field is invalid (named)"));
+        }
+        if r.method != "GET" && r.perm.is_some() {
+            responses.insert(
+                "409".into(),
+                err("refused by the state it would change (named)"),
+            );
+        }
+        if r.path == "/api/v1/session" && r.method == "POST" {
+            responses.insert("429".into(), err("too many failed log-ins (Retry-After)"));
         }
         let mut op = json!({
             "summary": r.summary,
@@ -259,6 +381,10 @@ pub fn openapi() -> Value {
             responses.insert("401".into(), err("not logged in"));
             responses.insert("403".into(), err("the role may not do this"));
             responses.insert("404".into(), err("no such object in your organisation"));
+            responses.insert(
+                "503".into(),
+                err("stopping, storage unavailable, or (planning) busy: Retry-After"),
+            );
             op["x-permission"] = json!(perm);
             op["x-roles"] = json!(Role::ALL
                 .iter()
@@ -334,6 +460,10 @@ mod tests {
             .map(|m| m.as_object().unwrap().len())
             .sum();
         assert_eq!(documented, seen.len());
+        // The side tables name real routes.
+        for (m, p) in CREATES {
+            assert!(seen.contains(&(m, p)), "CREATES names {m} {p}");
+        }
         // Every permission is used by some route.
         for p in Perm::ALL {
             assert!(routes().iter().any(|r| r.perm == Some(p)), "{p:?} unused");
