@@ -79,7 +79,8 @@ def main():
                  # Logging in and out would change who the run is.
                  "--exclude-path", "/api/v1/session",
                  "--no-color"],
-                timeout=900)
+                # Its cache goes with the data, not into the repository.
+                cwd=data, timeout=900)
             failed |= run.returncode != 0
     finally:
         server.terminate()
