@@ -243,6 +243,9 @@ const CREATES: [(&str, &str); 8] = [
     ("POST", "/api/v1/contacts/{contact}/appointments"),
 ];
 
+/// Operations that answer 202: the work is queued (a referral's outbox).
+const QUEUES: [(&str, &str); 1] = [("POST", "/api/v1/contacts/{contact}/referrals")];
+
 /// A path parameter, typed as its handler parses it.
 fn path_param(name: &str) -> Value {
     let schema = match name {
@@ -350,6 +353,12 @@ pub fn openapi() -> Value {
         responses.insert("200".into(), json!({ "description": "done" }));
         if CREATES.contains(&(r.method, r.path)) {
             responses.insert("201".into(), json!({ "description": "created" }));
+        }
+        if QUEUES.contains(&(r.method, r.path)) {
+            responses.insert(
+                "202".into(),
+                json!({ "description": "accepted: queued to be sent" }),
+            );
         }
         if takes_params {
             responses.insert(
@@ -461,8 +470,8 @@ mod tests {
             .sum();
         assert_eq!(documented, seen.len());
         // The side tables name real routes.
-        for (m, p) in CREATES {
-            assert!(seen.contains(&(m, p)), "CREATES names {m} {p}");
+        for (m, p) in CREATES.iter().chain(&QUEUES) {
+            assert!(seen.contains(&(*m, *p)), "CREATES or QUEUES names {m} {p}");
         }
         // Every permission is used by some route.
         for p in Perm::ALL {
