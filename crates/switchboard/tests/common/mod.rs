@@ -11,11 +11,33 @@ use std::time::{Duration, Instant};
 
 pub const DEMO_PASSWORD: &str = "switchboard-demo";
 
+/// A loopback port free for both TCP and UDP, chosen below the kernel's
+/// ephemeral range (32768-60999 on Linux): the servers' own sockets bound
+/// to port 0 (RTP, outbound SIP) can then never take it between the test
+/// choosing it and a peer (SIPp, the server) binding it, which happened
+/// under load ("Address already in use").
 pub fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 20);
+    for _ in 0..10_000 {
+        let mut x = seed.wrapping_add(
+            NEXT.fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 29;
+        let port = 20_000 + (x % 12_000) as u16;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if TcpListener::bind(addr).is_ok() && std::net::UdpSocket::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free loopback port below the ephemeral range");
 }
 
 /// The credential header `http` sends to each server (keyed by address,
