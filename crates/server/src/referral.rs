@@ -116,76 +116,30 @@ pub(crate) struct ReferBody {
     service: u64,
 }
 
-fn coding(system: &str, code: impl ToString, display: Option<&str>) -> Value {
-    json!({ "coding": [{ "system": system, "code": code.to_string(), "display": display }] })
-}
-
-/// The FHIR R4 message bundle for a referral.
-fn bundle(
-    id: &str,
-    now: Timestamp,
-    journey: &Value,
-    service: &dos::Service,
-    nhs_number: Option<String>,
-) -> Value {
-    let iso = |t: Timestamp| crate::reports::iso(t);
-    let d = &journey["disposition"];
-    let minutes = d["timeframe_minutes"].as_i64().unwrap_or(0);
-    let mut reasons = vec![
-        coding(
-            "https://fhir.nhs.uk/CodeSystem/pathways-sg-codes",
-            &journey["symptom_group"],
-            None,
-        ),
-        coding(
-            "https://fhir.nhs.uk/CodeSystem/pathways-dx-codes",
-            d["code"].as_str().unwrap_or(""),
-            d["wording"].as_str(),
-        ),
-    ];
-    for sd in journey["discriminators"].as_array().into_iter().flatten() {
-        reasons.push(coding(
-            "https://fhir.nhs.uk/CodeSystem/pathways-sd-codes",
-            sd,
-            None,
-        ));
-    }
-    let patient = match nhs_number {
-        Some(n) => json!({ "resourceType": "Patient",
-            "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": n }] }),
-        None => json!({ "resourceType": "Patient" }),
+/// What a saved assessment says, as the referral message carries it.
+fn triage_of(journey: &Value) -> fhir::Triage {
+    // A code as written: a number's digits, a string's text.
+    let code = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
     };
-    let entry = |name: &str, resource: Value| json!({ "fullUrl": format!("urn:uuid:{id}-{name}"), "resource": resource });
-    json!({
-        "resourceType": "Bundle",
-        "id": id,
-        "type": "message",
-        "timestamp": iso(now),
-        "entry": [
-            entry("header", json!({ "resourceType": "MessageHeader",
-                "eventCoding": { "system": "https://fhir.nhs.uk/CodeSystem/message-events-bars", "code": "servicerequest-request" },
-                "source": { "endpoint": "switchboard", "name": "Switchboard" },
-                "destination": [{ "endpoint": service.referral_url, "name": service.name }],
-                "focus": [{ "reference": format!("urn:uuid:{id}-request") }] })),
-            entry("request", json!({ "resourceType": "ServiceRequest", "status": "active", "intent": "plan",
-                "subject": { "reference": format!("urn:uuid:{id}-patient") },
-                "encounter": { "reference": format!("urn:uuid:{id}-encounter") },
-                "performer": [{ "reference": format!("urn:uuid:{id}-organization") }],
-                "locationReference": [{ "reference": format!("urn:uuid:{id}-location") }],
-                "reasonCode": reasons,
-                "occurrencePeriod": { "start": iso(now), "end": iso(Timestamp(now.0 + minutes * 60_000)) },
-                "note": [{ "text": format!("Pathways {} {} ({})", journey["pathways"]["name"].as_str().unwrap_or(""),
-                    journey["pathways"]["version"].as_str().unwrap_or(""),
-                    if journey["pathways"]["demo"] == true { "DEMO CONTENT, not clinical advice" } else { "assured content" }) }] })),
-            entry("encounter", json!({ "resourceType": "Encounter", "status": "finished",
-                "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR", "display": "virtual" } })),
-            entry("patient", patient),
-            entry("organization", json!({ "resourceType": "Organization", "name": service.name,
-                "identifier": service.ods_code.as_ref().map(|c| vec![json!({ "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": c })]) })),
-            entry("location", json!({ "resourceType": "Location", "name": service.name,
-                "address": { "postalCode": service.postcode } })),
-        ]
-    })
+    let d = &journey["disposition"];
+    let p = &journey["pathways"];
+    fhir::Triage {
+        symptom_group: code(&journey["symptom_group"]),
+        discriminators: journey["discriminators"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(code)
+            .collect(),
+        disposition: d["code"].as_str().unwrap_or("").to_string(),
+        wording: d["wording"].as_str().map(str::to_string),
+        timeframe_minutes: d["timeframe_minutes"].as_i64().unwrap_or(0),
+        pathways_name: p["name"].as_str().unwrap_or("").to_string(),
+        pathways_version: p["version"].as_str().unwrap_or("").to_string(),
+        demo: p["demo"] == true,
+    }
 }
 
 /// Refers a contact to a service: its latest saved assessment as a FHIR
@@ -229,7 +183,14 @@ pub(crate) async fn refer(
     let nhs = caller.and_then(|w| w.nhs_number).map(|n| n.expose());
     let now = wall_clock();
     let message_id = format!("{:x}-{id}", now.0);
-    let bundle = bundle(&message_id, now, &journey, &service, nhs.clone());
+    let triage = triage_of(&journey);
+    let bundle = fhir::referral_bundle(&fhir::Referral {
+        message_id: &message_id,
+        now,
+        triage: &triage,
+        service: &service,
+        nhs_number: nhs.as_deref(),
+    });
     let mut audit = c.audit(
         "refer",
         format!(
@@ -372,35 +333,6 @@ pub(crate) async fn set_capacity(
     Json(json!({ "id": id, "capacity": changed.capacity })).into_response()
 }
 
-/// A DoS service as a FHIR R4 HealthcareService (its Location and
-/// Organization contained).
-fn healthcare_service(s: &dos::Service) -> Value {
-    json!({
-        "resourceType": "HealthcareService",
-        "id": s.id.to_string(),
-        "active": s.active,
-        "name": s.name,
-        "type": [coding("https://fhir.nhs.uk/CodeSystem/dos-service-types", s.type_id, None)],
-        "providedBy": { "reference": "#org" },
-        "location": [{ "reference": "#loc" }],
-        "telecom": s.phone.as_ref().map(|p| vec![json!({ "system": "phone", "value": p })]),
-        "comment": s.public_text,
-        "contained": [location(s, "loc"), organization(s, "org")],
-    })
-}
-
-fn location(s: &dos::Service, id: &str) -> Value {
-    json!({ "resourceType": "Location", "id": id, "name": s.name,
-        "address": { "postalCode": s.postcode },
-        "extension": [{ "url": "https://switchboard.example/fhir/osgb36", "valueString":
-            format!("{:.0},{:.0}", s.location.easting, s.location.northing) }] })
-}
-
-fn organization(s: &dos::Service, id: &str) -> Value {
-    json!({ "resourceType": "Organization", "id": id, "name": s.name,
-        "identifier": s.ods_code.as_ref().map(|c| vec![json!({ "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": c })]) })
-}
-
 #[derive(Deserialize, Default)]
 pub(crate) struct FhirQuery {
     /// Postcode prefix, e.g. `ME10`.
@@ -440,22 +372,21 @@ pub(crate) async fn fhir_search(
                 .collect()
         })
         .unwrap_or_default();
-    let entries: Vec<Value> = list
+    let found = list
         .iter()
         .take(count)
-        .map(|s| json!({ "resource": healthcare_service(s), "search": { "mode": "match" } }))
+        .map(|s| fhir::healthcare_service(s))
         .collect();
-    Json(json!({ "resourceType": "Bundle", "type": "searchset", "total": list.len(), "entry": entries }))
-        .into_response()
+    Json(fhir::searchset(found, list.len())).into_response()
 }
 
 /// One service as HealthcareService, Location or Organization.
 async fn fhir_read(app: &App, c: &Caller, id: u64, kind: &str) -> Response {
     let (s, _) = tryr!(find_service(app, c, id));
     let v = match kind {
-        "HealthcareService" => healthcare_service(&s),
-        "Location" => location(&s, &id.to_string()),
-        _ => organization(&s, &id.to_string()),
+        "HealthcareService" => fhir::healthcare_service(&s),
+        "Location" => fhir::location(&s, &id.to_string()),
+        _ => fhir::organization(&s, &id.to_string()),
     };
     Json(v).into_response()
 }
@@ -500,19 +431,8 @@ pub(crate) async fn slots(
     let starts = dos::slots(&s, &holidays, now, to);
     let org = c.org;
     let booked = tryr!(app.dir(move |d| d.booked(org, id, now, to)).await);
-    let iso = crate::reports::iso;
-    let entries: Vec<Value> = starts
-        .iter()
-        .map(|&t| {
-            let busy = booked.contains(&t);
-            json!({ "resource": { "resourceType": "Slot", "id": format!("{id}-{t}"),
-                "schedule": { "reference": format!("HealthcareService/{id}") },
-                "status": if busy { "busy" } else { "free" },
-                "start": iso(Timestamp(t)), "end": iso(Timestamp(t + dos::SLOT_MS)) } })
-        })
-        .collect();
-    Json(json!({ "resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries }))
-        .into_response()
+    let booked: Vec<i64> = booked.into_iter().collect();
+    Json(fhir::slots(id, &starts, &booked, dos::SLOT_MS)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -564,10 +484,7 @@ pub(crate) async fn book(
     let id = tryr!(r);
     (
         StatusCode::CREATED,
-        Json(json!({ "resourceType": "Appointment", "id": id.to_string(), "status": "booked",
-            "start": crate::reports::iso(Timestamp(start)), "end": crate::reports::iso(Timestamp(start + dos::SLOT_MS)),
-            "slot": [{ "reference": format!("Slot/{}-{start}", s.id) }],
-            "participant": [{ "actor": { "reference": format!("HealthcareService/{}", s.id), "display": s.name }, "status": "accepted" }] })),
+        Json(fhir::appointment(id, &s, start, dos::SLOT_MS)),
     )
         .into_response()
 }
