@@ -3,7 +3,12 @@
 validates the served OpenAPI document with openapi-spec-validator, then
 runs schemathesis against the live server as two roles (supervisor and
 admin), bounded: no server errors, no status code and no content type
-the document does not list. Exits non-zero on any failure.
+the document does not list. Then validates FHIR against the published
+R4B models of `fhir.resources`: what the live server serves (a
+HealthcareService search, one service as HealthcareService, Location and
+Organization, its slots) and the samples `crates/fhir`'s tests wrote
+(referral message bundles, an appointment ...). Exits non-zero on any
+failure.
 
 Run: python3 scripts/api_check.py target/debug/switchboard
 """
@@ -38,6 +43,49 @@ def login(base, user):
         method="POST", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(r, timeout=30) as resp:
         return resp.headers["Set-Cookie"].split(";")[0]
+
+
+SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "tmp",
+                       "fhir-samples")
+
+
+def fhir_check(base):
+    from fhir.resources.R4B import get_fhir_model_class
+
+    def valid(name, v):
+        try:
+            get_fhir_model_class(v["resourceType"]).model_validate(v)
+            return True
+        except Exception as e:  # the model names every element that is off
+            print(f"{name}: {e}")
+            return False
+
+    cookie = login(base, "kent.clinician")
+
+    def get(path):
+        r = urllib.request.Request(base + path, headers={"Cookie": cookie})
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            return json.loads(resp.read())
+
+    ok = True
+    found = get("/api/v1/fhir/HealthcareService?_count=20")
+    if not found.get("entry"):
+        print("the demo has no Directory of Services (../shared/data missing?)")
+        return False
+    ok &= valid("HealthcareService search", found)
+    sid = found["entry"][0]["resource"]["id"]
+    for kind in ["HealthcareService", "Location", "Organization"]:
+        ok &= valid(f"{kind}/{sid}", get(f"/api/v1/fhir/{kind}/{sid}"))
+    ok &= valid(f"slots of {sid}", get(f"/api/v1/dos/services/{sid}/slots"))
+    names = sorted(f for f in os.listdir(SAMPLES) if f.endswith(".json")) \
+        if os.path.isdir(SAMPLES) else []
+    if not names:
+        print(f"no samples in {SAMPLES}: run the tests first (cargo nextest run -p fhir)")
+        return False
+    for n in names:
+        ok &= valid(n, json.load(open(os.path.join(SAMPLES, n))))
+    print(f"{5 + len(names)} FHIR resources checked: {'all valid' if ok else 'NOT ALL VALID'}")
+    return ok
 
 
 def main():
@@ -82,6 +130,8 @@ def main():
                 # Its cache goes with the data, not into the repository.
                 cwd=data, timeout=900)
             failed |= run.returncode != 0
+        print("== FHIR against the R4B models of fhir.resources", flush=True)
+        failed |= not fhir_check(base)
     finally:
         server.terminate()
         server.wait()

@@ -3,8 +3,8 @@
 # machine: from Debian, sip-tester (SIPp, the telephony journeys),
 # espeak-ng and sox (spoken prompts) and chromium (the browser journeys);
 # from the npm registry, playwright-core at the version
-# e2e/package-lock.json pins; from PyPI, schemathesis and
-# openapi-spec-validator (pinned below).
+# e2e/package-lock.json pins; from PyPI, schemathesis,
+# openapi-spec-validator and fhir.resources (pinned below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,9 +38,9 @@ fi
 
 cargo build --locked -q -p switchboard
 
-echo "== the API against its document (openapi-spec-validator, schemathesis)"
+echo "== the API against its document (openapi-spec-validator, schemathesis) and FHIR's models"
 python3 -m pip install --quiet --disable-pip-version-check \
-    schemathesis==4.32.5 openapi-spec-validator==0.9.0
+    schemathesis==4.32.5 openapi-spec-validator==0.9.0 fhir.resources==8.1.0
 python3 scripts/api_check.py target/debug/switchboard
 
 echo "== browser journeys (headless Chromium)"

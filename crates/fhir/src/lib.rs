@@ -63,6 +63,31 @@ pub struct Referral<'a> {
     pub nhs_number: Option<&'a str>,
 }
 
+/// FHIR JSON has no nulls and no empty strings, arrays or objects: an
+/// element without a value is left out (and an empty string is not a
+/// FHIR string at all). Applied to everything this crate makes.
+pub fn clean(v: Value) -> Value {
+    fn empty(v: &Value) -> bool {
+        match v {
+            Value::Null => true,
+            Value::String(s) => s.trim().is_empty(),
+            Value::Array(a) => a.is_empty(),
+            Value::Object(m) => m.is_empty(),
+            _ => false,
+        }
+    }
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, clean(v)))
+                .filter(|(_, v)| !empty(v))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(clean).filter(|v| !empty(v)).collect()),
+        v => v,
+    }
+}
+
 /// The FHIR R4 message bundle for a referral.
 pub fn referral_bundle(r: &Referral) -> Value {
     let id = r.message_id;
@@ -94,7 +119,7 @@ pub fn referral_bundle(r: &Referral) -> Value {
         "assured content"
     };
     let s = r.service;
-    json!({
+    clean(json!({
         "resourceType": "Bundle",
         "id": id,
         "type": "message",
@@ -121,7 +146,7 @@ pub fn referral_bundle(r: &Referral) -> Value {
             entry("location", json!({ "resourceType": "Location", "name": s.name,
                 "address": { "postalCode": s.postcode } })),
         ]
-    })
+    }))
 }
 
 /// A UUID for one entry of one message, the same every time it is made
@@ -160,7 +185,7 @@ fn ods(s: &dos::Service) -> Option<Vec<Value>> {
 /// A DoS service as a HealthcareService, its Location and Organization
 /// contained.
 pub fn healthcare_service(s: &dos::Service) -> Value {
-    json!({
+    clean(json!({
         "resourceType": "HealthcareService",
         "id": s.id.to_string(),
         "active": s.active,
@@ -171,20 +196,22 @@ pub fn healthcare_service(s: &dos::Service) -> Value {
         "telecom": s.phone.as_ref().map(|p| vec![json!({ "system": "phone", "value": p })]),
         "comment": s.public_text,
         "contained": [location(s, "loc"), organization(s, "org")],
-    })
+    }))
 }
 
 /// A DoS service's place as a Location (with its OSGB36 grid reference).
 pub fn location(s: &dos::Service, id: &str) -> Value {
-    json!({ "resourceType": "Location", "id": id, "name": s.name,
+    clean(
+        json!({ "resourceType": "Location", "id": id, "name": s.name,
         "address": { "postalCode": s.postcode },
         "extension": [{ "url": OSGB36_EXTENSION, "valueString":
-            format!("{:.0},{:.0}", s.location.easting, s.location.northing) }] })
+            format!("{:.0},{:.0}", s.location.easting, s.location.northing) }] }),
+    )
 }
 
 /// A DoS service's provider as an Organization (by ODS code if known).
 pub fn organization(s: &dos::Service, id: &str) -> Value {
-    json!({ "resourceType": "Organization", "id": id, "name": s.name, "identifier": ods(s) })
+    clean(json!({ "resourceType": "Organization", "id": id, "name": s.name, "identifier": ods(s) }))
 }
 
 /// A search's answer: `total` matches, the first of them as entries.
@@ -193,7 +220,9 @@ pub fn searchset(resources: Vec<Value>, total: usize) -> Value {
         .into_iter()
         .map(|r| json!({ "resource": r, "search": { "mode": "match" } }))
         .collect();
-    json!({ "resourceType": "Bundle", "type": "searchset", "total": total, "entry": entries })
+    clean(
+        json!({ "resourceType": "Bundle", "type": "searchset", "total": total, "entry": entries }),
+    )
 }
 
 /// A service's slots from `starts` (ms), each `slot_ms` long, busy if
@@ -209,14 +238,18 @@ pub fn slots(service: u64, starts: &[i64], booked: &[i64], slot_ms: i64) -> Valu
                 "start": instant(Timestamp(t)), "end": instant(Timestamp(t + slot_ms)) } })
         })
         .collect();
-    json!({ "resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries })
+    clean(
+        json!({ "resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries }),
+    )
 }
 
 /// A booked slot as an Appointment.
 pub fn appointment(id: u64, s: &dos::Service, start: i64, slot_ms: i64) -> Value {
-    json!({ "resourceType": "Appointment", "id": id.to_string(), "status": "booked",
+    clean(
+        json!({ "resourceType": "Appointment", "id": id.to_string(), "status": "booked",
         "start": instant(Timestamp(start)), "end": instant(Timestamp(start + slot_ms)),
         "slot": [{ "reference": format!("Slot/{}-{start}", s.id) }],
         "participant": [{ "actor": { "reference": format!("HealthcareService/{}", s.id), "display": s.name },
-            "status": "accepted" }] })
+            "status": "accepted" }] }),
+    )
 }

@@ -359,3 +359,90 @@ fn a_searchset_counts_every_match_and_lists_the_first() {
     assert_eq!(entries(&b).len(), 1);
     assert_eq!(entries(&b)[0]["search"]["mode"], "match");
 }
+
+/// Everything this crate makes, for the checks that apply to all of it.
+fn samples() -> Vec<(&'static str, Value)> {
+    let full = service(Some("01795 000000"), Some("RVV09"));
+    // No phone, no ODS code, no public text.
+    let mut bare = service(None, None);
+    bare.public_text.clear();
+    let t = triage(false);
+    let demo = triage(true);
+    let slot = 15 * 60_000;
+    vec![
+        (
+            "referral-bundle",
+            fhir::referral_bundle(&Referral {
+                message_id: "19c8a2-77",
+                now: NOW,
+                triage: &t,
+                service: &full,
+                nhs_number: Some("9990000018"),
+            }),
+        ),
+        (
+            "referral-bundle-no-nhs-number",
+            fhir::referral_bundle(&Referral {
+                message_id: "19c8a2-78",
+                now: NOW,
+                triage: &demo,
+                service: &bare,
+                nhs_number: None,
+            }),
+        ),
+        ("healthcare-service", fhir::healthcare_service(&full)),
+        ("healthcare-service-bare", fhir::healthcare_service(&bare)),
+        ("location", fhir::location(&full, "4021")),
+        ("organization", fhir::organization(&full, "4021")),
+        ("organization-no-ods", fhir::organization(&bare, "4021")),
+        (
+            "searchset",
+            fhir::searchset(vec![fhir::healthcare_service(&bare)], 3),
+        ),
+        (
+            "slots",
+            fhir::slots(4021, &[NOW.0, NOW.0 + slot], &[NOW.0], slot),
+        ),
+        ("appointment", fhir::appointment(77, &full, NOW.0, slot)),
+    ]
+}
+
+fn no_nulls_or_empties(path: &str, v: &Value) {
+    match v {
+        Value::Null => panic!("{path} is null"),
+        Value::String(s) => assert!(!s.trim().is_empty(), "{path} is an empty string"),
+        Value::Array(a) => {
+            assert!(!a.is_empty(), "{path} is an empty array");
+            for (i, x) in a.iter().enumerate() {
+                no_nulls_or_empties(&format!("{path}[{i}]"), x);
+            }
+        }
+        Value::Object(m) => {
+            assert!(!m.is_empty(), "{path} is an empty object");
+            for (k, x) in m {
+                no_nulls_or_empties(&format!("{path}.{k}"), x);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn nothing_made_has_a_null_or_an_empty_value() {
+    // FHIR JSON leaves out an element without a value; "" is not a FHIR
+    // string (a service with no public text once gave "comment": "").
+    for (name, v) in samples() {
+        no_nulls_or_empties(name, &v);
+    }
+}
+
+/// The samples, for `scripts/api_check.py` to validate against the FHIR
+/// models of `fhir.resources` (PyPI) after the tests have run.
+#[test]
+fn the_samples_are_written_for_the_outside_check() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fhir-samples");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, v) in samples() {
+        std::fs::write(dir.join(format!("{name}.json")), v.to_string()).unwrap();
+    }
+}
