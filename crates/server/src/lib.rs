@@ -308,6 +308,31 @@ pub(crate) fn wall_clock() -> Timestamp {
 /// Most inputs committed in one transaction (one fsync).
 const MAX_BATCH: usize = 256;
 
+/// Writes the snapshots due on the blocking pool, taking the writer's turn
+/// like a commit (the engine task waits; the runtime goes on). The state
+/// goes to the blocking thread and comes back; None if that thread failed
+/// (the task then stops: the log still holds everything).
+async fn write_snapshots(
+    mut snapshots: Snapshots,
+    mut tenants: BTreeMap<OrgId, Tenant>,
+    mut store: SqliteStore,
+    writer: &Arc<Mutex<Directory>>,
+    all: bool,
+) -> Option<(Snapshots, BTreeMap<OrgId, Tenant>, SqliteStore)> {
+    if !snapshots.due(all) {
+        return Some((snapshots, tenants, store));
+    }
+    let turn = writer.clone();
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn.lock().unwrap_or_else(|p| p.into_inner());
+        snapshots.write(&mut tenants, &mut store, all);
+        (snapshots, tenants, store)
+    })
+    .await
+    .map_err(|e| tracing::error!("the snapshot writer failed, stopping: {e}"))
+    .ok()
+}
+
 /// The engines' owner: applies commands in order, fires timers when they
 /// fall due. Inputs that arrive together are applied, then committed in
 /// one transaction (with their audit records and caller identities), and
@@ -460,7 +485,10 @@ async fn engine_task(
                     }
                     let _ = s.reply.send(r);
                 }
-                snapshots.write(&mut tenants, &mut store, false);
+                match write_snapshots(snapshots, tenants, store, &writer, false).await {
+                    Some(back) => (snapshots, tenants, store) = back,
+                    None => return,
+                }
             }
             Command::Read(org, f) => {
                 let now = wall_clock();
@@ -477,7 +505,8 @@ async fn engine_task(
                 let _ = reply.send(tenants.get(&org).map(|t| t.hub.subscribe()));
             }
             Command::Stop(done) => {
-                snapshots.write(&mut tenants, &mut store, true);
+                // The state goes with the snapshots; the task ends here.
+                let _ = write_snapshots(snapshots, tenants, store, &writer, true).await;
                 let _ = done.send(());
                 return;
             }

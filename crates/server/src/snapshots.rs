@@ -36,6 +36,11 @@ impl Snapshots {
     /// log still holds everything.
     /// KPI intervals older than [`KPI_IN_MEMORY`] go to the store with
     /// the snapshot (put back if it cannot be written).
+    /// Whether `write` has anything to do.
+    pub(crate) fn due(&self, all: bool) -> bool {
+        all || self.since_last >= self.every
+    }
+
     pub(crate) fn write(
         &mut self,
         tenants: &mut BTreeMap<OrgId, Tenant>,
