@@ -4,6 +4,7 @@ traffic or SIP on a free loopback port and a fresh data directory, plain
 HTTP requests to it, log-ins and a /healthz prober."""
 
 import json
+import os
 import shutil
 import socket
 import statistics
@@ -97,3 +98,34 @@ class Prober:
         t = sorted(self.times)
         return (f"{len(t)} probes, median {statistics.median(t) * 1000:.1f} ms, "
                 f"p99 {t[int(len(t) * 0.99)] * 1000:.1f} ms, worst {t[-1] * 1000:.0f} ms")
+
+
+HISTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
+                       "bank-callcentre-1999-jan-sep-6min.csv")
+
+
+def planning_body():
+    """A large planning request: nine months of six-minute arrivals,
+    30-minute intervals, a year's forecast, staffing and shift suggestions."""
+    return {
+        "history_csv": open(HISTORY).read(), "interval_minutes": 30, "horizon_days": 365,
+        "service": {"aht_seconds": 240, "patience_seconds": 90, "target": 0.8,
+                    "target_seconds": 20, "shrinkage": 0.3, "max_occupancy": 0.9},
+        "suggest": True,
+    }
+
+
+def store_test_patient(server):
+    """An integration token (contacts, patients) and the test patient
+    9990000018 stored with it; returns the token's `Bearer ...`."""
+    admin = server.login("kent.admin")
+    s, _, b = server.req("POST", "/api/v1/tokens",
+                         {"name": "bench", "scopes": ["contacts", "patients"]}, admin)
+    assert s == 201, (s, b)
+    ehr = "Bearer " + json.loads(b)["secret"]
+    s, _, b = server.req("PUT", "/api/v1/patients/9990000018",
+                         {"nhs_number": "9990000018", "name": "Ada Testpatient",
+                          "date_of_birth": "1950-02-03", "phones": ["07700 900123"],
+                          "gp_practice": "G82001"}, ehr)
+    assert s in (200, 201), (s, b)
+    return ehr

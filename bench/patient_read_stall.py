@@ -8,29 +8,19 @@ percentile and worst latency.
 Run: python3 bench/patient_read_stall.py target/release/switchboard
 """
 
-import json
 import os
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from demo_server import DemoServer, Prober  # noqa: E402
+from demo_server import DemoServer, Prober, store_test_patient  # noqa: E402
 
 
 def main():
     server = DemoServer(sys.argv[1])
     try:
-        admin = server.login("kent.admin")
-        s, _, b = server.req("POST", "/api/v1/tokens",
-                             {"name": "bench", "scopes": ["contacts", "patients"]}, admin)
-        assert s == 201, (s, b)
-        ehr = "Bearer " + json.loads(b)["secret"]
-        s, _, b = server.req("PUT", "/api/v1/patients/9990000018",
-                             {"nhs_number": "9990000018", "name": "Ada Testpatient",
-                              "date_of_birth": "1950-02-03", "phones": ["07700 900123"],
-                              "gp_practice": "G82001"}, ehr)
-        assert s in (200, 201), (s, b)
+        store_test_patient(server)
         sup = server.login("kent.supervisor")
         reads, done = [], threading.Event()
 

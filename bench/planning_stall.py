@@ -15,22 +15,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from demo_server import DemoServer, Prober  # noqa: E402
-
-HISTORY = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                       "bank-callcentre-1999-jan-sep-6min.csv")
+from demo_server import DemoServer, Prober, planning_body  # noqa: E402
 
 
 def main():
     server = DemoServer(sys.argv[1])
     try:
         sup = server.login("kent.supervisor")
-        body = {
-            "history_csv": open(HISTORY).read(), "interval_minutes": 30, "horizon_days": 365,
-            "service": {"aht_seconds": 240, "patience_seconds": 90, "target": 0.8,
-                        "target_seconds": 20, "shrinkage": 0.3, "max_occupancy": 0.9},
-            "suggest": True,
-        }
+        body = planning_body()
         answers = []
 
         def plan():

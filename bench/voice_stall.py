@@ -12,9 +12,7 @@ per second.
 Run: python3 bench/voice_stall.py BINARY [BINARY ...]
 """
 
-import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -22,10 +20,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from demo_server import DemoServer, free_port  # noqa: E402
+from demo_server import DemoServer, free_port, planning_body, store_test_patient  # noqa: E402
 
-HISTORY = os.path.join(HERE, "..", "..", "shared", "data",
-                       "bank-callcentre-1999-jan-sep-6min.csv")
 PROMPTS = os.path.join(HERE, "..", "target", "tmp", "prompts")
 
 
@@ -38,23 +34,9 @@ def run(binary):
     sip = f"127.0.0.1:{free_port()}"
     server = DemoServer(binary, sip=sip, prompts=PROMPTS)
     try:
-        admin = server.login("kent.admin")
-        s, _, b = server.req("POST", "/api/v1/tokens",
-                             {"name": "bench", "scopes": ["contacts", "patients"]}, admin)
-        assert s == 201, (s, b)
-        ehr = "Bearer " + json.loads(b)["secret"]
-        s, _, b = server.req("PUT", "/api/v1/patients/9990000018",
-                             {"nhs_number": "9990000018", "name": "Ada Testpatient",
-                              "date_of_birth": "1950-02-03", "phones": ["07700 900123"],
-                              "gp_practice": "G82001"}, ehr)
-        assert s in (200, 201), (s, b)
+        ehr = store_test_patient(server)
         sup = server.login("kent.supervisor")
-        plan_body = {
-            "history_csv": open(HISTORY).read(), "interval_minutes": 30, "horizon_days": 365,
-            "service": {"aht_seconds": 240, "patience_seconds": 90, "target": 0.8,
-                        "target_seconds": 20, "shrinkage": 0.3, "max_occupancy": 0.9},
-            "suggest": True,
-        }
+        plan_body = planning_body()
         probe = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "rtp_probe.py"), sip, "+441632960003", "8"],
             stdout=subprocess.PIPE, text=True)
