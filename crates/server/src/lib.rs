@@ -846,6 +846,8 @@ impl App {
         }
     }
 
+    /// The directory itself, for a thread that may wait for the disk (the
+    /// SIP registrar on the blocking pool); the runtime uses [`App::dir`].
     pub(crate) fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
         self.dir.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -8,7 +8,7 @@
 //! or the server restarts.
 
 use crate::handlers::{body, tryr, Body};
-use crate::{error, store_error, wall_clock, App, Caller};
+use crate::{error, wall_clock, App, Caller};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -64,31 +64,46 @@ fn find_service(
 }
 
 /// Changes one of the organisation's DoS services: stored (with the audit
-/// record) first, then in force for searches.
-fn change_service(
+/// record) first, then in force for searches. Both happen on the blocking
+/// pool under the directory's lock, so concurrent edits are stored and put
+/// in force in the same order, and the runtime never waits for the disk.
+async fn change_service(
     app: &App,
     c: &Caller,
     id: u64,
     audit: store::AuditRecord,
-    change: impl FnOnce(&mut dos::Service),
+    change: impl FnOnce(&mut dos::Service) + Send + 'static,
 ) -> Result<dos::Service, Response> {
-    let mut all = app.clinical.dos.write().unwrap_or_else(|p| p.into_inner());
+    let clinical = app.clinical.clone();
+    let org = c.org;
     let unknown = || error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
-    let s = all
-        .get_mut(&c.org)
-        .and_then(|d| d.services.iter_mut().find(|s| s.id == id))
-        .ok_or_else(unknown)?;
-    let mut changed = s.clone();
-    change(&mut changed);
-    let text = serde_json::to_string(&changed).unwrap_or_default();
-    match app.directory().update_dos_service(c.org, id, &text, &audit) {
-        Ok(true) => {
-            *s = changed.clone();
-            Ok(changed)
-        }
-        Ok(false) => Err(unknown()),
-        Err(e) => Err(store_error(e)),
-    }
+    let changed = app
+        .dir(move |dir| {
+            let current = {
+                let all = clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+                all.get(&org)
+                    .and_then(|d| d.services.iter().find(|s| s.id == id))
+                    .cloned()
+            };
+            let Some(mut changed) = current else {
+                return Ok(None);
+            };
+            change(&mut changed);
+            let text = serde_json::to_string(&changed).unwrap_or_default();
+            if !dir.update_dos_service(org, id, &text, &audit)? {
+                return Ok(None);
+            }
+            let mut all = clinical.dos.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(s) = all
+                .get_mut(&org)
+                .and_then(|d| d.services.iter_mut().find(|s| s.id == id))
+            {
+                *s = changed.clone();
+            }
+            Ok(Some(changed))
+        })
+        .await?;
+    changed.ok_or_else(unknown)
 }
 
 /// Sets where a DoS service takes electronic referrals.
@@ -105,7 +120,7 @@ pub(crate) async fn set_endpoint(
         format!("DoS service {id} referral endpoint"),
     );
     let url = b.url.clone();
-    tryr!(change_service(&app, &c, id, audit, |s| s.referral_url = Some(url)));
+    tryr!(change_service(&app, &c, id, audit, |s| s.referral_url = Some(url)).await);
     Json(json!({ "id": id, "referral_url": b.url })).into_response()
 }
 
@@ -329,7 +344,7 @@ pub(crate) async fn set_capacity(
         "set capacity",
         format!("DoS service {id} {:?} for {} min", b.rag, b.reset_minutes),
     );
-    let changed = tryr!(change_service(&app, &c, id, audit, |s| s.capacity = Some(capacity)));
+    let changed = tryr!(change_service(&app, &c, id, audit, |s| s.capacity = Some(capacity)).await);
     Json(json!({ "id": id, "capacity": changed.capacity })).into_response()
 }
 

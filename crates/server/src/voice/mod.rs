@@ -550,9 +550,9 @@ impl Voice {
             kept += 1;
             let phone = self
                 .app
-                .directory()
-                .contact_caller(org, id)
-                .ok()
+                .with_directory(move |dir| dir.contact_caller(org, id))
+                .await
+                .and_then(|r| r.ok())
                 .flatten()
                 .and_then(|w| w.phone);
             if let (Some(t), Some(p)) = (self.trunk, phone) {
