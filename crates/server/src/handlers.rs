@@ -29,7 +29,7 @@ macro_rules! tryr {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(r) => return r,
+            Err(r) => return $crate::error::Answer::answer(r),
         }
     };
 }
@@ -145,7 +145,10 @@ fn is_with(v: &routing::ContactView, agent: Option<AgentId>) -> bool {
 /// For agents and clinicians: the contact must be theirs (offered to them
 /// or with them). A contact of another organisation is not found.
 pub(crate) async fn own_contact(app: &App, c: &Caller, id: ContactId) -> Result<(), Response> {
-    let view = app.read(c.org, move |t, _| t.engine.contact(id)).await?;
+    let view = app
+        .read(c.org, move |t, _| t.engine.contact(id))
+        .await
+        .map_err(crate::error::api)?;
     let Some(view) = view else {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -173,7 +176,7 @@ pub(crate) async fn create_contact(
     let attributes = tryr!(reference(b.reference));
     let queue = match (b.queue, &b.entry_point) {
         (Some(q), None) => QueueId(q),
-        (None, Some(e)) => tryr!(crate::services::resolve(&app, &c, b.channel, e).await),
+        (None, Some(e)) => tryr!(app::services::resolve(&app, &c, b.channel, e).await),
         _ => {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -188,8 +191,10 @@ pub(crate) async fn create_contact(
         phone: b.caller_number,
         nhs_number: b.nhs_number,
     });
-    app.input(&c, Input::Arrive(nc), None, who, StatusCode::CREATED)
-        .await
+    crate::error::submitted(
+        StatusCode::CREATED,
+        app.input(&c, Input::Arrive(nc), None, who).await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -271,7 +276,7 @@ pub(crate) async fn book_callback(
         contact: nc,
         due_at: due.max(now),
     };
-    app.input(&c, input, None, who, StatusCode::CREATED).await
+    crate::error::submitted(StatusCode::CREATED, app.input(&c, input, None, who).await)
 }
 
 #[derive(Deserialize)]
@@ -316,7 +321,7 @@ pub(crate) async fn list_contacts(
         .await;
     match r {
         Ok(v) => Json(json!({ "contacts": v })).into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -332,7 +337,7 @@ pub(crate) async fn get_contact(
     {
         Ok(Some(v)) => Json(v).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("unknown contact c{id}")),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -370,8 +375,10 @@ async fn agent_act(
     if !tryr!(known) {
         return error(StatusCode::NOT_FOUND, format!("unknown contact {contact}"));
     }
-    app.submit(c, make(agent), None, None, outcome, StatusCode::OK)
-        .await
+    crate::error::submitted(
+        StatusCode::OK,
+        app.submit(c, make(agent), None, None, outcome).await,
+    )
 }
 
 /// The outcome codes an agent chooses from at wrap-up.
@@ -455,17 +462,19 @@ pub(crate) async fn presence(
     // audited.
     let audit =
         (!c.role.works_as_agent()).then(|| c.audit("set agent presence", format!("agent a{id}")));
-    app.input(
-        &c,
-        Input::SetPresence {
-            agent: AgentId(id),
-            presence: b.presence,
-        },
-        audit,
-        None,
+    crate::error::submitted(
         StatusCode::OK,
+        app.input(
+            &c,
+            Input::SetPresence {
+                agent: AgentId(id),
+                presence: b.presence,
+            },
+            audit,
+            None,
+        )
+        .await,
     )
-    .await
 }
 
 pub(crate) async fn transfer(
@@ -489,18 +498,20 @@ pub(crate) async fn transfer(
         tryr!(c.as_agent(AgentId(from)));
     }
     tryr!(own_contact(&app, &c, ContactId(id)).await);
-    app.input(
-        &c,
-        Input::Transfer {
-            contact: ContactId(id),
-            to,
-            mode: b.mode,
-        },
-        None,
-        None,
+    crate::error::submitted(
         StatusCode::OK,
+        app.input(
+            &c,
+            Input::Transfer {
+                contact: ContactId(id),
+                to,
+                mode: b.mode,
+            },
+            None,
+            None,
+        )
+        .await,
     )
-    .await
 }
 
 pub(crate) async fn set_priority(
@@ -514,24 +525,28 @@ pub(crate) async fn set_priority(
         "change priority",
         format!("contact c{id} to {}", b.priority),
     );
-    app.input(
-        &c,
-        Input::SetPriority {
-            contact: ContactId(id),
-            priority: b.priority,
-        },
-        Some(audit),
-        None,
+    crate::error::submitted(
         StatusCode::OK,
+        app.input(
+            &c,
+            Input::SetPriority {
+                contact: ContactId(id),
+                priority: b.priority,
+            },
+            Some(audit),
+            None,
+        )
+        .await,
     )
-    .await
 }
 
 /// Commands on a contact that carry no body; agents only on their own.
 async fn on_contact(app: &App, c: &Caller, id: u64, make: fn(ContactId) -> Input) -> Response {
     tryr!(own_contact(app, c, ContactId(id)).await);
-    app.input(c, make(ContactId(id)), None, None, StatusCode::OK)
-        .await
+    crate::error::submitted(
+        StatusCode::OK,
+        app.input(c, make(ContactId(id)), None, None).await,
+    )
 }
 
 pub(crate) async fn end(
@@ -588,7 +603,7 @@ pub(crate) async fn list_agents(
                 .iter()
                 .filter_map(|a| {
                     let v = t.engine.agent(a.id)?;
-                    let word = crate::status_word(&v.status);
+                    let word = app::status_word(&v.status);
                     let since = t
                         .agent_since
                         .get(&a.id)
@@ -612,7 +627,7 @@ pub(crate) async fn list_agents(
         .await;
     match r {
         Ok(v) => Json(json!({ "agents": v })).into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -641,14 +656,14 @@ pub(crate) async fn list_queues(
         .await;
     match r {
         Ok(v) => Json(json!({ "queues": v })).into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
 pub(crate) async fn get_kpis(State(app): State<App>, Extension(c): Extension<Caller>) -> Response {
     match app.read(c.org, |t, now| t.snapshot(now)).await {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -666,7 +681,7 @@ pub(crate) async fn get_waiting(
     match r {
         Ok(Some(v)) => Json(json!({ "queue": id, "waiting": v })).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("unknown queue {q}")),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -713,7 +728,7 @@ pub(crate) async fn get_config(
 ) -> Response {
     match app.read(c.org, |t, _| t.engine.config()).await {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -721,7 +736,7 @@ pub(crate) async fn get_config(
 /// refused whole, naming the problem), audited in the same transaction.
 async fn config_change(app: &App, c: &Caller, input: Input, what: String) -> Response {
     let audit = c.audit("change configuration", what);
-    app.input(c, input, Some(audit), None, StatusCode::OK).await
+    crate::error::submitted(StatusCode::OK, app.input(c, input, Some(audit), None).await)
 }
 
 fn path_matches<T: PartialEq + std::fmt::Display>(path: T, body: T) -> Result<(), Response> {
@@ -813,14 +828,11 @@ pub(crate) async fn set_skills(
         def.team = team;
     }
     let audit = c.audit("move agent", format!("agent {agent} skills"));
-    app.input(
-        &c,
-        Input::UpsertAgent(def),
-        Some(audit),
-        None,
+    crate::error::submitted(
         StatusCode::OK,
+        app.input(&c, Input::UpsertAgent(def), Some(audit), None)
+            .await,
     )
-    .await
 }
 
 pub(crate) async fn delete_agent(
@@ -922,7 +934,7 @@ pub(crate) async fn put_patient(
     match r {
         Ok(true) => no_store((StatusCode::CREATED, Json(json!({ "created": true })))),
         Ok(false) => no_store((StatusCode::OK, Json(json!({ "created": false })))),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -942,7 +954,7 @@ pub(crate) async fn get_patient(
     match r {
         Ok(mut v) if !v.is_empty() => no_store(Json(v.remove(0))),
         Ok(_) => error(StatusCode::NOT_FOUND, "no such patient".into()),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -1024,6 +1036,30 @@ pub(crate) async fn audit_for_patient(
             error(StatusCode::NOT_FOUND, "no such patient".into())
         }
         Ok(records) => no_store(Json(json!({ "records": records }))),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct JournalQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/voice/calls`: the organisation's recent calls.
+pub(crate) async fn voice_calls(
+    Extension(c): Extension<Caller>,
+    Extension(edge): Extension<crate::VoiceEdge>,
+    Query(q): Query<JournalQuery>,
+) -> Response {
+    let limit = q.limit.unwrap_or(100).min(voice::JOURNAL);
+    let calls = match &edge.0 {
+        Some(v) => Some(v.journal(c.org, limit).await),
+        None => None,
+    };
+    Json(json!({
+        "sip": edge.0.as_ref().map(|v| v.sip_address()),
+        "calls": calls.unwrap_or_default(),
+    }))
+    .into_response()
 }

@@ -1,8 +1,8 @@
 //! Log-in and log-out, accounts and integration tokens.
 
-use crate::auth::{self, Role, Scope};
 use crate::handlers::{body, tryr, Body};
 use crate::{error, wall_clock, App, Caller, Origin};
+use app::auth::{self, check_username, Role, Scope};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -220,19 +220,6 @@ fn user_json(u: &store::directory::User) -> serde_json::Value {
     })
 }
 
-pub(crate) fn check_username(s: &str) -> Result<(), String> {
-    if s.is_empty() || s.len() > 64 {
-        return Err("username: 1 to 64 characters".into());
-    }
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@'))
-    {
-        return Err("username: letters, digits and . - _ @ only".into());
-    }
-    Ok(())
-}
-
 pub(crate) async fn list_users(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
@@ -242,7 +229,7 @@ pub(crate) async fn list_users(
         Ok(v) => {
             Json(json!({ "users": v.iter().map(user_json).collect::<Vec<_>>() })).into_response()
         }
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -281,7 +268,7 @@ pub(crate) async fn create_user(
     // An agent's SIP phone registers with the same credentials.
     let ha1 = b
         .agent
-        .map(|_| telephony::digest::ha1(&b.username, crate::voice::REALM, &b.password));
+        .map(|_| telephony::digest::ha1(&b.username, app::auth::SIP_REALM, &b.password));
     let (org, username, display_name, role, agent) = (
         c.org,
         b.username.clone(),
@@ -312,13 +299,17 @@ pub(crate) async fn create_user(
         .await;
     match r {
         Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
 /// An account of the caller's organisation, or 404.
 async fn own_user(app: &App, c: &Caller, id: u32) -> Result<store::directory::User, Response> {
-    match app.dir(move |d| d.user(id)).await? {
+    match app
+        .dir(move |d| d.user(id))
+        .await
+        .map_err(crate::error::api)?
+    {
         Some(u) if u.org == c.org => Ok(u),
         _ => Err(error(StatusCode::NOT_FOUND, format!("unknown user {id}"))),
     }
@@ -334,7 +325,7 @@ async fn set_disabled(app: &App, c: &Caller, id: u32, disabled: bool) -> Respons
     app.forget_credentials();
     match r {
         Ok(()) => Json(json!({ "id": id, "disabled": disabled })).into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -370,7 +361,7 @@ pub(crate) async fn set_password(
     let b = tryr!(body(b));
     tryr!(auth::check_password(&b.password).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
     let u = tryr!(own_user(&app, &c, id).await);
-    let ha1 = telephony::digest::ha1(&u.username, crate::voice::REALM, &b.password);
+    let ha1 = telephony::digest::ha1(&u.username, app::auth::SIP_REALM, &b.password);
     let Ok(phc) = tokio::task::spawn_blocking(move || auth::hash_password(&b.password)).await
     else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "hashing failed".into());
@@ -391,7 +382,7 @@ pub(crate) async fn set_password(
     app.forget_credentials();
     match r {
         Ok(()) => Json(json!({ "id": id, "sessions_ended": true })).into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -442,7 +433,7 @@ pub(crate) async fn create_token(
             Json(json!({ "id": id, "secret": secret, "scopes": scopes })),
         )
             .into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -459,7 +450,7 @@ pub(crate) async fn list_tokens(
             })).collect::<Vec<_>>()
         }))
         .into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -477,6 +468,6 @@ pub(crate) async fn revoke_token(
     match r {
         Ok(true) => Json(json!({ "id": id, "revoked": true })).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown token {id}")),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use forecast::{Choice, Method, Series};
 use jiff::civil::{Date, Time};
-use model::{OrgId, Timestamp};
+use model::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -193,10 +193,6 @@ fn handle_time(
 fn hhmm(t: Time) -> String {
     format!("{:02}:{:02}", t.hour(), t.minute())
 }
-
-/// Forecasts kept for the surge warning: interval start (UTC ms) and
-/// calls, per organisation.
-pub(crate) type Published = std::sync::Arc<std::sync::Mutex<HashMap<OrgId, (i64, Vec<f64>)>>>;
 
 pub(crate) async fn plan(
     State(app): State<App>,
@@ -433,7 +429,7 @@ pub(crate) async fn run_planning(
     let waiting = gate
         .waiting
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let _left = Leave(&gate.waiting);
+    let _left = app::planning::Leave(&gate.waiting);
     if waiting >= PLANNING_QUEUE {
         let mut r = error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -460,30 +456,6 @@ pub(crate) async fn run_planning(
             StatusCode::INTERNAL_SERVER_ERROR,
             "planning: the run failed".into(),
         ),
-    }
-}
-
-/// Planning runs: one at a time, and how many are waiting or running.
-pub(crate) struct PlanningGate {
-    runs: std::sync::Arc<tokio::sync::Semaphore>,
-    waiting: std::sync::atomic::AtomicUsize,
-}
-
-impl PlanningGate {
-    pub(crate) fn new() -> PlanningGate {
-        PlanningGate {
-            runs: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
-            waiting: Default::default(),
-        }
-    }
-}
-
-/// Counts a waiting run out when it ends, however it ends.
-struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl Drop for Leave<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

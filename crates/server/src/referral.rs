@@ -102,7 +102,8 @@ async fn change_service(
             }
             Ok(Some(changed))
         })
-        .await?;
+        .await
+        .map_err(crate::error::api)?;
     changed.ok_or_else(unknown)
 }
 
@@ -241,7 +242,7 @@ pub(crate) async fn list(
             "id": r.0, "service": r.1, "status": r.2, "attempts": r.3, "last_error": r.4,
             "created": r.5, "delivered": r.6 })).collect::<Vec<_>>() }))
         .into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 

@@ -4,6 +4,8 @@
 
 use crate::handlers::tryr;
 use crate::{error, App, Caller};
+pub(crate) use app::reports::rows;
+pub(crate) use app::time::iso;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +13,6 @@ use axum::{Extension, Json};
 use kpi::{Counts, Dimension, Row};
 use model::Timestamp;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -42,59 +43,6 @@ fn parse_time(field: &str, s: &str) -> Result<Timestamp, Response> {
                 format!("{field}: not an RFC 3339 time such as 2026-11-22T08:00:00Z"),
             )
         })
-}
-
-pub(crate) fn iso(t: Timestamp) -> String {
-    jiff::Timestamp::from_millisecond(t.0).map_or_else(|_| t.0.to_string(), |t| t.to_string())
-}
-
-fn london() -> jiff::tz::TimeZone {
-    jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC)
-}
-
-/// The start of the London day holding `t`.
-pub(crate) fn london_day_start(t: Timestamp) -> Timestamp {
-    day_start(&london(), t)
-}
-
-/// The start (UTC) of the London day holding `t`.
-fn day_start(tz: &jiff::tz::TimeZone, t: Timestamp) -> Timestamp {
-    jiff::Timestamp::from_millisecond(t.0)
-        .ok()
-        .and_then(|x| x.to_zoned(tz.clone()).start_of_day().ok())
-        .map_or(t, |z| Timestamp(z.timestamp().as_millisecond()))
-}
-
-/// Rows of the period, by interval or merged into London days, overall
-/// and per queue, in time order.
-pub(crate) fn rows(all: Vec<Row>, from: Timestamp, to: Timestamp, by_day: bool) -> Vec<Row> {
-    let tz = london();
-    let mut grouped: BTreeMap<(Timestamp, Dimension), Counts> = BTreeMap::new();
-    for r in all {
-        let Some(start) = r.interval_start else {
-            continue;
-        };
-        if start < from || start >= to {
-            continue;
-        }
-        if !matches!(r.dimension, Dimension::Overall | Dimension::Queue(_)) {
-            continue;
-        }
-        let key = if by_day { day_start(&tz, start) } else { start };
-        grouped
-            .entry((key, r.dimension))
-            .or_default()
-            .merge(&r.counts);
-    }
-    grouped
-        .into_iter()
-        .map(|((start, dimension), mut counts)| Row {
-            figures: counts.figures(),
-            dimension,
-            interval_start: Some(start),
-            counts,
-        })
-        .collect()
 }
 
 /// Counts by band, with the band's label.
@@ -181,11 +129,13 @@ pub(crate) async fn interval_rows(
             t.kpi.close(now);
             (t.kpi.report(), t.kpi_before, now)
         })
-        .await?;
+        .await
+        .map_err(crate::error::api)?;
     let mut rows: Vec<Row> = match before {
         Some(b) if from < b => app
             .dir(move |d| d.kpi_history(org, from, to.min(b)))
-            .await?
+            .await
+            .map_err(crate::error::api)?
             .into_iter()
             .map(|(dimension, start, mut counts)| Row {
                 figures: counts.figures(),
@@ -265,7 +215,7 @@ pub(crate) async fn outcome_report(
             "outcomes": counts.iter().map(|(code, n)| serde_json::json!({"code": code, "count": n})).collect::<Vec<_>>(),
         }))
         .into_response(),
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 

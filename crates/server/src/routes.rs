@@ -2,8 +2,8 @@
 //! is for. The router and the OpenAPI document are both built from it, so
 //! they cannot disagree; the authorisation matrix test walks the document.
 
-use crate::auth::{self, Perm, Role};
 use crate::{handlers as h, people as p, App};
+use app::auth::{self, Perm, Role};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
@@ -85,7 +85,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(delete "DELETE" "/api/v1/services/{service}", Some(ConfigWrite), None, "Remove a service and its entry points.", crate::services::delete_service),
         r!(get "GET" "/api/v1/config", Some(ConfigRead), None, "The routing configuration in force.", h::get_config),
         r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, "Live KPIs overall and per queue.", h::get_kpis),
-        r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::voice::calls),
+        r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::handlers::voice_calls),
         r!(post "POST" "/api/v1/planning", Some(Plan), Some("Plan"), "Forecast (uploaded history or own arrivals), staff required, rota coverage and suggestions, what-if simulation; publish for the surge warning.", crate::planning::plan),
         r!(get "GET" "/api/v1/planning/surge", Some(KpiRead), None, "Arrivals against the published forecast over the last hour: a warning past 20% above.", crate::planning::surge),
         r!(get "GET" "/api/v1/reports/triage", Some(KpiRead), None, "Dispositions by code, care setting and hour; needing a clinician; the Directory of Services gaps by district, service type and rule (?from=&to=).", crate::triage::report),
@@ -119,7 +119,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The router: each route behind the gate with its permission.
-pub(crate) fn router(app: App) -> Router {
+pub(crate) fn router(app: App, voice: crate::VoiceEdge) -> Router {
     let mut router = crate::web::pages();
     for (r, handler) in table() {
         // A planning request carries a history of months.
@@ -130,13 +130,14 @@ pub(crate) fn router(app: App) -> Router {
         };
         let gated = handler.route_layer(axum::middleware::from_fn_with_state(
             (app.clone(), r.perm),
-            crate::gate,
+            crate::gate::gate,
         ));
         router = router.route(r.path, gated);
     }
     router
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
+        .layer(axum::Extension(voice))
         .with_state(app)
 }
 

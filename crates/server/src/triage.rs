@@ -8,60 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use model::{ContactId, OrgId, Timestamp};
+use model::{ContactId, Timestamp};
 use pathway::Now;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-
-/// What triage needs, loaded at start: the pathway set, each
-/// organisation's directory, the postcode-district centroids.
-pub(crate) struct Clinical {
-    pub(crate) pathways: pathway::Checked,
-    pub(crate) dos: std::sync::RwLock<HashMap<OrgId, dos::Directory>>,
-    pub(crate) centroids: HashMap<String, dos::Point>,
-}
-
-/// The project's demo pathway set (not clinical advice).
-const DEMO_PATHWAYS: &str = include_str!("../../../pathways/demo.json");
-
-/// The demo pathway set, checked.
-pub(crate) fn demo_pathways() -> Result<pathway::Checked, String> {
-    let set: pathway::PathwaySet =
-        serde_json::from_str(DEMO_PATHWAYS).map_err(|e| format!("demo pathways: {e}"))?;
-    set.check()
-        .map_err(|e| format!("demo pathways: {:?}", e.first()))
-}
-
-pub(crate) fn load(dir: &store::directory::Directory) -> Result<Arc<Clinical>, String> {
-    let pathways = demo_pathways()?;
-    let mut dos: HashMap<OrgId, dos::Directory> = HashMap::new();
-    for (org, text) in dir.dos_services().map_err(|e| e.to_string())? {
-        let s: dos::Service =
-            serde_json::from_str(&text).map_err(|e| format!("a stored DoS service: {e}"))?;
-        dos.entry(org).or_default().services.push(s);
-    }
-    let centroids = dir
-        .dos_centroids()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|(d, e, n)| {
-            (
-                d,
-                dos::Point {
-                    easting: e,
-                    northing: n,
-                },
-            )
-        })
-        .collect();
-    Ok(Arc::new(Clinical {
-        pathways,
-        dos: std::sync::RwLock::new(dos),
-        centroids,
-    }))
-}
 
 pub(crate) async fn info(State(app): State<App>) -> Response {
     let c = &app.clinical.pathways;
@@ -185,7 +136,7 @@ pub(crate) async fn saved_journeys(
                 .collect();
             Json(json!({ "journeys": v })).into_response()
         }
-        Err(r) => r,
+        Err(r) => crate::error::Answer::answer(r),
     }
 }
 
@@ -340,7 +291,7 @@ pub(crate) struct ClinicalBody {
 /// A clinical callback for a contact whose saved assessment needs a
 /// clinician: a callback contact due now in the clinical queue, with a
 /// deadline from the disposition's timeframe and a priority that puts the
-/// earliest deadline first (see `seed::CLINICAL_BASE`).
+/// earliest deadline first (see `app::clinical::CLINICAL_BASE`).
 pub(crate) async fn clinical_callback(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
@@ -390,7 +341,7 @@ pub(crate) async fn clinical_callback(
     let callback = app.ids.next();
     let mut nc =
         routing::NewContact::new(callback, model::QueueId(b.queue), model::Channel::Callback);
-    nc.priority = crate::seed::CLINICAL_BASE - minutes as i32;
+    nc.priority = app::clinical::CLINICAL_BASE - minutes as i32;
     nc.attributes = vec![
         ("deadline".into(), crate::reports::iso(deadline)),
         (
@@ -411,9 +362,10 @@ pub(crate) async fn clinical_callback(
         contact: nc,
         due_at: now,
     };
-    let r = app
-        .input(&c, input, Some(audit), who, StatusCode::CREATED)
-        .await;
+    let r = crate::error::submitted(
+        StatusCode::CREATED,
+        app.input(&c, input, Some(audit), who).await,
+    );
     if r.status() != StatusCode::CREATED {
         return r;
     }
@@ -421,7 +373,7 @@ pub(crate) async fn clinical_callback(
         StatusCode::CREATED,
         Json(
             json!({ "callback": callback, "deadline": deadline, "disposition": d["code"],
-            "priority": crate::seed::CLINICAL_BASE - minutes as i32 }),
+            "priority": app::clinical::CLINICAL_BASE - minutes as i32 }),
         ),
     )
         .into_response()

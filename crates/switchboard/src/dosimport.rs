@@ -1,6 +1,6 @@
 //! `switchboard dos import`: real GP practices and NHS trusts from ODS
 //! extracts into an organisation's Directory of Services (see
-//! `server::dosload`).
+//! `app::dosload`).
 
 use anyhow::{bail, Result};
 use std::path::PathBuf;
@@ -33,7 +33,7 @@ pub fn run(a: DosImportArgs) -> Result<String> {
     let set = crate::pathways::load(&a.pathways)?;
     let read = |p: &PathBuf| crate::csv::read_limited(p, limit);
     let trusts = a.trusts.as_ref().map(read).transpose()?;
-    let imported = server::dosload::build(
+    let imported = app::dosload::build(
         &set,
         &read(&a.practices)?,
         trusts.as_deref(),
@@ -46,7 +46,7 @@ pub fn run(a: DosImportArgs) -> Result<String> {
         bail!("--org: no organisation {} in {}", a.org, a.data.display());
     };
     let mut dir = store::directory::Directory::open(&a.data)?;
-    server::dosload::save(&mut dir, *org, &imported, "cli")
+    app::dosload::save(&mut dir, *org, &imported, "cli")
         .map_err(|e| anyhow::anyhow!("cannot save the directory: {e}"))?;
     let mut out = format!(
         "{org_name}: {} GP practices and {} emergency departments imported, {} rows skipped\n",

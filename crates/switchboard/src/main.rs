@@ -7,12 +7,15 @@ use std::path::PathBuf;
 mod args;
 mod csv;
 mod demo;
+mod demo_traffic;
 mod dosimport;
 mod flows;
 mod forecasting;
 mod pathways;
 mod rota;
 mod scenario_file;
+mod seed;
+mod serve;
 mod simulate;
 mod staff;
 mod whatif;
@@ -207,7 +210,9 @@ fn logging() {
         _ => LevelFilter::INFO,
     };
     let ours = Targets::new()
+        .with_target("app", level)
         .with_target("server", level)
+        .with_target("voice", level)
         .with_target("store", level)
         .with_target("switchboard", level);
     let _ = tracing_subscriber::registry()
@@ -305,22 +310,21 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 None => None,
             };
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
             let traffic =
-                (demo && demo_calls_per_minute > 0.0).then(|| server::demo::DemoOptions {
+                (demo && demo_calls_per_minute > 0.0).then(|| demo_traffic::DemoOptions {
                     calls_per_minute: demo_calls_per_minute,
                     ..Default::default()
                 });
-            rt.block_on(server::serve(server::Options {
-                data,
-                listen,
+            serve::run(serve::Serve {
+                server: server::Options {
+                    data,
+                    listen,
+                    voice,
+                    snapshot_every,
+                },
                 demo,
                 traffic,
-                voice,
-                snapshot_every,
-            }))?;
+            })?;
         }
         Command::Bootstrap { data, org, admin } => {
             let mut password = String::new();
@@ -329,7 +333,7 @@ fn run(cli: Cli) -> Result<()> {
                 &mut password,
             )?;
             let password = password.trim_end_matches(['\n', '\r']);
-            let id = server::seed::bootstrap(&data, &org, &admin, password)?;
+            let id = app::bootstrap(&data, &org, &admin, password)?;
             println!(
                 "created organisation {id} ({org}) and its admin {admin:?} in {}",
                 data.display()

@@ -44,11 +44,11 @@ pub(crate) fn prompts_of(node: &Node) -> Vec<(String, String)> {
 }
 
 fn session_id() -> u64 {
-    u64::from_le_bytes(crate::auth::random_bytes::<8>()) >> 1
+    u64::from_le_bytes(app::auth::random_bytes::<8>()) >> 1
 }
 
 fn ssrc() -> u32 {
-    u32::from_le_bytes(crate::auth::random_bytes::<4>())
+    u32::from_le_bytes(app::auth::random_bytes::<4>())
 }
 
 /// A number the caller called from, if it is a phone number.
@@ -99,7 +99,12 @@ impl Edge {
     }
 
     async fn apply(&self, input: Input, who: Option<store::CallerIdentity>) -> Result<(), String> {
-        self.voice.app.apply(self.org, input, who).await.map(|_| ())
+        self.voice
+            .app
+            .apply(self.org, input, who)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     fn play(&self, clip: Arc<[u8]>, tag: Option<u64>) {
@@ -364,7 +369,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         mut signals,
     } = call;
     // Where does this number go?
-    let number = crate::services::canonical(crate::services::Kind::Phone, &dialled);
+    let number = app::services::canonical(app::services::Kind::Phone, &dialled);
     let found = match number {
         Ok(n) => voice
             .app
@@ -377,7 +382,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         leg.reject(404);
         return;
     };
-    let Some(def) = crate::services::ServiceDef::parse(&def_text) else {
+    let Some(def) = app::services::ServiceDef::parse(&def_text) else {
         leg.reject(500);
         return;
     };
@@ -449,7 +454,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
     let (cmd, mut events, me) =
         port.start(remote.address, codec, remote.telephone_event, ssrc(), latch);
     lock(&log).codec = Some(codec.name());
-    let now = crate::wall_clock();
+    let now = app::wall_clock();
     let mut attributes = BTreeMap::new();
     attributes.insert("number_called".to_string(), dialled.clone());
     let flow = def
@@ -466,7 +471,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         _ => None,
     }
     .or_else(|| caller_contact.clone());
-    let open = flow.is_some() || crate::services::ServiceDef::open_now(&def);
+    let open = flow.is_some() || app::services::ServiceDef::open_now(&def);
     let mut call = VoiceCall::start(
         now,
         Setup {
@@ -503,7 +508,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                 edge.sync(call.journal());
             }
             if let Some(answer) = edge.carry_out(o).await {
-                call.handle(crate::wall_clock(), answer);
+                call.handle(app::wall_clock(), answer);
             }
         }
         edge.sync(call.journal());
@@ -512,7 +517,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         }
         let sleep_for = call
             .poll_timeout()
-            .map(|t| Duration::from_millis((t.0 - crate::wall_clock().0).max(0) as u64))
+            .map(|t| Duration::from_millis((t.0 - app::wall_clock().0).max(0) as u64))
             .unwrap_or(Duration::from_secs(3600));
         let bridged = edge.bridged;
         let wake = tokio::select! {
@@ -523,7 +528,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
             d = dial_rx.recv() => Wake::Dialled(d),
             d = agent_leg_ends(&mut edge.legs, bridged) => Wake::AgentLeg(d),
         };
-        let now = crate::wall_clock();
+        let now = app::wall_clock();
         let input = match wake {
             Wake::Timer => {
                 call.handle_timeout(now);
@@ -681,7 +686,7 @@ pub(crate) async fn ring_back(
         None if voice.uses_phone(org, agent) => PhoneState::Gone,
         None => PhoneState::Desk,
     };
-    let mut call = RingBack::start(crate::wall_clock(), contact, agent, expires_at, state);
+    let mut call = RingBack::start(app::wall_clock(), contact, agent, expires_at, state);
     let log = (state != PhoneState::Desk).then(|| {
         voice.log(CallLog {
             id: voice.new_id(),
@@ -730,7 +735,7 @@ pub(crate) async fn ring_back(
                     let i = ix(dial);
                     let Some(phone) = phones[i].take() else {
                         call.handle(
-                            crate::wall_clock(),
+                            app::wall_clock(),
                             I::Dialled {
                                 dial,
                                 result: Err(DialError::Failed("no phone".into())),
@@ -798,7 +803,7 @@ pub(crate) async fn ring_back(
                     let accept = matches!(input, Input::Accept { .. });
                     let ok = voice.app.apply(org, input, None).await.is_ok();
                     if accept {
-                        call.handle(crate::wall_clock(), I::Accepted { ok });
+                        call.handle(app::wall_clock(), I::Accepted { ok });
                     }
                 }
                 O::Save => {
@@ -814,7 +819,7 @@ pub(crate) async fn ring_back(
         }
         let sleep_for = call
             .poll_timeout()
-            .map(|t| Duration::from_millis((t.0 - crate::wall_clock().0).max(0) as u64))
+            .map(|t| Duration::from_millis((t.0 - app::wall_clock().0).max(0) as u64))
             .unwrap_or(MAX_CALL);
         let [a, c] = &mut legs;
         let input = tokio::select! {
@@ -838,8 +843,8 @@ pub(crate) async fn ring_back(
             _ = leg_ends(c.as_mut()) => Some(I::HungUp { dial: CALLER }),
         };
         match input {
-            Some(i) => call.handle(crate::wall_clock(), i),
-            None => call.handle_timeout(crate::wall_clock()),
+            Some(i) => call.handle(app::wall_clock(), i),
+            None => call.handle_timeout(app::wall_clock()),
         }
     }
     tracing::info!(

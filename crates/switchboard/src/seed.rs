@@ -3,11 +3,11 @@
 //! organisation and its first admin, the password read from stdin; no
 //! default password anywhere).
 
-use crate::auth;
-use model::{AgentId, OrgId, QueueId, SiteId, SkillId, TeamId, Timestamp};
+use app::auth;
+use model::{AgentId, OrgId, QueueId, SiteId, SkillId, TeamId};
 use routing::{AgentDef, Capacity, Config, QueueDef, SiteDef, SkillDef, SkillReq, TeamDef};
 use store::directory::{Directory, NewUser};
-use store::{AuditRecord, SqliteStore, Store, StoreError};
+use store::{SqliteStore, Store, StoreError};
 
 /// The demo accounts' password (published: demo accounts only).
 pub const DEMO_PASSWORD: &str = "switchboard-demo";
@@ -21,10 +21,7 @@ pub struct DemoPerson {
     pub agent: Option<AgentId>,
 }
 
-/// Priority of a clinical callback with no time left: its contact priority
-/// is this less its timeframe in minutes, plus a point for every minute it
-/// has waited (the queue's aging).
-pub const CLINICAL_BASE: model::Priority = 10_000;
+use app::clinical::CLINICAL_BASE;
 
 /// The demo community trust, staffed for a living demo: the routing demo's
 /// six services and five teams with 50 agents over four sites plus home
@@ -156,25 +153,11 @@ pub fn gp_network() -> Config {
     }
 }
 
-fn system(action: &str, subject: String, org: Option<OrgId>) -> AuditRecord {
-    AuditRecord {
-        at: crate::wall_clock(),
-        org,
-        actor: "system".into(),
-        action: action.into(),
-        subject,
-        patient: None,
-        purpose: None,
-        origin: None,
-        outcome: "ok".into(),
-    }
-}
-
 /// Seeds the demo organisations and accounts on first run; returns the
 /// demo accounts (on every run).
 pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>, StoreError> {
     if st.organisations()?.is_empty() {
-        let at = crate::wall_clock();
+        let at = app::wall_clock();
         let kent =
             st.create_organisation("Kent Community Health (demo)", &community_trust(), at)?;
         let medway = st.create_organisation("Medway GP Network (demo)", &gp_network(), at)?;
@@ -234,10 +217,10 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
                     demo: true,
                 },
                 at,
-                &system("create demo account", format!("user {username}"), Some(org)),
+                &app::system_record("create demo account", format!("user {username}"), Some(org)),
             )?;
             if agent.is_some() {
-                let ha1 = telephony::digest::ha1(username, crate::voice::REALM, DEMO_PASSWORD);
+                let ha1 = telephony::digest::ha1(username, app::auth::SIP_REALM, DEMO_PASSWORD);
                 dir.set_sip_ha1(id, &ha1)?;
             }
         }
@@ -274,7 +257,7 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
                 id,
                 &def.to_string(),
                 &[("phone".to_string(), number.to_string())],
-                &system("create demo service", format!("service {id}"), Some(kent)),
+                &app::system_record("create demo service", format!("service {id}"), Some(kent)),
             )?;
         }
     }
@@ -312,55 +295,4 @@ mod tests {
             assert!(n >= 5, "{}: {n} agents can take its calls", q.name);
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BootstrapError {
-    #[error(
-        "this data directory already has accounts; bootstrap runs once, on a new installation"
-    )]
-    AlreadyDone,
-    #[error("{0}")]
-    Invalid(String),
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-}
-
-/// The first-run bootstrap: one organisation (with an empty routing
-/// configuration for its admin to fill) and its first admin.
-pub fn bootstrap(
-    data: &std::path::Path,
-    org_name: &str,
-    username: &str,
-    password: &str,
-) -> Result<OrgId, BootstrapError> {
-    let org_name = org_name.trim();
-    if org_name.is_empty() || org_name.chars().count() > 200 {
-        return Err(BootstrapError::Invalid(
-            "organisation: 1 to 200 characters".into(),
-        ));
-    }
-    crate::people::check_username(username).map_err(BootstrapError::Invalid)?;
-    auth::check_password(password).map_err(BootstrapError::Invalid)?;
-    let mut st = SqliteStore::open(data)?;
-    let mut dir = Directory::open(data)?;
-    if dir.has_users()? {
-        return Err(BootstrapError::AlreadyDone);
-    }
-    let at: Timestamp = crate::wall_clock();
-    let org = st.create_organisation(org_name, &Config::default(), at)?;
-    dir.create_user(
-        &NewUser {
-            org,
-            username,
-            display_name: username,
-            role: auth::Role::Admin.name(),
-            agent: None,
-            password_hash: &auth::hash_password(password),
-            demo: false,
-        },
-        at,
-        &system("bootstrap", format!("first admin {username}"), Some(org)),
-    )?;
-    Ok(org)
 }

@@ -15,7 +15,7 @@ mod media;
 mod prompts;
 mod sip;
 
-use crate::App;
+use app::App;
 use model::{AgentId, ContactId, OrgId, Timestamp};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -28,12 +28,12 @@ use tokio::sync::mpsc;
 pub(crate) const VIA: (&str, &str) = ("via", "sip");
 
 /// The digest realm phones register in.
-pub const REALM: &str = "switchboard";
+pub const REALM: &str = app::auth::SIP_REALM;
 /// Longest registration granted, and the shortest accepted (s).
 const MAX_EXPIRES: u32 = 3600;
 const MIN_EXPIRES: u32 = 30;
 /// Calls kept in the journal.
-const JOURNAL: usize = 2000;
+pub const JOURNAL: usize = 2000;
 /// Most calls at once; more are refused with 503.
 pub const MAX_CALLS: usize = 2000;
 
@@ -133,7 +133,7 @@ pub(crate) struct CallLog {
     pub ended: Option<&'static str>,
 }
 
-pub(crate) struct Voice {
+pub struct Voice {
     app: App,
     edge: OnceLock<sip::Edge>,
     prompts: prompts::Prompts,
@@ -147,7 +147,7 @@ pub(crate) struct Voice {
     callbacks: Mutex<HashMap<(OrgId, ContactId), (String, u64)>>,
     watched: Mutex<HashSet<OrgId>>,
     journal: Mutex<VecDeque<Arc<Mutex<CallLog>>>>,
-    limiter: Mutex<crate::auth::LoginLimiter>,
+    limiter: Mutex<app::auth::LoginLimiter>,
     records: mpsc::UnboundedSender<(OrgId, u64, String)>,
     run: u64,
     /// Attributes the flows collect patient data into (NHS numbers, dates
@@ -159,11 +159,7 @@ pub(crate) struct Voice {
 }
 
 /// Starts the SIP edge; the returned handle stops it.
-pub(crate) async fn start(
-    app: App,
-    opts: VoiceOptions,
-    orgs: &[OrgId],
-) -> Result<Arc<Voice>, String> {
+pub async fn start(app: App, opts: VoiceOptions, orgs: &[OrgId]) -> Result<Arc<Voice>, String> {
     let mut book = flow::FlowBook::default();
     let catalog = app.flow_catalog(orgs).await;
     let mut pending = opts.flows;
@@ -226,7 +222,7 @@ pub(crate) async fn start(
         edge: OnceLock::new(),
         prompts,
         book: Arc::new(book),
-        secret: crate::auth::random_bytes::<32>(),
+        secret: app::auth::random_bytes::<32>(),
         phones: Mutex::default(),
         ever: Mutex::default(),
         calls: Mutex::default(),
@@ -235,7 +231,7 @@ pub(crate) async fn start(
         journal: Mutex::default(),
         limiter: Mutex::default(),
         records: record_writer(app_for_records),
-        run: u64::from_le_bytes(crate::auth::random_bytes::<8>()) >> 11,
+        run: u64::from_le_bytes(app::auth::random_bytes::<8>()) >> 11,
         private,
         trunk: opts.trunk,
         next: std::sync::atomic::AtomicU64::new(1),
@@ -356,14 +352,19 @@ impl sip::Handler for Hook {
 }
 
 impl Voice {
-    pub(crate) fn has_flow(&self, id: &str) -> bool {
+    pub fn has_flow(&self, id: &str) -> bool {
         self.book.get(id).is_some()
     }
 
-    pub(crate) fn stop(&self) {
+    pub fn stop(&self) {
         if let Some(e) = self.edge.get() {
             e.stop();
         }
+    }
+
+    /// Where the SIP edge listens.
+    pub fn sip_address(&self) -> String {
+        self.edge().local.to_string()
     }
 
     fn edge(&self) -> &sip::Edge {
@@ -373,7 +374,7 @@ impl Voice {
     }
 
     fn now_ms() -> i64 {
-        crate::wall_clock().as_ms()
+        app::wall_clock().as_ms()
     }
 
     fn register(self: &Arc<Self>, r: sip::RegisterRequest) -> sip::RegisterReply {
@@ -383,7 +384,7 @@ impl Voice {
         };
         // Failed registrations are limited like failed log-ins (per account
         // and per address), and refusals are audited.
-        let stamp = crate::wall_clock();
+        let stamp = app::wall_clock();
         if lock(&self.limiter)
             .blocked(&r.user, &source_ip(&r), stamp)
             .is_some()
@@ -412,7 +413,7 @@ impl Voice {
 
     fn refused(&self, r: &sip::RegisterRequest, outcome: &str) {
         let record = store::AuditRecord {
-            at: crate::wall_clock(),
+            at: app::wall_clock(),
             org: None,
             actor: format!("sip:{}", r.user),
             action: "register phone".into(),
@@ -587,7 +588,7 @@ impl Voice {
     }
 
     fn log(&self, mut entry: CallLog) -> Arc<Mutex<CallLog>> {
-        entry.started_at = crate::reports::iso(crate::wall_clock());
+        entry.started_at = app::time::iso(app::wall_clock());
         entry.run = self.run;
         if entry.org != 0 {
             self.write(&entry);
@@ -604,7 +605,7 @@ impl Voice {
     /// A call id that orders by start and does not repeat across restarts.
     fn new_id(&self) -> u64 {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        (crate::wall_clock().0.max(0) as u64) * 1000 + n % 1000
+        (app::wall_clock().0.max(0) as u64) * 1000 + n % 1000
     }
 
     /// Keeps a finished call's record in the database.
@@ -615,7 +616,7 @@ impl Voice {
         }
         l.state = "ended";
         l.persisted = true;
-        l.ended_at = Some(crate::reports::iso(crate::wall_clock()));
+        l.ended_at = Some(app::time::iso(app::wall_clock()));
         self.write(&l);
     }
 
@@ -631,7 +632,7 @@ impl Voice {
     /// The journal of one organisation, newest first: this run's calls
     /// from memory (the freshest copy), then older ones from the database
     /// (kept across restarts).
-    pub(crate) async fn journal(&self, org: OrgId, limit: usize) -> Vec<serde_json::Value> {
+    pub async fn journal(&self, org: OrgId, limit: usize) -> Vec<serde_json::Value> {
         let live: Vec<CallLog> = lock(&self.journal)
             .iter()
             .rev()
@@ -732,31 +733,6 @@ impl Voice {
             let _ = tx.send(news);
         }
     }
-}
-
-#[derive(serde::Deserialize)]
-pub(crate) struct JournalQuery {
-    #[serde(default)]
-    limit: Option<usize>,
-}
-
-/// `GET /api/v1/voice/calls`: the organisation's recent calls.
-pub(crate) async fn calls(
-    axum::extract::State(app): axum::extract::State<App>,
-    axum::Extension(c): axum::Extension<crate::Caller>,
-    axum::extract::Query(q): axum::extract::Query<JournalQuery>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let limit = q.limit.unwrap_or(100).min(JOURNAL);
-    let calls = match app.voice.get() {
-        Some(v) => Some(v.journal(c.org, limit).await),
-        None => None,
-    };
-    axum::Json(serde_json::json!({
-        "sip": app.voice.get().map(|v| v.edge().local.to_string()),
-        "calls": calls.unwrap_or_default(),
-    }))
-    .into_response()
 }
 
 #[cfg(test)]

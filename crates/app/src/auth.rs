@@ -449,6 +449,22 @@ pub fn check_password(p: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The digest realm agents' phones register in (the voice edge).
+pub const SIP_REALM: &str = "switchboard";
+
+pub fn check_username(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 64 {
+        return Err("username: 1 to 64 characters".into());
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@'))
+    {
+        return Err("username: letters, digits and . - _ @ only".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

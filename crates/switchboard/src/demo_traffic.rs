@@ -2,18 +2,18 @@
 //! real time, so the live stream, the KPIs and the API have something to
 //! show. Callers arrive at random on every queue, some give up, some ask
 //! for a callback; agents log in, answer after a ring or now and then
-//! decline, talk and hang up. Every action goes through the same command
-//! channel as the HTTP API, so it is committed to the store and replayed
+//! decline, talk and hang up. Every action goes through the core like an
+//! HTTP request's, so it is committed to the store and replayed
 //! on restart like any other input. No patient data is made up: contacts
 //! are bare ids.
 
-use crate::Command;
+use app::App;
 use model::rng::SplitMix64;
 use model::{AgentId, ContactId, OrgId, QueueId};
 use routing::{Config, Event, Input, NewContact, Presence, Record};
 use std::collections::{BinaryHeap, HashSet};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 /// How busy the demo is.
@@ -67,7 +67,7 @@ impl PartialOrd for Due {
 }
 
 struct Driver {
-    tx: mpsc::Sender<Command>,
+    app: App,
     org: OrgId,
     /// Agents people log in as: never simulated.
     people: HashSet<AgentId>,
@@ -77,7 +77,7 @@ struct Driver {
     due: BinaryHeap<Due>,
     order: u64,
     /// The server's contact ids (shared with every other way in).
-    ids: std::sync::Arc<crate::ContactIds>,
+    ids: std::sync::Arc<app::ContactIds>,
     answered: HashSet<ContactId>,
 }
 
@@ -91,24 +91,10 @@ impl Driver {
     /// Sends an input like an HTTP handler would; a refusal (the contact
     /// already gone, say) is normal in a live centre and ignored.
     async fn send(&self, input: Input) -> bool {
-        let (reply, rx) = oneshot::channel();
-        let submit = crate::Submit {
-            org: self.org,
-            input,
-            audit: None,
-            caller: None,
-            outcome: None,
-            reply,
-        };
-        if self
-            .tx
-            .send(Command::Input(Box::new(submit)))
-            .await
-            .is_err()
-        {
-            return false;
-        }
-        rx.await.is_ok()
+        !matches!(
+            self.app.apply(self.org, input, None).await,
+            Err(app::Error::Unavailable(_))
+        )
     }
 
     async fn act(&mut self, a: Action) -> bool {
@@ -173,21 +159,21 @@ impl Driver {
     }
 }
 
-/// Runs the demo until the server's command channel closes.
-pub(crate) async fn drive(
-    tx: mpsc::Sender<Command>,
-    ids: std::sync::Arc<crate::ContactIds>,
+/// Runs the demo until the core stops.
+pub async fn drive(
+    app: App,
     org: OrgId,
     mut events: broadcast::Receiver<Record>,
     config: Config,
     people: HashSet<AgentId>,
     opts: DemoOptions,
 ) {
+    let ids = app.ids.clone();
     let mut d = Driver {
-        tx,
+        app,
         org,
         people,
-        rng: SplitMix64::new(opts.seed ^ crate::wall_clock().0.max(0) as u64),
+        rng: SplitMix64::new(opts.seed ^ app::wall_clock().0.max(0) as u64),
         opts,
         queues: config.queues.iter().map(|q| q.id).collect(),
         due: BinaryHeap::new(),

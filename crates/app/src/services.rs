@@ -1,0 +1,179 @@
+//! Services and their entry points: the phone numbers, chat widgets, email
+//! addresses and web forms by which people reach a queue, with the
+//! service's opening hours (Europe/London, bank holidays and dated
+//! exceptions). A contact can arrive by entry point instead of queue; a
+//! closed service refuses live contacts (calls, chats) and still takes
+//! emails and web callback requests, which wait for it to open.
+
+use crate::{App, Caller, Error};
+use model::{Channel, PhoneNumber, QueueId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Phone,
+    Chat,
+    Email,
+    /// A web form asking for a callback.
+    Web,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Phone => "phone",
+            Kind::Chat => "chat",
+            Kind::Email => "email",
+            Kind::Web => "web",
+        }
+    }
+
+    /// The entry point a contact of this channel arrives by.
+    pub fn of(channel: Channel) -> Kind {
+        match channel {
+            Channel::Voice | Channel::Sms => Kind::Phone,
+            Channel::Chat => Kind::Chat,
+            Channel::Email => Kind::Email,
+            Channel::Callback | Channel::Outbound => Kind::Web,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryPoint {
+    pub kind: Kind,
+    pub address: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDef {
+    pub name: String,
+    /// The queue its contacts join.
+    pub queue: u32,
+    #[serde(default)]
+    pub entry_points: Vec<EntryPoint>,
+    /// Opening hours; none: always open.
+    #[serde(default)]
+    pub hours: Option<flow::Calendar>,
+    /// The call flow a phone call to this service runs (IVR); none: the
+    /// caller joins `queue` at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+}
+
+impl ServiceDef {
+    /// A stored definition.
+    pub fn parse(text: &str) -> Option<ServiceDef> {
+        serde_json::from_str(text).ok()
+    }
+
+    pub fn flow(&self) -> Option<&str> {
+        self.flow.as_deref()
+    }
+
+    pub fn queue(&self) -> QueueId {
+        QueueId(self.queue)
+    }
+
+    pub fn open_now(&self) -> bool {
+        is_open(self, crate::wall_clock())
+    }
+}
+
+/// Most entry points one service has.
+pub const MAX_ENTRY_POINTS: usize = 50;
+
+/// An address in its one canonical form, or what is wrong with it.
+pub fn canonical(kind: Kind, address: &str) -> Result<String, String> {
+    let a = address.trim();
+    match kind {
+        Kind::Phone => PhoneNumber::parse(a)
+            .map(|p| p.expose().to_string())
+            .map_err(|e| e.to_string()),
+        Kind::Email => {
+            let ok = a.len() <= 254
+                && a.split_once('@').is_some_and(|(l, d)| {
+                    !l.is_empty() && d.contains('.') && !a.contains(char::is_whitespace)
+                });
+            if ok {
+                Ok(a.to_ascii_lowercase())
+            } else {
+                Err("email: not an email address".into())
+            }
+        }
+        Kind::Chat | Kind::Web => {
+            let ok = (1..=64).contains(&a.len())
+                && a.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if ok {
+                Ok(a.to_string())
+            } else {
+                Err(format!(
+                    "{}: 1 to 64 lower-case letters, digits and -",
+                    kind.name()
+                ))
+            }
+        }
+    }
+}
+
+pub fn is_open(def: &ServiceDef, now: model::Timestamp) -> bool {
+    def.hours
+        .as_ref()
+        .and_then(|h| flow::Hours::compile(h).ok())
+        .is_none_or(|h| h.is_open(now))
+}
+
+/// The queue a contact arriving at `address` by `channel` joins, if the
+/// service is open (or the channel can wait for it to open).
+pub async fn resolve(
+    app: &App,
+    c: &Caller,
+    channel: Channel,
+    address: &str,
+) -> Result<QueueId, Error> {
+    let kind = Kind::of(channel);
+    let address =
+        canonical(kind, address).map_err(|m| Error::Unprocessable(format!("entry_point: {m}")))?;
+    let (org, kind_name, at) = (c.org, kind.name(), address.clone());
+    let found = app.dir(move |d| d.service_for(org, kind_name, &at)).await?;
+    let Some((_, text)) = found else {
+        return Err(Error::NotFound(format!(
+            "entry_point: no service answers this {} entry point",
+            kind.name()
+        )));
+    };
+    let def: ServiceDef = serde_json::from_str(&text)
+        .map_err(|_| Error::Unavailable("the service's stored definition cannot be read".into()))?;
+    let live = matches!(channel, Channel::Voice | Channel::Chat);
+    if live && !is_open(&def, crate::wall_clock()) {
+        return Err(Error::Conflict(format!("{} is closed now", def.name)));
+    }
+    Ok(QueueId(def.queue))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_points_have_one_canonical_form() {
+        assert_eq!(
+            canonical(Kind::Phone, "01622 000 111").unwrap(),
+            "+441622000111"
+        );
+        assert_eq!(
+            canonical(Kind::Email, " Wheelchairs@Kent.Example ").unwrap(),
+            "wheelchairs@kent.example"
+        );
+        assert!(canonical(Kind::Email, "not-an-address").is_err());
+        assert!(canonical(Kind::Chat, "Physio Widget").is_err());
+        assert_eq!(
+            canonical(Kind::Web, "physio-callback").unwrap(),
+            "physio-callback"
+        );
+    }
+}
