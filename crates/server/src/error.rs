@@ -101,3 +101,23 @@ impl Answer for app::Error {
         api(self)
     }
 }
+
+/// A JSON body as the extractor gave it.
+pub(crate) type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// A body the extractor refused: its status and text (400 syntax, 422
+/// shape, 413 size, 415 type).
+pub(crate) fn body<T>(b: Body<T>) -> Result<T, Response> {
+    b.map(|Json(v)| v)
+        .map_err(|e| error(e.status(), e.body_text()))
+}
+
+macro_rules! tryr {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return $crate::error::Answer::answer(r),
+        }
+    };
+}
+pub(crate) use tryr;

@@ -12,9 +12,12 @@
 // handler answers with, and these are cold paths (a refused request).
 #![allow(clippy::result_large_err)]
 
+mod config;
+mod contacts;
 mod error;
 mod gate;
-mod handlers;
+mod live;
+mod patients;
 mod people;
 mod planning;
 mod referral;

@@ -1,6 +1,6 @@
 //! Log-in and log-out, accounts and integration tokens.
 
-use crate::handlers::{body, tryr, Body};
+use crate::error::{body, tryr, Body};
 use crate::{error, wall_clock, App, Caller, Origin};
 use app::auth::{self, check_username, Role, Scope};
 use axum::extract::{Path, State};

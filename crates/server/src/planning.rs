@@ -4,7 +4,7 @@
 //! one request, figures per interval for the charts. The published
 //! forecast feeds the surge warning on the wallboard.
 
-use crate::handlers::{body, tryr, Body};
+use crate::error::{body, tryr, Body};
 use crate::{error, App, Caller};
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -7,7 +7,7 @@
 //! while the endpoint is down. Nothing is lost when the receiver is down
 //! or the server restarts.
 
-use crate::handlers::{body, tryr, Body};
+use crate::error::{body, tryr, Body};
 use crate::{error, wall_clock, App, Caller};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -167,7 +167,7 @@ pub(crate) async fn refer(
     b: Body<ReferBody>,
 ) -> Response {
     let b = tryr!(body(b));
-    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    tryr!(crate::contacts::own_contact(&app, &c, ContactId(id)).await);
     let (service, _) = tryr!(find_service(&app, &c, b.service));
     let Some(url) = service.referral_url.clone() else {
         return error(
@@ -235,7 +235,7 @@ pub(crate) async fn list(
     Extension(c): Extension<Caller>,
     Path(id): Path<u64>,
 ) -> Response {
-    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    tryr!(crate::contacts::own_contact(&app, &c, ContactId(id)).await);
     let org = c.org;
     match app.dir(move |d| d.referrals(org, ContactId(id))).await {
         Ok(v) => Json(json!({ "referrals": v.iter().map(|r| json!({
@@ -468,7 +468,7 @@ pub(crate) async fn book(
     b: Body<BookBody>,
 ) -> Response {
     let b = tryr!(body(b));
-    tryr!(crate::handlers::own_contact(&app, &c, ContactId(contact)).await);
+    tryr!(crate::contacts::own_contact(&app, &c, ContactId(contact)).await);
     let Ok(start) = b.start.parse::<jiff::Timestamp>() else {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,

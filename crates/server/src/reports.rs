@@ -2,7 +2,7 @@
 //! for a period; the definitions are docs/kpis.md's, computed by the KPI
 //! engine from the event log like every other figure.
 
-use crate::handlers::tryr;
+use crate::error::tryr;
 use crate::{error, App, Caller};
 pub(crate) use app::reports::rows;
 pub(crate) use app::time::iso;
@@ -211,7 +211,7 @@ pub(crate) async fn outcome_report(
         Ok(counts) => Json(serde_json::json!({
             "from": iso(from),
             "to": iso(to),
-            "codes": crate::handlers::OUTCOMES,
+            "codes": crate::contacts::OUTCOMES,
             "outcomes": counts.iter().map(|(code, n)| serde_json::json!({"code": code, "count": n})).collect::<Vec<_>>(),
         }))
         .into_response(),

@@ -1,7 +1,7 @@
 //! The services' configuration API: entry points and opening hours (the
 //! model is `app::services`).
 
-use crate::handlers::{body, tryr, Body};
+use crate::error::{body, tryr, Body};
 use crate::{error, App, Caller};
 use app::services::{canonical, is_open, ServiceDef, MAX_ENTRY_POINTS};
 use axum::extract::{Path, State};

@@ -2,7 +2,7 @@
 //! (replayed from its answers on every call, saved with its audit record
 //! once it ends in a disposition) and the DoS search for the patient.
 
-use crate::handlers::{body, tryr, Body};
+use crate::error::{body, tryr, Body};
 use crate::{error, App, Caller};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -71,7 +71,7 @@ pub(crate) async fn triage(
             "answers: too many answers or state values".into(),
         );
     }
-    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    tryr!(crate::contacts::own_contact(&app, &c, ContactId(id)).await);
     let set = &app.clinical.pathways;
     let journey = pathway::replay(set, &set.hash, &set.set.entry, b.state.clone(), &b.answers);
     let j = match journey {
@@ -121,7 +121,7 @@ pub(crate) async fn saved_journeys(
     Extension(c): Extension<Caller>,
     Path(id): Path<u64>,
 ) -> Response {
-    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    tryr!(crate::contacts::own_contact(&app, &c, ContactId(id)).await);
     let mut audit = c.audit("read triage", format!("contact c{id}"));
     audit.purpose = Some("direct care".into());
     let org = c.org;
@@ -299,7 +299,7 @@ pub(crate) async fn clinical_callback(
     b: Body<ClinicalBody>,
 ) -> Response {
     let b = tryr!(body(b));
-    tryr!(crate::handlers::own_contact(&app, &c, ContactId(id)).await);
+    tryr!(crate::contacts::own_contact(&app, &c, ContactId(id)).await);
     let mut read = c.audit(
         "read triage",
         format!("contact c{id} for a clinical callback"),

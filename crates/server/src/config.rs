@@ -1,0 +1,167 @@
+//! Configuration: queues, agents, skills, teams and sites. Each change is
+//! an engine input, in force at once or refused whole, audited in the same
+//! transaction.
+
+use crate::error::{body, tryr, Body};
+use crate::{error, App, Caller};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use model::{AgentId, QueueId};
+use routing::Input;
+use serde::Deserialize;
+
+pub(crate) async fn get_config(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+) -> Response {
+    match app.read(c.org, |t, _| t.engine.config()).await {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => crate::error::Answer::answer(r),
+    }
+}
+
+/// A configuration change: applied at once in the running engine (or
+/// refused whole, naming the problem), audited in the same transaction.
+async fn config_change(app: &App, c: &Caller, input: Input, what: String) -> Response {
+    let audit = c.audit("change configuration", what);
+    crate::error::submitted(StatusCode::OK, app.input(c, input, Some(audit), None).await)
+}
+
+fn path_matches<T: PartialEq + std::fmt::Display>(path: T, body: T) -> Result<(), Response> {
+    if path != body {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("id: the body's id {body} is not the path's {path}"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) async fn put_queue(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+    b: Body<routing::QueueDef>,
+) -> Response {
+    let q = tryr!(body(b));
+    tryr!(path_matches(QueueId(id), q.id));
+    config_change(&app, &c, Input::UpsertQueue(q), format!("queue q{id}")).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RemoveQueueQuery {
+    #[serde(default)]
+    move_waiting_to: Option<u32>,
+}
+
+pub(crate) async fn delete_queue(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+    q: Result<Query<RemoveQueueQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
+    let input = Input::RemoveQueue {
+        queue: QueueId(id),
+        move_waiting_to: q.move_waiting_to.map(QueueId),
+    };
+    config_change(&app, &c, input, format!("remove queue q{id}")).await
+}
+
+pub(crate) async fn put_agent(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+    b: Body<routing::AgentDef>,
+) -> Response {
+    let a = tryr!(body(b));
+    tryr!(path_matches(AgentId(id), a.id));
+    config_change(&app, &c, Input::UpsertAgent(a), format!("agent a{id}")).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SkillsBody {
+    /// The agent's skills from now on: `[[skill, level], ...]`.
+    skills: Vec<(model::SkillId, model::SkillLevel)>,
+    /// Their team from now on (queues may serve only some teams).
+    #[serde(default)]
+    team: Option<model::TeamId>,
+}
+
+/// A supervisor moves an agent between queues by changing their skills
+/// (and team, where a queue serves only some teams); the rest of the
+/// agent's definition stays. In force at once (a contact
+/// the agent is handling is not touched), audited.
+pub(crate) async fn set_skills(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+    b: Body<SkillsBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let agent = AgentId(id);
+    let def = tryr!(
+        app.read(c.org, move |t, _| {
+            t.engine.config().agents.into_iter().find(|a| a.id == agent)
+        })
+        .await
+    );
+    let Some(mut def) = def else {
+        return error(StatusCode::NOT_FOUND, format!("unknown agent {agent}"));
+    };
+    def.skills = b.skills;
+    if let Some(team) = b.team {
+        def.team = team;
+    }
+    let audit = c.audit("move agent", format!("agent {agent} skills"));
+    crate::error::submitted(
+        StatusCode::OK,
+        app.input(&c, Input::UpsertAgent(def), Some(audit), None)
+            .await,
+    )
+}
+
+pub(crate) async fn delete_agent(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u32>,
+) -> Response {
+    let input = Input::RemoveAgent { agent: AgentId(id) };
+    config_change(&app, &c, input, format!("remove agent a{id}")).await
+}
+
+pub(crate) async fn add_skill(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    b: Body<routing::SkillDef>,
+) -> Response {
+    let s = tryr!(body(b));
+    let what = format!("add skill {}", s.id);
+    config_change(&app, &c, Input::AddSkill(s), what).await
+}
+
+pub(crate) async fn add_team(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    b: Body<routing::TeamDef>,
+) -> Response {
+    let s = tryr!(body(b));
+    let what = format!("add team {}", s.id);
+    config_change(&app, &c, Input::AddTeam(s), what).await
+}
+
+pub(crate) async fn add_site(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    b: Body<routing::SiteDef>,
+) -> Response {
+    let s = tryr!(body(b));
+    let what = format!("add site {}", s.id);
+    config_change(&app, &c, Input::AddSite(s), what).await
+}
+
+// --- patients -------------------------------------------------------------
