@@ -32,5 +32,5 @@ pub use error::Error;
 pub use snapshots::KPI_IN_MEMORY;
 pub use start::{start, Config, Running, StartError, SNAPSHOT_EVERY};
 pub use state::{App, Caller, ContactIds, Credential, Submitted};
-pub use tenant::{callback_at_risk, status_word, Tenant};
+pub use tenant::{callback_at_risk, status_word, QueueBoard, Tenant, Wallboard, Window};
 pub use time::wall_clock;

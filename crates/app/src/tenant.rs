@@ -4,7 +4,7 @@
 use crate::reports;
 use model::{AgentId, Timestamp};
 use routing::{Engine, Record};
-use serde_json::json;
+
 use tokio::sync::broadcast;
 
 /// One organisation's engine and what is kept beside it: the live KPIs
@@ -90,7 +90,7 @@ impl Tenant {
 
     /// The wallboard figures: whole-run KPIs overall and per queue, and
     /// what is waiting now.
-    pub fn snapshot(&mut self, now: Timestamp) -> serde_json::Value {
+    pub fn snapshot(&mut self, now: Timestamp) -> Wallboard {
         self.kpi.close(now);
         let report = self.kpi.report();
         // Today (the London day) and the last 30 minutes (the 15-minute
@@ -113,12 +113,17 @@ impl Tenant {
                 .filter(|r| &r.dimension == d)
                 .for_each(|r| c.merge(&r.counts));
             let f = c.figures();
-            json!({ "offered": c.offered, "answered": c.answered, "abandoned": c.abandoned,
-                    "service_level": f.service_level, "abandonment_rate": f.abandonment_rate,
-                    "asa_seconds": f.asa_seconds })
+            Window {
+                offered: c.offered,
+                answered: c.answered,
+                abandoned: c.abandoned,
+                service_level: f.service_level,
+                abandonment_rate: f.abandonment_rate,
+                asa_seconds: f.asa_seconds,
+            }
         };
         let engine = &self.engine;
-        let queues: Vec<serde_json::Value> = engine
+        let queues = engine
             .config()
             .queues
             .iter()
@@ -143,34 +148,77 @@ impl Tenant {
                         }
                     }
                 }
-                json!({
-                    "queue": q.id,
-                    "name": q.name,
-                    "priority": q.priority,
-                    "target": { "within_seconds": q.target.within.0 / 1000, "percent": q.target.percent },
-                    "today": window(&today, &dim),
-                    "last_30_minutes": window(&recent, &dim),
-                    "callbacks_pending": pending,
-                    "callbacks_at_risk": at_risk,
-                    "waiting": view.as_ref().map_or(0, |v| v.waiting),
-                    "longest_wait_seconds": view
+                QueueBoard {
+                    queue: q.id,
+                    name: q.name.clone(),
+                    priority: q.priority,
+                    target: q.target,
+                    today: window(&today, &dim),
+                    last_30_minutes: window(&recent, &dim),
+                    callbacks_pending: pending,
+                    callbacks_at_risk: at_risk,
+                    waiting: view.as_ref().map_or(0, |v| v.waiting),
+                    longest_wait_seconds: view
                         .as_ref()
                         .and_then(|v| v.oldest_arrival)
                         .map(|t| now.since(t).0.max(0) as f64 / 1000.0),
-                    "ready_agents": view.as_ref().map_or(0, |v| v.ready_agents.iter().sum::<usize>()),
-                    "counts": row.map(|r| &r.counts),
-                    "figures": row.map(|r| &r.figures),
-                })
+                    ready_agents: view
+                        .as_ref()
+                        .map_or(0, |v| v.ready_agents.iter().sum::<usize>()),
+                    whole_run: row.cloned(),
+                }
             })
             .collect();
-        json!({
-            "at": now,
-            "overall": self.kpi.overall(),
-            "today": window(&today, &kpi::Dimension::Overall),
-            "last_30_minutes": window(&recent, &kpi::Dimension::Overall),
-            "queues": queues,
-        })
+        Wallboard {
+            at: now,
+            overall: self.kpi.overall(),
+            today: window(&today, &kpi::Dimension::Overall),
+            last_30_minutes: window(&recent, &kpi::Dimension::Overall),
+            queues,
+        }
     }
+}
+
+/// A window's headline figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub service_level: Option<f64>,
+    pub abandonment_rate: Option<f64>,
+    pub asa_seconds: Option<f64>,
+}
+
+/// One queue on the wallboard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueBoard {
+    pub queue: model::QueueId,
+    pub name: String,
+    pub priority: model::Priority,
+    pub target: routing::ServiceTarget,
+    pub today: Window,
+    pub last_30_minutes: Window,
+    /// Callbacks waiting.
+    pub callbacks_pending: u32,
+    /// Of those, at risk of breaching their target.
+    pub callbacks_at_risk: u32,
+    pub waiting: usize,
+    pub longest_wait_seconds: Option<f64>,
+    pub ready_agents: usize,
+    /// Since the server started.
+    pub whole_run: Option<kpi::Row>,
+}
+
+/// The wallboard: overall since the start, today and the last 30 minutes,
+/// each queue now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wallboard {
+    pub at: Timestamp,
+    pub overall: kpi::Row,
+    pub today: Window,
+    pub last_30_minutes: Window,
+    pub queues: Vec<QueueBoard>,
 }
 
 /// A callback waiting longer than this (80% of the 10-minute target) is

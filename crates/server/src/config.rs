@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use model::{AgentId, QueueId};
 use routing::Input;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub(crate) async fn get_config(
@@ -17,7 +18,7 @@ pub(crate) async fn get_config(
     Extension(c): Extension<Caller>,
 ) -> Response {
     match app.read(c.org, |t, _| t.engine.config()).await {
-        Ok(v) => Json(v).into_response(),
+        Ok(v) => Json(crate::wire::Config::from(&v)).into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -43,9 +44,9 @@ pub(crate) async fn put_queue(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
     Path(id): Path<u32>,
-    b: Body<routing::QueueDef>,
+    b: Body<crate::wire::QueueDef>,
 ) -> Response {
-    let q = tryr!(body(b));
+    let q = routing::QueueDef::from(tryr!(body(b)));
     tryr!(path_matches(QueueId(id), q.id));
     config_change(&app, &c, Input::UpsertQueue(q), format!("queue q{id}")).await
 }
@@ -75,20 +76,22 @@ pub(crate) async fn put_agent(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
     Path(id): Path<u32>,
-    b: Body<routing::AgentDef>,
+    b: Body<crate::wire::AgentDef>,
 ) -> Response {
-    let a = tryr!(body(b));
+    let a = routing::AgentDef::from(tryr!(body(b)));
     tryr!(path_matches(AgentId(id), a.id));
     config_change(&app, &c, Input::UpsertAgent(a), format!("agent a{id}")).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SkillsBody {
     /// The agent's skills from now on: `[[skill, level], ...]`.
+    #[schemars(with = "Vec<(u32, u8)>")]
     skills: Vec<(model::SkillId, model::SkillLevel)>,
     /// Their team from now on (queues may serve only some teams).
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     team: Option<model::TeamId>,
 }
 
@@ -137,9 +140,13 @@ pub(crate) async fn delete_agent(
 pub(crate) async fn add_skill(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
-    b: Body<routing::SkillDef>,
+    b: Body<crate::wire::Named>,
 ) -> Response {
-    let s = tryr!(body(b));
+    let b = tryr!(body(b));
+    let s = routing::SkillDef {
+        id: model::SkillId(b.id),
+        name: b.name,
+    };
     let what = format!("add skill {}", s.id);
     config_change(&app, &c, Input::AddSkill(s), what).await
 }
@@ -147,9 +154,13 @@ pub(crate) async fn add_skill(
 pub(crate) async fn add_team(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
-    b: Body<routing::TeamDef>,
+    b: Body<crate::wire::Named>,
 ) -> Response {
-    let s = tryr!(body(b));
+    let b = tryr!(body(b));
+    let s = routing::TeamDef {
+        id: model::TeamId(b.id),
+        name: b.name,
+    };
     let what = format!("add team {}", s.id);
     config_change(&app, &c, Input::AddTeam(s), what).await
 }
@@ -157,9 +168,13 @@ pub(crate) async fn add_team(
 pub(crate) async fn add_site(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
-    b: Body<routing::SiteDef>,
+    b: Body<crate::wire::Named>,
 ) -> Response {
-    let s = tryr!(body(b));
+    let b = tryr!(body(b));
+    let s = routing::SiteDef {
+        id: model::SiteId(b.id),
+        name: b.name,
+    };
     let what = format!("add site {}", s.id);
     config_change(&app, &c, Input::AddSite(s), what).await
 }

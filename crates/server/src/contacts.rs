@@ -14,15 +14,16 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use model::{AgentId, Channel, ContactId, NhsNumber, PhoneNumber, Priority, QueueId};
 use routing::{Input, NewContact, Presence};
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use store::CallerIdentity;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewContactBody {
     /// Refused: the server chooses contact ids (see [`REFERENCE`]).
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     id: bool,
     /// The client's own reference for the contact (its call id, its case
     /// number), kept as the contact's attribute `reference`.
@@ -34,14 +35,17 @@ pub(crate) struct NewContactBody {
     #[serde(default)]
     entry_point: Option<String>,
     #[serde(default = "voice")]
+    #[schemars(with = "crate::wire::Channel")]
     channel: Channel,
     #[serde(default)]
     priority: Priority,
     /// The caller's number (CLI), for the screen pop.
     #[serde(default)]
+    #[schemars(with = "Option<crate::wire::PhoneNumber>")]
     caller_number: Option<PhoneNumber>,
     /// An NHS number the caller gave (IVR, web form).
     #[serde(default)]
+    #[schemars(with = "Option<crate::wire::NhsNumber>")]
     nhs_number: Option<NhsNumber>,
 }
 
@@ -78,19 +82,20 @@ fn voice() -> Channel {
     Channel::Voice
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AgentBody {
     agent: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PresenceBody {
+    #[schemars(with = "crate::wire::Presence")]
     presence: Presence,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TransferBody {
     /// The agent handing over (their own id, for an agent).
@@ -101,10 +106,11 @@ pub(crate) struct TransferBody {
     queue: Option<u32>,
     #[serde(default)]
     agent: Option<u32>,
+    #[schemars(with = "crate::wire::TransferMode")]
     mode: routing::TransferMode,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PriorityBody {
     priority: Priority,
@@ -180,11 +186,12 @@ pub(crate) async fn create_contact(
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CallbackBody {
     /// Refused: the server chooses contact ids.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     id: bool,
     /// The client's own reference, kept as the attribute `reference`.
     #[serde(default)]
@@ -201,8 +208,10 @@ pub(crate) struct CallbackBody {
     #[serde(default)]
     from_contact: Option<u64>,
     #[serde(default)]
+    #[schemars(with = "Option<crate::wire::PhoneNumber>")]
     caller_number: Option<PhoneNumber>,
     #[serde(default)]
+    #[schemars(with = "Option<crate::wire::NhsNumber>")]
     nhs_number: Option<NhsNumber>,
 }
 
@@ -274,6 +283,12 @@ pub(crate) struct ListQuery {
 /// Most contacts one list returns.
 const MAX_LIST: usize = 1000;
 
+/// Live contacts.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Contacts {
+    contacts: Vec<crate::wire::Contact>,
+}
+
 pub(crate) async fn list_contacts(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
@@ -303,7 +318,10 @@ pub(crate) async fn list_contacts(
         })
         .await;
     match r {
-        Ok(v) => Json(json!({ "contacts": v })).into_response(),
+        Ok(v) => Json(Contacts {
+            contacts: v.iter().map(crate::wire::Contact::from).collect(),
+        })
+        .into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -318,7 +336,7 @@ pub(crate) async fn get_contact(
         .read(c.org, move |t, _| t.engine.contact(ContactId(id)))
         .await
     {
-        Ok(Some(v)) => Json(v).into_response(),
+        Ok(Some(v)) => Json(crate::wire::Contact::from(&v)).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("unknown contact c{id}")),
         Err(r) => crate::error::Answer::answer(r),
     }
@@ -376,7 +394,7 @@ pub const OUTCOMES: [&str; 8] = [
     "other",
 ];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WrapUpBody {
     agent: u32,

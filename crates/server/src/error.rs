@@ -5,7 +5,6 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 /// A refused request, as answered.
 #[derive(Debug)]
@@ -16,7 +15,10 @@ pub struct ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let body = crate::wire::ErrorBody {
+            error: self.message,
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -68,12 +70,12 @@ pub(crate) fn api(e: app::Error) -> Response {
 /// chose for a new contact.
 pub(crate) fn submitted(ok: StatusCode, r: Result<app::Submitted, app::Error>) -> Response {
     match r {
-        Ok(app::Submitted {
-            id: Some(id),
-            events,
-        }) => (ok, Json(json!({ "id": id, "events": events }))).into_response(),
-        Ok(app::Submitted { id: None, events }) => {
-            (ok, Json(json!({ "events": events }))).into_response()
+        Ok(app::Submitted { id, events }) => {
+            let body = crate::wire::Submitted {
+                id: id.map(|c| c.0),
+                events: events.iter().map(crate::wire::Record::from).collect(),
+            };
+            (ok, Json(body)).into_response()
         }
         Err(e) => api(e),
     }

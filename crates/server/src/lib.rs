@@ -26,6 +26,7 @@ pub mod routes;
 mod services;
 mod triage;
 mod web;
+pub mod wire;
 
 pub use app::{wall_clock, SNAPSHOT_EVERY};
 pub use error::ApiError;

@@ -2,14 +2,68 @@
 //! live KPIs, a queue's waiting list, the live event stream and the
 //! telephony journal.
 
-use crate::{error, App, Caller};
+use crate::{error, wire, App, Caller};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use model::QueueId;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+/// An agent as the wallboard shows them.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Agent {
+    id: u32,
+    name: String,
+    team: u32,
+    site: u32,
+    /// `[[skill, level], ...]`
+    skills: Vec<(u32, u8)>,
+    /// In one word: offline, ready, not ready, busy, wrap-up ...
+    status: String,
+    /// As routing has it.
+    detail: wire::AgentStatus,
+    /// In this status since (none: since before the server started).
+    since: Option<wire::Millis>,
+    seconds_in_state: Option<i64>,
+    work: Vec<wire::Work>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Agents {
+    agents: Vec<Agent>,
+}
+
+/// The service level target: `percent` answered within `within_seconds`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Target {
+    within_seconds: i64,
+    percent: u8,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Queue {
+    id: u32,
+    name: String,
+    priority: i32,
+    target: Target,
+    /// Waiting now.
+    waiting: usize,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Queues {
+    queues: Vec<Queue>,
+}
+
+/// A queue's waiting contacts, first in line first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Waiting {
+    queue: u32,
+    waiting: Vec<u64>,
+}
 
 /// The organisation's agents as a wallboard or a transfer list shows them:
 /// status, since when, presence, work in hand.
@@ -31,24 +85,24 @@ pub(crate) async fn list_agents(
                         .get(&a.id)
                         .filter(|s| s.0 == word)
                         .map(|s| s.1);
-                    Some(json!({
-                        "id": a.id,
-                        "name": a.name,
-                        "team": a.team,
-                        "site": a.site,
-                        "skills": a.skills,
-                        "status": word,
-                        "detail": v.status,
-                        "since": since,
-                        "seconds_in_state": since.map(|s| now.since(s).0.max(0) / 1000),
-                        "work": v.work,
-                    }))
+                    Some(Agent {
+                        id: a.id.0,
+                        name: a.name.clone(),
+                        team: a.team.0,
+                        site: a.site.0,
+                        skills: a.skills.iter().map(|(s, l)| (s.0, *l)).collect(),
+                        status: word.to_string(),
+                        detail: (&v.status).into(),
+                        since: since.map(|s| s.0),
+                        seconds_in_state: since.map(|s| now.since(s).0.max(0) / 1000),
+                        work: wire::work(&v.work),
+                    })
                 })
                 .collect::<Vec<_>>()
         })
         .await;
     match r {
-        Ok(v) => Json(json!({ "agents": v })).into_response(),
+        Ok(agents) => Json(Agents { agents }).into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -64,27 +118,116 @@ pub(crate) async fn list_queues(
                 .config()
                 .queues
                 .iter()
-                .map(|q| {
-                    json!({
-                        "id": q.id,
-                        "name": q.name,
-                        "priority": q.priority,
-                        "target": { "within_seconds": q.target.within.0 / 1000, "percent": q.target.percent },
-                        "waiting": t.engine.queue_view(q.id).map_or(0, |v| v.waiting),
-                    })
+                .map(|q| Queue {
+                    id: q.id.0,
+                    name: q.name.clone(),
+                    priority: q.priority,
+                    target: Target {
+                        within_seconds: q.target.within.0 / 1000,
+                        percent: q.target.percent,
+                    },
+                    waiting: t.engine.queue_view(q.id).map_or(0, |v| v.waiting),
                 })
                 .collect::<Vec<_>>()
         })
         .await;
     match r {
-        Ok(v) => Json(json!({ "queues": v })).into_response(),
+        Ok(queues) => Json(Queues { queues }).into_response(),
         Err(r) => crate::error::Answer::answer(r),
+    }
+}
+
+/// A window's headline figures.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Window {
+    offered: u64,
+    answered: u64,
+    abandoned: u64,
+    service_level: Option<f64>,
+    abandonment_rate: Option<f64>,
+    asa_seconds: Option<f64>,
+}
+
+impl From<&app::Window> for Window {
+    fn from(w: &app::Window) -> Window {
+        Window {
+            offered: w.offered,
+            answered: w.answered,
+            abandoned: w.abandoned,
+            service_level: w.service_level,
+            abandonment_rate: w.abandonment_rate,
+            asa_seconds: w.asa_seconds,
+        }
+    }
+}
+
+/// One queue on the wallboard.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct QueueBoard {
+    queue: u32,
+    name: String,
+    priority: i32,
+    target: Target,
+    today: Window,
+    last_30_minutes: Window,
+    callbacks_pending: u32,
+    /// Past 80% of the 10-minute target, or near a clinical deadline.
+    callbacks_at_risk: u32,
+    waiting: usize,
+    longest_wait_seconds: Option<f64>,
+    ready_agents: usize,
+    /// Since the server started.
+    counts: Option<wire::Counts>,
+    figures: Option<wire::Figures>,
+}
+
+/// The wallboard: overall since the start, today (London), the last 30
+/// minutes, and each queue now.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Kpis {
+    at: wire::Millis,
+    overall: wire::Row,
+    today: Window,
+    last_30_minutes: Window,
+    queues: Vec<QueueBoard>,
+}
+
+impl From<&app::Wallboard> for Kpis {
+    fn from(w: &app::Wallboard) -> Kpis {
+        Kpis {
+            at: w.at.0,
+            overall: (&w.overall).into(),
+            today: (&w.today).into(),
+            last_30_minutes: (&w.last_30_minutes).into(),
+            queues: w
+                .queues
+                .iter()
+                .map(|q| QueueBoard {
+                    queue: q.queue.0,
+                    name: q.name.clone(),
+                    priority: q.priority,
+                    target: Target {
+                        within_seconds: q.target.within.0 / 1000,
+                        percent: q.target.percent,
+                    },
+                    today: (&q.today).into(),
+                    last_30_minutes: (&q.last_30_minutes).into(),
+                    callbacks_pending: q.callbacks_pending,
+                    callbacks_at_risk: q.callbacks_at_risk,
+                    waiting: q.waiting,
+                    longest_wait_seconds: q.longest_wait_seconds,
+                    ready_agents: q.ready_agents,
+                    counts: q.whole_run.as_ref().map(|r| (&r.counts).into()),
+                    figures: q.whole_run.as_ref().map(|r| (&r.figures).into()),
+                })
+                .collect(),
+        }
     }
 }
 
 pub(crate) async fn get_kpis(State(app): State<App>, Extension(c): Extension<Caller>) -> Response {
     match app.read(c.org, |t, now| t.snapshot(now)).await {
-        Ok(v) => Json(v).into_response(),
+        Ok(v) => Json(Kpis::from(&v)).into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -101,7 +244,11 @@ pub(crate) async fn get_waiting(
         })
         .await;
     match r {
-        Ok(Some(v)) => Json(json!({ "queue": id, "waiting": v })).into_response(),
+        Ok(Some(v)) => Json(Waiting {
+            queue: id,
+            waiting: v.iter().map(|c| c.0).collect(),
+        })
+        .into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("unknown queue {q}")),
         Err(r) => crate::error::Answer::answer(r),
     }

@@ -8,9 +8,103 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use model::{ContactId, NhsNumber, Patient};
-use serde::Deserialize;
-use serde_json::json;
+use model::{ContactId, NhsNumber, PhoneNumber};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A patient's directory entry as given.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatientBody {
+    #[schemars(with = "crate::wire::NhsNumber")]
+    nhs_number: NhsNumber,
+    name: String,
+    /// `YYYY-MM-DD`.
+    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    date_of_birth: String,
+    #[serde(default)]
+    #[schemars(with = "Vec<crate::wire::PhoneNumber>", length(max = 8))]
+    phones: Vec<PhoneNumber>,
+    /// The registered GP practice (ODS code, e.g. `G82001`).
+    #[serde(default)]
+    gp_practice: Option<String>,
+}
+
+impl From<PatientBody> for model::Patient {
+    fn from(b: PatientBody) -> model::Patient {
+        model::Patient {
+            nhs_number: b.nhs_number,
+            name: model::Sensitive::new(b.name),
+            date_of_birth: model::Sensitive::new(b.date_of_birth),
+            phones: b.phones,
+            gp_practice: b.gp_practice,
+        }
+    }
+}
+
+/// A patient's directory entry.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Patient {
+    #[schemars(with = "crate::wire::NhsNumber")]
+    nhs_number: String,
+    name: String,
+    date_of_birth: String,
+    phones: Vec<String>,
+    gp_practice: Option<String>,
+}
+
+impl From<&model::Patient> for Patient {
+    fn from(p: &model::Patient) -> Patient {
+        Patient {
+            nhs_number: p.nhs_number.expose(),
+            name: p.name.expose().clone(),
+            date_of_birth: p.date_of_birth.expose().clone(),
+            phones: p.phones.iter().map(|n| n.expose().to_string()).collect(),
+            gp_practice: p.gp_practice.clone(),
+        }
+    }
+}
+
+/// Whether the entry was new.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Stored {
+    created: bool,
+}
+
+/// How the caller matched: by NHS number or phone, one patient or several.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Match {
+    None,
+    Single,
+    Candidates,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ScreenPop {
+    #[serde(rename = "match")]
+    matched: Match,
+    patients: Vec<Patient>,
+}
+
+/// One access to patient data, as the audit trail keeps it.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AuditRecord {
+    at: crate::wire::Millis,
+    org: Option<u32>,
+    actor: String,
+    action: String,
+    subject: String,
+    patient: Option<String>,
+    purpose: Option<String>,
+    origin: Option<String>,
+    outcome: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AuditRecords {
+    records: Vec<AuditRecord>,
+}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -47,10 +141,10 @@ pub(crate) async fn put_patient(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
     Path(nhs): Path<String>,
-    b: Body<Patient>,
+    b: Body<PatientBody>,
 ) -> Response {
     let nhs = tryr!(nhs_path(&nhs));
-    let p = tryr!(body(b));
+    let p = model::Patient::from(tryr!(body(b)));
     if p.nhs_number != nhs {
         return error(
             StatusCode::BAD_REQUEST,
@@ -68,8 +162,8 @@ pub(crate) async fn put_patient(
         .dir(move |d| d.put_patient(org, &p, crate::wall_clock(), &audit))
         .await;
     match r {
-        Ok(true) => no_store((StatusCode::CREATED, Json(json!({ "created": true })))),
-        Ok(false) => no_store((StatusCode::OK, Json(json!({ "created": false })))),
+        Ok(true) => no_store((StatusCode::CREATED, Json(Stored { created: true }))),
+        Ok(false) => no_store((StatusCode::OK, Json(Stored { created: false }))),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -88,7 +182,7 @@ pub(crate) async fn get_patient(
         .dir(move |d| d.find_patients(org, Some(&nhs), None, 1, &audit))
         .await;
     match r {
-        Ok(mut v) if !v.is_empty() => no_store(Json(v.remove(0))),
+        Ok(v) if !v.is_empty() => no_store(Json(Patient::from(&v[0]))),
         Ok(_) => error(StatusCode::NOT_FOUND, "no such patient".into()),
         Err(r) => crate::error::Answer::answer(r),
     }
@@ -126,14 +220,20 @@ pub(crate) async fn screen_pop(
         .await
     );
     let Some(found) = found else {
-        return no_store(Json(json!({ "match": "none", "patients": [] })));
+        return no_store(Json(ScreenPop {
+            matched: Match::None,
+            patients: vec![],
+        }));
     };
-    let kind = match found.len() {
-        0 => "none",
-        1 => "single",
-        _ => "candidates",
+    let matched = match found.len() {
+        0 => Match::None,
+        1 => Match::Single,
+        _ => Match::Candidates,
     };
-    no_store(Json(json!({ "match": kind, "patients": found })))
+    no_store(Json(ScreenPop {
+        matched,
+        patients: found.iter().map(Patient::from).collect(),
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -171,7 +271,22 @@ pub(crate) async fn audit_for_patient(
         Ok(records) if records.iter().all(|r| r.action == AUDIT_QUERY) => {
             error(StatusCode::NOT_FOUND, "no such patient".into())
         }
-        Ok(records) => no_store(Json(json!({ "records": records }))),
+        Ok(records) => no_store(Json(AuditRecords {
+            records: records
+                .into_iter()
+                .map(|r| AuditRecord {
+                    at: r.at.0,
+                    org: r.org.map(|o| o.0),
+                    actor: r.actor,
+                    action: r.action,
+                    subject: r.subject,
+                    patient: r.patient,
+                    purpose: r.purpose,
+                    origin: r.origin,
+                    outcome: r.outcome,
+                })
+                .collect(),
+        })),
         Err(r) => crate::error::Answer::answer(r),
     }
 }

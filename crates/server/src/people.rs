@@ -8,8 +8,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use model::AgentId;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use store::AuditRecord;
 
 /// The session cookie's name. (`__Host-` needs `Secure`, which needs TLS;
@@ -28,7 +28,7 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() <= 128)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginBody {
     username: String,
@@ -90,7 +90,9 @@ pub(crate) async fn login(
         return (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, secs.to_string())],
-            Json(json!({ "error": format!("too many failed log-ins; try again in {secs} s") })),
+            Json(crate::wire::ErrorBody {
+                error: format!("too many failed log-ins; try again in {secs} s"),
+            }),
         )
             .into_response();
     }
@@ -144,30 +146,65 @@ pub(crate) async fn login(
     (
         StatusCode::OK,
         [(header::SET_COOKIE, cookie)],
-        Json(json!({
-            "user": user.id,
-            "username": user.username,
-            "display_name": user.display_name,
-            "role": user.role,
-            "organisation": user.org,
-            "agent": user.agent,
-            "demo": user.demo,
-        })),
+        Json(LoggedIn {
+            user: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            role: user.role,
+            organisation: user.org.0,
+            agent: user.agent.map(|a| a.0),
+            demo: user.demo,
+        }),
     )
         .into_response()
 }
 
+/// A person logged in.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct LoggedIn {
+    user: u32,
+    username: String,
+    display_name: String,
+    /// The account's role name.
+    role: String,
+    organisation: u32,
+    /// The agent they work as.
+    agent: Option<u32>,
+    /// A demo account, with a published password.
+    demo: bool,
+}
+
+/// Who is calling.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Me {
+    /// As the audit trail names them: `user:7 (sam.jones)`, `token:3 (gp-system)`.
+    actor: String,
+    user: Option<u32>,
+    #[schemars(with = "crate::wire::Role")]
+    role: app::auth::Role,
+    organisation: u32,
+    agent: Option<u32>,
+    /// An integration token's scopes (none for people).
+    #[schemars(with = "Option<Vec<crate::wire::Scope>>")]
+    scopes: Option<Vec<Scope>>,
+}
+
 /// Who am I.
 pub(crate) async fn me(Extension(c): Extension<Caller>) -> Response {
-    Json(json!({
-        "actor": c.actor,
-        "user": c.user,
-        "role": c.role,
-        "organisation": c.org,
-        "agent": c.agent,
-        "scopes": c.scopes,
-    }))
+    Json(Me {
+        actor: c.actor,
+        user: c.user,
+        role: c.role,
+        organisation: c.org.0,
+        agent: c.agent.map(|a| a.0),
+        scopes: c.scopes,
+    })
     .into_response()
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct LoggedOut {
+    logged_out: bool,
 }
 
 /// Log out: the session ends on the server; the old cookie gets 401.
@@ -190,34 +227,96 @@ pub(crate) async fn logout(State(app): State<App>, Extension(c): Extension<Calle
             header::SET_COOKIE,
             format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
         )],
-        Json(json!({ "logged_out": true })),
+        Json(LoggedOut { logged_out: true }),
     )
         .into_response()
 }
 
 // --- accounts --------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUserBody {
     username: String,
     display_name: String,
+    #[schemars(with = "crate::wire::Role")]
     role: Role,
     #[serde(default)]
     agent: Option<u32>,
     password: String,
 }
 
-fn user_json(u: &store::directory::User) -> serde_json::Value {
-    json!({
-        "id": u.id,
-        "username": u.username,
-        "display_name": u.display_name,
-        "role": u.role,
-        "agent": u.agent,
-        "disabled": u.disabled,
-        "demo": u.demo,
-    })
+/// An account (never its password).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct User {
+    id: u32,
+    username: String,
+    display_name: String,
+    role: String,
+    agent: Option<u32>,
+    disabled: bool,
+    demo: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Users {
+    users: Vec<User>,
+}
+
+fn user_json(u: &store::directory::User) -> User {
+    User {
+        id: u.id,
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        role: u.role.clone(),
+        agent: u.agent.map(|a| a.0),
+        disabled: u.disabled,
+        demo: u.demo,
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct UserState {
+    id: u32,
+    disabled: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PasswordSet {
+    id: u32,
+    /// Every session of the account ended.
+    sessions_ended: bool,
+}
+
+/// An integration token (never its secret).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Token {
+    id: u32,
+    name: String,
+    #[schemars(with = "Vec<crate::wire::Scope>")]
+    scopes: Vec<String>,
+    created: crate::wire::Millis,
+    revoked: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Tokens {
+    tokens: Vec<Token>,
+}
+
+/// A new token: its secret, shown this once.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct NewToken {
+    id: u32,
+    secret: String,
+    #[schemars(with = "Vec<crate::wire::Scope>")]
+    scopes: Vec<&'static str>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Revoked {
+    id: u32,
+    revoked: bool,
 }
 
 pub(crate) async fn list_users(
@@ -226,9 +325,10 @@ pub(crate) async fn list_users(
 ) -> Response {
     let org = c.org;
     match app.dir(move |d| d.users(org)).await {
-        Ok(v) => {
-            Json(json!({ "users": v.iter().map(user_json).collect::<Vec<_>>() })).into_response()
-        }
+        Ok(v) => Json(Users {
+            users: v.iter().map(user_json).collect(),
+        })
+        .into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -298,7 +398,7 @@ pub(crate) async fn create_user(
         })
         .await;
     match r {
-        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
+        Ok(id) => (StatusCode::CREATED, Json(crate::wire::Created { id })).into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -324,7 +424,7 @@ async fn set_disabled(app: &App, c: &Caller, id: u32, disabled: bool) -> Respons
     let r = app.dir(move |d| d.set_disabled(id, disabled, &audit)).await;
     app.forget_credentials();
     match r {
-        Ok(()) => Json(json!({ "id": id, "disabled": disabled })).into_response(),
+        Ok(()) => Json(UserState { id, disabled }).into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -345,7 +445,7 @@ pub(crate) async fn enable_user(
     set_disabled(&app, &c, id, false).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PasswordBody {
     password: String,
@@ -381,17 +481,22 @@ pub(crate) async fn set_password(
         .await;
     app.forget_credentials();
     match r {
-        Ok(()) => Json(json!({ "id": id, "sessions_ended": true })).into_response(),
+        Ok(()) => Json(PasswordSet {
+            id,
+            sessions_ended: true,
+        })
+        .into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
 
 // --- integration tokens -------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewTokenBody {
     name: String,
+    #[schemars(with = "Vec<crate::wire::Scope>")]
     scopes: Vec<Scope>,
 }
 
@@ -428,11 +533,7 @@ pub(crate) async fn create_token(
         .dir(move |d| d.create_token(org, &name, &joined, &hash, wall_clock(), &audit))
         .await;
     match r {
-        Ok(id) => (
-            StatusCode::CREATED,
-            Json(json!({ "id": id, "secret": secret, "scopes": scopes })),
-        )
-            .into_response(),
+        Ok(id) => (StatusCode::CREATED, Json(NewToken { id, secret, scopes })).into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -443,12 +544,18 @@ pub(crate) async fn list_tokens(
 ) -> Response {
     let org = c.org;
     match app.dir(move |d| d.tokens(org)).await {
-        Ok(v) => Json(json!({
-            "tokens": v.iter().map(|t| json!({
-                "id": t.id, "name": t.name, "scopes": t.scopes.split(' ').collect::<Vec<_>>(),
-                "created": t.created, "revoked": t.revoked,
-            })).collect::<Vec<_>>()
-        }))
+        Ok(v) => Json(Tokens {
+            tokens: v
+                .iter()
+                .map(|t| Token {
+                    id: t.id,
+                    name: t.name.clone(),
+                    scopes: t.scopes.split_whitespace().map(str::to_string).collect(),
+                    created: t.created.0,
+                    revoked: t.revoked,
+                })
+                .collect(),
+        })
         .into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
@@ -466,7 +573,7 @@ pub(crate) async fn revoke_token(
     let r = app.dir(move |d| d.revoke_token(org, id, &audit)).await;
     app.forget_credentials();
     match r {
-        Ok(true) => Json(json!({ "id": id, "revoked": true })).into_response(),
+        Ok(true) => Json(Revoked { id, revoked: true }).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown token {id}")),
         Err(r) => crate::error::Answer::answer(r),
     }

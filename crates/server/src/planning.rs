@@ -13,12 +13,14 @@ use axum::{Extension, Json};
 use forecast::{Choice, Method, Series};
 use jiff::civil::{Date, Time};
 use model::Timestamp;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PlanService")]
 pub(crate) struct ServiceBody {
     aht_seconds: f64,
     #[serde(default)]
@@ -32,7 +34,7 @@ pub(crate) struct ServiceBody {
     max_occupancy: Option<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WhatIfBody {
     /// +30 for 30% more calls.
@@ -44,7 +46,7 @@ pub(crate) struct WhatIfBody {
     site_off_air: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PlanBody {
     /// `date,interval_start,calls`; none: the organisation's own arrivals.
@@ -76,6 +78,7 @@ pub(crate) struct PlanBody {
     queue: Option<u32>,
     /// Own arrivals of one channel only (default: all).
     #[serde(default)]
+    #[schemars(with = "Option<crate::wire::Channel>")]
     channel: Option<model::Channel>,
 }
 

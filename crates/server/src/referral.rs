@@ -14,11 +14,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use model::{ContactId, Timestamp};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EndpointBody {
     /// `http://host[:port]/path` taking a FHIR message bundle.
@@ -125,7 +126,7 @@ pub(crate) async fn set_endpoint(
     Json(json!({ "id": id, "referral_url": b.url })).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReferBody {
     /// The DoS service chosen.
@@ -310,9 +311,10 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CapacityBody {
+    #[schemars(with = "crate::wire::Rag")]
     rag: dos::Rag,
     /// Back to green after this many minutes (15 to 7,200: five days).
     reset_minutes: i64,
@@ -451,7 +453,7 @@ pub(crate) async fn slots(
     Json(fhir::slots(id, &starts, &booked, dos::SLOT_MS)).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BookBody {
     service: u64,

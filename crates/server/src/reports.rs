@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use kpi::{Counts, Dimension, Row};
 use model::Timestamp;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +154,37 @@ pub(crate) async fn interval_rows(
     Ok((rows, now))
 }
 
+/// KPIs by interval or day, with the answer and abandonment time bands.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct KpiReport {
+    from: String,
+    to: String,
+    /// `interval` (15 minutes) or `day` (London).
+    by: &'static str,
+    rows: Vec<crate::wire::Row>,
+    /// `[[band, answered], ...]` over the period, overall.
+    answer_bands: Bands,
+    /// `[[band, abandoned], ...]`.
+    abandon_bands: Bands,
+}
+
+/// How often a wrap-up code was chosen.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Outcome {
+    code: String,
+    count: u64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct OutcomeReport {
+    from: String,
+    to: String,
+    /// The codes agents choose from.
+    codes: Vec<&'static str>,
+    /// Most frequent first.
+    outcomes: Vec<Outcome>,
+}
+
 pub(crate) async fn kpi_report(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
@@ -186,14 +218,14 @@ pub(crate) async fn kpi_report(
             .into_response();
     }
     let (answer_bands, abandon_bands) = bands(&rows);
-    Json(serde_json::json!({
-        "from": iso(from),
-        "to": iso(to),
-        "by": if by_day { "day" } else { "interval" },
-        "rows": rows,
-        "answer_bands": answer_bands,
-        "abandon_bands": abandon_bands,
-    }))
+    Json(KpiReport {
+        from: iso(from),
+        to: iso(to),
+        by: if by_day { "day" } else { "interval" },
+        rows: rows.iter().map(crate::wire::Row::from).collect(),
+        answer_bands,
+        abandon_bands,
+    })
     .into_response()
 }
 
@@ -208,12 +240,15 @@ pub(crate) async fn outcome_report(
     let (from, to) = tryr!(period(&q));
     let org = c.org;
     match app.dir(move |d| d.outcome_counts(org, from, to)).await {
-        Ok(counts) => Json(serde_json::json!({
-            "from": iso(from),
-            "to": iso(to),
-            "codes": crate::contacts::OUTCOMES,
-            "outcomes": counts.iter().map(|(code, n)| serde_json::json!({"code": code, "count": n})).collect::<Vec<_>>(),
-        }))
+        Ok(counts) => Json(OutcomeReport {
+            from: iso(from),
+            to: iso(to),
+            codes: crate::contacts::OUTCOMES.to_vec(),
+            outcomes: counts
+                .into_iter()
+                .map(|(code, count)| Outcome { code, count })
+                .collect(),
+        })
         .into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }

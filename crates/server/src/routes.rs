@@ -2,11 +2,12 @@
 //! is for. The router and the OpenAPI document are both built from it, so
 //! they cannot disagree; the authorisation matrix test walks the document.
 
-use crate::{config as cf, contacts as c, live as lv, patients as pt, people as p, App};
+use crate::{config as cf, contacts as c, live as lv, patients as pt, people as p, wire, App};
 use app::auth::{self, Perm, Role};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
+use schemars::{generate::SchemaSettings, JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Value};
 
 /// One endpoint.
@@ -20,12 +21,42 @@ pub struct Route {
     pub perm: Option<Perm>,
     pub summary: &'static str,
     /// The request body's schema, if it takes one.
-    pub body: Option<&'static str>,
+    pub body: Option<SchemaFn>,
+    /// What a success answers.
+    pub reply: Reply,
+}
+
+/// A type's schema, added to the document's components.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn s<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// What an operation answers on success.
+#[derive(Clone, Copy, Debug)]
+pub enum Reply {
+    /// JSON of this wire type.
+    Json(SchemaFn),
+    /// `text/plain`.
+    Text,
+    /// This document.
+    Document,
+    /// Server-sent events, each a [`wire::Record`].
+    Stream,
+    /// JSON of this type, or CSV with `?format=csv`.
+    Report(SchemaFn),
+    /// A FHIR R4 resource of this type (its full schema is FHIR's own; the
+    /// test command validates what is served against the published
+    /// models).
+    Fhir(&'static str),
+    /// Not yet given a wire type: documented without a body schema.
+    Loose,
 }
 
 fn table() -> Vec<(Route, MethodRouter<App>)> {
     macro_rules! r {
-        ($m:ident $method:literal $path:literal, $perm:expr, $body:expr, $sum:literal, $h:expr) => {
+        ($m:ident $method:literal $path:literal, $perm:expr, $body:expr, $reply:expr, $sum:literal, $h:expr) => {
             (
                 Route {
                     method: $method,
@@ -33,83 +64,85 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
                     perm: $perm,
                     summary: $sum,
                     body: $body,
+                    reply: $reply,
                 },
                 $m($h),
             )
         };
     }
     use Perm::*;
+    use Reply::*;
     vec![
-        r!(get "GET" "/healthz", None, None, "Liveness.", || async { "ok" }),
-        r!(get "GET" "/api/v1/openapi.json", None, None, "This document.", openapi_handler),
-        r!(post "POST" "/api/v1/session", None, Some("Login"), "Log in (sets the session cookie).", p::login),
-        r!(get "GET" "/api/v1/session", Some(Session), None, "Who am I.", p::me),
-        r!(delete "DELETE" "/api/v1/session", Some(Session), None, "Log out (the session ends on the server).", p::logout),
-        r!(get "GET" "/api/v1/users", Some(UserAdmin), None, "The organisation's accounts.", p::list_users),
-        r!(post "POST" "/api/v1/users", Some(UserAdmin), Some("NewUser"), "Create an account.", p::create_user),
-        r!(post "POST" "/api/v1/users/{user}/disable", Some(UserAdmin), None, "Disable an account (its sessions end).", p::disable_user),
-        r!(post "POST" "/api/v1/users/{user}/enable", Some(UserAdmin), None, "Enable an account.", p::enable_user),
-        r!(post "POST" "/api/v1/users/{user}/password", Some(UserAdmin), Some("Password"), "Set a password (every session of the account ends).", p::set_password),
-        r!(get "GET" "/api/v1/tokens", Some(TokenAdmin), None, "The organisation's integration tokens.", p::list_tokens),
-        r!(post "POST" "/api/v1/tokens", Some(TokenAdmin), Some("NewToken"), "Create an integration token (the secret is shown once).", p::create_token),
-        r!(delete "DELETE" "/api/v1/tokens/{token}", Some(TokenAdmin), None, "Revoke an integration token.", p::revoke_token),
-        r!(post "POST" "/api/v1/contacts", Some(ContactCreate), Some("NewContact"), "A contact arrives (call, chat, email, web callback request).", c::create_contact),
-        r!(post "POST" "/api/v1/callbacks", Some(ContactWork), Some("Callback"), "Book a callback for a time (by urgency; the caller carried over from a contact).", c::book_callback),
-        r!(get "GET" "/api/v1/contacts", Some(ContactRead), None, "Live contacts (agents: their own), by queue.", c::list_contacts),
-        r!(get "GET" "/api/v1/contacts/{contact}", Some(ContactRead), None, "One contact: state, place, queue.", c::get_contact),
-        r!(post "POST" "/api/v1/contacts/{contact}/accept", Some(ContactWork), Some("AgentRef"), "An agent accepts an offer.", c::accept),
-        r!(post "POST" "/api/v1/contacts/{contact}/reject", Some(ContactWork), Some("AgentRef"), "An agent declines an offer.", c::reject),
-        r!(post "POST" "/api/v1/contacts/{contact}/hold", Some(ContactWork), None, "Put on hold.", c::hold),
-        r!(post "POST" "/api/v1/contacts/{contact}/resume", Some(ContactWork), None, "Take off hold.", c::resume),
-        r!(post "POST" "/api/v1/contacts/{contact}/transfer", Some(ContactWork), Some("Transfer"), "Transfer, warm or cold, to a queue or an agent.", c::transfer),
-        r!(post "POST" "/api/v1/contacts/{contact}/callback", Some(ContactWork), None, "The caller takes a callback and keeps their place.", c::callback),
-        r!(post "POST" "/api/v1/contacts/{contact}/end", Some(ContactWork), None, "The conversation ends (wrap-up follows).", c::end),
-        r!(post "POST" "/api/v1/contacts/{contact}/wrap-up-done", Some(ContactWork), Some("WrapUp"), "Wrap-up finished, with an outcome code.", c::wrapped),
-        r!(post "POST" "/api/v1/contacts/{contact}/abandon", Some(ContactAbandon), None, "The caller hung up before an answer.", c::abandon),
-        r!(post "POST" "/api/v1/contacts/{contact}/priority", Some(ContactPriority), Some("PriorityChange"), "Change a waiting contact's priority (audited).", c::set_priority),
-        r!(get "GET" "/api/v1/contacts/{contact}/screen-pop", Some(PatientRead), None, "The matched patient or candidates for a contact (audited).", pt::screen_pop),
-        r!(post "POST" "/api/v1/agents/{agent}/presence", Some(AgentPresence), Some("PresenceChange"), "Set an agent's state (a supervisor can log anyone out).", c::presence),
-        r!(post "POST" "/api/v1/agents/{agent}/skills", Some(AgentMove), Some("Skills"), "Move an agent between queues: set their skills and team (audited).", cf::set_skills),
-        r!(put "PUT" "/api/v1/agents/{agent}", Some(ConfigWrite), Some("AgentDef"), "Create or change an agent (skills, team, site, capacity).", cf::put_agent),
-        r!(delete "DELETE" "/api/v1/agents/{agent}", Some(ConfigWrite), None, "Remove an agent.", cf::delete_agent),
-        r!(get "GET" "/api/v1/agents", Some(QueueRead), None, "Agents: status, time in state, work in hand.", lv::list_agents),
-        r!(get "GET" "/api/v1/queues", Some(QueueRead), None, "Queues: priority, target, waiting now.", lv::list_queues),
-        r!(get "GET" "/api/v1/queues/{queue}/waiting", Some(QueueRead), None, "A queue's waiting contacts in order.", lv::get_waiting),
-        r!(put "PUT" "/api/v1/queues/{queue}", Some(ConfigWrite), Some("QueueDef"), "Create or change a queue (priority, target, overflow).", cf::put_queue),
-        r!(delete "DELETE" "/api/v1/queues/{queue}", Some(ConfigWrite), None, "Remove a queue (?move_waiting_to=ID keeps callers' places).", cf::delete_queue),
-        r!(post "POST" "/api/v1/skills", Some(ConfigWrite), Some("SkillDef"), "Add a skill.", cf::add_skill),
-        r!(post "POST" "/api/v1/teams", Some(ConfigWrite), Some("TeamDef"), "Add a team.", cf::add_team),
-        r!(post "POST" "/api/v1/sites", Some(ConfigWrite), Some("SiteDef"), "Add a site.", cf::add_site),
-        r!(get "GET" "/api/v1/services", Some(ConfigRead), None, "Services with their entry points, opening hours and whether open now.", crate::services::list_services),
-        r!(put "PUT" "/api/v1/services/{service}", Some(ConfigWrite), Some("ServiceDef"), "Create or change a service: its queue, entry points (phone, chat, email, web) and opening hours.", crate::services::put_service),
-        r!(delete "DELETE" "/api/v1/services/{service}", Some(ConfigWrite), None, "Remove a service and its entry points.", crate::services::delete_service),
-        r!(get "GET" "/api/v1/config", Some(ConfigRead), None, "The routing configuration in force.", cf::get_config),
-        r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, "Live KPIs overall and per queue.", lv::get_kpis),
-        r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::live::voice_calls),
-        r!(post "POST" "/api/v1/planning", Some(Plan), Some("Plan"), "Forecast (uploaded history or own arrivals), staff required, rota coverage and suggestions, what-if simulation; publish for the surge warning.", crate::planning::plan),
-        r!(get "GET" "/api/v1/planning/surge", Some(KpiRead), None, "Arrivals against the published forecast over the last hour: a warning past 20% above.", crate::planning::surge),
-        r!(get "GET" "/api/v1/reports/triage", Some(KpiRead), None, "Dispositions by code, care setting and hour; needing a clinician; the Directory of Services gaps by district, service type and rule (?from=&to=).", crate::triage::report),
-        r!(get "GET" "/api/v1/reports/outcomes", Some(KpiRead), None, "Wrap-up outcomes by code in a period (?from=&to=).", crate::reports::outcome_report),
-        r!(get "GET" "/api/v1/reports/kpis", Some(KpiRead), None, "KPIs by 15-minute interval or London day, overall and per queue (?from=&to=&by=interval|day&format=json|csv).", crate::reports::kpi_report),
-        r!(get "GET" "/api/v1/events", Some(EventStream), None, "The live event stream (server-sent events).", lv::get_events),
-        r!(get "GET" "/api/v1/triage", Some(Triage), None, "The pathway set in use (name, version, content hash, demo or not) and its dispositions.", crate::triage::info),
-        r!(post "POST" "/api/v1/contacts/{contact}/triage", Some(Triage), Some("Triage"), "A contact's assessment: the answers so far give the next question or the disposition; save keeps the finished journey (audited).", crate::triage::triage),
-        r!(get "GET" "/api/v1/contacts/{contact}/triage", Some(Triage), None, "A contact's saved assessments (audited).", crate::triage::saved_journeys),
-        r!(post "POST" "/api/v1/contacts/{contact}/clinical-callback", Some(Triage), Some("ClinicalCallback"), "A clinical callback for a contact whose saved assessment needs a clinician: deadline from the disposition, earliest deadline first.", crate::triage::clinical_callback),
-        r!(post "POST" "/api/v1/dos/search", Some(Triage), Some("DosSearch"), "Directory of Services search for a patient and a disposition, with the gaps.", crate::triage::search),
-        r!(put "PUT" "/api/v1/dos/services/{dos_service}/endpoint", Some(ConfigWrite), Some("Endpoint"), "Where a Directory of Services service takes electronic referrals.", crate::referral::set_endpoint),
-        r!(put "PUT" "/api/v1/dos/services/{dos_service}/capacity", Some(DosCapacity), Some("CapacityChange"), "Set a service's capacity (red/amber/green) with a reset time; recorded with who and when.", crate::referral::set_capacity),
-        r!(get "GET" "/api/v1/fhir/HealthcareService", Some(DirectoryRead), None, "The Directory of Services as FHIR R4 HealthcareService (?address-postalcode=&_count=).", crate::referral::fhir_search),
-        r!(get "GET" "/api/v1/fhir/HealthcareService/{dos_service}", Some(DirectoryRead), None, "One service as FHIR R4 HealthcareService.", crate::referral::fhir_service),
-        r!(get "GET" "/api/v1/fhir/Location/{dos_service}", Some(DirectoryRead), None, "A service's FHIR R4 Location.", crate::referral::fhir_location),
-        r!(get "GET" "/api/v1/fhir/Organization/{dos_service}", Some(DirectoryRead), None, "A service's FHIR R4 Organization.", crate::referral::fhir_organization),
-        r!(get "GET" "/api/v1/dos/services/{dos_service}/slots", Some(Triage), None, "A bookable service's slots for the coming week (FHIR Slot bundle, free or busy).", crate::referral::slots),
-        r!(post "POST" "/api/v1/contacts/{contact}/appointments", Some(Triage), Some("Book"), "Book a free slot for a contact (FHIR Appointment; a slot is booked once).", crate::referral::book),
-        r!(post "POST" "/api/v1/contacts/{contact}/referrals", Some(Triage), Some("Refer"), "Refer a contact's saved assessment to a service: a FHIR message through the outbox (202; sent until accepted).", crate::referral::refer),
-        r!(get "GET" "/api/v1/contacts/{contact}/referrals", Some(Triage), None, "A contact's referrals and whether each was delivered.", crate::referral::list),
-        r!(put "PUT" "/api/v1/patients/{nhs_number}", Some(PatientWrite), Some("Patient"), "Create or replace a patient's directory entry (audited).", pt::put_patient),
-        r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, "Read a patient's entry (?purpose=, audited).", pt::get_patient),
-        r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, "Who accessed this patient (audited).", pt::audit_for_patient),
+        r!(get "GET" "/healthz", None, None, Text, "Liveness.", || async { "ok" }),
+        r!(get "GET" "/api/v1/openapi.json", None, None, Document, "This document.", openapi_handler),
+        r!(post "POST" "/api/v1/session", None, Some(s::<p::LoginBody>), Json(s::<p::LoggedIn>), "Log in (sets the session cookie).", p::login),
+        r!(get "GET" "/api/v1/session", Some(Session), None, Json(s::<p::Me>), "Who am I.", p::me),
+        r!(delete "DELETE" "/api/v1/session", Some(Session), None, Json(s::<p::LoggedOut>), "Log out (the session ends on the server).", p::logout),
+        r!(get "GET" "/api/v1/users", Some(UserAdmin), None, Json(s::<p::Users>), "The organisation's accounts.", p::list_users),
+        r!(post "POST" "/api/v1/users", Some(UserAdmin), Some(s::<p::NewUserBody>), Json(s::<wire::Created>), "Create an account.", p::create_user),
+        r!(post "POST" "/api/v1/users/{user}/disable", Some(UserAdmin), None, Json(s::<p::UserState>), "Disable an account (its sessions end).", p::disable_user),
+        r!(post "POST" "/api/v1/users/{user}/enable", Some(UserAdmin), None, Json(s::<p::UserState>), "Enable an account.", p::enable_user),
+        r!(post "POST" "/api/v1/users/{user}/password", Some(UserAdmin), Some(s::<p::PasswordBody>), Json(s::<p::PasswordSet>), "Set a password (every session of the account ends).", p::set_password),
+        r!(get "GET" "/api/v1/tokens", Some(TokenAdmin), None, Json(s::<p::Tokens>), "The organisation's integration tokens.", p::list_tokens),
+        r!(post "POST" "/api/v1/tokens", Some(TokenAdmin), Some(s::<p::NewTokenBody>), Json(s::<p::NewToken>), "Create an integration token (the secret is shown once).", p::create_token),
+        r!(delete "DELETE" "/api/v1/tokens/{token}", Some(TokenAdmin), None, Json(s::<p::Revoked>), "Revoke an integration token.", p::revoke_token),
+        r!(post "POST" "/api/v1/contacts", Some(ContactCreate), Some(s::<c::NewContactBody>), Json(s::<wire::Submitted>), "A contact arrives (call, chat, email, web callback request).", c::create_contact),
+        r!(post "POST" "/api/v1/callbacks", Some(ContactWork), Some(s::<c::CallbackBody>), Json(s::<wire::Submitted>), "Book a callback for a time (by urgency; the caller carried over from a contact).", c::book_callback),
+        r!(get "GET" "/api/v1/contacts", Some(ContactRead), None, Json(s::<c::Contacts>), "Live contacts (agents: their own), by queue.", c::list_contacts),
+        r!(get "GET" "/api/v1/contacts/{contact}", Some(ContactRead), None, Json(s::<wire::Contact>), "One contact: state, place, queue.", c::get_contact),
+        r!(post "POST" "/api/v1/contacts/{contact}/accept", Some(ContactWork), Some(s::<c::AgentBody>), Json(s::<wire::Submitted>), "An agent accepts an offer.", c::accept),
+        r!(post "POST" "/api/v1/contacts/{contact}/reject", Some(ContactWork), Some(s::<c::AgentBody>), Json(s::<wire::Submitted>), "An agent declines an offer.", c::reject),
+        r!(post "POST" "/api/v1/contacts/{contact}/hold", Some(ContactWork), None, Json(s::<wire::Submitted>), "Put on hold.", c::hold),
+        r!(post "POST" "/api/v1/contacts/{contact}/resume", Some(ContactWork), None, Json(s::<wire::Submitted>), "Take off hold.", c::resume),
+        r!(post "POST" "/api/v1/contacts/{contact}/transfer", Some(ContactWork), Some(s::<c::TransferBody>), Json(s::<wire::Submitted>), "Transfer, warm or cold, to a queue or an agent.", c::transfer),
+        r!(post "POST" "/api/v1/contacts/{contact}/callback", Some(ContactWork), None, Json(s::<wire::Submitted>), "The caller takes a callback and keeps their place.", c::callback),
+        r!(post "POST" "/api/v1/contacts/{contact}/end", Some(ContactWork), None, Json(s::<wire::Submitted>), "The conversation ends (wrap-up follows).", c::end),
+        r!(post "POST" "/api/v1/contacts/{contact}/wrap-up-done", Some(ContactWork), Some(s::<c::WrapUpBody>), Json(s::<wire::Submitted>), "Wrap-up finished, with an outcome code.", c::wrapped),
+        r!(post "POST" "/api/v1/contacts/{contact}/abandon", Some(ContactAbandon), None, Json(s::<wire::Submitted>), "The caller hung up before an answer.", c::abandon),
+        r!(post "POST" "/api/v1/contacts/{contact}/priority", Some(ContactPriority), Some(s::<c::PriorityBody>), Json(s::<wire::Submitted>), "Change a waiting contact's priority (audited).", c::set_priority),
+        r!(get "GET" "/api/v1/contacts/{contact}/screen-pop", Some(PatientRead), None, Json(s::<pt::ScreenPop>), "The matched patient or candidates for a contact (audited).", pt::screen_pop),
+        r!(post "POST" "/api/v1/agents/{agent}/presence", Some(AgentPresence), Some(s::<c::PresenceBody>), Json(s::<wire::Submitted>), "Set an agent's state (a supervisor can log anyone out).", c::presence),
+        r!(post "POST" "/api/v1/agents/{agent}/skills", Some(AgentMove), Some(s::<cf::SkillsBody>), Json(s::<wire::Submitted>), "Move an agent between queues: set their skills and team (audited).", cf::set_skills),
+        r!(put "PUT" "/api/v1/agents/{agent}", Some(ConfigWrite), Some(s::<wire::AgentDef>), Json(s::<wire::Submitted>), "Create or change an agent (skills, team, site, capacity).", cf::put_agent),
+        r!(delete "DELETE" "/api/v1/agents/{agent}", Some(ConfigWrite), None, Json(s::<wire::Submitted>), "Remove an agent.", cf::delete_agent),
+        r!(get "GET" "/api/v1/agents", Some(QueueRead), None, Json(s::<lv::Agents>), "Agents: status, time in state, work in hand.", lv::list_agents),
+        r!(get "GET" "/api/v1/queues", Some(QueueRead), None, Json(s::<lv::Queues>), "Queues: priority, target, waiting now.", lv::list_queues),
+        r!(get "GET" "/api/v1/queues/{queue}/waiting", Some(QueueRead), None, Json(s::<lv::Waiting>), "A queue's waiting contacts in order.", lv::get_waiting),
+        r!(put "PUT" "/api/v1/queues/{queue}", Some(ConfigWrite), Some(s::<wire::QueueDef>), Json(s::<wire::Submitted>), "Create or change a queue (priority, target, overflow).", cf::put_queue),
+        r!(delete "DELETE" "/api/v1/queues/{queue}", Some(ConfigWrite), None, Json(s::<wire::Submitted>), "Remove a queue (?move_waiting_to=ID keeps callers' places).", cf::delete_queue),
+        r!(post "POST" "/api/v1/skills", Some(ConfigWrite), Some(s::<wire::Named>), Json(s::<wire::Submitted>), "Add a skill.", cf::add_skill),
+        r!(post "POST" "/api/v1/teams", Some(ConfigWrite), Some(s::<wire::Named>), Json(s::<wire::Submitted>), "Add a team.", cf::add_team),
+        r!(post "POST" "/api/v1/sites", Some(ConfigWrite), Some(s::<wire::Named>), Json(s::<wire::Submitted>), "Add a site.", cf::add_site),
+        r!(get "GET" "/api/v1/services", Some(ConfigRead), None, Json(s::<crate::services::Services>), "Services with their entry points, opening hours and whether open now.", crate::services::list_services),
+        r!(put "PUT" "/api/v1/services/{service}", Some(ConfigWrite), Some(s::<crate::services::ServiceBody>), Json(s::<crate::services::ServiceId>), "Create or change a service: its queue, entry points (phone, chat, email, web) and opening hours.", crate::services::put_service),
+        r!(delete "DELETE" "/api/v1/services/{service}", Some(ConfigWrite), None, Json(s::<crate::services::Removed>), "Remove a service and its entry points.", crate::services::delete_service),
+        r!(get "GET" "/api/v1/config", Some(ConfigRead), None, Json(s::<wire::Config>), "The routing configuration in force.", cf::get_config),
+        r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, Json(s::<lv::Kpis>), "Live KPIs overall and per queue.", lv::get_kpis),
+        r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, Loose, "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::live::voice_calls),
+        r!(post "POST" "/api/v1/planning", Some(Plan), Some(s::<crate::planning::PlanBody>), Loose, "Forecast (uploaded history or own arrivals), staff required, rota coverage and suggestions, what-if simulation; publish for the surge warning.", crate::planning::plan),
+        r!(get "GET" "/api/v1/planning/surge", Some(KpiRead), None, Loose, "Arrivals against the published forecast over the last hour: a warning past 20% above.", crate::planning::surge),
+        r!(get "GET" "/api/v1/reports/triage", Some(KpiRead), None, Json(s::<crate::triage::TriageReport>), "Dispositions by code, care setting and hour; needing a clinician; the Directory of Services gaps by district, service type and rule (?from=&to=).", crate::triage::report),
+        r!(get "GET" "/api/v1/reports/outcomes", Some(KpiRead), None, Json(s::<crate::reports::OutcomeReport>), "Wrap-up outcomes by code in a period (?from=&to=).", crate::reports::outcome_report),
+        r!(get "GET" "/api/v1/reports/kpis", Some(KpiRead), None, Report(s::<crate::reports::KpiReport>), "KPIs by 15-minute interval or London day, overall and per queue (?from=&to=&by=interval|day&format=json|csv).", crate::reports::kpi_report),
+        r!(get "GET" "/api/v1/events", Some(EventStream), None, Stream, "The live event stream (server-sent events).", lv::get_events),
+        r!(get "GET" "/api/v1/triage", Some(Triage), None, Json(s::<crate::triage::Info>), "The pathway set in use (name, version, content hash, demo or not) and its dispositions.", crate::triage::info),
+        r!(post "POST" "/api/v1/contacts/{contact}/triage", Some(Triage), Some(s::<crate::triage::TriageBody>), Json(s::<crate::triage::Assessment>), "A contact's assessment: the answers so far give the next question or the disposition; save keeps the finished journey (audited).", crate::triage::triage),
+        r!(get "GET" "/api/v1/contacts/{contact}/triage", Some(Triage), None, Json(s::<crate::triage::Journeys>), "A contact's saved assessments (audited).", crate::triage::saved_journeys),
+        r!(post "POST" "/api/v1/contacts/{contact}/clinical-callback", Some(Triage), Some(s::<crate::triage::ClinicalBody>), Json(s::<crate::triage::ClinicalCallback>), "A clinical callback for a contact whose saved assessment needs a clinician: deadline from the disposition, earliest deadline first.", crate::triage::clinical_callback),
+        r!(post "POST" "/api/v1/dos/search", Some(Triage), Some(s::<crate::triage::SearchBody>), Json(s::<crate::triage::SearchAnswer>), "Directory of Services search for a patient and a disposition, with the gaps.", crate::triage::search),
+        r!(put "PUT" "/api/v1/dos/services/{dos_service}/endpoint", Some(ConfigWrite), Some(s::<crate::referral::EndpointBody>), Loose, "Where a Directory of Services service takes electronic referrals.", crate::referral::set_endpoint),
+        r!(put "PUT" "/api/v1/dos/services/{dos_service}/capacity", Some(DosCapacity), Some(s::<crate::referral::CapacityBody>), Loose, "Set a service's capacity (red/amber/green) with a reset time; recorded with who and when.", crate::referral::set_capacity),
+        r!(get "GET" "/api/v1/fhir/HealthcareService", Some(DirectoryRead), None, Fhir("Bundle"), "The Directory of Services as FHIR R4 HealthcareService (?address-postalcode=&_count=).", crate::referral::fhir_search),
+        r!(get "GET" "/api/v1/fhir/HealthcareService/{dos_service}", Some(DirectoryRead), None, Fhir("HealthcareService"), "One service as FHIR R4 HealthcareService.", crate::referral::fhir_service),
+        r!(get "GET" "/api/v1/fhir/Location/{dos_service}", Some(DirectoryRead), None, Fhir("Location"), "A service's FHIR R4 Location.", crate::referral::fhir_location),
+        r!(get "GET" "/api/v1/fhir/Organization/{dos_service}", Some(DirectoryRead), None, Fhir("Organization"), "A service's FHIR R4 Organization.", crate::referral::fhir_organization),
+        r!(get "GET" "/api/v1/dos/services/{dos_service}/slots", Some(Triage), None, Fhir("Bundle"), "A bookable service's slots for the coming week (FHIR Slot bundle, free or busy).", crate::referral::slots),
+        r!(post "POST" "/api/v1/contacts/{contact}/appointments", Some(Triage), Some(s::<crate::referral::BookBody>), Fhir("Appointment"), "Book a free slot for a contact (FHIR Appointment; a slot is booked once).", crate::referral::book),
+        r!(post "POST" "/api/v1/contacts/{contact}/referrals", Some(Triage), Some(s::<crate::referral::ReferBody>), Loose, "Refer a contact's saved assessment to a service: a FHIR message through the outbox (202; sent until accepted).", crate::referral::refer),
+        r!(get "GET" "/api/v1/contacts/{contact}/referrals", Some(Triage), None, Loose, "A contact's referrals and whether each was delivered.", crate::referral::list),
+        r!(put "PUT" "/api/v1/patients/{nhs_number}", Some(PatientWrite), Some(s::<pt::PatientBody>), Json(s::<pt::Stored>), "Create or replace a patient's directory entry (audited).", pt::put_patient),
+        r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, Json(s::<pt::Patient>), "Read a patient's entry (?purpose=, audited).", pt::get_patient),
+        r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, Json(s::<pt::AuditRecords>), "Who accessed this patient (audited).", pt::audit_for_patient),
     ]
 }
 
@@ -145,91 +178,19 @@ async fn openapi_handler() -> axum::Json<Value> {
     axum::Json(openapi())
 }
 
-fn schemas() -> Value {
-    let obj = |props: Value, required: &[&str]| json!({ "type": "object", "additionalProperties": false, "properties": props, "required": required });
-    json!({
-        "Login": obj(json!({ "username": {"type": "string"}, "password": {"type": "string"} }), &["username", "password"]),
-        "NewUser": obj(json!({
-            "username": {"type": "string", "maxLength": 64},
-            "display_name": {"type": "string", "maxLength": 100},
-            "role": {"type": "string", "enum": ["agent", "clinician", "supervisor", "admin", "auditor"]},
-            "agent": {"type": "integer"},
-            "password": {"type": "string", "minLength": auth::MIN_PASSWORD},
-        }), &["username", "display_name", "role", "password"]),
-        "Password": obj(json!({ "password": {"type": "string", "minLength": auth::MIN_PASSWORD} }), &["password"]),
-        "NewToken": obj(json!({
-            "name": {"type": "string"},
-            "scopes": {"type": "array", "items": {"type": "string", "enum": ["contacts", "patients", "directory"]}},
-        }), &["name", "scopes"]),
-        "NewContact": obj(json!({
-            "reference": {"type": "string", "minLength": 1, "maxLength": 100, "description": "the client's own reference (kept as the attribute reference); the server chooses the contact's id and answers with it"},
-            "queue": {"type": "integer", "description": "the queue, or give entry_point"},
-            "entry_point": {"type": "string", "description": "the number, widget, address or form the contact came in by (a service's entry point)"},
-            "channel": {"type": "string", "enum": ["voice", "chat", "email", "web_callback"]},
-            "priority": {"type": "integer"},
-            "caller_number": {"type": "string", "description": "E.164 or UK national"},
-            "nhs_number": {"type": "string", "description": "10 digits, checked"},
-        }), &[]),
-        "Callback": obj(json!({
-            "reference": {"type": "string", "minLength": 1, "maxLength": 100}, "queue": {"type": "integer"},
-            "due_at": {"type": "string", "format": "date-time"}, "priority": {"type": "integer"},
-            "from_contact": {"type": "integer"}, "caller_number": {"type": "string"}, "nhs_number": {"type": "string"},
-        }), &["queue", "due_at"]),
-        "AgentRef": obj(json!({ "agent": {"type": "integer"} }), &["agent"]),
-        "WrapUp": obj(json!({ "agent": {"type": "integer"}, "outcome": {"type": "string", "enum": crate::contacts::OUTCOMES} }), &["agent"]),
-        "Transfer": obj(json!({
-            "from_agent": {"type": "integer"}, "queue": {"type": "integer"}, "agent": {"type": "integer"},
-            "mode": {"type": "string", "enum": ["warm", "cold"]},
-        }), &["mode"]),
-        "PriorityChange": obj(json!({ "priority": {"type": "integer"} }), &["priority"]),
-        "PresenceChange": obj(json!({ "presence": {"description": "\"offline\", \"ready\" or {\"not_ready\": reason}"} }), &["presence"]),
-        "AgentDef": {"type": "object", "description": "routing::AgentDef: id, name, team, site, skills [[skill, level]], capacity, auto_answer"},
-        "QueueDef": {"type": "object", "description": "routing::QueueDef: id, name, priority, target, requirements, teams, overflow, strategy, aging, max_waiting, when_full"},
-        "ServiceDef": obj(json!({
-            "name": {"type": "string"}, "queue": {"type": "integer"},
-            "entry_points": {"type": "array", "items": {"type": "object", "properties": {
-                "kind": {"type": "string", "enum": ["phone", "chat", "email", "web"]}, "address": {"type": "string"}}}},
-            "hours": {"type": "object", "description": "weekly sessions, bank_holidays, exceptions (Europe/London)"},
-        }), &["name", "queue"]),
-        "Skills": obj(json!({ "skills": {"type": "array", "items": {"type": "array", "description": "[skill id, level]"}}, "team": {"type": "integer"} }), &["skills"]),
-        "Plan": obj(json!({
-            "history_csv": {"type": "string", "description": "date,interval_start,calls; none: own arrivals"},
-            "interval_minutes": {"type": "integer"}, "horizon_days": {"type": "integer"},
-            "method": {"type": "string", "enum": ["auto", "seasonal-average", "holt-winters"]},
-            "exclude": {"type": "array", "items": {"type": "string", "format": "date"}},
-            "service": {"type": "object", "description": "aht_seconds, patience_seconds, target (0.8), target_seconds, shrinkage, max_occupancy"},
-            "rota_csv": {"type": "string", "description": "who,date,start,end[,break_start,break_end[,site]]"},
-            "suggest": {"type": "boolean"},
-            "whatif": {"type": "object", "description": "demand_percent, callback_acceptance, site_off_air"},
-            "publish": {"type": "boolean"},
-        }), &["service"]),
-        "CapacityChange": obj(json!({ "rag": {"type": "string", "enum": ["green", "amber", "red"]}, "reset_minutes": {"type": "integer", "minimum": 15, "maximum": 7200} }), &["rag", "reset_minutes"]),
-        "ClinicalCallback": obj(json!({ "queue": {"type": "integer", "description": "the clinical callback queue"} }), &["queue"]),
-        "Book": obj(json!({ "service": {"type": "integer"}, "start": {"type": "string", "format": "date-time"} }), &["service", "start"]),
-        "Endpoint": obj(json!({ "url": {"type": "string", "description": "http:// address taking a FHIR message bundle"} }), &["url"]),
-        "Refer": obj(json!({ "service": {"type": "integer", "description": "a Directory of Services service id"} }), &["service"]),
-        "Triage": obj(json!({
-            "state": {"type": "object", "description": "age_group (child, adult), sex, ..."},
-            "answers": {"type": "array", "items": {"type": "integer"}},
-            "save": {"type": "boolean"},
-        }), &[]),
-        "DosSearch": obj(json!({
-            "postcode": {"type": "string"}, "age_years": {"type": "integer"},
-            "sex": {"type": "string", "enum": ["male", "female"]}, "gp_practice": {"type": "string"},
-            "symptom_group": {"type": "integer"}, "discriminators": {"type": "array", "items": {"type": "integer"}},
-            "disposition": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "distance_km": {"type": "integer"},
-        }), &["postcode", "age_years", "sex", "symptom_group", "disposition"]),
-        "SkillDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
-        "TeamDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
-        "SiteDef": obj(json!({ "id": {"type": "integer"}, "name": {"type": "string"} }), &["id", "name"]),
-        "Patient": obj(json!({
-            "nhs_number": {"type": "string"}, "name": {"type": "string"},
-            "date_of_birth": {"type": "string", "format": "date"},
-            "phones": {"type": "array", "items": {"type": "string"}, "maxItems": model::MAX_PHONES},
-            "gp_practice": {"type": "string", "description": "ODS code"},
-        }), &["nhs_number", "name", "date_of_birth"]),
-        "Error": obj(json!({ "error": {"type": "string"} }), &["error"]),
-    })
+/// The generators of the document's schemas: requests as the server
+/// reads them, answers as it writes them.
+fn generator(reading: bool) -> SchemaGenerator {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+        s.meta_schema = None;
+    });
+    let settings = if reading {
+        settings.for_deserialize()
+    } else {
+        settings.for_serialize()
+    };
+    settings.into_generator()
 }
 
 /// Operations that answer 201 when they create something.
@@ -335,9 +296,60 @@ fn query_params(method: &str, path: &str) -> Vec<Value> {
     }
 }
 
+/// One set of components. A type both read and written can have two
+/// schemas (a field with a default may be left out of a request but is
+/// always in an answer): the written one is then `<name>Answer`, and the
+/// answers' references say so.
+fn components(
+    mut reads: SchemaGenerator,
+    mut writes: SchemaGenerator,
+    paths: &mut serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    let mut schemas = reads.take_definitions(true);
+    let mut written = writes.take_definitions(true);
+    let renamed: Vec<String> = written
+        .iter()
+        .filter(|(name, schema)| schemas.get(*name).is_some_and(|s| s != *schema))
+        .map(|(name, _)| name.clone())
+        .collect();
+    fn rename(v: &mut Value, renamed: &[String]) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get_mut("$ref") {
+                    if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                        if renamed.iter().any(|n| n == name) {
+                            *r = format!("{r}Answer");
+                        }
+                    }
+                }
+                m.values_mut().for_each(|v| rename(v, renamed));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|v| rename(v, renamed)),
+            _ => {}
+        }
+    }
+    for op in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in op.values_mut() {
+            rename(&mut op["responses"], &renamed);
+        }
+    }
+    for (name, mut schema) in std::mem::take(&mut written) {
+        rename(&mut schema, &renamed);
+        let name = if renamed.contains(&name) {
+            format!("{name}Answer")
+        } else {
+            name
+        };
+        schemas.entry(name).or_insert(schema);
+    }
+    schemas
+}
+
 /// The OpenAPI 3.1 document, built from the route table. `x-permission`
 /// and `x-roles` say who may call each operation.
 pub fn openapi() -> Value {
+    let (mut reads, mut writes) = (generator(true), generator(false));
+    let error = s::<wire::ErrorBody>(&mut writes);
     let mut paths = serde_json::Map::new();
     for r in routes() {
         let mut params: Vec<Value> = r
@@ -349,17 +361,41 @@ pub fn openapi() -> Value {
         let query = query_params(r.method, r.path);
         let takes_params = !params.is_empty() || !query.is_empty();
         params.extend(query);
-        let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+        let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": error } } });
+        let content = match r.reply {
+            Reply::Json(f) => json!({ "application/json": { "schema": f(&mut writes) } }),
+            Reply::Text => json!({ "text/plain": { "schema": { "type": "string" } } }),
+            Reply::Document => json!({ "application/json": { "schema": { "type": "object" } } }),
+            Reply::Stream => json!({ "text/event-stream": { "schema": {
+                "type": "string",
+                "description": "`record` events, each the JSON of a Record; `lagged` with a count when this client fell behind",
+            } } }),
+            Reply::Report(f) => json!({
+                "application/json": { "schema": f(&mut writes) },
+                "text/csv": { "schema": { "type": "string" } },
+            }),
+            Reply::Fhir(t) => json!({ "application/json": { "schema": {
+                "type": "object",
+                "description": format!("a FHIR R4 {t}"),
+                "required": ["resourceType"],
+                "properties": { "resourceType": { "const": t } },
+            } } }),
+            Reply::Loose => Value::Null,
+        };
+        let success = |d: &str| {
+            if content.is_null() {
+                json!({ "description": d })
+            } else {
+                json!({ "description": d, "content": content })
+            }
+        };
         let mut responses = serde_json::Map::new();
-        responses.insert("200".into(), json!({ "description": "done" }));
+        responses.insert("200".into(), success("done"));
         if CREATES.contains(&(r.method, r.path)) {
-            responses.insert("201".into(), json!({ "description": "created" }));
+            responses.insert("201".into(), success("created"));
         }
         if QUEUES.contains(&(r.method, r.path)) {
-            responses.insert(
-                "202".into(),
-                json!({ "description": "accepted: queued to be sent" }),
-            );
+            responses.insert("202".into(), success("accepted: queued to be sent"));
         }
         if takes_params {
             responses.insert(
@@ -405,11 +441,12 @@ pub fn openapi() -> Value {
         }
         op["responses"] = Value::Object(responses);
         if let Some(b) = r.body {
-            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{b}") } } } });
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": b(&mut reads) } } });
         }
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method.to_lowercase()] = op;
     }
+    let schemas = components(reads, writes, &mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -419,7 +456,7 @@ pub fn openapi() -> Value {
         },
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas,
             "securitySchemes": {
                 "session": { "type": "apiKey", "in": "cookie", "name": crate::people::COOKIE },
                 "token": { "type": "http", "scheme": "bearer" },
@@ -445,9 +482,6 @@ mod tests {
             );
             let op = &doc["paths"][r.path][r.method.to_lowercase()];
             assert!(op.is_object(), "{} {} undocumented", r.method, r.path);
-            if let Some(b) = r.body {
-                assert!(doc["components"]["schemas"][b].is_object(), "schema {b}");
-            }
             match r.perm {
                 Some(p) => {
                     let roles: Vec<&str> = op["x-roles"]

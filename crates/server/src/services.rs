@@ -9,16 +9,199 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use model::QueueId;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How people reach a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Kind {
+    Phone,
+    Chat,
+    Email,
+    /// A web form asking for a callback.
+    Web,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EntryPoint {
+    kind: Kind,
+    /// The number, widget id, address or form.
+    address: String,
+}
+
+/// Weekly opening hours, bank holidays and dated exceptions, in
+/// Europe/London local time.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Calendar {
+    weekly: Vec<Session>,
+    /// Dates (`2026-12-25`) closed all day unless an exception opens them.
+    #[serde(default)]
+    bank_holidays: Vec<String>,
+    #[serde(default)]
+    exceptions: Vec<Exception>,
+}
+
+/// e.g. `{"days": ["mon", "tue"], "open": "08:00", "close": "18:30"}`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Session {
+    days: Vec<String>,
+    open: String,
+    close: String,
+}
+
+/// A dated exception: closed all day (no hours), or other hours.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Exception {
+    date: String,
+    #[serde(default)]
+    open: Option<String>,
+    #[serde(default)]
+    close: Option<String>,
+}
+
+/// A service: the queue its contacts join, how people reach it, when it is
+/// open, and the call flow a phone call runs.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceBody {
+    name: String,
+    queue: u32,
+    #[serde(default)]
+    entry_points: Vec<EntryPoint>,
+    /// None: always open.
+    #[serde(default)]
+    hours: Option<Calendar>,
+    /// None: the caller joins `queue` at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    flow: Option<String>,
+}
+
+impl From<ServiceBody> for ServiceDef {
+    fn from(b: ServiceBody) -> ServiceDef {
+        use app::services::Kind as K;
+        ServiceDef {
+            name: b.name,
+            queue: b.queue,
+            entry_points: b
+                .entry_points
+                .into_iter()
+                .map(|e| app::services::EntryPoint {
+                    kind: match e.kind {
+                        Kind::Phone => K::Phone,
+                        Kind::Chat => K::Chat,
+                        Kind::Email => K::Email,
+                        Kind::Web => K::Web,
+                    },
+                    address: e.address,
+                })
+                .collect(),
+            hours: b.hours.map(|h| flow::Calendar {
+                weekly: h
+                    .weekly
+                    .into_iter()
+                    .map(|s| flow::model::Session {
+                        days: s.days,
+                        open: s.open,
+                        close: s.close,
+                    })
+                    .collect(),
+                bank_holidays: h.bank_holidays,
+                exceptions: h
+                    .exceptions
+                    .into_iter()
+                    .map(|e| flow::model::Exception {
+                        date: e.date,
+                        open: e.open,
+                        close: e.close,
+                    })
+                    .collect(),
+            }),
+            flow: b.flow,
+        }
+    }
+}
+
+impl From<&ServiceDef> for ServiceBody {
+    fn from(d: &ServiceDef) -> ServiceBody {
+        use app::services::Kind as K;
+        ServiceBody {
+            name: d.name.clone(),
+            queue: d.queue,
+            entry_points: d
+                .entry_points
+                .iter()
+                .map(|e| EntryPoint {
+                    kind: match e.kind {
+                        K::Phone => Kind::Phone,
+                        K::Chat => Kind::Chat,
+                        K::Email => Kind::Email,
+                        K::Web => Kind::Web,
+                    },
+                    address: e.address.clone(),
+                })
+                .collect(),
+            hours: d.hours.as_ref().map(|h| Calendar {
+                weekly: h
+                    .weekly
+                    .iter()
+                    .map(|s| Session {
+                        days: s.days.clone(),
+                        open: s.open.clone(),
+                        close: s.close.clone(),
+                    })
+                    .collect(),
+                bank_holidays: h.bank_holidays.clone(),
+                exceptions: h
+                    .exceptions
+                    .iter()
+                    .map(|e| Exception {
+                        date: e.date.clone(),
+                        open: e.open.clone(),
+                        close: e.close.clone(),
+                    })
+                    .collect(),
+            }),
+            flow: d.flow.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ServiceId {
+    id: u32,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Service {
+    id: u32,
+    open_now: bool,
+    service: ServiceBody,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Services {
+    services: Vec<Service>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Removed {
+    id: u32,
+    removed: bool,
+}
 
 pub(crate) async fn put_service(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
     Extension(edge): Extension<crate::VoiceEdge>,
     Path(id): Path<u32>,
-    b: Body<ServiceDef>,
+    b: Body<ServiceBody>,
 ) -> Response {
-    let mut def = tryr!(body(b));
+    let mut def = ServiceDef::from(tryr!(body(b)));
     let unprocessable = |m: String| error(StatusCode::UNPROCESSABLE_ENTITY, m);
     if def.name.trim().is_empty() || def.name.chars().count() > 200 {
         return unprocessable("name: 1 to 200 characters".into());
@@ -66,8 +249,8 @@ pub(crate) async fn put_service(
         .dir(move |d| d.put_service(org, id, &text, &points, &audit))
         .await
     {
-        Ok(true) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
-        Ok(false) => Json(json!({ "id": id })).into_response(),
+        Ok(true) => (StatusCode::CREATED, Json(ServiceId { id })).into_response(),
+        Ok(false) => Json(ServiceId { id }).into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
 }
@@ -80,15 +263,18 @@ pub(crate) async fn list_services(
     let org = c.org;
     match app.dir(move |d| d.services(org)).await {
         Ok(v) => {
-            let list: Vec<serde_json::Value> = v
+            let services = v
                 .into_iter()
                 .filter_map(|(id, text)| {
                     let def: ServiceDef = serde_json::from_str(&text).ok()?;
-                    let open = is_open(&def, now);
-                    Some(json!({ "id": id, "open_now": open, "service": def }))
+                    Some(Service {
+                        id,
+                        open_now: is_open(&def, now),
+                        service: ServiceBody::from(&def),
+                    })
                 })
                 .collect();
-            Json(json!({ "services": list })).into_response()
+            Json(Services { services }).into_response()
         }
         Err(r) => crate::error::Answer::answer(r),
     }
@@ -102,7 +288,7 @@ pub(crate) async fn delete_service(
     let audit = c.audit("change configuration", format!("remove service {id}"));
     let org = c.org;
     match app.dir(move |d| d.delete_service(org, id, &audit)).await {
-        Ok(true) => Json(json!({ "id": id, "removed": true })).into_response(),
+        Ok(true) => Json(Removed { id, removed: true }).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("unknown service {id}")),
         Err(r) => crate::error::Answer::answer(r),
     }

@@ -9,21 +9,168 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use model::{ContactId, Timestamp};
-use pathway::Now;
-use serde::Deserialize;
-use serde_json::json;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+
+/// Where a disposition sends the patient.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CareSetting {
+    Ambulance,
+    EmergencyDepartment,
+    UrgentTreatmentCentre,
+    PrimaryCare,
+    Dental,
+    Pharmacy,
+    ClinicianCallback,
+    SelfCare,
+}
+
+/// An assessment's outcome: what the patient should do, how soon.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct Disposition {
+    code: String,
+    wording: String,
+    /// Within this many minutes (none: no timeframe).
+    timeframe_minutes: Option<u32>,
+    care_setting: CareSetting,
+    clinician_required: bool,
+}
+
+impl From<&pathway::Disposition> for Disposition {
+    fn from(d: &pathway::Disposition) -> Disposition {
+        use pathway::CareSetting as C;
+        Disposition {
+            code: d.code.clone(),
+            wording: d.wording.clone(),
+            timeframe_minutes: d.timeframe_minutes,
+            care_setting: match d.care_setting {
+                C::Ambulance => CareSetting::Ambulance,
+                C::EmergencyDepartment => CareSetting::EmergencyDepartment,
+                C::UrgentTreatmentCentre => CareSetting::UrgentTreatmentCentre,
+                C::PrimaryCare => CareSetting::PrimaryCare,
+                C::Dental => CareSetting::Dental,
+                C::Pharmacy => CareSetting::Pharmacy,
+                C::ClinicianCallback => CareSetting::ClinicianCallback,
+                C::SelfCare => CareSetting::SelfCare,
+            },
+            clinician_required: d.clinician_required,
+        }
+    }
+}
+
+/// The pathway set in use.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Info {
+    name: String,
+    version: String,
+    /// Demonstration content, not for patients.
+    demo: bool,
+    /// The content's hash, kept with every saved assessment.
+    hash: String,
+    entry: String,
+    dispositions: Vec<Disposition>,
+}
 
 pub(crate) async fn info(State(app): State<App>) -> Response {
     let c = &app.clinical.pathways;
-    Json(json!({
-        "name": c.set.name, "version": c.set.version, "demo": c.set.demo, "hash": c.hash,
-        "entry": c.set.entry, "dispositions": c.set.dispositions,
-    }))
+    Json(Info {
+        name: c.set.name.clone(),
+        version: c.set.version.clone(),
+        demo: c.set.demo,
+        hash: c.hash.clone(),
+        entry: c.set.entry.clone(),
+        dispositions: c.set.dispositions.iter().map(Disposition::from).collect(),
+    })
     .into_response()
 }
 
-#[derive(Deserialize)]
+/// One question answered.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct Step {
+    pathway: String,
+    node: String,
+    question: String,
+    /// By position, from 0.
+    answer: usize,
+    answer_text: String,
+}
+
+fn steps(s: &[pathway::Step]) -> Vec<Step> {
+    s.iter()
+        .map(|s| Step {
+            pathway: s.pathway.clone(),
+            node: s.node.clone(),
+            question: s.question.clone(),
+            answer: s.answer,
+            answer_text: s.answer_text.clone(),
+        })
+        .collect()
+}
+
+/// Where the assessment is: the next question, or its end.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Now {
+    Question {
+        pathway: String,
+        node: String,
+        text: String,
+        /// The answers to choose from, by position.
+        answers: Vec<String>,
+    },
+    Ended {
+        disposition: Disposition,
+        symptom_group: u32,
+        discriminators: Vec<u32>,
+    },
+}
+
+/// An assessment after the answers so far.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Assessment {
+    demo: bool,
+    hash: String,
+    now: Now,
+    steps: Vec<Step>,
+    state: BTreeMap<String, String>,
+    /// The saved journey's id, with `save`.
+    saved: Option<u64>,
+}
+
+/// The content an assessment was made with.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct Pathways {
+    name: String,
+    version: String,
+    hash: String,
+    demo: bool,
+}
+
+/// A finished assessment as kept (and as referrals and clinical callbacks
+/// read it).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct SavedJourney {
+    pathways: Pathways,
+    state: BTreeMap<String, String>,
+    answers: Vec<usize>,
+    steps: Vec<Step>,
+    pub(crate) disposition: Disposition,
+    symptom_group: u32,
+    discriminators: Vec<u32>,
+    /// Who saved it, as the audit trail names them.
+    by: String,
+    at: crate::wire::Millis,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Journeys {
+    journeys: Vec<SavedJourney>,
+}
+
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TriageBody {
     /// The patient's state: `age_group` (`child`, `adult`), `sex`.
@@ -37,22 +184,28 @@ pub(crate) struct TriageBody {
     save: bool,
 }
 
-fn now_json(n: &Now<'_>) -> serde_json::Value {
+fn now_of(n: &pathway::Now<'_>) -> Now {
     match n {
-        Now::Question {
+        pathway::Now::Question {
             pathway,
             node,
             text,
             answers,
-        } => {
-            json!({ "question": { "pathway": pathway, "node": node, "text": text, "answers": answers } })
-        }
-        Now::Ended {
+        } => Now::Question {
+            pathway: pathway.to_string(),
+            node: node.to_string(),
+            text: text.to_string(),
+            answers: answers.iter().map(|a| a.to_string()).collect(),
+        },
+        pathway::Now::Ended {
             disposition,
             symptom_group,
             discriminators,
-        } => json!({ "ended": { "disposition": disposition, "symptom_group": symptom_group,
-            "discriminators": discriminators } }),
+        } => Now::Ended {
+            disposition: Disposition::from(*disposition),
+            symptom_group: *symptom_group,
+            discriminators: discriminators.clone(),
+        },
     }
 }
 
@@ -81,7 +234,7 @@ pub(crate) async fn triage(
     let now = j.now();
     let mut saved = None;
     if b.save {
-        let Now::Ended {
+        let pathway::Now::Ended {
             disposition,
             symptom_group,
             discriminators,
@@ -92,27 +245,41 @@ pub(crate) async fn triage(
                 "save: the assessment has not reached a disposition".into(),
             );
         };
-        let record = json!({
-            "pathways": { "name": set.set.name, "version": set.set.version, "hash": set.hash, "demo": set.set.demo },
-            "state": b.state, "answers": b.answers, "steps": j.steps,
-            "disposition": disposition, "symptom_group": symptom_group, "discriminators": discriminators,
-            "by": c.actor, "at": crate::wall_clock(),
-        });
+        let record = SavedJourney {
+            pathways: Pathways {
+                name: set.set.name.clone(),
+                version: set.set.version.clone(),
+                hash: set.hash.clone(),
+                demo: set.set.demo,
+            },
+            state: b.state.clone(),
+            answers: b.answers.clone(),
+            steps: steps(&j.steps),
+            disposition: Disposition::from(*disposition),
+            symptom_group: *symptom_group,
+            discriminators: discriminators.clone(),
+            by: c.actor.clone(),
+            at: crate::wall_clock().0,
+        };
         let mut audit = c.audit(
             "save triage",
             format!("contact c{id} → {}", disposition.code),
         );
         audit.purpose = Some("direct care".into());
-        let (org, text) = (c.org, record.to_string());
+        let (org, text) = (c.org, serde_json::to_string(&record).unwrap_or_default());
         let r = app
             .dir(move |d| d.save_journey(org, ContactId(id), &text, crate::wall_clock(), &audit))
             .await;
         saved = Some(tryr!(r));
     }
-    Json(json!({
-        "demo": set.set.demo, "hash": set.hash, "now": now_json(&now),
-        "steps": j.steps, "state": j.state, "saved": saved,
-    }))
+    Json(Assessment {
+        demo: set.set.demo,
+        hash: set.hash.clone(),
+        now: now_of(&now),
+        steps: steps(&j.steps),
+        state: j.state.clone(),
+        saved,
+    })
     .into_response()
 }
 
@@ -130,21 +297,22 @@ pub(crate) async fn saved_journeys(
         .await;
     match r {
         Ok(list) => {
-            let v: Vec<serde_json::Value> = list
+            let journeys = list
                 .iter()
                 .filter_map(|t| serde_json::from_str(t).ok())
                 .collect();
-            Json(json!({ "journeys": v })).into_response()
+            Json(Journeys { journeys }).into_response()
         }
         Err(r) => crate::error::Answer::answer(r),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchBody {
     postcode: String,
     age_years: u32,
+    #[schemars(with = "crate::wire::Sex")]
     sex: dos::Sex,
     #[serde(default)]
     gp_practice: Option<String>,
@@ -162,6 +330,107 @@ pub(crate) struct SearchBody {
     /// response.
     #[serde(default)]
     format: Option<String>,
+}
+
+/// A rule of the directory search.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Filter {
+    CapacityRed,
+    Discriminators,
+    Disposition,
+    Age,
+    Closed,
+}
+
+fn filter(f: dos::Filter) -> Filter {
+    match f {
+        dos::Filter::CapacityRed => Filter::CapacityRed,
+        dos::Filter::Discriminators => Filter::Discriminators,
+        dos::Filter::Disposition => Filter::Disposition,
+        dos::Filter::Age => Filter::Age,
+        dos::Filter::Closed => Filter::Closed,
+    }
+}
+
+/// A service the search found, nearest and best ranked first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Found {
+    id: u64,
+    name: String,
+    type_id: u32,
+    distance_km: f64,
+    rank: u8,
+    capacity: crate::wire::Rag,
+    /// Returned only because nothing matched: the nearest emergency
+    /// departments.
+    catch_all: bool,
+}
+
+impl From<&dos::Found> for Found {
+    fn from(f: &dos::Found) -> Found {
+        Found {
+            id: f.id,
+            name: f.name.clone(),
+            type_id: f.type_id,
+            distance_km: f.distance_km,
+            rank: f.rank,
+            capacity: crate::wire::Rag::from(f.capacity),
+            catch_all: f.catch_all,
+        }
+    }
+}
+
+/// A service left out, and the rule that left it out.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Gap {
+    id: u64,
+    name: String,
+    type_id: u32,
+    failed: Filter,
+}
+
+impl From<&dos::Gap> for Gap {
+    fn from(g: &dos::Gap) -> Gap {
+        Gap {
+            id: g.id,
+            name: g.name.clone(),
+            type_id: g.type_id,
+            failed: filter(g.failed),
+        }
+    }
+}
+
+/// One result with how to reach the service.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "SearchResult")]
+pub(crate) struct Result_ {
+    found: Found,
+    postcode: String,
+    phone: Option<String>,
+    ods_code: Option<String>,
+    /// What a professional referring should know.
+    referral: String,
+}
+
+/// A directory search's answer.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Search {
+    disposition: Disposition,
+    /// The radius searched.
+    distance_km: u32,
+    services_searched: usize,
+    results: Vec<Result_>,
+    gaps: Vec<Gap>,
+}
+
+/// The answer, or with `format: dos` the NHS DoS CheckCapacitySummary
+/// shape.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum SearchAnswer {
+    Search(Search),
+    Dos(crate::wire::DosShape),
 }
 
 /// The DoS search for a patient and a disposition.
@@ -239,15 +508,20 @@ pub(crate) async fn search(
             .map(|((t, f), n)| (q.district.clone().unwrap_or_default(), t, f, n))
             .collect();
         let by_id: HashMap<u64, &dos::Service> = dir.services.iter().map(|s| (s.id, s)).collect();
-        let results: Vec<serde_json::Value> = r
-        .results
-        .iter()
-        .map(|f| {
-            let s = by_id[&f.id];
-            json!({ "found": f, "postcode": s.postcode, "phone": s.phone, "ods_code": s.ods_code,
-                    "referral": s.professional_text })
-        })
-        .collect();
+        let results: Vec<Result_> = r
+            .results
+            .iter()
+            .map(|f| {
+                let s = by_id[&f.id];
+                Result_ {
+                    found: Found::from(f),
+                    postcode: s.postcode.clone(),
+                    phone: s.phone.clone(),
+                    ods_code: s.ods_code.clone(),
+                    referral: s.professional_text.clone(),
+                }
+            })
+            .collect();
         let searched = dir.services.len();
         let as_dos = match b.format.as_deref() {
             None => false,
@@ -262,10 +536,13 @@ pub(crate) async fn search(
                 .collect(),
         });
         let response = match dos_shape {
-            Some(d) => Json(d).into_response(),
-            None => Json(json!({
-                "disposition": d, "distance_km": r.distance_km, "services_searched": searched,
-                "results": results, "gaps": r.gaps,
+            Some(d) => Json(SearchAnswer::Dos(crate::wire::DosShape(d))).into_response(),
+            None => Json(SearchAnswer::Search(Search {
+                disposition: Disposition::from(d),
+                distance_km: r.distance_km,
+                services_searched: searched,
+                results,
+                gaps: r.gaps.iter().map(Gap::from).collect(),
             }))
             .into_response(),
         };
@@ -281,11 +558,22 @@ pub(crate) async fn search(
     response
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClinicalBody {
     /// The clinical callback queue.
     queue: u32,
+}
+
+/// The clinical callback booked.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ClinicalCallback {
+    /// The callback contact.
+    callback: u64,
+    deadline: crate::wire::Millis,
+    disposition: String,
+    /// Earliest deadline first.
+    priority: i32,
 }
 
 /// A clinical callback for a contact whose saved assessment needs a
@@ -312,27 +600,21 @@ pub(crate) async fn clinical_callback(
     );
     let Some(j) = journeys
         .last()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .and_then(|t| serde_json::from_str::<SavedJourney>(t).ok())
     else {
         return error(
             StatusCode::CONFLICT,
             "contact: save an assessment first".into(),
         );
     };
-    let d = &j["disposition"];
-    if d["clinician_required"] != true {
+    let d = &j.disposition;
+    if !d.clinician_required {
         return error(
             StatusCode::CONFLICT,
-            format!(
-                "contact: disposition {} does not need a clinician",
-                d["code"].as_str().unwrap_or("?")
-            ),
+            format!("contact: disposition {} does not need a clinician", d.code),
         );
     }
-    let minutes = d["timeframe_minutes"]
-        .as_i64()
-        .unwrap_or(0)
-        .clamp(0, 10_000);
+    let minutes = i64::from(d.timeframe_minutes.unwrap_or(0)).clamp(0, 10_000);
     let now = crate::wall_clock();
     let deadline = Timestamp(now.0 + minutes * 60_000);
     let org = c.org;
@@ -344,10 +626,7 @@ pub(crate) async fn clinical_callback(
     nc.priority = app::clinical::CLINICAL_BASE - minutes as i32;
     nc.attributes = vec![
         ("deadline".into(), crate::reports::iso(deadline)),
-        (
-            "disposition".into(),
-            d["code"].as_str().unwrap_or("").to_string(),
-        ),
+        ("disposition".into(), d.code.clone()),
         ("from_contact".into(), id.to_string()),
     ];
     let mut audit = c.audit(
@@ -371,12 +650,45 @@ pub(crate) async fn clinical_callback(
     }
     (
         StatusCode::CREATED,
-        Json(
-            json!({ "callback": callback, "deadline": deadline, "disposition": d["code"],
-            "priority": app::clinical::CLINICAL_BASE - minutes as i32 }),
-        ),
+        Json(ClinicalCallback {
+            callback: callback.0,
+            deadline: deadline.0,
+            disposition: d.code.clone(),
+            priority: app::clinical::CLINICAL_BASE - minutes as i32,
+        }),
     )
         .into_response()
+}
+
+/// Where the directory had no service, by district, type and rule.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct GapRow {
+    district: String,
+    service_type: u32,
+    /// The rule that left services out: capacity_red, discriminators,
+    /// disposition, age, closed.
+    failed: String,
+    searches: u64,
+    services: u64,
+}
+
+/// The clinical front door's figures for a period.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct TriageReport {
+    from: String,
+    to: String,
+    assessments: u64,
+    /// By disposition code.
+    dispositions: BTreeMap<String, u64>,
+    care_settings: BTreeMap<String, u64>,
+    /// Shares of assessments: 999, emergency department, primary and
+    /// urgent care, self care, clinician (none without assessments).
+    shares: BTreeMap<String, Option<f64>>,
+    needing_a_clinician: u64,
+    needing_a_clinician_share: Option<f64>,
+    by_hour_london: [u64; 24],
+    gap_services_by_hour_london: [u64; 24],
+    gaps: Vec<GapRow>,
 }
 
 /// The clinical front door's report for a period: dispositions by code,
@@ -408,17 +720,17 @@ pub(crate) async fn report(
     let mut by_hour = [0u64; 24];
     let mut clinician = 0u64;
     for (at, text) in &journeys {
-        let Ok(j) = serde_json::from_str::<serde_json::Value>(text) else {
+        let Ok(j) = serde_json::from_str::<SavedJourney>(text) else {
             continue;
         };
-        let d = &j["disposition"];
-        *by_code
-            .entry(d["code"].as_str().unwrap_or("?").to_string())
-            .or_default() += 1;
-        *by_setting
-            .entry(d["care_setting"].as_str().unwrap_or("?").to_string())
-            .or_default() += 1;
-        if d["clinician_required"] == true {
+        let d = &j.disposition;
+        *by_code.entry(d.code.clone()).or_default() += 1;
+        let setting = serde_json::to_value(d.care_setting)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        *by_setting.entry(setting).or_default() += 1;
+        if d.clinician_required {
             clinician += 1;
         }
         if let Ok(t) = jiff::Timestamp::from_millisecond(at.0) {
@@ -448,17 +760,30 @@ pub(crate) async fn report(
     for (s, n) in &by_setting {
         *groups.entry(group(s)).or_default() += n;
     }
-    Json(json!({
-        "from": crate::reports::iso(from), "to": crate::reports::iso(to),
-        "assessments": total,
-        "dispositions": by_code,
-        "care_settings": by_setting,
-        "shares": groups.iter().map(|(g, n)| (g.to_string(), share(*n))).collect::<BTreeMap<_, _>>(),
-        "needing_a_clinician": clinician, "needing_a_clinician_share": share(clinician),
-        "by_hour_london": by_hour,
-        "gap_services_by_hour_london": gaps_by_hour,
-        "gaps": gaps.iter().map(|(d, t, f, searches, services)| json!({
-            "district": d, "service_type": t, "failed": f, "searches": searches, "services": services })).collect::<Vec<_>>(),
-    }))
+    Json(TriageReport {
+        from: crate::reports::iso(from),
+        to: crate::reports::iso(to),
+        assessments: total,
+        dispositions: by_code,
+        care_settings: by_setting,
+        shares: groups
+            .iter()
+            .map(|(g, n)| (g.to_string(), share(*n)))
+            .collect(),
+        needing_a_clinician: clinician,
+        needing_a_clinician_share: share(clinician),
+        by_hour_london: by_hour,
+        gap_services_by_hour_london: gaps_by_hour,
+        gaps: gaps
+            .iter()
+            .map(|(d, t, f, searches, services)| GapRow {
+                district: d.clone(),
+                service_type: *t,
+                failed: f.clone(),
+                searches: *searches,
+                services: *services,
+            })
+            .collect(),
+    })
     .into_response()
 }
