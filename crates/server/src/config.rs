@@ -85,6 +85,7 @@ pub(crate) async fn put_agent(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Skills")]
 pub(crate) struct SkillsBody {
     /// The agent's skills from now on: `[[skill, level], ...]`.
     #[schemars(with = "Vec<(u32, u8)>")]
@@ -140,7 +141,7 @@ pub(crate) async fn delete_agent(
 pub(crate) async fn add_skill(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
-    b: Body<crate::wire::Named>,
+    b: Body<crate::wire::SkillDef>,
 ) -> Response {
     let b = tryr!(body(b));
     let s = routing::SkillDef {
@@ -154,7 +155,7 @@ pub(crate) async fn add_skill(
 pub(crate) async fn add_team(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
-    b: Body<crate::wire::Named>,
+    b: Body<crate::wire::TeamDef>,
 ) -> Response {
     let b = tryr!(body(b));
     let s = routing::TeamDef {
@@ -168,7 +169,7 @@ pub(crate) async fn add_team(
 pub(crate) async fn add_site(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
-    b: Body<crate::wire::Named>,
+    b: Body<crate::wire::SiteDef>,
 ) -> Response {
     let b = tryr!(body(b));
     let s = routing::SiteDef {

@@ -20,6 +20,7 @@ use store::CallerIdentity;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "NewContact")]
 pub(crate) struct NewContactBody {
     /// Refused: the server chooses contact ids (see [`REFERENCE`]).
     #[serde(default, deserialize_with = "present")]
@@ -84,12 +85,14 @@ fn voice() -> Channel {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AgentRef")]
 pub(crate) struct AgentBody {
     agent: u32,
 }
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PresenceChange")]
 pub(crate) struct PresenceBody {
     #[schemars(with = "crate::wire::Presence")]
     presence: Presence,
@@ -97,6 +100,7 @@ pub(crate) struct PresenceBody {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Transfer")]
 pub(crate) struct TransferBody {
     /// The agent handing over (their own id, for an agent).
     #[serde(default)]
@@ -112,6 +116,7 @@ pub(crate) struct TransferBody {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PriorityChange")]
 pub(crate) struct PriorityBody {
     priority: Priority,
 }
@@ -188,6 +193,7 @@ pub(crate) async fn create_contact(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Callback")]
 pub(crate) struct CallbackBody {
     /// Refused: the server chooses contact ids.
     #[serde(default, deserialize_with = "present")]
@@ -396,6 +402,7 @@ pub const OUTCOMES: [&str; 8] = [
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WrapUp")]
 pub(crate) struct WrapUpBody {
     agent: u32,
     /// One of [`OUTCOMES`].

@@ -10,7 +10,6 @@ use axum::{Extension, Json};
 use model::QueueId;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// An agent as the wallboard shows them.
 #[derive(Serialize, JsonSchema)]
@@ -255,7 +254,7 @@ pub(crate) async fn get_waiting(
 }
 
 /// The live stream of the caller's organisation: every event as it
-/// happens, one `record` event each (JSON of the engine's `Record`),
+/// happens, one `record` event each (JSON of a [`wire::Record`]),
 /// `lagged` with a count if this client fell behind by more than the
 /// buffer. Ends when the server stops.
 pub(crate) async fn get_events(
@@ -276,7 +275,10 @@ pub(crate) async fn get_events(
         }
         let ev = tokio::select! {
             r = rx.recv() => match r {
-                Ok(r) => Event::default().event("record").json_data(&r).ok()?,
+                Ok(r) => Event::default()
+                    .event("record")
+                    .json_data(wire::Record::from(&r))
+                    .ok()?,
                 Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
                 Err(RecvError::Closed) => return None,
             },
@@ -297,6 +299,58 @@ pub(crate) struct JournalQuery {
     limit: Option<usize>,
 }
 
+/// A call in the telephony journal.
+#[derive(Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub(crate) struct Call {
+    id: u64,
+    org: u32,
+    /// RFC 3339.
+    started_at: String,
+    ended_at: Option<String>,
+    /// Which run of the server carried it.
+    run: u64,
+    dialled: String,
+    /// `inbound` or `outbound`.
+    direction: String,
+    contact: Option<u64>,
+    flow: Option<String>,
+    /// Call flow nodes entered, in order.
+    path: Vec<String>,
+    /// Keys received (digits collected for an attribute show as '•').
+    keys: String,
+    /// Queue positions announced.
+    announced: Vec<u32>,
+    callback_requested: bool,
+    agent: Option<u32>,
+    /// Agents whose phones did not answer.
+    missed_by: Vec<u32>,
+    bridged: bool,
+    /// in_ivr, queued, ringing_agent, connected, ended.
+    state: String,
+    /// How it ended: abandoned_in_ivr, abandoned_in_queue,
+    /// callback_requested, completed, ended_by_caller, ended_by_agent, ...
+    outcome: Option<String>,
+    codec: Option<String>,
+    /// The caller holds the call.
+    held: bool,
+    /// The agent holds the call: the caller hears music.
+    agent_hold: bool,
+    /// A leg's media came from another address than its SDP said (NAT).
+    nat: bool,
+    /// How the caller's leg ended: hung up, cancelled, timed out.
+    ended: Option<String>,
+}
+
+/// The telephony journal.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Calls {
+    /// The SIP address calls come in on (none: no SIP edge).
+    sip: Option<String>,
+    /// Newest first.
+    calls: Vec<Call>,
+}
+
 /// `GET /api/v1/voice/calls`: the organisation's recent calls.
 pub(crate) async fn voice_calls(
     Extension(c): Extension<Caller>,
@@ -308,9 +362,13 @@ pub(crate) async fn voice_calls(
         Some(v) => Some(v.journal(c.org, limit).await),
         None => None,
     };
-    Json(json!({
-        "sip": edge.0.as_ref().map(|v| v.sip_address()),
-        "calls": calls.unwrap_or_default(),
-    }))
+    Json(Calls {
+        sip: edge.0.as_ref().map(|v| v.sip_address()),
+        calls: calls
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| serde_json::from_value(c).ok())
+            .collect(),
+    })
     .into_response()
 }

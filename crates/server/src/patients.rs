@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// A patient's directory entry as given.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Patient")]
 pub(crate) struct PatientBody {
     #[schemars(with = "crate::wire::NhsNumber")]
     nhs_number: NhsNumber,
@@ -44,6 +45,7 @@ impl From<PatientBody> for model::Patient {
 
 /// A patient's directory entry.
 #[derive(Serialize, JsonSchema)]
+#[schemars(rename = "PatientEntry")]
 pub(crate) struct Patient {
     #[schemars(with = "crate::wire::NhsNumber")]
     nhs_number: String,

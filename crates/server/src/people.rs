@@ -30,6 +30,7 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Login")]
 pub(crate) struct LoginBody {
     username: String,
     password: String,
@@ -236,6 +237,7 @@ pub(crate) async fn logout(State(app): State<App>, Extension(c): Extension<Calle
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "NewUser")]
 pub(crate) struct NewUserBody {
     username: String,
     display_name: String,
@@ -417,6 +419,12 @@ async fn own_user(app: &App, c: &Caller, id: u32) -> Result<store::directory::Us
 
 async fn set_disabled(app: &App, c: &Caller, id: u32, disabled: bool) -> Response {
     let u = tryr!(own_user(app, c, id).await);
+    if disabled && c.user == Some(id) {
+        return error(
+            StatusCode::CONFLICT,
+            "user: you cannot disable your own account; another admin can".into(),
+        );
+    }
     let what = if disabled { "disable" } else { "enable" };
     let audit = c.audit(&format!("{what} account"), format!("user {}", u.username));
     // Before and after: no check in between can keep the old answer.
@@ -447,6 +455,7 @@ pub(crate) async fn enable_user(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Password")]
 pub(crate) struct PasswordBody {
     password: String,
 }
@@ -494,6 +503,7 @@ pub(crate) async fn set_password(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "NewToken")]
 pub(crate) struct NewTokenBody {
     name: String,
     #[schemars(with = "Vec<crate::wire::Scope>")]

@@ -14,8 +14,7 @@ use forecast::{Choice, Method, Series};
 use jiff::civil::{Date, Time};
 use model::Timestamp;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 #[derive(Deserialize, JsonSchema)]
@@ -48,6 +47,7 @@ pub(crate) struct WhatIfBody {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Plan")]
 pub(crate) struct PlanBody {
     /// `date,interval_start,calls`; none: the organisation's own arrivals.
     #[serde(default)]
@@ -193,6 +193,160 @@ fn handle_time(
     )
 }
 
+/// A number as JSON can carry it (none for NaN or infinite).
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// How well a method forecast the held-back days (weighted and mean
+/// absolute percentage errors, by interval and by day).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Accuracy {
+    method: &'static str,
+    wape_interval: Option<f64>,
+    mape_interval: Option<f64>,
+    wape_day: Option<f64>,
+    mape_day: Option<f64>,
+}
+
+/// The chosen method's forecast for a held-back interval, and what
+/// happened.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct BacktestPoint {
+    date: String,
+    /// `HH:MM`.
+    interval_start: String,
+    actual: Option<f64>,
+    forecast: Option<f64>,
+}
+
+/// What the simulation predicts for an interval or the whole run.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Predicted {
+    offered: u64,
+    service_level: Option<f64>,
+    abandonment_rate: Option<f64>,
+    asa_seconds: Option<f64>,
+    callbacks_requested: u64,
+}
+
+impl From<&plan::Predicted> for Predicted {
+    fn from(p: &plan::Predicted) -> Predicted {
+        Predicted {
+            offered: p.offered,
+            service_level: p.service_level,
+            abandonment_rate: p.abandonment_rate,
+            asa_seconds: p.asa_seconds,
+            callbacks_requested: p.callbacks_requested,
+        }
+    }
+}
+
+/// One interval of the plan.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Interval {
+    date: String,
+    /// `HH:MM`.
+    interval_start: String,
+    /// Contacts expected.
+    forecast: Option<f64>,
+    aht_seconds: Option<f64>,
+    /// Agents needed on the phones (Erlang C / A).
+    agents: u32,
+    /// Agents to schedule (with shrinkage).
+    required: u32,
+    /// On the rota.
+    on_duty: u32,
+    /// With a what-if: the simulation's prediction.
+    predicted: Option<Predicted>,
+}
+
+/// How the rota covers what is required.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Coverage {
+    /// Σ min(on duty, required) / Σ required: 1.0 is fully covered.
+    covered_share: Option<f64>,
+    understaffed_slots: usize,
+    overstaffed_slots: usize,
+    /// Person-slots short, and person-slots spare.
+    short: u64,
+    spare: u64,
+}
+
+impl From<&wfm::rota::Coverage> for Coverage {
+    fn from(c: &wfm::rota::Coverage) -> Coverage {
+        Coverage {
+            covered_share: finite(c.covered_share),
+            understaffed_slots: c.understaffed_slots,
+            overstaffed_slots: c.overstaffed_slots,
+            short: c.short,
+            spare: c.spare,
+        }
+    }
+}
+
+/// A shift suggested to close a gap.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Shift {
+    date: String,
+    start: String,
+    end: String,
+}
+
+/// A what-if simulation's outcome.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct WhatIf {
+    scenario: String,
+    agents: usize,
+    shifts_lost: usize,
+    overall: Predicted,
+    callbacks_within_target: Option<f64>,
+}
+
+/// A plan: forecast, staff required, rota coverage, suggestions and a
+/// what-if.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Plan {
+    source: &'static str,
+    dimension: crate::wire::Dimension,
+    /// Where the handle time came from.
+    handle_time: &'static str,
+    /// `seasonal-average`, `holt-winters` or `daily-average`.
+    method: &'static str,
+    why: String,
+    backtest: Vec<Accuracy>,
+    test_days: usize,
+    backtest_series: Vec<BacktestPoint>,
+    intervals: Vec<Interval>,
+    coverage: Coverage,
+    suggested_shifts: Option<Vec<Shift>>,
+    coverage_with_suggestions: Option<Coverage>,
+    whatif: Option<WhatIf>,
+    /// Kept for the surge warning.
+    published: bool,
+}
+
+/// Arrivals past the forecast by more than the margin.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct SurgeWarning {
+    /// Actual over forecast.
+    ratio: Option<f64>,
+    actual: f64,
+    forecast: f64,
+    /// The window's first interval (from the forecast's start).
+    window_start: usize,
+}
+
+/// The surge warning against the published forecast.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Surge {
+    /// Whether a forecast was published.
+    forecast: bool,
+    margin: Option<f64>,
+    window_minutes: Option<u32>,
+    warning: Option<SurgeWarning>,
+}
+
 fn hhmm(t: Time) -> String {
     format!("{:02}:{:02}", t.hour(), t.minute())
 }
@@ -291,8 +445,12 @@ pub(crate) async fn plan(
             if let Ok(back) = forecast::forecast(&train, f.test_days, Choice::Only(f.method)) {
                 for (k, v) in back.values.iter().enumerate() {
                     let (d, t) = series.when(n - test + k);
-                    backtest_series.push(json!({ "date": d.to_string(), "interval_start": hhmm(t),
-                        "actual": series.values[n - test + k], "forecast": (v * 100.0).round() / 100.0 }));
+                    backtest_series.push(BacktestPoint {
+                        date: d.to_string(),
+                        interval_start: hhmm(t),
+                        actual: finite(series.values[n - test + k]),
+                        forecast: finite((v * 100.0).round() / 100.0),
+                    });
                 }
             }
         }
@@ -351,10 +509,17 @@ pub(crate) async fn plan(
                 .map(|&(start, end)| {
                     let (d, t) = profile.when(start);
                     let (_, e) = profile.when(end);
-                    json!({ "date": d.to_string(), "start": t, "end": e })
+                    Shift {
+                        date: d.to_string(),
+                        start: t,
+                        end: e,
+                    }
                 })
                 .collect();
-            (Some(list), Some(wfm::rota::coverage(&required, &with)))
+            (
+                Some(list),
+                Some(Coverage::from(&wfm::rota::coverage(&required, &with))),
+            )
         } else {
             (None, None)
         };
@@ -392,26 +557,56 @@ pub(crate) async fn plan(
         let intervals: Vec<_> = (0..slots)
             .map(|i| {
                 let (d, t) = profile.when(i);
-                json!({
-                    "date": d.to_string(), "interval_start": t,
-                    "forecast": (f.values[i] * 100.0).round() / 100.0,
-                    "aht_seconds": (aht[i] * 10.0).round() / 10.0,
-                    "agents": need[i].agents, "required": need[i].scheduled, "on_duty": on_duty[i],
-                    "predicted": whatif.as_ref().map(|w: &plan::Outcome| &w.intervals[i]),
-                })
+                Interval {
+                    date: d.to_string(),
+                    interval_start: t,
+                    forecast: finite((f.values[i] * 100.0).round() / 100.0),
+                    aht_seconds: finite((aht[i] * 10.0).round() / 10.0),
+                    agents: need[i].agents,
+                    required: need[i].scheduled,
+                    on_duty: on_duty[i],
+                    predicted: whatif
+                        .as_ref()
+                        .map(|w: &plan::Outcome| Predicted::from(&w.intervals[i])),
+                }
             })
             .collect();
-        Json(json!({
-            "source": if own { "own arrivals (UTC, 15-minute counts)" } else { "history_csv" },
-            "dimension": dim, "handle_time": aht_how,
-            "method": f.method.as_str(), "why": f.why, "backtest": f.backtest, "test_days": f.test_days,
-            "backtest_series": backtest_series,
-            "intervals": intervals,
-            "coverage": coverage, "suggested_shifts": suggested, "coverage_with_suggestions": after,
-            "whatif": whatif.as_ref().map(|w| json!({ "scenario": w.scenario, "agents": w.agents,
-                "shifts_lost": w.shifts_lost, "overall": w.overall, "callbacks_within_target": w.callbacks_within_target })),
-            "published": b.publish && own,
-        }))
+        Json(Plan {
+            source: if own {
+                "own arrivals (UTC, 15-minute counts)"
+            } else {
+                "history_csv"
+            },
+            dimension: crate::wire::Dimension::from(&dim),
+            handle_time: aht_how,
+            method: f.method.as_str(),
+            why: f.why.clone(),
+            backtest: f
+                .backtest
+                .iter()
+                .map(|a| Accuracy {
+                    method: a.method.as_str(),
+                    wape_interval: finite(a.wape_interval),
+                    mape_interval: finite(a.mape_interval),
+                    wape_day: finite(a.wape_day),
+                    mape_day: finite(a.mape_day),
+                })
+                .collect(),
+            test_days: f.test_days,
+            backtest_series,
+            intervals,
+            coverage: Coverage::from(&coverage),
+            suggested_shifts: suggested,
+            coverage_with_suggestions: after,
+            whatif: whatif.as_ref().map(|w| WhatIf {
+                scenario: w.scenario.clone(),
+                agents: w.agents,
+                shifts_lost: w.shifts_lost,
+                overall: Predicted::from(&w.overall),
+                callbacks_within_target: w.callbacks_within_target,
+            }),
+            published: b.publish && own,
+        })
         .into_response()
     };
     run_planning(&app, compute).await
@@ -472,7 +667,13 @@ pub(crate) async fn surge(State(app): State<App>, Extension(c): Extension<Caller
         .get(&c.org)
         .cloned();
     let Some((start, forecast)) = published else {
-        return Json(json!({ "forecast": false, "warning": null })).into_response();
+        return Json(Surge {
+            forecast: false,
+            margin: None,
+            window_minutes: None,
+            warning: None,
+        })
+        .into_response();
     };
     let report = tryr!(
         crate::reports::interval_rows(&app, c.org, Timestamp(start), Timestamp(i64::MAX)).await
@@ -490,8 +691,18 @@ pub(crate) async fn surge(State(app): State<App>, Extension(c): Extension<Caller
         }
     }
     let w = forecast::surge(&actual, &forecast, 4, 0.2, 8.0);
-    Json(json!({ "forecast": true, "margin": 0.2, "window_minutes": 60, "warning": w }))
-        .into_response()
+    Json(Surge {
+        forecast: true,
+        margin: Some(0.2),
+        window_minutes: Some(60),
+        warning: w.map(|w| SurgeWarning {
+            ratio: finite(w.ratio),
+            actual: w.actual,
+            forecast: w.forecast,
+            window_start: w.window_start,
+        }),
+    })
+    .into_response()
 }
 
 #[cfg(test)]

@@ -15,12 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use model::{ContactId, Timestamp};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Endpoint")]
 pub(crate) struct EndpointBody {
     /// `http://host[:port]/path` taking a FHIR message bundle.
     url: String,
@@ -108,6 +109,65 @@ async fn change_service(
     changed.ok_or_else(unknown)
 }
 
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct EndpointSet {
+    id: u64,
+    referral_url: String,
+}
+
+/// A service's capacity as set, with who and when.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Capacity {
+    rag: crate::wire::Rag,
+    set_by: String,
+    set_at: crate::wire::Millis,
+    /// Back to green then.
+    reset_at: crate::wire::Millis,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CapacitySet {
+    id: u64,
+    capacity: Option<Capacity>,
+}
+
+/// A referral's delivery.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Status {
+    /// In the outbox, sent until the service accepts it.
+    Pending,
+}
+
+/// A referral queued to be sent.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Referred {
+    id: u64,
+    status: Status,
+    service: String,
+    /// The FHIR message's id.
+    message: String,
+}
+
+/// A referral and whether it was delivered.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Referral {
+    id: u64,
+    /// The DoS service.
+    service: u64,
+    /// `pending`, `delivered` or `failed`.
+    status: String,
+    attempts: u32,
+    last_error: Option<String>,
+    created: crate::wire::Millis,
+    delivered: Option<crate::wire::Millis>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Referrals {
+    referrals: Vec<Referral>,
+}
+
 /// Sets where a DoS service takes electronic referrals.
 pub(crate) async fn set_endpoint(
     State(app): State<App>,
@@ -123,11 +183,16 @@ pub(crate) async fn set_endpoint(
     );
     let url = b.url.clone();
     tryr!(change_service(&app, &c, id, audit, |s| s.referral_url = Some(url)).await);
-    Json(json!({ "id": id, "referral_url": b.url })).into_response()
+    Json(EndpointSet {
+        id,
+        referral_url: b.url,
+    })
+    .into_response()
 }
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Refer")]
 pub(crate) struct ReferBody {
     /// The DoS service chosen.
     service: u64,
@@ -226,7 +291,12 @@ pub(crate) async fn refer(
     app.outbox.notify_one();
     (
         StatusCode::ACCEPTED,
-        Json(json!({ "id": rid, "status": "pending", "service": service.name, "message": message_id })),
+        Json(Referred {
+            id: rid,
+            status: Status::Pending,
+            service: service.name.clone(),
+            message: message_id,
+        }),
     )
         .into_response()
 }
@@ -239,9 +309,20 @@ pub(crate) async fn list(
     tryr!(crate::contacts::own_contact(&app, &c, ContactId(id)).await);
     let org = c.org;
     match app.dir(move |d| d.referrals(org, ContactId(id))).await {
-        Ok(v) => Json(json!({ "referrals": v.iter().map(|r| json!({
-            "id": r.0, "service": r.1, "status": r.2, "attempts": r.3, "last_error": r.4,
-            "created": r.5, "delivered": r.6 })).collect::<Vec<_>>() }))
+        Ok(v) => Json(Referrals {
+            referrals: v
+                .into_iter()
+                .map(|r| Referral {
+                    id: r.0,
+                    service: r.1,
+                    status: r.2,
+                    attempts: r.3,
+                    last_error: r.4,
+                    created: r.5 .0,
+                    delivered: r.6.map(|t| t.0),
+                })
+                .collect(),
+        })
         .into_response(),
         Err(r) => crate::error::Answer::answer(r),
     }
@@ -313,10 +394,12 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CapacityChange")]
 pub(crate) struct CapacityBody {
     #[schemars(with = "crate::wire::Rag")]
     rag: dos::Rag,
     /// Back to green after this many minutes (15 to 7,200: five days).
+    #[schemars(range(min = 15, max = 7200))]
     reset_minutes: i64,
 }
 
@@ -329,7 +412,8 @@ pub(crate) async fn set_capacity(
     b: Body<CapacityBody>,
 ) -> Response {
     let b = tryr!(body(b));
-    let ms = b.reset_minutes * 60_000;
+    // Checked: a huge number of minutes is refused, not wrapped.
+    let ms = b.reset_minutes.checked_mul(60_000).unwrap_or(i64::MAX);
     if !(dos::MIN_RESET_MS..=dos::MAX_RESET_MS).contains(&ms) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -348,7 +432,16 @@ pub(crate) async fn set_capacity(
         format!("DoS service {id} {:?} for {} min", b.rag, b.reset_minutes),
     );
     let changed = tryr!(change_service(&app, &c, id, audit, |s| s.capacity = Some(capacity)).await);
-    Json(json!({ "id": id, "capacity": changed.capacity })).into_response()
+    Json(CapacitySet {
+        id,
+        capacity: changed.capacity.as_ref().map(|c| Capacity {
+            rag: c.rag.into(),
+            set_by: c.set_by.clone(),
+            set_at: c.set_at.0,
+            reset_at: c.reset_at.0,
+        }),
+    })
+    .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -455,6 +548,7 @@ pub(crate) async fn slots(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Book")]
 pub(crate) struct BookBody {
     service: u64,
     /// The slot's start (RFC 3339), one of the service's free slots.

@@ -50,8 +50,6 @@ pub enum Reply {
     /// test command validates what is served against the published
     /// models).
     Fhir(&'static str),
-    /// Not yet given a wire type: documented without a body schema.
-    Loose,
 }
 
 fn table() -> Vec<(Route, MethodRouter<App>)> {
@@ -110,17 +108,17 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/queues/{queue}/waiting", Some(QueueRead), None, Json(s::<lv::Waiting>), "A queue's waiting contacts in order.", lv::get_waiting),
         r!(put "PUT" "/api/v1/queues/{queue}", Some(ConfigWrite), Some(s::<wire::QueueDef>), Json(s::<wire::Submitted>), "Create or change a queue (priority, target, overflow).", cf::put_queue),
         r!(delete "DELETE" "/api/v1/queues/{queue}", Some(ConfigWrite), None, Json(s::<wire::Submitted>), "Remove a queue (?move_waiting_to=ID keeps callers' places).", cf::delete_queue),
-        r!(post "POST" "/api/v1/skills", Some(ConfigWrite), Some(s::<wire::Named>), Json(s::<wire::Submitted>), "Add a skill.", cf::add_skill),
-        r!(post "POST" "/api/v1/teams", Some(ConfigWrite), Some(s::<wire::Named>), Json(s::<wire::Submitted>), "Add a team.", cf::add_team),
-        r!(post "POST" "/api/v1/sites", Some(ConfigWrite), Some(s::<wire::Named>), Json(s::<wire::Submitted>), "Add a site.", cf::add_site),
+        r!(post "POST" "/api/v1/skills", Some(ConfigWrite), Some(s::<wire::SkillDef>), Json(s::<wire::Submitted>), "Add a skill.", cf::add_skill),
+        r!(post "POST" "/api/v1/teams", Some(ConfigWrite), Some(s::<wire::TeamDef>), Json(s::<wire::Submitted>), "Add a team.", cf::add_team),
+        r!(post "POST" "/api/v1/sites", Some(ConfigWrite), Some(s::<wire::SiteDef>), Json(s::<wire::Submitted>), "Add a site.", cf::add_site),
         r!(get "GET" "/api/v1/services", Some(ConfigRead), None, Json(s::<crate::services::Services>), "Services with their entry points, opening hours and whether open now.", crate::services::list_services),
         r!(put "PUT" "/api/v1/services/{service}", Some(ConfigWrite), Some(s::<crate::services::ServiceBody>), Json(s::<crate::services::ServiceId>), "Create or change a service: its queue, entry points (phone, chat, email, web) and opening hours.", crate::services::put_service),
         r!(delete "DELETE" "/api/v1/services/{service}", Some(ConfigWrite), None, Json(s::<crate::services::Removed>), "Remove a service and its entry points.", crate::services::delete_service),
         r!(get "GET" "/api/v1/config", Some(ConfigRead), None, Json(s::<wire::Config>), "The routing configuration in force.", cf::get_config),
         r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, Json(s::<lv::Kpis>), "Live KPIs overall and per queue.", lv::get_kpis),
-        r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, Loose, "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::live::voice_calls),
-        r!(post "POST" "/api/v1/planning", Some(Plan), Some(s::<crate::planning::PlanBody>), Loose, "Forecast (uploaded history or own arrivals), staff required, rota coverage and suggestions, what-if simulation; publish for the surge warning.", crate::planning::plan),
-        r!(get "GET" "/api/v1/planning/surge", Some(KpiRead), None, Loose, "Arrivals against the published forecast over the last hour: a warning past 20% above.", crate::planning::surge),
+        r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, Json(s::<lv::Calls>), "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::live::voice_calls),
+        r!(post "POST" "/api/v1/planning", Some(Plan), Some(s::<crate::planning::PlanBody>), Json(s::<crate::planning::Plan>), "Forecast (uploaded history or own arrivals), staff required, rota coverage and suggestions, what-if simulation; publish for the surge warning.", crate::planning::plan),
+        r!(get "GET" "/api/v1/planning/surge", Some(KpiRead), None, Json(s::<crate::planning::Surge>), "Arrivals against the published forecast over the last hour: a warning past 20% above.", crate::planning::surge),
         r!(get "GET" "/api/v1/reports/triage", Some(KpiRead), None, Json(s::<crate::triage::TriageReport>), "Dispositions by code, care setting and hour; needing a clinician; the Directory of Services gaps by district, service type and rule (?from=&to=).", crate::triage::report),
         r!(get "GET" "/api/v1/reports/outcomes", Some(KpiRead), None, Json(s::<crate::reports::OutcomeReport>), "Wrap-up outcomes by code in a period (?from=&to=).", crate::reports::outcome_report),
         r!(get "GET" "/api/v1/reports/kpis", Some(KpiRead), None, Report(s::<crate::reports::KpiReport>), "KPIs by 15-minute interval or London day, overall and per queue (?from=&to=&by=interval|day&format=json|csv).", crate::reports::kpi_report),
@@ -130,16 +128,16 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/contacts/{contact}/triage", Some(Triage), None, Json(s::<crate::triage::Journeys>), "A contact's saved assessments (audited).", crate::triage::saved_journeys),
         r!(post "POST" "/api/v1/contacts/{contact}/clinical-callback", Some(Triage), Some(s::<crate::triage::ClinicalBody>), Json(s::<crate::triage::ClinicalCallback>), "A clinical callback for a contact whose saved assessment needs a clinician: deadline from the disposition, earliest deadline first.", crate::triage::clinical_callback),
         r!(post "POST" "/api/v1/dos/search", Some(Triage), Some(s::<crate::triage::SearchBody>), Json(s::<crate::triage::SearchAnswer>), "Directory of Services search for a patient and a disposition, with the gaps.", crate::triage::search),
-        r!(put "PUT" "/api/v1/dos/services/{dos_service}/endpoint", Some(ConfigWrite), Some(s::<crate::referral::EndpointBody>), Loose, "Where a Directory of Services service takes electronic referrals.", crate::referral::set_endpoint),
-        r!(put "PUT" "/api/v1/dos/services/{dos_service}/capacity", Some(DosCapacity), Some(s::<crate::referral::CapacityBody>), Loose, "Set a service's capacity (red/amber/green) with a reset time; recorded with who and when.", crate::referral::set_capacity),
+        r!(put "PUT" "/api/v1/dos/services/{dos_service}/endpoint", Some(ConfigWrite), Some(s::<crate::referral::EndpointBody>), Json(s::<crate::referral::EndpointSet>), "Where a Directory of Services service takes electronic referrals.", crate::referral::set_endpoint),
+        r!(put "PUT" "/api/v1/dos/services/{dos_service}/capacity", Some(DosCapacity), Some(s::<crate::referral::CapacityBody>), Json(s::<crate::referral::CapacitySet>), "Set a service's capacity (red/amber/green) with a reset time; recorded with who and when.", crate::referral::set_capacity),
         r!(get "GET" "/api/v1/fhir/HealthcareService", Some(DirectoryRead), None, Fhir("Bundle"), "The Directory of Services as FHIR R4 HealthcareService (?address-postalcode=&_count=).", crate::referral::fhir_search),
         r!(get "GET" "/api/v1/fhir/HealthcareService/{dos_service}", Some(DirectoryRead), None, Fhir("HealthcareService"), "One service as FHIR R4 HealthcareService.", crate::referral::fhir_service),
         r!(get "GET" "/api/v1/fhir/Location/{dos_service}", Some(DirectoryRead), None, Fhir("Location"), "A service's FHIR R4 Location.", crate::referral::fhir_location),
         r!(get "GET" "/api/v1/fhir/Organization/{dos_service}", Some(DirectoryRead), None, Fhir("Organization"), "A service's FHIR R4 Organization.", crate::referral::fhir_organization),
         r!(get "GET" "/api/v1/dos/services/{dos_service}/slots", Some(Triage), None, Fhir("Bundle"), "A bookable service's slots for the coming week (FHIR Slot bundle, free or busy).", crate::referral::slots),
         r!(post "POST" "/api/v1/contacts/{contact}/appointments", Some(Triage), Some(s::<crate::referral::BookBody>), Fhir("Appointment"), "Book a free slot for a contact (FHIR Appointment; a slot is booked once).", crate::referral::book),
-        r!(post "POST" "/api/v1/contacts/{contact}/referrals", Some(Triage), Some(s::<crate::referral::ReferBody>), Loose, "Refer a contact's saved assessment to a service: a FHIR message through the outbox (202; sent until accepted).", crate::referral::refer),
-        r!(get "GET" "/api/v1/contacts/{contact}/referrals", Some(Triage), None, Loose, "A contact's referrals and whether each was delivered.", crate::referral::list),
+        r!(post "POST" "/api/v1/contacts/{contact}/referrals", Some(Triage), Some(s::<crate::referral::ReferBody>), Json(s::<crate::referral::Referred>), "Refer a contact's saved assessment to a service: a FHIR message through the outbox (202; sent until accepted).", crate::referral::refer),
+        r!(get "GET" "/api/v1/contacts/{contact}/referrals", Some(Triage), None, Json(s::<crate::referral::Referrals>), "A contact's referrals and whether each was delivered.", crate::referral::list),
         r!(put "PUT" "/api/v1/patients/{nhs_number}", Some(PatientWrite), Some(s::<pt::PatientBody>), Json(s::<pt::Stored>), "Create or replace a patient's directory entry (audited).", pt::put_patient),
         r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, Json(s::<pt::Patient>), "Read a patient's entry (?purpose=, audited).", pt::get_patient),
         r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, Json(s::<pt::AuditRecords>), "Who accessed this patient (audited).", pt::audit_for_patient),
@@ -380,15 +378,8 @@ pub fn openapi() -> Value {
                 "required": ["resourceType"],
                 "properties": { "resourceType": { "const": t } },
             } } }),
-            Reply::Loose => Value::Null,
         };
-        let success = |d: &str| {
-            if content.is_null() {
-                json!({ "description": d })
-            } else {
-                json!({ "description": d, "content": content })
-            }
-        };
+        let success = |d: &str| json!({ "description": d, "content": content });
         let mut responses = serde_json::Map::new();
         responses.insert("200".into(), success("done"));
         if CREATES.contains(&(r.method, r.path)) {
@@ -496,6 +487,41 @@ mod tests {
                 }
                 None => assert!(op.get("x-roles").is_none()),
             }
+        }
+        // Every success has its body's schema, and every reference is to a
+        // schema the document has.
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                for (status, r) in op["responses"].as_object().unwrap() {
+                    let content = r["content"].as_object();
+                    assert!(
+                        content.is_some_and(|c| c.values().all(|m| m["schema"].is_object())),
+                        "{method} {path} {status} has no body schema"
+                    );
+                }
+            }
+        }
+        fn refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(all.len() > 100, "{} references", all.len());
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").expect(&r);
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{r} dangles"
+            );
         }
         let documented: usize = doc["paths"]
             .as_object()

@@ -68,6 +68,7 @@ pub(crate) struct Exception {
 /// open, and the call flow a phone call runs.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ServiceDef")]
 pub(crate) struct ServiceBody {
     name: String,
     queue: u32,

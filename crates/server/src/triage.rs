@@ -172,6 +172,7 @@ pub(crate) struct Journeys {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Triage")]
 pub(crate) struct TriageBody {
     /// The patient's state: `age_group` (`child`, `adult`), `sex`.
     #[serde(default)]
@@ -309,6 +310,7 @@ pub(crate) async fn saved_journeys(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DosSearch")]
 pub(crate) struct SearchBody {
     postcode: String,
     age_years: u32,
@@ -560,6 +562,7 @@ pub(crate) async fn search(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ClinicalCallback")]
 pub(crate) struct ClinicalBody {
     /// The clinical callback queue.
     queue: u32,
@@ -567,6 +570,7 @@ pub(crate) struct ClinicalBody {
 
 /// The clinical callback booked.
 #[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ClinicalCallbackBooked")]
 pub(crate) struct ClinicalCallback {
     /// The callback contact.
     callback: u64,

@@ -594,13 +594,26 @@ impl From<&routing::Event> for Event {
 
 // --- the routing configuration ------------------------------------------
 
-/// A skill, team or site: an id the configuration refers to and a name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Named {
-    pub id: u32,
-    pub name: String,
+macro_rules! named {
+    ($($(#[$m:meta])* $name:ident),*) => {$(
+        $(#[$m])*
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub id: u32,
+            pub name: String,
+        }
+    )*};
 }
+
+named!(
+    /// A skill queues require and agents have, by level.
+    SkillDef,
+    /// A team of agents (queues may serve only some teams).
+    TeamDef,
+    /// A site agents work at (a site can go off the air).
+    SiteDef
+);
 
 /// A queue's skill requirement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -736,9 +749,9 @@ pub struct Limits {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Config {
     pub limits: Limits,
-    pub skills: Vec<Named>,
-    pub teams: Vec<Named>,
-    pub sites: Vec<Named>,
+    pub skills: Vec<SkillDef>,
+    pub teams: Vec<TeamDef>,
+    pub sites: Vec<SiteDef>,
     pub queues: Vec<QueueDef>,
     pub agents: Vec<AgentDef>,
 }
@@ -766,7 +779,7 @@ impl From<&routing::Config> for Config {
             skills: c
                 .skills
                 .iter()
-                .map(|s| Named {
+                .map(|s| SkillDef {
                     id: s.id.0,
                     name: s.name.clone(),
                 })
@@ -774,7 +787,7 @@ impl From<&routing::Config> for Config {
             teams: c
                 .teams
                 .iter()
-                .map(|s| Named {
+                .map(|s| TeamDef {
                     id: s.id.0,
                     name: s.name.clone(),
                 })
@@ -782,7 +795,7 @@ impl From<&routing::Config> for Config {
             sites: c
                 .sites
                 .iter()
-                .map(|s| Named {
+                .map(|s| SiteDef {
                     id: s.id.0,
                     name: s.name.clone(),
                 })
@@ -1454,14 +1467,16 @@ mod tests {
 
     #[test]
     fn kpi_rows_serialise_as_the_engine_does() {
-        let mut counts = kpi::Counts::default();
-        counts.offered = 10;
-        counts.answered = 9;
-        counts.answered_within_target = 8;
-        counts.abandoned = 1;
-        counts.talk_ms = 90_000;
-        counts.handled = 9;
-        counts.waits_ms = vec![1000, 2000];
+        let mut counts = kpi::Counts {
+            offered: 10,
+            answered: 9,
+            answered_within_target: 8,
+            abandoned: 1,
+            talk_ms: 90_000,
+            handled: 9,
+            waits_ms: vec![1000, 2000],
+            ..Default::default()
+        };
         for dimension in [
             kpi::Dimension::Overall,
             kpi::Dimension::Queue(QueueId(2)),

@@ -526,6 +526,24 @@ fn sessions_end_on_log_out_password_change_and_disabling() {
             .0,
         401
     );
+    // An admin cannot disable their own account (and lock the trust out);
+    // another admin can.
+    let me = call(addr, "GET", "/api/v1/session", None, &admin).1["user"]
+        .as_u64()
+        .unwrap();
+    let (s, v) = call(
+        addr,
+        "POST",
+        &format!("/api/v1/users/{me}/disable"),
+        None,
+        &admin,
+    );
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("your own account"),
+        "{v}"
+    );
+    assert_eq!(call(addr, "GET", "/api/v1/session", None, &admin).0, 200);
     // A revoked token is refused.
     let (id, tok) = token(addr, &admin, "lab-system");
     assert_eq!(call(addr, "GET", "/api/v1/contacts", None, &tok).0, 200);

@@ -244,6 +244,18 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         (s, v["error"].as_str()),
         (422, Some("reset_minutes: 15 to 7200 (five days)"))
     );
+    // Minutes past what milliseconds can hold are refused too, not wrapped
+    // (schemathesis found a dropped connection here).
+    let (s, v) = call(
+        addr,
+        "PUT",
+        &format!("/api/v1/dos/services/{full}/capacity"),
+        Some(r#"{"rag":"red","reset_minutes":9223372036854775806}"#),
+    );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (422, Some("reset_minutes: 15 to 7200 (five days)"))
+    );
     // The directory as FHIR, for other systems.
     let (s, b) = call(
         addr,
