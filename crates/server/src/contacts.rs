@@ -29,6 +29,7 @@ pub(crate) struct NewContactBody {
     /// The client's own reference for the contact (its call id, its case
     /// number), kept as the contact's attribute `reference`.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     reference: Option<String>,
     /// The queue, or an entry point of a service (exactly one).
     #[serde(default)]
@@ -201,10 +202,12 @@ pub(crate) struct CallbackBody {
     id: bool,
     /// The client's own reference, kept as the attribute `reference`.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     reference: Option<String>,
     queue: u32,
     /// When to call back (RFC 3339); it joins the queue then, placed by
     /// that time.
+    #[schemars(extend("format" = "date-time"))]
     due_at: String,
     /// Clinical urgency: added to the queue's priority.
     #[serde(default)]
@@ -389,6 +392,12 @@ async fn agent_act(
 }
 
 /// The outcome codes an agent chooses from at wrap-up.
+fn outcome_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut codes: Vec<serde_json::Value> = OUTCOMES.iter().map(|&c| c.into()).collect();
+    codes.push(serde_json::Value::Null);
+    schemars::json_schema!({ "enum": codes, "description": "the wrap-up outcome code" })
+}
+
 pub const OUTCOMES: [&str; 8] = [
     "resolved",
     "advice_given",
@@ -405,8 +414,9 @@ pub const OUTCOMES: [&str; 8] = [
 #[schemars(rename = "WrapUp")]
 pub(crate) struct WrapUpBody {
     agent: u32,
-    /// One of [`OUTCOMES`].
+    /// The wrap-up outcome: one of the codes (`OUTCOMES`).
     #[serde(default)]
+    #[schemars(schema_with = "outcome_schema")]
     outcome: Option<String>,
 }
 

@@ -239,12 +239,15 @@ pub(crate) async fn logout(State(app): State<App>, Extension(c): Extension<Calle
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "NewUser")]
 pub(crate) struct NewUserBody {
+    #[schemars(length(min = 1, max = 64))]
     username: String,
+    #[schemars(length(min = 1, max = 100))]
     display_name: String,
     #[schemars(with = "crate::wire::Role")]
     role: Role,
     #[serde(default)]
     agent: Option<u32>,
+    #[schemars(length(min = 12))]
     password: String,
 }
 
@@ -457,6 +460,7 @@ pub(crate) async fn enable_user(
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Password")]
 pub(crate) struct PasswordBody {
+    #[schemars(length(min = 12))]
     password: String,
 }
 
@@ -505,6 +509,7 @@ pub(crate) async fn set_password(
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "NewToken")]
 pub(crate) struct NewTokenBody {
+    #[schemars(length(min = 1, max = 100))]
     name: String,
     #[schemars(with = "Vec<crate::wire::Scope>")]
     scopes: Vec<Scope>,

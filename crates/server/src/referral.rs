@@ -552,6 +552,7 @@ pub(crate) async fn slots(
 pub(crate) struct BookBody {
     service: u64,
     /// The slot's start (RFC 3339), one of the service's free slots.
+    #[schemars(extend("format" = "date-time"))]
     start: String,
 }
 

@@ -313,6 +313,7 @@ pub(crate) async fn saved_journeys(
 #[schemars(rename = "DosSearch")]
 pub(crate) struct SearchBody {
     postcode: String,
+    #[schemars(range(max = 130))]
     age_years: u32,
     #[schemars(with = "crate::wire::Sex")]
     sex: dos::Sex,
@@ -325,6 +326,7 @@ pub(crate) struct SearchBody {
     /// The search time (RFC 3339); default now. At most a minute in the
     /// past or a year ahead.
     #[serde(default)]
+    #[schemars(extend("format" = "date-time"))]
     at: Option<String>,
     #[serde(default)]
     distance_km: Option<u32>,

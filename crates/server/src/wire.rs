@@ -216,8 +216,8 @@ pub enum VoicemailReason {
     QueueFull,
 }
 
-/// What the engine decided (ids are numbers; times are [`Millis`];
-/// durations are milliseconds).
+/// What the engine decided (ids are numbers; times are milliseconds since
+/// the Unix epoch; durations are milliseconds).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
