@@ -51,9 +51,10 @@ pub(crate) async fn put_queue(
     config_change(&app, &c, Input::UpsertQueue(q), format!("queue q{id}")).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RemoveQueueQuery {
+    /// A queue the waiting contacts move to, keeping their places.
     #[serde(default)]
     move_waiting_to: Option<u32>,
 }

@@ -280,12 +280,15 @@ pub(crate) async fn book_callback(
     crate::error::submitted(StatusCode::CREATED, app.input(&c, input, None, who).await)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    /// Only this queue's contacts.
     #[serde(default)]
     queue: Option<u32>,
+    /// At most this many (100).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<usize>,
 }
 

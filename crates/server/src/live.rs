@@ -2,6 +2,7 @@
 //! live KPIs, a queue's waiting list, the live event stream and the
 //! telephony journal.
 
+use crate::error::tryr;
 use crate::{error, wire, App, Caller};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -293,9 +294,12 @@ pub(crate) async fn get_events(
 
 // --- configuration -------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct JournalQuery {
+    /// At most this many calls (100; at most 2,000).
     #[serde(default)]
+    #[schemars(range(max = 2000))]
     limit: Option<usize>,
 }
 
@@ -355,9 +359,16 @@ pub(crate) struct Calls {
 pub(crate) async fn voice_calls(
     Extension(c): Extension<Caller>,
     Extension(edge): Extension<crate::VoiceEdge>,
-    Query(q): Query<JournalQuery>,
+    q: Result<Query<JournalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let limit = q.limit.unwrap_or(100).min(voice::JOURNAL);
+    let Query(q) = tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
+    let limit = q.limit.unwrap_or(100);
+    if limit > voice::JOURNAL {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("limit: at most {}", voice::JOURNAL),
+        );
+    }
     let calls = match &edge.0 {
         Some(v) => Some(v.journal(c.org, limit).await),
         None => None,

@@ -108,11 +108,13 @@ pub(crate) struct AuditRecords {
     records: Vec<AuditRecord>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PurposeQuery {
-    /// Why the record is read (the audit trail's "purpose of use").
+    /// Why the record is read (the audit trail's "purpose of use"; direct
+    /// care if not given).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
     purpose: Option<String>,
 }
 
@@ -238,10 +240,12 @@ pub(crate) async fn screen_pop(
     }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
+    /// At most this many records (1,000).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 10000))]
     limit: Option<usize>,
 }
 

@@ -444,12 +444,14 @@ pub(crate) async fn set_capacity(
     .into_response()
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 pub(crate) struct FhirQuery {
-    /// Postcode prefix, e.g. `ME10`.
+    /// Near this postcode or district, e.g. `ME10`.
     #[serde(rename = "address-postalcode", default)]
     postalcode: Option<String>,
+    /// At most this many (20).
     #[serde(rename = "_count", default)]
+    #[schemars(range(min = 1, max = 100))]
     count: Option<usize>,
 }
 

@@ -15,20 +15,24 @@ use model::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReportQuery {
     /// Start (inclusive), RFC 3339; default: the last 24 hours.
     #[serde(default)]
+    #[schemars(extend("format" = "date-time"))]
     from: Option<String>,
     /// End (exclusive), RFC 3339; default: now.
     #[serde(default)]
+    #[schemars(extend("format" = "date-time"))]
     to: Option<String>,
     /// `interval` (15 minutes, the default) or `day` (Europe/London).
     #[serde(default)]
+    #[schemars(extend("enum" = ["interval", "day", null]))]
     by: Option<String>,
     /// `json` (the default) or `csv`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["json", "csv", null]))]
     format: Option<String>,
 }
 

@@ -22,6 +22,9 @@ pub struct Route {
     pub summary: &'static str,
     /// The request body's schema, if it takes one.
     pub body: Option<SchemaFn>,
+    /// The query parameters it reads, as one type (any other is refused,
+    /// 400).
+    pub query: Option<SchemaFn>,
     /// What a success answers.
     pub reply: Reply,
 }
@@ -54,6 +57,11 @@ pub enum Reply {
 
 fn table() -> Vec<(Route, MethodRouter<App>)> {
     macro_rules! r {
+        ($m:ident $method:literal $path:literal, $perm:expr, $body:expr, $reply:expr, ?$q:ty, $sum:literal, $h:expr) => {{
+            let (mut route, handler) = r!($m $method $path, $perm, $body, $reply, $sum, $h);
+            route.query = Some(s::<$q>);
+            (route, handler)
+        }};
         ($m:ident $method:literal $path:literal, $perm:expr, $body:expr, $reply:expr, $sum:literal, $h:expr) => {
             (
                 Route {
@@ -62,6 +70,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
                     perm: $perm,
                     summary: $sum,
                     body: $body,
+                    query: None,
                     reply: $reply,
                 },
                 $m($h),
@@ -86,7 +95,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(delete "DELETE" "/api/v1/tokens/{token}", Some(TokenAdmin), None, Json(s::<p::Revoked>), "Revoke an integration token.", p::revoke_token),
         r!(post "POST" "/api/v1/contacts", Some(ContactCreate), Some(s::<c::NewContactBody>), Json(s::<wire::Submitted>), "A contact arrives (call, chat, email, web callback request).", c::create_contact),
         r!(post "POST" "/api/v1/callbacks", Some(ContactWork), Some(s::<c::CallbackBody>), Json(s::<wire::Submitted>), "Book a callback for a time (by urgency; the caller carried over from a contact).", c::book_callback),
-        r!(get "GET" "/api/v1/contacts", Some(ContactRead), None, Json(s::<c::Contacts>), "Live contacts (agents: their own), by queue.", c::list_contacts),
+        r!(get "GET" "/api/v1/contacts", Some(ContactRead), None, Json(s::<c::Contacts>), ?c::ListQuery, "Live contacts (agents: their own), by queue.", c::list_contacts),
         r!(get "GET" "/api/v1/contacts/{contact}", Some(ContactRead), None, Json(s::<wire::Contact>), "One contact: state, place, queue.", c::get_contact),
         r!(post "POST" "/api/v1/contacts/{contact}/accept", Some(ContactWork), Some(s::<c::AgentBody>), Json(s::<wire::Submitted>), "An agent accepts an offer.", c::accept),
         r!(post "POST" "/api/v1/contacts/{contact}/reject", Some(ContactWork), Some(s::<c::AgentBody>), Json(s::<wire::Submitted>), "An agent declines an offer.", c::reject),
@@ -98,7 +107,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/contacts/{contact}/wrap-up-done", Some(ContactWork), Some(s::<c::WrapUpBody>), Json(s::<wire::Submitted>), "Wrap-up finished, with an outcome code.", c::wrapped),
         r!(post "POST" "/api/v1/contacts/{contact}/abandon", Some(ContactAbandon), None, Json(s::<wire::Submitted>), "The caller hung up before an answer.", c::abandon),
         r!(post "POST" "/api/v1/contacts/{contact}/priority", Some(ContactPriority), Some(s::<c::PriorityBody>), Json(s::<wire::Submitted>), "Change a waiting contact's priority (audited).", c::set_priority),
-        r!(get "GET" "/api/v1/contacts/{contact}/screen-pop", Some(PatientRead), None, Json(s::<pt::ScreenPop>), "The matched patient or candidates for a contact (audited).", pt::screen_pop),
+        r!(get "GET" "/api/v1/contacts/{contact}/screen-pop", Some(PatientRead), None, Json(s::<pt::ScreenPop>), ?pt::PurposeQuery, "The matched patient or candidates for a contact (audited).", pt::screen_pop),
         r!(post "POST" "/api/v1/agents/{agent}/presence", Some(AgentPresence), Some(s::<c::PresenceBody>), Json(s::<wire::Submitted>), "Set an agent's state (a supervisor can log anyone out).", c::presence),
         r!(post "POST" "/api/v1/agents/{agent}/skills", Some(AgentMove), Some(s::<cf::SkillsBody>), Json(s::<wire::Submitted>), "Move an agent between queues: set their skills and team (audited).", cf::set_skills),
         r!(put "PUT" "/api/v1/agents/{agent}", Some(ConfigWrite), Some(s::<wire::AgentDef>), Json(s::<wire::Submitted>), "Create or change an agent (skills, team, site, capacity).", cf::put_agent),
@@ -107,7 +116,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/queues", Some(QueueRead), None, Json(s::<lv::Queues>), "Queues: priority, target, waiting now.", lv::list_queues),
         r!(get "GET" "/api/v1/queues/{queue}/waiting", Some(QueueRead), None, Json(s::<lv::Waiting>), "A queue's waiting contacts in order.", lv::get_waiting),
         r!(put "PUT" "/api/v1/queues/{queue}", Some(ConfigWrite), Some(s::<wire::QueueDef>), Json(s::<wire::Submitted>), "Create or change a queue (priority, target, overflow).", cf::put_queue),
-        r!(delete "DELETE" "/api/v1/queues/{queue}", Some(ConfigWrite), None, Json(s::<wire::Submitted>), "Remove a queue (?move_waiting_to=ID keeps callers' places).", cf::delete_queue),
+        r!(delete "DELETE" "/api/v1/queues/{queue}", Some(ConfigWrite), None, Json(s::<wire::Submitted>), ?cf::RemoveQueueQuery, "Remove a queue (?move_waiting_to=ID keeps callers' places).", cf::delete_queue),
         r!(post "POST" "/api/v1/skills", Some(ConfigWrite), Some(s::<wire::SkillDef>), Json(s::<wire::Submitted>), "Add a skill.", cf::add_skill),
         r!(post "POST" "/api/v1/teams", Some(ConfigWrite), Some(s::<wire::TeamDef>), Json(s::<wire::Submitted>), "Add a team.", cf::add_team),
         r!(post "POST" "/api/v1/sites", Some(ConfigWrite), Some(s::<wire::SiteDef>), Json(s::<wire::Submitted>), "Add a site.", cf::add_site),
@@ -116,12 +125,12 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(delete "DELETE" "/api/v1/services/{service}", Some(ConfigWrite), None, Json(s::<crate::services::Removed>), "Remove a service and its entry points.", crate::services::delete_service),
         r!(get "GET" "/api/v1/config", Some(ConfigRead), None, Json(s::<wire::Config>), "The routing configuration in force.", cf::get_config),
         r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, Json(s::<lv::Kpis>), "Live KPIs overall and per queue.", lv::get_kpis),
-        r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, Json(s::<lv::Calls>), "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::live::voice_calls),
+        r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, Json(s::<lv::Calls>), ?lv::JournalQuery, "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::live::voice_calls),
         r!(post "POST" "/api/v1/planning", Some(Plan), Some(s::<crate::planning::PlanBody>), Json(s::<crate::planning::Plan>), "Forecast (uploaded history or own arrivals), staff required, rota coverage and suggestions, what-if simulation; publish for the surge warning.", crate::planning::plan),
         r!(get "GET" "/api/v1/planning/surge", Some(KpiRead), None, Json(s::<crate::planning::Surge>), "Arrivals against the published forecast over the last hour: a warning past 20% above.", crate::planning::surge),
-        r!(get "GET" "/api/v1/reports/triage", Some(KpiRead), None, Json(s::<crate::triage::TriageReport>), "Dispositions by code, care setting and hour; needing a clinician; the Directory of Services gaps by district, service type and rule (?from=&to=).", crate::triage::report),
-        r!(get "GET" "/api/v1/reports/outcomes", Some(KpiRead), None, Json(s::<crate::reports::OutcomeReport>), "Wrap-up outcomes by code in a period (?from=&to=).", crate::reports::outcome_report),
-        r!(get "GET" "/api/v1/reports/kpis", Some(KpiRead), None, Report(s::<crate::reports::KpiReport>), "KPIs by 15-minute interval or London day, overall and per queue (?from=&to=&by=interval|day&format=json|csv).", crate::reports::kpi_report),
+        r!(get "GET" "/api/v1/reports/triage", Some(KpiRead), None, Json(s::<crate::triage::TriageReport>), ?crate::reports::ReportQuery, "Dispositions by code, care setting and hour; needing a clinician; the Directory of Services gaps by district, service type and rule (?from=&to=).", crate::triage::report),
+        r!(get "GET" "/api/v1/reports/outcomes", Some(KpiRead), None, Json(s::<crate::reports::OutcomeReport>), ?crate::reports::ReportQuery, "Wrap-up outcomes by code in a period (?from=&to=).", crate::reports::outcome_report),
+        r!(get "GET" "/api/v1/reports/kpis", Some(KpiRead), None, Report(s::<crate::reports::KpiReport>), ?crate::reports::ReportQuery, "KPIs by 15-minute interval or London day, overall and per queue (?from=&to=&by=interval|day&format=json|csv).", crate::reports::kpi_report),
         r!(get "GET" "/api/v1/events", Some(EventStream), None, Stream, "The live event stream (server-sent events).", lv::get_events),
         r!(get "GET" "/api/v1/triage", Some(Triage), None, Json(s::<crate::triage::Info>), "The pathway set in use (name, version, content hash, demo or not) and its dispositions.", crate::triage::info),
         r!(post "POST" "/api/v1/contacts/{contact}/triage", Some(Triage), Some(s::<crate::triage::TriageBody>), Json(s::<crate::triage::Assessment>), "A contact's assessment: the answers so far give the next question or the disposition; save keeps the finished journey (audited).", crate::triage::triage),
@@ -130,7 +139,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/dos/search", Some(Triage), Some(s::<crate::triage::SearchBody>), Json(s::<crate::triage::SearchAnswer>), "Directory of Services search for a patient and a disposition, with the gaps.", crate::triage::search),
         r!(put "PUT" "/api/v1/dos/services/{dos_service}/endpoint", Some(ConfigWrite), Some(s::<crate::referral::EndpointBody>), Json(s::<crate::referral::EndpointSet>), "Where a Directory of Services service takes electronic referrals.", crate::referral::set_endpoint),
         r!(put "PUT" "/api/v1/dos/services/{dos_service}/capacity", Some(DosCapacity), Some(s::<crate::referral::CapacityBody>), Json(s::<crate::referral::CapacitySet>), "Set a service's capacity (red/amber/green) with a reset time; recorded with who and when.", crate::referral::set_capacity),
-        r!(get "GET" "/api/v1/fhir/HealthcareService", Some(DirectoryRead), None, Fhir("Bundle"), "The Directory of Services as FHIR R4 HealthcareService (?address-postalcode=&_count=).", crate::referral::fhir_search),
+        r!(get "GET" "/api/v1/fhir/HealthcareService", Some(DirectoryRead), None, Fhir("Bundle"), ?crate::referral::FhirQuery, "The Directory of Services as FHIR R4 HealthcareService (?address-postalcode=&_count=).", crate::referral::fhir_search),
         r!(get "GET" "/api/v1/fhir/HealthcareService/{dos_service}", Some(DirectoryRead), None, Fhir("HealthcareService"), "One service as FHIR R4 HealthcareService.", crate::referral::fhir_service),
         r!(get "GET" "/api/v1/fhir/Location/{dos_service}", Some(DirectoryRead), None, Fhir("Location"), "A service's FHIR R4 Location.", crate::referral::fhir_location),
         r!(get "GET" "/api/v1/fhir/Organization/{dos_service}", Some(DirectoryRead), None, Fhir("Organization"), "A service's FHIR R4 Organization.", crate::referral::fhir_organization),
@@ -139,8 +148,8 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/contacts/{contact}/referrals", Some(Triage), Some(s::<crate::referral::ReferBody>), Json(s::<crate::referral::Referred>), "Refer a contact's saved assessment to a service: a FHIR message through the outbox (202; sent until accepted).", crate::referral::refer),
         r!(get "GET" "/api/v1/contacts/{contact}/referrals", Some(Triage), None, Json(s::<crate::referral::Referrals>), "A contact's referrals and whether each was delivered.", crate::referral::list),
         r!(put "PUT" "/api/v1/patients/{nhs_number}", Some(PatientWrite), Some(s::<pt::PatientBody>), Json(s::<pt::Stored>), "Create or replace a patient's directory entry (audited).", pt::put_patient),
-        r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, Json(s::<pt::Patient>), "Read a patient's entry (?purpose=, audited).", pt::get_patient),
-        r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, Json(s::<pt::AuditRecords>), "Who accessed this patient (audited).", pt::audit_for_patient),
+        r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, Json(s::<pt::Patient>), ?pt::PurposeQuery, "Read a patient's entry (?purpose=, audited).", pt::get_patient),
+        r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, Json(s::<pt::AuditRecords>), ?pt::AuditQuery, "Who accessed this patient (audited).", pt::audit_for_patient),
     ]
 }
 
@@ -220,78 +229,45 @@ fn path_param(name: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "schema": schema })
 }
 
-/// The query parameters an operation reads (any other is refused, 400).
-fn query_params(method: &str, path: &str) -> Vec<Value> {
-    let q = |name: &str, schema: Value, d: &str| json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": d });
-    let u32_ = || json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX });
-    let time = |d: &str| {
-        q(
-            d,
-            json!({ "type": "string", "format": "date-time" }),
-            "RFC 3339",
-        )
+/// The query parameters of a query type: one per field, none required,
+/// each with its field's schema and description.
+fn query_params(q: SchemaFn, reads: &mut SchemaGenerator) -> Vec<Value> {
+    let schema = q(reads);
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            reads.definitions().get(name).cloned().unwrap_or_default()
+        }
+        None => schema.to_value(),
     };
-    match (method, path) {
-        ("GET", "/api/v1/contacts") => vec![
-            q("queue", u32_(), "only this queue's contacts"),
-            q(
-                "limit",
-                json!({ "type": "integer", "minimum": 1, "maximum": 1000 }),
-                "at most this many (100)",
-            ),
-        ],
-        ("DELETE", "/api/v1/queues/{queue}") => {
-            vec![q(
-                "move_waiting_to",
-                u32_(),
-                "a queue the waiting contacts move to, keeping their places",
-            )]
-        }
-        ("GET", "/api/v1/patients/{nhs_number}")
-        | ("GET", "/api/v1/contacts/{contact}/screen-pop") => {
-            vec![q(
-                "purpose",
-                json!({ "type": "string", "minLength": 1, "maxLength": 200 }),
-                "why the record is read (audited; direct care)",
-            )]
-        }
-        ("GET", "/api/v1/audit/patients/{nhs_number}") => {
-            vec![q(
-                "limit",
-                json!({ "type": "integer", "minimum": 1, "maximum": 10000 }),
-                "at most this many records (1000)",
-            )]
-        }
-        ("GET", "/api/v1/fhir/HealthcareService") => vec![
-            q(
-                "address-postalcode",
-                json!({ "type": "string" }),
-                "near this postcode or district",
-            ),
-            q(
-                "_count",
-                json!({ "type": "integer", "minimum": 1, "maximum": 100 }),
-                "at most this many (20)",
-            ),
-        ],
-        ("GET", "/api/v1/reports/kpis")
-        | ("GET", "/api/v1/reports/outcomes")
-        | ("GET", "/api/v1/reports/triage") => vec![
-            time("from"),
-            time("to"),
-            q(
-                "by",
-                json!({ "type": "string", "enum": ["interval", "day"] }),
-                "15-minute intervals or London days",
-            ),
-            q(
-                "format",
-                json!({ "type": "string", "enum": ["json", "csv"] }),
-                "the answer's format",
-            ),
-        ],
-        _ => vec![],
-    }
+    let Some(props) = schema["properties"].as_object() else {
+        return vec![];
+    };
+    props
+        .iter()
+        .map(|(name, p)| {
+            let mut p = p.clone();
+            let description = p
+                .as_object_mut()
+                .and_then(|m| {
+                    m.remove("default");
+                    m.remove("description")
+                })
+                .unwrap_or_default();
+            // A parameter left out is the field's none: there is no null
+            // to send.
+            if let Some(Value::Array(types)) = p.get("type") {
+                let one: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                if one.len() == 1 {
+                    p["type"] = one[0].clone();
+                }
+            }
+            if let Some(Value::Array(names)) = p.get_mut("enum") {
+                names.retain(|n| !n.is_null());
+            }
+            json!({ "name": name, "in": "query", "required": false, "schema": p, "description": description })
+        })
+        .collect()
 }
 
 /// One set of components. A type both read and written can have two
@@ -356,7 +332,7 @@ pub fn openapi() -> Value {
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(path_param)
             .collect();
-        let query = query_params(r.method, r.path);
+        let query = r.query.map_or(vec![], |q| query_params(q, &mut reads));
         let takes_params = !params.is_empty() || !query.is_empty();
         params.extend(query);
         let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": error } } });
@@ -473,6 +449,19 @@ mod tests {
             );
             let op = &doc["paths"][r.path][r.method.to_lowercase()];
             assert!(op.is_object(), "{} {} undocumented", r.method, r.path);
+            let queries = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["in"] == "query")
+                .count();
+            assert_eq!(
+                r.query.is_some(),
+                queries > 0,
+                "{} {} query",
+                r.method,
+                r.path
+            );
             match r.perm {
                 Some(p) => {
                     let roles: Vec<&str> = op["x-roles"]
