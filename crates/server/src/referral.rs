@@ -16,7 +16,6 @@ use axum::{Extension, Json};
 use model::{ContactId, Timestamp};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::sync::Arc;
 
 #[derive(Deserialize, JsonSchema)]
@@ -198,32 +197,6 @@ pub(crate) struct ReferBody {
     service: u64,
 }
 
-/// What a saved assessment says, as the referral message carries it.
-fn triage_of(journey: &Value) -> fhir::Triage {
-    // A code as written: a number's digits, a string's text.
-    let code = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        v => v.to_string(),
-    };
-    let d = &journey["disposition"];
-    let p = &journey["pathways"];
-    fhir::Triage {
-        symptom_group: code(&journey["symptom_group"]),
-        discriminators: journey["discriminators"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(code)
-            .collect(),
-        disposition: d["code"].as_str().unwrap_or("").to_string(),
-        wording: d["wording"].as_str().map(str::to_string),
-        timeframe_minutes: d["timeframe_minutes"].as_i64().unwrap_or(0),
-        pathways_name: p["name"].as_str().unwrap_or("").to_string(),
-        pathways_version: p["version"].as_str().unwrap_or("").to_string(),
-        demo: p["demo"] == true,
-    }
-}
-
 /// Refers a contact to a service: its latest saved assessment as a FHIR
 /// message, into the outbox (audited), sent by the worker.
 pub(crate) async fn refer(
@@ -254,7 +227,7 @@ pub(crate) async fn refer(
     );
     let Some(journey) = journeys
         .last()
-        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .and_then(|t| serde_json::from_str::<crate::triage::SavedJourney>(t).ok())
     else {
         return error(
             StatusCode::CONFLICT,
@@ -265,7 +238,7 @@ pub(crate) async fn refer(
     let nhs = caller.and_then(|w| w.nhs_number).map(|n| n.expose());
     let now = wall_clock();
     let message_id = format!("{:x}-{id}", now.0);
-    let triage = triage_of(&journey);
+    let triage = journey.for_referral();
     let bundle = fhir::referral_bundle(&fhir::Referral {
         message_id: &message_id,
         now,

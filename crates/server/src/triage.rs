@@ -165,6 +165,22 @@ pub(crate) struct SavedJourney {
     at: crate::wire::Millis,
 }
 
+impl SavedJourney {
+    /// What a referral's FHIR message says of the assessment.
+    pub(crate) fn for_referral(&self) -> fhir::Triage {
+        fhir::Triage {
+            symptom_group: self.symptom_group.to_string(),
+            discriminators: self.discriminators.iter().map(u32::to_string).collect(),
+            disposition: self.disposition.code.clone(),
+            wording: Some(self.disposition.wording.clone()),
+            timeframe_minutes: i64::from(self.disposition.timeframe_minutes.unwrap_or(0)),
+            pathways_name: self.pathways.name.clone(),
+            pathways_version: self.pathways.version.clone(),
+            demo: self.pathways.demo,
+        }
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct Journeys {
     journeys: Vec<SavedJourney>,
