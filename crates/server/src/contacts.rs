@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use model::{AgentId, Channel, ContactId, NhsNumber, PhoneNumber, Priority, QueueId};
-use routing::{Input, NewContact, Presence};
+use routing::{Input, NewContact};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use store::CallerIdentity;
@@ -37,8 +37,7 @@ pub(crate) struct NewContactBody {
     #[serde(default)]
     entry_point: Option<String>,
     #[serde(default = "voice")]
-    #[schemars(with = "crate::wire::Channel")]
-    channel: Channel,
+    channel: crate::wire::Channel,
     #[serde(default)]
     priority: Priority,
     /// The caller's number (CLI), for the screen pop.
@@ -80,8 +79,8 @@ fn reference(r: Option<String>) -> Result<Vec<(String, String)>, Response> {
     }
 }
 
-fn voice() -> Channel {
-    Channel::Voice
+fn voice() -> crate::wire::Channel {
+    crate::wire::Channel::Voice
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -95,8 +94,7 @@ pub(crate) struct AgentBody {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "PresenceChange")]
 pub(crate) struct PresenceBody {
-    #[schemars(with = "crate::wire::Presence")]
-    presence: Presence,
+    presence: crate::wire::Presence,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -111,8 +109,7 @@ pub(crate) struct TransferBody {
     queue: Option<u32>,
     #[serde(default)]
     agent: Option<u32>,
-    #[schemars(with = "crate::wire::TransferMode")]
-    mode: routing::TransferMode,
+    mode: crate::wire::TransferMode,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -171,7 +168,7 @@ pub(crate) async fn create_contact(
     let attributes = tryr!(reference(b.reference));
     let queue = match (b.queue, &b.entry_point) {
         (Some(q), None) => QueueId(q),
-        (None, Some(e)) => tryr!(app::services::resolve(&app, &c, b.channel, e).await),
+        (None, Some(e)) => tryr!(app::services::resolve(&app, &c, b.channel.into(), e).await),
         _ => {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -179,7 +176,7 @@ pub(crate) async fn create_contact(
             )
         }
     };
-    let mut nc = NewContact::new(app.ids.next(), queue, b.channel);
+    let mut nc = NewContact::new(app.ids.next(), queue, b.channel.into());
     nc.priority = b.priority;
     nc.attributes = attributes;
     let who = (b.caller_number.is_some() || b.nhs_number.is_some()).then_some(CallerIdentity {
@@ -489,7 +486,7 @@ pub(crate) async fn presence(
             &c,
             Input::SetPresence {
                 agent: AgentId(id),
-                presence: b.presence,
+                presence: b.presence.into(),
             },
             audit,
             None,
@@ -526,7 +523,7 @@ pub(crate) async fn transfer(
             Input::Transfer {
                 contact: ContactId(id),
                 to,
-                mode: b.mode,
+                mode: b.mode.into(),
             },
             None,
             None,

@@ -181,13 +181,11 @@ pub(crate) struct Me {
     /// As the audit trail names them: `user:7 (sam.jones)`, `token:3 (gp-system)`.
     actor: String,
     user: Option<u32>,
-    #[schemars(with = "crate::wire::Role")]
-    role: app::auth::Role,
+    role: crate::wire::Role,
     organisation: u32,
     agent: Option<u32>,
     /// An integration token's scopes (none for people).
-    #[schemars(with = "Option<Vec<crate::wire::Scope>>")]
-    scopes: Option<Vec<Scope>>,
+    scopes: Option<Vec<crate::wire::Scope>>,
 }
 
 /// Who am I.
@@ -195,10 +193,12 @@ pub(crate) async fn me(Extension(c): Extension<Caller>) -> Response {
     Json(Me {
         actor: c.actor,
         user: c.user,
-        role: c.role,
+        role: c.role.into(),
         organisation: c.org.0,
         agent: c.agent.map(|a| a.0),
-        scopes: c.scopes,
+        scopes: c
+            .scopes
+            .map(|s| s.into_iter().map(crate::wire::Scope::from).collect()),
     })
     .into_response()
 }
@@ -243,8 +243,7 @@ pub(crate) struct NewUserBody {
     username: String,
     #[schemars(length(min = 1, max = 100))]
     display_name: String,
-    #[schemars(with = "crate::wire::Role")]
-    role: Role,
+    role: crate::wire::Role,
     #[serde(default)]
     agent: Option<u32>,
     #[schemars(length(min = 12))]
@@ -349,7 +348,8 @@ pub(crate) async fn create_user(
     if b.display_name.trim().is_empty() || b.display_name.chars().count() > 100 {
         return unprocessable("display_name: 1 to 100 characters".into());
     }
-    if b.role == Role::Integration {
+    let role = Role::from(b.role);
+    if role == Role::Integration {
         return unprocessable(
             "role: integrations use tokens (POST /api/v1/tokens), not accounts".into(),
         );
@@ -378,7 +378,7 @@ pub(crate) async fn create_user(
         c.org,
         b.username.clone(),
         b.display_name.clone(),
-        b.role.name(),
+        role.name(),
         b.agent.map(AgentId),
     );
     let r = app
@@ -511,8 +511,7 @@ pub(crate) async fn set_password(
 pub(crate) struct NewTokenBody {
     #[schemars(length(min = 1, max = 100))]
     name: String,
-    #[schemars(with = "Vec<crate::wire::Scope>")]
-    scopes: Vec<Scope>,
+    scopes: Vec<crate::wire::Scope>,
 }
 
 /// Creates a token; its secret is shown once, here, and stored only as a
@@ -536,7 +535,7 @@ pub(crate) async fn create_token(
         );
     }
     let secret = auth::new_secret("sbt_");
-    let scopes: Vec<&str> = b.scopes.iter().map(|s| s.name()).collect();
+    let scopes: Vec<&str> = b.scopes.iter().map(|&s| Scope::from(s).name()).collect();
     let audit = c.audit("create token", format!("token {}", b.name));
     let (org, name, joined, hash) = (
         c.org,

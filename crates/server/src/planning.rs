@@ -78,8 +78,7 @@ pub(crate) struct PlanBody {
     queue: Option<u32>,
     /// Own arrivals of one channel only (default: all).
     #[serde(default)]
-    #[schemars(with = "Option<crate::wire::Channel>")]
-    channel: Option<model::Channel>,
+    channel: Option<crate::wire::Channel>,
 }
 
 fn thirty() -> u32 {
@@ -382,7 +381,7 @@ pub(crate) async fn plan(
     let dim = match (b.queue, b.channel) {
         (None, None) => kpi::Dimension::Overall,
         (Some(q), None) => kpi::Dimension::Queue(model::QueueId(q)),
-        (None, Some(ch)) => kpi::Dimension::Channel(ch),
+        (None, Some(ch)) => kpi::Dimension::Channel(ch.into()),
         (Some(_), Some(_)) => return bad("channel: give a queue or a channel, not both".into()),
     };
     let mut observed = Default::default();

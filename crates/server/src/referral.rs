@@ -369,8 +369,7 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "CapacityChange")]
 pub(crate) struct CapacityBody {
-    #[schemars(with = "crate::wire::Rag")]
-    rag: dos::Rag,
+    rag: crate::wire::Rag,
     /// Back to green after this many minutes (15 to 7,200: five days).
     #[schemars(range(min = 15, max = 7200))]
     reset_minutes: i64,
@@ -395,7 +394,7 @@ pub(crate) async fn set_capacity(
     }
     let now = wall_clock();
     let capacity = dos::Capacity {
-        rag: b.rag,
+        rag: b.rag.into(),
         set_by: c.actor.clone(),
         set_at: now,
         reset_at: Timestamp(now.0 + ms),

@@ -331,8 +331,7 @@ pub(crate) struct SearchBody {
     postcode: String,
     #[schemars(range(max = 130))]
     age_years: u32,
-    #[schemars(with = "crate::wire::Sex")]
-    sex: dos::Sex,
+    sex: crate::wire::Sex,
     #[serde(default)]
     gp_practice: Option<String>,
     symptom_group: u32,
@@ -500,7 +499,7 @@ pub(crate) async fn search(
             location,
             district: Some(district),
             age_days: dos::age_days(b.age_years, 0, 0),
-            sex: b.sex,
+            sex: b.sex.into(),
             gp_practice: b.gp_practice,
             symptom_group: b.symptom_group,
             discriminators: b.discriminators,

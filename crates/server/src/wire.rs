@@ -1169,6 +1169,75 @@ impl From<dos::Rag> for Rag {
     }
 }
 
+impl From<Rag> for dos::Rag {
+    fn from(r: Rag) -> dos::Rag {
+        match r {
+            Rag::Green => dos::Rag::Green,
+            Rag::Amber => dos::Rag::Amber,
+            Rag::Red => dos::Rag::Red,
+        }
+    }
+}
+
+impl From<Sex> for dos::Sex {
+    fn from(s: Sex) -> dos::Sex {
+        match s {
+            Sex::Male => dos::Sex::Male,
+            Sex::Female => dos::Sex::Female,
+        }
+    }
+}
+
+impl From<Role> for app::auth::Role {
+    fn from(r: Role) -> app::auth::Role {
+        use app::auth::Role as R;
+        match r {
+            Role::Agent => R::Agent,
+            Role::Clinician => R::Clinician,
+            Role::Supervisor => R::Supervisor,
+            Role::Admin => R::Admin,
+            Role::Auditor => R::Auditor,
+            Role::Integration => R::Integration,
+        }
+    }
+}
+
+impl From<app::auth::Role> for Role {
+    fn from(r: app::auth::Role) -> Role {
+        use app::auth::Role as R;
+        match r {
+            R::Agent => Role::Agent,
+            R::Clinician => Role::Clinician,
+            R::Supervisor => Role::Supervisor,
+            R::Admin => Role::Admin,
+            R::Auditor => Role::Auditor,
+            R::Integration => Role::Integration,
+        }
+    }
+}
+
+impl From<Scope> for app::auth::Scope {
+    fn from(s: Scope) -> app::auth::Scope {
+        use app::auth::Scope as S;
+        match s {
+            Scope::Contacts => S::Contacts,
+            Scope::Patients => S::Patients,
+            Scope::Directory => S::Directory,
+        }
+    }
+}
+
+impl From<app::auth::Scope> for Scope {
+    fn from(s: app::auth::Scope) -> Scope {
+        use app::auth::Scope as S;
+        match s {
+            S::Contacts => Scope::Contacts,
+            S::Patients => Scope::Patients,
+            S::Directory => Scope::Directory,
+        }
+    }
+}
+
 /// The NHS Directory of Services' own CheckCapacitySummary answer (its
 /// schema is the NHS's; the DoS crate's tests hold its samples).
 #[derive(Serialize)]
