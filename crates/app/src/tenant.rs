@@ -136,16 +136,10 @@ impl Tenant {
                 // Callbacks owed: waiting callbacks, and those past 80% of
                 // the 10-minute callback target (at risk of breaching it).
                 let (mut pending, mut at_risk) = (0, 0);
-                if view.as_ref().is_some_and(|v| v.waiting <= 10_000) {
-                    for id in engine.waiting_in_order(q.id) {
-                        if let Some(c) = engine.contact(id) {
-                            if c.channel == model::Channel::Callback {
-                                pending += 1;
-                                if callback_at_risk(&c, now) {
-                                    at_risk += 1;
-                                }
-                            }
-                        }
+                for (arrived_at, deadline) in engine.waiting_callbacks(q.id) {
+                    pending += 1;
+                    if at_risk_by(arrived_at, deadline, now) {
+                        at_risk += 1;
                     }
                 }
                 QueueBoard {
@@ -235,10 +229,15 @@ pub fn callback_at_risk(c: &routing::ContactView, now: Timestamp) -> bool {
         .attributes
         .iter()
         .find(|(k, _)| k == "deadline")
-        .and_then(|(_, v)| v.parse::<jiff::Timestamp>().ok());
-    match deadline {
+        .map(|(_, v)| v.as_str());
+    at_risk_by(c.arrived_at, deadline, now)
+}
+
+/// The same from when the callback arrived and its deadline attribute.
+fn at_risk_by(arrived_at: Timestamp, deadline: Option<&str>, now: Timestamp) -> bool {
+    match deadline.and_then(|v| v.parse::<jiff::Timestamp>().ok()) {
         Some(d) => d.as_millisecond() - now.0 <= DEADLINE_AT_RISK_MS,
-        None => now.since(c.arrived_at).0 >= CALLBACK_AT_RISK_MS,
+        None => now.since(arrived_at).0 >= CALLBACK_AT_RISK_MS,
     }
 }
 

@@ -217,6 +217,30 @@ impl Engine {
         v.into_iter().map(|x| x.3).collect()
     }
 
+    /// The callbacks waiting in a queue, in no order: when each arrived and
+    /// its `deadline` attribute if it has one (the wallboard's callbacks
+    /// owed). No views are built and nothing is sorted.
+    pub fn waiting_callbacks(&self, id: QueueId) -> Vec<(Timestamp, Option<&str>)> {
+        let Some(&qix) = self.queue_ix.get(&id) else {
+            return Vec::new();
+        };
+        self.queue(qix)
+            .waiting
+            .values()
+            .flatten()
+            .map(|&(_, _, cix)| self.contacts.at(cix))
+            .filter(|c| c.channel == Channel::Callback)
+            .map(|c| {
+                let deadline = c
+                    .attributes
+                    .iter()
+                    .find(|(k, _)| k == "deadline")
+                    .map(|(_, v)| v.as_str());
+                (c.arrived_at, deadline)
+            })
+            .collect()
+    }
+
     /// 1-based position of a waiting contact in its queue, for announcements.
     pub fn position(&self, id: ContactId) -> Option<usize> {
         let c = self.contact(id)?;
@@ -469,5 +493,45 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Input, NewContact};
+
+    /// The wallboard's callbacks owed: only the queue's waiting callbacks,
+    /// each with its arrival and deadline; none for an unknown queue.
+    #[test]
+    fn waiting_callbacks_are_the_queues_callbacks_with_their_deadlines() {
+        let t = Timestamp(1_800_000_000_000);
+        let config = crate::demo::kent_community_trust();
+        let q = config.queues[0].id;
+        let mut e = Engine::new(config, t).unwrap();
+        e.handle(
+            t,
+            Input::Arrive(NewContact::new(ContactId(1), q, Channel::Voice)),
+        )
+        .unwrap();
+        let mut cb = NewContact::new(ContactId(2), q, Channel::Callback);
+        cb.attributes = vec![("deadline".into(), "2027-01-15T08:00:00Z".into())];
+        e.handle(
+            t,
+            Input::ScheduleCallback {
+                contact: cb,
+                due_at: t,
+            },
+        )
+        .unwrap();
+        e.handle(
+            t,
+            Input::Arrive(NewContact::new(ContactId(3), q, Channel::Callback)),
+        )
+        .unwrap();
+        let mut got = e.waiting_callbacks(q);
+        got.sort();
+        assert_eq!(got, vec![(t, None), (t, Some("2027-01-15T08:00:00Z"))]);
+        assert!(e.waiting_callbacks(QueueId(999_999)).is_empty());
     }
 }
