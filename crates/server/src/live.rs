@@ -43,6 +43,15 @@ pub(crate) struct Target {
     percent: u8,
 }
 
+impl From<&routing::ServiceTarget> for Target {
+    fn from(t: &routing::ServiceTarget) -> Target {
+        Target {
+            within_seconds: t.within.0 / 1000,
+            percent: t.percent,
+        }
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct Queue {
     id: u32,
@@ -122,10 +131,7 @@ pub(crate) async fn list_queues(
                     id: q.id.0,
                     name: q.name.clone(),
                     priority: q.priority,
-                    target: Target {
-                        within_seconds: q.target.within.0 / 1000,
-                        percent: q.target.percent,
-                    },
+                    target: (&q.target).into(),
                     waiting: t.engine.queue_view(q.id).map_or(0, |v| v.waiting),
                 })
                 .collect::<Vec<_>>()
@@ -206,10 +212,7 @@ impl From<&app::Wallboard> for Kpis {
                     queue: q.queue.0,
                     name: q.name.clone(),
                     priority: q.priority,
-                    target: Target {
-                        within_seconds: q.target.within.0 / 1000,
-                        percent: q.target.percent,
-                    },
+                    target: (&q.target).into(),
                     today: (&q.today).into(),
                     last_30_minutes: (&q.last_30_minutes).into(),
                     callbacks_pending: q.callbacks_pending,
