@@ -13,6 +13,7 @@
 //! protocol into these calls and [`Error`] into their own answers.
 
 pub mod auth;
+pub mod board;
 mod bootstrap;
 pub mod clinical;
 pub mod dosload;

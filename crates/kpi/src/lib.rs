@@ -139,6 +139,12 @@ pub struct Counts {
 
 impl Counts {
     pub fn merge(&mut self, o: &Counts) {
+        self.merge_totals(o);
+        self.waits_ms.extend_from_slice(&o.waits_ms);
+    }
+
+    /// [`Counts::merge`] without the waits (`waits_ms`).
+    pub fn merge_totals(&mut self, o: &Counts) {
         self.offered += o.offered;
         self.answered += o.answered;
         self.answered_within_target += o.answered_within_target;
@@ -151,7 +157,6 @@ impl Counts {
         self.voicemail += o.voicemail;
         self.refused += o.refused;
         self.wait_ms_answered_total += o.wait_ms_answered_total;
-        self.waits_ms.extend_from_slice(&o.waits_ms);
         self.handled += o.handled;
         self.talk_ms += o.talk_ms;
         self.hold_ms += o.hold_ms;
@@ -969,6 +974,39 @@ impl Kpi {
             counts,
             figures,
         }
+    }
+
+    /// One dimension's counts over the intervals that start at or after
+    /// `t0` and before `t1`, without the waits behind the 95th percentile
+    /// (`waits_ms` empty) unless `with_waits`. Reads that dimension's
+    /// series only: the cost is the number of intervals in the period,
+    /// whatever the number of contacts, agents or other dimensions.
+    pub fn sum_between(
+        &self,
+        d: &Dimension,
+        t0: Timestamp,
+        t1: Timestamp,
+        with_waits: bool,
+    ) -> Counts {
+        let mut counts = Counts::default();
+        let Some(&s) = self.store.index.get(d) else {
+            return counts;
+        };
+        let se = &self.store.series[s as usize];
+        // The intervals starting in [t0, t1): from ceil((t0 - origin) / len).
+        let len = self.cfg.interval.0;
+        let first = (t0.since(self.cfg.origin).0 + len - 1).div_euclid(len);
+        let end = (t1.since(self.cfg.origin).0 + len - 1).div_euclid(len);
+        let from = (first - se.first).clamp(0, se.counts.len() as i64) as usize;
+        let to = (end - se.first).clamp(0, se.counts.len() as i64) as usize;
+        for c in se.counts.range(from..to.max(from)) {
+            if with_waits {
+                counts.merge(c);
+            } else {
+                counts.merge_totals(c);
+            }
+        }
+        counts
     }
 
     /// Contacts still being tracked (not yet ended).

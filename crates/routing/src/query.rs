@@ -135,6 +135,20 @@ impl Engine {
         })
     }
 
+    /// What a read model needs of a contact as it joins a line: when it
+    /// arrived (its place), its channel and its `deadline` attribute, if
+    /// any. One look-up, nothing copied.
+    pub fn contact_facts(&self, id: ContactId) -> Option<(Timestamp, Channel, Option<&str>)> {
+        let &cix = self.contact_ix.get(&id)?;
+        let c = self.contacts.at(cix);
+        let deadline = c
+            .attributes
+            .iter()
+            .find(|(k, _)| k == "deadline")
+            .map(|(_, v)| v.as_str());
+        Some((c.arrived_at, c.channel, deadline))
+    }
+
     pub fn agent(&self, id: AgentId) -> Option<AgentView> {
         let &aix = self.agent_ix.get(&id)?;
         let a = self.agents.at(aix);
