@@ -83,6 +83,8 @@ pub(crate) async fn engine_task(
     // (waiting for SQLite's own lock would sleep in busy-timeout steps of
     // up to 100 ms).
     writer: Arc<Mutex<Directory>>,
+    // Readers waiting for a snapshot wake the task through this.
+    wake: Arc<tokio::sync::Notify>,
 ) {
     // State rebuilt by replaying a tail is worth a snapshot at the next
     // chance.
@@ -90,9 +92,13 @@ pub(crate) async fn engine_task(
     let mut held_back: Option<Command> = None;
     loop {
         let now = wall_clock();
+        for t in tenants.values_mut() {
+            t.maybe_publish(now.max(t.engine.now()));
+        }
         let next = tenants
             .values()
-            .filter_map(|t| t.engine.poll_timeout())
+            .flat_map(|t| [t.engine.poll_timeout(), t.publish_due()])
+            .flatten()
             .min();
         let sleep = match next {
             Some(t) if t > now => std::time::Duration::from_millis((t.0 - now.0) as u64),
@@ -106,6 +112,7 @@ pub(crate) async fn engine_task(
                     Some(cmd) => cmd,
                     None => return,
                 },
+                _ = wake.notified() => continue,
                 _ = tokio::time::sleep(sleep) => {
                     for t in tenants.values_mut() {
                         let now = wall_clock().max(t.engine.now());

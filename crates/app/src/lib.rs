@@ -19,6 +19,7 @@ pub mod clinical;
 pub mod dosload;
 mod engine;
 mod error;
+pub mod live;
 pub mod planning;
 pub mod reports;
 pub mod services;

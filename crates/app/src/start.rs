@@ -111,12 +111,15 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let (tx, rx) = mpsc::channel(1024);
     let dir = Arc::new(Mutex::new(dir));
     let orgs = tenants.keys().copied().collect();
+    let lives = tenants.iter().map(|(&o, t)| (o, t.shared())).collect();
+    let wake = Arc::new(tokio::sync::Notify::new());
     let task = tokio::spawn(engine_task(
         tenants,
         st,
         rx,
         Snapshots::every(config.snapshot_every, recovery.last_seq),
         dir.clone(),
+        wake.clone(),
     ));
     let (stopping, stop) = tokio::sync::watch::channel(false);
     let app = App(Arc::new(AppInner {
@@ -132,6 +135,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         ids,
         planning: Arc::new(planning::PlanningGate::new()),
         orgs,
+        lives,
+        wake,
     }));
     Ok(Running {
         app,

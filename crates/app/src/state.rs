@@ -96,6 +96,10 @@ pub struct AppInner {
     pub planning: Arc<planning::PlanningGate>,
     /// The organisations served (those present at start-up).
     pub orgs: Vec<OrgId>,
+    /// Each organisation's published read model.
+    pub(crate) lives: std::collections::BTreeMap<OrgId, Arc<crate::live::LiveShared>>,
+    /// Wakes the engine task (a reader waits for a snapshot).
+    pub(crate) wake: Arc<tokio::sync::Notify>,
 }
 
 /// Contact ids. The server chooses every contact's id, never a client (a
@@ -245,6 +249,76 @@ impl App {
         rx.await
             .map_err(|_| Error::stopped())?
             .ok_or_else(|| Error::NotFound(format!("unknown organisation {org}")))
+    }
+
+    fn shared(&self, org: OrgId) -> Result<&Arc<crate::live::LiveShared>, Error> {
+        self.lives
+            .get(&org)
+            .ok_or_else(|| Error::NotFound(format!("unknown organisation {org}")))
+    }
+
+    /// The organisation's read model: the latest snapshot, once it
+    /// includes every change applied before this call (see
+    /// [`crate::live`]). Never runs on the engine task.
+    pub async fn live(&self, org: OrgId) -> Result<Arc<crate::live::Live>, Error> {
+        use std::sync::atomic::Ordering;
+        let sh = self.shared(org)?;
+        let want = sh.applied.load(Ordering::Acquire);
+        let latest = sh.tx.borrow().clone();
+        if latest.version >= want {
+            return Ok(latest);
+        }
+        let mut rx = sh.tx.subscribe();
+        loop {
+            let s = rx.borrow_and_update().clone();
+            if s.version >= want {
+                return Ok(s);
+            }
+            if !sh.hurry.swap(true, Ordering::AcqRel) {
+                self.wake.notify_one();
+            }
+            rx.changed().await.map_err(|_| Error::stopped())?;
+        }
+    }
+
+    /// A queue's waiting list from the read model, first in line first
+    /// (None: no such queue). The first read of a queue's list asks for it
+    /// to be kept in the snapshots (for a minute after the last read).
+    pub async fn live_waiting(
+        &self,
+        org: OrgId,
+        q: model::QueueId,
+    ) -> Result<Option<Arc<Vec<model::ContactId>>>, Error> {
+        use std::sync::atomic::Ordering;
+        let sh = self.shared(org)?;
+        sh.wanted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(q, wall_clock());
+        let mut rx = sh.tx.subscribe();
+        loop {
+            let s = self.live(org).await?;
+            if let Some(w) = s.waiting.get(&q) {
+                return Ok(Some(w.clone()));
+            }
+            if !s.wallboard.queues.iter().any(|x| x.queue == q) {
+                return Ok(None);
+            }
+            if !sh.hurry.swap(true, Ordering::AcqRel) {
+                self.wake.notify_one();
+            }
+            rx.changed().await.map_err(|_| Error::stopped())?;
+        }
+    }
+
+    /// Every snapshot of the organisation's read model as it is published
+    /// (a wallboard's subscription): the receiver sees the latest and then
+    /// each newer one, never a backlog.
+    pub fn live_stream(
+        &self,
+        org: OrgId,
+    ) -> Result<tokio::sync::watch::Receiver<Arc<crate::live::Live>>, Error> {
+        Ok(self.shared(org)?.tx.subscribe())
     }
 
     pub async fn subscribe(

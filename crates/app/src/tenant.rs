@@ -1,24 +1,52 @@
 //! One organisation's state beside its engine: the live KPIs, the live
-//! stream, the wallboard's read model.
+//! stream, and the published read model every read endpoint answers from
+//! (see [`crate::live`]).
 
+use crate::board::{self, Board, Facts};
+use crate::live::{AgentRow, Live, LiveShared};
 use crate::reports;
-use model::{AgentId, Timestamp};
-use routing::{Engine, Record};
+use model::{AgentId, DurationMs, QueueId, Timestamp};
+use routing::{Engine, Event, Record};
+use rustc_hash::FxHashSet;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-/// One organisation's engine and what is kept beside it: the live KPIs
-/// and the live stream's sender.
+/// One organisation's engine and what is kept beside it: the live KPIs,
+/// the live stream's sender and the read model.
 pub struct Tenant {
     pub engine: Engine,
     pub kpi: kpi::Kpi,
     pub hub: broadcast::Sender<Record>,
-    /// Each agent's status as last seen, and since when (the wallboard's
-    /// "time in state").
-    pub agent_since: std::collections::HashMap<AgentId, (String, Timestamp)>,
     /// KPI intervals before this are kept in the store, not in `kpi`
     /// (see [`crate::KPI_IN_MEMORY`]).
     pub kpi_before: Option<Timestamp>,
+    pub(crate) live: LiveState,
+}
+
+/// The read model's working state, kept by the engine task.
+pub(crate) struct LiveState {
+    pub(crate) board: Board,
+    /// Records applied so far (the version readers wait for).
+    pub(crate) version: u64,
+    /// Each agent's row as last built, in id order.
+    agents: BTreeMap<AgentId, Arc<AgentRow>>,
+    /// Agents whose rows need building again (or all of them).
+    dirty_agents: FxHashSet<AgentId>,
+    all_dirty: bool,
+    agents_version: u64,
+    agent_list: Arc<Vec<Arc<AgentRow>>>,
+    by_state: BTreeMap<String, u32>,
+    /// The queues, as configured (refreshed when configuration changes).
+    queues: Vec<routing::QueueDef>,
+    /// Each agent's status as last seen, and since when (the wallboard's
+    /// "time in state").
+    since: rustc_hash::FxHashMap<AgentId, (String, Timestamp)>,
+    /// When the last snapshot was published, and of which version.
+    pub(crate) last: Option<(Timestamp, u64)>,
+    pub(crate) shared: Arc<LiveShared>,
 }
 
 /// The agent an event is about, if any.
@@ -53,28 +81,75 @@ pub fn status_word(s: &routing::AgentStatus) -> String {
         .unwrap_or_default()
 }
 
+/// Snapshots are published at most this often while things change...
+pub(crate) const PUBLISH_EVERY: DurationMs = DurationMs(100);
+/// ... or this often while a reader waits for a change it must see.
+pub(crate) const PUBLISH_HURRIED: DurationMs = DurationMs(10);
+/// With contacts waiting, a snapshot at least this often (waits grow).
+pub(crate) const PUBLISH_IDLE: DurationMs = DurationMs(1000);
+/// A waiting list is kept in the snapshots this long after it was asked for.
+const WANTED_FOR: DurationMs = DurationMs(60_000);
+
 impl Tenant {
     pub fn new(engine: Engine, kpi: kpi::Kpi) -> Tenant {
-        Tenant {
+        let now = engine.now();
+        let board = Board::rebuild(&engine, now);
+        let shared = Arc::new(LiveShared::new());
+        let mut t = Tenant {
             engine,
             kpi,
             hub: broadcast::channel(4096).0,
-            agent_since: Default::default(),
             kpi_before: None,
-        }
+            live: LiveState {
+                board,
+                version: 0,
+                agents: BTreeMap::new(),
+                dirty_agents: FxHashSet::default(),
+                all_dirty: true,
+                agents_version: 0,
+                agent_list: Arc::default(),
+                by_state: BTreeMap::new(),
+                queues: Vec::new(),
+                since: Default::default(),
+                last: None,
+                shared,
+            },
+        };
+        t.live.queues = t.engine.config().queues;
+        t.publish_live(now);
+        t
     }
 
-    pub(crate) fn publish(&mut self, r: Record) {
+    /// The readers' side of this organisation's read model.
+    pub fn shared(&self) -> Arc<LiveShared> {
+        self.live.shared.clone()
+    }
+
+    /// Feeds one record the engine produced (after it is durable): the KPIs,
+    /// the board, the agents' rows and the live stream.
+    pub fn publish(&mut self, r: Record) {
         self.kpi.observe(&r);
+        let engine = &self.engine;
+        self.live.board.observe(&r, |id| Facts::of(engine, id));
         if let Some(a) = event_agent(&r.event) {
             if let Some(v) = self.engine.agent(a) {
                 let word = status_word(&v.status);
-                let e = self.agent_since.entry(a).or_insert((String::new(), r.at));
+                let e = self.live.since.entry(a).or_insert((String::new(), r.at));
                 if e.0 != word {
                     *e = (word, r.at);
                 }
             }
+            self.live.dirty_agents.insert(a);
         }
+        if let Event::Reconfigured { .. } = r.event {
+            self.live.all_dirty = true;
+            self.live.queues = self.engine.config().queues;
+        }
+        self.live.version += 1;
+        self.live
+            .shared
+            .applied
+            .store(self.live.version, Ordering::Release);
         // No subscribers is fine.
         let _ = self.hub.send(r);
     }
@@ -88,13 +163,186 @@ impl Tenant {
         }
     }
 
-    /// The wallboard figures: whole-run KPIs overall and per queue, and
-    /// what is waiting now.
-    pub fn snapshot(&mut self, now: Timestamp) -> Wallboard {
+    /// When this organisation's next snapshot is due, if one is.
+    pub(crate) fn publish_due(&self) -> Option<Timestamp> {
+        let (at, version) = self.live.last?;
+        let hurry = self.live.shared.hurry.load(Ordering::Acquire);
+        let mut due: Option<Timestamp> = None;
+        let mut consider = |t: Timestamp| due = Some(due.map_or(t, |d| d.min(t)));
+        if version != self.live.version {
+            consider(at.plus(if hurry {
+                PUBLISH_HURRIED
+            } else {
+                PUBLISH_EVERY
+            }));
+        } else if hurry {
+            // A reader asked for a waiting list not in the snapshot yet.
+            consider(at.plus(PUBLISH_HURRIED));
+        }
+        if self.live.board.waiting() > 0 {
+            consider(at.plus(PUBLISH_IDLE));
+        }
+        if let Some(t) = self.live.board.next_change() {
+            consider(t.max(at.plus(PUBLISH_EVERY)));
+        }
+        due
+    }
+
+    /// Publishes a snapshot if one is due at `now`.
+    pub(crate) fn maybe_publish(&mut self, now: Timestamp) {
+        if self.publish_due().is_some_and(|t| t <= now) {
+            self.publish_live(now);
+        }
+    }
+
+    fn agent_row(&self, a: AgentId) -> Option<AgentRow> {
+        let def = self.engine.agent_def(a)?.clone();
+        let view = self.engine.agent(a)?;
+        let word = status_word(&view.status);
+        let since = self.live.since.get(&a).filter(|s| s.0 == word).map(|s| s.1);
+        Some(AgentRow {
+            def,
+            view,
+            word,
+            since,
+        })
+    }
+
+    /// Builds the read model's snapshot as of `now` and publishes it. The
+    /// cost does not grow with what waits: agents' rows are rebuilt only
+    /// for agents that changed, the figures come from the board (kept by
+    /// events) and from the KPI series of the queues (bounded by the
+    /// intervals in memory), and waiting lists only for the queues someone
+    /// asked for in the last minute.
+    pub fn publish_live(&mut self, now: Timestamp) -> Arc<Live> {
+        let now = now.max(self.engine.now());
+        self.live.board.advance(now);
+        // Agents.
+        let changed: Vec<AgentId> = if self.live.all_dirty {
+            self.live.agents.clear();
+            self.live.by_state.clear();
+            self.engine.agent_ids()
+        } else {
+            self.live.dirty_agents.iter().copied().collect()
+        };
+        let agents_changed = !changed.is_empty();
+        for a in changed {
+            if let Some(old) = self.live.agents.remove(&a) {
+                if let Some(n) = self.live.by_state.get_mut(&old.word) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.live.by_state.remove(&old.word);
+                    }
+                }
+            }
+            if let Some(row) = self.agent_row(a) {
+                *self.live.by_state.entry(row.word.clone()).or_default() += 1;
+                self.live.agents.insert(a, Arc::new(row));
+            }
+        }
+        self.live.dirty_agents.clear();
+        self.live.all_dirty = false;
+        if agents_changed {
+            self.live.agents_version += 1;
+            self.live.agent_list = Arc::new(self.live.agents.values().cloned().collect());
+        }
+        // Waiting lists asked for.
+        let wanted: Vec<QueueId> = {
+            let mut w = self
+                .live
+                .shared
+                .wanted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            w.retain(|_, at| now.since(*at) < WANTED_FOR);
+            w.keys().copied().collect()
+        };
+        let waiting = wanted
+            .into_iter()
+            .filter(|&q| self.engine.queue_view(q).is_some())
+            .map(|q| (q, Arc::new(self.engine.waiting_in_order(q))))
+            .collect();
+        let wallboard = self.wallboard(now);
+        let live = Live {
+            version: self.live.version,
+            at: now,
+            wallboard,
+            agents_version: self.live.agents_version,
+            agents: self.live.agent_list.clone(),
+            waiting,
+            encoded: Default::default(),
+        };
+        self.live.last = Some((now, self.live.version));
+        self.live.shared.hurry.store(false, Ordering::Release);
+        let live = Arc::new(live);
+        self.live.shared.tx.send_replace(live.clone());
+        live
+    }
+
+    /// The wallboard figures from the read model: whole-run KPIs overall
+    /// and per queue, today and the last 30 minutes, and what is waiting.
+    fn wallboard(&mut self, now: Timestamp) -> Wallboard {
+        self.kpi.close(now);
+        let end = now.plus(DurationMs(1));
+        let day = crate::time::london_day_start(now);
+        let recent = Timestamp(now.0 - 30 * 60 * 1000);
+        let kpi = &self.kpi;
+        let window = |d: &kpi::Dimension, from: Timestamp| {
+            let mut c = kpi.sum_between(d, from, end, false);
+            Window::of(&mut c)
+        };
+        let queues = self
+            .live
+            .queues
+            .iter()
+            .map(|q| {
+                let dim = kpi::Dimension::Queue(q.id);
+                let now_q = self.live.board.queue(q.id);
+                let mut all =
+                    kpi.sum_between(&dim, Timestamp(i64::MIN / 4), Timestamp(i64::MAX / 4), true);
+                let whole_run = (all != kpi::Counts::default()).then(|| kpi::Row {
+                    figures: all.figures(),
+                    dimension: dim.clone(),
+                    interval_start: None,
+                    counts: all,
+                });
+                QueueBoard {
+                    queue: q.id,
+                    name: q.name.clone(),
+                    priority: q.priority,
+                    target: q.target,
+                    today: window(&dim, day),
+                    last_30_minutes: window(&dim, recent),
+                    callbacks_pending: now_q.callbacks_pending as u32,
+                    callbacks_at_risk: now_q.callbacks_at_risk as u32,
+                    waiting: now_q.waiting,
+                    longest_wait_seconds: now_q
+                        .oldest_arrival
+                        .map(|t| now.since(t).0.max(0) as f64 / 1000.0),
+                    ready_agents: self
+                        .engine
+                        .queue_view(q.id)
+                        .map_or(0, |v| v.ready_agents.iter().sum::<usize>()),
+                    whole_run,
+                }
+            })
+            .collect();
+        Wallboard {
+            at: now,
+            overall: self.kpi.overall(),
+            today: window(&kpi::Dimension::Overall, day),
+            last_30_minutes: window(&kpi::Dimension::Overall, recent),
+            queues,
+            agents_by_state: self.live.by_state.clone(),
+        }
+    }
+
+    /// The same figures recomputed from the engine's and the KPIs' whole
+    /// state, by scanning: the reference the read model is tested against.
+    /// Not for serving (it walks every waiting contact).
+    pub fn recomputed_wallboard(&mut self, now: Timestamp) -> Wallboard {
         self.kpi.close(now);
         let report = self.kpi.report();
-        // Today (the London day) and the last 30 minutes (the 15-minute
-        // intervals that started in them), per queue and overall.
         let today = reports::rows(
             report.clone(),
             crate::time::london_day_start(now),
@@ -112,17 +360,15 @@ impl Tenant {
             rows.iter()
                 .filter(|r| &r.dimension == d)
                 .for_each(|r| c.merge(&r.counts));
-            let f = c.figures();
-            Window {
-                offered: c.offered,
-                answered: c.answered,
-                abandoned: c.abandoned,
-                service_level: f.service_level,
-                abandonment_rate: f.abandonment_rate,
-                asa_seconds: f.asa_seconds,
-            }
+            Window::of(&mut c)
         };
         let engine = &self.engine;
+        let mut by_state = BTreeMap::new();
+        for a in engine.agent_ids() {
+            if let Some(v) = engine.agent(a) {
+                *by_state.entry(status_word(&v.status)).or_default() += 1;
+            }
+        }
         let queues = engine
             .config()
             .queues
@@ -133,12 +379,12 @@ impl Tenant {
                 });
                 let view = engine.queue_view(q.id);
                 let dim = kpi::Dimension::Queue(q.id);
-                // Callbacks owed: waiting callbacks, and those past 80% of
-                // the 10-minute callback target (at risk of breaching it).
                 let (mut pending, mut at_risk) = (0, 0);
                 for (arrived_at, deadline) in engine.waiting_callbacks(q.id) {
                     pending += 1;
-                    if at_risk_by(arrived_at, deadline, now) {
+                    if board::at_risk_from(arrived_at, deadline.and_then(board::parse_deadline))
+                        <= now
+                    {
                         at_risk += 1;
                     }
                 }
@@ -169,12 +415,13 @@ impl Tenant {
             today: window(&today, &kpi::Dimension::Overall),
             last_30_minutes: window(&recent, &kpi::Dimension::Overall),
             queues,
+            agents_by_state: by_state,
         }
     }
 }
 
 /// A window's headline figures.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Window {
     pub offered: u64,
     pub answered: u64,
@@ -182,6 +429,20 @@ pub struct Window {
     pub service_level: Option<f64>,
     pub abandonment_rate: Option<f64>,
     pub asa_seconds: Option<f64>,
+}
+
+impl Window {
+    fn of(c: &mut kpi::Counts) -> Window {
+        let f = c.figures();
+        Window {
+            offered: c.offered,
+            answered: c.answered,
+            abandoned: c.abandoned,
+            service_level: f.service_level,
+            abandonment_rate: f.abandonment_rate,
+            asa_seconds: f.asa_seconds,
+        }
+    }
 }
 
 /// One queue on the wallboard.
@@ -213,14 +474,9 @@ pub struct Wallboard {
     pub today: Window,
     pub last_30_minutes: Window,
     pub queues: Vec<QueueBoard>,
+    /// Agents by their status in one word (`ready`, `busy`, `offline` ...).
+    pub agents_by_state: BTreeMap<String, u32>,
 }
-
-/// A callback waiting longer than this (80% of the 10-minute target) is
-/// at risk of breaching it.
-const CALLBACK_AT_RISK_MS: i64 = 8 * 60 * 1000;
-/// A clinical callback this close to its own deadline (or past it) is at
-/// risk.
-const DEADLINE_AT_RISK_MS: i64 = 15 * 60 * 1000;
 
 /// Whether a waiting callback is at risk: a clinical callback by its own
 /// deadline (from the disposition), any other by the 10-minute target.
@@ -229,16 +485,8 @@ pub fn callback_at_risk(c: &routing::ContactView, now: Timestamp) -> bool {
         .attributes
         .iter()
         .find(|(k, _)| k == "deadline")
-        .map(|(_, v)| v.as_str());
-    at_risk_by(c.arrived_at, deadline, now)
-}
-
-/// The same from when the callback arrived and its deadline attribute.
-fn at_risk_by(arrived_at: Timestamp, deadline: Option<&str>, now: Timestamp) -> bool {
-    match deadline.and_then(|v| v.parse::<jiff::Timestamp>().ok()) {
-        Some(d) => d.as_millisecond() - now.0 <= DEADLINE_AT_RISK_MS,
-        None => now.since(arrived_at).0 >= CALLBACK_AT_RISK_MS,
-    }
+        .and_then(|(_, v)| board::parse_deadline(v));
+    board::at_risk_from(c.arrived_at, deadline) <= now
 }
 
 #[cfg(test)]

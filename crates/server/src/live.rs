@@ -4,6 +4,7 @@
 
 use crate::error::tryr;
 use crate::{error, wire, App, Caller};
+use app::live::Encoding;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -74,45 +75,63 @@ pub(crate) struct Waiting {
     waiting: Vec<u64>,
 }
 
+/// The agents of a snapshot as the API shows them.
+fn agents_of(l: &app::live::Live) -> Agents {
+    Agents {
+        agents: l
+            .agents
+            .iter()
+            .map(|r| Agent {
+                id: r.def.id.0,
+                name: r.def.name.clone(),
+                team: r.def.team.0,
+                site: r.def.site.0,
+                skills: r.def.skills.iter().map(|(s, l)| (s.0, *l)).collect(),
+                status: r.word.clone(),
+                detail: (&r.view.status).into(),
+                since: r.since.map(|s| s.0),
+                seconds_in_state: r.since.map(|s| l.at.since(s).0.max(0) / 1000),
+                work: wire::work(&r.view.work),
+            })
+            .collect(),
+    }
+}
+
+fn queues_of(l: &app::live::Live) -> Queues {
+    Queues {
+        queues: l
+            .wallboard
+            .queues
+            .iter()
+            .map(|q| Queue {
+                id: q.queue.0,
+                name: q.name.clone(),
+                priority: q.priority,
+                target: (&q.target).into(),
+                waiting: q.waiting,
+            })
+            .collect(),
+    }
+}
+
+fn json_bytes<T: Serialize>(v: &T) -> bytes::Bytes {
+    serde_json::to_vec(v).expect("wire types serialise").into()
+}
+
+/// An answer of JSON bytes made once per snapshot.
+fn json_answer(b: bytes::Bytes) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], b).into_response()
+}
+
 /// The organisation's agents as a wallboard or a transfer list shows them:
-/// status, since when, presence, work in hand.
+/// status, since when, presence, work in hand. From the read model.
 pub(crate) async fn list_agents(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
 ) -> Response {
-    let r = app
-        .read(c.org, |t, now| {
-            let config = t.engine.config();
-            config
-                .agents
-                .iter()
-                .filter_map(|a| {
-                    let v = t.engine.agent(a.id)?;
-                    let word = app::status_word(&v.status);
-                    let since = t
-                        .agent_since
-                        .get(&a.id)
-                        .filter(|s| s.0 == word)
-                        .map(|s| s.1);
-                    Some(Agent {
-                        id: a.id.0,
-                        name: a.name.clone(),
-                        team: a.team.0,
-                        site: a.site.0,
-                        skills: a.skills.iter().map(|(s, l)| (s.0, *l)).collect(),
-                        status: word.to_string(),
-                        detail: (&v.status).into(),
-                        since: since.map(|s| s.0),
-                        seconds_in_state: since.map(|s| now.since(s).0.max(0) / 1000),
-                        work: wire::work(&v.work),
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
-    match r {
-        Ok(agents) => Json(Agents { agents }).into_response(),
-        Err(r) => crate::error::Answer::answer(r),
+    match app.live(c.org).await {
+        Ok(l) => json_answer(l.encoded(Encoding::Agents, |l| json_bytes(&agents_of(l)))),
+        Err(e) => crate::error::api(e),
     }
 }
 
@@ -121,25 +140,9 @@ pub(crate) async fn list_queues(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
 ) -> Response {
-    let r = app
-        .read(c.org, |t, _| {
-            t.engine
-                .config()
-                .queues
-                .iter()
-                .map(|q| Queue {
-                    id: q.id.0,
-                    name: q.name.clone(),
-                    priority: q.priority,
-                    target: (&q.target).into(),
-                    waiting: t.engine.queue_view(q.id).map_or(0, |v| v.waiting),
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
-    match r {
-        Ok(queues) => Json(Queues { queues }).into_response(),
-        Err(r) => crate::error::Answer::answer(r),
+    match app.live(c.org).await {
+        Ok(l) => json_answer(l.encoded(Encoding::Queues, |l| json_bytes(&queues_of(l)))),
+        Err(e) => crate::error::api(e),
     }
 }
 
@@ -196,11 +199,16 @@ pub(crate) struct Kpis {
     today: Window,
     last_30_minutes: Window,
     queues: Vec<QueueBoard>,
+    /// Agents by status in one word: `offline`, `ready`, `not_ready`,
+    /// `busy`, `wrap_up` ...
+    agents_by_state: std::collections::BTreeMap<String, u32>,
 }
 
-impl From<&app::Wallboard> for Kpis {
-    fn from(w: &app::Wallboard) -> Kpis {
+impl From<&app::live::Live> for Kpis {
+    fn from(l: &app::live::Live) -> Kpis {
+        let w = &l.wallboard;
         Kpis {
+            agents_by_state: w.agents_by_state.clone(),
             at: w.at.0,
             overall: (&w.overall).into(),
             today: (&w.today).into(),
@@ -228,11 +236,111 @@ impl From<&app::Wallboard> for Kpis {
     }
 }
 
+/// The wallboard's figures, from the read model.
 pub(crate) async fn get_kpis(State(app): State<App>, Extension(c): Extension<Caller>) -> Response {
-    match app.read(c.org, |t, now| t.snapshot(now)).await {
-        Ok(v) => Json(Kpis::from(&v)).into_response(),
-        Err(r) => crate::error::Answer::answer(r),
+    match app.live(c.org).await {
+        Ok(l) => json_answer(l.encoded(Encoding::Kpis, |l| json_bytes(&Kpis::from(l)))),
+        Err(e) => crate::error::api(e),
     }
+}
+
+/// One server-sent event of JSON bytes, made once per snapshot.
+fn frame(event: &str, json: &[u8]) -> bytes::Bytes {
+    let mut b = Vec::with_capacity(json.len() + event.len() + 16);
+    b.extend_from_slice(b"event: ");
+    b.extend_from_slice(event.as_bytes());
+    b.extend_from_slice(b"\ndata: ");
+    b.extend_from_slice(json);
+    b.extend_from_slice(b"\n\n");
+    b.into()
+}
+
+/// The wallboard's subscription: a `kpis` event (the JSON of `GET
+/// /api/v1/kpis`) whenever the figures change, at most ten a second, and
+/// an `agents` event (the JSON of `GET /api/v1/agents`) whenever an agent
+/// changes, for callers who may read the agents. The first of each comes
+/// at once. Every subscriber gets the same bytes, made once per snapshot;
+/// a slow subscriber skips to the latest snapshot, never builds a
+/// backlog. A comment line every 15 s keeps proxies from closing an idle
+/// stream. Ends when the server stops.
+pub(crate) async fn get_kpis_stream(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+) -> Response {
+    let rx = match app.live_stream(c.org) {
+        Ok(rx) => rx,
+        Err(e) => return crate::error::api(e),
+    };
+    let Some((_, stop)) = app.subscribe(c.org).await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is stopping".into(),
+        );
+    };
+    let agents = c.may(app::auth::Perm::QueueRead);
+    struct S {
+        rx: tokio::sync::watch::Receiver<std::sync::Arc<app::live::Live>>,
+        stop: tokio::sync::watch::Receiver<bool>,
+        sent: Option<(i64, u64)>,
+        agents: bool,
+    }
+    let state = S {
+        rx,
+        stop,
+        sent: None,
+        agents,
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if *st.stop.borrow() {
+                return None;
+            }
+            let l = st.rx.borrow_and_update().clone();
+            let mut out: Vec<bytes::Bytes> = Vec::new();
+            // A new snapshot (by a change, or by time alone as waits grow).
+            let (at, av) = (l.at.0, l.agents_version);
+            if st.sent.is_none_or(|(sat, _)| sat != at) {
+                out.push(l.encoded(Encoding::KpisFrame, |l| {
+                    frame(
+                        "kpis",
+                        &l.encoded(Encoding::Kpis, |l| json_bytes(&Kpis::from(l))),
+                    )
+                }));
+            }
+            if st.agents && st.sent.is_none_or(|(_, sa)| sa != av) {
+                out.push(l.encoded(Encoding::AgentsFrame, |l| {
+                    frame(
+                        "agents",
+                        &l.encoded(Encoding::Agents, |l| json_bytes(&agents_of(l))),
+                    )
+                }));
+            }
+            st.sent = Some((at, av));
+            if !out.is_empty() {
+                let body: bytes::Bytes = if out.len() == 1 {
+                    out.pop().unwrap_or_default()
+                } else {
+                    out.concat().into()
+                };
+                return Some((Ok::<_, std::convert::Infallible>(body), st));
+            }
+            tokio::select! {
+                r = st.rx.changed() => if r.is_err() { return None },
+                _ = st.stop.changed() => return None,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(15)) => {
+                    return Some((Ok(bytes::Bytes::from_static(b": keep-alive\n\n")), st));
+                }
+            }
+        }
+    });
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/event-stream"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 pub(crate) async fn get_waiting(
@@ -241,19 +349,14 @@ pub(crate) async fn get_waiting(
     Path(id): Path<u32>,
 ) -> Response {
     let q = QueueId(id);
-    let r = app
-        .read(c.org, move |t, _| {
-            t.engine.queue_view(q).map(|_| t.engine.waiting_in_order(q))
-        })
-        .await;
-    match r {
+    match app.live_waiting(c.org, q).await {
         Ok(Some(v)) => Json(Waiting {
             queue: id,
             waiting: v.iter().map(|c| c.0).collect(),
         })
         .into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("unknown queue {q}")),
-        Err(r) => crate::error::Answer::answer(r),
+        Err(e) => crate::error::api(e),
     }
 }
 

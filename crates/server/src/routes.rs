@@ -45,8 +45,8 @@ pub enum Reply {
     Text,
     /// This document.
     Document,
-    /// Server-sent events, each a [`wire::Record`].
-    Stream,
+    /// Server-sent events of these names, as described.
+    Stream(&'static [&'static str], &'static str),
     /// JSON of this type, or CSV with `?format=csv`.
     Report(SchemaFn),
     /// A FHIR R4 resource of this type (its full schema is FHIR's own; the
@@ -131,7 +131,8 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/reports/triage", Some(KpiRead), None, Json(s::<crate::triage::TriageReport>), ?crate::reports::ReportQuery, "Dispositions by code, care setting and hour; needing a clinician; the Directory of Services gaps by district, service type and rule (?from=&to=).", crate::triage::report),
         r!(get "GET" "/api/v1/reports/outcomes", Some(KpiRead), None, Json(s::<crate::reports::OutcomeReport>), ?crate::reports::ReportQuery, "Wrap-up outcomes by code in a period (?from=&to=).", crate::reports::outcome_report),
         r!(get "GET" "/api/v1/reports/kpis", Some(KpiRead), None, Report(s::<crate::reports::KpiReport>), ?crate::reports::ReportQuery, "KPIs by 15-minute interval or London day, overall and per queue (?from=&to=&by=interval|day&format=json|csv).", crate::reports::kpi_report),
-        r!(get "GET" "/api/v1/events", Some(EventStream), None, Stream, "The live event stream (server-sent events).", lv::get_events),
+        r!(get "GET" "/api/v1/events", Some(EventStream), None, Stream(&["record", "lagged"], "`record` events, each the JSON of a Record; `lagged` with a count when this client fell behind"), "The live event stream (server-sent events).", lv::get_events),
+        r!(get "GET" "/api/v1/kpis/stream", Some(KpiRead), None, Stream(&["kpis", "agents"], "`kpis` events, each the JSON of the answer of GET /api/v1/kpis, whenever the figures change (at most ten a second); `agents` events, each the answer of GET /api/v1/agents, whenever an agent changes (for callers who may read the agents)"), "The wallboard's subscription (server-sent events): figures and agents pushed as they change, the same bytes to every subscriber.", lv::get_kpis_stream),
         r!(get "GET" "/api/v1/triage", Some(Triage), None, Json(s::<crate::triage::Info>), "The pathway set in use (name, version, content hash, demo or not) and its dispositions.", crate::triage::info),
         r!(post "POST" "/api/v1/contacts/{contact}/triage", Some(Triage), Some(s::<crate::triage::TriageBody>), Json(s::<crate::triage::Assessment>), "A contact's assessment: the answers so far give the next question or the disposition; save keeps the finished journey (audited).", crate::triage::triage),
         r!(get "GET" "/api/v1/contacts/{contact}/triage", Some(Triage), None, Json(s::<crate::triage::Journeys>), "A contact's saved assessments (audited).", crate::triage::saved_journeys),
@@ -340,9 +341,15 @@ pub fn openapi() -> Value {
             Reply::Json(f) => json!({ "application/json": { "schema": f(&mut writes) } }),
             Reply::Text => json!({ "text/plain": { "schema": { "type": "string" } } }),
             Reply::Document => json!({ "application/json": { "schema": { "type": "object" } } }),
-            Reply::Stream => json!({ "text/event-stream": { "schema": {
-                "type": "string",
-                "description": "`record` events, each the JSON of a Record; `lagged` with a count when this client fell behind",
+            // Each event as schemathesis reads it: its name and its data.
+            Reply::Stream(names, d) => json!({ "text/event-stream": { "schema": {
+                "type": "object",
+                "description": d,
+                "properties": {
+                    "event": { "enum": names },
+                    "data": { "type": "string" },
+                },
+                "required": ["event", "data"],
             } } }),
             Reply::Report(f) => json!({
                 "application/json": { "schema": f(&mut writes) },

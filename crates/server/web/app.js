@@ -84,9 +84,9 @@ async function guard() {
   return me;
 }
 
-/** The live stream: `onRecord` for each event; `catchUp` when (re)connected
- * or after falling behind, to fetch the current state again. */
-function live(onRecord, catchUp) {
+/** A server-sent event stream with the connection badge: `handlers` by
+ * event name, each given the event's JSON; `onOpen` when (re)connected. */
+function stream(url, handlers, onOpen) {
   const badge = $('#stream');
   let es;
   const lost = () => {
@@ -94,20 +94,25 @@ function live(onRecord, catchUp) {
     badge.className = 'stream lost';
   };
   const connect = () => {
-    es = new EventSource('/api/v1/events');
+    es = new EventSource(url);
     es.onopen = () => {
       badge.textContent = 'Live';
       badge.className = 'stream live';
-      catchUp();
+      if (onOpen) onOpen();
     };
-    es.addEventListener('record', (e) => onRecord(JSON.parse(e.data)));
-    es.addEventListener('lagged', () => catchUp());
+    for (const [name, f] of Object.entries(handlers)) es.addEventListener(name, (e) => f(JSON.parse(e.data)));
     es.onerror = () => {
       lost();
       if (es.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
     };
   };
   connect();
+}
+
+/** The live stream: `onRecord` for each event; `catchUp` when (re)connected
+ * or after falling behind, to fetch the current state again. */
+function live(onRecord, catchUp) {
+  stream('/api/v1/events', { record: onRecord, lagged: () => catchUp() }, catchUp);
 }
 
 /** Runs `f` at most once per `ms`, soon after the first call. */
@@ -529,11 +534,12 @@ async function wallboardPage() {
     set(node, 'ready', q.ready_agents ?? '—');
   }
 
-  async function refresh() {
-    const [k, a] = await Promise.all([api('GET', '/api/v1/kpis'), api('GET', '/api/v1/agents')]);
-    if (k.ok) {
+  // The figures and the agents are pushed as they change (the same
+  // snapshot every wallboard gets); nothing here polls.
+  function showKpis(k) {
+    {
       const qs = $('#queues');
-      for (const q of k.data.queues) {
+      for (const q of k.queues) {
         const node = tile(`q${q.queue}`, q.name);
         node.dataset.queue = q.queue;
         if (!node.isConnected) qs.append(node);
@@ -541,15 +547,17 @@ async function wallboardPage() {
       }
       const all = tile('all', 'All queues');
       if (!all.isConnected) $('#overall').append(all);
-      const waiting = k.data.queues.reduce((s, q) => s + q.waiting, 0);
-      const callbacks = k.data.queues.reduce((s, q) => s + q.callbacks_pending, 0);
-      fill(all, { waiting, longest_wait_seconds: Math.max(0, ...k.data.queues.map((q) => q.longest_wait_seconds || 0)) || null,
-        callbacks_pending: callbacks, ready_agents: '—' }, k.data.today, k.data.last_30_minutes, null);
+      const waiting = k.queues.reduce((s, q) => s + q.waiting, 0);
+      const callbacks = k.queues.reduce((s, q) => s + q.callbacks_pending, 0);
+      fill(all, { waiting, longest_wait_seconds: Math.max(0, ...k.queues.map((q) => q.longest_wait_seconds || 0)) || null,
+        callbacks_pending: callbacks, ready_agents: '—' }, k.today, k.last_30_minutes, null);
     }
-    if (a.ok) {
+  }
+  function showAgents(a) {
+    {
       fetchedAt = Date.now();
       const body = $('#agents');
-      const rows = a.data.agents.filter((x) => x.status !== 'offline' || x.seconds_in_state !== null);
+      const rows = a.agents.filter((x) => x.status !== 'offline' || x.seconds_in_state !== null);
       body.replaceChildren(...rows.map((x) => el('tr', { dataset: { agent: x.id, seconds: x.seconds_in_state ?? '' } },
         el('td', {}, x.name), el('td', {}, `team ${x.team}`),
         el('td', {}, el('span', { class: `status ${x.status}` }, label(x.status)),
@@ -560,10 +568,9 @@ async function wallboardPage() {
           onclick: async () => {
             const res = await api('POST', `/api/v1/agents/${x.id}/presence`, { presence: 'offline' });
             if (!res.ok) alert(errorOf(res));
-            refresh();
           } }, `Log ${x.name} out`)))));
       const sel = $('#move-agent');
-      if (!sel.options.length) a.data.agents.forEach((x) => sel.append(el('option', { value: x.id }, x.name)));
+      if (!sel.options.length) a.agents.forEach((x) => sel.append(el('option', { value: x.id }, x.name)));
     }
   }
 
@@ -588,8 +595,7 @@ async function wallboardPage() {
     const res = await api('POST', `/api/v1/agents/${$('#move-agent').value}/skills`, body);
     $('#move-error').textContent = res.ok ? `Moved to ${q.name}.` : errorOf(res);
   });
-  const soon = throttle(refresh, 200);
-  live(() => soon(), soon);
+  stream('/api/v1/kpis/stream', { kpis: showKpis, agents: showAgents });
   // Demand above the published forecast: say so at the top.
   const surge = async () => {
     const r = await api('GET', '/api/v1/planning/surge');
@@ -609,7 +615,6 @@ async function wallboardPage() {
       if (tr.dataset.seconds !== '') tr.querySelector('.in-state').textContent = fmtSecs(Number(tr.dataset.seconds) + extra);
     });
   }, 1000);
-  setInterval(soon, 15000);
 }
 
 // --- administration -------------------------------------------------------------
