@@ -255,18 +255,45 @@ fn frame(event: &str, json: &[u8]) -> bytes::Bytes {
     b.into()
 }
 
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StreamQuery {
+    /// Also the agents, each an `agents` event (at most one a second): for
+    /// a wallboard with the agents' table. The `kpis` events carry the
+    /// agents by state whatever this says.
+    #[serde(default)]
+    agents: Option<bool>,
+}
+
+/// At most this often a `kpis` event to one subscriber...
+const KPIS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// ... and an `agents` event.
+const AGENTS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// A comment line this long after the last event keeps proxies from
+/// closing an idle stream.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The wallboard's subscription: a `kpis` event (the JSON of `GET
-/// /api/v1/kpis`) whenever the figures change, at most ten a second, and
-/// an `agents` event (the JSON of `GET /api/v1/agents`) whenever an agent
-/// changes, for callers who may read the agents. The first of each comes
-/// at once. Every subscriber gets the same bytes, made once per snapshot;
-/// a slow subscriber skips to the latest snapshot, never builds a
-/// backlog. A comment line every 15 s keeps proxies from closing an idle
-/// stream. Ends when the server stops.
+/// /api/v1/kpis`) whenever the figures change, at most four a second, and
+/// with `?agents=true` an `agents` event (the JSON of `GET
+/// /api/v1/agents`) whenever an agent changes, at most one a second, for
+/// callers who may read the agents. The first of each comes at once.
+/// Every subscriber gets the same bytes, made once per snapshot; a slow
+/// subscriber skips to the latest snapshot, never builds a backlog. Ends
+/// when the server stops.
 pub(crate) async fn get_kpis_stream(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
+    q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let Query(q) = tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
+    let agents = q.agents.unwrap_or(false);
+    if agents && !c.may(app::auth::Perm::QueueRead) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "agents: this role may not read the agents".into(),
+        );
+    }
     let rx = match app.live_stream(c.org) {
         Ok(rx) => rx,
         Err(e) => return crate::error::api(e),
@@ -277,45 +304,58 @@ pub(crate) async fn get_kpis_stream(
             "the server is stopping".into(),
         );
     };
-    let agents = c.may(app::auth::Perm::QueueRead);
+    use tokio::time::Instant;
     struct S {
         rx: tokio::sync::watch::Receiver<std::sync::Arc<app::live::Live>>,
         stop: tokio::sync::watch::Receiver<bool>,
-        sent: Option<(i64, u64)>,
         agents: bool,
+        /// The snapshot time and agents' version last sent.
+        sent: (Option<i64>, Option<u64>),
+        /// When the next of each may go.
+        next: (Instant, Instant),
     }
+    let now = Instant::now();
     let state = S {
         rx,
         stop,
-        sent: None,
         agents,
+        sent: (None, None),
+        next: (now, now),
     };
     let stream = futures_util::stream::unfold(state, |mut st| async move {
+        // Each call of this closure yields one item: the keep-alive counts
+        // from the last.
+        let last_sent = Instant::now();
         loop {
             if *st.stop.borrow() {
                 return None;
             }
             let l = st.rx.borrow_and_update().clone();
+            let now = Instant::now();
             let mut out: Vec<bytes::Bytes> = Vec::new();
             // A new snapshot (by a change, or by time alone as waits grow).
-            let (at, av) = (l.at.0, l.agents_version);
-            if st.sent.is_none_or(|(sat, _)| sat != at) {
+            let kpis_due = st.sent.0 != Some(l.at.0);
+            let agents_due = st.agents && st.sent.1 != Some(l.agents_version);
+            if kpis_due && now >= st.next.0 {
                 out.push(l.encoded(Encoding::KpisFrame, |l| {
                     frame(
                         "kpis",
                         &l.encoded(Encoding::Kpis, |l| json_bytes(&Kpis::from(l))),
                     )
                 }));
+                st.sent.0 = Some(l.at.0);
+                st.next.0 = now + KPIS_EVERY;
             }
-            if st.agents && st.sent.is_none_or(|(_, sa)| sa != av) {
+            if agents_due && now >= st.next.1 {
                 out.push(l.encoded(Encoding::AgentsFrame, |l| {
                     frame(
                         "agents",
                         &l.encoded(Encoding::Agents, |l| json_bytes(&agents_of(l))),
                     )
                 }));
+                st.sent.1 = Some(l.agents_version);
+                st.next.1 = now + AGENTS_EVERY;
             }
-            st.sent = Some((at, av));
             if !out.is_empty() {
                 let body: bytes::Bytes = if out.len() == 1 {
                     out.pop().unwrap_or_default()
@@ -324,10 +364,19 @@ pub(crate) async fn get_kpis_stream(
                 };
                 return Some((Ok::<_, std::convert::Infallible>(body), st));
             }
+            // Something held back by the pace, or nothing to send.
+            let kpis_wait = (st.sent.0 != Some(l.at.0)).then_some(st.next.0);
+            let agents_wait =
+                (st.agents && st.sent.1 != Some(l.agents_version)).then_some(st.next.1);
+            let until = match (kpis_wait, agents_wait) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
-                r = st.rx.changed() => if r.is_err() { return None },
+                r = st.rx.changed(), if until.is_none() => if r.is_err() { return None },
                 _ = st.stop.changed() => return None,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(15)) => {
+                _ = tokio::time::sleep_until(until.unwrap_or(now)), if until.is_some() => {}
+                _ = tokio::time::sleep_until(last_sent + KEEP_ALIVE), if until.is_none() => {
                     return Some((Ok(bytes::Bytes::from_static(b": keep-alive\n\n")), st));
                 }
             }

@@ -595,7 +595,7 @@ async function wallboardPage() {
     const res = await api('POST', `/api/v1/agents/${$('#move-agent').value}/skills`, body);
     $('#move-error').textContent = res.ok ? `Moved to ${q.name}.` : errorOf(res);
   });
-  stream('/api/v1/kpis/stream', { kpis: showKpis, agents: showAgents });
+  stream('/api/v1/kpis/stream?agents=true', { kpis: showKpis, agents: showAgents });
   // Demand above the published forecast: say so at the top.
   const surge = async () => {
     const r = await api('GET', '/api/v1/planning/surge');

@@ -1,0 +1,231 @@
+//! The wallboard's read model over HTTP: reads see every write made before
+//! them (whoever made it), the subscription pushes the figures as they
+//! change at its documented pace, and the agents' table is only for roles
+//! that may read it.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+fn json(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let (status, body) = http(addr, "GET", path, None).unwrap();
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn waiting_in(board: &serde_json::Value, q: u64) -> u64 {
+    board["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["queue"] == q)
+        .unwrap()["waiting"]
+        .as_u64()
+        .unwrap()
+}
+
+/// An integration's bearer token, made by the admin.
+fn token(addr: SocketAddr) -> String {
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let (status, _, body) = http_with(
+        addr,
+        "POST",
+        "/api/v1/tokens",
+        Some(r#"{"name":"board-test","scopes":["contacts"]}"#),
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    format!(
+        "Authorization: Bearer {}\r\n",
+        v["secret"].as_str().unwrap()
+    )
+}
+
+/// Events of a server-sent stream as (name, JSON), read until `until` says
+/// enough or `limit` passes.
+struct Sse {
+    s: TcpStream,
+    buf: String,
+}
+
+impl Sse {
+    fn open(addr: SocketAddr, path: &str, auth: &str) -> Sse {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}\r\n").unwrap();
+        Sse {
+            s,
+            buf: String::new(),
+        }
+    }
+
+    /// The next whole event, if one comes within `limit`.
+    fn next(&mut self, limit: Duration) -> Option<(String, serde_json::Value)> {
+        let t0 = Instant::now();
+        loop {
+            // Skip the response head and keep-alive comments.
+            while let Some(at) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..at + 2).collect();
+                let mut name = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(n) = line.strip_prefix("event: ") {
+                        name = Some(n.to_string());
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data = Some(d.to_string());
+                    }
+                }
+                if let (Some(n), Some(d)) = (name, data) {
+                    return Some((n, serde_json::from_str(&d).unwrap()));
+                }
+            }
+            if t0.elapsed() > limit {
+                return None;
+            }
+            let mut b = [0u8; 65536];
+            match self.s.read(&mut b) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.push_str(&String::from_utf8_lossy(&b[..n])),
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn a_read_sees_every_write_made_before_it_whoever_wrote() {
+    let (data, addr, server) = fresh("board-consistent");
+    let bearer = token(addr);
+    let q = 5;
+    let before = waiting_in(&json(addr, "/api/v1/kpis"), q);
+    for k in 1..=40u64 {
+        // Written by an integration, read at once by the supervisor.
+        let (status, _, body) = http_with(
+            addr,
+            "POST",
+            "/api/v1/contacts",
+            Some(&format!(r#"{{"queue":{q},"channel":"email"}}"#)),
+            &bearer,
+        )
+        .unwrap();
+        assert_eq!(status, 201, "{body}");
+        let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+            .as_u64()
+            .unwrap();
+        let list = json(addr, &format!("/api/v1/queues/{q}/waiting"));
+        assert!(
+            list["waiting"].as_array().unwrap().contains(&id.into()),
+            "contact {id} written but not in the waiting list read after it: {list}"
+        );
+        assert_eq!(waiting_in(&json(addr, "/api/v1/kpis"), q), before + k);
+        assert_eq!(
+            json(addr, "/api/v1/queues")["queues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["id"] == q)
+                .unwrap()["waiting"],
+            before + k
+        );
+    }
+    // An agent's change shows in the agents' list read after it.
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/agents/6/presence",
+        Some(r#"{"presence":"ready"}"#),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let agents = json(addr, "/api/v1/agents");
+    let femi = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == 6)
+        .unwrap();
+    assert_ne!(femi["status"], "offline", "{femi}");
+    assert_eq!(femi["seconds_in_state"], 0, "{femi}");
+    kill(server, &data);
+}
+
+#[test]
+fn the_subscription_pushes_the_figures_as_they_change_at_most_four_a_second() {
+    let (data, addr, server) = fresh("board-stream");
+    let bearer = token(addr);
+    let cookie = auth_header(addr);
+    let q = 5;
+    let mut sse = Sse::open(addr, "/api/v1/kpis/stream?agents=true", &cookie);
+    // At once: the figures and the agents.
+    let mut first = std::collections::BTreeMap::new();
+    while first.len() < 2 {
+        let (name, v) = sse
+            .next(Duration::from_secs(10))
+            .expect("the first events at once");
+        first.insert(name, v);
+    }
+    let before = waiting_in(&first["kpis"], q);
+    assert!(!first["agents"]["agents"].as_array().unwrap().is_empty());
+    assert!(
+        first["kpis"]["agents_by_state"]["offline"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // Contacts arrive fast for two seconds: the figures follow, at the
+    // documented pace, and the last frame has them all.
+    let t0 = Instant::now();
+    let mut sent = 0;
+    while t0.elapsed() < Duration::from_secs(2) {
+        let (status, _, body) = http_with(
+            addr,
+            "POST",
+            "/api/v1/contacts",
+            Some(&format!(r#"{{"queue":{q},"channel":"email"}}"#)),
+            &bearer,
+        )
+        .unwrap();
+        assert_eq!(status, 201, "{body}");
+        sent += 1;
+    }
+    let mut frames = 0;
+    let mut last = before;
+    let t1 = Instant::now();
+    while last < before + sent {
+        assert!(
+            t1.elapsed() < Duration::from_secs(10),
+            "the stream never showed all {sent} contacts: {last} of {}",
+            before + sent
+        );
+        if let Some((name, v)) = sse.next(Duration::from_secs(1)) {
+            if name == "kpis" {
+                frames += 1;
+                let w = waiting_in(&v, q);
+                assert!(w >= last, "figures went back: {w} after {last}");
+                last = w;
+            }
+        }
+    }
+    let span = t0.elapsed().as_secs_f64();
+    assert!(sent > 20, "only {sent} contacts in two seconds");
+    assert!(
+        (frames as f64) <= span * 4.0 + 2.0,
+        "{frames} kpis events in {span:.1} s: more than four a second"
+    );
+    // Roles that may not read the agents get the figures only.
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let (status, _, body) =
+        http_with(addr, "GET", "/api/v1/kpis/stream?agents=true", None, &admin).unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("agents"), "{body}");
+    let mut sse = Sse::open(addr, "/api/v1/kpis/stream", &admin);
+    let (name, v) = sse.next(Duration::from_secs(10)).unwrap();
+    assert_eq!(name, "kpis");
+    assert_eq!(waiting_in(&v, q), before + sent);
+    kill(server, &data);
+}
