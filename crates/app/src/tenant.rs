@@ -215,6 +215,7 @@ impl Tenant {
     /// intervals in memory), and waiting lists only for the queues someone
     /// asked for in the last minute.
     pub fn publish_live(&mut self, now: Timestamp) -> Arc<Live> {
+        let started = std::time::Instant::now();
         let now = now.max(self.engine.now());
         self.live.board.advance(now);
         // Agents.
@@ -276,6 +277,12 @@ impl Tenant {
         self.live.shared.hurry.store(false, Ordering::Release);
         let live = Arc::new(live);
         self.live.shared.tx.send_replace(live.clone());
+        tracing::debug!(
+            target: "app::live",
+            "snapshot {} built in {} µs",
+            live.version,
+            started.elapsed().as_micros()
+        );
         live
     }
 
