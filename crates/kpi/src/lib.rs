@@ -458,6 +458,41 @@ impl Store {
     }
 }
 
+/// Adds an agent's time in its current state up to `now` (split at
+/// interval boundaries) to its rows and the overall row.
+fn accrue(st: &mut AgentTrack, store: &mut Store, cfg: &KpiConfig, now: Timestamp) {
+    if now > st.since && !(st.presence_offline && st.items == 0) {
+        let kind = if st.items > 0 {
+            0
+        } else if st.presence_ready {
+            1
+        } else {
+            2
+        };
+        let mut t = st.since;
+        while t < now {
+            let i = t.since(cfg.origin).0.div_euclid(cfg.interval.0);
+            let end = cfg
+                .origin
+                .plus(DurationMs((i + 1) * cfg.interval.0))
+                .min(now);
+            let ms = end.since(t).0 as u64;
+            for s in [0, st.s_agent, st.s_team] {
+                if s != NONE {
+                    let c = store.at(s, i);
+                    match kind {
+                        0 => c.busy_ms += ms,
+                        1 => c.idle_ms += ms,
+                        _ => c.not_ready_ms += ms,
+                    }
+                }
+            }
+            t = end;
+        }
+    }
+    st.since = st.since.max(now);
+}
+
 /// The accumulators. Feed every event with [`Kpi::observe`], then ask for
 /// a [`Kpi::report`]. Serialisable whole, for snapshots: a restored `Kpi`
 /// goes on exactly as the one saved.
@@ -557,36 +592,7 @@ impl Kpi {
                 ..Default::default()
             }
         });
-        if now > st.since && !(st.presence_offline && st.items == 0) {
-            let kind = if st.items > 0 {
-                0
-            } else if st.presence_ready {
-                1
-            } else {
-                2
-            };
-            let mut t = st.since;
-            while t < now {
-                let i = t.since(cfg.origin).0.div_euclid(cfg.interval.0);
-                let end = cfg
-                    .origin
-                    .plus(DurationMs((i + 1) * cfg.interval.0))
-                    .min(now);
-                let ms = end.since(t).0 as u64;
-                for s in [0, st.s_agent, st.s_team] {
-                    if s != NONE {
-                        let c = store.at(s, i);
-                        match kind {
-                            0 => c.busy_ms += ms,
-                            1 => c.idle_ms += ms,
-                            _ => c.not_ready_ms += ms,
-                        }
-                    }
-                }
-                t = end;
-            }
-        }
-        st.since = st.since.max(now);
+        accrue(st, store, cfg, now);
         change(st);
     }
 
@@ -865,10 +871,12 @@ impl Kpi {
 
     /// Closes agent time up to `now` (call before reporting).
     pub fn close(&mut self, now: Timestamp) {
-        let mut ids: Vec<AgentId> = self.agents.keys().copied().collect();
-        ids.sort_unstable();
-        for a in ids {
-            self.agent_change(a, now, |_| {});
+        // In any order: the times are sums of integers.
+        let Kpi {
+            agents, store, cfg, ..
+        } = self;
+        for st in agents.values_mut() {
+            accrue(st, store, cfg, now);
         }
     }
 
