@@ -277,7 +277,11 @@ impl App {
             if !sh.hurry.swap(true, Ordering::AcqRel) {
                 self.wake.notify_one();
             }
-            rx.changed().await.map_err(|_| Error::stopped())?;
+            // An engine task that has ended publishes nothing more.
+            tokio::select! {
+                r = rx.changed() => r.map_err(|_| Error::stopped())?,
+                _ = self.tx.closed() => return Err(Error::stopped()),
+            }
         }
     }
 
@@ -307,7 +311,11 @@ impl App {
             if !sh.hurry.swap(true, Ordering::AcqRel) {
                 self.wake.notify_one();
             }
-            rx.changed().await.map_err(|_| Error::stopped())?;
+            // An engine task that has ended publishes nothing more.
+            tokio::select! {
+                r = rx.changed() => r.map_err(|_| Error::stopped())?,
+                _ = self.tx.closed() => return Err(Error::stopped()),
+            }
         }
     }
 
