@@ -257,6 +257,24 @@ impl App {
             .ok_or_else(|| Error::NotFound(format!("unknown organisation {org}")))
     }
 
+    /// Asks the engine task for a prompt snapshot (one wake-up however many
+    /// readers ask) and waits for the next one published; an engine task
+    /// that has ended publishes nothing more.
+    async fn newer_snapshot(
+        &self,
+        sh: &crate::live::LiveShared,
+        rx: &mut tokio::sync::watch::Receiver<Arc<crate::live::Live>>,
+    ) -> Result<(), Error> {
+        use std::sync::atomic::Ordering;
+        if !sh.hurry.swap(true, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+        tokio::select! {
+            r = rx.changed() => r.map_err(|_| Error::stopped()),
+            _ = self.tx.closed() => Err(Error::stopped()),
+        }
+    }
+
     /// The organisation's read model: the latest snapshot, once it
     /// includes every change applied before this call (see
     /// [`crate::live`]). Never runs on the engine task.
@@ -274,14 +292,7 @@ impl App {
             if s.version >= want {
                 return Ok(s);
             }
-            if !sh.hurry.swap(true, Ordering::AcqRel) {
-                self.wake.notify_one();
-            }
-            // An engine task that has ended publishes nothing more.
-            tokio::select! {
-                r = rx.changed() => r.map_err(|_| Error::stopped())?,
-                _ = self.tx.closed() => return Err(Error::stopped()),
-            }
+            self.newer_snapshot(sh, &mut rx).await?;
         }
     }
 
@@ -293,7 +304,6 @@ impl App {
         org: OrgId,
         q: model::QueueId,
     ) -> Result<Option<Arc<Vec<model::ContactId>>>, Error> {
-        use std::sync::atomic::Ordering;
         let sh = self.shared(org)?;
         sh.wanted
             .lock()
@@ -308,14 +318,7 @@ impl App {
             if !s.wallboard.queues.iter().any(|x| x.queue == q) {
                 return Ok(None);
             }
-            if !sh.hurry.swap(true, Ordering::AcqRel) {
-                self.wake.notify_one();
-            }
-            // An engine task that has ended publishes nothing more.
-            tokio::select! {
-                r = rx.changed() => r.map_err(|_| Error::stopped())?,
-                _ = self.tx.closed() => return Err(Error::stopped()),
-            }
+            self.newer_snapshot(sh, &mut rx).await?;
         }
     }
 

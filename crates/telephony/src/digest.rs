@@ -12,11 +12,10 @@ pub const NONCE_LIFETIME_MS: i64 = 5 * 60 * 1000;
 pub const MAX_HEADER_BYTES: usize = 4096;
 
 fn hex(bytes: &[u8]) -> String {
-    const D: &[u8; 16] = b"0123456789abcdef";
+    use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(D[usize::from(b >> 4)]));
-        s.push(char::from(D[usize::from(b & 15)]));
+        let _ = write!(s, "{b:02x}");
     }
     s
 }
