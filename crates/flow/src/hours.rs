@@ -13,6 +13,8 @@ pub struct Hours {
     /// Monday first: open ranges in minutes after local midnight.
     weekly: [Vec<(u32, u32)>; 7],
     holidays: BTreeSet<Date>,
+    /// `"england-and-wales"` in the list: those bank holidays, computed.
+    england_and_wales: bool,
     /// Date → its hours that day (`None`: closed).
     exceptions: BTreeMap<Date, Option<(u32, u32)>>,
 }
@@ -74,9 +76,14 @@ impl Hours {
                 weekly[day_index(d)?].push(r);
             }
         }
+        let england_and_wales = c
+            .bank_holidays
+            .iter()
+            .any(|d| d == crate::holidays::ENGLAND_AND_WALES);
         let holidays = c
             .bank_holidays
             .iter()
+            .filter(|d| *d != crate::holidays::ENGLAND_AND_WALES)
             .map(|d| date(d))
             .collect::<Result<_, _>>()?;
         let mut exceptions = BTreeMap::new();
@@ -96,6 +103,7 @@ impl Hours {
         Ok(Hours {
             weekly,
             holidays,
+            england_and_wales,
             exceptions,
         })
     }
@@ -112,7 +120,9 @@ impl Hours {
         if let Some(ex) = self.exceptions.get(&day) {
             return ex.as_ref().is_some_and(inside);
         }
-        if self.holidays.contains(&day) {
+        if self.holidays.contains(&day)
+            || (self.england_and_wales && crate::holidays::is_england_and_wales(day))
+        {
             return false;
         }
         let wd = z.weekday().to_monday_zero_offset() as usize;

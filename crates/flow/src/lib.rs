@@ -3,6 +3,7 @@
 //!
 //! Pure: no I/O, no clock; time is an input. Format: docs/flows.md.
 
+pub mod holidays;
 pub mod hours;
 pub mod model;
 

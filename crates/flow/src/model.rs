@@ -163,7 +163,8 @@ pub enum DigitRule {
 pub struct Calendar {
     /// e.g. { days = ["mon", "tue"], open = "08:00", close = "18:30" }.
     pub weekly: Vec<Session>,
-    /// Dates ("2026-12-25") closed all day unless an exception opens them.
+    /// Dates ("2026-12-25") closed all day unless an exception opens them;
+    /// "england-and-wales" for all of that calendar's bank holidays.
     #[serde(default)]
     pub bank_holidays: Vec<String>,
     /// Dated exceptions: closed all day, or other hours.

@@ -1,11 +1,27 @@
 //! Demand forecasting: arrivals per interval for the coming days and weeks.
 //!
-//! Pure: rows in, forecast out. Two methods — a seasonal average of recent
-//! weeks, and double-seasonal (daily and weekly) additive Holt-Winters —
-//! each back-tested on the last weeks of the history the model never saw
-//! (WAPE and MAPE per interval and per day); `auto` picks the better.
+//! Pure: rows in, forecast out. Several methods (seasonal averages and
+//! medians, a scaled weekly profile, weekday totals with intraday shares,
+//! double-seasonal Holt-Winters), judged by a rolling-origin back-test the
+//! models never saw; `auto` combines the best three, chosen at every
+//! origin from an inner back-test on the weeks before it, so its own
+//! back-test score is honest. Holidays (England and Wales built in, and a
+//! list per service) and days found not to look like their weekday are
+//! refilled for fitting and left out of scoring; holidays ahead are
+//! forecast from the holidays behind. 80% and 95% bands come from the
+//! back-test errors.
 
-use jiff::civil::{Date, Time};
+pub mod bands;
+pub mod clean;
+pub mod methods;
+pub mod series;
+
+pub use bands::Bands;
+pub use clean::{Anomaly, DayKind, Known};
+pub use methods::Method;
+pub use series::{parse_history, Row, Series, MAX_ROWS};
+
+use jiff::civil::{Date, Weekday};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -22,336 +38,96 @@ pub enum ForecastError {
     Other(String),
 }
 
-/// One history row: the start of an interval and its calls.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub date: Date,
-    pub start: Time,
-    pub calls: f64,
+/// Which method to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Auto,
+    Only(Method),
 }
 
-/// Reads a history CSV (`date,interval_start,calls`; a header line is
-/// skipped): `(line, problem)` for the first line that does not parse.
-pub fn parse_history(text: &str) -> Result<Vec<Row>, (usize, String)> {
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || (i == 0 && line.starts_with("date")) {
-            continue;
+/// How to forecast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub choice: Choice,
+    /// The England and Wales bank holidays count as holidays.
+    pub england_and_wales: bool,
+    /// The service's own holidays (another calendar, local closures).
+    pub holidays: Vec<Date>,
+    /// Dates not to learn from or score (an outage, an event).
+    pub exclude: Vec<Date>,
+    /// Dates the planner says are ordinary, though they look odd.
+    pub ordinary: Vec<Date>,
+    /// Look for days that do not look like their weekday.
+    pub detect_anomalies: bool,
+    /// Back-test origins (most).
+    pub origins: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            choice: Choice::Auto,
+            england_and_wales: true,
+            holidays: Vec::new(),
+            exclude: Vec::new(),
+            ordinary: Vec::new(),
+            detect_anomalies: true,
+            origins: ORIGINS,
         }
-        if rows.len() >= MAX_ROWS {
-            return Err((i + 1, format!("more than {MAX_ROWS} rows")));
-        }
-        let f: Vec<&str> = line
-            .split(',')
-            .map(|x| x.trim().trim_matches('"'))
-            .collect();
-        let at = |problem: String| (i + 1, problem);
-        if f.len() != 3 {
-            return Err(at(format!(
-                "expected date,interval_start,calls, got {} fields",
-                f.len()
-            )));
-        }
-        let date: Date = f[0]
-            .parse()
-            .map_err(|_| at(format!("'{}' is not a date like 1999-01-31", f[0])))?;
-        let start: Time = format!("{}:00", f[1])
-            .parse()
-            .map_err(|_| at(format!("'{}' is not a time like 08:30", f[1])))?;
-        let calls: f64 = f[2]
-            .parse()
-            .map_err(|_| at(format!("calls '{}' is not a number", f[2])))?;
-        rows.push(Row { date, start, calls });
     }
-    Ok(rows)
 }
 
-/// Calls per interval, contiguous from `first` (a date and slot).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    pub first_date: Date,
-    /// Slot of the first value within its day.
-    pub first_slot: usize,
-    pub slots_per_day: usize,
-    pub values: Vec<f64>,
-    /// Intervals whose values were replaced (excluded dates): used to fit,
-    /// never to score a back-test.
-    pub excluded: Vec<bool>,
+/// Days each back-test forecasts.
+pub const TEST_DAYS: usize = 14;
+/// Back-test origins by default, a week apart.
+pub const ORIGINS: usize = 8;
+/// Most origins asked for.
+pub const MAX_ORIGINS: usize = 52;
+/// Longest forecast: a year.
+pub const MAX_HORIZON_DAYS: usize = 366;
+/// Least history fitted at a back-test origin.
+pub const MIN_TRAIN_DAYS: usize = 28;
+/// Inner back-tests of `auto`: this many weeks before each origin.
+pub const INNER_WEEKS_BACK: [usize; 3] = [2, 3, 4];
+/// Methods combined by `auto`.
+pub const COMBINED: usize = 3;
+/// Most dates in one list.
+pub const MAX_DATES: usize = 10_000;
+
+/// A spread over back-test origins.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
 }
 
-/// Most history rows accepted.
-pub const MAX_ROWS: usize = 5_000_000;
-
-impl Series {
-    /// Builds a series at `interval_minutes` from rows at a finer or equal
-    /// interval (summed). Rows must be in order, with no gaps or
-    /// duplicates, and counts zero or more.
-    pub fn from_rows(rows: &[Row], interval_minutes: u32) -> Result<Series, ForecastError> {
-        if rows.is_empty() {
-            return Err(ForecastError::Empty);
-        }
-        if rows.len() > MAX_ROWS {
-            return Err(ForecastError::Other(format!("more than {MAX_ROWS} rows")));
-        }
-        if interval_minutes == 0 || 1440 % interval_minutes != 0 {
-            return Err(ForecastError::Interval(format!(
-                "{interval_minutes} minutes does not divide a day"
-            )));
-        }
-        let minute = |t: Time| t.hour() as i64 * 60 + t.minute() as i64;
-        // The history's own step, from its first two rows.
-        let step = if rows.len() > 1 {
-            let d = (rows[1].date - rows[0].date).get_days() as i64 * 1440 + minute(rows[1].start)
-                - minute(rows[0].start);
-            if d <= 0 {
-                return Err(ForecastError::Row {
-                    row: 3,
-                    problem: "is not after the row before it".into(),
-                });
-            }
-            d
-        } else {
-            interval_minutes as i64
-        };
-        if interval_minutes as i64 % step != 0 {
-            return Err(ForecastError::Interval(format!(
-                "{interval_minutes} minutes is not a whole number of the history's {step}-minute intervals"
-            )));
-        }
-        let per = interval_minutes as i64 / step;
-        let mut values = Vec::with_capacity(rows.len() / per as usize + 1);
-        let first_abs = minute(rows[0].start);
-        if first_abs % interval_minutes as i64 != 0 {
-            return Err(ForecastError::Row {
-                row: 2,
-                problem: format!(
-                    "starts at {}, not on a {interval_minutes}-minute boundary",
-                    rows[0].start
-                ),
-            });
-        }
-        let mut expect = (rows[0].date, first_abs);
-        for (i, r) in rows.iter().enumerate() {
-            let line = i + 2; // 1-based, after the header
-            if !(r.calls.is_finite() && r.calls >= 0.0) {
-                return Err(ForecastError::Row {
-                    row: line,
-                    problem: format!("calls {} is not zero or more", r.calls),
-                });
-            }
-            let at = (r.date, minute(r.start));
-            if at != expect {
-                let problem = if at < expect {
-                    "is out of order or a duplicate".to_string()
-                } else {
-                    format!(
-                        "leaves a gap: expected {} {:02}:{:02}",
-                        expect.0,
-                        expect.1 / 60,
-                        expect.1 % 60
-                    )
-                };
-                return Err(ForecastError::Row { row: line, problem });
-            }
-            if (i as i64) % per == 0 {
-                values.push(0.0);
-            }
-            *values.last_mut().expect("pushed") += r.calls;
-            let next = expect.1 + step;
-            expect = if next >= 1440 {
-                (
-                    expect
-                        .0
-                        .tomorrow()
-                        .map_err(|e| ForecastError::Other(e.to_string()))?,
-                    next - 1440,
-                )
-            } else {
-                (expect.0, next)
+impl Spread {
+    fn of(v: &[f64]) -> Spread {
+        if v.is_empty() {
+            return Spread {
+                mean: 0.0,
+                min: 0.0,
+                median: 0.0,
+                max: 0.0,
             };
         }
-        if rows.len() as i64 % per != 0 {
-            values.pop(); // a last, incomplete interval
-        }
-        let excluded = vec![false; values.len()];
-        Ok(Series {
-            first_date: rows[0].date,
-            first_slot: (first_abs / interval_minutes as i64) as usize,
-            slots_per_day: (1440 / interval_minutes) as usize,
-            values,
-            excluded,
-        })
-    }
-
-    /// Day of week (Monday 0) and slot of value `i`.
-    fn phase(&self, i: usize) -> (usize, usize) {
-        let abs = self.first_slot + i;
-        let day = abs / self.slots_per_day;
-        let dow = (self.first_date.weekday().to_monday_zero_offset() as usize + day) % 7;
-        (dow, abs % self.slots_per_day)
-    }
-
-    /// Date and start time of value `i` (including future ones).
-    pub fn when(&self, i: usize) -> (Date, Time) {
-        let abs = self.first_slot + i;
-        let date = self
-            .first_date
-            .checked_add(jiff::Span::new().days((abs / self.slots_per_day) as i64))
-            .expect("dates in range");
-        let m = (abs % self.slots_per_day) * (1440 / self.slots_per_day);
-        (date, Time::constant((m / 60) as i8, (m % 60) as i8, 0, 0))
-    }
-
-    /// The same series with excluded dates replaced by the average of the
-    /// same weekday and slot over the other weeks (holidays, known events).
-    pub fn without_dates(&self, dates: &[Date]) -> Series {
-        if dates.is_empty() {
-            return self.clone();
-        }
-        let excluded: Vec<bool> = (0..self.values.len())
-            .map(|i| dates.contains(&self.when(i).0))
-            .collect();
-        let mut sum = vec![0.0; 7 * self.slots_per_day];
-        let mut n = vec![0u32; 7 * self.slots_per_day];
-        for (i, v) in self.values.iter().enumerate() {
-            if !excluded[i] {
-                let (d, s) = self.phase(i);
-                sum[d * self.slots_per_day + s] += v;
-                n[d * self.slots_per_day + s] += 1;
-            }
-        }
-        let mut out = self.clone();
-        out.excluded = excluded.clone();
-        for (i, v) in out.values.iter_mut().enumerate() {
-            if excluded[i] {
-                let (d, s) = self.phase(i);
-                let k = d * self.slots_per_day + s;
-                *v = if n[k] > 0 { sum[k] / n[k] as f64 } else { 0.0 };
-            }
-        }
-        out
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    /// Mean of the same weekday and interval over the last weeks.
-    SeasonalAverage,
-    /// Double-seasonal additive Holt-Winters (daily and weekly cycles).
-    HoltWinters,
-    /// Short history: mean of the same interval over the last days.
-    DailyAverage,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::SeasonalAverage => "seasonal-average",
-            Method::HoltWinters => "holt-winters",
-            Method::DailyAverage => "daily-average",
+        let mut s = v.to_vec();
+        s.sort_by(|a, b| a.total_cmp(b));
+        let n = s.len();
+        Spread {
+            mean: s.iter().sum::<f64>() / n as f64,
+            min: s[0],
+            median: methods::median(&mut s.clone()),
+            max: s[n - 1],
         }
     }
 }
 
-/// Weeks averaged by the seasonal average.
-pub const SEASONAL_WEEKS: usize = 6;
-
-fn seasonal_average(s: &Series, horizon: usize) -> Vec<f64> {
-    average_of_past(s, horizon, 7 * s.slots_per_day, SEASONAL_WEEKS)
-}
-
-fn daily_average(s: &Series, horizon: usize) -> Vec<f64> {
-    average_of_past(s, horizon, s.slots_per_day, 14)
-}
-
-/// Each future slot is the mean of the same slot in the last `count`
-/// periods of `period` slots that the history has (0 where it has none).
-fn average_of_past(s: &Series, horizon: usize, period: usize, count: usize) -> Vec<f64> {
-    let n = s.values.len();
-    (0..horizon)
-        .map(|h| {
-            let mut sum = 0.0;
-            let mut k = 0;
-            let mut back = n + h;
-            while back >= period && k < count {
-                back -= period;
-                if back < n {
-                    sum += s.values[back];
-                    k += 1;
-                }
-            }
-            if k > 0 {
-                sum / k as f64
-            } else {
-                0.0
-            }
-        })
-        .collect()
-}
-
-/// Double-seasonal additive Holt-Winters with smoothing (α, δ, ω), fitted
-/// from the first week; returns the forecast and the in-sample one-step
-/// squared error.
-fn holt_winters_with(
-    s: &Series,
-    horizon: usize,
-    alpha: f64,
-    delta: f64,
-    omega: f64,
-) -> (Vec<f64>, f64) {
-    let m1 = s.slots_per_day;
-    let m2 = 7 * m1;
-    let y = &s.values;
-    let n = y.len();
-    let level0 = y[..m2].iter().sum::<f64>() / m2 as f64;
-    let mut weekly: Vec<f64> = y[..m2].iter().map(|v| v - level0).collect();
-    let mut daily = vec![0.0; m1];
-    let mut level = level0;
-    let mut sse = 0.0;
-    for (t, &yt) in y.iter().enumerate().skip(m2) {
-        let (di, wi) = (t % m1, t % m2);
-        let pred = level + daily[di] + weekly[wi];
-        sse += (yt - pred).powi(2);
-        let new_level = alpha * (yt - daily[di] - weekly[wi]) + (1.0 - alpha) * level;
-        daily[di] = delta * (yt - new_level - weekly[wi]) + (1.0 - delta) * daily[di];
-        weekly[wi] = omega * (yt - new_level - daily[di]) + (1.0 - omega) * weekly[wi];
-        level = new_level;
-    }
-    let f = (0..horizon)
-        .map(|h| (level + daily[(n + h) % m1] + weekly[(n + h) % m2]).max(0.0))
-        .collect();
-    (f, sse)
-}
-
-/// Holt-Winters with its smoothing constants chosen by in-sample error.
-fn holt_winters(s: &Series, horizon: usize) -> Vec<f64> {
-    const GRID: [f64; 4] = [0.01, 0.05, 0.1, 0.2];
-    let mut best: Option<(f64, (f64, f64, f64))> = None;
-    for a in GRID {
-        for d in GRID {
-            for w in GRID {
-                let (_, sse) = holt_winters_with(s, 0, a, d, w);
-                if best.is_none_or(|(b, _)| sse < b) {
-                    best = Some((sse, (a, d, w)));
-                }
-            }
-        }
-    }
-    let (_, (a, d, w)) = best.expect("grid is not empty");
-    holt_winters_with(s, horizon, a, d, w).0
-}
-
-fn run(method: Method, s: &Series, horizon: usize) -> Vec<f64> {
-    match method {
-        Method::SeasonalAverage => seasonal_average(s, horizon),
-        Method::HoltWinters => holt_winters(s, horizon),
-        Method::DailyAverage => daily_average(s, horizon),
-    }
-}
-
-/// Accuracy on held-back data.
+/// Back-test accuracy of one method over all origins: means, with the
+/// spread over origins. Scored on ordinary days (holidays, excluded and
+/// anomalous days left out); `*_all_days` score every day.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Accuracy {
     pub method: Method,
@@ -361,158 +137,568 @@ pub struct Accuracy {
     pub mape_interval: f64,
     pub wape_day: f64,
     pub mape_day: f64,
+    pub wape_interval_spread: Spread,
+    pub wape_day_spread: Spread,
+    pub wape_interval_all_days: f64,
+    pub wape_day_all_days: f64,
 }
 
-/// Scores a forecast on the intervals not excluded (whole days only for
-/// the daily figures).
-fn accuracy(
-    method: Method,
-    actual: &[f64],
-    forecast: &[f64],
-    excluded: &[bool],
-    slots_per_day: usize,
-) -> Accuracy {
-    let keep: Vec<usize> = (0..actual.len()).filter(|&i| !excluded[i]).collect();
-    let a: Vec<f64> = keep.iter().map(|&i| actual[i]).collect();
-    let f: Vec<f64> = keep.iter().map(|&i| forecast[i]).collect();
-    let day_ok: Vec<bool> = excluded
-        .chunks(slots_per_day)
-        .map(|c| c.iter().all(|x| !x))
-        .collect();
-    let days = |v: &[f64]| {
-        v.chunks(slots_per_day)
-            .zip(&day_ok)
-            .filter(|(_, ok)| **ok)
-            .map(|(c, _)| c.iter().sum::<f64>())
-            .collect::<Vec<_>>()
-    };
-    let (ad, fd) = (days(actual), days(forecast));
-    scores(method, &a, &f, &ad, &fd)
-}
-
-fn scores(method: Method, actual: &[f64], forecast: &[f64], ad: &[f64], fd: &[f64]) -> Accuracy {
-    let wape = |a: &[f64], f: &[f64]| {
-        let s: f64 = a.iter().sum();
-        if s > 0.0 {
-            a.iter().zip(f).map(|(x, y)| (x - y).abs()).sum::<f64>() / s
-        } else {
-            0.0
-        }
-    };
-    let mape = |a: &[f64], f: &[f64]| {
-        let v: Vec<f64> = a
-            .iter()
-            .zip(f)
-            .filter(|(x, _)| **x > 0.0)
-            .map(|(x, y)| (x - y).abs() / x)
-            .collect();
-        if v.is_empty() {
-            0.0
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        }
-    };
-    Accuracy {
-        method,
-        wape_interval: wape(actual, forecast),
-        mape_interval: mape(actual, forecast),
-        wape_day: wape(ad, fd),
-        mape_day: mape(ad, fd),
-    }
+/// One back-test: what the chosen method said from `origin` for
+/// [`TEST_DAYS`] days.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    pub origin: Date,
+    /// Index of the first forecast interval in the series.
+    pub start: usize,
+    pub values: Vec<f64>,
+    /// For `auto`: the methods combined at this origin.
+    pub combined: Vec<Method>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Forecast {
     pub method: Method,
-    /// Why the method was chosen ("auto: lowest WAPE in the back-test", or a
-    /// fallback for a short history).
+    /// For a combination: the methods averaged.
+    pub combined: Vec<Method>,
+    /// Why the method was chosen, or the fallback taken.
     pub why: String,
-    /// Back-test accuracy of every method tried, on the last `test_days`.
+    /// Back-test accuracy: the method used first, then every candidate.
     pub backtest: Vec<Accuracy>,
     pub test_days: usize,
+    /// The back-test origins (the first day of each test).
+    pub origins: Vec<Date>,
+    /// The method used, at each origin.
+    pub runs: Vec<Run>,
     /// The forecast, per future interval, from the end of the history.
     pub values: Vec<f64>,
+    pub bands: Bands,
+    /// Days found not to look like their weekday: refilled for fitting,
+    /// not scored. Confirm them (`exclude`) or reject them (`ordinary`).
+    pub anomalies: Vec<Anomaly>,
+    pub holidays_in_history: Vec<Date>,
+    pub holidays_in_horizon: Vec<Date>,
+    /// Repairs, fallbacks and how holidays ahead were forecast.
+    pub notes: Vec<String>,
 }
 
-/// Which method to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Choice {
-    Auto,
-    Only(Method),
+struct Ctx<'a> {
+    s: &'a Series,
+    known: Known,
+    day: usize,
 }
 
-/// Days held back to test on.
-pub const TEST_DAYS: usize = 14;
-/// Longest forecast: a year.
-pub const MAX_HORIZON_DAYS: usize = 366;
+/// How a holiday ahead is forecast: from the holidays behind.
+enum HolidayEffect {
+    /// Σ actual / Σ ordinary-day estimate over past holidays, and their
+    /// pooled intraday shares when they had calls enough.
+    Learned {
+        ratio: f64,
+        shares: Option<Vec<f64>>,
+        from: usize,
+    },
+    /// No holiday behind: the mean of the last 4 Sundays, per slot.
+    AsSunday(Vec<f64>),
+}
+
+impl<'a> Ctx<'a> {
+    /// Forecasts `h` intervals from value `o` by each of `methods`, fitted
+    /// on the values before `o` cleaned with what is known before `o`.
+    fn fit_at(
+        &self,
+        o: usize,
+        h: usize,
+        methods: &[Method],
+    ) -> (Vec<Vec<f64>>, Option<HolidayEffect>) {
+        let (kind, _) = clean::classify(self.s, o, &self.known);
+        let y = clean::refill(self.s, o, &kind);
+        let ahead: Vec<usize> = (0..h)
+            .filter(|&i| self.known.holidays.contains(&self.s.when(o + i).0))
+            .collect();
+        let effect = (!ahead.is_empty()).then(|| self.effect(o, &kind, &y));
+        let out = methods
+            .iter()
+            .map(|&m| {
+                let mut f = methods::run(m, &y, h, self.day);
+                if let Some(e) = &effect {
+                    self.apply(e, o, &mut f);
+                }
+                f
+            })
+            .collect();
+        (out, effect)
+    }
+
+    fn effect(&self, o: usize, kind: &[DayKind], y: &[f64]) -> HolidayEffect {
+        let day = self.day;
+        let (_, complete) = clean::day_totals(self.s, o);
+        let base = |d: usize| d * day - self.s.first_slot;
+        let (mut act, mut est, mut from) = (0.0, 0.0, 0usize);
+        let mut shares = vec![0.0; day];
+        for d in 0..kind.len() {
+            if kind[d] == DayKind::Holiday && complete[d] {
+                for (k, share) in shares.iter_mut().enumerate() {
+                    let i = base(d) + k;
+                    act += self.s.values[i];
+                    est += y[i];
+                    *share += self.s.values[i];
+                }
+                from += 1;
+            }
+        }
+        if from > 0 && est > 0.0 {
+            let shares =
+                (act >= 10.0 * day as f64).then(|| shares.iter().map(|v| v / act).collect());
+            return HolidayEffect::Learned {
+                ratio: act / est,
+                shares,
+                from,
+            };
+        }
+        // The last 4 Sundays (cleaned), slot by slot.
+        let mut sum = vec![0.0; day];
+        let mut k = 0;
+        for d in (0..kind.len()).rev() {
+            if k == 4 {
+                break;
+            }
+            if complete[d] && self.s.date_of_day(d).weekday() == Weekday::Sunday {
+                for (j, v) in sum.iter_mut().enumerate() {
+                    *v += y[base(d) + j];
+                }
+                k += 1;
+            }
+        }
+        HolidayEffect::AsSunday(
+            sum.iter()
+                .map(|v| if k > 0 { v / k as f64 } else { 0.0 })
+                .collect(),
+        )
+    }
+
+    fn apply(&self, e: &HolidayEffect, o: usize, f: &mut [f64]) {
+        let day = self.day;
+        let mut i = 0;
+        while i < f.len() {
+            let (date, _) = self.s.when(o + i);
+            let slot = (self.s.first_slot + o + i) % day;
+            let len = (day - slot).min(f.len() - i);
+            if self.known.holidays.contains(&date) {
+                let part = &mut f[i..i + len];
+                match e {
+                    HolidayEffect::Learned { ratio, shares, .. } => match shares {
+                        Some(sh) if slot == 0 && len == day => {
+                            let total: f64 = part.iter().sum::<f64>() * ratio;
+                            for (k, v) in part.iter_mut().enumerate() {
+                                *v = total * sh[k];
+                            }
+                        }
+                        _ => part.iter_mut().for_each(|v| *v *= ratio),
+                    },
+                    HolidayEffect::AsSunday(sun) => {
+                        for (k, v) in part.iter_mut().enumerate() {
+                            *v = sun[slot + k];
+                        }
+                    }
+                }
+            }
+            i += len;
+        }
+    }
+
+    /// The methods `auto` combines at origin `o`, ranked in back-tests
+    /// from 2, 3 and 4 weeks before `o` (windows that end by `o`) on the
+    /// days known to be ordinary before `o`: the best [`COMBINED`] by
+    /// interval WAPE give the shape through each day, the best by daily
+    /// WAPE each day's total.
+    fn choose_at(&self, o: usize) -> Option<(Vec<Method>, Vec<Method>)> {
+        let day = self.day;
+        let (kind, _) = clean::classify(self.s, o, &self.known);
+        let k = Method::CANDIDATES.len();
+        let (mut by_interval, mut by_day) = (vec![0.0; k], vec![0.0; k]);
+        let mut inner = 0;
+        for weeks_back in INNER_WEEKS_BACK {
+            let back = weeks_back * 7 * day;
+            if o < back || o - back < 21 * day {
+                continue;
+            }
+            let io = o - back;
+            let (fcs, _) = self.fit_at(io, TEST_DAYS * day, &Method::CANDIDATES);
+            for (m, f) in fcs.iter().enumerate() {
+                let sc = score(self.s, io, f, |d| kind.get(d).copied());
+                by_interval[m] += sc.wape_interval;
+                by_day[m] += sc.wape_day;
+            }
+            inner += 1;
+        }
+        if inner == 0 {
+            return None;
+        }
+        let best = |t: &[f64]| {
+            let mut order: Vec<usize> = (0..t.len()).collect();
+            order.sort_by(|&a, &b| t[a].total_cmp(&t[b]).then(a.cmp(&b)));
+            order
+                .iter()
+                .take(COMBINED)
+                .map(|&m| Method::CANDIDATES[m])
+                .collect::<Vec<_>>()
+        };
+        Some((best(&by_interval), best(&by_day)))
+    }
+
+    /// The forecast of `choice` from `o` for `h` intervals, what it
+    /// combined (shape, then daily totals), and every candidate's forecast.
+    #[allow(clippy::type_complexity)]
+    fn forecast_at(
+        &self,
+        o: usize,
+        h: usize,
+        choice: Choice,
+    ) -> (Vec<f64>, Vec<Method>, Vec<Vec<f64>>) {
+        match choice {
+            Choice::Only(m) => {
+                let (f, _) = self.fit_at(o, h, &[m]);
+                (f[0].clone(), Vec::new(), f)
+            }
+            Choice::Auto => {
+                let (fcs, _) = self.fit_at(o, h, &Method::CANDIDATES);
+                let (shape, level) = self
+                    .choose_at(o)
+                    .unwrap_or_else(|| (vec![Method::WeekdayMean], vec![Method::WeekdayMean]));
+                let mean_of = |members: &[Method]| {
+                    let mut out = vec![0.0; h];
+                    for m in members {
+                        let k = Method::CANDIDATES
+                            .iter()
+                            .position(|c| c == m)
+                            .expect("a candidate");
+                        for (o, v) in out.iter_mut().zip(&fcs[k]) {
+                            *o += v / members.len() as f64;
+                        }
+                    }
+                    out
+                };
+                let mut out = mean_of(&shape);
+                let totals = mean_of(&level);
+                // Each day's total from the daily ranking, its shape from the
+                // interval ranking.
+                let mut i = 0;
+                while i < h {
+                    let d = self.s.day_of(o + i);
+                    let mut j = i;
+                    while j < h && self.s.day_of(o + j) == d {
+                        j += 1;
+                    }
+                    let (c, t): (f64, f64) = (out[i..j].iter().sum(), totals[i..j].iter().sum());
+                    if c > 0.0 {
+                        out[i..j].iter_mut().for_each(|v| *v *= t / c);
+                    }
+                    i = j;
+                }
+                let mut members = shape;
+                for m in level {
+                    if !members.contains(&m) {
+                        members.push(m);
+                    }
+                }
+                (out, members, fcs)
+            }
+        }
+    }
+}
+
+/// Scores of one forecast from value `o` against the series, on the days
+/// `kind_of` says are ordinary (and on all days).
+struct Score {
+    wape_interval: f64,
+    mape_interval: f64,
+    wape_day: f64,
+    mape_day: f64,
+    wape_interval_all: f64,
+    wape_day_all: f64,
+    /// Intervals scored: (forecast, actual).
+    scored: Vec<(f64, f64)>,
+}
+
+fn score(s: &Series, o: usize, f: &[f64], kind_of: impl Fn(usize) -> Option<DayKind>) -> Score {
+    let day = s.slots_per_day;
+    let n = f.len().min(s.values.len().saturating_sub(o));
+    let (mut ae, mut at, mut ape, mut apn) = (0.0, 0.0, 0.0, 0usize);
+    let (mut ae_all, mut at_all) = (0.0, 0.0);
+    let mut days: Vec<(f64, f64, bool, usize)> = Vec::new(); // (actual, forecast, ordinary, slots)
+    let mut scored = Vec::new();
+    for (i, &p) in f.iter().enumerate().take(n) {
+        let a = s.values[o + i];
+        let d = s.day_of(o + i);
+        let ordinary = kind_of(d).is_none_or(|k| k == DayKind::Ordinary);
+        ae_all += (a - p).abs();
+        at_all += a;
+        if ordinary {
+            ae += (a - p).abs();
+            at += a;
+            if a > 0.0 {
+                ape += (a - p).abs() / a;
+                apn += 1;
+            }
+            scored.push((p, a));
+        }
+        let k = d - s.day_of(o);
+        if days.len() <= k {
+            days.push((0.0, 0.0, ordinary, 0));
+        }
+        days[k].0 += a;
+        days[k].1 += p;
+        days[k].3 += 1;
+    }
+    let whole: Vec<&(f64, f64, bool, usize)> = days.iter().filter(|d| d.3 == day).collect();
+    let wape = |v: &[&&(f64, f64, bool, usize)]| {
+        let t: f64 = v.iter().map(|d| d.0).sum();
+        if t > 0.0 {
+            v.iter().map(|d| (d.0 - d.1).abs()).sum::<f64>() / t
+        } else {
+            0.0
+        }
+    };
+    let ord: Vec<&&(f64, f64, bool, usize)> = whole.iter().filter(|d| d.2).collect();
+    let all: Vec<&&(f64, f64, bool, usize)> = whole.iter().collect();
+    let with_calls: Vec<f64> = ord
+        .iter()
+        .filter(|d| d.0 > 0.0)
+        .map(|d| (d.0 - d.1).abs() / d.0)
+        .collect();
+    Score {
+        wape_interval: if at > 0.0 { ae / at } else { 0.0 },
+        mape_interval: if apn > 0 { ape / apn as f64 } else { 0.0 },
+        wape_day: wape(&ord),
+        mape_day: if with_calls.is_empty() {
+            0.0
+        } else {
+            with_calls.iter().sum::<f64>() / with_calls.len() as f64
+        },
+        wape_interval_all: if at_all > 0.0 { ae_all / at_all } else { 0.0 },
+        wape_day_all: wape(&all),
+        scored,
+    }
+}
+
+fn accuracy(method: Method, scores: &[Score]) -> Accuracy {
+    let m = |f: fn(&Score) -> f64| scores.iter().map(f).sum::<f64>() / scores.len().max(1) as f64;
+    let wi: Vec<f64> = scores.iter().map(|s| s.wape_interval).collect();
+    let wd: Vec<f64> = scores.iter().map(|s| s.wape_day).collect();
+    Accuracy {
+        method,
+        wape_interval: m(|s| s.wape_interval),
+        mape_interval: m(|s| s.mape_interval),
+        wape_day: m(|s| s.wape_day),
+        mape_day: m(|s| s.mape_day),
+        wape_interval_spread: Spread::of(&wi),
+        wape_day_spread: Spread::of(&wd),
+        wape_interval_all_days: m(|s| s.wape_interval_all),
+        wape_day_all_days: m(|s| s.wape_day_all),
+    }
+}
 
 /// Forecasts `horizon_days` of intervals after the history.
 pub fn forecast(
     s: &Series,
     horizon_days: usize,
-    choice: Choice,
+    opts: &Options,
 ) -> Result<Forecast, ForecastError> {
     if horizon_days == 0 || horizon_days > MAX_HORIZON_DAYS {
         return Err(ForecastError::Horizon(format!(
             "must be 1 to {MAX_HORIZON_DAYS} days"
         )));
     }
-    let day = s.slots_per_day;
-    let horizon = horizon_days * day;
-    let n = s.values.len();
-    let weeks = n / (7 * day);
-    // Too short for weekly methods and a back-test: a daily average.
-    if weeks < 2 + TEST_DAYS / 7 {
-        if n < day {
-            return Err(ForecastError::Other(
-                "the history is shorter than a day".into(),
-            ));
+    if opts.origins == 0 || opts.origins > MAX_ORIGINS {
+        return Err(ForecastError::Other(format!(
+            "origins: must be 1 to {MAX_ORIGINS}"
+        )));
+    }
+    for (name, list) in [
+        ("holidays", &opts.holidays),
+        ("exclude", &opts.exclude),
+        ("ordinary", &opts.ordinary),
+    ] {
+        if list.len() > MAX_DATES {
+            return Err(ForecastError::Other(format!(
+                "{name}: more than {MAX_DATES} dates"
+            )));
         }
-        let note = format!("history of {} days is shorter than {} weeks: daily average of the last days, without a back-test", n / day, 2 + TEST_DAYS / 7);
+    }
+    let day = s.slots_per_day;
+    let n = s.values.len();
+    if n < day {
+        return Err(ForecastError::Other(
+            "the history is shorter than a day".into(),
+        ));
+    }
+    let horizon = horizon_days * day;
+    let last_date = s.when(n + horizon).0;
+    let mut known = Known {
+        holidays: opts.holidays.iter().copied().collect(),
+        excluded: opts.exclude.iter().copied().collect(),
+        ordinary: opts.ordinary.iter().copied().collect(),
+        detect: opts.detect_anomalies,
+    };
+    if opts.england_and_wales {
+        known
+            .holidays
+            .extend(flow::holidays::england_and_wales_between(
+                s.first_date,
+                last_date,
+            ));
+    }
+    let ctx = Ctx { s, known, day };
+    let mut notes = s.notes.clone();
+    let (kind, anomalies) = clean::classify(s, n, &ctx.known);
+    let holidays_in_history: Vec<Date> = (0..kind.len())
+        .filter(|&d| kind[d] == DayKind::Holiday)
+        .map(|d| s.date_of_day(d))
+        .collect();
+    let holidays_in_horizon: Vec<Date> = ctx
+        .known
+        .holidays
+        .iter()
+        .copied()
+        .filter(|d| *d >= s.when(n).0 && *d < last_date)
+        .collect();
+    let days_of_history = n / day;
+    // Too short for weekly methods: a daily average.
+    if days_of_history < MIN_TRAIN_DAYS {
+        let (kind, _) = clean::classify(s, n, &ctx.known);
+        let y = clean::refill(s, n, &kind);
+        let values = methods::run(Method::DailyAverage, &y, horizon, day);
         return Ok(Forecast {
             method: Method::DailyAverage,
-            why: note,
+            combined: Vec::new(),
+            why: format!("history of {days_of_history} days is shorter than 4 weeks: daily average of the last days, without a back-test"),
             backtest: Vec::new(),
             test_days: 0,
-            values: run(Method::DailyAverage, s, horizon),
+            origins: Vec::new(),
+            runs: Vec::new(),
+            bands: bands::bands(&values, &[]),
+            values,
+            anomalies,
+            holidays_in_history,
+            holidays_in_horizon,
+            notes,
         });
     }
+    // Origins a week apart, the last a whole test before the last whole day.
+    let end = n - (s.first_slot + n) % day;
     let test = TEST_DAYS * day;
-    let train = Series {
-        values: s.values[..n - test].to_vec(),
-        ..s.clone()
-    };
-    let actual = &s.values[n - test..];
-    let candidates: Vec<Method> = match choice {
-        Choice::Auto => vec![Method::SeasonalAverage, Method::HoltWinters],
+    let mut origins: Vec<usize> = (0..opts.origins)
+        .filter_map(|k| end.checked_sub(test + k * 7 * day))
+        .filter(|&o| o >= MIN_TRAIN_DAYS * day)
+        .collect();
+    origins.reverse();
+    if origins.len() < opts.origins {
+        notes.push(format!(
+            "{} back-test origin{} of the {} asked: the history has {} whole days, and each origin needs {} days before it and {} after",
+            origins.len(),
+            if origins.len() == 1 { "" } else { "s" },
+            opts.origins,
+            end / day,
+            MIN_TRAIN_DAYS,
+            TEST_DAYS
+        ));
+    }
+    let candidates: Vec<Method> = match opts.choice {
+        Choice::Auto => Method::CANDIDATES.to_vec(),
         Choice::Only(m) => vec![m],
     };
-    let mask = &s.excluded[n - test..];
-    let backtest: Vec<Accuracy> = candidates
-        .iter()
-        .map(|&m| accuracy(m, actual, &run(m, &train, test), mask, day))
-        .collect();
-    let best = backtest
-        .iter()
-        .min_by(|a, b| {
-            a.wape_interval
-                .partial_cmp(&b.wape_interval)
-                .expect("finite")
-        })
-        .expect("at least one method")
-        .method;
-    let why = match choice {
-        Choice::Auto => {
-            format!("auto: lowest interval WAPE over the last {TEST_DAYS} days held back")
+    let truth = |d: usize| kind.get(d).copied();
+    let mut chosen_scores = Vec::new();
+    let mut each: Vec<Vec<Score>> = candidates.iter().map(|_| Vec::new()).collect();
+    let mut runs = Vec::new();
+    for &o in &origins {
+        let (f, members, fcs) = ctx.forecast_at(o, test, opts.choice);
+        chosen_scores.push(score(s, o, &f, truth));
+        if opts.choice == Choice::Auto {
+            for (k, fc) in fcs.iter().enumerate() {
+                each[k].push(score(s, o, fc, truth));
+            }
         }
-        Choice::Only(_) => "as asked".to_string(),
+        runs.push(Run {
+            origin: s.when(o).0,
+            start: o,
+            values: f,
+            combined: members,
+        });
+    }
+    let (values, combined, _) = ctx.forecast_at(n, horizon, opts.choice);
+    let method = match opts.choice {
+        Choice::Auto => Method::Combination,
+        Choice::Only(m) => m,
     };
+    let mut backtest = Vec::new();
+    if !origins.is_empty() {
+        backtest.push(accuracy(method, &chosen_scores));
+        if opts.choice == Choice::Auto {
+            for (k, m) in candidates.iter().enumerate() {
+                backtest.push(accuracy(*m, &each[k]));
+            }
+        }
+    }
+    let errors: Vec<bands::Errors> = chosen_scores
+        .iter()
+        .map(|sc| bands::Errors {
+            forecast: sc.scored.iter().map(|x| x.0).collect(),
+            actual: sc.scored.iter().map(|x| x.1).collect(),
+        })
+        .collect();
+    let bands = bands::bands(&values, &errors);
+    let why = match opts.choice {
+        Choice::Auto if combined.len() > 1 => format!(
+            "auto: the mean of the {} methods with the lowest interval and daily WAPE in back-tests from 2, 3 and 4 weeks before the end ({}); the same rule at every back-test origin",
+            combined.len(),
+            combined.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        Choice::Auto => "auto: the history is too short to compare methods; the weekday mean".into(),
+        Choice::Only(_) => "as asked".into(),
+    };
+    if !holidays_in_horizon.is_empty() {
+        let (_, effect) = ctx.fit_at(n, horizon, &[]);
+        notes.push(match effect {
+            Some(HolidayEffect::Learned { ratio, shares, from }) => format!(
+                "holidays ahead ({}) forecast from the {from} holiday{} in the history: {:.0}% of an ordinary day{}",
+                holidays_in_horizon.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+                if from == 1 { "" } else { "s" },
+                ratio * 100.0,
+                if shares.is_some() { ", with their own shape through the day" } else { "" }
+            ),
+            _ => format!(
+                "holidays ahead ({}) forecast as the mean of the last 4 Sundays: the history has no holiday to learn from",
+                holidays_in_horizon.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    if !anomalies.is_empty() {
+        notes.push(format!(
+            "{} day{} not like {} weekday refilled for fitting and left out of scoring: {}",
+            anomalies.len(),
+            if anomalies.len() == 1 { "" } else { "s" },
+            if anomalies.len() == 1 { "its" } else { "their" },
+            anomalies
+                .iter()
+                .map(|a| format!("{} ({:.0}% of usual)", a.date, a.ratio * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     Ok(Forecast {
-        method: best,
+        method,
+        combined,
         why,
         backtest,
-        test_days: TEST_DAYS,
-        values: run(best, s, horizon),
+        test_days: if origins.is_empty() { 0 } else { TEST_DAYS },
+        origins: runs.iter().map(|r| r.origin).collect(),
+        runs,
+        values,
+        bands,
+        anomalies,
+        holidays_in_history,
+        holidays_in_horizon,
+        notes,
     })
 }
 

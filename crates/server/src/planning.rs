@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use forecast::{Choice, Method, Series};
+use forecast::{Choice, Method, Options, Series};
 use jiff::civil::{Date, Time};
 use model::Timestamp;
 use schemars::JsonSchema;
@@ -58,9 +58,25 @@ pub(crate) struct PlanBody {
     horizon_days: usize,
     #[serde(default)]
     method: Option<String>,
-    /// Dates left out of fitting and scoring (holidays, known events).
+    /// Dates left out of fitting and scoring (an outage, an event).
     #[serde(default)]
     exclude: Vec<String>,
+    /// The service's own holidays, beside the calendar's: learned from
+    /// the history, forecast ahead from past holidays.
+    #[serde(default)]
+    holidays: Vec<String>,
+    /// Dates that look odd but are ordinary (anomalies rejected).
+    #[serde(default)]
+    ordinary: Vec<String>,
+    /// `england-and-wales` (default) or `none`.
+    #[serde(default)]
+    calendar: Option<String>,
+    /// Look for days unlike their weekday (default true).
+    #[serde(default = "yes")]
+    detect_anomalies: bool,
+    /// Back-test origins, a week apart (default 8).
+    #[serde(default = "eight")]
+    origins: usize,
     service: ServiceBody,
     /// `who,date,start,end[,break_start,break_end[,site]]`.
     #[serde(default)]
@@ -81,6 +97,12 @@ pub(crate) struct PlanBody {
     channel: Option<crate::wire::Channel>,
 }
 
+fn yes() -> bool {
+    true
+}
+fn eight() -> usize {
+    forecast::ORIGINS
+}
 fn thirty() -> u32 {
     30
 }
@@ -202,10 +224,29 @@ fn finite(x: f64) -> Option<f64> {
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct Accuracy {
     method: &'static str,
+    /// Means over the back-test origins, on ordinary days.
     wape_interval: Option<f64>,
     mape_interval: Option<f64>,
     wape_day: Option<f64>,
     mape_day: Option<f64>,
+    /// The best and worst origin.
+    wape_interval_min: Option<f64>,
+    wape_interval_max: Option<f64>,
+    wape_day_min: Option<f64>,
+    wape_day_max: Option<f64>,
+    /// Scored on every day, holidays and anomalies included.
+    wape_interval_all_days: Option<f64>,
+    wape_day_all_days: Option<f64>,
+}
+
+/// A day found not to look like its weekday.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Anomaly {
+    date: String,
+    calls: Option<f64>,
+    /// The median of the same weekday in the weeks around it.
+    expected: Option<f64>,
+    ratio: Option<f64>,
 }
 
 /// The chosen method's forecast for a held-back interval, and what
@@ -249,11 +290,19 @@ pub(crate) struct Interval {
     interval_start: String,
     /// Contacts expected.
     forecast: Option<f64>,
+    /// The 80% and 95% prediction intervals.
+    lo80: Option<f64>,
+    hi80: Option<f64>,
+    lo95: Option<f64>,
+    hi95: Option<f64>,
     aht_seconds: Option<f64>,
     /// Agents needed on the phones (Erlang C / A).
     agents: u32,
     /// Agents to schedule (with shrinkage).
     required: u32,
+    /// Agents needed, and to schedule, for the top of the 80% band.
+    agents_hi80: u32,
+    required_hi80: u32,
     /// On the rota.
     on_duty: u32,
     /// With a what-if: the simulation's prediction.
@@ -310,11 +359,24 @@ pub(crate) struct Plan {
     dimension: crate::wire::Dimension,
     /// Where the handle time came from.
     handle_time: &'static str,
-    /// `seasonal-average`, `holt-winters` or `daily-average`.
+    /// `combination` (auto), one method's name, or `daily-average`.
     method: &'static str,
+    /// The methods averaged, for a combination.
+    combined: Vec<&'static str>,
     why: String,
+    /// The method used first, then every candidate.
     backtest: Vec<Accuracy>,
     test_days: usize,
+    /// First day of each back-test.
+    origins: Vec<String>,
+    /// Share of back-test intervals inside the 80% and 95% bands.
+    coverage80: Option<f64>,
+    coverage95: Option<f64>,
+    anomalies: Vec<Anomaly>,
+    holidays_in_history: Vec<String>,
+    holidays_in_horizon: Vec<String>,
+    /// Repairs, fallbacks and how holidays ahead were forecast.
+    notes: Vec<String>,
     backtest_series: Vec<BacktestPoint>,
     intervals: Vec<Interval>,
     coverage: Coverage,
@@ -359,21 +421,53 @@ pub(crate) async fn plan(
     let bad = |m: String| error(StatusCode::UNPROCESSABLE_ENTITY, m);
     let choice = match b.method.as_deref() {
         None | Some("auto") => Choice::Auto,
-        Some("seasonal-average") => Choice::Only(Method::SeasonalAverage),
-        Some("holt-winters") => Choice::Only(Method::HoltWinters),
-        Some(m) => {
-            return bad(format!(
-                "method: '{m}' is not auto, seasonal-average or holt-winters"
-            ))
-        }
+        Some(m) => match Method::parse(m) {
+            Some(m) => Choice::Only(m),
+            None => {
+                return bad(format!(
+                    "method: '{m}' is not auto or one of {}",
+                    Method::CANDIDATES.map(|m| m.as_str()).join(", ")
+                ))
+            }
+        },
     };
-    let mut exclude = Vec::new();
-    for d in &b.exclude {
-        match d.parse::<Date>() {
-            Ok(d) => exclude.push(d),
-            Err(_) => return bad(format!("exclude: '{d}' is not a date like 2026-12-25")),
+    let mut lists: [Vec<Date>; 3] = Default::default();
+    for (k, (name, list)) in [
+        ("exclude", &b.exclude),
+        ("holidays", &b.holidays),
+        ("ordinary", &b.ordinary),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if list.len() > forecast::MAX_DATES {
+            return bad(format!("{name}: more than {} dates", forecast::MAX_DATES));
+        }
+        for d in list {
+            match d.parse::<Date>() {
+                Ok(d) => lists[k].push(d),
+                Err(_) => return bad(format!("{name}: '{d}' is not a date like 2026-12-25")),
+            }
         }
     }
+    let [exclude, holidays, ordinary] = lists;
+    let england_and_wales = match b.calendar.as_deref() {
+        None | Some("england-and-wales") => true,
+        Some("none") => false,
+        Some(c) => return bad(format!("calendar: '{c}' is not england-and-wales or none")),
+    };
+    if b.origins == 0 || b.origins > forecast::MAX_ORIGINS {
+        return bad(format!("origins: must be 1 to {}", forecast::MAX_ORIGINS));
+    }
+    let opts = Options {
+        choice,
+        england_and_wales,
+        holidays,
+        exclude,
+        ordinary,
+        detect_anomalies: b.detect_anomalies,
+        origins: b.origins,
+    };
     let own = b.history_csv.is_none();
     if !own && (b.queue.is_some() || b.channel.is_some()) {
         return bad("queue: a queue or channel applies to the server's own arrivals, not an uploaded history".into());
@@ -427,30 +521,29 @@ pub(crate) async fn plan(
                 if own { " (own arrivals)" } else { "_csv" }
             )))
         );
-        let series = series.without_dates(&exclude);
-        let f = tryr!(forecast::forecast(&series, b.horizon_days, choice)
-            .map_err(|e| bad(format!("horizon_days: {e}"))));
-        // The back-test window: what the chosen method would have said for the
-        // last days held back, against what happened.
+        let f = tryr!(
+            forecast::forecast(&series, b.horizon_days, &opts).map_err(|e| bad(match e {
+                forecast::ForecastError::Horizon(_) => format!("horizon_days: {e}"),
+                _ => format!("history: {e}"),
+            }))
+        );
+        // The last back-test: what the method said for the last days held
+        // back, against what happened.
         let n = series.values.len();
-        let test = f.test_days * series.slots_per_day;
         let mut backtest_series = Vec::new();
-        if test > 0 && test < n {
-            let train = Series {
-                values: series.values[..n - test].to_vec(),
-                excluded: series.excluded[..n - test].to_vec(),
-                ..series.clone()
-            };
-            if let Ok(back) = forecast::forecast(&train, f.test_days, Choice::Only(f.method)) {
-                for (k, v) in back.values.iter().enumerate() {
-                    let (d, t) = series.when(n - test + k);
-                    backtest_series.push(BacktestPoint {
-                        date: d.to_string(),
-                        interval_start: hhmm(t),
-                        actual: finite(series.values[n - test + k]),
-                        forecast: finite((v * 100.0).round() / 100.0),
-                    });
+        if let Some(run) = f.runs.last() {
+            for (k, v) in run.values.iter().enumerate() {
+                let i = run.start + k;
+                if i >= n {
+                    break;
                 }
+                let (d, t) = series.when(i);
+                backtest_series.push(BacktestPoint {
+                    date: d.to_string(),
+                    interval_start: hhmm(t),
+                    actual: finite(series.values[i]),
+                    forecast: finite((v * 100.0).round() / 100.0),
+                });
             }
         }
         let (d0, t0) = series.when(n);
@@ -481,6 +574,12 @@ pub(crate) async fn plan(
             )
         };
         let need = tryr!(plan::requirement(&profile, &service, Some(&aht))
+            .map_err(|e| bad(format!("service: {e}"))));
+        let upper = plan::Profile {
+            calls: f.bands.hi80.clone(),
+            ..profile.clone()
+        };
+        let need_hi = tryr!(plan::requirement(&upper, &service, Some(&aht))
             .map_err(|e| bad(format!("service: {e}"))));
         let shifts = match &b.rota_csv {
             Some(text) => tryr!(plan::parse_rota(text).map_err(|e| bad(format!("rota_csv: {e}")))),
@@ -560,9 +659,15 @@ pub(crate) async fn plan(
                     date: d.to_string(),
                     interval_start: t,
                     forecast: finite((f.values[i] * 100.0).round() / 100.0),
+                    lo80: finite((f.bands.lo80[i] * 100.0).round() / 100.0),
+                    hi80: finite((f.bands.hi80[i] * 100.0).round() / 100.0),
+                    lo95: finite((f.bands.lo95[i] * 100.0).round() / 100.0),
+                    hi95: finite((f.bands.hi95[i] * 100.0).round() / 100.0),
                     aht_seconds: finite((aht[i] * 10.0).round() / 10.0),
                     agents: need[i].agents,
                     required: need[i].scheduled,
+                    agents_hi80: need_hi[i].agents,
+                    required_hi80: need_hi[i].scheduled,
                     on_duty: on_duty[i],
                     predicted: whatif
                         .as_ref()
@@ -579,6 +684,7 @@ pub(crate) async fn plan(
             dimension: crate::wire::Dimension::from(&dim),
             handle_time: aht_how,
             method: f.method.as_str(),
+            combined: f.combined.iter().map(|m| m.as_str()).collect(),
             why: f.why.clone(),
             backtest: f
                 .backtest
@@ -589,9 +695,39 @@ pub(crate) async fn plan(
                     mape_interval: finite(a.mape_interval),
                     wape_day: finite(a.wape_day),
                     mape_day: finite(a.mape_day),
+                    wape_interval_min: finite(a.wape_interval_spread.min),
+                    wape_interval_max: finite(a.wape_interval_spread.max),
+                    wape_day_min: finite(a.wape_day_spread.min),
+                    wape_day_max: finite(a.wape_day_spread.max),
+                    wape_interval_all_days: finite(a.wape_interval_all_days),
+                    wape_day_all_days: finite(a.wape_day_all_days),
                 })
                 .collect(),
             test_days: f.test_days,
+            origins: f.origins.iter().map(|d| d.to_string()).collect(),
+            coverage80: f.bands.coverage80.and_then(finite),
+            coverage95: f.bands.coverage95.and_then(finite),
+            anomalies: f
+                .anomalies
+                .iter()
+                .map(|a| Anomaly {
+                    date: a.date.to_string(),
+                    calls: finite(a.calls),
+                    expected: finite(a.expected),
+                    ratio: finite(a.ratio),
+                })
+                .collect(),
+            holidays_in_history: f
+                .holidays_in_history
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
+            holidays_in_horizon: f
+                .holidays_in_horizon
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
+            notes: f.notes.clone(),
             backtest_series,
             intervals,
             coverage: Coverage::from(&coverage),

@@ -968,11 +968,14 @@ function lineChart(labels, series, description, yMax) {
       if (v === null || v === undefined) flush(); else run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`);
     });
     flush();
+    if (!s.name) return;
     add('rect', { x: pad + k * 220, y: 6, width: 14, height: 4, fill: s.colour });
     add('text', { x: pad + 18 + k * 220, y: 12, 'font-size': 12 }, s.name);
   });
   return svg;
 }
+
+const dateList = (id) => $(id).value.split(',').map((s) => s.trim()).filter(Boolean);
 
 async function planningPage() {
   const form = $('#plan-form');
@@ -992,7 +995,8 @@ async function planningPage() {
     const num = (id) => Number($(id).value);
     const body = {
       interval_minutes: num('#p-interval'), horizon_days: num('#p-horizon'), method: $('#p-method').value,
-      exclude: $('#p-exclude').value.split(',').map((s) => s.trim()).filter(Boolean),
+      exclude: dateList('#p-exclude'), holidays: dateList('#p-holidays'), ordinary: dateList('#p-ordinary'),
+      calendar: $('#p-calendar').value,
       service: { aht_seconds: num('#p-aht'), patience_seconds: num('#p-patience'), target: num('#p-target') / 100,
         target_seconds: num('#p-within'), shrinkage: num('#p-shrinkage') / 100, max_occupancy: num('#p-occupancy') / 100 },
       suggest: $('#p-suggest').checked, publish: $('#p-publish').checked,
@@ -1020,27 +1024,42 @@ async function planningPage() {
 
 function renderPlan(p) {
   const out = [];
-  const acc = el('table', {}, el('thead', {}, el('tr', {}, ['Method', 'WAPE per interval', 'WAPE per day', 'MAPE per interval', 'MAPE per day'].map((h) => el('th', {}, h)))),
-    el('tbody', {}, p.backtest.map((b) => el('tr', {}, el('td', {}, label(b.method) + (b.method === p.method ? ' (chosen)' : '')),
-      el('td', {}, pct(b.wape_interval)), el('td', {}, pct(b.wape_day)), el('td', {}, pct(b.mape_interval)), el('td', {}, pct(b.mape_day))))));
+  const range = (lo, hi) => `${pct(lo)}–${pct(hi)}`;
+  const acc = el('table', {}, el('thead', {}, el('tr', {}, ['Method', 'WAPE per interval', 'best–worst back-test', 'WAPE per day', 'best–worst back-test', 'Every day counted (interval / day)'].map((h) => el('th', {}, h)))),
+    el('tbody', {}, p.backtest.map((b, i) => el('tr', {}, el('td', {}, label(b.method) + (i === 0 ? ' (used)' : '')),
+      el('td', {}, pct(b.wape_interval)), el('td', {}, range(b.wape_interval_min, b.wape_interval_max)),
+      el('td', {}, pct(b.wape_day)), el('td', {}, range(b.wape_day_min, b.wape_day_max)),
+      el('td', {}, `${pct(b.wape_interval_all_days)} / ${pct(b.wape_day_all_days)}`)))));
+  const odd = p.anomalies.length
+    ? el('div', { id: 'plan-anomalies' }, el('p', {}, `${p.anomalies.length} days did not look like their weekday: refilled for fitting and left out of the scores. Add a date to "ordinary" to keep it, or to "leave out" to confirm it.`),
+      el('ul', {}, p.anomalies.map((a) => el('li', {}, `${a.date}: ${Math.round(a.calls)} calls, about ${Math.round(a.expected)} usual (${pct(a.ratio)})`))))
+    : '';
   out.push(el('section', { class: 'card', id: 'plan-method' }, el('h2', {}, 'Forecast'),
-    el('p', {}, `Method: ${label(p.method)} — ${p.why}. Source: ${p.source}. Handle time: ${p.handle_time}.`),
-    p.backtest.length ? [el('p', {}, `Accuracy on the last ${p.test_days} days held back:`), acc] : ''));
+    el('p', {}, `Method: ${label(p.method)}${p.combined.length ? ` (${p.combined.map(label).join(', ')})` : ''} — ${p.why}. Source: ${p.source}. Handle time: ${p.handle_time}.`),
+    p.backtest.length ? [el('p', {}, `Accuracy over ${p.origins.length} back-tests of ${p.test_days} days each, from ${p.origins[0]} to ${p.origins[p.origins.length - 1]}, on ordinary days; each back-test saw only the days before it:`), acc] : '',
+    p.coverage80 !== null ? el('p', {}, `The 80% band held ${pct(p.coverage80)} and the 95% band ${pct(p.coverage95)} of what happened in the back-tests.`) : '',
+    p.holidays_in_horizon.length ? el('p', {}, `Holidays ahead: ${p.holidays_in_horizon.join(', ')}.`) : '',
+    odd, p.notes.length ? el('ul', { id: 'plan-notes' }, p.notes.map((n) => el('li', {}, n))) : ''));
   if (p.backtest_series.length) {
     const bs = p.backtest_series;
-    out.push(el('section', { class: 'card' }, el('h2', {}, 'Forecast against actual (the days held back)'),
+    out.push(el('section', { class: 'card' }, el('h2', {}, 'Forecast against actual (the last back-test)'),
       lineChart(bs.map((r) => `${r.date.slice(5)} ${r.interval_start}`),
         [{ name: 'actual calls', values: bs.map((r) => r.actual), colour: '#0b0c0c' },
           { name: 'forecast', values: bs.map((r) => r.forecast), colour: '#1d4f91', dash: '6 3' }],
-        'Actual calls and the forecast per interval over the back-test days')));
+        'Actual calls and the forecast per interval over the last back-test')));
   }
   const iv = p.intervals;
   const labels = iv.map((r) => `${r.date.slice(5)} ${r.interval_start}`);
   out.push(el('section', { class: 'card', id: 'plan-requirement' }, el('h2', {}, 'Staff required against the rota'),
-    lineChart(labels, [{ name: 'forecast calls', values: iv.map((r) => r.forecast), colour: '#9fb8d9' },
-      { name: 'people required', values: iv.map((r) => r.required), colour: '#b10e1e' },
+    lineChart(labels, [{ name: 'forecast calls', values: iv.map((r) => r.forecast), colour: '#1d4f91' },
+      { name: '80% band', values: iv.map((r) => r.lo80), colour: '#9fb8d9', dash: '2 2' },
+      { name: '', values: iv.map((r) => r.hi80), colour: '#9fb8d9', dash: '2 2' },
+      { name: '95% band', values: iv.map((r) => r.hi95), colour: '#c8d6ea', dash: '1 3' }],
+    'Forecast calls per interval with the 80% band (dotted, both edges) and the top of the 95% band'),
+    lineChart(labels, [{ name: 'people required', values: iv.map((r) => r.required), colour: '#b10e1e' },
+      { name: 'for the 80% band top', values: iv.map((r) => r.required_hi80), colour: '#d4351c', dash: '2 2' },
       { name: 'people on the rota', values: iv.map((r) => r.on_duty), colour: '#00703c', dash: '5 3' }],
-    'Forecast calls, people required and people on the rota per interval'),
+    'People required for the forecast and for the top of its 80% band, and people on the rota, per interval'),
     el('p', {}, `The rota covers ${pct(p.coverage.covered_share)} of the requirement: ${p.coverage.understaffed_slots} intervals short (${p.coverage.short} person-intervals), ${p.coverage.overstaffed_slots} over.`),
     p.suggested_shifts ? el('p', { id: 'plan-suggested' }, `${p.suggested_shifts.length} suggested 8-hour shifts bring it to ${pct(p.coverage_with_suggestions.covered_share)} covered.`) : ''));
   if (p.whatif) {

@@ -228,20 +228,27 @@ pub fn run(a: StaffArgs) -> Result<String> {
             }
         }
         (None, Some(path)) => {
-            let rows = read_calls_csv(path)?;
+            let (rows, has_band) = read_calls_csv(path)?;
             let mut results = Vec::new();
-            for (date, start, calls) in &rows {
-                let r = if *calls == 0.0 {
+            let solve_or_none = |calls: f64| -> Result<Option<(Performance, u32)>> {
+                Ok(if calls == 0.0 {
                     None
                 } else {
-                    Some(solve(&s, *calls, a.agents)?)
-                };
-                results.push((date, start, calls, r));
+                    Some(solve(&s, calls, a.agents)?)
+                })
+            };
+            for (date, start, calls, hi) in &rows {
+                let r = solve_or_none(*calls)?;
+                let upper = hi.map(solve_or_none).transpose()?.flatten();
+                results.push((date, start, calls, r, *hi, upper));
             }
+            let staff_of = |r: &Option<(Performance, u32)>| {
+                r.as_ref().map_or((0, 0), |(p, sch)| (p.agents, *sch))
+            };
             if a.json {
                 let v: Vec<serde_json::Value> = results
                     .iter()
-                    .map(|(d, st, c, r)| {
+                    .map(|(d, st, c, r, hi, upper)| {
                         let mut obj = match r {
                             Some((perf, sch)) => to_json(perf, *sch, &s),
                             None => json!({ "agents": 0, "scheduled_staff": 0 }),
@@ -249,18 +256,35 @@ pub fn run(a: StaffArgs) -> Result<String> {
                         obj["date"] = json!(d);
                         obj["interval_start"] = json!(st);
                         obj["calls"] = json!(c);
+                        if let Some(hi) = hi {
+                            let (ag, sch) = staff_of(upper);
+                            obj["hi80"] =
+                                json!({ "calls": hi, "agents": ag, "scheduled_staff": sch });
+                        }
                         obj
                     })
                     .collect();
                 out = serde_json::to_string_pretty(&v)? + "\n";
             } else {
-                out.push_str("date,interval_start,calls,agents,scheduled_staff,service_level,asa_seconds,occupancy,abandon_probability\n");
-                for (d, st, c, r) in results {
+                out.push_str("date,interval_start,calls,agents,scheduled_staff,service_level,asa_seconds,occupancy,abandon_probability");
+                out.push_str(if has_band {
+                    ",calls_hi80,agents_hi80,scheduled_staff_hi80\n"
+                } else {
+                    "\n"
+                });
+                for (d, st, c, r, hi, upper) in results {
+                    let band = match hi {
+                        Some(hi) => {
+                            let (ag, sch) = staff_of(&upper);
+                            format!(",{hi},{ag},{sch}")
+                        }
+                        None => String::new(),
+                    };
                     match r {
                         Some((p, sch)) => {
                             let _ = writeln!(
                                 out,
-                                "{d},{st},{c},{},{sch},{:.4},{:.2},{:.4},{}",
+                                "{d},{st},{c},{},{sch},{:.4},{:.2},{:.4},{}{band}",
                                 p.agents,
                                 p.service_level,
                                 p.asa_seconds,
@@ -270,7 +294,7 @@ pub fn run(a: StaffArgs) -> Result<String> {
                             );
                         }
                         None => {
-                            let _ = writeln!(out, "{d},{st},{c},0,0,,,,");
+                            let _ = writeln!(out, "{d},{st},{c},0,0,,,,{band}");
                         }
                     }
                 }
@@ -284,40 +308,70 @@ pub fn run(a: StaffArgs) -> Result<String> {
 /// Most rows read from a CSV of calls per interval.
 const MAX_ROWS: usize = 1_000_000;
 
-fn read_calls_csv(path: &std::path::Path) -> Result<Vec<(String, String, f64)>> {
+/// The rows of a calls CSV: `date,interval_start,calls`, or the
+/// forecast's own output with its bands (`...,lo80,hi80,lo95,hi95`), whose
+/// `hi80` is staffed beside the forecast. Whether the band was there.
+#[allow(clippy::type_complexity)]
+fn read_calls_csv(
+    path: &std::path::Path,
+) -> Result<(Vec<(String, String, f64, Option<f64>)>, bool)> {
     let text = crate::csv::read_limited(path, crate::csv::MAX_BYTES)?;
     let mut rows = Vec::new();
+    let mut width = 3;
+    let mut band: Option<usize> = None;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() || (i == 0 && line.starts_with("date")) {
+        if line.is_empty() {
+            continue;
+        }
+        if i == 0 && line.starts_with("date") {
+            let names = crate::csv::fields(line);
+            width = names.len();
+            band = names.iter().position(|n| *n == "hi80");
+            if width != 3 && band.is_none() {
+                bail!(
+                    "{} line 1: expected date,interval_start,calls or the forecast's date,interval_start,calls,lo80,hi80,lo95,hi95",
+                    path.display()
+                );
+            }
             continue;
         }
         let f = crate::csv::fields(line);
-        if f.len() != 3 {
+        if f.len() != width {
             bail!(
-                "{} line {}: expected date,interval_start,calls, got {} fields",
+                "{} line {}: expected {}, got {} fields",
                 path.display(),
                 i + 1,
+                if width == 3 {
+                    "date,interval_start,calls".to_string()
+                } else {
+                    format!("{width} fields like the header")
+                },
                 f.len()
             );
         }
-        let calls: f64 = f[2].parse().map_err(|_| {
-            anyhow::anyhow!(
-                "{} line {}: calls '{}' is not a number",
-                path.display(),
-                i + 1,
-                f[2]
-            )
-        })?;
-        if !(calls.is_finite() && calls >= 0.0) {
-            bail!(
-                "{} line {}: calls must be zero or more, got {}",
-                path.display(),
-                i + 1,
-                f[2]
-            );
-        }
-        rows.push((f[0].to_string(), f[1].to_string(), calls));
+        let number = |k: usize, what: &str| -> Result<f64> {
+            let x: f64 = f[k].parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "{} line {}: {what} '{}' is not a number",
+                    path.display(),
+                    i + 1,
+                    f[k]
+                )
+            })?;
+            if !(x.is_finite() && x >= 0.0) {
+                bail!(
+                    "{} line {}: {what} must be zero or more, got {}",
+                    path.display(),
+                    i + 1,
+                    f[k]
+                );
+            }
+            Ok(x)
+        };
+        let calls = number(2, "calls")?;
+        let hi = band.map(|k| number(k, "hi80")).transpose()?;
+        rows.push((f[0].to_string(), f[1].to_string(), calls, hi));
         if rows.len() > MAX_ROWS {
             bail!("{}: more than {MAX_ROWS} rows", path.display());
         }
@@ -325,5 +379,5 @@ fn read_calls_csv(path: &std::path::Path) -> Result<Vec<(String, String, f64)>> 
     if rows.is_empty() {
         bail!("{}: no rows", path.display());
     }
-    Ok(rows)
+    Ok((rows, band.is_some()))
 }

@@ -564,13 +564,114 @@ fn forecast_the_shared_bank_data_by_the_contract() {
     ]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], "date,interval_start,calls");
+    assert_eq!(lines[0], "date,interval_start,calls,lo80,hi80,lo95,hi95");
     assert_eq!(lines.len(), 1 + 14 * 48);
     assert!(lines[1].starts_with("1999-10-01,00:00,"), "{}", lines[1]);
+    // Each row's bands are in order around the forecast.
+    for l in &lines[1..] {
+        let v: Vec<f64> = l.split(',').skip(2).map(|x| x.parse().unwrap()).collect();
+        assert!(
+            v[3] <= v[1] && v[1] <= v[0] && v[0] <= v[2] && v[2] <= v[4],
+            "{l}"
+        );
+    }
     assert!(
-        err.contains("back-test seasonal-average") && err.contains("back-test holt-winters"),
+        err.contains("back-test combination")
+            && err.contains("back-test weekday-mean")
+            && err.contains("back-test: 8 origins"),
         "{err}"
     );
+    assert!(err.contains("the 80% band held"), "{err}");
+    // The back-test alone, with every origin's forecast beside what happened.
+    let (code, out, err) = switchboard(&[
+        "forecast",
+        "--history",
+        data,
+        "--interval",
+        "30m",
+        "--horizon",
+        "14d",
+        "--calendar",
+        "none",
+        "--backtest",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 8);
+    assert_eq!(v["runs"][7]["forecast"].as_array().unwrap().len(), 14 * 48);
+    assert_eq!(v["runs"][7]["actual"].as_array().unwrap().len(), 14 * 48);
+    assert!(v["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["date"] == "1999-09-20"));
+    // The forecast's bands staffed beside it.
+    let dir = std::env::temp_dir().join(format!("sb-fc-staff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fc = dir.join("fc.csv");
+    std::fs::write(&fc, lines.join("\n")).unwrap();
+    let (code, out, err) = switchboard(&[
+        "staff",
+        "--calls-csv",
+        fc.to_str().unwrap(),
+        "--interval",
+        "30m",
+        "--aht",
+        "200s",
+        "--target",
+        "80/20",
+        "--patience",
+        "180s",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",calls_hi80,agents_hi80,scheduled_staff_hi80"));
+    let busy: Vec<&str> = out
+        .lines()
+        .find(|l| l.contains(",10:00,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    assert!(
+        busy[11].parse::<u32>().unwrap() > busy[4].parse::<u32>().unwrap(),
+        "{busy:?}"
+    );
+    for (flag, value, problem) in [
+        (
+            "--method",
+            "prophet",
+            "--method: 'prophet' is not auto or one of",
+        ),
+        (
+            "--calendar",
+            "scotland",
+            "--calendar: 'scotland' is not england-and-wales or none",
+        ),
+        (
+            "--holidays",
+            "1999-13-01",
+            "--holidays: '1999-13-01' is not a date",
+        ),
+        ("--origins", "0", "--origins: must be 1 to 52"),
+    ] {
+        let (code, _, err) = switchboard(&[
+            "forecast",
+            "--history",
+            data,
+            "--interval",
+            "30m",
+            "--horizon",
+            "7d",
+            flag,
+            value,
+        ]);
+        assert_ne!(code, 0);
+        assert!(err.contains(problem), "{flag}: {err}");
+    }
     let (code, out, err) = switchboard(&[
         "forecast",
         "--history",

@@ -80,3 +80,89 @@ fn concurrent_planning_runs_are_queued_then_refused_never_failed() {
     }
     kill(server, &data);
 }
+
+#[test]
+fn a_plan_has_eight_back_tests_bands_and_staff_for_the_band_top() {
+    let (data, addr, server) = fresh("planning-bands");
+    let auth = auth_header(addr);
+    let body = |extra: serde_json::Value| {
+        let mut b = json!({
+            "history_csv": history(), "interval_minutes": 30, "horizon_days": 7,
+            "service": {"aht_seconds": 240, "patience_seconds": 90, "target": 0.8,
+                        "target_seconds": 20, "shrinkage": 0.3, "max_occupancy": 0.9},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b.to_string()
+    };
+    let (st, _, text) = http_with(
+        addr,
+        "POST",
+        "/api/v1/planning",
+        Some(&body(json!({"holidays": ["2026-09-30"]}))),
+        &auth,
+    )
+    .unwrap();
+    assert_eq!(st, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["method"], "combination");
+    assert_eq!(v["origins"].as_array().unwrap().len(), 8);
+    let used = &v["backtest"][0];
+    assert!(used["wape_interval_min"].as_f64().unwrap() <= used["wape_interval"].as_f64().unwrap());
+    assert!(used["wape_interval"].as_f64().unwrap() <= used["wape_interval_max"].as_f64().unwrap());
+    assert!(
+        v["coverage80"].as_f64().unwrap() > 0.5,
+        "{}",
+        v["coverage80"]
+    );
+    // England and Wales bank holidays in the history (2026's are there).
+    let hol: Vec<&str> = v["holidays_in_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        hol.contains(&"2026-08-31") && hol.contains(&"2026-09-30"),
+        "{hol:?}"
+    );
+    let mut above = 0;
+    for i in v["intervals"].as_array().unwrap() {
+        let (lo, f, hi) = (
+            i["lo80"].as_f64().unwrap(),
+            i["forecast"].as_f64().unwrap(),
+            i["hi80"].as_f64().unwrap(),
+        );
+        assert!(lo <= f && f <= hi, "{i}");
+        assert!(i["required_hi80"].as_u64().unwrap() >= i["required"].as_u64().unwrap());
+        above += (i["required_hi80"].as_u64() > i["required"].as_u64()) as usize;
+    }
+    assert!(above > 0, "the band's top never needed more staff");
+    // Bad input names the field, and nothing is planned.
+    for (extra, problem) in [
+        (
+            json!({"calendar": "scotland"}),
+            "calendar: 'scotland' is not england-and-wales or none",
+        ),
+        (
+            json!({"holidays": ["30/09/2026"]}),
+            "holidays: '30/09/2026' is not a date",
+        ),
+        (
+            json!({"ordinary": ["yesterday"]}),
+            "ordinary: 'yesterday' is not a date",
+        ),
+        (json!({"origins": 0}), "origins: must be 1 to 52"),
+        (
+            json!({"method": "prophet"}),
+            "method: 'prophet' is not auto or one of",
+        ),
+    ] {
+        let (st, _, text) =
+            http_with(addr, "POST", "/api/v1/planning", Some(&body(extra)), &auth).unwrap();
+        assert_eq!(st, 422, "{text}");
+        assert!(text.contains(problem), "{text}");
+    }
+    kill(server, &data);
+}
