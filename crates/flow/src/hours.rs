@@ -129,3 +129,54 @@ impl Hours {
         self.weekly[wd].iter().any(inside)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Calendar, Exception, Session};
+
+    fn at(s: &str) -> Timestamp {
+        let z: jiff::Zoned = format!("{s}[Europe/London]").parse().unwrap();
+        Timestamp::from_ms(z.timestamp().as_millisecond())
+    }
+
+    #[test]
+    fn the_england_and_wales_calendar_closes_its_bank_holidays() {
+        let h = Hours::compile(&Calendar {
+            weekly: vec![Session {
+                days: ["mon", "tue", "wed", "thu", "fri"]
+                    .map(String::from)
+                    .to_vec(),
+                open: "08:00".into(),
+                close: "18:00".into(),
+            }],
+            bank_holidays: vec!["england-and-wales".into(), "2026-12-24".into()],
+            exceptions: vec![Exception {
+                date: "2026-08-31".into(),
+                open: Some("10:00".into()),
+                close: Some("14:00".into()),
+            }],
+        })
+        .unwrap();
+        assert!(h.is_open(at("2026-12-23T09:00")));
+        assert!(!h.is_open(at("2026-12-24T09:00")), "listed by date");
+        assert!(!h.is_open(at("2026-12-25T09:00")), "Christmas Day");
+        assert!(
+            !h.is_open(at("2026-12-28T09:00")),
+            "Boxing Day's substitute"
+        );
+        assert!(!h.is_open(at("2027-03-26T09:00")), "Good Friday 2027");
+        assert!(
+            h.is_open(at("2026-08-31T11:00")),
+            "an exception wins over the holiday"
+        );
+        assert!(!h.is_open(at("2026-08-31T09:00")));
+        assert!(Hours::compile(&Calendar {
+            weekly: vec![],
+            bank_holidays: vec!["scotland".into()],
+            exceptions: vec![],
+        })
+        .unwrap_err()
+        .contains("'scotland' is not a date"));
+    }
+}

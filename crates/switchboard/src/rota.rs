@@ -25,9 +25,33 @@ pub struct RotaArgs {
     /// Length of a suggested shift.
     #[arg(long, default_value = "8h")]
     shift_length: String,
-    /// Most shifts suggested.
+    /// Most shifts suggested (lines, with --weekly).
     #[arg(long, default_value_t = 500)]
     max_new: usize,
+    /// Suggest weekly lines instead: a start, a length and days on that a
+    /// person repeats each week, nights and weekends included, covering
+    /// the busiest of each weekday's intervals over the weeks given.
+    #[arg(long)]
+    weekly: bool,
+    /// With --weekly: shift lengths allowed, e.g. 8h,10h,12h.
+    #[arg(long, value_delimiter = ',', default_value = "8h")]
+    shift_lengths: Vec<String>,
+    /// With --weekly: days worked in a row each week (the rest off in a row).
+    #[arg(long, default_value_t = 5)]
+    days_on: usize,
+    /// With --weekly: the daily break, placed where it can best be spared
+    /// (shifts of 6 hours or more; from 2 hours after the start to 2 hours
+    /// before the end).
+    #[arg(long, default_value = "30m")]
+    r#break: String,
+    /// With --weekly: people rotate through the lines over this many weeks.
+    #[arg(long, default_value_t = 4)]
+    cycle_weeks: usize,
+    /// With --weekly: write the cycle as shifts
+    /// (`who,date,start,end,break_start,break_end`) from the
+    /// requirement's first day, for `--cycle-weeks` weeks.
+    #[arg(long)]
+    rota_out: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -85,6 +109,9 @@ pub fn run(a: RotaArgs) -> Result<String> {
                 i + 2
             );
         }
+    }
+    if a.weekly {
+        return weekly(&a, first, step, &required);
     }
     let slot_of = |d: Date, m: i64| -> i64 { (abs((d, m))).div_euclid(step) };
     let mut shifts = Vec::new();
@@ -239,6 +266,194 @@ pub fn run(a: RotaArgs) -> Result<String> {
                 );
             }
         }
+    }
+    Ok(out)
+}
+
+/// Most lines' worth of weeks written with --rota-out.
+const MAX_CYCLE_WEEKS: usize = 12;
+
+/// `rota --weekly`: lines for a week, a cycle of weeks, and its shifts.
+fn weekly(a: &RotaArgs, first: (Date, i64), step: i64, required: &[u32]) -> Result<String> {
+    if first.1 != 0 {
+        bail!(
+            "{}: --weekly needs a requirement that starts at 00:00",
+            a.requirement.display()
+        );
+    }
+    let day = (1440 / step) as usize;
+    let week = 7 * day;
+    if required.len() < week {
+        bail!(
+            "{}: --weekly needs at least 7 days of intervals, got {}",
+            a.requirement.display(),
+            required.len()
+        );
+    }
+    if a.shifts.is_some() {
+        bail!("--weekly: suggests a whole rota; give no --shifts");
+    }
+    let mut lengths = Vec::new();
+    for l in &a.shift_lengths {
+        let m = args::duration_secs("--shift-lengths", l)? as i64 / 60;
+        if m < step || m % step != 0 || m > 14 * 60 {
+            bail!("--shift-lengths: '{l}' must be a whole number of intervals, at most 14h");
+        }
+        lengths.push((m / step) as usize);
+    }
+    if !(1..=7).contains(&a.days_on) {
+        bail!("--days-on: must be 1 to 7");
+    }
+    if !(1..=MAX_CYCLE_WEEKS).contains(&a.cycle_weeks) {
+        bail!("--cycle-weeks: must be 1 to {MAX_CYCLE_WEEKS}");
+    }
+    let brk = args::duration_secs("--break", &a.r#break)? as i64 / 60;
+    if brk < 0 || brk % step != 0 || brk > 120 {
+        bail!("--break: must be a whole number of intervals, at most 2h (0 for none)");
+    }
+    if a.max_new == 0 || a.max_new > 20_000 {
+        bail!("--max-new: must be 1 to 20,000 lines");
+    }
+    // The busiest of each weekday's interval over the weeks given.
+    let mut need = vec![0u32; week];
+    for (i, &r) in required.iter().enumerate() {
+        need[i % week] = need[i % week].max(r);
+    }
+    let rules = wfm::weekly::WeeklyRules {
+        day,
+        lengths,
+        start_every: (30 / step).max(1) as usize,
+        days_on: a.days_on,
+        break_len: (brk / step) as usize,
+        break_after: (120 / step) as usize,
+        break_before_end: (120 / step) as usize,
+        break_from_length: (360 / step) as usize,
+        max_lines: a.max_new,
+    };
+    let plan = wfm::weekly::suggest_week(&need, &vec![0; week], &rules);
+    let cycle = wfm::weekly::cycle(&plan.lines, a.cycle_weeks);
+    let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let wd0 = first.0.weekday().to_monday_zero_offset() as usize;
+    let hhmm = |slot: usize| {
+        let m = (slot as i64 * step) % 1440;
+        format!("{:02}:{:02}", m / 60, m % 60)
+    };
+    let days_of = |l: &wfm::weekly::Line| {
+        l.days()
+            .map(|d| names[(wd0 + d) % 7])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let hours = plan.slots_worked as f64 * step as f64 / 60.0;
+    let weekend = plan
+        .lines
+        .iter()
+        .filter(|l| l.days().any(|d| (wd0 + d) % 7 >= 5))
+        .count();
+    let nights = plan.lines.iter().filter(|l| l.is_night(day)).count();
+    if let Some(path) = &a.rota_out {
+        let mut csv = String::from("who,date,start,end,break_start,break_end\n");
+        for (p, weeks) in cycle.iter().enumerate() {
+            // The week before the first: only its night running into day 0,
+            // so the first morning is covered as every other one is.
+            let before = weeks[weeks.len() - 1];
+            let cycle_weeks = std::iter::once((-1i64, before))
+                .chain(weeks.iter().enumerate().map(|(w, &li)| (w as i64, li)));
+            for (w, li) in cycle_weeks {
+                let l = &plan.lines[li];
+                for (k, d) in l.days().enumerate() {
+                    if w < 0 && !(d == 6 && l.is_night(day)) {
+                        continue;
+                    }
+                    let date = first
+                        .0
+                        .checked_add(jiff::Span::new().days(w * 7 + d as i64))
+                        .context("date out of range")?;
+                    let (b0, b1) = match l.breaks.get(k).copied().flatten() {
+                        Some(b) => (hhmm(l.start + b), hhmm(l.start + b + l.break_len)),
+                        None => (String::new(), String::new()),
+                    };
+                    let _ = if b0.is_empty() {
+                        writeln!(
+                            csv,
+                            "p{},{date},{},{}",
+                            p + 1,
+                            hhmm(l.start),
+                            hhmm(l.start + l.length)
+                        )
+                    } else {
+                        writeln!(
+                            csv,
+                            "p{},{date},{},{},{b0},{b1}",
+                            p + 1,
+                            hhmm(l.start),
+                            hhmm(l.start + l.length)
+                        )
+                    };
+                }
+            }
+        }
+        std::fs::write(path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if a.json {
+        let lines: Vec<_> = plan
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                json!({
+                    "line": i + 1, "start": hhmm(l.start), "end": hhmm(l.start + l.length),
+                    "days": days_of(l), "night": l.is_night(day),
+                    "breaks": l.breaks.iter().map(|b| b.map(|b| hhmm(l.start + b))).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let people: Vec<_> = cycle
+            .iter()
+            .enumerate()
+            .map(|(p, w)| json!({ "who": format!("p{}", p + 1), "lines": w.iter().map(|i| i + 1).collect::<Vec<_>>() }))
+            .collect();
+        return Ok(serde_json::to_string_pretty(&json!({
+            "lines": lines, "people": people, "cycle_weeks": a.cycle_weeks,
+            "hours_per_week": hours, "lines_working_weekends": weekend, "night_lines": nights,
+            "coverage": plan.coverage,
+        }))? + "\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} lines ({} people over a {}-week cycle), {:.1} paid hours a week; {} work weekends, {} nights",
+        plan.lines.len(),
+        cycle.len(),
+        a.cycle_weeks,
+        hours,
+        weekend,
+        nights
+    );
+    let _ = writeln!(
+        out,
+        "covers {:.1}% of the week's busiest requirement: {} intervals short ({} person-intervals), {} spare person-intervals",
+        plan.coverage.covered_share * 100.0,
+        plan.coverage.understaffed_slots,
+        plan.coverage.short,
+        plan.coverage.spare
+    );
+    out.push_str("line,start,end,days,breaks\n");
+    for (i, l) in plan.lines.iter().enumerate() {
+        let breaks: Vec<String> = l
+            .breaks
+            .iter()
+            .map(|b| b.map_or("-".into(), |b| hhmm(l.start + b)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{}",
+            i + 1,
+            hhmm(l.start),
+            hhmm(l.start + l.length),
+            days_of(l),
+            breaks.join(" ")
+        );
     }
     Ok(out)
 }

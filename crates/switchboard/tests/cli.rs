@@ -937,3 +937,179 @@ fn pathway_check_and_run_walk_the_demo_set() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The NHS 111 year's weekly shape (bench/nhs111-year.toml) at a tenth of
+/// its volume, one week of 30-minute intervals from a Monday.
+fn nhs111_week_forecast() -> String {
+    let toml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../bench/nhs111-year.toml"
+    ))
+    .unwrap();
+    let list = &toml[toml.find("per_hour = [").unwrap() + 12..];
+    let list = &list[..list.find(']').unwrap()];
+    let per_hour: Vec<f64> = list
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    assert_eq!(per_hour.len(), 168);
+    let mut out = String::from("date,interval_start,calls\n");
+    for d in 0..7 {
+        for k in 0..48 {
+            out += &format!(
+                "2027-01-{:02},{:02}:{:02},{:.2}\n",
+                4 + d,
+                k / 2,
+                k % 2 * 30,
+                per_hour[d * 24 + k / 2] / 20.0
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn a_weekly_rota_fixes_the_nhs_year_weekend_shortfall() {
+    let dir = std::env::temp_dir().join(format!("sb-weekly-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    std::fs::write(p("fc.csv"), nhs111_week_forecast()).unwrap();
+    let (code, req, err) = switchboard(&[
+        "staff",
+        "--calls-csv",
+        &p("fc.csv"),
+        "--interval",
+        "30m",
+        "--aht",
+        "8m",
+        "--patience",
+        "5m",
+        "--target",
+        "95/60",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(p("req.csv"), req).unwrap();
+    let (code, out, err) = switchboard(&[
+        "rota",
+        "--requirement",
+        &p("req.csv"),
+        "--weekly",
+        "--shift-lengths",
+        "8h,9h",
+        "--rota-out",
+        &p("weekly.csv"),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["coverage"]["short"], 0, "{}", v["coverage"]);
+    let lines = v["lines"].as_array().unwrap();
+    assert!(
+        lines.iter().any(|l| l["night"] == true),
+        "nights are covered by night lines"
+    );
+    assert!(lines
+        .iter()
+        .all(|l| l["days"].as_str().unwrap().split(' ').count() == 5));
+    assert_eq!(v["people"].as_array().unwrap().len(), lines.len());
+    // The rota written is the one suggested: read back, it covers the week.
+    let (code, _, err) = switchboard(&[
+        "rota",
+        "--requirement",
+        &p("req.csv"),
+        "--shifts",
+        &p("weekly.csv"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("rota covers 100.0% of the requirement"),
+        "{err}"
+    );
+    // The scenario's own rota (the same four shifts every day), a tenth of it.
+    let mut same = String::from("who,date,start,end,break_start,break_end\n");
+    for d in 0..7 {
+        for (name, n, s, e, b) in [
+            ("night", 15, "22:00", "07:00", "02:00"),
+            ("early", 30, "07:00", "15:00", "11:00"),
+            ("day", 22, "09:00", "17:00", "13:00"),
+            ("late", 42, "15:00", "23:00", "19:00"),
+        ] {
+            for i in 0..n {
+                same += &format!(
+                    "{name}{i},2027-01-{:02},{s},{e},{b},{}:30\n",
+                    4 + d,
+                    &b[..2]
+                );
+            }
+        }
+    }
+    std::fs::write(p("same.csv"), same).unwrap();
+    let weekend_sl = |rota: &str| {
+        let (code, out, err) = switchboard(&[
+            "whatif",
+            "--forecast",
+            &p("fc.csv"),
+            "--rota",
+            &p(rota),
+            "--aht",
+            "8m",
+            "--patience",
+            "5m",
+            "--target",
+            "95/60",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let (mut within, mut offered) = (0.0, 0.0);
+        for i in v["intervals"].as_array().unwrap() {
+            let day: u32 = i["date"].as_str().unwrap()[8..].parse().unwrap();
+            if day >= 9 {
+                // Saturday 9 and Sunday 10 January 2027
+                let n = i["offered"].as_f64().unwrap();
+                within += i["service_level"].as_f64().unwrap_or(0.0) * n;
+                offered += n;
+            }
+        }
+        (within / offered, v["service_level"].as_f64().unwrap())
+    };
+    let (same_weekend, _) = weekend_sl("same.csv");
+    let (weekly_weekend, weekly_all) = weekend_sl("weekly.csv");
+    assert!(same_weekend < 0.75, "the shortfall to fix: {same_weekend}");
+    assert!(
+        weekly_weekend > 0.93 && weekly_all > 0.93,
+        "{weekly_weekend} {weekly_all}"
+    );
+    // Bad input names the problem.
+    std::fs::write(
+        p("short.csv"),
+        "date,interval_start,required\n2027-01-04,00:00,1\n2027-01-04,01:00,1\n",
+    )
+    .unwrap();
+    for (file, flag, value, problem) in [
+        (
+            "short.csv",
+            "--days-on",
+            "5",
+            "needs at least 7 days of intervals",
+        ),
+        ("req.csv", "--days-on", "9", "--days-on: must be 1 to 7"),
+        (
+            "req.csv",
+            "--shift-lengths",
+            "20h",
+            "--shift-lengths: '20h' must be a whole number of intervals, at most 14h",
+        ),
+        (
+            "req.csv",
+            "--cycle-weeks",
+            "0",
+            "--cycle-weeks: must be 1 to 12",
+        ),
+    ] {
+        let (code, _, err) =
+            switchboard(&["rota", "--requirement", &p(file), "--weekly", flag, value]);
+        assert_ne!(code, 0);
+        assert!(err.contains(problem), "{flag}: {err}");
+    }
+}

@@ -6,6 +6,7 @@
 
 mod erlang;
 pub mod rota;
+pub mod weekly;
 
 pub use erlang::{erlang_b, erlang_c};
 use serde::{Deserialize, Serialize};
