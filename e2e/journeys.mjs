@@ -391,12 +391,14 @@ try {
     await page.getByLabel('Demand change %').fill('30');
     await page.getByLabel('Site off the air').fill('Haifa');
     await page.getByLabel('Bank holidays').selectOption('none'); // an Israeli bank
+    await page.getByLabel('Suggest a weekly rota').check();
     await page.getByRole('button', { name: 'Plan' }).click();
     await page.locator('#plan-method', { hasText: '(used)' }).waitFor({ timeout: 60000 });
     // Eight back-tests, the bands' record, and the days found odd (Yom Kippur).
     await page.locator('#plan-method', { hasText: 'Accuracy over 8 back-tests' }).waitFor();
     await page.locator('#plan-method', { hasText: 'The 80% band held' }).waitFor();
     await page.locator('#plan-anomalies', { hasText: '1999-09-20' }).waitFor();
+    await page.locator('#plan-weekly', { hasText: 'weekly lines' }).waitFor();
     await page.locator('#plan-requirement svg.chart').waitFor();
     await page.locator('#plan-suggested', { hasText: 'suggested 8-hour shifts' }).waitFor();
     await page.locator('#plan-whatif', { hasText: 'Haifa off the air' }).waitFor();

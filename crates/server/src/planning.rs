@@ -84,6 +84,10 @@ pub(crate) struct PlanBody {
     /// Also suggest shifts that close the gaps.
     #[serde(default)]
     suggest: bool,
+    /// Also suggest a whole weekly rota: 8-hour lines, 5 days on in a row,
+    /// a 4-week cycle (needs a horizon of 7 days or more).
+    #[serde(default)]
+    suggest_weekly: bool,
     #[serde(default)]
     whatif: Option<WhatIfBody>,
     /// Keep this forecast for the wallboard's surge warning.
@@ -341,6 +345,32 @@ pub(crate) struct Shift {
     end: String,
 }
 
+/// One weekly line: a person's week, repeated.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct WeeklyLine {
+    /// `HH:MM`.
+    start: String,
+    end: String,
+    /// Days worked, e.g. `Mon Tue Wed Thu Fri`.
+    days: String,
+    night: bool,
+    /// Each day's break start, `HH:MM` (None: no break).
+    breaks: Vec<Option<String>>,
+}
+
+/// A suggested weekly rota.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct WeeklyRota {
+    lines: Vec<WeeklyLine>,
+    /// People over the cycle (one per line).
+    people: usize,
+    cycle_weeks: usize,
+    paid_hours_per_week: f64,
+    lines_working_weekends: usize,
+    /// Coverage of the requirement over the horizon by the lines alone.
+    coverage: Coverage,
+}
+
 /// A what-if simulation's outcome.
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct WhatIf {
@@ -382,6 +412,8 @@ pub(crate) struct Plan {
     coverage: Coverage,
     suggested_shifts: Option<Vec<Shift>>,
     coverage_with_suggestions: Option<Coverage>,
+    /// With `suggest_weekly`: the weekly lines and their coverage.
+    weekly_rota: Option<WeeklyRota>,
     whatif: Option<WhatIf>,
     /// Kept for the surge warning.
     published: bool,
@@ -589,6 +621,71 @@ pub(crate) async fn plan(
         let on_duty = wfm::rota::on_duty(slots, &plan::in_slots(&profile, &shifts));
         let required: Vec<u32> = need.iter().map(|x| x.scheduled).collect();
         let coverage = wfm::rota::coverage(&required, &on_duty);
+        let weekly_rota = if b.suggest_weekly {
+            let step = b.interval_minutes as usize;
+            let day = 1440 / step;
+            let week = 7 * day;
+            if slots < week {
+                return bad("suggest_weekly: needs a horizon_days of 7 or more".into());
+            }
+            let mut need = vec![0u32; week];
+            for (i, &r) in required.iter().enumerate() {
+                need[i % week] = need[i % week].max(r);
+            }
+            let rules = wfm::weekly::WeeklyRules {
+                day,
+                lengths: vec![8 * 60 / step],
+                start_every: (30 / step).max(1),
+                days_on: 5,
+                break_len: 30 / step,
+                break_after: 120 / step,
+                break_before_end: 120 / step,
+                break_from_length: 360 / step,
+                max_lines: 20_000,
+            };
+            let plan_w = wfm::weekly::suggest_week(&need, &vec![0; week], &rules);
+            let with: Vec<u32> = (0..slots).map(|i| plan_w.on_duty[i % week]).collect();
+            let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+            let wd0 = profile.start.weekday().to_monday_zero_offset() as usize;
+            let m0 = profile.start_minute as usize;
+            let at = |slot: usize| {
+                let m = (m0 + slot * step) % 1440;
+                format!("{:02}:{:02}", m / 60, m % 60)
+            };
+            let lines: Vec<WeeklyLine> = plan_w
+                .lines
+                .iter()
+                .map(|l| WeeklyLine {
+                    start: at(l.start),
+                    end: at(l.start + l.length),
+                    days: l
+                        .days()
+                        .map(|d| names[(wd0 + d + (m0 + l.start * step) / 1440) % 7])
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    night: (m0 + l.start * step) % 1440 + l.length * step > 1440,
+                    breaks: l
+                        .breaks
+                        .iter()
+                        .map(|b| b.map(|b| at(l.start + b)))
+                        .collect(),
+                })
+                .collect();
+            let weekend = lines
+                .iter()
+                .filter(|l| l.days.contains("Sat") || l.days.contains("Sun"))
+                .count();
+            Some(WeeklyRota {
+                people: wfm::weekly::cycle(&plan_w.lines, 4).len(),
+                cycle_weeks: 4,
+                paid_hours_per_week: plan_w.slots_worked as f64 * step as f64 / 60.0,
+                lines_working_weekends: weekend,
+                coverage: Coverage::from(&wfm::rota::coverage(&required, &with)),
+                lines,
+            })
+        } else {
+            None
+        };
         let (suggested, after) = if b.suggest {
             let rules = wfm::rota::ShiftRules {
                 length: (8 * 60 / b.interval_minutes).max(1) as usize,
@@ -733,6 +830,7 @@ pub(crate) async fn plan(
             coverage: Coverage::from(&coverage),
             suggested_shifts: suggested,
             coverage_with_suggestions: after,
+            weekly_rota,
             whatif: whatif.as_ref().map(|w| WhatIf {
                 scenario: w.scenario.clone(),
                 agents: w.agents,

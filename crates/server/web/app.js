@@ -999,7 +999,7 @@ async function planningPage() {
       calendar: $('#p-calendar').value,
       service: { aht_seconds: num('#p-aht'), patience_seconds: num('#p-patience'), target: num('#p-target') / 100,
         target_seconds: num('#p-within'), shrinkage: num('#p-shrinkage') / 100, max_occupancy: num('#p-occupancy') / 100 },
-      suggest: $('#p-suggest').checked, publish: $('#p-publish').checked,
+      suggest: $('#p-suggest').checked, suggest_weekly: $('#p-weekly').checked, publish: $('#p-publish').checked,
     };
     if ($('#src-file').checked) {
       body.history_csv = await readFile($('#p-history'));
@@ -1062,6 +1062,14 @@ function renderPlan(p) {
     'People required for the forecast and for the top of its 80% band, and people on the rota, per interval'),
     el('p', {}, `The rota covers ${pct(p.coverage.covered_share)} of the requirement: ${p.coverage.understaffed_slots} intervals short (${p.coverage.short} person-intervals), ${p.coverage.overstaffed_slots} over.`),
     p.suggested_shifts ? el('p', { id: 'plan-suggested' }, `${p.suggested_shifts.length} suggested 8-hour shifts bring it to ${pct(p.coverage_with_suggestions.covered_share)} covered.`) : ''));
+  if (p.weekly_rota) {
+    const w = p.weekly_rota;
+    out.push(el('section', { class: 'card', id: 'plan-weekly' }, el('h2', {}, 'Suggested weekly rota'),
+      el('p', {}, `${w.lines.length} weekly lines (${w.people} people over a ${w.cycle_weeks}-week cycle), ${Math.round(w.paid_hours_per_week)} paid hours a week, ${w.lines_working_weekends} working weekends: they cover ${pct(w.coverage.covered_share)} of the requirement, ${w.coverage.understaffed_slots} intervals short.`),
+      el('table', {}, el('thead', {}, el('tr', {}, ['Line', 'Start', 'End', 'Days', 'Breaks'].map((h) => el('th', {}, h)))),
+        el('tbody', {}, w.lines.slice(0, 200).map((l, i) => el('tr', {}, el('td', {}, String(i + 1)), el('td', {}, l.start), el('td', {}, l.end + (l.night ? ' (next day)' : '')),
+          el('td', {}, l.days), el('td', {}, l.breaks.map((b) => b ?? '—').join(' '))))))));
+  }
   if (p.whatif) {
     const o = p.whatif.overall;
     out.push(el('section', { class: 'card', id: 'plan-whatif' }, el('h2', {}, `What if: ${p.whatif.scenario.replace(/^what-if: /, '')}`),

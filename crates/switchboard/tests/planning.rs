@@ -100,7 +100,7 @@ fn a_plan_has_eight_back_tests_bands_and_staff_for_the_band_top() {
         addr,
         "POST",
         "/api/v1/planning",
-        Some(&body(json!({"holidays": ["2026-09-30"]}))),
+        Some(&body(json!({"holidays": ["2026-09-30"], "suggest_weekly": true}))),
         &auth,
     )
     .unwrap();
@@ -139,6 +139,15 @@ fn a_plan_has_eight_back_tests_bands_and_staff_for_the_band_top() {
         above += (i["required_hi80"].as_u64() > i["required"].as_u64()) as usize;
     }
     assert!(above > 0, "the band's top never needed more staff");
+    // A weekly rota: 8-hour lines, 5 days on, covering the week.
+    let w = &v["weekly_rota"];
+    assert!(!w["lines"].as_array().unwrap().is_empty(), "{w}");
+    assert_eq!(w["coverage"]["short"], 0, "{w}");
+    assert!(w["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["days"].as_str().unwrap().split(' ').count() == 5));
     // Bad input names the field, and nothing is planned.
     for (extra, problem) in [
         (
