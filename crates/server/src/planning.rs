@@ -628,6 +628,9 @@ pub(crate) async fn plan(
             if slots < week {
                 return bad("suggest_weekly: needs a horizon_days of 7 or more".into());
             }
+            if step < 15 {
+                return bad("suggest_weekly: needs interval_minutes of 15 or more".into());
+            }
             let mut need = vec![0u32; week];
             for (i, &r) in required.iter().enumerate() {
                 need[i % week] = need[i % week].max(r);

@@ -100,7 +100,9 @@ fn a_plan_has_eight_back_tests_bands_and_staff_for_the_band_top() {
         addr,
         "POST",
         "/api/v1/planning",
-        Some(&body(json!({"holidays": ["2026-09-30"], "suggest_weekly": true}))),
+        Some(&body(
+            json!({"holidays": ["2026-09-30"], "suggest_weekly": true}),
+        )),
         &auth,
     )
     .unwrap();
@@ -143,11 +145,12 @@ fn a_plan_has_eight_back_tests_bands_and_staff_for_the_band_top() {
     let w = &v["weekly_rota"];
     assert!(!w["lines"].as_array().unwrap().is_empty(), "{w}");
     assert_eq!(w["coverage"]["short"], 0, "{w}");
-    assert!(w["lines"]
-        .as_array()
+    assert!(w["lines"].as_array().unwrap().iter().all(|l| l["days"]
+        .as_str()
         .unwrap()
-        .iter()
-        .all(|l| l["days"].as_str().unwrap().split(' ').count() == 5));
+        .split(' ')
+        .count()
+        == 5));
     // Bad input names the field, and nothing is planned.
     for (extra, problem) in [
         (
