@@ -399,7 +399,7 @@ try {
     await page.locator('#plan-method', { hasText: 'The 80% band held' }).waitFor();
     await page.locator('#plan-anomalies', { hasText: '1999-09-20' }).waitFor();
     await page.locator('#plan-weekly', { hasText: 'weekly lines' }).waitFor();
-    await page.locator('#plan-requirement svg.chart').waitFor();
+    await page.locator('#plan-requirement svg.chart').nth(1).waitFor(); // the forecast with its bands, and the staff
     await page.locator('#plan-suggested', { hasText: 'suggested 8-hour shifts' }).waitFor();
     await page.locator('#plan-whatif', { hasText: 'Haifa off the air' }).waitFor();
     await shot(page, 'planning');

@@ -353,11 +353,11 @@ impl<'a> Ctx<'a> {
         o: usize,
         h: usize,
         choice: Choice,
-    ) -> (Vec<f64>, Vec<Method>, Vec<Vec<f64>>) {
+    ) -> (Vec<f64>, Vec<Method>, Vec<Method>, Vec<Vec<f64>>) {
         match choice {
             Choice::Only(m) => {
                 let (f, _) = self.fit_at(o, h, &[m]);
-                (f[0].clone(), Vec::new(), f)
+                (f[0].clone(), Vec::new(), Vec::new(), f)
             }
             Choice::Auto => {
                 let (fcs, _) = self.fit_at(o, h, &Method::CANDIDATES);
@@ -394,13 +394,7 @@ impl<'a> Ctx<'a> {
                     }
                     i = j;
                 }
-                let mut members = shape;
-                for m in level {
-                    if !members.contains(&m) {
-                        members.push(m);
-                    }
-                }
-                (out, members, fcs)
+                (out, shape, level, fcs)
             }
         }
     }
@@ -495,6 +489,16 @@ fn accuracy(method: Method, scores: &[Score]) -> Accuracy {
         wape_interval_all_days: m(|s| s.wape_interval_all),
         wape_day_all_days: m(|s| s.wape_day_all),
     }
+}
+
+fn union(a: &[Method], b: &[Method]) -> Vec<Method> {
+    let mut out = a.to_vec();
+    out.extend(b.iter().filter(|m| !a.contains(m)));
+    out
+}
+
+fn names(ms: &[Method]) -> String {
+    ms.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// Forecasts `horizon_days` of intervals after the history.
@@ -611,7 +615,7 @@ pub fn forecast(
     let mut each: Vec<Vec<Score>> = candidates.iter().map(|_| Vec::new()).collect();
     let mut runs = Vec::new();
     for &o in &origins {
-        let (f, members, fcs) = ctx.forecast_at(o, test, opts.choice);
+        let (f, shape, level, fcs) = ctx.forecast_at(o, test, opts.choice);
         chosen_scores.push(score(s, o, &f, truth));
         if opts.choice == Choice::Auto {
             for (k, fc) in fcs.iter().enumerate() {
@@ -622,10 +626,11 @@ pub fn forecast(
             origin: s.when(o).0,
             start: o,
             values: f,
-            combined: members,
+            combined: union(&shape, &level),
         });
     }
-    let (values, combined, _) = ctx.forecast_at(n, horizon, opts.choice);
+    let (values, shape, level, _) = ctx.forecast_at(n, horizon, opts.choice);
+    let combined = union(&shape, &level);
     let method = match opts.choice {
         Choice::Auto => Method::Combination,
         Choice::Only(m) => m,
@@ -649,9 +654,11 @@ pub fn forecast(
     let bands = bands::bands(&values, &errors);
     let why = match opts.choice {
         Choice::Auto if combined.len() > 1 => format!(
-            "auto: the mean of the {} methods with the lowest interval and daily WAPE in back-tests from 2, 3 and 4 weeks before the end ({}); the same rule at every back-test origin",
-            combined.len(),
-            combined.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+            "auto: the shape through each day from the mean of the {} methods with the lowest interval WAPE ({}), each day's total from the {} with the lowest daily WAPE ({}), in back-tests from 2, 3 and 4 weeks before the end; the same rule at every back-test origin",
+            shape.len(),
+            names(&shape),
+            level.len(),
+            names(&level)
         ),
         Choice::Auto => "auto: the history is too short to compare methods; the weekday mean".into(),
         Choice::Only(_) => "as asked".into(),
