@@ -282,6 +282,10 @@ struct Track {
     /// Talk segments already closed by transfers.
     talk_ms: u64,
     segment_start: Option<Timestamp>,
+    /// A callback booked for later, not yet due: not offered until it
+    /// joins the line (then counted in that interval).
+    #[serde(default)]
+    booked: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -643,6 +647,7 @@ impl Kpi {
                     agent: None,
                     talk_ms: 0,
                     segment_start: None,
+                    booked: false,
                 };
                 self.each(&t, |c| c.offered += 1);
                 self.contacts.insert(*contact, t);
@@ -652,8 +657,26 @@ impl Kpi {
             } => {
                 if let Some(t) = self.contacts.get_mut(contact) {
                     t.callback_from = Some(*due_at);
+                    let later = *due_at > at && t.answered_at.is_none();
+                    t.booked |= later;
                     let t = *t;
-                    self.each(&t, |c| c.callbacks_requested += 1);
+                    // Requested now; offered only when it falls due (a
+                    // booking is not a call that waited).
+                    self.each(&t, |c| {
+                        c.callbacks_requested += 1;
+                        if later {
+                            c.offered = c.offered.saturating_sub(1);
+                        }
+                    });
+                }
+            }
+            Event::Queued { contact, .. } => {
+                let i = self.interval_of(at);
+                if let Some(t) = self.contacts.get_mut(contact).filter(|t| t.booked) {
+                    t.booked = false;
+                    t.interval = i;
+                    let t = *t;
+                    self.each(&t, |c| c.offered += 1);
                 }
             }
             Event::CallbackRequested { contact, .. } => {
@@ -890,9 +913,12 @@ impl Kpi {
         &mut self,
         before: Timestamp,
     ) -> (Timestamp, Vec<(Dimension, Timestamp, Counts)>) {
+        // A booked callback not yet due counts nothing more where it was
+        // booked: it does not hold that interval back.
         let tracked = self
             .contacts
             .values()
+            .filter(|t| !t.booked)
             .chain(self.wrapping.values().map(|(_, t)| t))
             .chain(self.just_ended.iter().map(|(_, (_, t))| t))
             .map(|t| t.interval)
