@@ -90,6 +90,8 @@ pub struct QueueNow {
     pub oldest_arrival: Option<Timestamp>,
     pub callbacks_pending: usize,
     pub callbacks_at_risk: usize,
+    /// Callbacks booked for later, not yet due (not in the line).
+    pub callbacks_booked: usize,
 }
 
 /// The board: what waits in every queue.
@@ -99,6 +101,9 @@ pub struct Board {
     lines: FxHashMap<QueueId, Line>,
     /// Callbacks not yet at risk, by when they will be.
     safe: BTreeSet<(Timestamp, ContactId)>,
+    /// Callbacks booked for later and not yet due, with their queue.
+    booked: FxHashMap<ContactId, QueueId>,
+    booked_in: FxHashMap<QueueId, usize>,
     now: Timestamp,
 }
 
@@ -116,6 +121,9 @@ impl Board {
                     b.join(id, q.id, f);
                 }
             }
+            for id in e.booked_callbacks(q.id) {
+                b.book(id, q.id);
+            }
         }
         b
     }
@@ -132,6 +140,7 @@ impl Board {
                 ..
             } => {
                 self.leave(*contact);
+                self.unbook(*contact);
                 let f = facts(*contact).unwrap_or(Facts {
                     arrived_at: r.at,
                     channel: Channel::Voice,
@@ -149,7 +158,16 @@ impl Board {
                 if let Some(w) = self.leave(*contact) {
                     self.join(*contact, *to, w.facts);
                 }
+                if self.booked.contains_key(contact) {
+                    self.unbook(*contact);
+                    self.book(*contact, *to);
+                }
             }
+            Event::CallbackScheduled {
+                contact,
+                queue,
+                due_at,
+            } if *due_at > r.at => self.book(*contact, *queue),
             Event::CallbackRequested { contact, .. } => {
                 if let Some(w) = self.leave(*contact) {
                     let f = facts(*contact).unwrap_or(Facts {
@@ -162,7 +180,22 @@ impl Board {
             e => {
                 if let Some((contact, _)) = e.terminal() {
                     self.leave(contact);
+                    self.unbook(contact);
                 }
+            }
+        }
+    }
+
+    fn book(&mut self, id: ContactId, q: QueueId) {
+        if self.booked.insert(id, q).is_none() {
+            *self.booked_in.entry(q).or_default() += 1;
+        }
+    }
+
+    fn unbook(&mut self, id: ContactId) {
+        if let Some(q) = self.booked.remove(&id) {
+            if let Some(n) = self.booked_in.get_mut(&q) {
+                *n = n.saturating_sub(1);
             }
         }
     }
@@ -191,14 +224,19 @@ impl Board {
 
     /// A queue's figures at the board's time.
     pub fn queue(&self, q: QueueId) -> QueueNow {
+        let booked = self.booked_in.get(&q).copied().unwrap_or(0);
         let Some(l) = self.lines.get(&q) else {
-            return QueueNow::default();
+            return QueueNow {
+                callbacks_booked: booked,
+                ..QueueNow::default()
+            };
         };
         QueueNow {
             waiting: l.places.len(),
             oldest_arrival: l.places.first().map(|x| x.0),
             callbacks_pending: l.callbacks,
             callbacks_at_risk: l.at_risk,
+            callbacks_booked: booked,
         }
     }
 

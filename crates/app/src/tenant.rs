@@ -322,6 +322,7 @@ impl Tenant {
                     last_30_minutes: window(&dim, recent),
                     callbacks_pending: now_q.callbacks_pending as u32,
                     callbacks_at_risk: now_q.callbacks_at_risk as u32,
+                    callbacks_booked: now_q.callbacks_booked as u32,
                     waiting: now_q.waiting,
                     longest_wait_seconds: now_q
                         .oldest_arrival
@@ -404,6 +405,7 @@ impl Tenant {
                     last_30_minutes: window(&recent, &dim),
                     callbacks_pending: pending,
                     callbacks_at_risk: at_risk,
+                    callbacks_booked: engine.booked_callbacks(q.id).len() as u32,
                     waiting: view.as_ref().map_or(0, |v| v.waiting),
                     longest_wait_seconds: view
                         .as_ref()
@@ -465,6 +467,8 @@ pub struct QueueBoard {
     pub callbacks_pending: u32,
     /// Of those, at risk of breaching their target.
     pub callbacks_at_risk: u32,
+    /// Callbacks booked for later, not yet due.
+    pub callbacks_booked: u32,
     pub waiting: usize,
     pub longest_wait_seconds: Option<f64>,
     pub ready_agents: usize,

@@ -41,6 +41,7 @@ fn recomputed(e: &Engine, q: QueueId, now: Timestamp) -> QueueNow {
             .iter()
             .filter(|(at, d)| at_risk_from(*at, d.and_then(parse_deadline)) <= now)
             .count(),
+        callbacks_booked: e.booked_callbacks(q).len(),
     }
 }
 

@@ -255,6 +255,23 @@ impl Engine {
             .collect()
     }
 
+    /// Callbacks booked in a queue for later and not yet due (they join
+    /// the line when they fall due). A scan of every contact: for rebuilds
+    /// and checks, not for every event.
+    pub fn booked_callbacks(&self, id: QueueId) -> Vec<ContactId> {
+        let Some(&qix) = self.queue_ix.get(&id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.queue == qix && matches!(c.routing, Routing::Scheduled { .. }))
+            .map(|(_, c)| c.id)
+            .collect();
+        out.sort();
+        out
+    }
+
     /// 1-based position of a waiting contact in its queue, for announcements.
     pub fn position(&self, id: ContactId) -> Option<usize> {
         let c = self.contact(id)?;

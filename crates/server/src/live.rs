@@ -182,6 +182,8 @@ pub(crate) struct QueueBoard {
     callbacks_pending: u32,
     /// Past 80% of the 10-minute target, or near a clinical deadline.
     callbacks_at_risk: u32,
+    /// Booked for later and not yet due (not in the line, not offered).
+    callbacks_booked: u32,
     waiting: usize,
     longest_wait_seconds: Option<f64>,
     ready_agents: usize,
@@ -224,6 +226,7 @@ impl From<&app::live::Live> for Kpis {
                     today: (&q.today).into(),
                     last_30_minutes: (&q.last_30_minutes).into(),
                     callbacks_pending: q.callbacks_pending,
+                    callbacks_booked: q.callbacks_booked,
                     callbacks_at_risk: q.callbacks_at_risk,
                     waiting: q.waiting,
                     longest_wait_seconds: q.longest_wait_seconds,

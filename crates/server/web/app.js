@@ -530,7 +530,7 @@ async function wallboardPage() {
     set(node, 'sl-recent', pct(recent.service_level));
     set(node, 'answered', today.answered);
     set(node, 'abandoned', `${today.abandoned} (${pct(today.abandonment_rate)})`);
-    set(node, 'callbacks', q.callbacks_pending === undefined ? '—' : `${q.callbacks_pending}${q.callbacks_at_risk ? `, ${q.callbacks_at_risk} at risk` : ''}`);
+    set(node, 'callbacks', q.callbacks_pending === undefined ? '—' : `${q.callbacks_pending}${q.callbacks_at_risk ? `, ${q.callbacks_at_risk} at risk` : ''}${q.callbacks_booked ? `; ${q.callbacks_booked} booked for later` : ''}`);
     set(node, 'ready', q.ready_agents ?? '—');
   }
 
@@ -549,8 +549,9 @@ async function wallboardPage() {
       if (!all.isConnected) $('#overall').append(all);
       const waiting = k.queues.reduce((s, q) => s + q.waiting, 0);
       const callbacks = k.queues.reduce((s, q) => s + q.callbacks_pending, 0);
+      const booked = k.queues.reduce((s, q) => s + (q.callbacks_booked || 0), 0);
       fill(all, { waiting, longest_wait_seconds: Math.max(0, ...k.queues.map((q) => q.longest_wait_seconds || 0)) || null,
-        callbacks_pending: callbacks, ready_agents: '—' }, k.today, k.last_30_minutes, null);
+        callbacks_pending: callbacks, callbacks_booked: booked, ready_agents: '—' }, k.today, k.last_30_minutes, null);
     }
   }
   function showAgents(a) {
