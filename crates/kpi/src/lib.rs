@@ -283,8 +283,8 @@ struct Track {
     talk_ms: u64,
     segment_start: Option<Timestamp>,
     /// A callback booked for later, not yet due: not offered until it
-    /// joins the line (then counted in that interval).
-    #[serde(default)]
+    /// joins the line (then counted in that interval). A new field:
+    /// store::STATE_FORMAT 2.
     booked: bool,
 }
 

@@ -529,7 +529,7 @@ async function wallboardPage() {
     r.textContent = target ? `${words} (${target}%)` : words;
     set(node, 'sl-recent', pct(recent.service_level));
     set(node, 'answered', today.answered);
-    set(node, 'abandoned', `${today.abandoned} (${pct(today.abandonment_rate)})`);
+    set(node, 'abandoned', `${today.abandoned} (${pct(today.abandonment_rate)} of calls, not counting those who hung up within 5 s)`);
     set(node, 'callbacks', q.callbacks_pending === undefined ? '—' : `${q.callbacks_pending}${q.callbacks_at_risk ? `, ${q.callbacks_at_risk} at risk` : ''}${q.callbacks_booked ? `; ${q.callbacks_booked} booked for later` : ''}`);
     set(node, 'ready', q.ready_agents ?? '—');
   }
@@ -1061,7 +1061,9 @@ function renderPlan(p) {
       { name: 'for the 80% band top', values: iv.map((r) => r.required_hi80), colour: '#d4351c', dash: '2 2' },
       { name: 'people on the rota', values: iv.map((r) => r.on_duty), colour: '#00703c', dash: '5 3' }],
     'People required for the forecast and for the top of its 80% band, and people on the rota, per interval'),
-    el('p', {}, `The rota covers ${pct(p.coverage.covered_share)} of the requirement: ${p.coverage.understaffed_slots} intervals short (${p.coverage.short} person-intervals), ${p.coverage.overstaffed_slots} over.`),
+    p.intervals.some((r) => r.on_duty > 0)
+      ? el('p', {}, `The rota covers ${pct(p.coverage.covered_share)} of the requirement: ${p.coverage.understaffed_slots} intervals short (${p.coverage.short} person-intervals), ${p.coverage.overstaffed_slots} over.`)
+      : el('p', {}, 'No rota uploaded: the requirement is shown alone.'),
     p.suggested_shifts ? el('p', { id: 'plan-suggested' }, `${p.suggested_shifts.length} suggested 8-hour shifts bring it to ${pct(p.coverage_with_suggestions.covered_share)} covered.`) : ''));
   if (p.weekly_rota) {
     const w = p.weekly_rota;

@@ -332,9 +332,9 @@ fn the_snapshot_layout_is_pinned() {
     assert_eq!(
         (store::STATE_FORMAT, bytes.len(), sha2_hex(&bytes)),
         (
-            1,
-            6637,
-            "8cbe587ff699f7389960b4e6e686897635018aa7198724e30fcee3a91cd68f09".to_string()
+            2,
+            6679,
+            "a9dd2433615ced332395ff45aa62c60f5f4295421d57190e459cf8206ebf498d".to_string()
         ),
         "the snapshot layout changed: raise store::STATE_FORMAT and pin the new layout here"
     );
