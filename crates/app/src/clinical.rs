@@ -33,6 +33,11 @@ pub fn demo_pathways() -> Result<pathway::Checked, String> {
 pub fn load(dir: &store::directory::Directory) -> Result<Arc<Clinical>, String> {
     let pathways = demo_pathways()?;
     let mut dos: HashMap<OrgId, dos::Directory> = HashMap::new();
+    for (org, text) in dir.dos_settings().map_err(|e| e.to_string())? {
+        let d: dos::Directory = serde_json::from_str(&text)
+            .map_err(|e| format!("a stored DoS directory's settings: {e}"))?;
+        dos.insert(org, d);
+    }
     for (org, text) in dir.dos_services().map_err(|e| e.to_string())? {
         let s: dos::Service =
             serde_json::from_str(&text).map_err(|e| format!("a stored DoS service: {e}"))?;

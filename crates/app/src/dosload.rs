@@ -42,13 +42,37 @@ pub struct Imported {
     pub centroids: HashMap<String, dos::Point>,
 }
 
-/// Builds the directory from the extracts' text. Trusts named "HOSPITAL"
-/// are taken as having an emergency department (a heuristic: the ODS
-/// extract does not say).
+/// Which trusts have an emergency department.
+pub enum EdSource<'a> {
+    /// A list of ODS codes (the first column of a CSV, e.g. the trusts
+    /// with type 1 attendances in NHS England's monthly A&E return); a
+    /// header row or blank lines are passed over.
+    Listed(&'a str),
+    /// No list: trusts named "HOSPITAL" or whose first address line is a
+    /// hospital are taken as having one (a guess; the ODS extract does
+    /// not say).
+    Guessed,
+}
+
+/// The ODS codes of a list (first CSV column, quotes and a header row
+/// passed over).
+pub fn listed_codes(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.split(',').next())
+        .map(|c| c.trim().trim_matches('"').to_ascii_uppercase())
+        .filter(|c| {
+            (3..=5).contains(&c.len())
+                && c.chars().all(|x| x.is_ascii_alphanumeric())
+                && c.chars().any(|x| x.is_ascii_digit())
+        })
+        .collect()
+}
+
+/// Builds the directory from the extracts' text.
 pub fn build(
     set: &Checked,
     practices: &str,
-    trusts: Option<&str>,
+    trusts: Option<(&str, EdSource<'_>)>,
     centroids: &str,
 ) -> Result<Imported, String> {
     let centroids = dos::parse_centroids(centroids);
@@ -61,37 +85,56 @@ pub fn build(
     }
     let everyone = (0, dos::age_days(120, 0, 0));
     let (sg_sd, dispositions) = coverage(set, &[CareSetting::PrimaryCare, CareSetting::Pharmacy]);
+    let all = vec![Sex::Male, Sex::Female, Sex::Indeterminate];
     let gp = Profile {
         type_id: 100,
         sg_sd,
         dispositions,
         age_days: everyone,
-        sexes: vec![Sex::Male, Sex::Female],
+        sexes: all.clone(),
         opening: weekdays,
-        commissioned: true,
         prescribing_setting: Some("4".into()),
     };
     let (mut services, mut skipped) = dos::import_ods(practices, &centroids, &gp, 1);
     let practice_count = services.len();
     let mut eds = 0;
-    if let Some(text) = trusts {
+    if let Some((text, source)) = trusts {
         let (sg_sd, dispositions) = coverage(set, &[CareSetting::EmergencyDepartment]);
         let ed = Profile {
             type_id: dos::EMERGENCY_DEPARTMENT,
             sg_sd,
             dispositions,
             age_days: everyone,
-            sexes: vec![Sex::Male, Sex::Female],
+            sexes: all,
             opening: Opening {
                 open_all_hours: true,
                 ..Default::default()
             },
-            commissioned: true,
             prescribing_setting: None,
+        };
+        let listed = match source {
+            EdSource::Listed(list) => {
+                let codes = listed_codes(list);
+                if codes.is_empty() {
+                    return Err("emergency departments: no ODS code in the list".into());
+                }
+                Some(codes)
+            }
+            EdSource::Guessed => None,
         };
         let hospitals: String = text
             .lines()
-            .filter(|l| l.split(',').nth(1).is_some_and(|n| n.contains("HOSPITAL")))
+            .filter(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let code = f.first().map(|c| c.trim().trim_matches('"')).unwrap_or("");
+                match &listed {
+                    Some(codes) => codes.contains(code),
+                    None => {
+                        f.get(1).is_some_and(|n| n.contains("HOSPITAL"))
+                            || f.get(4).is_some_and(|a| a.contains("HOSPITAL"))
+                    }
+                }
+            })
             .map(|l| format!("{l}\n"))
             .collect();
         let (found, skip) = dos::import_ods(&hospitals, &centroids, &ed, 1_000_000);
@@ -108,6 +151,16 @@ pub fn build(
     })
 }
 
+/// The directory-wide settings as stored (the directory without its
+/// services).
+pub fn settings_json(d: &dos::Directory) -> Result<String, String> {
+    let settings = dos::Directory {
+        services: Vec::new(),
+        ..d.clone()
+    };
+    serde_json::to_string(&settings).map_err(|e| e.to_string())
+}
+
 /// Replaces the organisation's directory with what was imported (audited).
 pub fn save(
     dir: &mut store::directory::Directory,
@@ -115,14 +168,42 @@ pub fn save(
     imported: &Imported,
     actor: &str,
 ) -> Result<(), String> {
-    let rows: Vec<(u64, String)> = imported
+    let directory = dos::Directory {
+        services: imported.services.clone(),
+        bank_holidays: default_bank_holidays(),
+        ..Default::default()
+    };
+    save_directory(dir, org, &directory, &imported.centroids, actor)
+}
+
+/// England and Wales bank holidays from last year to five years ahead, for
+/// a directory that brings none.
+pub fn default_bank_holidays() -> BTreeSet<jiff::civil::Date> {
+    let y = jiff::Timestamp::from_millisecond(crate::wall_clock().0)
+        .map(|t| t.to_zoned(crate::time::london()).year())
+        .unwrap_or(2026);
+    (y - 1..=y + 5)
+        .flat_map(flow::holidays::england_and_wales)
+        .collect()
+}
+
+/// Replaces the organisation's whole directory (services and settings)
+/// and adds centroids, audited, in one transaction.
+pub fn save_directory(
+    dir: &mut store::directory::Directory,
+    org: OrgId,
+    directory: &dos::Directory,
+    centroids: &HashMap<String, dos::Point>,
+    actor: &str,
+) -> Result<(), String> {
+    let rows: Vec<(u64, String)> = directory
         .services
         .iter()
         .map(|s| serde_json::to_string(s).map(|j| (s.id, j)))
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    let cents: Vec<(String, f64, f64)> = imported
-        .centroids
+    let settings = settings_json(directory)?;
+    let cents: Vec<(String, f64, f64)> = centroids
         .iter()
         .map(|(d, p)| (d.clone(), p.easting, p.northing))
         .collect();
@@ -137,6 +218,6 @@ pub fn save(
         origin: None,
         outcome: "ok".into(),
     };
-    dir.replace_dos(org, &rows, &cents, &audit)
+    dir.replace_dos(org, &rows, Some(&settings), &cents, &audit)
         .map_err(|e| e.to_string())
 }

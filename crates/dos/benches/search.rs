@@ -35,7 +35,6 @@ fn main() {
             weekly,
             ..Default::default()
         },
-        commissioned: true,
         prescribing_setting: Some("4".into()),
     };
     let t0 = Instant::now();
@@ -92,6 +91,8 @@ fn main() {
                 at,
                 forced_distance_km: None,
                 distance_km: None,
+                postcode: None,
+                strategy: None,
             };
             let t = Instant::now();
             let r = search(&dir, &q).unwrap();

@@ -11,6 +11,8 @@
 //!
 //! Pure: the search time is an input; nothing reads the clock.
 
+pub mod file;
+
 use jiff::civil::{Date, Time};
 use model::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,29 @@ pub struct Point {
 pub enum Sex {
     Male,
     Female,
+    /// Indeterminate (DoS gender `I`): matches only services that list it.
+    Indeterminate,
+}
+
+impl Sex {
+    /// The DoS letter: `M`, `F` or `I`.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Sex::Male => "M",
+            Sex::Female => "F",
+            Sex::Indeterminate => "I",
+        }
+    }
+
+    /// From the DoS letter (`M`, `F`, `I`, any case).
+    pub fn from_letter(s: &str) -> Option<Sex> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "M" => Some(Sex::Male),
+            "F" => Some(Sex::Female),
+            "I" => Some(Sex::Indeterminate),
+            _ => None,
+        }
+    }
 }
 
 /// Capacity as red / amber / green.
@@ -124,9 +149,6 @@ pub struct Service {
     /// Only patients of these practices (ODS codes); empty: anyone.
     #[serde(default)]
     pub restricted_to_practices: Vec<String>,
-    /// Commissioned for this area.
-    #[serde(default)]
-    pub commissioned: bool,
     pub opening: Opening,
     #[serde(default)]
     pub capacity: Option<Capacity>,
@@ -142,6 +164,44 @@ pub struct Service {
     /// message bundle); none: phone or email only.
     #[serde(default)]
     pub referral_url: Option<String>,
+    /// The directory's own id for it (the directory file's `id`); empty:
+    /// the number.
+    #[serde(default)]
+    pub ref_id: String,
+    /// Its status when not active (`closed`, `commissioning`, ...).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Whether only the patients of `restricted_to_practices` may be
+    /// referred; none (older records): restricted when the list is not
+    /// empty. A list that is not restricting says which practices
+    /// commissioned it.
+    #[serde(default)]
+    pub referral_restricted: Option<bool>,
+}
+
+impl Service {
+    /// The id a DoS lead knows it by.
+    pub fn key(&self) -> String {
+        if self.ref_id.is_empty() {
+            self.id.to_string()
+        } else {
+            self.ref_id.clone()
+        }
+    }
+
+    /// Only for the patients of its listed practices.
+    pub fn restricted(&self) -> bool {
+        !self.restricted_to_practices.is_empty() && self.referral_restricted.unwrap_or(true)
+    }
+
+    /// Its status word: `active`, or why not.
+    pub fn status_word(&self) -> String {
+        if self.active {
+            "active".into()
+        } else {
+            self.status.clone().unwrap_or_else(|| "closed".into())
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -153,11 +213,28 @@ fn yes() -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Directory {
     pub services: Vec<Service>,
-    /// Service type → rank 1 (first) to 10; unranked types rank 10.
+    /// Service type → rank 1 (first) to 10; unranked types rank 10. The
+    /// ranking used when the directory has no named strategies.
+    #[serde(default)]
     pub ranks: HashMap<u32, u8>,
+    #[serde(default)]
     pub bank_holidays: BTreeSet<Date>,
-    /// Postcode district (outward code) → search distance, km.
+    /// Postcode, sector (`ME10 4`) or district (`ME10`) → search
+    /// distance, km.
+    #[serde(default)]
     pub district_distance: HashMap<String, u32>,
+    /// The commissioners' ranking strategies: name → service type → rank.
+    #[serde(default)]
+    pub strategies: BTreeMap<String, HashMap<u32, u8>>,
+    /// The strategy a search uses when it names none.
+    #[serde(default)]
+    pub default_strategy: Option<String>,
+    /// Service type id → name; empty: any type allowed.
+    #[serde(default)]
+    pub service_types: BTreeMap<u32, String>,
+    /// The valid (symptom group, discriminator) pairs; empty: any.
+    #[serde(default)]
+    pub valid_sg_sd: BTreeSet<(u32, u32)>,
 }
 
 /// What the search is for.
@@ -179,17 +256,81 @@ pub struct Query {
     pub at: Timestamp,
     pub forced_distance_km: Option<u32>,
     pub distance_km: Option<u32>,
+    /// The patient's full postcode, for a distance stored by postcode or
+    /// sector (before the district's).
+    pub postcode: Option<String>,
+    /// The ranking strategy; none: the directory's default.
+    pub strategy: Option<String>,
+}
+
+impl Query {
+    /// A query with what every search needs; the rest left out.
+    pub fn new(
+        location: Point,
+        age_days: u32,
+        sex: Sex,
+        symptom_group: u32,
+        at: Timestamp,
+    ) -> Query {
+        Query {
+            location,
+            district: None,
+            age_days,
+            sex,
+            gp_practice: None,
+            symptom_group,
+            discriminators: Vec::new(),
+            disposition: String::new(),
+            timeframe_minutes: None,
+            at,
+            forced_distance_km: None,
+            distance_km: None,
+            postcode: None,
+            strategy: None,
+        }
+    }
 }
 
 /// A second-stage filter (the one a gap failed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Filter {
-    CapacityRed,
-    Discriminators,
+    /// Capacity red.
+    Capacity,
+    /// Does not hold every requested discriminator.
+    SymptomDiscriminator,
     Disposition,
     Age,
-    Closed,
+    /// Not open in the disposition's window (or closing within 30 min).
+    SessionTimes,
+}
+
+impl Filter {
+    pub fn name(self) -> &'static str {
+        match self {
+            Filter::Capacity => "capacity",
+            Filter::SymptomDiscriminator => "symptom_discriminator",
+            Filter::Disposition => "disposition",
+            Filter::Age => "age",
+            Filter::SessionTimes => "session_times",
+        }
+    }
+}
+
+/// A first-stage rule (a service failing one is not a gap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Its status is not active.
+    Status,
+    /// Outside the search square.
+    Distance,
+    /// Takes no discriminator of the symptom group.
+    SymptomGroup,
+    /// Does not take the patient's sex.
+    Gender,
+    /// Only for the patients of other practices.
+    GpRestricted,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -213,26 +354,146 @@ pub struct Gap {
     pub failed: Filter,
 }
 
+/// Where the search distance came from (the DoS
+/// `SearchDistanceUsedSource`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistanceSource {
+    /// The request's, forced over any stored one.
+    Override,
+    /// Stored for the patient's postcode.
+    Postcode,
+    /// Stored for the patient's postcode sector.
+    Sector,
+    /// Stored for the patient's postcode district.
+    District,
+    /// The request's (nothing stored).
+    WebService,
+    /// Nothing stored or asked: 60 km.
+    National,
+}
+
+impl DistanceSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            DistanceSource::Override => "override",
+            DistanceSource::Postcode => "postcode",
+            DistanceSource::Sector => "sector",
+            DistanceSource::District => "district",
+            DistanceSource::WebService => "web_service",
+            DistanceSource::National => "national",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SearchResult {
     pub distance_km: u32,
+    pub distance_source: DistanceSource,
+    /// The ranking strategy used (none: the directory's plain ranks).
+    pub strategy: Option<String>,
     pub results: Vec<Found>,
     pub gaps: Vec<Gap>,
+    /// Discriminators dropped: repeated, or not valid for the group.
+    pub dropped_discriminators: Vec<u32>,
 }
 
+impl SearchResult {
+    /// Nothing found, not even the catch-all.
+    pub fn no_services_found(&self) -> bool {
+        self.results.is_empty()
+    }
+
+    /// The answer was the catch-all.
+    pub fn catch_all(&self) -> bool {
+        self.results.iter().any(|f| f.catch_all)
+    }
+}
+
+/// Why a request was refused, each with the DoS error name (`code`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SearchError {
-    #[error("distance_km: 1 to 99")]
-    Distance,
-    #[error("discriminators: at most 20")]
-    TooManyDiscriminators,
+    #[error("age: {0}")]
+    InvalidAge(String),
+    #[error("distance_km: 1 to 99 (got {0})")]
+    InvalidSearchDistance(u32),
+    #[error("discriminators: {0}")]
+    InvalidSd(String),
+    #[error("symptom_group: {0} is not a symptom group of the directory")]
+    InvalidSg(u32),
+    #[error("sex: M, F or I")]
+    InvalidGender,
+    #[error("strategy: no ranking strategy '{0}' in the directory")]
+    UnknownStrategy(String),
 }
 
-/// Service types returned one at a time (a GP practice, integrated urgent
-/// care), the others two.
-pub const ONE_PER_TYPE: [u32; 2] = [100, 25];
+impl SearchError {
+    /// The DoS error name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SearchError::InvalidAge(_) => "invalid_age",
+            SearchError::InvalidSearchDistance(_) => "invalid_search_distance",
+            SearchError::InvalidSd(_) => "invalid_sd",
+            SearchError::InvalidSg(_) => "invalid_sg",
+            SearchError::InvalidGender => "invalid_gender",
+            SearchError::UnknownStrategy(_) => "invalid_strategy",
+        }
+    }
+}
+
+/// How an age is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgeUnit {
+    Days,
+    Months,
+    Years,
+}
+
+/// An age in the DoS ranges (days 0–31, months 1–23, years 2–129) in
+/// days: a month is 30.4375 days, a year 365.25, rounded down.
+pub fn age_in_days(n: u32, unit: AgeUnit) -> Result<u32, SearchError> {
+    let (range, per) = match unit {
+        AgeUnit::Days => (0..=31, 1.0),
+        AgeUnit::Months => (1..=23, 30.4375),
+        AgeUnit::Years => (2..=129, 365.25),
+    };
+    if !range.contains(&n) {
+        let u = format!("{unit:?}").to_lowercase();
+        return Err(SearchError::InvalidAge(format!(
+            "{n} {u} is out of range ({} to {} {u})",
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok((n as f64 * per).floor() as u32)
+}
+
+/// `12d`, `3m`, `40y` (a bare number is years).
+pub fn parse_age(s: &str) -> Result<u32, SearchError> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, 'd')) => (&t[..i], AgeUnit::Days),
+        Some((i, 'm')) => (&t[..i], AgeUnit::Months),
+        Some((i, 'y')) => (&t[..i], AgeUnit::Years),
+        _ => (t.as_str(), AgeUnit::Years),
+    };
+    let n: u32 = num.trim().parse().map_err(|_| {
+        SearchError::InvalidAge(format!(
+            "'{s}' is not an age: a number and d, m or y (12d, 3m, 40y)"
+        ))
+    })?;
+    age_in_days(n, unit)
+}
+
+/// Service types returned one at a time, the others two (the public
+/// rules: 138 Emergency National Response, 100 GP Practice, and the
+/// integrated urgent care types 130, 133, 137, 139).
+pub const ONE_PER_TYPE: [u32; 6] = [138, 100, 133, 130, 137, 139];
 /// Emergency departments, for the catch-all.
 pub const EMERGENCY_DEPARTMENT: u32 = 40;
+/// A query's symptom group when none was given: only the catch-all runs.
+pub const NO_SYMPTOM_GROUP: u32 = 0;
 /// Search distance when nothing else gives one.
 pub const DEFAULT_DISTANCE_KM: u32 = 60;
 
@@ -320,98 +581,280 @@ fn distance_km(a: Point, b: Point) -> f64 {
     ((a.easting - b.easting).powi(2) + (a.northing - b.northing).powi(2)).sqrt() / 1000.0
 }
 
+/// What the search did with one service near the patient.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Returned, at this place (1 first).
+    Returned { position: usize },
+    /// Returned by the catch-all (nothing else matched).
+    CatchAll { position: usize },
+    /// Passed every filter but its service type already had its one or
+    /// two results.
+    TypeFull { kept: usize },
+    /// Failed exactly one second-stage filter.
+    Gap { filter: Filter },
+    /// Failed more than one second-stage filter.
+    Filtered { filters: Vec<Filter> },
+    /// Dropped by a first-stage rule.
+    Excluded { rule: Rule },
+}
+
+/// One service near the patient and what the search did with it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explained {
+    pub id: u64,
+    pub key: String,
+    pub name: String,
+    pub type_id: u32,
+    pub distance_km: f64,
+    pub rank: u8,
+    pub verdict: Verdict,
+}
+
 /// The search, by the public rules.
 pub fn search(dir: &Directory, q: &Query) -> Result<SearchResult, SearchError> {
-    let distance = match (
-        q.forced_distance_km,
-        q.district
-            .as_ref()
-            .and_then(|d| dir.district_distance.get(d)),
-        q.distance_km,
-    ) {
-        (Some(f), _, _) => f,
-        (None, Some(&d), _) => d,
-        (None, None, Some(d)) => d,
-        (None, None, None) => DEFAULT_DISTANCE_KM,
-    };
-    if !(1..=99).contains(&distance) && q.forced_distance_km.is_none() {
-        return Err(SearchError::Distance);
+    run(dir, q, None)
+}
+
+/// The search, and for every service within twice the search distance
+/// (the nearest `limit`) what happened to it and by which rule.
+pub fn search_explained(
+    dir: &Directory,
+    q: &Query,
+    limit: usize,
+) -> Result<(SearchResult, Vec<Explained>), SearchError> {
+    let mut out = Vec::new();
+    let r = run(dir, q, Some(&mut out))?;
+    out.sort_by(|a, b| {
+        a.distance_km
+            .total_cmp(&b.distance_km)
+            .then(a.id.cmp(&b.id))
+    });
+    out.truncate(limit);
+    Ok((r, out))
+}
+
+/// The search distance and where it came from: forced, else stored for
+/// the postcode, its sector, its district, else the request's, else 60.
+fn search_distance(dir: &Directory, q: &Query) -> Result<(u32, DistanceSource), SearchError> {
+    if let Some(f) = q.forced_distance_km {
+        if !(1..=99).contains(&f) {
+            return Err(SearchError::InvalidSearchDistance(f));
+        }
+        return Ok((f, DistanceSource::Override));
     }
+    if let Some(pc) = &q.postcode {
+        let compact: String = pc
+            .to_ascii_uppercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if compact.len() >= 5 {
+            let (out, inward) = compact.split_at(compact.len() - 3);
+            let full = format!("{out} {inward}");
+            if let Some(&d) = dir.district_distance.get(&full) {
+                return Ok((d, DistanceSource::Postcode));
+            }
+            let sector = format!("{out} {}", &inward[..1]);
+            if let Some(&d) = dir.district_distance.get(&sector) {
+                return Ok((d, DistanceSource::Sector));
+            }
+        }
+    }
+    if let Some(&d) = q
+        .district
+        .as_ref()
+        .and_then(|d| dir.district_distance.get(d))
+    {
+        return Ok((d, DistanceSource::District));
+    }
+    if let Some(d) = q.distance_km {
+        if !(1..=99).contains(&d) {
+            return Err(SearchError::InvalidSearchDistance(d));
+        }
+        return Ok((d, DistanceSource::WebService));
+    }
+    Ok((DEFAULT_DISTANCE_KM, DistanceSource::National))
+}
+
+/// The ranks the search uses: the named strategy, else the directory's
+/// default one, else its plain ranks.
+fn ranking<'a>(
+    dir: &'a Directory,
+    q: &Query,
+) -> Result<(Option<String>, &'a HashMap<u32, u8>), SearchError> {
+    let name = q.strategy.clone().or_else(|| dir.default_strategy.clone());
+    match name {
+        Some(n) => match dir.strategies.get(&n) {
+            Some(r) => Ok((Some(n), r)),
+            None => Err(SearchError::UnknownStrategy(n)),
+        },
+        None => Ok((None, &dir.ranks)),
+    }
+}
+
+/// The requested discriminators that count: repeats dropped, and (when
+/// the directory lists its valid pairs) those not valid for the group.
+fn discriminators(dir: &Directory, q: &Query) -> Result<(BTreeSet<u32>, Vec<u32>), SearchError> {
     if q.discriminators.len() > 20 {
-        return Err(SearchError::TooManyDiscriminators);
+        return Err(SearchError::InvalidSd(format!(
+            "at most 20 (got {})",
+            q.discriminators.len()
+        )));
     }
+    if !dir.valid_sg_sd.is_empty()
+        && !dir
+            .valid_sg_sd
+            .range((q.symptom_group, 0)..=(q.symptom_group, u32::MAX))
+            .any(|_| true)
+    {
+        return Err(SearchError::InvalidSg(q.symptom_group));
+    }
+    let mut kept = BTreeSet::new();
+    let mut dropped = Vec::new();
+    for &sd in &q.discriminators {
+        let valid = dir.valid_sg_sd.is_empty() || dir.valid_sg_sd.contains(&(q.symptom_group, sd));
+        if !valid || !kept.insert(sd) {
+            dropped.push(sd);
+        }
+    }
+    if !q.discriminators.is_empty() && kept.is_empty() {
+        return Err(SearchError::InvalidSd(format!(
+            "none of {:?} is valid for symptom group {}",
+            q.discriminators, q.symptom_group
+        )));
+    }
+    Ok((kept, dropped))
+}
+
+fn run(
+    dir: &Directory,
+    q: &Query,
+    mut explain: Option<&mut Vec<Explained>>,
+) -> Result<SearchResult, SearchError> {
+    let (distance, distance_source) = search_distance(dir, q)?;
+    let (strategy, ranks) = ranking(dir, q)?;
+    // No symptom group (0): straight to the catch-all, as the DoS does.
+    let no_group = q.symptom_group == NO_SYMPTOM_GROUP;
+    let (sds, dropped_discriminators) = if no_group {
+        (BTreeSet::new(), Vec::new())
+    } else {
+        discriminators(dir, q)?
+    };
     let half = distance as f64 * 1000.0;
     let inside = |p: Point, half: f64| {
         (p.easting - q.location.easting).abs() <= half
             && (p.northing - q.location.northing).abs() <= half
     };
-    let sds: BTreeSet<u32> = q.discriminators.iter().copied().collect();
+    let rank_of = |s: &Service| ranks.get(&s.type_id).copied().unwrap_or(10);
     let end = window_end(q.at, q.timeframe_minutes);
-    let mut found: Vec<(u8, u8, u8, f64, &Service)> = Vec::new();
+    let mut found: Vec<(u8, u8, f64, &Service)> = Vec::new();
     let mut gaps = Vec::new();
-    for s in &dir.services {
+    let mut verdicts: HashMap<u64, Verdict> = HashMap::new();
+    let mut near: Vec<&Service> = Vec::new();
+    for s in dir.services.iter().filter(|_| !no_group) {
+        let explaining = explain.is_some() && inside(s.location, 2.0 * half);
+        if explaining {
+            near.push(s);
+        }
+        let mut exclude = |r: Rule| {
+            if explaining {
+                verdicts.insert(s.id, Verdict::Excluded { rule: r });
+            }
+        };
         // First stage.
-        if !s.active
-            || !inside(s.location, half)
-            || !s.sg_sd.iter().any(|&(sg, _)| sg == q.symptom_group)
-            || !s.sexes.contains(&q.sex)
-            || (!s.restricted_to_practices.is_empty()
-                && !q
-                    .gp_practice
-                    .as_ref()
-                    .is_some_and(|p| s.restricted_to_practices.contains(p)))
-        {
+        let patient_listed = q
+            .gp_practice
+            .as_ref()
+            .is_some_and(|p| s.restricted_to_practices.contains(p));
+        if !s.active {
+            exclude(Rule::Status);
+            continue;
+        }
+        if !inside(s.location, half) {
+            exclude(Rule::Distance);
+            continue;
+        }
+        if !s.sg_sd.iter().any(|&(sg, _)| sg == q.symptom_group) {
+            exclude(Rule::SymptomGroup);
+            continue;
+        }
+        if !s.sexes.contains(&q.sex) {
+            exclude(Rule::Gender);
+            continue;
+        }
+        if s.restricted() && !patient_listed {
+            exclude(Rule::GpRestricted);
             continue;
         }
         // Second stage: record which filters fail.
         let mut failed = Vec::new();
         if Capacity::at(&s.capacity, q.at) == Rag::Red {
-            failed.push(Filter::CapacityRed);
+            failed.push(Filter::Capacity);
         }
         if !sds
             .iter()
             .all(|sd| s.sg_sd.contains(&(q.symptom_group, *sd)))
         {
-            failed.push(Filter::Discriminators);
+            failed.push(Filter::SymptomDiscriminator);
         }
-        if !s.dispositions.contains(&q.disposition) {
+        if !q.disposition.is_empty() && !s.dispositions.contains(&q.disposition) {
             failed.push(Filter::Disposition);
         }
         if !(s.age_days.0..=s.age_days.1).contains(&q.age_days) {
             failed.push(Filter::Age);
         }
-        if failed.len() <= 1 && !open_in_window(&s.opening, &dir.bank_holidays, q.at, end) {
-            failed.push(Filter::Closed);
+        if (failed.len() <= 1 || explaining)
+            && !open_in_window(&s.opening, &dir.bank_holidays, q.at, end)
+        {
+            failed.push(Filter::SessionTimes);
         }
         match failed.as_slice() {
             [] => {
-                let rank = dir.ranks.get(&s.type_id).copied().unwrap_or(10);
-                let own = u8::from(!(s.ods_code.is_some() && s.ods_code == q.gp_practice));
-                let class = match (s.commissioned, s.restricted_to_practices.is_empty()) {
-                    (true, false) => 0,
-                    (true, true) => 1,
-                    _ => 2,
+                // Within a rank: the patient's own GP, then services
+                // commissioned for the patient's practice (restricted,
+                // then unrestricted), then the others.
+                let class = if s.ods_code.is_some() && s.ods_code == q.gp_practice {
+                    0
+                } else if patient_listed && s.restricted() {
+                    1
+                } else if patient_listed {
+                    2
+                } else {
+                    3
                 };
-                found.push((rank, own, class, distance_km(s.location, q.location), s));
+                found.push((rank_of(s), class, distance_km(s.location, q.location), s));
             }
-            [one] => gaps.push(Gap {
-                id: s.id,
-                name: s.name.clone(),
-                type_id: s.type_id,
-                failed: *one,
-            }),
-            _ => {}
+            [one] => {
+                if explaining {
+                    verdicts.insert(s.id, Verdict::Gap { filter: *one });
+                }
+                gaps.push(Gap {
+                    id: s.id,
+                    name: s.name.clone(),
+                    type_id: s.type_id,
+                    failed: *one,
+                });
+            }
+            _ => {
+                if explaining {
+                    verdicts.insert(s.id, Verdict::Filtered { filters: failed });
+                }
+            }
         }
     }
+    // Rank, then distance within the rank (the grouping within a rank
+    // keeps the distance order).
     found.sort_by(|a, b| {
-        (a.0, a.1, a.2)
-            .cmp(&(b.0, b.1, b.2))
-            .then(a.3.total_cmp(&b.3))
-            .then(a.4.id.cmp(&b.4.id))
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then(a.2.total_cmp(&b.2))
+            .then(a.3.id.cmp(&b.3.id))
     });
     let mut per_type: HashMap<u32, usize> = HashMap::new();
     let mut results = Vec::new();
-    for (rank, _, _, d, s) in found {
+    for (rank, _, d, s) in found {
         let keep = if ONE_PER_TYPE.contains(&s.type_id) {
             1
         } else {
@@ -429,6 +872,14 @@ pub fn search(dir: &Directory, q: &Query) -> Result<SearchResult, SearchError> {
                 capacity: Capacity::at(&s.capacity, q.at),
                 catch_all: false,
             });
+            verdicts.insert(
+                s.id,
+                Verdict::Returned {
+                    position: results.len(),
+                },
+            );
+        } else {
+            verdicts.insert(s.id, Verdict::TypeFull { kept: keep });
         }
     }
     if results.is_empty() {
@@ -448,18 +899,125 @@ pub fn search(dir: &Directory, q: &Query) -> Result<SearchResult, SearchError> {
                 name: s.name.clone(),
                 type_id: s.type_id,
                 distance_km: (d * 10.0).round() / 10.0,
-                rank: dir.ranks.get(&s.type_id).copied().unwrap_or(10),
+                rank: rank_of(s),
                 capacity: Capacity::at(&s.capacity, q.at),
                 catch_all: true,
             });
+            verdicts.insert(
+                s.id,
+                Verdict::CatchAll {
+                    position: results.len(),
+                },
+            );
+            if explain.is_some() && !near.iter().any(|n| n.id == s.id) {
+                near.push(s);
+            }
         }
     }
     gaps.sort_by_key(|g| (g.failed, g.id));
+    if let Some(out) = explain.as_deref_mut() {
+        for s in near {
+            if let Some(v) = verdicts.remove(&s.id) {
+                out.push(Explained {
+                    id: s.id,
+                    key: s.key(),
+                    name: s.name.clone(),
+                    type_id: s.type_id,
+                    distance_km: (distance_km(s.location, q.location) * 10.0).round() / 10.0,
+                    rank: rank_of(s),
+                    verdict: v,
+                });
+            }
+        }
+    }
     Ok(SearchResult {
         distance_km: distance,
+        distance_source,
+        strategy,
         results,
         gaps,
+        dropped_discriminators,
     })
+}
+
+/// A gap as answered: the service's directory id and the filter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapRef {
+    pub id: String,
+    pub filter: String,
+}
+
+/// A search's answer in the directory's own ids, the same from the CLI
+/// (`switchboard dos search --json`) and the API (`dos` in its answer).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    /// Service ids in order.
+    pub ranked: Vec<String>,
+    /// The answer is the catch-all (nothing matched).
+    pub catch_all: bool,
+    pub gaps: Vec<GapRef>,
+    pub search_distance_km: Option<u32>,
+    pub search_distance_source: Option<String>,
+    /// The ranking strategy used.
+    pub strategy: Option<String>,
+    /// Discriminators dropped (repeated, or not valid for the group).
+    pub dropped_discriminators: Vec<u32>,
+    /// None, or `invalid_age`, `invalid_search_distance`, `invalid_sd`,
+    /// `invalid_sg`, `invalid_gender`, `invalid_strategy`,
+    /// `no_services_found`.
+    pub error: Option<String>,
+    /// The error in words, naming the field.
+    pub message: Option<String>,
+}
+
+impl Answer {
+    pub fn of(dir: &Directory, r: &Result<SearchResult, SearchError>) -> Answer {
+        let key = |id: u64| {
+            dir.services
+                .iter()
+                .find(|s| s.id == id)
+                .map(Service::key)
+                .unwrap_or_else(|| id.to_string())
+        };
+        match r {
+            Ok(r) => Answer {
+                ranked: r.results.iter().map(|f| key(f.id)).collect(),
+                catch_all: r.catch_all(),
+                gaps: r
+                    .gaps
+                    .iter()
+                    .map(|g| GapRef {
+                        id: key(g.id),
+                        filter: g.failed.name().into(),
+                    })
+                    .collect(),
+                search_distance_km: Some(r.distance_km),
+                search_distance_source: Some(r.distance_source.name().into()),
+                strategy: r.strategy.clone(),
+                dropped_discriminators: r.dropped_discriminators.clone(),
+                error: r.no_services_found().then(|| "no_services_found".into()),
+                message: r.no_services_found().then(|| {
+                    "no service matched and no emergency department is within 60 km".into()
+                }),
+            },
+            Err(e) => Answer::refused(e),
+        }
+    }
+
+    /// The answer to a refused request.
+    pub fn refused(e: &SearchError) -> Answer {
+        Answer {
+            ranked: Vec::new(),
+            catch_all: false,
+            gaps: Vec::new(),
+            search_distance_km: None,
+            search_distance_source: None,
+            strategy: None,
+            dropped_discriminators: Vec::new(),
+            error: Some(e.code().into()),
+            message: Some(e.to_string()),
+        }
+    }
 }
 
 /// A row an import skipped, and why.
@@ -532,7 +1090,6 @@ pub struct Profile {
     pub age_days: (u32, u32),
     pub sexes: Vec<Sex>,
     pub opening: Opening,
-    pub commissioned: bool,
     /// Only rows with this prescribing setting (epraccur column 26; `4` is
     /// a GP practice); none: every row.
     pub prescribing_setting: Option<String>,
@@ -562,13 +1119,15 @@ impl Profile {
             age_days: self.age_days,
             sexes: self.sexes.clone(),
             restricted_to_practices: Vec::new(),
-            commissioned: self.commissioned,
             opening: self.opening.clone(),
             capacity: None,
             phone: None,
             public_text: String::new(),
             professional_text: String::new(),
             referral_url: None,
+            ref_id: String::new(),
+            status: None,
+            referral_restricted: None,
         }
     }
 }

@@ -40,7 +40,6 @@ fn service(id: u64, type_id: u32, km_east: f64, km_north: f64) -> Service {
         age_days: (0, 45_000),
         sexes: vec![Sex::Male, Sex::Female],
         restricted_to_practices: vec![],
-        commissioned: false,
         opening: Opening {
             open_all_hours: true,
             ..Default::default()
@@ -50,6 +49,9 @@ fn service(id: u64, type_id: u32, km_east: f64, km_north: f64) -> Service {
         public_text: String::new(),
         professional_text: String::new(),
         referral_url: None,
+        ref_id: String::new(),
+        status: None,
+        referral_restricted: None,
     }
 }
 
@@ -70,6 +72,8 @@ fn query() -> Query {
         at: monday(10, 0),
         forced_distance_km: None,
         distance_km: None,
+        postcode: None,
+        strategy: None,
     }
 }
 
@@ -188,11 +192,11 @@ fn the_second_filter_records_a_gap_for_exactly_one_failure() {
     assert_eq!(
         gaps,
         vec![
-            (1, Filter::CapacityRed),
-            (3, Filter::Discriminators),
+            (1, Filter::Capacity),
+            (3, Filter::SymptomDiscriminator),
             (4, Filter::Disposition),
             (5, Filter::Age),
-            (6, Filter::Closed),
+            (6, Filter::SessionTimes),
         ],
         "service 7 failed two filters: not a gap"
     );
@@ -209,7 +213,7 @@ fn the_second_filter_records_a_gap_for_exactly_one_failure() {
     assert!(r
         .gaps
         .iter()
-        .any(|g| (g.id, g.failed) == (3, Filter::Discriminators)));
+        .any(|g| (g.id, g.failed) == (3, Filter::SymptomDiscriminator)));
 }
 
 #[test]
@@ -283,14 +287,19 @@ fn ranking_puts_rank_first_then_own_gp_then_commissioning_then_distance() {
     };
     let mut near_unranked = service(1, 14, 1.0, 0.0);
     near_unranked.name = "unranked".into();
-    let far_rank1 = service(2, 12, 30.0, 0.0);
+    let mut far_rank1 = service(2, 12, 30.0, 0.0);
+    // Commissioned by the patient's practice, open to anyone.
+    far_rank1.restricted_to_practices = vec!["G82001".into()];
+    far_rank1.referral_restricted = Some(false);
     let mid_rank1 = service(3, 12, 20.0, 0.0);
     let third_rank1 = service(4, 12, 25.0, 0.0);
     let rank2 = service(5, 13, 2.0, 0.0);
     let mut own_gp = service(6, 100, 40.0, 0.0);
     own_gp.ods_code = Some("G82001".into());
-    let mut near_gp = service(7, 100, 3.0, 0.0);
-    near_gp.commissioned = true;
+    let near_gp = service(7, 100, 3.0, 0.0);
+    // Restricted to the patient's practice: before the unrestricted one.
+    let mut restricted = service(8, 12, 35.0, 0.0);
+    restricted.restricted_to_practices = vec!["G82001".into()];
     dir.services = vec![
         near_unranked,
         far_rank1,
@@ -299,14 +308,17 @@ fn ranking_puts_rank_first_then_own_gp_then_commissioning_then_distance() {
         rank2,
         own_gp,
         near_gp,
+        restricted,
     ];
     let mut q = query();
     q.gp_practice = Some("G82001".into());
-    // Rank 1: the own GP first (one GP practice only), then type 12 by
-    // distance (two of them); rank 2; then the unranked.
-    assert_eq!(ids(&dir, &q), vec![6, 3, 4, 5, 1]);
-    // Without the own GP, the commissioned nearer practice.
-    q.gp_practice = None;
+    // Rank 1: the own GP first (one GP practice only), then type 12:
+    // restricted commissioned, unrestricted commissioned (the top two of
+    // the type, though furthest); rank 2; then the unranked.
+    assert_eq!(ids(&dir, &q), vec![6, 8, 2, 5, 1]);
+    // Another practice's patient: the restricted service is not for them,
+    // nothing is commissioned for them, so distance within the rank.
+    q.gp_practice = Some("G99999".into());
     assert_eq!(ids(&dir, &q), vec![7, 3, 4, 5, 1]);
 }
 
@@ -353,7 +365,6 @@ fn the_real_ods_extract_imports_and_searches_near_a_kent_patient() {
         age_days: (0, 45_000),
         sexes: vec![Sex::Male, Sex::Female],
         opening: weekdays(8 * 60, 18 * 60 + 30),
-        commissioned: true,
         prescribing_setting: Some("4".into()),
     };
     let mut text = read("ods-gp-practices-epraccur-2020.csv");
@@ -408,6 +419,8 @@ fn the_real_ods_extract_imports_and_searches_near_a_kent_patient() {
         at: monday(10, 0),
         forced_distance_km: None,
         distance_km: None,
+        postcode: None,
+        strategy: None,
     };
     let r = search(&dir, &q).unwrap();
     assert_eq!(r.results.len(), 1, "one GP practice");
@@ -418,7 +431,7 @@ fn the_real_ods_extract_imports_and_searches_near_a_kent_patient() {
     night.at = monday(21, 0);
     let r = search(&dir, &night).unwrap();
     assert!(r.results.is_empty());
-    assert!(r.gaps.len() > 10 && r.gaps.iter().all(|g| g.failed == Filter::Closed));
+    assert!(r.gaps.len() > 10 && r.gaps.iter().all(|g| g.failed == Filter::SessionTimes));
 }
 
 #[test]
@@ -437,7 +450,6 @@ fn a_real_dos_response_imports_and_exports_in_the_same_shape() {
         age_days: (0, 45_000),
         sexes: vec![Sex::Male, Sex::Female],
         opening: Opening::default(),
-        commissioned: true,
         prescribing_setting: None,
     };
     let services: Vec<Service> = resp

@@ -30,13 +30,15 @@ fn service(phone: Option<&str>, ods: Option<&str>) -> Service {
         age_days: (0, 46_000),
         sexes: vec![],
         restricted_to_practices: vec![],
-        commissioned: true,
         opening: Opening::default(),
         capacity: None,
         phone: phone.map(str::to_string),
         public_text: "Walk in, 8am to 8pm".into(),
         professional_text: String::new(),
         referral_url: Some("https://uec.example.nhs.uk/referrals".into()),
+        ref_id: String::new(),
+        status: None,
+        referral_restricted: None,
     }
 }
 

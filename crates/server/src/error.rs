@@ -17,6 +17,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = crate::wire::ErrorBody {
             error: self.message,
+            code: None,
         };
         (self.status, Json(body)).into_response()
     }

@@ -93,6 +93,7 @@ pub(crate) async fn login(
             [(header::RETRY_AFTER, secs.to_string())],
             Json(crate::wire::ErrorBody {
                 error: format!("too many failed log-ins; try again in {secs} s"),
+                code: None,
             }),
         )
             .into_response();

@@ -326,11 +326,19 @@ pub(crate) async fn saved_journeys(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "DosSearch")]
 pub(crate) struct SearchBody {
     postcode: String,
+    /// The patient's age: a number and `d`, `m` or `y` (days 0–31,
+    /// months 1–23, years 2–129; `3m` is a 3-month-old). Give this or
+    /// `age_years`.
+    #[serde(default)]
+    #[schemars(length(max = 8))]
+    age: Option<String>,
+    /// The age in whole years (0–130), for older clients; `age` is the
+    /// DoS way.
+    #[serde(default)]
     #[schemars(range(max = 130))]
-    age_years: u32,
+    age_years: Option<u32>,
     sex: crate::wire::Sex,
     #[serde(default)]
     gp_practice: Option<String>,
@@ -343,8 +351,16 @@ pub(crate) struct SearchBody {
     #[serde(default)]
     #[schemars(extend("format" = "date-time"))]
     at: Option<String>,
+    /// The request's search distance (km, 1–99), used when none is stored
+    /// for the patient's postcode (or always, with `force_distance`).
     #[serde(default)]
     distance_km: Option<u32>,
+    #[serde(default)]
+    force_distance: bool,
+    /// The ranking strategy; default the directory's.
+    #[serde(default)]
+    #[schemars(length(max = 64))]
+    strategy: Option<String>,
     /// `dos`: answer in the shape of the NHS DoS CheckCapacitySummary
     /// response.
     #[serde(default)]
@@ -355,20 +371,20 @@ pub(crate) struct SearchBody {
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Filter {
-    CapacityRed,
-    Discriminators,
+    Capacity,
+    SymptomDiscriminator,
     Disposition,
     Age,
-    Closed,
+    SessionTimes,
 }
 
 fn filter(f: dos::Filter) -> Filter {
     match f {
-        dos::Filter::CapacityRed => Filter::CapacityRed,
-        dos::Filter::Discriminators => Filter::Discriminators,
+        dos::Filter::Capacity => Filter::Capacity,
+        dos::Filter::SymptomDiscriminator => Filter::SymptomDiscriminator,
         dos::Filter::Disposition => Filter::Disposition,
         dos::Filter::Age => Filter::Age,
-        dos::Filter::Closed => Filter::Closed,
+        dos::Filter::SessionTimes => Filter::SessionTimes,
     }
 }
 
@@ -376,6 +392,8 @@ fn filter(f: dos::Filter) -> Filter {
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct Found {
     id: u64,
+    /// The directory's id for it.
+    service_id: String,
     name: String,
     type_id: u32,
     distance_km: f64,
@@ -386,10 +404,11 @@ pub(crate) struct Found {
     catch_all: bool,
 }
 
-impl From<&dos::Found> for Found {
-    fn from(f: &dos::Found) -> Found {
+impl Found {
+    fn of(f: &dos::Found, key: String) -> Found {
         Found {
             id: f.id,
+            service_id: key,
             name: f.name.clone(),
             type_id: f.type_id,
             distance_km: f.distance_km,
@@ -432,15 +451,67 @@ pub(crate) struct Result_ {
     referral: String,
 }
 
+/// A gap in the directory's ids.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct GapRef {
+    id: String,
+    filter: String,
+}
+
+/// The answer in the directory's own ids: the same as `switchboard dos
+/// search --json` gives for the same directory and inputs.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct DosAnswer {
+    ranked: Vec<String>,
+    catch_all: bool,
+    gaps: Vec<GapRef>,
+    search_distance_km: Option<u32>,
+    /// `override`, `postcode`, `sector`, `district`, `web_service` or
+    /// `national`.
+    search_distance_source: Option<String>,
+    strategy: Option<String>,
+    dropped_discriminators: Vec<u32>,
+    /// None, or `no_services_found`.
+    error: Option<String>,
+    message: Option<String>,
+}
+
+impl From<dos::Answer> for DosAnswer {
+    fn from(a: dos::Answer) -> DosAnswer {
+        DosAnswer {
+            ranked: a.ranked,
+            catch_all: a.catch_all,
+            gaps: a
+                .gaps
+                .into_iter()
+                .map(|g| GapRef {
+                    id: g.id,
+                    filter: g.filter,
+                })
+                .collect(),
+            search_distance_km: a.search_distance_km,
+            search_distance_source: a.search_distance_source,
+            strategy: a.strategy,
+            dropped_discriminators: a.dropped_discriminators,
+            error: a.error,
+            message: a.message,
+        }
+    }
+}
+
 /// A directory search's answer.
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct Search {
     disposition: Disposition,
     /// The radius searched.
     distance_km: u32,
+    /// The patient's age as searched, days.
+    age_days: u32,
     services_searched: usize,
     results: Vec<Result_>,
     gaps: Vec<Gap>,
+    /// The same answer in the directory's ids.
+    dos: DosAnswer,
 }
 
 /// The answer, or with `format: dos` the NHS DoS CheckCapacitySummary
@@ -450,6 +521,18 @@ pub(crate) struct Search {
 pub(crate) enum SearchAnswer {
     Search(Search),
     Dos(crate::wire::DosShape),
+}
+
+/// A refused search: 422 with the DoS error name as `code`.
+fn refused(e: &dos::SearchError) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(crate::wire::ErrorBody {
+            error: e.to_string(),
+            code: Some(e.code().into()),
+        }),
+    )
+        .into_response()
 }
 
 /// The DoS search for a patient and a disposition.
@@ -475,8 +558,18 @@ pub(crate) async fn search(
             b.disposition
         ));
     };
-    if b.age_years > 130 {
-        return bad("age_years: at most 130".into());
+    let age_days = match (&b.age, b.age_years) {
+        (Some(a), None) => match dos::parse_age(a) {
+            Ok(d) => d,
+            Err(e) => return refused(&e),
+        },
+        (None, Some(y)) if y <= 130 => dos::age_days(y, 0, 0),
+        (None, Some(_)) => return bad("age_years: at most 130".into()),
+        (Some(_), Some(_)) => return bad("age: give age or age_years, not both".into()),
+        (None, None) => return bad("age: give the patient's age (e.g. 3m, 40y)".into()),
+    };
+    if b.force_distance && b.distance_km.is_none() {
+        return bad("distance_km: force_distance needs a distance".into());
     }
     let now = crate::wall_clock();
     let at = match &b.at {
@@ -498,7 +591,7 @@ pub(crate) async fn search(
         let q = dos::Query {
             location,
             district: Some(district),
-            age_days: dos::age_days(b.age_years, 0, 0),
+            age_days,
             sex: b.sex.into(),
             gp_practice: b.gp_practice,
             symptom_group: b.symptom_group,
@@ -506,21 +599,21 @@ pub(crate) async fn search(
             disposition: b.disposition.clone(),
             timeframe_minutes: d.timeframe_minutes,
             at,
-            forced_distance_km: None,
-            distance_km: b.distance_km,
+            forced_distance_km: b.distance_km.filter(|_| b.force_distance),
+            distance_km: b.distance_km.filter(|_| !b.force_distance),
+            postcode: Some(b.postcode.clone()),
+            strategy: b.strategy,
         };
         let r = match dos::search(dir, &q) {
             Ok(r) => r,
-            Err(e) => return bad(e.to_string()),
+            Err(e) => return refused(&e),
         };
         // The commissioner's view: what failed where.
         let mut counted: BTreeMap<(u32, String), u32> = BTreeMap::new();
         for g in &r.gaps {
-            let f = serde_json::to_value(g.failed)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
-            *counted.entry((g.type_id, f)).or_default() += 1;
+            *counted
+                .entry((g.type_id, g.failed.name().to_string()))
+                .or_default() += 1;
         }
         let gap_rows: Vec<(String, u32, String, u32)> = counted
             .into_iter()
@@ -533,7 +626,7 @@ pub(crate) async fn search(
             .map(|f| {
                 let s = by_id[&f.id];
                 Result_ {
-                    found: Found::from(f),
+                    found: Found::of(f, s.key()),
                     postcode: s.postcode.clone(),
                     phone: s.phone.clone(),
                     ods_code: s.ods_code.clone(),
@@ -556,14 +649,21 @@ pub(crate) async fn search(
         });
         let response = match dos_shape {
             Some(d) => Json(SearchAnswer::Dos(crate::wire::DosShape(d))).into_response(),
-            None => Json(SearchAnswer::Search(Search {
-                disposition: Disposition::from(d),
-                distance_km: r.distance_km,
-                services_searched: searched,
-                results,
-                gaps: r.gaps.iter().map(Gap::from).collect(),
-            }))
-            .into_response(),
+            None => {
+                let gaps = r.gaps.iter().map(Gap::from).collect();
+                let distance_km = r.distance_km;
+                let answer = dos::Answer::of(dir, &Ok(r));
+                Json(SearchAnswer::Search(Search {
+                    disposition: Disposition::from(d),
+                    distance_km,
+                    age_days,
+                    services_searched: searched,
+                    results,
+                    gaps,
+                    dos: answer.into(),
+                }))
+                .into_response()
+            }
         };
         (response, gap_rows)
     };

@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS dos_services (
     service TEXT NOT NULL,
     PRIMARY KEY (org, id)
 );
+CREATE TABLE IF NOT EXISTS dos_settings (
+    org INTEGER PRIMARY KEY,
+    settings TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dos_centroids (
     district TEXT PRIMARY KEY,
     easting REAL NOT NULL,
@@ -845,11 +849,19 @@ impl Directory {
         &mut self,
         org: OrgId,
         services: &[(u64, String)],
+        settings: Option<&str>,
         centroids: &[(String, f64, f64)],
         audit: &AuditRecord,
     ) -> Result<(), StoreError> {
         let tx = self.immediate()?;
         tx.execute("DELETE FROM dos_services WHERE org = ?1", params![org.0])?;
+        tx.execute("DELETE FROM dos_settings WHERE org = ?1", params![org.0])?;
+        if let Some(s) = settings {
+            tx.execute(
+                "INSERT INTO dos_settings (org, settings) VALUES (?1, ?2)",
+                params![org.0, s],
+            )?;
+        }
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO dos_services (org, id, service) VALUES (?1, ?2, ?3)",
@@ -875,6 +887,60 @@ impl Directory {
             .db
             .prepare("SELECT org, service FROM dos_services ORDER BY org, id")?;
         let rows = st.query_map([], |r| Ok((OrgId(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every organisation's directory-wide settings (JSON: ranking
+    /// strategies, bank holidays, search distances, service types, valid
+    /// SG/SD pairs).
+    pub fn dos_settings(&self) -> Result<Vec<(OrgId, String)>, StoreError> {
+        let mut st = self
+            .db
+            .prepare("SELECT org, settings FROM dos_settings ORDER BY org")?;
+        let rows = st.query_map([], |r| Ok((OrgId(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds one DoS service (JSON) with its audit record; false if the
+    /// organisation already has one with that id.
+    pub fn insert_dos_service(
+        &mut self,
+        org: OrgId,
+        id: u64,
+        json: &str,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO dos_services (org, id, service) VALUES (?1, ?2, ?3)",
+            params![org.0, id as i64, json],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// The audit records of an organisation with this action whose
+    /// subject starts with `subject_prefix`, newest first.
+    pub fn audit_by_subject(
+        &self,
+        org: OrgId,
+        action: &str,
+        subject_prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut st = self.db.prepare(
+            "SELECT seq, at_ms, org, actor, action, subject, patient, purpose, origin, outcome
+             FROM audit_log WHERE org = ?1 AND action = ?2 AND substr(subject, 1, length(?3)) = ?3
+             ORDER BY seq DESC LIMIT ?4",
+        )?;
+        let rows = st.query_map(
+            params![org.0, action, subject_prefix, limit as i64],
+            crate::audit_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -8,6 +8,7 @@ mod args;
 mod csv;
 mod demo;
 mod demo_traffic;
+mod dosfile;
 mod dosimport;
 mod flows;
 mod forecasting;
@@ -125,8 +126,9 @@ enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
-    /// The Directory of Services: `dos import` loads real GP practices and
-    /// NHS trusts from ODS extracts into an organisation's directory.
+    /// The Directory of Services: `dos import` loads a directory file or
+    /// ODS extracts into an organisation's directory, `dos export` writes
+    /// it, `dos search` searches a directory file and explains why.
     Dos {
         #[command(subcommand)]
         command: DosCommand,
@@ -156,8 +158,14 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum DosCommand {
-    /// Imports ODS extracts (replacing the organisation's directory).
+    /// Imports a directory file or ODS extracts (replacing the
+    /// organisation's directory).
     Import(Box<dosimport::DosImportArgs>),
+    /// Writes the organisation's directory as a directory file.
+    Export(dosfile::ExportArgs),
+    /// Searches a directory file and explains the answer service by
+    /// service (`--json`: the answer as the API gives it).
+    Search(Box<dosfile::SearchArgs>),
 }
 
 #[derive(Subcommand)]
@@ -346,6 +354,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dos {
             command: DosCommand::Import(a),
         } => print!("{}", dosimport::run(*a)?),
+        Command::Dos {
+            command: DosCommand::Export(a),
+        } => print!("{}", dosfile::export(a)?),
+        Command::Dos {
+            command: DosCommand::Search(a),
+        } => {
+            let (text, refused) = dosfile::search(*a)?;
+            print!("{text}");
+            if refused {
+                std::process::exit(2);
+            }
+        }
         Command::Pathway {
             command: PathwayCommand::Check { file },
         } => print!("{}", pathways::check(&file)?),

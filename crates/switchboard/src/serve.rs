@@ -101,14 +101,30 @@ fn demo_directory(dir: &mut Directory) {
         return;
     };
     let trusts = read("ods-nhs-trusts-etr-2021.csv");
+    // A maintained list of trusts with an emergency department, when the
+    // shared data has one; else the guess from the trusts' names.
+    let eds = read("emergency-departments.csv");
+    let source = match &eds {
+        Some(list) => app::dosload::EdSource::Listed(list),
+        None => app::dosload::EdSource::Guessed,
+    };
     let Ok(set) = app::clinical::demo_pathways() else {
         return;
     };
-    match app::dosload::build(&set, &practices, trusts.as_deref(), &centroids)
-        .and_then(|imp| app::dosload::save(dir, OrgId(1), &imp, "demo").map(|()| imp))
-    {
+    let built = app::dosload::build(
+        &set,
+        &practices,
+        trusts.as_deref().map(|t| (t, source)),
+        &centroids,
+    )
+    .and_then(|imp| {
+        let directory = crate::dosfile::demo_directory(&set, imp.services.clone())?;
+        app::dosload::save_directory(dir, OrgId(1), &directory, &imp.centroids, "demo")
+            .map(|()| imp)
+    });
+    match built {
         Ok(imp) => tracing::info!(
-            "demo: Directory of Services from ../shared/data: {} GP practices, {} emergency departments ({} rows skipped)",
+            "demo: Directory of Services from ../shared/data: {} GP practices, {} emergency departments ({} rows skipped), and the example Kent services (examples/dos/kent-directory.json)",
             imp.practices,
             imp.eds,
             imp.skipped.len()

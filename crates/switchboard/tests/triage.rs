@@ -231,7 +231,7 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|g| g["id"].as_u64() == Some(full) && g["failed"] == "capacity_red"),
+            .any(|g| g["id"].as_u64() == Some(full) && g["failed"] == "capacity"),
         "{r2}"
     );
     let (s, v) = call(
@@ -304,7 +304,7 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|g| g["failed"] == "closed"));
+        .all(|g| g["failed"] == "session_times"));
     // Refer to the practice found: the receiver is down at first, the
     // referral waits in the outbox, and is delivered once it is up.
     let practice = results[0]["found"]["id"].as_u64().unwrap();
@@ -512,12 +512,12 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     let gaps = rep["gaps"].as_array().unwrap();
     assert!(
         gaps.iter()
-            .any(|g| g["district"] == "ME10" && g["failed"] == "closed"),
+            .any(|g| g["district"] == "ME10" && g["failed"] == "session_times"),
         "{rep}"
     );
     assert!(
         gaps.iter()
-            .any(|g| g["district"] == "ME10" && g["failed"] == "capacity_red"),
+            .any(|g| g["district"] == "ME10" && g["failed"] == "capacity"),
         "{rep}"
     );
     // The saved journey survives a kill -9.

@@ -34,6 +34,10 @@ pub struct Created {
 #[schemars(rename = "Error")]
 pub struct ErrorBody {
     pub error: String,
+    /// A machine-readable name for the problem, where one is defined
+    /// (e.g. the DoS search's `invalid_age`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// An input made durable: the engine's decisions, in order.
@@ -680,8 +684,8 @@ mod tests {
             &[Rag::Green, Rag::Amber, Rag::Red],
         );
         same(
-            &[dos::Sex::Male, dos::Sex::Female],
-            &[Sex::Male, Sex::Female],
+            &[dos::Sex::Male, dos::Sex::Female, dos::Sex::Indeterminate],
+            &[Sex::Male, Sex::Female, Sex::Indeterminate],
         );
         let channels: Vec<Channel> = model::Channel::ALL.iter().map(|&c| c.into()).collect();
         same(&model::Channel::ALL, &channels);

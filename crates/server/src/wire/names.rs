@@ -41,8 +41,13 @@ pub enum Rag {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
+    #[serde(alias = "M")]
     Male,
+    #[serde(alias = "F")]
     Female,
+    /// Indeterminate (DoS `I`): matches only services that list it.
+    #[serde(alias = "I")]
+    Indeterminate,
 }
 
 impl From<dos::Rag> for Rag {
@@ -70,6 +75,7 @@ impl From<Sex> for dos::Sex {
         match s {
             Sex::Male => dos::Sex::Male,
             Sex::Female => dos::Sex::Female,
+            Sex::Indeterminate => dos::Sex::Indeterminate,
         }
     }
 }
