@@ -93,11 +93,14 @@ pub enum Perm {
     DosCapacity,
     /// Read the Directory of Services as FHIR (other systems too).
     DirectoryRead,
+    /// Keep the Directory of Services: add, change and close services
+    /// (the DoS lead's work).
+    DirectoryWrite,
     AuditRead,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 22] = [
+    pub const ALL: [Perm; 23] = [
         Perm::Session,
         Perm::ContactCreate,
         Perm::ContactRead,
@@ -119,6 +122,7 @@ impl Perm {
         Perm::Triage,
         Perm::DosCapacity,
         Perm::DirectoryRead,
+        Perm::DirectoryWrite,
         Perm::AuditRead,
     ];
 }
@@ -149,6 +153,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         Triage => matches!(role, Agent | Clinician | Supervisor),
         DosCapacity => matches!(role, Supervisor | Admin),
         DirectoryRead => matches!(role, Agent | Clinician | Supervisor | Admin | Integration),
+        DirectoryWrite => matches!(role, Supervisor | Admin),
         AuditRead => matches!(role, Auditor),
     }
 }

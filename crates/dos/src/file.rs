@@ -39,6 +39,8 @@ fn err<T>(field: impl Into<String>, problem: impl Into<String>) -> Result<T, Fil
 
 /// The directory file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "DosDirectory"))]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryFile {
     /// Dates (YYYY-MM-DD) on which bank-holiday sessions apply.
@@ -65,6 +67,8 @@ pub struct DirectoryFile {
 
 /// One service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "DosService"))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceFile {
     pub id: String,
@@ -118,6 +122,8 @@ pub struct ServiceFile {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "DosCapacitySetting"))]
 #[serde(deny_unknown_fields)]
 pub struct CapacityFile {
     /// `red`, `amber` or `green`.
@@ -134,6 +140,8 @@ pub struct CapacityFile {
 /// Opening times, Europe/London local times, `HH:MM`; a close of 23:59
 /// means midnight.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "DosOpening"))]
 #[serde(deny_unknown_fields)]
 pub struct OpeningFile {
     #[serde(default)]

@@ -14,6 +14,7 @@
 
 mod config;
 mod contacts;
+mod directory;
 mod error;
 mod gate;
 mod live;

@@ -68,7 +68,7 @@ fn find_service(
 /// record) first, then in force for searches. Both happen on the blocking
 /// pool under the directory's lock, so concurrent edits are stored and put
 /// in force in the same order, and the runtime never waits for the disk.
-async fn change_service(
+pub(crate) async fn change_service(
     app: &App,
     c: &Caller,
     id: u64,
@@ -177,8 +177,8 @@ pub(crate) async fn set_endpoint(
     let b = tryr!(body(b));
     tryr!(check_url(&b.url).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
     let audit = c.audit(
-        "change configuration",
-        format!("DoS service {id} referral endpoint"),
+        crate::directory::CHANGE,
+        crate::directory::subject(id, &format!("referral endpoint set to {}", b.url)),
     );
     let url = b.url.clone();
     tryr!(change_service(&app, &c, id, audit, |s| s.referral_url = Some(url)).await);
@@ -400,8 +400,11 @@ pub(crate) async fn set_capacity(
         reset_at: Timestamp(now.0 + ms),
     };
     let audit = c.audit(
-        "set capacity",
-        format!("DoS service {id} {:?} for {} min", b.rag, b.reset_minutes),
+        crate::directory::CHANGE,
+        crate::directory::subject(
+            id,
+            &format!("capacity set {:?} for {} min", b.rag, b.reset_minutes),
+        ),
     );
     let changed = tryr!(change_service(&app, &c, id, audit, |s| s.capacity = Some(capacity)).await);
     Json(CapacitySet {

@@ -138,6 +138,12 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/contacts/{contact}/triage", Some(Triage), None, Json(s::<crate::triage::Journeys>), "A contact's saved assessments (audited).", crate::triage::saved_journeys),
         r!(post "POST" "/api/v1/contacts/{contact}/clinical-callback", Some(Triage), Some(s::<crate::triage::ClinicalBody>), Json(s::<crate::triage::ClinicalCallback>), "A clinical callback for a contact whose saved assessment needs a clinician: deadline from the disposition, earliest deadline first.", crate::triage::clinical_callback),
         r!(post "POST" "/api/v1/dos/search", Some(Triage), Some(s::<crate::triage::SearchBody>), Json(s::<crate::triage::SearchAnswer>), "Directory of Services search for a patient and a disposition, with the gaps.", crate::triage::search),
+        r!(get "GET" "/api/v1/dos/services", Some(DirectoryRead), None, Json(s::<crate::directory::ServiceList>), ?crate::directory::ListQuery, "Find Directory of Services services by name, id, ODS code or postcode.", crate::directory::list),
+        r!(post "POST" "/api/v1/dos/services", Some(DirectoryWrite), Some(s::<dos::file::ServiceFile>), Json(s::<crate::directory::ServiceSaved>), "Add a service to the Directory of Services (checked, audited, in force for the next search).", crate::directory::create),
+        r!(get "GET" "/api/v1/dos/services/{dos_service}", Some(DirectoryRead), None, Json(s::<crate::directory::ServiceDetail>), "A service's profile in the directory file's shape, with its change history.", crate::directory::get_one),
+        r!(put "PUT" "/api/v1/dos/services/{dos_service}", Some(DirectoryWrite), Some(s::<dos::file::ServiceFile>), Json(s::<crate::directory::ServiceSaved>), "Replace a service's profile (checked; a refused change leaves it as it was; audited with what changed).", crate::directory::change),
+        r!(post "POST" "/api/v1/dos/services/{dos_service}/close", Some(DirectoryWrite), Some(s::<crate::directory::CloseBody>), Json(s::<crate::directory::ServiceSaved>), "Close a service: searches no longer return it.", crate::directory::close),
+        r!(get "GET" "/api/v1/dos/directory", Some(DirectoryRead), None, Json(s::<dos::file::DirectoryFile>), "The whole Directory of Services as a directory file (docs/dos-directory.md).", crate::directory::export),
         r!(put "PUT" "/api/v1/dos/services/{dos_service}/endpoint", Some(ConfigWrite), Some(s::<crate::referral::EndpointBody>), Json(s::<crate::referral::EndpointSet>), "Where a Directory of Services service takes electronic referrals.", crate::referral::set_endpoint),
         r!(put "PUT" "/api/v1/dos/services/{dos_service}/capacity", Some(DosCapacity), Some(s::<crate::referral::CapacityBody>), Json(s::<crate::referral::CapacitySet>), "Set a service's capacity (red/amber/green) with a reset time; recorded with who and when.", crate::referral::set_capacity),
         r!(get "GET" "/api/v1/fhir/HealthcareService", Some(DirectoryRead), None, Fhir("Bundle"), ?crate::referral::FhirQuery, "The Directory of Services as FHIR R4 HealthcareService (?address-postalcode=&_count=).", crate::referral::fhir_search),
@@ -202,8 +208,9 @@ fn generator(reading: bool) -> SchemaGenerator {
 }
 
 /// Operations that answer 201 when they create something.
-const CREATES: [(&str, &str); 8] = [
+const CREATES: [(&str, &str); 9] = [
     ("POST", "/api/v1/contacts"),
+    ("POST", "/api/v1/dos/services"),
     ("POST", "/api/v1/callbacks"),
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/tokens"),

@@ -326,6 +326,7 @@ pub(crate) async fn saved_journeys(
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DosSearch")]
 pub(crate) struct SearchBody {
     postcode: String,
     /// The patient's age: a number and `d`, `m` or `y` (days 0–31,

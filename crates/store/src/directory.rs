@@ -881,11 +881,12 @@ impl Directory {
         Ok(())
     }
 
-    /// Every organisation's DoS services (JSON each).
+    /// Every organisation's DoS services (JSON each), in the order they
+    /// were added (a directory file's order).
     pub fn dos_services(&self) -> Result<Vec<(OrgId, String)>, StoreError> {
         let mut st = self
             .db
-            .prepare("SELECT org, service FROM dos_services ORDER BY org, id")?;
+            .prepare("SELECT org, service FROM dos_services ORDER BY org, rowid")?;
         let rows = st.query_map([], |r| Ok((OrgId(r.get(0)?), r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -111,6 +111,7 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("patient_read", &["agent", "clinician", "supervisor"]),
     ("triage", &["agent", "clinician", "supervisor"]),
     ("dos_capacity", &["supervisor", "admin"]),
+    ("directory_write", &["supervisor", "admin"]),
     (
         "directory_read",
         &["agent", "clinician", "supervisor", "admin", "integration"],
@@ -323,6 +324,8 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "Book" => json!({"service": 1, "start": "2030-01-01T10:00:00Z"}).to_string(),
                     "Endpoint" => json!({"url": "http://127.0.0.1:9/referrals"}).to_string(),
                     "Refer" => json!({"service": 1}).to_string(),
+                    "DosService" => json!({"id": "authz-sample", "name": "Sample pharmacy", "type_id": 13, "easting": 590000, "northing": 164000, "genders": ["M", "F"], "opening": {"open_all_hours": true}}).to_string(),
+                    "DosClose" => json!({}).to_string(),
                     "DosSearch" => json!({"postcode": "ME10 4AB", "age_years": 40, "sex": "female", "symptom_group": 1003, "disposition": "Dx05"}).to_string(),
                     "Plan" => json!({"service": {"aht_seconds": 240, "target": 0.8, "target_seconds": 20}}).to_string(),
                     "TeamDef" => json!({"id": 50, "name": "Night team"}).to_string(),
