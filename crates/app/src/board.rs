@@ -167,6 +167,7 @@ impl Board {
                 contact,
                 queue,
                 due_at,
+                ..
             } if *due_at > r.at => self.book(*contact, *queue),
             Event::CallbackRequested { contact, .. } => {
                 if let Some(w) = self.leave(*contact) {

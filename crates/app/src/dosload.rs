@@ -221,3 +221,13 @@ pub fn save_directory(
     dir.replace_dos(org, &rows, Some(&settings), &cents, &audit)
         .map_err(|e| e.to_string())
 }
+
+/// Reads a directory file (`docs/dos-directory.md`): the JSON, then every
+/// rule checked, each problem naming its field.
+pub fn parse_file(
+    text: &str,
+    known: Option<&BTreeSet<String>>,
+) -> Result<dos::Directory, dos::file::FileError> {
+    let f: dos::file::DirectoryFile = serde_json::from_str(text).map_err(dos::file::unreadable)?;
+    dos::file::to_directory(&f, known)
+}

@@ -107,6 +107,7 @@ fn random_input(r: &mut Rng, e: &Engine, next: &mut u64) -> Option<Input> {
             Input::ScheduleCallback {
                 contact: nc,
                 due_at: now.plus(DurationMs(r.below(20 * 60_000) as i64)),
+                deadline: None,
             }
         }
         7 => Input::Abandon {

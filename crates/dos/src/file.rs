@@ -1,7 +1,8 @@
 //! The directory file: the whole Directory of Services of an organisation
 //! as one JSON document a DoS lead can keep, review and load
-//! (`docs/dos-directory.md`). [`parse`] reads and checks it, every problem
-//! naming its field; [`export`] writes a directory back, so that
+//! (`docs/dos-directory.md`). [`to_directory`] checks it, every problem
+//! naming its field (the JSON itself is read by the caller:
+//! `app::dosload::parse_file`); [`export`] writes a directory back, so that
 //! import-then-export gives the same document. [`ServiceFile`] is also
 //! the shape of one service in the API.
 
@@ -195,17 +196,17 @@ pub fn number_for(key: &str) -> u64 {
     (h & ((1 << 62) - 1)) | (1 << 62)
 }
 
-/// Reads a directory file: JSON, then every rule checked. Dispositions
-/// are checked against `known` when given (the pathway set's codes).
-pub fn parse(text: &str, known: Option<&BTreeSet<String>>) -> Result<Directory, FileError> {
-    let f: DirectoryFile = serde_json::from_str(text).map_err(|e| FileError {
+/// A file the JSON reader refused (unknown or missing fields, wrong
+/// types), as a problem with the file.
+pub fn unreadable(e: impl std::fmt::Display) -> FileError {
+    FileError {
         field: "file".into(),
         problem: format!("not a directory file: {e}"),
-    })?;
-    to_directory(&f, known)
+    }
 }
 
-/// Checks the file and builds the directory.
+/// Checks the file and builds the directory. Dispositions are checked
+/// against `known` when given (the pathway set's codes).
 pub fn to_directory(
     f: &DirectoryFile,
     known: Option<&BTreeSet<String>>,

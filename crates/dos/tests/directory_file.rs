@@ -13,6 +13,15 @@ use dos::{
 use model::Timestamp;
 use serde_json::{json, Value};
 
+/// The JSON read, then the file checked (as `app::dosload::parse_file`).
+fn parse(
+    text: &str,
+    known: Option<&std::collections::BTreeSet<String>>,
+) -> Result<dos::Directory, file::FileError> {
+    let f: file::DirectoryFile = serde_json::from_str(text).map_err(file::unreadable)?;
+    file::to_directory(&f, known)
+}
+
 const KENT: &str = include_str!("../../../examples/dos/kent-directory.json");
 
 /// 2026-12-07, a Monday, HH:MM London (= UTC in December).
@@ -51,13 +60,13 @@ fn keys(dir: &dos::Directory, r: &dos::SearchResult) -> Vec<String> {
 
 #[test]
 fn the_example_directory_round_trips() {
-    let dir = file::parse(KENT, None).unwrap();
+    let dir = parse(KENT, None).unwrap();
     assert_eq!(dir.services.len(), 9);
     let out = serde_json::to_value(file::export(&dir)).unwrap();
     let original: Value = serde_json::from_str(KENT).unwrap();
     assert_eq!(out, original, "import then export gives the same document");
     // And once more through the text.
-    let again = file::parse(&serde_json::to_string(&out).unwrap(), None).unwrap();
+    let again = parse(&serde_json::to_string(&out).unwrap(), None).unwrap();
     assert_eq!(again, dir);
     // Ids: a number stays a number; a name is hashed into its own range.
     assert_eq!(number_for("2000037448"), 2_000_037_448);
@@ -86,7 +95,7 @@ fn refused(top: bool, edit: Value, field: &str, problem: &str) {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    match file::parse(&v.to_string(), Some(&known)) {
+    match parse(&v.to_string(), Some(&known)) {
         Ok(_) => panic!("{edit} was accepted"),
         Err(e) => {
             assert_eq!(e.field, field, "{edit}: {e}");
@@ -321,7 +330,7 @@ fn ages_convert_to_days_by_the_dos_rules() {
         assert_eq!(e.code(), "invalid_age", "{bad}: {e}");
     }
     // A 3-month-old is too young for the UTC (1 year and up): a gap on age.
-    let dir = file::parse(KENT, None).unwrap();
+    let dir = parse(KENT, None).unwrap();
     let mut q = query(1001, &[4102], "Dx89", Some(240));
     q.age_days = parse_age("3m").unwrap();
     let r = search(&dir, &q).unwrap();
@@ -337,7 +346,7 @@ fn ages_convert_to_days_by_the_dos_rules() {
 
 #[test]
 fn the_search_distance_comes_from_the_postcode_then_sector_then_district() {
-    let dir = file::parse(KENT, None).unwrap();
+    let dir = parse(KENT, None).unwrap();
     let mut q = query(1003, &[4303], "Dx80", Some(360));
     let r = search(&dir, &q).unwrap();
     assert_eq!(
@@ -391,7 +400,7 @@ fn the_search_distance_comes_from_the_postcode_then_sector_then_district() {
 
 #[test]
 fn discriminators_not_valid_for_the_group_are_dropped_and_an_unknown_group_refused() {
-    let dir = file::parse(KENT, None).unwrap();
+    let dir = parse(KENT, None).unwrap();
     // 4101 is not a 1003 discriminator: dropped; 4303 repeated: dropped.
     let q = query(1003, &[4303, 4101, 4303], "Dx80", Some(360));
     let r = search(&dir, &q).unwrap();
@@ -406,7 +415,7 @@ fn discriminators_not_valid_for_the_group_are_dropped_and_an_unknown_group_refus
 
 #[test]
 fn strategies_rank_service_types_and_an_unknown_one_is_refused() {
-    let dir = file::parse(KENT, None).unwrap();
+    let dir = parse(KENT, None).unwrap();
     // A minor injury for the UTC, Monday 10:00.
     let mut q = query(1001, &[4102], "Dx89", Some(240));
     q.age_days = age_in_days(30, AgeUnit::Years).unwrap();
@@ -423,7 +432,7 @@ fn strategies_rank_service_types_and_an_unknown_one_is_refused() {
 
 #[test]
 fn gender_i_matches_only_services_that_list_it() {
-    let mut dir = file::parse(KENT, None).unwrap();
+    let mut dir = parse(KENT, None).unwrap();
     for s in &mut dir.services {
         s.sexes.retain(|x| *x != Sex::Indeterminate);
     }
@@ -431,14 +440,14 @@ fn gender_i_matches_only_services_that_list_it() {
     q.sex = Sex::Indeterminate;
     let r = search(&dir, &q).unwrap();
     assert!(r.results.iter().all(|f| f.catch_all), "{r:?}");
-    let dir = file::parse(KENT, None).unwrap();
+    let dir = parse(KENT, None).unwrap();
     let r = search(&dir, &q).unwrap();
     assert!(!r.results.is_empty() && !r.catch_all());
 }
 
 #[test]
 fn a_pharmacy_search_is_explained_service_by_service() {
-    let dir = file::parse(KENT, None).unwrap();
+    let dir = parse(KENT, None).unwrap();
     // Monday 13:10: High Street is between its sessions (reopens 14:00,
     // inside the 6-hour window); Station is amber; Faversham is 12 km
     // east, inside 15 km.
@@ -507,7 +516,7 @@ fn a_pharmacy_search_is_explained_service_by_service() {
 
 #[test]
 fn the_catch_all_finds_medway_maritime_for_a_patient_near_me10() {
-    let dir = file::parse(KENT, None).unwrap();
+    let dir = parse(KENT, None).unwrap();
     // A dental-pain patient at 03:00: nothing dental is open, so the
     // nearest emergency department (the closed one is not active).
     let mut q = query(1002, &[4202], "Dx17", Some(60));
@@ -519,7 +528,7 @@ fn the_catch_all_finds_medway_maritime_for_a_patient_near_me10() {
 
 #[test]
 fn one_result_for_the_integrated_urgent_care_types() {
-    let mut dir = file::parse(KENT, None).unwrap();
+    let mut dir = parse(KENT, None).unwrap();
     dir.service_types.insert(133, "IUC CAS".into());
     let mut a = dir.services[2].clone();
     a.type_id = 133;

@@ -66,6 +66,12 @@ impl KpiConfig {
     pub fn from_routing(interval: DurationMs, c: &routing::Config) -> KpiConfig {
         let mut k = KpiConfig::new(interval);
         k.targets = c.queues.iter().map(|q| (q.id, q.target.within)).collect();
+        k.clinical_queues = c
+            .queues
+            .iter()
+            .filter(|q| q.clinical)
+            .map(|q| q.id)
+            .collect();
         k.teams = c.agents.iter().map(|a| (a.id, a.team)).collect();
         k
     }
@@ -135,6 +141,22 @@ pub struct Counts {
     pub busy_ms: u64,
     pub idle_ms: u64,
     pub not_ready_ms: u64,
+    /// Clinical callbacks (callbacks with a deadline) booked.
+    #[serde(default)]
+    pub clinical_callbacks_booked: u64,
+    /// Clinical callbacks answered, and of those by their deadline.
+    #[serde(default)]
+    pub clinical_callbacks_made: u64,
+    #[serde(default)]
+    pub clinical_callbacks_in_time: u64,
+    /// Clinical callbacks cancelled or given up before being answered.
+    #[serde(default)]
+    pub clinical_callbacks_missed: u64,
+    /// Transfers completed into a clinical queue, warm and cold.
+    #[serde(default)]
+    pub clinical_transfers_warm: u64,
+    #[serde(default)]
+    pub clinical_transfers_cold: u64,
 }
 
 impl Counts {
@@ -161,6 +183,12 @@ impl Counts {
         self.talk_ms += o.talk_ms;
         self.hold_ms += o.hold_ms;
         self.wrap_ms += o.wrap_ms;
+        self.clinical_callbacks_booked += o.clinical_callbacks_booked;
+        self.clinical_callbacks_made += o.clinical_callbacks_made;
+        self.clinical_callbacks_in_time += o.clinical_callbacks_in_time;
+        self.clinical_callbacks_missed += o.clinical_callbacks_missed;
+        self.clinical_transfers_warm += o.clinical_transfers_warm;
+        self.clinical_transfers_cold += o.clinical_transfers_cold;
         self.callbacks_requested += o.callbacks_requested;
         self.callbacks_made += o.callbacks_made;
         self.callbacks_made_within_target += o.callbacks_made_within_target;
@@ -197,6 +225,13 @@ pub struct Figures {
     pub wrap_seconds: Option<f64>,
     pub callbacks_within_target: Option<f64>,
     pub clinical_intervention_rate: Option<f64>,
+    /// Clinical callbacks answered by their deadline / those answered or
+    /// missed (NHS 111: 90% within the agreed timeframe).
+    pub clinical_callbacks_in_timeframe: Option<f64>,
+    /// Warm transfers into a clinical queue / every hand-over to a
+    /// clinician (warm, cold, or a clinical callback booked) (NHS 111:
+    /// 75%).
+    pub clinical_warm_transfer: Option<f64>,
     pub first_contact_resolution: Option<f64>,
     /// Handling / (handling + available idle).
     pub occupancy: Option<f64>,
@@ -252,6 +287,16 @@ impl Counts {
             wrap_seconds: ms_mean(self.wrap_ms, handled),
             callbacks_within_target: ratio(self.callbacks_made_within_target, self.callbacks_made),
             clinical_intervention_rate: ratio(self.clinical, self.answered),
+            clinical_callbacks_in_timeframe: ratio(
+                self.clinical_callbacks_in_time,
+                self.clinical_callbacks_made + self.clinical_callbacks_missed,
+            ),
+            clinical_warm_transfer: ratio(
+                self.clinical_transfers_warm,
+                self.clinical_transfers_warm
+                    + self.clinical_transfers_cold
+                    + self.clinical_callbacks_booked,
+            ),
             first_contact_resolution: ratio(self.completed_first_contact, self.completed),
             occupancy: ratio(self.busy_ms, self.busy_ms + self.idle_ms),
             utilisation: ratio(
@@ -286,6 +331,8 @@ struct Track {
     /// joins the line (then counted in that interval). A new field:
     /// store::STATE_FORMAT 2.
     booked: bool,
+    /// A clinical callback's deadline (store::STATE_FORMAT 3).
+    deadline: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -648,15 +695,20 @@ impl Kpi {
                     talk_ms: 0,
                     segment_start: None,
                     booked: false,
+                    deadline: None,
                 };
                 self.each(&t, |c| c.offered += 1);
                 self.contacts.insert(*contact, t);
             }
             Event::CallbackScheduled {
-                contact, due_at, ..
+                contact,
+                due_at,
+                deadline,
+                ..
             } => {
                 if let Some(t) = self.contacts.get_mut(contact) {
                     t.callback_from = Some(*due_at);
+                    t.deadline = *deadline;
                     let later = *due_at > at && t.answered_at.is_none();
                     t.booked |= later;
                     let t = *t;
@@ -666,6 +718,9 @@ impl Kpi {
                         c.callbacks_requested += 1;
                         if later {
                             c.offered = c.offered.saturating_sub(1);
+                        }
+                        if deadline.is_some() {
+                            c.clinical_callbacks_booked += 1;
                         }
                     });
                 }
@@ -713,7 +768,14 @@ impl Kpi {
                 let cb = t
                     .callback_from
                     .map(|from| at.since(from) <= self.cfg.callback_target);
+                let by_deadline = t.deadline.map(|d| at <= d);
                 self.each(&t, |c| {
+                    if let Some(ok) = by_deadline {
+                        c.clinical_callbacks_made += 1;
+                        if ok {
+                            c.clinical_callbacks_in_time += 1;
+                        }
+                    }
                     c.answered += 1;
                     c.wait_ms_answered_total += wait;
                     c.waits_ms.push(wait.min(u32::MAX as u64) as u32);
@@ -768,6 +830,13 @@ impl Kpi {
                         c.transfers_warm += 1;
                     } else {
                         c.transfers_cold += 1;
+                    }
+                    if clinical {
+                        if warm {
+                            c.clinical_transfers_warm += 1;
+                        } else {
+                            c.clinical_transfers_cold += 1;
+                        }
                     }
                     if newly_clinical {
                         c.clinical += 1;
@@ -849,7 +918,11 @@ impl Kpi {
                     let w = *waited;
                     let short = w < self.cfg.short_abandon;
                     let after_target = w > self.target(t.queue);
+                    let missed = t.deadline.is_some();
                     self.each(&t, |c| {
+                        if missed {
+                            c.clinical_callbacks_missed += 1;
+                        }
                         c.abandoned += 1;
                         if short {
                             c.abandoned_short += 1;
@@ -878,7 +951,13 @@ impl Kpi {
                 }
             }
             Event::Cancelled { contact, .. } => {
-                self.contacts.remove(contact);
+                // A clinical callback cancelled before it was answered was
+                // not made in time.
+                if let Some(t) = self.contacts.remove(contact) {
+                    if t.deadline.is_some() && t.answered_at.is_none() {
+                        self.each(&t, |c| c.clinical_callbacks_missed += 1);
+                    }
+                }
             }
             Event::PresenceChanged { agent, presence } => {
                 let ready = *presence == Presence::Ready;

@@ -268,3 +268,78 @@ fn a_booked_callback_is_not_a_call_that_waited() {
     assert_eq!(booked.counts.offered, 1);
     assert_eq!(booked.figures.service_level, Some(1.0));
 }
+
+#[test]
+fn clinical_callbacks_are_measured_against_their_deadline_and_hand_overs_by_how() {
+    // Four clinical callbacks (booked with a deadline) on the paramedic
+    // line: c1 and c2 answered by 600 s (in time), c3 cancelled (missed),
+    // c7 due by 760 s but answered at 811 (late). Two calls handed to a
+    // clinician: c4 warm, c5 cold. c6 is an ordinary callback (no
+    // deadline): none of these. (The trace: `switchboard route` on this.)
+    let rows = run(
+        "0 ready hana
+         0 ready alice
+         0 book c1 paramedic-line 0 by 600
+         0 book c2 paramedic-line 0 by 600
+         0 book c3 paramedic-line 0 by 600
+         1 accept hana c1
+         50 end c1
+         60 wrapped hana c1
+         61 accept hana c2
+         62 abandon c3
+         100 end c2
+         110 wrapped hana c2
+         120 arrive c4 wheelchairs
+         121 accept alice c4
+         130 transfer c4 warm queue:paramedic-line
+         131 accept hana c4
+         200 end c4
+         210 wrapped hana c4
+         220 arrive c5 wheelchairs
+         221 accept alice c5
+         230 transfer c5 cold queue:paramedic-line
+         231 accept hana c5
+         300 end c5
+         310 wrapped hana c5
+         400 book c6 wheelchairs 400
+         401 accept alice c6
+         420 end c6
+         690 arrive c8 paramedic-line
+         691 accept hana c8
+         700 book c7 paramedic-line 700 by 760
+         800 end c8
+         810 wrapped hana c8
+         811 accept hana c7
+         850 end c7
+         1800 tick",
+        1800,
+        |k| {
+            k.clinical_queues.insert(demo::PARAMEDIC);
+        },
+    );
+    let all = total(&rows, Dimension::Overall);
+    let c = &all.counts;
+    assert_eq!(
+        (
+            c.clinical_callbacks_booked,
+            c.clinical_callbacks_made,
+            c.clinical_callbacks_in_time,
+            c.clinical_callbacks_missed
+        ),
+        (4, 3, 2, 1),
+        "{c:?}"
+    );
+    // Two in time of the four answered or missed.
+    assert_eq!(all.figures.clinical_callbacks_in_timeframe, Some(0.5));
+    assert_eq!(
+        (c.clinical_transfers_warm, c.clinical_transfers_cold),
+        (1, 1)
+    );
+    // One warm of the six hand-overs to a clinician (warm, cold, four
+    // clinical callbacks).
+    assert_eq!(all.figures.clinical_warm_transfer, Some(1.0 / 6.0));
+    // The booking without a deadline is an ordinary callback.
+    let wheelchairs = total(&rows, Dimension::Queue(demo::WHEELCHAIRS));
+    assert_eq!(wheelchairs.counts.clinical_callbacks_booked, 0);
+    assert_eq!(wheelchairs.counts.callbacks_made, 1);
+}

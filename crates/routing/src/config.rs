@@ -189,6 +189,10 @@ pub struct QueueDef {
     /// Most contacts waiting at once; arrivals beyond go `when_full`.
     pub max_waiting: u32,
     pub when_full: WhenFull,
+    /// Answered by clinicians: a contact answered here (or handed over to
+    /// it) counts as clinically assessed in the KPIs. Not routed on.
+    #[serde(default)]
+    pub clinical: bool,
 }
 
 impl QueueDef {
@@ -212,6 +216,7 @@ impl QueueDef {
             wrap_up: DurationMs::ZERO,
             max_waiting: 10_000,
             when_full: WhenFull::Reject,
+            clinical: false,
         }
     }
 }

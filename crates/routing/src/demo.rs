@@ -75,6 +75,8 @@ pub fn kent_community_trust() -> Config {
 
     let mut paramedic = QueueDef::new(PARAMEDIC, "Paramedic line", vec![req(SK_CLINICAL, 1)]);
     paramedic.priority = 100;
+    // Answered by the clinicians' team: clinical assessment in the KPIs.
+    paramedic.clinical = true;
     paramedic.target = ServiceTarget {
         within: secs(10),
         percent: 95,

@@ -1283,7 +1283,11 @@ impl Engine {
     fn apply(&mut self, input: Input) -> Result<(), RoutingError> {
         match input {
             Input::Arrive(nc) => self.arrive(nc),
-            Input::ScheduleCallback { contact, due_at } => self.schedule_callback(contact, due_at),
+            Input::ScheduleCallback {
+                contact,
+                due_at,
+                deadline,
+            } => self.schedule_callback(contact, due_at, deadline),
             Input::Abandon { contact } => self.abandon(contact),
             Input::RequestCallback { contact } => self.request_callback(contact),
             Input::SetPriority { contact, priority } => self.set_priority(contact, priority),
@@ -1422,6 +1426,7 @@ impl Engine {
         &mut self,
         mut nc: NewContact,
         due_at: Timestamp,
+        deadline: Option<Timestamp>,
     ) -> Result<(), RoutingError> {
         nc.channel = Channel::Callback;
         let qix = self.check_new_contact(&nc)?;
@@ -1445,6 +1450,7 @@ impl Engine {
             contact: id,
             queue: qid,
             due_at,
+            deadline,
         });
         if due_at <= self.now {
             self.enqueue(cix, true);

@@ -72,6 +72,10 @@ pub enum Event {
         contact: ContactId,
         queue: QueueId,
         due_at: Timestamp,
+        /// By when it must be answered, if it has a deadline (a clinical
+        /// callback).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<Timestamp>,
     },
     /// The contact joined the queue's waiting list (arrival, callback due,
     /// transfer, overflow move, back after an offer).

@@ -90,6 +90,10 @@ pub enum Input {
     ScheduleCallback {
         contact: NewContact,
         due_at: Timestamp,
+        /// By when it must be answered (a clinical callback: its
+        /// disposition's timeframe). Reported on, not routed on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<Timestamp>,
     },
     /// The caller hung up (or a chat closed) before being answered; for a
     /// callback, the callback is cancelled.

@@ -552,6 +552,7 @@ mod tests {
             Input::ScheduleCallback {
                 contact: cb,
                 due_at: t,
+                deadline: None,
             },
         )
         .unwrap();

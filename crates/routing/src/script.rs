@@ -12,7 +12,7 @@
 //! with spaces as dashes ("Paramedic line" → `paramedic-line`).
 //!
 //! Commands: `arrive ID QUEUE [CHANNEL] [prio=N] [needs=SKILL:LEVEL,..]
-//! [lang=SKILL]`, `book ID QUEUE DUE_SECS`, `abandon ID`, `callback ID`,
+//! [lang=SKILL]`, `book ID QUEUE DUE_SECS [by DEADLINE_SECS]`, `abandon ID`, `callback ID`,
 //! `prio ID N`, `accept AGENT ID`, `reject AGENT ID`, `hold ID`, `resume ID`,
 //! `transfer ID warm|cold queue:NAME|agent:NAME`, `cancel-transfer ID`,
 //! `end ID`, `wrapped AGENT ID`, `ready AGENT`, `offline AGENT`,
@@ -140,6 +140,11 @@ fn parse_line(r: &Resolver, words: &[&str]) -> Result<Step, String> {
         "book" => Input::ScheduleCallback {
             contact: NewContact::new(contact_id(arg(1)?)?, r.queue(arg(2)?)?, Channel::Callback),
             due_at: seconds(arg(3)?)?,
+            deadline: match words.get(4).copied() {
+                None => None,
+                Some("by") => Some(seconds(arg(5)?)?),
+                Some(w) => return Err(format!("book: '{w}' is not 'by DEADLINE_SECS'")),
+            },
         },
         "abandon" => Input::Abandon {
             contact: contact_id(arg(1)?)?,

@@ -70,10 +70,14 @@ pub fn line(n: &Names, r: &Record) -> String {
             contact,
             queue,
             due_at,
+            deadline,
         } => {
+            let by = deadline
+                .map(|d| format!(", to be answered by {d}"))
+                .unwrap_or_default();
             write!(
                 s,
-                "{contact} callback booked for {due_at} in {}",
+                "{contact} callback booked for {due_at} in {}{by}",
                 n.q(*queue)
             )
         }

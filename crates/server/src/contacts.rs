@@ -273,6 +273,7 @@ pub(crate) async fn book_callback(
     let input = Input::ScheduleCallback {
         contact: nc,
         due_at: due.max(now),
+        deadline: None,
     };
     crate::error::submitted(StatusCode::CREATED, app.input(&c, input, None, who).await)
 }

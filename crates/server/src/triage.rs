@@ -162,6 +162,9 @@ pub(crate) struct SavedJourney {
     discriminators: Vec<u32>,
     /// Who saved it, as the audit trail names them.
     by: String,
+    /// Saved by a clinician (clinical input); none in older records.
+    #[serde(default)]
+    by_clinician: Option<bool>,
     at: crate::wire::Millis,
 }
 
@@ -276,6 +279,7 @@ pub(crate) async fn triage(
             symptom_group: *symptom_group,
             discriminators: discriminators.clone(),
             by: c.actor.clone(),
+            by_clinician: Some(c.role == app::auth::Role::Clinician),
             at: crate::wall_clock().0,
         };
         let mut audit = c.audit(
@@ -762,6 +766,7 @@ pub(crate) async fn clinical_callback(
     let input = routing::Input::ScheduleCallback {
         contact: nc,
         due_at: now,
+        deadline: Some(deadline),
     };
     let r = crate::error::submitted(
         StatusCode::CREATED,
@@ -787,8 +792,8 @@ pub(crate) async fn clinical_callback(
 pub(crate) struct GapRow {
     district: String,
     service_type: u32,
-    /// The rule that left services out: capacity_red, discriminators,
-    /// disposition, age, closed.
+    /// The rule that left services out: capacity, symptom_discriminator,
+    /// disposition, age, session_times.
     failed: String,
     searches: u64,
     services: u64,
@@ -808,6 +813,11 @@ pub(crate) struct TriageReport {
     shares: BTreeMap<String, Option<f64>>,
     needing_a_clinician: u64,
     needing_a_clinician_share: Option<f64>,
+    /// Assessments saved by a clinician (clinical input).
+    assessed_by_a_clinician: u64,
+    /// Of those, ended in self care (NHS 111: at least 15%).
+    self_care_after_clinical_input: u64,
+    self_care_after_clinical_input_share: Option<f64>,
     by_hour_london: [u64; 24],
     gap_services_by_hour_london: [u64; 24],
     gaps: Vec<GapRow>,
@@ -841,6 +851,7 @@ pub(crate) async fn report(
     let mut by_setting: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_hour = [0u64; 24];
     let mut clinician = 0u64;
+    let (mut by_clinician, mut self_care_after) = (0u64, 0u64);
     for (at, text) in &journeys {
         let Ok(j) = serde_json::from_str::<SavedJourney>(text) else {
             continue;
@@ -851,9 +862,15 @@ pub(crate) async fn report(
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default();
-        *by_setting.entry(setting).or_default() += 1;
+        *by_setting.entry(setting.clone()).or_default() += 1;
         if d.clinician_required {
             clinician += 1;
+        }
+        if j.by_clinician == Some(true) {
+            by_clinician += 1;
+            if setting == "self_care" {
+                self_care_after += 1;
+            }
         }
         if let Ok(t) = jiff::Timestamp::from_millisecond(at.0) {
             by_hour[t.to_zoned(tz.clone()).hour() as usize] += 1;
@@ -894,6 +911,10 @@ pub(crate) async fn report(
             .collect(),
         needing_a_clinician: clinician,
         needing_a_clinician_share: share(clinician),
+        assessed_by_a_clinician: by_clinician,
+        self_care_after_clinical_input: self_care_after,
+        self_care_after_clinical_input_share: (by_clinician > 0)
+            .then(|| self_care_after as f64 / by_clinician as f64),
         by_hour_london: by_hour,
         gap_services_by_hour_london: gaps_by_hour,
         gaps: gaps
@@ -901,7 +922,14 @@ pub(crate) async fn report(
             .map(|(d, t, f, searches, services)| GapRow {
                 district: d.clone(),
                 service_type: *t,
-                failed: f.clone(),
+                // Rows from before 2026-12 named the rules differently.
+                failed: match f.as_str() {
+                    "capacity_red" => "capacity",
+                    "discriminators" => "symptom_discriminator",
+                    "closed" => "session_times",
+                    other => other,
+                }
+                .to_string(),
                 searches: *searches,
                 services: *services,
             })

@@ -332,9 +332,9 @@ fn the_snapshot_layout_is_pinned() {
     assert_eq!(
         (store::STATE_FORMAT, bytes.len(), sha2_hex(&bytes)),
         (
-            2,
-            6679,
-            "a9dd2433615ced332395ff45aa62c60f5f4295421d57190e459cf8206ebf498d".to_string()
+            3,
+            6878,
+            "70c276a4c829e4cea5093006ec506dc6782ae84195d38763d8de90cb6467923c".to_string()
         ),
         "the snapshot layout changed: raise store::STATE_FORMAT and pin the new layout here"
     );

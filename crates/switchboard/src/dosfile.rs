@@ -51,7 +51,8 @@ pub fn demo_directory(
     set: &Checked,
     imported: Vec<dos::Service>,
 ) -> Result<dos::Directory, String> {
-    let mut d = dos::file::parse(KENT, Some(&dispositions(set))).map_err(|e| e.to_string())?;
+    let mut d =
+        app::dosload::parse_file(KENT, Some(&dispositions(set))).map_err(|e| e.to_string())?;
     let ours: BTreeSet<Option<String>> = d.services.iter().map(|s| s.ods_code.clone()).collect();
     // The example's Medway ED stands for the trust's; keep one of each.
     let extra: Vec<dos::Service> = imported
@@ -254,7 +255,7 @@ fn query(a: &SearchArgs) -> Result<Result<Query, SearchError>> {
 /// text and whether the request was refused.
 pub fn search(a: SearchArgs) -> Result<(String, bool)> {
     let text = crate::csv::read_limited(&a.directory, MAX_FILE)?;
-    let dir = dos::file::parse(&text, None)
+    let dir = app::dosload::parse_file(&text, None)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.directory.display()))?;
     let q = query(&a)?;
     let (answer, explained) = match &q {

@@ -55,7 +55,7 @@ pub fn run(a: DosImportArgs) -> Result<String> {
     };
     if let Some(file) = &a.directory {
         let text = crate::csv::read_limited(file, crate::dosfile::MAX_FILE)?;
-        let directory = dos::file::parse(&text, Some(&crate::dosfile::dispositions(&set)))
+        let directory = app::dosload::parse_file(&text, Some(&crate::dosfile::dispositions(&set)))
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         let mut dir = store::directory::Directory::open(&a.data)?;
         app::dosload::save_directory(&mut dir, *org, &directory, &centroids, "cli")

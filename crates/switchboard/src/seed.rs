@@ -42,6 +42,7 @@ pub fn community_trust() -> Config {
         }],
     );
     clinical.teams = Some(vec![TeamId(5)]);
+    clinical.clinical = true;
     clinical.aging = Some(routing::Aging {
         every: model::DurationMs::from_secs(60),
         max_boost: CLINICAL_BASE,

@@ -106,6 +106,10 @@ pub struct QueueDef {
     pub wrap_up: i64,
     pub max_waiting: u32,
     pub when_full: WhenFull,
+    /// Answered by clinicians: contacts answered here count as clinically
+    /// assessed (the clinical KPIs).
+    #[serde(default)]
+    pub clinical: bool,
 }
 
 /// How many contacts of each medium an agent takes at once.
@@ -270,6 +274,7 @@ impl From<&routing::QueueDef> for QueueDef {
                 W::Voicemail => WhenFull::Voicemail,
                 W::Queue(x) => WhenFull::Queue(x.0),
             },
+            clinical: q.clinical,
         }
     }
 }
@@ -332,6 +337,7 @@ impl From<QueueDef> for routing::QueueDef {
                 WhenFull::Voicemail => W::Voicemail,
                 WhenFull::Queue(x) => W::Queue(QueueId(x)),
             },
+            clinical: q.clinical,
         }
     }
 }

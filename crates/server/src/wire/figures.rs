@@ -33,6 +33,12 @@ pub struct Counts {
     pub busy_ms: u64,
     pub idle_ms: u64,
     pub not_ready_ms: u64,
+    pub clinical_callbacks_booked: u64,
+    pub clinical_callbacks_made: u64,
+    pub clinical_callbacks_in_time: u64,
+    pub clinical_callbacks_missed: u64,
+    pub clinical_transfers_warm: u64,
+    pub clinical_transfers_cold: u64,
 }
 
 impl From<&kpi::Counts> for Counts {
@@ -65,6 +71,12 @@ impl From<&kpi::Counts> for Counts {
             busy_ms: c.busy_ms,
             idle_ms: c.idle_ms,
             not_ready_ms: c.not_ready_ms,
+            clinical_callbacks_booked: c.clinical_callbacks_booked,
+            clinical_callbacks_made: c.clinical_callbacks_made,
+            clinical_callbacks_in_time: c.clinical_callbacks_in_time,
+            clinical_callbacks_missed: c.clinical_callbacks_missed,
+            clinical_transfers_warm: c.clinical_transfers_warm,
+            clinical_transfers_cold: c.clinical_transfers_cold,
         }
     }
 }
@@ -86,6 +98,12 @@ pub struct Figures {
     pub wrap_seconds: Option<f64>,
     pub callbacks_within_target: Option<f64>,
     pub clinical_intervention_rate: Option<f64>,
+    /// Clinical callbacks answered by their deadline / answered or missed
+    /// (target 90%).
+    pub clinical_callbacks_in_timeframe: Option<f64>,
+    /// Warm transfers to a clinician / every hand-over to one (target
+    /// 75%).
+    pub clinical_warm_transfer: Option<f64>,
     pub first_contact_resolution: Option<f64>,
     pub occupancy: Option<f64>,
     pub utilisation: Option<f64>,
@@ -106,6 +124,8 @@ impl From<&kpi::Figures> for Figures {
             wrap_seconds: f.wrap_seconds,
             callbacks_within_target: f.callbacks_within_target,
             clinical_intervention_rate: f.clinical_intervention_rate,
+            clinical_callbacks_in_timeframe: f.clinical_callbacks_in_timeframe,
+            clinical_warm_transfer: f.clinical_warm_transfer,
             first_contact_resolution: f.first_contact_resolution,
             occupancy: f.occupancy,
             utilisation: f.utilisation,

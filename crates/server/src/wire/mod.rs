@@ -244,6 +244,9 @@ pub enum Event {
         contact: u64,
         queue: u32,
         due_at: Millis,
+        /// By when it must be answered (a clinical callback).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deadline: Option<Millis>,
     },
     Queued {
         contact: u64,
@@ -412,10 +415,12 @@ impl From<&routing::Event> for Event {
                 contact,
                 queue,
                 due_at,
+                deadline,
             } => Event::CallbackScheduled {
                 contact: c(contact),
                 queue: q(queue),
                 due_at: due_at.0,
+                deadline: deadline.map(|d| d.0),
             },
             E::Queued {
                 contact,
@@ -737,6 +742,13 @@ mod tests {
                 contact: c,
                 queue: q,
                 due_at: t,
+                deadline: None,
+            },
+            E::CallbackScheduled {
+                contact: c,
+                queue: q,
+                due_at: t,
+                deadline: Some(t),
             },
             E::Queued {
                 contact: c,
