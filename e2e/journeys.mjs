@@ -410,6 +410,50 @@ try {
     await page.context().close();
   });
 
+  await journey("a DoS lead changes a pharmacy's hours and the next search reflects it", async () => {
+    // Tomorrow 17:40 London time: the pharmacy (09:00-18:00) closes within
+    // 30 minutes, so a repeat-prescription search finds it shut (a gap).
+    let at = new Date(Date.now() + 86400000);
+    at.setUTCHours(17, 40, 0, 0);
+    const londonHour = () => Number(at.toLocaleString('en-GB', { timeZone: 'Europe/London', hour: '2-digit', hour12: false }));
+    if (londonHour() !== 17) at = new Date(at.getTime() - (londonHour() - 17) * 3600000);
+    const everyDay = (sessions) => Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, sessions]));
+    await ok(sup('POST', '/api/v1/dos/services', {
+      id: 'e2e-pharmacy', name: 'Milton Road Pharmacy (demo)', type_id: 13, postcode: 'ME10 4AB', easting: 590600, northing: 164000,
+      sg_sd: [[1003, 4303]], dispositions: ['Dx80'], genders: ['M', 'F', 'I'], opening: { weekly: everyDay([['09:00', '18:00']]) },
+    }), 'add a pharmacy');
+    const search = () => ok(sup('POST', '/api/v1/dos/search', { postcode: 'ME10 4AB', age: '40y', sex: 'F', symptom_group: 1003,
+      discriminators: [4303], disposition: 'Dx80', at: at.toISOString() }), 'search');
+    const before = await search();
+    assert.ok(before.dos.gaps.some((g) => g.id === 'e2e-pharmacy' && g.filter === 'session_times'), JSON.stringify(before.dos));
+    assert.ok(!before.dos.ranked.includes('e2e-pharmacy'));
+    const page = await person('kent.supervisor', '/wallboard');
+    await page.goto(base + '/directory');
+    await page.getByLabel('Name, id, ODS code or postcode').fill('e2e-pharmacy');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.getByRole('button', { name: 'Milton Road Pharmacy (demo)' }).click();
+    await page.locator('#svc-title', { hasText: 'e2e-pharmacy' }).waitFor();
+    assert.equal(await page.locator('#svc-title').evaluate((n) => n === document.activeElement), true, 'focus moves to the service');
+    // A back-to-front session is refused, named, and nothing is saved.
+    await page.getByLabel('Monday', { exact: true }).fill('18:00-09:00');
+    await page.getByRole('button', { name: 'Save the profile' }).click();
+    await page.locator('#svc-errors', { hasText: 'opening.weekly.mon[0]: closes (09:00) before it opens (18:00)' }).waitFor();
+    assert.equal(await page.getByLabel('Monday', { exact: true }).getAttribute('aria-invalid'), 'true');
+    await page.locator('#svc-saved', { hasText: 'Not saved' }).waitFor();
+    // Late opening every day.
+    for (const day of ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']) {
+      await page.getByLabel(day, { exact: true }).fill('09:00-20:00');
+    }
+    await page.getByRole('button', { name: 'Save the profile' }).click();
+    await page.locator('#svc-saved', { hasText: 'Saved. Changed: opening.weekly.fri' }).waitFor();
+    await page.locator('#svc-history li', { hasText: 'kent.supervisor' }).first().waitFor();
+    await page.locator('#svc-weekview', { hasText: '09:00-20:00' }).first().waitFor();
+    await shot(page, 'directory');
+    // The next search finds it open.
+    const after = await search();
+    assert.ok(after.dos.ranked.includes('e2e-pharmacy'), JSON.stringify(after.dos));
+    await page.context().close();
+  });
   await journey('a lost live stream is shown, comes back by itself, and catches up', async () => {
     const board = await person('kent.supervisor', '/wallboard');
     const tile = board.locator('[data-queue="6"]');

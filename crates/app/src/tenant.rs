@@ -438,6 +438,12 @@ pub struct Window {
     pub service_level: Option<f64>,
     pub abandonment_rate: Option<f64>,
     pub asa_seconds: Option<f64>,
+    /// Answered contacts clinically assessed (NHS 111: at least 50%).
+    pub clinical_assessed: Option<f64>,
+    /// Clinical callbacks answered within their timeframe (90%).
+    pub clinical_callbacks_in_timeframe: Option<f64>,
+    /// Hand-overs to a clinician made warm (75%).
+    pub clinical_warm_transfer: Option<f64>,
 }
 
 impl Window {
@@ -450,6 +456,9 @@ impl Window {
             service_level: f.service_level,
             abandonment_rate: f.abandonment_rate,
             asa_seconds: f.asa_seconds,
+            clinical_assessed: f.clinical_intervention_rate,
+            clinical_callbacks_in_timeframe: f.clinical_callbacks_in_timeframe,
+            clinical_warm_transfer: f.clinical_warm_transfer,
         }
     }
 }

@@ -180,11 +180,12 @@ fn is_false(b: &bool) -> bool {
 pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// The number a service id is stored and addressed by: the id itself when
-/// it is a number, else a stable hash of it (FNV-1a, kept within i64 and
-/// above 2^62 so it never meets a plain number).
+/// it is a number below 2^52, else a stable hash of it (FNV-1a) between
+/// 2^52 and 2^53, so it never meets a plain number and stays exact in a
+/// browser's numbers (JavaScript is exact only below 2^53).
 pub fn number_for(key: &str) -> u64 {
     if let Ok(n) = key.parse::<u64>() {
-        if n < (1 << 62) {
+        if n < (1 << 52) {
             return n;
         }
     }
@@ -193,7 +194,7 @@ pub fn number_for(key: &str) -> u64 {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    (h & ((1 << 62) - 1)) | (1 << 62)
+    (h & ((1 << 52) - 1)) | (1 << 52)
 }
 
 /// A file the JSON reader refused (unknown or missing fields, wrong

@@ -343,3 +343,14 @@ fn clinical_callbacks_are_measured_against_their_deadline_and_hand_overs_by_how(
     assert_eq!(wheelchairs.counts.clinical_callbacks_booked, 0);
     assert_eq!(wheelchairs.counts.callbacks_made, 1);
 }
+
+#[test]
+fn queues_marked_clinical_count_as_clinical_assessment() {
+    // On main the server's KPI engine had no clinical queues at all (only
+    // the simulator set them), so "assessed by a clinician" was always 0.
+    // A queue's definition now says it is clinical.
+    let config = demo::kent_community_trust();
+    let k = KpiConfig::from_routing(DurationMs::from_secs(900), &config);
+    assert!(k.clinical_queues.contains(&demo::PARAMEDIC));
+    assert!(!k.clinical_queues.contains(&demo::WHEELCHAIRS));
+}

@@ -155,6 +155,12 @@ pub(crate) struct Window {
     service_level: Option<f64>,
     abandonment_rate: Option<f64>,
     asa_seconds: Option<f64>,
+    /// Answered contacts clinically assessed (target at least 50%).
+    clinical_assessed: Option<f64>,
+    /// Clinical callbacks answered within their timeframe (target 90%).
+    clinical_callbacks_in_timeframe: Option<f64>,
+    /// Hand-overs to a clinician made warm (target 75%).
+    clinical_warm_transfer: Option<f64>,
 }
 
 impl From<&app::Window> for Window {
@@ -166,6 +172,9 @@ impl From<&app::Window> for Window {
             service_level: w.service_level,
             abandonment_rate: w.abandonment_rate,
             asa_seconds: w.asa_seconds,
+            clinical_assessed: w.clinical_assessed,
+            clinical_callbacks_in_timeframe: w.clinical_callbacks_in_timeframe,
+            clinical_warm_transfer: w.clinical_warm_transfer,
         }
     }
 }

@@ -33,6 +33,11 @@ pub(crate) fn pages() -> Router<App> {
         .route("/admin", asset!("admin.html", HTML))
         .route("/reports", asset!("reports.html", HTML))
         .route("/planning", asset!("planning.html", HTML))
+        .route("/directory", asset!("directory.html", HTML))
+        .route(
+            "/directory.js",
+            asset!("directory.js", "text/javascript; charset=utf-8"),
+        )
         .route("/app.css", asset!("app.css", "text/css; charset=utf-8"))
         .route(
             "/app.js",

@@ -54,6 +54,7 @@ const PAGES = {
   admin: { title: 'Administration', roles: ['admin'] },
   reports: { title: 'Reports', roles: ['supervisor', 'admin'] },
   planning: { title: 'Planning', roles: ['supervisor', 'admin'] },
+  directory: { title: 'Directory of Services', roles: ['supervisor', 'admin'] },
 };
 
 function homeFor(role) {
@@ -552,7 +553,27 @@ async function wallboardPage() {
       const booked = k.queues.reduce((s, q) => s + (q.callbacks_booked || 0), 0);
       fill(all, { waiting, longest_wait_seconds: Math.max(0, ...k.queues.map((q) => q.longest_wait_seconds || 0)) || null,
         callbacks_pending: callbacks, callbacks_booked: booked, ready_agents: '—' }, k.today, k.last_30_minutes, null);
+      showClinical(k.today);
     }
+  }
+  /** The NHS 111 clinical figures today, each against its target. */
+  function showClinical(today) {
+    let node = document.querySelector('[data-tile="clinical"]');
+    if (!node) {
+      node = el('section', { class: 'card tile', dataset: { tile: 'clinical' }, 'aria-label': 'Clinical figures today' },
+        el('h2', {}, 'Clinical figures today'), el('dl', {}));
+      $('#overall').append(node);
+    }
+    const rows = [
+      ['Assessed by a clinician', today.clinical_assessed, 50, 'of answered calls'],
+      ['Clinical callbacks within their timeframe', today.clinical_callbacks_in_timeframe, 90, 'of callbacks answered or missed'],
+      ['Warm transfers to a clinician', today.clinical_warm_transfer, 75, 'of hand-overs to a clinician'],
+    ];
+    node.querySelector('dl').replaceChildren(...rows.flatMap(([name, v, target, of]) => {
+      const [colour, words] = rag(v, target);
+      return [el('dt', {}, name), el('dd', { dataset: { figure: name } }, `${pct(v)} ${of} `,
+        el('span', { class: `rag ${colour}` }, v === null || v === undefined ? 'none yet' : `${words} (${target}%)`))];
+    }));
   }
   function showAgents(a) {
     {
@@ -917,6 +938,22 @@ async function reportsPage() {
       el('td', {}, r.figures.asa_seconds?.toFixed(1) ?? '—'), el('td', {}, r.figures.p95_answer_seconds?.toFixed(0) ?? '—'),
       el('td', {}, r.figures.aht_seconds?.toFixed(0) ?? '—'))));
     const fd = await api('GET', `/api/v1/reports/triage?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+    {
+      const sum = (k) => overall.reduce((s, r) => s + (r.counts[k] || 0), 0);
+      const ratio = (n, d) => (d > 0 ? n / d : null);
+      const answered = sum('answered');
+      const cbDone = sum('clinical_callbacks_made') + sum('clinical_callbacks_missed');
+      const handOvers = sum('clinical_transfers_warm') + sum('clinical_transfers_cold') + sum('clinical_callbacks_booked');
+      const t = fd.ok ? fd.data : null;
+      const rows = [
+        ['Calls assessed by a clinician', ratio(sum('clinical'), answered), 'at least 50%', `${sum('clinical')} of ${answered} answered`],
+        ['Clinical callbacks within their timeframe', ratio(sum('clinical_callbacks_in_time'), cbDone), '90%', `${sum('clinical_callbacks_in_time')} of ${cbDone} answered or missed`],
+        ['Warm transfers of clinical calls', ratio(sum('clinical_transfers_warm'), handOvers), '75%', `${sum('clinical_transfers_warm')} of ${handOvers} hand-overs`],
+        ['Self care after clinical input', t ? t.self_care_after_clinical_input_share : null, 'at least 15%', t ? `${t.self_care_after_clinical_input} of ${t.assessed_by_a_clinician} clinicians' assessments` : '—'],
+      ];
+      $('#fd-clinical').replaceChildren(...rows.map(([name, v, target, counted]) => el('tr', {},
+        el('td', {}, name), el('td', {}, pct(v)), el('td', {}, target), el('td', {}, counted))));
+    }
     if (fd.ok) {
       const t = fd.data;
       $('#fd-summary').textContent = `${t.assessments} assessments; ${t.needing_a_clinician} needed a clinician (${pct(t.needing_a_clinician_share)}).`;
@@ -1086,9 +1123,16 @@ function renderPlan(p) {
 
 // --- start ----------------------------------------------------------------------------
 
-(async () => {
-  if (page === 'login') return loginPage();
+/** The logged-in caller once the page may show (null: the log-in page,
+ * or refused). Pages in their own module (directory.js) wait for it. */
+export const session = (async () => {
+  if (page === 'login') { loginPage(); return null; }
   const me = await guard();
-  if (!me) return;
-  ({ agent: agentPage, wallboard: wallboardPage, admin: adminPage, reports: reportsPage, planning: planningPage })[page](me);
+  if (!me) return null;
+  const run = ({ agent: agentPage, wallboard: wallboardPage, admin: adminPage, reports: reportsPage, planning: planningPage })[page];
+  if (run) run(me);
+  return me;
 })();
+
+// The shared API and DOM layer, for the pages in their own modules.
+export { $, el, api, errorOf, pct, label };
