@@ -731,7 +731,7 @@ fn discriminators(dir: &Directory, q: &Query) -> Result<(BTreeSet<u32>, Vec<u32>
 fn run(
     dir: &Directory,
     q: &Query,
-    mut explain: Option<&mut Vec<Explained>>,
+    explain: Option<&mut Vec<Explained>>,
 ) -> Result<SearchResult, SearchError> {
     let (distance, distance_source) = search_distance(dir, q)?;
     let (strategy, ranks) = ranking(dir, q)?;
@@ -915,7 +915,7 @@ fn run(
         }
     }
     gaps.sort_by_key(|g| (g.failed, g.id));
-    if let Some(out) = explain.as_deref_mut() {
+    if let Some(out) = explain {
         for s in near {
             if let Some(v) = verdicts.remove(&s.id) {
                 out.push(Explained {

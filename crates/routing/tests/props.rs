@@ -302,7 +302,10 @@ fn input_for(
                 contact: NewContact::new(id, pick(&queues, op.a)?, Channel::Callback),
                 due_at: due,
                 // Some callbacks have a deadline (clinical ones).
-                deadline: (op.b % 3 == 0).then(|| due.plus(DurationMs(3_600_000))),
+                deadline: op
+                    .b
+                    .is_multiple_of(3)
+                    .then(|| due.plus(DurationMs(3_600_000))),
             }
         }
         6 => Input::Abandon {

@@ -524,7 +524,7 @@ pub(crate) struct Search {
 #[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum SearchAnswer {
-    Search(Search),
+    Search(Box<Search>),
     Dos(crate::wire::DosShape),
 }
 
@@ -658,7 +658,7 @@ pub(crate) async fn search(
                 let gaps = r.gaps.iter().map(Gap::from).collect();
                 let distance_km = r.distance_km;
                 let answer = dos::Answer::of(dir, &Ok(r));
-                Json(SearchAnswer::Search(Search {
+                Json(SearchAnswer::Search(Box::new(Search {
                     disposition: Disposition::from(d),
                     distance_km,
                     age_days,
@@ -666,7 +666,7 @@ pub(crate) async fn search(
                     results,
                     gaps,
                     dos: answer.into(),
-                }))
+                })))
                 .into_response()
             }
         };
