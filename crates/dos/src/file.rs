@@ -236,18 +236,18 @@ pub fn to_directory(
     }
     for (area, km) in &f.search_distances {
         let field = format!("search_distances.{area}");
-        let norm = area.trim().to_ascii_uppercase();
-        let ok = !norm.is_empty()
-            && norm.len() <= 8
-            && norm.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
-            && norm.starts_with(|c: char| c.is_ascii_alphabetic());
-        if !ok {
-            return err(field, "not a postcode district, sector or postcode");
-        }
+        let Some(norm) = area_key(area) else {
+            return err(
+                field,
+                "not a postcode district (ME10), sector (ME10 4) or postcode (ME10 4AB)",
+            );
+        };
         if !(1..=99).contains(km) {
             return err(field, format!("{km} km is outside 1 to 99 km"));
         }
-        dir.district_distance.insert(norm, *km);
+        if dir.district_distance.insert(norm.clone(), *km).is_some() {
+            return err(field, format!("{norm} is given twice"));
+        }
     }
     for (name, ranks) in &f.ranking_strategies {
         let field = format!("ranking_strategies.{name}");
@@ -277,6 +277,11 @@ pub fn to_directory(
         dir.default_strategy = Some(d.clone());
     } else if dir.strategies.len() == 1 {
         dir.default_strategy = dir.strategies.keys().next().cloned();
+    } else if dir.strategies.len() > 1 {
+        return err(
+            "default_strategy",
+            "several ranking strategies: say which one a search uses when it names none",
+        );
     }
     if f.services.len() > MAX_SERVICES {
         return err("services", format!("at most {MAX_SERVICES} services"));
@@ -458,7 +463,8 @@ impl ServiceFile {
             id: number_for(&self.id),
             name: self.name.trim().to_string(),
             type_id: self.type_id,
-            ods_code: self.ods_code.clone(),
+            // ODS codes compare in upper case (the patient's practice too).
+            ods_code: self.ods_code.as_ref().map(|o| o.to_ascii_uppercase()),
             postcode: self.postcode.clone(),
             location: Point {
                 easting: self.easting,
@@ -469,7 +475,11 @@ impl ServiceFile {
             dispositions: self.dispositions.iter().cloned().collect(),
             age_days: (self.age_min_days, self.age_max_days),
             sexes,
-            restricted_to_practices: self.referral_gp_ods.clone(),
+            restricted_to_practices: self
+                .referral_gp_ods
+                .iter()
+                .map(|o| o.to_ascii_uppercase())
+                .collect(),
             opening,
             capacity,
             phone: self.phone.clone(),
@@ -702,6 +712,38 @@ fn text(field: &str, s: &str, min: usize, max: usize) -> Result<(), FileError> {
         return err(field, "holds a control character");
     }
     Ok(())
+}
+
+/// A search distance's area as the search looks it up: a district
+/// (`ME10`), a sector (`ME10 4`) or a postcode (`ME10 4AB`), upper case,
+/// one space; none if it is none of these.
+pub fn area_key(area: &str) -> Option<String> {
+    let words: Vec<String> = area
+        .split_whitespace()
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    let district = |d: &str| {
+        let b = d.as_bytes();
+        (2..=4).contains(&b.len())
+            && b.iter().all(u8::is_ascii_alphanumeric)
+            && b[0].is_ascii_alphabetic()
+            && b.iter().any(u8::is_ascii_digit)
+    };
+    match words.as_slice() {
+        [d] if district(d) => Some(d.clone()),
+        [d, s] if district(d) && s.len() == 1 && s.as_bytes()[0].is_ascii_digit() => {
+            Some(format!("{d} {s}"))
+        }
+        [d, i]
+            if district(d)
+                && i.len() == 3
+                && i.as_bytes()[0].is_ascii_digit()
+                && i.as_bytes()[1..].iter().all(u8::is_ascii_alphabetic) =>
+        {
+            Some(format!("{d} {i}"))
+        }
+        _ => None,
+    }
 }
 
 fn ods(field: &str, s: &str) -> Result<(), FileError> {

@@ -650,7 +650,7 @@ fn search_distance(dir: &Directory, q: &Query) -> Result<(u32, DistanceSource), 
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
-        if compact.len() >= 5 {
+        if compact.len() >= 5 && compact.is_ascii() {
             let (out, inward) = compact.split_at(compact.len() - 3);
             let full = format!("{out} {inward}");
             if let Some(&d) = dir.district_distance.get(&full) {
@@ -735,6 +735,11 @@ fn run(
 ) -> Result<SearchResult, SearchError> {
     let (distance, distance_source) = search_distance(dir, q)?;
     let (strategy, ranks) = ranking(dir, q)?;
+    // ODS codes compare in upper case.
+    let gp = q
+        .gp_practice
+        .as_ref()
+        .map(|g| g.trim().to_ascii_uppercase());
     // No symptom group (0): straight to the catch-all, as the DoS does.
     let no_group = q.symptom_group == NO_SYMPTOM_GROUP;
     let (sds, dropped_discriminators) = if no_group {
@@ -764,8 +769,7 @@ fn run(
             }
         };
         // First stage.
-        let patient_listed = q
-            .gp_practice
+        let patient_listed = gp
             .as_ref()
             .is_some_and(|p| s.restricted_to_practices.contains(p));
         if !s.active {
@@ -815,7 +819,7 @@ fn run(
                 // Within a rank: the patient's own GP, then services
                 // commissioned for the patient's practice (restricted,
                 // then unrestricted), then the others.
-                let class = if s.ods_code.is_some() && s.ods_code == q.gp_practice {
+                let class = if s.ods_code.is_some() && s.ods_code == gp {
                     0
                 } else if patient_listed && s.restricted() {
                     1

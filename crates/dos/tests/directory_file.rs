@@ -274,6 +274,30 @@ fn bad_profiles_are_refused_naming_the_field() {
         ),
         (
             true,
+            json!({"search_distances": {"ME104AB": 5}}),
+            "search_distances.ME104AB".into(),
+            "not a postcode district",
+        ),
+        (
+            true,
+            json!({"search_distances": {"ME10 4A": 5}}),
+            "search_distances.ME10 4A".into(),
+            "not a postcode district",
+        ),
+        (
+            true,
+            json!({"search_distances": {"ME10": 5, "me10": 6}}),
+            "search_distances.me10".into(),
+            "given twice",
+        ),
+        (
+            true,
+            json!({"default_strategy": null}),
+            "default_strategy".into(),
+            "several ranking strategies",
+        ),
+        (
+            true,
             json!({"ranking_strategies": {"kent": {"13": 11}}}),
             "ranking_strategies.kent.13".into(),
             "1 to 10",
@@ -540,4 +564,30 @@ fn one_result_for_the_integrated_urgent_care_types() {
     dir.services = vec![a, b];
     let q = query(1003, &[4303], "Dx80", Some(360));
     assert_eq!(search(&dir, &q).unwrap().results.len(), 1);
+}
+
+#[test]
+fn areas_and_ods_codes_are_read_as_the_search_looks_them_up() {
+    assert_eq!(file::area_key(" me10 "), Some("ME10".into()));
+    assert_eq!(file::area_key("ME10  4"), Some("ME10 4".into()));
+    assert_eq!(file::area_key("me10 4ab"), Some("ME10 4AB".into()));
+    for bad in ["", "ME104AB", "10ME", "ME10 44", "A B C", "ME10 4A"] {
+        assert_eq!(file::area_key(bad), None, "{bad}");
+    }
+    // A practice code written in lower case is still the patient's own GP.
+    let mut v: Value = serde_json::from_str(KENT).unwrap();
+    v["services"][3]["ods_code"] = json!("g99001");
+    v["services"][3]["referral_gp_ods"] = json!(["g99001"]);
+    let dir = parse(&v.to_string(), None).unwrap();
+    let mut q = query(1003, &[4302], "Dx05", Some(120));
+    q.gp_practice = Some("G99001".into());
+    assert_eq!(
+        keys(&dir, &search(&dir, &q).unwrap()),
+        vec!["gp-sittingbourne-1"]
+    );
+    q.gp_practice = Some("g99001".into());
+    assert_eq!(
+        keys(&dir, &search(&dir, &q).unwrap()),
+        vec!["gp-sittingbourne-1"]
+    );
 }

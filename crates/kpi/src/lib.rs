@@ -831,7 +831,9 @@ impl Kpi {
                     } else {
                         c.transfers_cold += 1;
                     }
-                    if clinical {
+                    // A hand-over to a clinician: into a clinical queue
+                    // from outside one (not clinician to clinician).
+                    if newly_clinical {
                         if warm {
                             c.clinical_transfers_warm += 1;
                         } else {

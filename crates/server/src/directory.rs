@@ -214,6 +214,9 @@ fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Stri
                 );
             }
         }
+        (a, b) if a != b && path == "referral_url" => {
+            out.push((path.to_string(), format!("{} -> {}", origin(a), origin(b))));
+        }
         (a, b) if a != b => {
             let short = |v: &Value| {
                 let t = v.to_string();
@@ -226,6 +229,22 @@ fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Stri
             out.push((path.to_string(), format!("{} -> {}", short(a), short(b))));
         }
         _ => {}
+    }
+}
+
+/// An endpoint URL as the audit shows it: scheme and host only (a URL may
+/// carry credentials or a token).
+pub(crate) fn origin(v: &Value) -> String {
+    match v.as_str() {
+        None => "none".into(),
+        Some(u) => match u.parse::<hyper::Uri>() {
+            Ok(uri) => format!(
+                "{}://{}",
+                uri.scheme_str().unwrap_or("?"),
+                uri.host().unwrap_or("?")
+            ),
+            Err(_) => "(not a URL)".into(),
+        },
     }
 }
 
@@ -293,7 +312,8 @@ pub(crate) async fn create(
         .into_response()
 }
 
-/// `PUT /dos/services/{id}`: the service's whole profile replaced.
+/// `PUT /dos/services/{id}`: the service's profile replaced (its capacity
+/// and referral endpoint stay as stored: they have their own endpoints).
 pub(crate) async fn change(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
@@ -319,7 +339,14 @@ pub(crate) async fn change(
             ),
         );
     }
-    replace(&app, &c, id, move |_| Ok(new)).await
+    // Capacity and the referral endpoint have their own endpoints (and
+    // their own audit): a profile keeps what is stored for them.
+    replace(&app, &c, id, move |current| dos::Service {
+        capacity: current.capacity.clone(),
+        referral_url: current.referral_url.clone(),
+        ..new
+    })
+    .await
 }
 
 /// `POST /dos/services/{id}/close`: no longer returned by searches.
@@ -343,50 +370,76 @@ pub(crate) async fn close(
             "status: one lower-case word saying why (e.g. closed), not active".into(),
         );
     }
-    replace(&app, &c, id, move |s| {
-        let mut s = s.clone();
-        s.active = false;
-        s.status = Some(status);
-        Ok(s)
+    replace(&app, &c, id, move |s| dos::Service {
+        active: false,
+        status: Some(status),
+        ..s.clone()
     })
     .await
 }
 
-/// Replaces service `id` by what `make` gives, audited with the fields
-/// that changed; unchanged: nothing stored.
+/// Replaces service `id` by what `make` makes of the stored one, audited
+/// with the fields that changed (old -> new); unchanged: nothing stored.
+/// Read, change, store and put in force all in one turn of the directory,
+/// so a change made meanwhile (a capacity, an endpoint) is never
+/// overwritten by a stale copy.
 async fn replace(
     app: &App,
     c: &Caller,
     id: u64,
-    make: impl FnOnce(&dos::Service) -> Result<dos::Service, Response>,
+    make: impl FnOnce(&dos::Service) -> dos::Service + Send + 'static,
 ) -> Response {
-    let current = {
-        let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
-        all.get(&c.org)
-            .and_then(|d| d.services.iter().find(|s| s.id == id).cloned())
+    let clinical = app.clinical.clone();
+    let org = c.org;
+    let caller = c.clone();
+    let done = app
+        .dir(move |dir| {
+            let current = {
+                let all = clinical.dos.read().unwrap_or_else(|p| p.into_inner());
+                all.get(&org)
+                    .and_then(|d| d.services.iter().find(|s| s.id == id).cloned())
+            };
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            let new = make(&current);
+            let mut diffs = Vec::new();
+            differences(
+                "",
+                &serde_json::to_value(ServiceFile::from_service(&current)).unwrap_or_default(),
+                &serde_json::to_value(ServiceFile::from_service(&new)).unwrap_or_default(),
+                &mut diffs,
+            );
+            if !diffs.is_empty() {
+                let what = diffs
+                    .iter()
+                    .map(|(p, v)| format!("{p}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let audit = caller.audit(CHANGE, subject(id, &format!("changed {what}")));
+                let text = serde_json::to_string(&new).unwrap_or_default();
+                if !dir.update_dos_service(org, id, &text, &audit)? {
+                    return Ok(None);
+                }
+                let mut all = clinical.dos.write().unwrap_or_else(|p| p.into_inner());
+                if let Some(s) = all
+                    .get_mut(&org)
+                    .and_then(|d| d.services.iter_mut().find(|s| s.id == id))
+                {
+                    *s = new.clone();
+                }
+            }
+            Ok(Some((
+                new,
+                diffs.into_iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )))
+        })
+        .await;
+    let (new, changed) = match done {
+        Ok(Some(x)) => x,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("unknown service {id}")),
+        Err(e) => return crate::error::api(e),
     };
-    let Some(current) = current else {
-        return error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
-    };
-    let new = tryr!(make(&current));
-    let mut diffs = Vec::new();
-    differences(
-        "",
-        &serde_json::to_value(ServiceFile::from_service(&current)).unwrap_or_default(),
-        &serde_json::to_value(ServiceFile::from_service(&new)).unwrap_or_default(),
-        &mut diffs,
-    );
-    let changed: Vec<String> = diffs.iter().map(|(p, _)| p.clone()).collect();
-    if !diffs.is_empty() {
-        let what = diffs
-            .iter()
-            .map(|(p, v)| format!("{p}: {v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let audit = c.audit(CHANGE, subject(id, &format!("changed {what}")));
-        let replacement = new.clone();
-        tryr!(crate::referral::change_service(app, c, id, audit, move |s| *s = replacement).await);
-    }
     let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
     let empty = dos::Directory::default();
     let dir = all.get(&c.org).unwrap_or(&empty);

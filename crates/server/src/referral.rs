@@ -178,7 +178,13 @@ pub(crate) async fn set_endpoint(
     tryr!(check_url(&b.url).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
     let audit = c.audit(
         crate::directory::CHANGE,
-        crate::directory::subject(id, &format!("referral endpoint set to {}", b.url)),
+        crate::directory::subject(
+            id,
+            &format!(
+                "referral endpoint set to {}",
+                crate::directory::origin(&serde_json::Value::String(b.url.clone()))
+            ),
+        ),
     );
     let url = b.url.clone();
     tryr!(change_service(&app, &c, id, audit, |s| s.referral_url = Some(url)).await);

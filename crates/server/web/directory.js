@@ -70,7 +70,9 @@ function directoryPage() {
   function fill(s) {
     $('#svc-title').textContent = `${s.name} (${s.id})`;
     /** @type {HTMLInputElement} */ ($('#svc-name')).value = s.name;
-    /** @type {HTMLSelectElement} */ ($('#svc-status')).value = ['active', 'closed', 'commissioning'].includes(s.status) ? s.status : 'closed';
+    const status = /** @type {HTMLSelectElement} */ ($('#svc-status'));
+    if (![...status.options].some((o) => o.value === s.status)) status.append(el('option', { value: s.status }, label(s.status)));
+    status.value = s.status;
     /** @type {HTMLInputElement} */ ($('#svc-age-min')).value = String(s.age_min_days);
     /** @type {HTMLInputElement} */ ($('#svc-age-max')).value = String(s.age_max_days);
     for (const g of ['M', 'F', 'I']) /** @type {HTMLInputElement} */ ($(`#svc-g-${g}`)).checked = s.genders.includes(g);
@@ -84,17 +86,29 @@ function directoryPage() {
     $('#svc-weekview').replaceChildren(weekView(s.opening));
   }
 
-  /** The profile as the form says, on top of what was loaded. */
+  /** A whole number from a box, or an error naming the field. */
+  function whole(id, field) {
+    const text = /** @type {HTMLInputElement} */ ($(id)).value.trim();
+    if (!/^\d+$/.test(text)) throw new Error(`${field}: give a whole number of days`);
+    return Number(text);
+  }
+
+  /** The profile as the form says, on top of what was loaded (throws an
+   * error naming the field for what the form can tell is wrong). */
   function fromForm() {
     const s = structuredClone(current.service);
     s.name = /** @type {HTMLInputElement} */ ($('#svc-name')).value;
     s.status = /** @type {HTMLSelectElement} */ ($('#svc-status')).value;
-    s.age_min_days = Number(/** @type {HTMLInputElement} */ ($('#svc-age-min')).value);
-    s.age_max_days = Number(/** @type {HTMLInputElement} */ ($('#svc-age-max')).value);
+    s.age_min_days = whole('#svc-age-min', 'age_min_days');
+    s.age_max_days = whole('#svc-age-max', 'age_max_days');
     s.genders = ['M', 'F', 'I'].filter((g) => /** @type {HTMLInputElement} */ ($(`#svc-g-${g}`)).checked);
     s.dispositions = /** @type {HTMLInputElement} */ ($('#svc-dx')).value.split(',').map((x) => x.trim()).filter(Boolean);
     s.sg_sd = /** @type {HTMLInputElement} */ ($('#svc-sgsd')).value.split(',').map((x) => x.trim()).filter(Boolean)
-      .map((p) => p.split(':').map((n) => Number(n.trim())));
+      .map((p) => {
+        const m = /^(\d+)\s*:\s*(\d+)$/.exec(p);
+        if (!m) throw new Error(`sg_sd: '${p}' is not SG:SD (two numbers, e.g. 1003:4303)`);
+        return [Number(m[1]), Number(m[2])];
+      });
     const opening = { open_all_hours: /** @type {HTMLInputElement} */ ($('#svc-24h')).checked, weekly: {} };
     for (const [key] of DAYS) {
       const list = parseSessions(/** @type {HTMLInputElement} */ ($(`#svc-w-${key}`)).value);
@@ -161,7 +175,9 @@ function directoryPage() {
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const res = await api('PUT', `/api/v1/dos/services/${current.id}`, fromForm());
+    let profile;
+    try { profile = fromForm(); } catch (err) { showError(String(/** @type {Error} */ (err).message)); $('#svc-saved').textContent = 'Not saved: the profile is as it was.'; return; }
+    const res = await api('PUT', `/api/v1/dos/services/${current.id}`, profile);
     if (!res.ok) { showError(errorOf(res)); $('#svc-saved').textContent = 'Not saved: the profile is as it was.'; return; }
     showError(null);
     await open(current.id, res.data.changed.length
@@ -172,6 +188,8 @@ function directoryPage() {
     const body = { rag: /** @type {HTMLSelectElement} */ ($('#cap-rag')).value, reset_minutes: Number(/** @type {HTMLInputElement} */ ($('#cap-minutes')).value) };
     const res = await api('PUT', `/api/v1/dos/services/${current.id}/capacity`, body);
     $('#cap-result').textContent = res.ok ? `Capacity ${label(body.rag)} until ${new Date(res.data.capacity.reset_at).toLocaleString('en-GB', { timeZone: 'Europe/London' })} (London).` : errorOf(res);
+    // What is shown (and saved next) is what is stored.
+    if (res.ok) await open(current.id);
   });
   $('#find-form').addEventListener('submit', (e) => { e.preventDefault(); find(/** @type {HTMLInputElement} */ ($('#find-q')).value); });
   find('');

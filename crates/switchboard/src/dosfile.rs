@@ -133,8 +133,8 @@ pub struct SearchArgs {
     /// Age: `N` and `d`, `m` or `y` (days 0–31, months 1–23, years 2–129).
     #[arg(long)]
     age: String,
-    /// M, F or I.
-    #[arg(long, default_value = "I")]
+    /// M, F or I (I matches only services that take I).
+    #[arg(long)]
     sex: String,
     /// The patient's registered practice (ODS code).
     #[arg(long)]
@@ -147,9 +147,13 @@ pub struct SearchArgs {
     sd: Vec<u32>,
     #[arg(long)]
     disposition: Option<String>,
-    /// The disposition's timeframe, minutes.
+    /// The disposition's timeframe, minutes; default the disposition's in
+    /// the pathway set (as the API does).
     #[arg(long)]
     timeframe: Option<u32>,
+    /// The pathway set the disposition's timeframe comes from.
+    #[arg(long, default_value = "pathways/demo.json")]
+    pathways: PathBuf,
     /// The request's search distance, km (1–99).
     #[arg(long)]
     distance_km: Option<u32>,
@@ -238,10 +242,23 @@ fn query(a: &SearchArgs) -> Result<Result<Query, SearchError>> {
     );
     q.district = district;
     q.postcode = a.postcode.clone();
-    q.gp_practice = a.gp.clone();
+    q.gp_practice = a.gp.as_ref().map(|g| g.trim().to_ascii_uppercase());
     q.discriminators = a.sd.clone();
     q.disposition = a.disposition.clone().unwrap_or_default();
-    q.timeframe_minutes = a.timeframe;
+    q.timeframe_minutes = match (a.timeframe, &a.disposition) {
+        (Some(t), _) => Some(t),
+        (None, None) => None,
+        (None, Some(code)) => {
+            let set = crate::pathways::load(&a.pathways)?;
+            let Some(d) = set.disposition(code) else {
+                bail!(
+                    "--disposition: {code} is not in {}; give --timeframe",
+                    a.pathways.display()
+                );
+            };
+            d.timeframe_minutes
+        }
+    };
     if a.force_distance {
         q.forced_distance_km = a.distance_km;
     } else {

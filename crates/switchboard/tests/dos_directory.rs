@@ -70,6 +70,7 @@ fn next_monday(h: i8, m: i8) -> String {
 }
 
 /// One search, asked of the CLI (on a directory file) and of the API.
+#[derive(Clone)]
 struct Case {
     name: &'static str,
     postcode: &'static str,
@@ -80,12 +81,14 @@ struct Case {
     sg: u32,
     sd: Vec<u32>,
     disposition: &'static str,
-    timeframe: u32,
+    /// The API takes the disposition's timeframe from the pathway set and
+    /// so does the CLI unless given one here.
+    cli_timeframe: Option<u32>,
     distance: Option<(u32, bool)>,
     strategy: Option<&'static str>,
 }
 
-fn case(name: &'static str, at: String, sg: u32, sd: &[u32], dx: &'static str, tf: u32) -> Case {
+fn case(name: &'static str, at: String, sg: u32, sd: &[u32], dx: &'static str) -> Case {
     Case {
         name,
         postcode: "ME10 4AB",
@@ -96,7 +99,7 @@ fn case(name: &'static str, at: String, sg: u32, sd: &[u32], dx: &'static str, t
         sg,
         sd: sd.to_vec(),
         disposition: dx,
-        timeframe: tf,
+        cli_timeframe: None,
         distance: None,
         strategy: None,
     }
@@ -109,7 +112,7 @@ fn cli(directory: &str, c: &Case) -> (i32, Value) {
             .collect::<Vec<_>>()
             .join(",");
     let cents = centroids();
-    let tf = c.timeframe.to_string();
+    let tf = c.cli_timeframe.map(|t| t.to_string()).unwrap_or_default();
     let sg = c.sg.to_string();
     let mut args = vec![
         "dos",
@@ -131,9 +134,12 @@ fn cli(directory: &str, c: &Case) -> (i32, Value) {
         &sg,
         "--disposition",
         c.disposition,
-        "--timeframe",
-        &tf,
+        "--pathways",
+        PATHWAYS,
     ];
+    if c.cli_timeframe.is_some() {
+        args.extend(["--timeframe", &tf]);
+    }
     if !sd.is_empty() {
         args.extend(["--sd", &sd]);
     }
@@ -250,24 +256,23 @@ fn the_cli_and_the_api_agree_and_a_dos_lead_keeps_the_directory() {
 
     let mon = |h, m| next_monday(h, m);
     let mut cases = vec![
-        case("pharmacy at lunch", mon(13, 10), 1003, &[4303], "Dx80", 360),
-        case("UTC for a toddler", mon(10, 0), 1001, &[4102], "Dx89", 240),
-        case("dental in the night", mon(3, 0), 1002, &[4202], "Dx17", 60),
-        case("own GP", mon(10, 0), 1003, &[4302], "Dx05", 120),
+        case("pharmacy at lunch", mon(13, 10), 1003, &[4303], "Dx80"),
+        case("UTC for a toddler", mon(10, 0), 1001, &[4102], "Dx89"),
+        case("dental in the night", mon(3, 0), 1002, &[4202], "Dx17"),
+        case("own GP", mon(10, 0), 1003, &[4302], "Dx05"),
         case(
             "repeated and invalid SDs",
             mon(10, 0),
             1003,
             &[4303, 4101, 4303],
             "Dx80",
-            360,
         ),
-        case("no valid SD", mon(10, 0), 1003, &[4101], "Dx80", 360),
-        case("unknown group", mon(10, 0), 1004, &[4402], "Dx80", 360),
-        case("sector distance", mon(10, 0), 1003, &[4303], "Dx80", 360),
-        case("forced distance", mon(10, 0), 1003, &[4303], "Dx80", 360),
-        case("winter strategy", mon(10, 0), 1001, &[4102], "Dx89", 240),
-        case("unknown strategy", mon(10, 0), 1003, &[4303], "Dx80", 360),
+        case("no valid SD", mon(10, 0), 1003, &[4101], "Dx80"),
+        case("unknown group", mon(10, 0), 1004, &[4402], "Dx80"),
+        case("sector distance", mon(10, 0), 1003, &[4303], "Dx80"),
+        case("forced distance", mon(10, 0), 1003, &[4303], "Dx80"),
+        case("winter strategy", mon(10, 0), 1001, &[4102], "Dx89"),
+        case("unknown strategy", mon(10, 0), 1003, &[4303], "Dx80"),
     ];
     cases[1].age = "13m";
     cases[3].gp = Some("G99001");
@@ -275,11 +280,11 @@ fn the_cli_and_the_api_agree_and_a_dos_lead_keeps_the_directory() {
     cases[8].distance = Some((3, true));
     cases[9].strategy = Some("medway-winter");
     cases[10].strategy = Some("surrey");
-    let mut baby = case("UTC for a baby", mon(10, 0), 1001, &[4102], "Dx89", 240);
+    let mut baby = case("UTC for a baby", mon(10, 0), 1001, &[4102], "Dx89");
     baby.age = "3m";
-    let mut too_old = case("a bad age", mon(10, 0), 1003, &[4303], "Dx80", 360);
+    let mut too_old = case("a bad age", mon(10, 0), 1003, &[4303], "Dx80");
     too_old.age = "32d";
-    let mut sex_i = case("gender I", mon(10, 0), 1003, &[4303], "Dx80", 360);
+    let mut sex_i = case("gender I", mon(10, 0), 1003, &[4303], "Dx80");
     sex_i.sex = "I";
     cases.extend([baby, too_old, sex_i]);
     let mut answers = std::collections::BTreeMap::new();
@@ -402,17 +407,14 @@ fn the_cli_and_the_api_agree_and_a_dos_lead_keeps_the_directory() {
     assert_eq!(s, 200);
     let after = data.join("after.json");
     std::fs::write(&after, exported.to_string()).unwrap();
-    let lunch = case(
-        "lunch after the change",
-        mon(12, 40),
-        1003,
-        &[4303],
-        "Dx80",
-        20,
-    );
+    let lunch = case("lunch after the change", mon(12, 40), 1003, &[4303], "Dx80");
     let before = agree(addr, after.to_str().unwrap(), &lunch);
     assert_eq!(before["ranked"][0], "ph-sittingbourne-high-st", "{before}");
-    let (_, old) = cli(KENT, &lunch);
+    // Before the change, with a 20-minute timeframe (a 30-minute window):
+    // shut at 12:40 (it closed at 13:00) until 14:00.
+    let mut short = lunch.clone();
+    short.cli_timeframe = Some(20);
+    let (_, old) = cli(KENT, &short);
     assert!(
         old["gaps"]
             .as_array()
@@ -461,6 +463,27 @@ fn the_cli_and_the_api_agree_and_a_dos_lead_keeps_the_directory() {
     );
     let (_, now) = call(addr, "GET", &format!("/api/v1/dos/services/{id}"), None);
     assert_eq!(now["service"], profile, "unchanged");
+    // Capacity has its own endpoint: a profile saved from a copy read
+    // before it was set keeps it (on the first version, PUT put it back).
+    let (s, _) = call(
+        addr,
+        "PUT",
+        &format!("/api/v1/dos/services/{id}/capacity"),
+        Some(&json!({"rag": "amber", "reset_minutes": 60})),
+    );
+    assert_eq!(s, 200);
+    let (s, saved) = call(
+        addr,
+        "PUT",
+        &format!("/api/v1/dos/services/{id}"),
+        Some(&profile),
+    );
+    assert_eq!(s, 200, "{saved}");
+    assert_eq!(
+        (&saved["capacity_now"], &saved["changed"]),
+        (&json!("amber"), &json!([])),
+        "{saved}"
+    );
     // An agent may read but not change the directory.
     let agent = login(addr, "kent.agent", DEMO_PASSWORD).expect("the demo agent");
     let (s, _, _) = http_with(
@@ -485,7 +508,7 @@ fn the_cli_and_the_api_agree_and_a_dos_lead_keeps_the_directory() {
     let new_id = made["id"].as_u64().unwrap();
     let (s, _) = call(addr, "POST", "/api/v1/dos/services", Some(&new));
     assert_eq!(s, 409);
-    let night = case("night pharmacy", mon(23, 0), 1003, &[4303], "Dx80", 360);
+    let night = case("night pharmacy", mon(23, 0), 1003, &[4303], "Dx80");
     let (_, r) = api(addr, &night);
     assert!(
         r["dos"]["ranked"]
