@@ -389,57 +389,31 @@ async fn replace(
     id: u64,
     make: impl FnOnce(&dos::Service) -> dos::Service + Send + 'static,
 ) -> Response {
-    let clinical = app.clinical.clone();
-    let org = c.org;
     let caller = c.clone();
-    let done = app
-        .dir(move |dir| {
-            let current = {
-                let all = clinical.dos.read().unwrap_or_else(|p| p.into_inner());
-                all.get(&org)
-                    .and_then(|d| d.services.iter().find(|s| s.id == id).cloned())
-            };
-            let Some(current) = current else {
-                return Ok(None);
-            };
-            let new = make(&current);
+    let (new, changed) = tryr!(
+        crate::referral::change_service(app, c, id, move |current| {
+            let new = make(current);
             let mut diffs = Vec::new();
             differences(
                 "",
-                &serde_json::to_value(ServiceFile::from_service(&current)).unwrap_or_default(),
+                &serde_json::to_value(ServiceFile::from_service(current)).unwrap_or_default(),
                 &serde_json::to_value(ServiceFile::from_service(&new)).unwrap_or_default(),
                 &mut diffs,
             );
-            if !diffs.is_empty() {
-                let what = diffs
-                    .iter()
-                    .map(|(p, v)| format!("{p}: {v}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let audit = caller.audit(CHANGE, subject(id, &format!("changed {what}")));
-                let text = serde_json::to_string(&new).unwrap_or_default();
-                if !dir.update_dos_service(org, id, &text, &audit)? {
-                    return Ok(None);
-                }
-                let mut all = clinical.dos.write().unwrap_or_else(|p| p.into_inner());
-                if let Some(s) = all
-                    .get_mut(&org)
-                    .and_then(|d| d.services.iter_mut().find(|s| s.id == id))
-                {
-                    *s = new.clone();
-                }
+            let changed: Vec<String> = diffs.iter().map(|(p, _)| p.clone()).collect();
+            if diffs.is_empty() {
+                return (None, changed);
             }
-            Ok(Some((
-                new,
-                diffs.into_iter().map(|(p, _)| p).collect::<Vec<_>>(),
-            )))
+            let what = diffs
+                .iter()
+                .map(|(p, v)| format!("{p}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let audit = caller.audit(CHANGE, subject(id, &format!("changed {what}")));
+            (Some((new, audit)), changed)
         })
-        .await;
-    let (new, changed) = match done {
-        Ok(Some(x)) => x,
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("unknown service {id}")),
-        Err(e) => return crate::error::api(e),
-    };
+        .await
+    );
     let all = app.clinical.dos.read().unwrap_or_else(|p| p.into_inner());
     let empty = dos::Directory::default();
     let dir = all.get(&c.org).unwrap_or(&empty);

@@ -64,17 +64,22 @@ fn find_service(
         .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("unknown service {id}")))
 }
 
-/// Changes one of the organisation's DoS services: stored (with the audit
-/// record) first, then in force for searches. Both happen on the blocking
-/// pool under the directory's lock, so concurrent edits are stored and put
-/// in force in the same order, and the runtime never waits for the disk.
-pub(crate) async fn change_service(
+/// Changes one of the organisation's DoS services: `change` sees the
+/// stored service and gives the changed one with its audit record (or
+/// nothing to store) and anything else the caller wants back. Read,
+/// stored (with the audit record) and put in force for searches in one
+/// turn of the directory on the blocking pool, so concurrent edits never
+/// work from a stale copy, are stored and put in force in the same order,
+/// and the runtime never waits for the disk. Answers the service as it is
+/// now.
+pub(crate) async fn change_service<T: Send + 'static>(
     app: &App,
     c: &Caller,
     id: u64,
-    audit: store::AuditRecord,
-    change: impl FnOnce(&mut dos::Service) + Send + 'static,
-) -> Result<dos::Service, Response> {
+    change: impl FnOnce(&dos::Service) -> (Option<(dos::Service, store::AuditRecord)>, T)
+        + Send
+        + 'static,
+) -> Result<(dos::Service, T), Response> {
     let clinical = app.clinical.clone();
     let org = c.org;
     let unknown = || error(StatusCode::NOT_FOUND, format!("unknown service {id}"));
@@ -86,10 +91,13 @@ pub(crate) async fn change_service(
                     .and_then(|d| d.services.iter().find(|s| s.id == id))
                     .cloned()
             };
-            let Some(mut changed) = current else {
+            let Some(current) = current else {
                 return Ok(None);
             };
-            change(&mut changed);
+            let (store, extra) = change(&current);
+            let Some((changed, audit)) = store else {
+                return Ok(Some((current, extra)));
+            };
             let text = serde_json::to_string(&changed).unwrap_or_default();
             if !dir.update_dos_service(org, id, &text, &audit)? {
                 return Ok(None);
@@ -101,7 +109,7 @@ pub(crate) async fn change_service(
             {
                 *s = changed.clone();
             }
-            Ok(Some(changed))
+            Ok(Some((changed, extra)))
         })
         .await
         .map_err(crate::error::api)?;
@@ -187,7 +195,16 @@ pub(crate) async fn set_endpoint(
         ),
     );
     let url = b.url.clone();
-    tryr!(change_service(&app, &c, id, audit, |s| s.referral_url = Some(url)).await);
+    tryr!(
+        change_service(&app, &c, id, move |s| {
+            let changed = dos::Service {
+                referral_url: Some(url),
+                ..s.clone()
+            };
+            (Some((changed, audit)), ())
+        })
+        .await
+    );
     Json(EndpointSet {
         id,
         referral_url: b.url,
@@ -412,7 +429,16 @@ pub(crate) async fn set_capacity(
             &format!("capacity set {:?} for {} min", b.rag, b.reset_minutes),
         ),
     );
-    let changed = tryr!(change_service(&app, &c, id, audit, |s| s.capacity = Some(capacity)).await);
+    let (changed, ()) = tryr!(
+        change_service(&app, &c, id, move |s| {
+            let changed = dos::Service {
+                capacity: Some(capacity),
+                ..s.clone()
+            };
+            (Some((changed, audit)), ())
+        })
+        .await
+    );
     Json(CapacitySet {
         id,
         capacity: changed.capacity.as_ref().map(|c| Capacity {
