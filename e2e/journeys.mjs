@@ -311,6 +311,42 @@ try {
     await board.context().close();
   });
 
+  await journey("a supervisor picks a waiting contact to raise its priority, and logging someone out asks first", async () => {
+    const id = await arrive({ queue: 5 }, 'a wellbeing caller');
+    // Erin (physiotherapy) is logged in; nobody who takes wellbeing is.
+    await ok(sup('POST', '/api/v1/agents/5/presence', { presence: 'ready' }), 'erin ready');
+    const board = await person('kent.supervisor', '/wallboard');
+    // The contact is picked from the queue's waiting list, not typed.
+    await board.getByLabel('Queue', { exact: true }).selectOption({ label: 'Wellbeing' });
+    await board.locator('#prio-contact option', { hasText: `contact ${id}` }).waitFor({ state: 'attached' });
+    await board.getByLabel('Waiting contact').selectOption({ value: String(id) });
+    // Not a number: said in words at the field, nothing sent.
+    await board.getByLabel('Priority (a whole number, higher first)').fill('high');
+    await board.getByRole('button', { name: 'Change priority' }).click();
+    await board.locator('#priority-error', { hasText: 'priority: give a whole number' }).waitFor();
+    assert.equal(await board.locator('#prio-value').getAttribute('aria-invalid'), 'true');
+    await board.getByLabel('Priority (a whole number, higher first)').fill('7');
+    await board.getByRole('button', { name: 'Change priority' }).click();
+    await board.locator('#priority-error', { hasText: `Contact ${id} now has priority 7.` }).waitFor();
+    const contact = await ok(sup('GET', `/api/v1/contacts/${id}`), 'the contact');
+    assert.equal(contact.priority, 7, JSON.stringify(contact));
+    // The agents are behind a click, named by team, and a log-out asks first.
+    await board.locator('#agents-details summary').click();
+    const row = board.locator('#agents tr', { hasText: 'Erin' });
+    await row.waitFor();
+    await row.locator('td', { hasText: 'Therapies team' }).waitFor();
+    assert.equal(await board.locator('#agents td', { hasText: /^team \d+$/ }).count(), 0, 'no bare team numbers');
+    await row.getByRole('button', { name: 'Log Erin out' }).click();
+    await row.getByRole('button', { name: 'Yes, log Erin out' }).waitFor();
+    const still = await ok(sup('GET', '/api/v1/agents'), 'agents');
+    assert.notEqual(still.agents.find((a) => a.id === 5).status, 'offline', 'nothing happens before the confirmation');
+    await row.getByRole('button', { name: 'Yes, log Erin out' }).click();
+    await board.locator('#agents-status', { hasText: 'Erin logged out.' }).waitFor();
+    const after = await ok(sup('GET', '/api/v1/agents'), 'agents');
+    assert.equal(after.agents.find((a) => a.id === 5).status, 'offline');
+    await ok(sup('POST', `/api/v1/contacts/${id}/abandon`), 'the caller hangs up');
+    await board.context().close();
+  });
   await journey("an admin raises a queue's priority and the next free agent gets that queue's contact first", async () => {
     // Lena (a12) covers physiotherapy and wellbeing.
     await ok(sup('POST', '/api/v1/agents/12/skills', { skills: [[3, 1], [4, 1]], team: 3 }), 'move Lena');

@@ -128,6 +128,9 @@ impl Tenant {
     /// Feeds one record the engine produced (after it is durable): the KPIs,
     /// the board, the agents' rows and the live stream.
     pub fn publish(&mut self, r: Record) {
+        if matches!(r.event, routing::Event::Reconfigured { .. }) {
+            self.kpi.follow_config(&self.engine.config());
+        }
         self.kpi.observe(&r);
         let engine = &self.engine;
         self.live.board.observe(&r, |id| Facts::of(engine, id));

@@ -65,15 +65,21 @@ impl KpiConfig {
     /// Thresholds, teams from a routing configuration.
     pub fn from_routing(interval: DurationMs, c: &routing::Config) -> KpiConfig {
         let mut k = KpiConfig::new(interval);
-        k.targets = c.queues.iter().map(|q| (q.id, q.target.within)).collect();
-        k.clinical_queues = c
+        k.follow(c);
+        k
+    }
+
+    /// Each queue's service-level threshold, whether it is clinical, and
+    /// the agents' teams, from a routing configuration.
+    pub fn follow(&mut self, c: &routing::Config) {
+        self.targets = c.queues.iter().map(|q| (q.id, q.target.within)).collect();
+        self.clinical_queues = c
             .queues
             .iter()
             .filter(|q| q.clinical)
             .map(|q| q.id)
             .collect();
-        k.teams = c.agents.iter().map(|a| (a.id, a.team)).collect();
-        k
+        self.teams = c.agents.iter().map(|a| (a.id, a.team)).collect();
     }
 }
 
@@ -651,6 +657,15 @@ impl Kpi {
         self.agent_change(a, at, |st| {
             st.items = (st.items as i64 + delta as i64).max(0) as u32
         });
+    }
+
+    /// Follows a changed routing configuration: each queue's service-level
+    /// threshold, whether it is clinical, and the agents' teams (a queue
+    /// added or changed after the engine started is measured by its own
+    /// definition, not the defaults). Call on `Event::Reconfigured` with
+    /// the engine's configuration then.
+    pub fn follow_config(&mut self, c: &routing::Config) {
+        self.cfg.follow(c);
     }
 
     /// Feeds one event. Events must come in log order.

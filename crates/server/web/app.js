@@ -581,33 +581,84 @@ async function wallboardPage() {
       const body = $('#agents');
       const rows = a.agents.filter((x) => x.status !== 'offline' || x.seconds_in_state !== null);
       body.replaceChildren(...rows.map((x) => el('tr', { dataset: { agent: x.id, seconds: x.seconds_in_state ?? '' } },
-        el('td', {}, x.name), el('td', {}, `team ${x.team}`),
+        el('td', {}, x.name), el('td', {}, teamName(x.team)),
         el('td', {}, el('span', { class: `status ${x.status}` }, label(x.status)),
           typeof x.detail === 'object' && x.detail.not_ready ? ` (${label(String(x.detail.not_ready))})` : ''),
         el('td', { class: 'in-state' }, fmtSecs(x.seconds_in_state)),
         el('td', {}, x.work.map(([c]) => `contact ${c}`).join(', ')),
-        el('td', {}, x.status === 'offline' ? '' : el('button', { type: 'button', class: 'secondary',
-          onclick: async () => {
-            const res = await api('POST', `/api/v1/agents/${x.id}/presence`, { presence: 'offline' });
-            if (!res.ok) alert(errorOf(res));
-          } }, `Log ${x.name} out`)))));
+        el('td', {}, x.status === 'offline' ? '' : logOutButton(x)))));
+      const counts = {};
+      for (const x of a.agents) counts[x.status] = (counts[x.status] || 0) + 1;
+      $('#agents-summary').textContent = `(${Object.entries(counts).filter(([s]) => s !== 'offline').map(([s, n]) => `${n} ${label(s).toLowerCase()}`).join(', ') || 'none logged in'})`;
       const sel = $('#move-agent');
       if (!sel.options.length) a.agents.forEach((x) => sel.append(el('option', { value: x.id }, x.name)));
     }
+  }
+
+  /** A team's name from the configuration (its number if unnamed). */
+  function teamName(id) {
+    return config?.teams?.find((t) => t.id === id)?.name || `team ${id}`;
+  }
+  /** Logging someone out asks first: the button becomes a confirmation,
+   * which outlives the table being redrawn by the stream. */
+  const confirming = new Set();
+  function logOutButton(x) {
+    const cell = el('span', {});
+    const draw = (focus) => {
+      if (!confirming.has(x.id)) {
+        cell.replaceChildren(el('button', { type: 'button', class: 'secondary', onclick: () => { confirming.add(x.id); draw(true); } }, `Log ${x.name} out`));
+      } else {
+        cell.replaceChildren(el('span', {}, `Log ${x.name} out? Their contacts stay where they are. `),
+          el('button', { type: 'button', class: 'warning', onclick: async () => {
+            confirming.delete(x.id);
+            const res = await api('POST', `/api/v1/agents/${x.id}/presence`, { presence: 'offline' });
+            $('#agents-status').textContent = res.ok ? `${x.name} logged out.` : errorOf(res);
+          } }, `Yes, log ${x.name} out`),
+          el('button', { type: 'button', class: 'secondary', onclick: () => { confirming.delete(x.id); draw(true); } }, 'Cancel'));
+      }
+      if (focus) /** @type {HTMLElement} */ (cell.querySelector('button')).focus();
+    };
+    draw(false);
+    return cell;
   }
 
   const c = await api('GET', '/api/v1/config');
   if (c.ok) {
     config = c.data;
     config.queues.forEach((q) => $('#move-queue').append(el('option', { value: q.id }, q.name)));
+    config.queues.forEach((q) => $('#prio-queue').append(el('option', { value: q.id }, q.name)));
   }
+  /** The queue's waiting contacts to pick from, longest waiting first. */
+  async function waitingContacts() {
+    const res = await api('GET', `/api/v1/contacts?queue=${$('#prio-queue').value}&limit=1000`);
+    const sel = $('#prio-contact');
+    if (!res.ok) { $('#priority-error').textContent = errorOf(res); return; }
+    const now = Date.now();
+    const waiting = res.data.contacts.filter((x) => x.state === 'waiting').sort((a, b) => a.entered_queue_at - b.entered_queue_at);
+    sel.replaceChildren(...(waiting.length ? waiting.map((x) => el('option', { value: x.id },
+      `${label(x.channel)} contact ${x.id}, waiting ${fmtSecs(Math.max(0, Math.round((now - x.entered_queue_at) / 1000)))}, priority ${x.priority}`))
+      : [el('option', { value: '' }, 'Nobody is waiting in this queue')]));
+  }
+  $('#prio-queue').addEventListener('change', waitingContacts);
+  $('#prio-contact').addEventListener('focus', waitingContacts);
+  if (config) await waitingContacts();
   $('#priority-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    const id = $('#prio-contact').value.trim();
-    const priority = Number($('#prio-value').value);
-    if (!/^\d+$/.test(id)) { $('#priority-error').textContent = 'contact: give the contact id (digits)'; return; }
+    const id = $('#prio-contact').value;
+    const text = $('#prio-value').value.trim();
+    const field = $('#prio-value');
+    field.removeAttribute('aria-invalid');
+    if (!id) { $('#priority-error').textContent = 'contact: nobody is waiting in this queue'; return; }
+    if (!/^-?\d{1,6}$/.test(text)) {
+      field.setAttribute('aria-invalid', 'true');
+      $('#priority-error').textContent = 'priority: give a whole number, e.g. 10 (higher is answered first)';
+      field.focus();
+      return;
+    }
+    const priority = Number(text);
     const res = await api('POST', `/api/v1/contacts/${id}/priority`, { priority });
     $('#priority-error').textContent = res.ok ? `Contact ${id} now has priority ${priority}.` : errorOf(res);
+    if (res.ok) await waitingContacts();
   });
   $('#move-form').addEventListener('submit', async (e) => {
     e.preventDefault();

@@ -314,7 +314,14 @@ pub fn recover_all(
             Some(r) => {
                 let TenantState { engine, kpi } = &mut r.state;
                 let _ = engine.handle(t, input);
-                engine.drain_output().for_each(|rec| kpi.observe(&rec));
+                let out: Vec<_> = engine.drain_output().collect();
+                for rec in &out {
+                    // The KPIs follow configuration changes, as live.
+                    if matches!(rec.event, routing::Event::Reconfigured { .. }) {
+                        kpi.follow_config(&engine.config());
+                    }
+                    kpi.observe(rec);
+                }
                 r.replayed += 1;
             }
             None => {

@@ -229,3 +229,76 @@ fn the_subscription_pushes_the_figures_as_they_change_at_most_four_a_second() {
     assert_eq!(waiting_in(&v, q), before + sent);
     kill(server, &data);
 }
+
+#[test]
+fn a_queue_made_clinical_after_start_counts_its_answers_as_clinical() {
+    // On main the KPI engine kept the queue definitions it started with:
+    // a queue added or changed later (its target, now whether it is
+    // clinical) was measured by the defaults. Wheelchairs is made a
+    // clinical queue by the admin; a call answered there is counted as
+    // clinically assessed — and still is after a restart (the log replayed).
+    let (data, addr, server) = fresh("kpi-follows-config");
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let (s, _, body) = http_with(addr, "GET", "/api/v1/config", None, &admin).unwrap();
+    assert_eq!(s, 200, "{body}");
+    let config: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut wheelchairs = config["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == 2)
+        .unwrap()
+        .clone();
+    assert_eq!(wheelchairs["clinical"], false);
+    wheelchairs["clinical"] = serde_json::json!(true);
+    let (s, _, body) = http_with(
+        addr,
+        "PUT",
+        "/api/v1/queues/2",
+        Some(&wheelchairs.to_string()),
+        &admin,
+    )
+    .unwrap();
+    assert!(s == 200 || s == 201, "{s} {body}");
+    let (id, _) = create_contact(addr, r#"{"queue":2}"#);
+    let (s, body) = http(
+        addr,
+        "POST",
+        "/api/v1/agents/1/presence",
+        Some(r#"{"presence":"ready"}"#),
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = http(
+        addr,
+        "POST",
+        &format!("/api/v1/contacts/{id}/accept"),
+        Some(r#"{"agent":1}"#),
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{body}");
+    let clinical = |addr: SocketAddr| {
+        let t0 = Instant::now();
+        loop {
+            let k = json(addr, "/api/v1/kpis");
+            let q = k["queues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["queue"] == 2)
+                .unwrap()["today"]
+                .clone();
+            if q["answered"] == 1 || t0.elapsed() > Duration::from_secs(5) {
+                return q;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let today = clinical(addr);
+    assert_eq!(today["clinical_assessed"], 1.0, "{today}");
+    kill(server, std::path::Path::new("/nonexistent"));
+    let server = start(&data, addr);
+    let today = clinical(addr);
+    assert_eq!(today["clinical_assessed"], 1.0, "after a restart: {today}");
+    kill(server, &data);
+}
