@@ -222,7 +222,13 @@ try {
     await card.getByRole('button', { name: 'Save assessment' }).click();
     await card.getByRole('button', { name: 'Assessment saved' }).waitFor();
     await card.getByLabel('Patient postcode').fill('ME10 4AB');
-    await card.getByLabel('Age (years)').fill('70');
+    // Ages as the DoS takes them: a 1-year-old in years is refused (years
+    // are 2–129), a 3-month-old is searched in months.
+    await card.getByLabel('Age', { exact: true }).fill('1');
+    await card.getByRole('button', { name: 'Find services' }).click();
+    await card.locator('.dos-results .field-error', { hasText: 'age: 1 years is out of range (2 to 129 years)' }).waitFor();
+    await card.getByLabel('Age in').selectOption('m');
+    await card.getByLabel('Age', { exact: true }).fill('3');
     await card.getByRole('button', { name: 'Find services' }).click();
     const items = card.locator('.dos-list li');
     await items.first().waitFor();

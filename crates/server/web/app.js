@@ -296,10 +296,13 @@ async function agentPage(me) {
   function searchView(c, ended) {
     const postcode = el('input', { id: `dos-postcode-${c}`, size: 9, autocomplete: 'off' });
     const years = el('input', { id: `dos-age-${c}`, size: 4, inputmode: 'numeric', value: '40' });
+    // The DoS way: days (0–31), months (1–23) or years (2–129).
+    const unit = el('select', { id: `dos-age-unit-${c}` },
+      el('option', { value: 'y' }, 'years'), el('option', { value: 'm' }, 'months'), el('option', { value: 'd' }, 'days'));
     const gp = el('input', { id: `dos-gp-${c}`, size: 8, placeholder: 'ODS code' });
     const out = el('div', { class: 'dos-results', 'aria-live': 'polite' });
     const run = async () => {
-      const info = { postcode: postcode.value, age_years: Number(years.value), sex: $(`#t-sex-${c}`).value,
+      const info = { postcode: postcode.value, age: `${years.value.trim()}${unit.value}`, sex: $(`#t-sex-${c}`).value,
         symptom_group: ended.symptom_group, discriminators: ended.discriminators, disposition: ended.disposition.code };
       if (gp.value.trim()) info.gp_practice = gp.value.trim().toUpperCase();
       const res = await api('POST', '/api/v1/dos/search', info);
@@ -333,7 +336,8 @@ async function agentPage(me) {
     return el('div', { class: 'dos' }, el('h3', {}, 'Directory of Services'),
       el('div', { class: 'row' },
         el('div', {}, el('label', { for: `dos-postcode-${c}` }, 'Patient postcode'), postcode),
-        el('div', {}, el('label', { for: `dos-age-${c}` }, 'Age (years)'), years),
+        el('div', {}, el('label', { for: `dos-age-${c}` }, 'Age'), years),
+        el('div', {}, el('label', { for: `dos-age-unit-${c}` }, 'Age in'), unit),
         el('div', {}, el('label', { for: `dos-gp-${c}` }, 'Registered practice'), gp),
         el('button', { type: 'button', class: 'dos-search', onclick: run }, 'Find services')), out);
   }
