@@ -1,14 +1,14 @@
 //! Who may do what: roles, the permission each endpoint needs, the
 //! allow table, integration-token scopes, passwords (argon2id), session
-//! lifetimes and the log-in rate limit.
+//! lifetimes and device cookies (the log-in throttle is `throttle`).
 //!
-//! The policy parts are pure (no clock, no I/O): `allows`, `SessionPolicy`
-//! and `LoginLimiter` take the time as an argument and are tested with a
+//! The policy parts are pure (no clock, no I/O): `allows` and
+//! `SessionPolicy` take the time as an argument and are tested with a
 //! controllable clock.
 
 use model::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 /// What a person (or an integration) is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -317,65 +317,6 @@ impl<C: Clone> CredentialCache<C> {
     }
 }
 
-/// Failed log-ins allowed per account, and per address, in the window.
-pub const MAX_FAILURES_PER_USER: usize = 5;
-pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
-pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
-/// Keys remembered at most (old ones are forgotten first).
-const MAX_KEYS: usize = 100_000;
-
-/// Counts failed log-ins per account and per address in a sliding window.
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: HashMap<String, VecDeque<i64>>,
-}
-
-impl LoginLimiter {
-    fn recent(&mut self, key: &str, now: Timestamp) -> usize {
-        match self.failures.get_mut(key) {
-            Some(q) => {
-                while q.front().is_some_and(|&t| now.0 - t >= FAILURE_WINDOW_MS) {
-                    q.pop_front();
-                }
-                q.len()
-            }
-            None => 0,
-        }
-    }
-
-    /// How long to wait (ms) before another try is allowed, if blocked.
-    pub fn blocked(&mut self, user: &str, addr: &str, now: Timestamp) -> Option<i64> {
-        let u = format!("u:{user}");
-        let a = format!("a:{addr}");
-        let mut wait = None;
-        for (k, max) in [(u, MAX_FAILURES_PER_USER), (a, MAX_FAILURES_PER_ADDRESS)] {
-            if self.recent(&k, now) >= max {
-                // Free again when enough of the failures age out.
-                let q = &self.failures[&k];
-                let freeing = q[q.len() - max];
-                let ms = (freeing + FAILURE_WINDOW_MS - now.0).max(1000);
-                wait = Some(wait.map_or(ms, |w: i64| w.max(ms)));
-            }
-        }
-        wait
-    }
-
-    pub fn failed(&mut self, user: &str, addr: &str, now: Timestamp) {
-        if self.failures.len() >= MAX_KEYS {
-            self.failures
-                .retain(|_, q| q.back().is_some_and(|&t| now.0 - t < FAILURE_WINDOW_MS));
-        }
-        for k in [format!("u:{user}"), format!("a:{addr}")] {
-            self.failures.entry(k).or_default().push_back(now.0);
-        }
-    }
-
-    /// A successful log-in clears the account's count (not the address's).
-    pub fn succeeded(&mut self, user: &str) {
-        self.failures.remove(&format!("u:{user}"));
-    }
-}
-
 /// Longest password accepted (bytes); at least 64 characters are allowed
 /// as the security notes ask, and no composition rules.
 pub const MAX_PASSWORD: usize = 1024;
@@ -441,6 +382,49 @@ pub fn new_secret(prefix: &str) -> String {
 pub fn secret_hash(secret: &str) -> String {
     use sha2::Digest;
     hex(&sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// HMAC-SHA256 of `parts` (each length-prefixed) under `key`.
+pub fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC takes a key of any length");
+    for p in parts {
+        m.update(&(p.len() as u64).to_le_bytes());
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// Equal in constant time (for MACs and codes).
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A device cookie's value for a browser that just logged in to `user`:
+/// `user.device.mac`, the device a fresh random id, the MAC under the
+/// server's device key. It proves a later log-in attempt comes from a
+/// browser that once logged in to that account (the log-in throttle
+/// does not hold such a browser back for strangers' failures).
+pub fn device_cookie(key: &[u8; 32], user: u32) -> String {
+    let device = hex(&random_bytes::<16>());
+    let m = mac(
+        key,
+        &[b"device", user.to_string().as_bytes(), device.as_bytes()],
+    );
+    format!("{user}.{device}.{}", hex(&m))
+}
+
+/// The device id in a device cookie, if its MAC checks out and it was
+/// issued for `user`.
+pub fn check_device_cookie(key: &[u8; 32], value: &str, user: u32) -> Option<String> {
+    let mut parts = value.splitn(3, '.');
+    let (u, device, m) = (parts.next()?, parts.next()?, parts.next()?);
+    if u != user.to_string() || device.len() != 32 || m.len() != 64 {
+        return None;
+    }
+    let want = mac(key, &[b"device", u.as_bytes(), device.as_bytes()]);
+    same(hex(&want).as_bytes(), m.as_bytes()).then(|| device.to_string())
 }
 
 /// Checks a new password: lengths only (no composition rules).
@@ -515,27 +499,17 @@ mod tests {
     }
 
     #[test]
-    fn the_limiter_blocks_after_repeated_failures_and_forgets_them() {
-        let mut l = LoginLimiter::default();
-        let t = Timestamp;
-        for i in 0..MAX_FAILURES_PER_USER as i64 {
-            assert_eq!(l.blocked("sam", "10.0.0.1", t(i)), None);
-            l.failed("sam", "10.0.0.1", t(i));
-        }
-        let wait = l.blocked("sam", "10.0.0.1", t(10)).expect("blocked");
-        assert!(wait > FAILURE_WINDOW_MS - 100, "{wait}");
-        // Another account from the same address is not blocked yet.
-        assert_eq!(l.blocked("kim", "10.0.0.1", t(10)), None);
-        // After the window the account may try again.
-        assert_eq!(
-            l.blocked("sam", "10.0.0.1", t(FAILURE_WINDOW_MS + 10)),
-            None
-        );
-        // Many accounts from one address: the address is blocked.
-        for i in 0..MAX_FAILURES_PER_ADDRESS {
-            l.failed(&format!("u{i}"), "10.0.0.2", t(100));
-        }
-        assert!(l.blocked("new", "10.0.0.2", t(101)).is_some());
+    fn device_cookies_prove_their_account_and_cannot_be_forged() {
+        let key = [7u8; 32];
+        let c = device_cookie(&key, 12);
+        let id = check_device_cookie(&key, &c, 12).expect("ours");
+        assert_eq!(id.len(), 32);
+        assert_eq!(check_device_cookie(&key, &c, 13), None, "another account");
+        assert_eq!(check_device_cookie(&[8u8; 32], &c, 12), None, "another key");
+        let forged = format!("12.{}.{}", "0".repeat(32), "0".repeat(64));
+        assert_eq!(check_device_cookie(&key, &forged, 12), None);
+        assert_eq!(check_device_cookie(&key, "12.x", 12), None);
+        assert_ne!(device_cookie(&key, 12), c, "each log-in a new device id");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod clinical;
 pub mod dosload;
 mod engine;
 mod error;
+pub mod keys;
 pub mod live;
 pub mod planning;
 pub mod reports;
@@ -27,6 +28,7 @@ mod snapshots;
 mod start;
 mod state;
 mod tenant;
+pub mod throttle;
 pub mod time;
 
 pub use bootstrap::{bootstrap, system_record, BootstrapError};

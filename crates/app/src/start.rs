@@ -34,6 +34,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("{0}")]
     Clinical(String),
+    #[error("keys: {0}")]
+    Keys(String),
 }
 
 /// The core, started: the handle every adapter shares, and the engine
@@ -65,6 +67,10 @@ impl Running {
 /// Opens the store in `config.data`, rebuilds every organisation's engine
 /// from it and starts the engine task (on the current tokio runtime).
 pub async fn start(config: &Config) -> Result<Running, StartError> {
+    crate::keys::private_dir(&config.data)
+        .map_err(|e| StartError::Keys(format!("cannot create {}: {e}", config.data.display())))?;
+    let device_key =
+        crate::keys::key_file(&config.data.join("keys/device.key")).map_err(StartError::Keys)?;
     let st = SqliteStore::open(&config.data)?;
     let dir = Directory::open(&config.data)?;
     if st.organisations()?.is_empty() {
@@ -127,6 +133,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         stop,
         dir,
         limiter: Arc::default(),
+        device_key,
         cache: Arc::default(),
         published: Arc::default(),
         clinical,

@@ -83,7 +83,9 @@ pub struct AppInner {
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) stop: tokio::sync::watch::Receiver<bool>,
     pub(crate) dir: Arc<Mutex<Directory>>,
-    pub limiter: Arc<Mutex<auth::LoginLimiter>>,
+    pub limiter: Arc<Mutex<crate::throttle::LoginLimiter>>,
+    /// Signs device cookies (`auth::device_cookie`).
+    pub device_key: [u8; 32],
     pub(crate) cache: Arc<Mutex<auth::CredentialCache<Caller>>>,
     pub published: planning::Published,
     pub clinical: Arc<clinical::Clinical>,

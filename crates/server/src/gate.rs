@@ -3,13 +3,14 @@
 //! for cookie requests, a span per request, and every refusal as JSON.
 
 use crate::error::{error, ApiError};
+use crate::net::Client;
 use app::auth::Perm;
 use app::{App, Credential};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
+use axum::Extension;
 
 /// The credential a request carries: a bearer token, else the session
 /// cookie.
@@ -62,7 +63,7 @@ fn csrf_check(method: &Method, headers: &HeaderMap) -> Result<(), Response> {
 /// handler a [`Caller`]. `None`: a public route (log-in, health).
 pub(crate) async fn gate(
     State((app, perm)): State<(App, Option<Perm>)>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -81,7 +82,8 @@ pub(crate) async fn gate(
         role = tracing::field::Empty
     );
     let started = std::time::Instant::now();
-    let r = tracing::Instrument::instrument(gated(app, perm, addr, req, next), span.clone()).await;
+    let r =
+        tracing::Instrument::instrument(gated(app, perm, client, req, next), span.clone()).await;
     let r = json_rejection(r).await;
     let status = r.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -116,15 +118,15 @@ async fn json_rejection(r: Response) -> Response {
 async fn gated(
     app: App,
     perm: Option<Perm>,
-    addr: SocketAddr,
+    client: Client,
     mut req: Request,
     next: Next,
 ) -> Response {
     let Some(perm) = perm else {
-        req.extensions_mut().insert(Origin(addr.ip().to_string()));
+        req.extensions_mut().insert(Origin(client.addr.to_string()));
         return next.run(req).await;
     };
-    let caller = match authenticate(&app, req.headers(), addr.ip().to_string()).await {
+    let caller = match authenticate(&app, req.headers(), client.addr.to_string()).await {
         Ok(c) => c,
         Err(e) => return ApiError::from(e).into_response(),
     };

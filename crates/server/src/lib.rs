@@ -18,6 +18,7 @@ mod directory;
 mod error;
 mod gate;
 mod live;
+pub mod net;
 mod patients;
 mod people;
 mod planning;
@@ -60,7 +61,13 @@ pub struct Options {
     /// inputs (and on a clean shutdown), so a restart replays only the
     /// tail of the log.
     pub snapshot_every: u64,
+    /// How the HTTP edge meets the network (trusted proxies, TLS).
+    pub edge: net::Edge,
 }
+
+/// How often the log-in throttle's refusals are summarised into the
+/// audit trail.
+pub const REFUSALS_AUDITED_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -80,6 +87,16 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     outbox: tokio::task::JoinHandle<()>,
+    refusals: tokio::task::JoinHandle<()>,
+}
+
+/// Writes the throttles' summaries (log-ins; phone registrations) to the
+/// audit trail.
+async fn audit_refusals(app: &App, voice: &VoiceEdge) {
+    people::audit_refused_log_ins(app).await;
+    if let Some(v) = &voice.0 {
+        v.audit_refused_registrations();
+    }
 }
 
 impl Application {
@@ -102,7 +119,18 @@ impl Application {
             }
         }
         let outbox = tokio::spawn(referral::worker(app.clone(), app.outbox.clone()));
-        let router = routes::router(app, edge.clone());
+        let refusals = {
+            let (app, voice) = (app.clone(), edge.clone());
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(REFUSALS_AUDITED_EVERY);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    audit_refusals(&app, &voice).await;
+                }
+            })
+        };
+        let router = routes::router(app, edge.clone(), Arc::new(opts.edge));
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| ServerError::Listen {
@@ -115,6 +143,7 @@ impl Application {
             listener,
             router,
             outbox,
+            refusals,
         })
     }
 
@@ -142,6 +171,7 @@ impl Application {
             listener,
             router,
             outbox,
+            refusals,
         } = self;
         let (ended, on_end) = tokio::sync::oneshot::channel::<()>();
         tracing::info!(
@@ -170,6 +200,8 @@ impl Application {
         };
         let (r, ()) = tokio::join!(served, stopper);
         r.map_err(|e| ServerError::Other(e.to_string()))?;
+        refusals.abort();
+        audit_refusals(&running.app, &voice).await;
         if let Some(v) = &voice.0 {
             v.stop();
         }

@@ -1,8 +1,10 @@
 //! Log-in and log-out, accounts and integration tokens.
 
 use crate::error::{body, tryr, Body};
+use crate::net::Client;
 use crate::{error, wall_clock, App, Caller, Origin};
 use app::auth::{self, check_username, Role, Scope};
+use app::throttle::Attempt;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,20 +14,52 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use store::AuditRecord;
 
-/// The session cookie's name. (`__Host-` needs `Secure`, which needs TLS;
-/// TLS termination is in front of the server for now.)
+/// The session cookie's name over plain HTTP (a development server on
+/// loopback, or behind a proxy that is not trusted to say it used TLS).
 pub const COOKIE: &str = "sb_session";
+/// Its name over HTTPS: the `__Host-` prefix makes the browser refuse it
+/// unless it is `Secure`, for this host only, on path `/`.
+pub const SECURE_COOKIE: &str = "__Host-sb_session";
+/// The device cookie (see `app::auth::device_cookie`), likewise.
+const DEVICE_COOKIE: &str = "sb_device";
+const SECURE_DEVICE_COOKIE: &str = "__Host-sb_device";
+/// How long a browser stays a known device (a year).
+const DEVICE_MAX_AGE_S: u32 = 365 * 24 * 3600;
 
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
+fn cookie(headers: &HeaderMap, names: [&str; 2]) -> Option<String> {
+    let pairs: Vec<(String, String)> = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    // The secure name first: a plain one cannot shadow it.
+    names
+        .iter()
+        .find_map(|n| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
         .filter(|v| v.len() <= 128)
+}
+
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, [SECURE_COOKIE, COOKIE])
+}
+
+/// `name=value` with the attributes for this client's transport.
+fn set_cookie(
+    client: &Client,
+    secure_name: &str,
+    name: &str,
+    value: &str,
+    max_age: Option<u32>,
+) -> String {
+    let age = max_age.map_or(String::new(), |s| format!("; Max-Age={s}"));
+    if client.https {
+        format!("{secure_name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict{age}")
+    } else {
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}")
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -50,13 +84,65 @@ fn system_audit(actor: &str, action: &str, origin: &str, outcome: &str) -> Audit
     }
 }
 
+/// The audit records for what the log-in throttle refused since the last
+/// summary: one per (account, address), never one per attempt.
+pub fn refusal_records(
+    tallies: Vec<app::throttle::Tally>,
+    action: &str,
+    actor_prefix: &str,
+) -> Vec<AuditRecord> {
+    let time = |t: model::Timestamp| {
+        jiff::Timestamp::from_millisecond(t.0)
+            .map_or_else(|_| t.0.to_string(), |t| format!("{t:.0}"))
+    };
+    tallies
+        .into_iter()
+        .map(|t| AuditRecord {
+            at: t.last,
+            org: None,
+            actor: format!("{actor_prefix}{}", t.account),
+            action: action.into(),
+            subject: format!("attempts from {} to {}", time(t.first), time(t.last)),
+            patient: None,
+            purpose: None,
+            origin: Some(t.addr.clone()),
+            outcome: t.outcome(),
+        })
+        .collect()
+}
+
+/// Writes the log-in throttle's summary to the audit trail (every
+/// minute, and at shutdown).
+pub async fn audit_refused_log_ins(app: &App) {
+    let tallies = app
+        .limiter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take_summary();
+    if tallies.is_empty() {
+        return;
+    }
+    let records = refusal_records(tallies, "log in", "login:");
+    let n = records.len();
+    if let Err(e) = app
+        .dir(move |d| records.iter().try_for_each(|r| d.audit(r).map(|_| ())))
+        .await
+    {
+        tracing::error!("{n} log-in refusal summaries not audited: {e:?}");
+    }
+}
+
 /// Log in: a new session (a fresh 256-bit id) in an `HttpOnly`,
-/// `SameSite=Strict` cookie. Failures are counted per account and per
-/// address; past the limit the answer is 429 with `Retry-After`, and every
-/// failure and refusal is audited.
+/// `SameSite=Strict` cookie (`__Host-` and `Secure` over HTTPS), and a
+/// device cookie that lets this browser in while strangers are being
+/// throttled. Failures are throttled (see `app::throttle`): past the
+/// limit the answer is 429 with `Retry-After`; refusals reach the audit
+/// trail as a summary per account and address.
 pub(crate) async fn login(
     State(app): State<App>,
     Extension(Origin(origin)): Extension<Origin>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
     b: Body<LoginBody>,
 ) -> Response {
     let b = tryr!(body(b));
@@ -73,20 +159,24 @@ pub(crate) async fn login(
         );
     }
     let now = wall_clock();
+    let name = b.username.clone();
+    let user = tryr!(app.dir(move |d| d.user_by_name(&name)).await);
+    let device = user.as_ref().and_then(|u| {
+        let c = cookie(&headers, [SECURE_DEVICE_COOKIE, DEVICE_COOKIE])?;
+        auth::check_device_cookie(&app.device_key, &c, u.id)
+    });
+    let attempt = Attempt {
+        account: &b.username,
+        addr: &origin,
+        device: device.as_deref(),
+    };
     let blocked = app
         .limiter
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .blocked(&b.username, &origin, now);
+        .check(&attempt, now);
     if let Some(wait_ms) = blocked {
-        let record = system_audit(
-            &format!("login:{}", b.username),
-            "log in",
-            &origin,
-            "refused: rate limited",
-        );
-        let _ = app.dir(move |d| d.audit(&record)).await;
-        tracing::warn!("log-in rate limit reached for an account from {origin}");
+        tracing::warn!("log-in throttled for an account from {origin}");
         let secs = (wait_ms + 999) / 1000;
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -98,8 +188,6 @@ pub(crate) async fn login(
         )
             .into_response();
     }
-    let name = b.username.clone();
-    let user = tryr!(app.dir(move |d| d.user_by_name(&name)).await);
     let phc = user
         .as_ref()
         .map_or(auth::dummy_hash().to_string(), |u| u.password_hash.clone());
@@ -113,14 +201,8 @@ pub(crate) async fn login(
             app.limiter
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .failed(&b.username, &origin, now);
-            let record = system_audit(
-                &format!("login:{}", b.username),
-                "log in",
-                &origin,
-                "refused: bad credentials",
-            );
-            let _ = app.dir(move |d| d.audit(&record)).await;
+                // Stamped when the check ended: the back-off runs from here.
+                .failed(&attempt, wall_clock());
             return error(
                 StatusCode::UNAUTHORIZED,
                 "unknown username or wrong password".into(),
@@ -130,7 +212,7 @@ pub(crate) async fn login(
     app.limiter
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .succeeded(&b.username);
+        .succeeded(&attempt);
     let sid = auth::new_secret("");
     let mut audit = system_audit(
         &format!("user:{} ({})", user.id, user.username),
@@ -144,21 +226,30 @@ pub(crate) async fn login(
         app.dir(move |d| d.create_session(&sid_hash, uid, now, &audit))
             .await
     );
-    let cookie = format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict");
-    (
-        StatusCode::OK,
-        [(header::SET_COOKIE, cookie)],
-        Json(LoggedIn {
-            user: user.id,
-            username: user.username,
-            display_name: user.display_name,
-            role: user.role,
-            organisation: user.org.0,
-            agent: user.agent.map(|a| a.0),
-            demo: user.demo,
-        }),
-    )
-        .into_response()
+    let session = set_cookie(&client, SECURE_COOKIE, COOKIE, &sid, None);
+    let device = set_cookie(
+        &client,
+        SECURE_DEVICE_COOKIE,
+        DEVICE_COOKIE,
+        &auth::device_cookie(&app.device_key, user.id),
+        Some(DEVICE_MAX_AGE_S),
+    );
+    let mut r = Json(LoggedIn {
+        user: user.id,
+        username: user.username,
+        display_name: user.display_name,
+        role: user.role,
+        organisation: user.org.0,
+        agent: user.agent.map(|a| a.0),
+        demo: user.demo,
+    })
+    .into_response();
+    for c in [session, device] {
+        if let Ok(v) = header::HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
 }
 
 /// A person logged in.
@@ -210,7 +301,11 @@ pub(crate) struct LoggedOut {
 }
 
 /// Log out: the session ends on the server; the old cookie gets 401.
-pub(crate) async fn logout(State(app): State<App>, Extension(c): Extension<Caller>) -> Response {
+pub(crate) async fn logout(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Extension(client): Extension<Client>,
+) -> Response {
     let Some(hash) = &c.session else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -227,7 +322,7 @@ pub(crate) async fn logout(State(app): State<App>, Extension(c): Extension<Calle
         StatusCode::OK,
         [(
             header::SET_COOKIE,
-            format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+            set_cookie(&client, SECURE_COOKIE, COOKIE, "", Some(0)),
         )],
         Json(LoggedOut { logged_out: true }),
     )

@@ -166,7 +166,11 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The router: each route behind the gate with its permission.
-pub(crate) fn router(app: App, voice: crate::VoiceEdge) -> Router {
+pub(crate) fn router(
+    app: App,
+    voice: crate::VoiceEdge,
+    edge: std::sync::Arc<crate::net::Edge>,
+) -> Router {
     let mut router = crate::web::pages();
     for (r, handler) in table() {
         // A planning request carries a history of months.
@@ -185,6 +189,10 @@ pub(crate) fn router(app: App, voice: crate::VoiceEdge) -> Router {
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(axum::Extension(voice))
+        .layer(axum::middleware::from_fn_with_state(
+            edge,
+            crate::net::client_layer,
+        ))
         .with_state(app)
 }
 

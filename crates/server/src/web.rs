@@ -57,8 +57,19 @@ pub(crate) fn pages() -> Router<App> {
 /// Headers on every response: no framing, no sniffing, no referrer, only
 /// our own scripts and styles, nothing cached unless said otherwise.
 pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
+    let https = req
+        .extensions()
+        .get::<crate::net::Client>()
+        .is_some_and(|c| c.https);
     let mut r = next.run(req).await;
     let h = r.headers_mut();
+    if https {
+        // A year, as the HSTS preload list asks; never over plain HTTP.
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     let mut set = |k: header::HeaderName, v: &'static str| {
         h.entry(k).or_insert(HeaderValue::from_static(v));
     };

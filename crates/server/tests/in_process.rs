@@ -78,6 +78,7 @@ fn start(data: &std::path::Path) -> Running {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 voice: None,
                 snapshot_every: server::SNAPSHOT_EVERY,
+                edge: server::net::Edge::default(),
             })
             .await
             .map_err(|e| e.to_string())?;

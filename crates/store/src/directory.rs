@@ -220,7 +220,7 @@ impl Directory {
     /// Opens the database in `dir` (the engine's [`crate::SqliteStore`]
     /// creates it; open that first).
     pub fn open(dir: &Path) -> Result<Directory, StoreError> {
-        let db = Connection::open(dir.join("switchboard.db"))?;
+        let db = Connection::open(crate::private_db_file(dir)?)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
         db.busy_timeout(std::time::Duration::from_secs(10))?;

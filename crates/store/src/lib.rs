@@ -452,9 +452,7 @@ fn audit_hash(prev: &str, seq: u64, r: &AuditRecord) -> String {
 impl SqliteStore {
     /// Opens (creating if needed) `switchboard.db` in `dir`.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", dir.display())))?;
-        let db = Connection::open(dir.join("switchboard.db"))?;
+        let db = Connection::open(private_db_file(dir)?)?;
         // Durable on commit; readers do not block the writer.
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
@@ -533,6 +531,41 @@ impl SqliteStore {
         }
         Ok(SqliteStore { db })
     }
+}
+
+/// The database file in `dir`, readable by the server's user only: the
+/// folder is made 0700 if we create it, and the file (with its WAL and
+/// shared-memory files, which SQLite creates with the file's mode) is
+/// 0600, made so if an older version left it readable by others.
+pub fn private_db_file(dir: &Path) -> Result<std::path::PathBuf, StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let fail = |what: &Path, e: std::io::Error| {
+        StoreError::Db(format!("cannot create {}: {e}", what.display()))
+    };
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| fail(dir, e))?;
+    }
+    let file = dir.join("switchboard.db");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&file)
+        .map_err(|e| fail(&file, e))?;
+    for name in ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"] {
+        let path = dir.join(name);
+        if let Ok(m) = std::fs::metadata(&path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| fail(&path, e))?;
+            }
+        }
+    }
+    Ok(file)
 }
 
 /// Appends one audit record inside `tx`, chained to the one before.

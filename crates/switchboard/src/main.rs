@@ -102,6 +102,12 @@ enum Command {
         #[arg(long, default_value_t = server::SNAPSHOT_EVERY,
               value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         snapshot_every: u64,
+        /// Reverse proxies (addresses or networks such as 10.0.0.0/8,
+        /// comma-separated) whose Forwarded, X-Forwarded-For and
+        /// X-Forwarded-Proto headers give the client's address and
+        /// scheme. Nobody else's are believed.
+        #[arg(long, value_delimiter = ',')]
+        trusted_proxy: Vec<server::net::Cidr>,
     },
     /// First run of a real installation: creates the organisation and its
     /// first admin, reading the admin's password from stdin (no default
@@ -284,6 +290,7 @@ fn run(cli: Cli) -> Result<()> {
             prompts,
             flows: flow_files,
             snapshot_every,
+            trusted_proxy,
         } => {
             let voice = match (sip.as_deref(), demo) {
                 (Some("off"), _) | (None, false) => None,
@@ -329,6 +336,10 @@ fn run(cli: Cli) -> Result<()> {
                     listen,
                     voice,
                     snapshot_every,
+                    edge: server::net::Edge {
+                        trusted_proxies: trusted_proxy,
+                        tls: false,
+                    },
                 },
                 demo,
                 traffic,

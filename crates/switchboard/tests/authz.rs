@@ -638,53 +638,154 @@ fn sessions_end_on_log_out_password_change_and_disabling() {
     kill(server, &data);
 }
 
-#[test]
-fn repeated_failed_log_ins_are_rate_limited_and_audited() {
-    let (data, addr, server) = fresh("ratelimit");
-    for _ in 0..5 {
-        assert_eq!(
-            login(addr, "kent.agent", "not the password").unwrap_err().0,
-            401
-        );
-    }
-    let body = r#"{"username":"kent.agent","password":"switchboard-demo"}"#;
-    let (s, head, _) = http_with(addr, "POST", "/api/v1/session", Some(body), "").unwrap();
-    assert_eq!(s, 429, "even the right password waits");
-    assert!(head.to_lowercase().contains("retry-after:"), "{head}");
-    // Another account from the same address is not locked out by this.
-    assert!(login(addr, "kent.clinician", DEMO_PASSWORD).is_ok());
-    // Unknown users fail the same way as wrong passwords.
-    assert_eq!(
-        login(addr, "nobody.here", "whatever it is").unwrap_err().0,
-        401
-    );
-    server_stop_and_check_audit(
-        server,
-        &data,
-        &["refused: bad credentials", "refused: rate limited"],
-    );
+/// A log-in as `user` with extra header lines; (status, head).
+fn try_login(addr: SocketAddr, user: &str, password: &str, headers: &str) -> (u16, String) {
+    let body = json!({ "username": user, "password": password }).to_string();
+    let (s, head, _) = http_with(addr, "POST", "/api/v1/session", Some(&body), headers).unwrap();
+    (s, head)
 }
 
-fn server_stop_and_check_audit(
-    server: std::process::Child,
-    data: &std::path::Path,
-    expect: &[&str],
-) {
-    let mut server = server;
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
-    for e in expect {
-        let n: i64 = db
-            .query_row(
-                "SELECT COUNT(*) FROM audit_log WHERE outcome = ?1",
-                [e],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert!(n > 0, "no audit record with outcome {e:?}");
+/// The `Cookie:` line that sends back every cookie a log-in set.
+fn cookies_from(head: &str) -> String {
+    let pairs: Vec<&str> = head
+        .lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .filter_map(|c| c.split(';').next())
+        .collect();
+    format!("Cookie: {}\r\n", pairs.join("; "))
+}
+
+/// Strangers cannot lock staff out (issue 21): behind the trust's reverse
+/// proxy every user once shared one address, and 20 made-up usernames
+/// blocked everyone; 5 wrong passwords from anywhere blocked the account's
+/// owner. Now only the attacking address is slowed, strangers to an
+/// account back off exponentially, the owner's browser (its device cookie)
+/// is never held back, and the audit trail gets one summary row per
+/// account and address, with the name as typed made printable.
+#[test]
+fn strangers_cannot_lock_staff_out_and_refusals_are_summarised() {
+    let data = std::env::temp_dir().join(format!("sb-ratelimit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let addr = free_port();
+    let server = start_with(&data, addr, &["--trusted-proxy", "127.0.0.1"]);
+    let via = |client: &str| format!("X-Forwarded-For: {client}\r\n");
+    // The owner logged in from this browser yesterday: it holds a device cookie.
+    let (s, head) = try_login(addr, "kent.agent", DEMO_PASSWORD, &via("198.51.100.20"));
+    assert_eq!(s, 200);
+    let owners_browser = cookies_from(&head);
+    assert!(owners_browser.contains("sb_device="), "{head}");
+    // An attacker at one address tries 25 made-up usernames, one with
+    // control characters in it.
+    let attacker = via("203.0.113.66");
+    let mut refused = 0;
+    for i in 0..25 {
+        let user = if i == 0 {
+            "evil\u{1b}[2J".to_string()
+        } else {
+            format!("nobody{i}")
+        };
+        match try_login(addr, &user, "guess guess guess", &attacker).0 {
+            401 => {}
+            429 => refused += 1,
+            other => panic!("attempt {i}: {other}"),
+        }
     }
-    let _ = std::fs::remove_dir_all(data);
+    assert_eq!(
+        refused, 5,
+        "the attacking address is slowed after 20 failures"
+    );
+    // Everyone else, through the same proxy, logs in.
+    let (s, _) = try_login(
+        addr,
+        "kent.supervisor",
+        DEMO_PASSWORD,
+        &via("198.51.100.21"),
+    );
+    assert_eq!(s, 200, "a supervisor behind the same proxy was locked out");
+    // X-Forwarded-For from a client that is not the proxy is not believed:
+    // the proxy appends the real address, and that is the one slowed.
+    let spoof = "X-Forwarded-For: 198.51.100.99, 203.0.113.66\r\n";
+    assert_eq!(
+        try_login(addr, "kent.clinician", "wrong wrong wrong", spoof).0,
+        429
+    );
+    // Strangers from five addresses guess the agent's password ...
+    for i in 0..5 {
+        let (s, _) = try_login(
+            addr,
+            "kent.agent",
+            "wrong guess here",
+            &via(&format!("192.0.2.{i}")),
+        );
+        assert_eq!(s, 401);
+    }
+    // ... so a stranger waits, even with the right password ...
+    let (s, head) = try_login(addr, "kent.agent", DEMO_PASSWORD, &via("192.0.2.50"));
+    assert_eq!(s, 429, "{head}");
+    assert!(head.to_lowercase().contains("retry-after: 1"), "{head}");
+    // ... but the owner's browser logs straight in.
+    let (s, head) = try_login(
+        addr,
+        "kent.agent",
+        DEMO_PASSWORD,
+        &format!("{}{owners_browser}", via("192.0.2.50")),
+    );
+    assert_eq!(s, 200, "the account's owner was locked out: {head}");
+    // A forged device cookie is a stranger's.
+    let forged = format!(
+        "Cookie: sb_device=11.{}.{}\r\n",
+        "a".repeat(32),
+        "b".repeat(64)
+    );
+    let (s, _) = try_login(
+        addr,
+        "kent.agent",
+        DEMO_PASSWORD,
+        &format!("{}{forged}", via("192.0.2.51")),
+    );
+    assert_eq!(s, 429);
+    // Unknown users fail the same way as wrong passwords.
+    assert_eq!(
+        try_login(addr, "nobody.here", "whatever it is", &via("192.0.2.60")).0,
+        401
+    );
+
+    stop(server);
+    let rows = audit_rows(&data, "log in");
+    let refusals: Vec<_> = rows.iter().filter(|r| r.3.starts_with("refused")).collect();
+    // 46 attempts refused or failed, in one row per (account, address).
+    assert_eq!(refusals.len(), 25 + 1 + 5 + 2 + 1, "{refusals:#?}");
+    let row = |actor: &str, origin: &str| {
+        refusals
+            .iter()
+            .find(|r| r.0 == actor && r.2 == origin)
+            .unwrap_or_else(|| panic!("no summary for {actor} from {origin}: {refusals:#?}"))
+            .3
+            .clone()
+    };
+    assert_eq!(
+        row("login:nobody24", "203.0.113.66"),
+        "refused: 1 rate limited"
+    );
+    assert_eq!(
+        row("login:nobody19", "203.0.113.66"),
+        "refused: 1 bad credentials"
+    );
+    assert_eq!(
+        row("login:evil\\u{1b}\\u{5b}2J", "203.0.113.66"),
+        "refused: 1 bad credentials",
+        "the name as typed, made printable"
+    );
+    assert_eq!(
+        row("login:kent.agent", "192.0.2.50"),
+        "refused: 1 rate limited"
+    );
+    assert_eq!(
+        row("login:kent.agent", "192.0.2.0"),
+        "refused: 1 bad credentials"
+    );
+    assert!(refusals.iter().all(|r| r.1.starts_with("attempts from ")));
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 /// Screen pop by caller number and NHS number; every patient read is in

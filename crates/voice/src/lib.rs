@@ -147,7 +147,7 @@ pub struct Voice {
     callbacks: Mutex<HashMap<(OrgId, ContactId), (String, u64)>>,
     watched: Mutex<HashSet<OrgId>>,
     journal: Mutex<VecDeque<Arc<Mutex<CallLog>>>>,
-    limiter: Mutex<app::auth::LoginLimiter>,
+    limiter: Mutex<app::throttle::LoginLimiter>,
     records: mpsc::UnboundedSender<(OrgId, u64, String)>,
     run: u64,
     /// Attributes the flows collect patient data into (NHS numbers, dates
@@ -382,23 +382,53 @@ impl Voice {
         let Some(auth) = r.authorization.clone() else {
             return self.challenge(now, false);
         };
-        // Failed registrations are limited like failed log-ins (per account
-        // and per address), and refusals are audited.
+        // Failed registrations are throttled like failed log-ins: a phone
+        // registering again from the address it registered from before is
+        // a known device, not held back by strangers' failures; refusals
+        // are summarised into the audit trail.
         let stamp = app::wall_clock();
-        if lock(&self.limiter)
-            .blocked(&r.user, &source_ip(&r), stamp)
-            .is_some()
-        {
-            self.refused(&r, "refused: rate limited");
+        let ip = source_ip(&r);
+        let known = lock(&self.limiter).known_source(&r.user, &ip);
+        let attempt = app::throttle::Attempt {
+            account: &r.user,
+            addr: &ip,
+            device: known.then_some(ip.as_str()),
+        };
+        if lock(&self.limiter).check(&attempt, stamp).is_some() {
             return sip::RegisterReply::Forbidden;
         }
         match self.check(&r, &auth, now) {
-            Ok(reply) => reply,
+            Ok(reply) => {
+                if matches!(reply, sip::RegisterReply::Ok(_)) {
+                    lock(&self.limiter).succeeded(&attempt);
+                }
+                reply
+            }
             Err(Some(stale)) => stale,
             Err(None) => {
-                lock(&self.limiter).failed(&r.user, &source_ip(&r), stamp);
-                self.refused(&r, "refused: bad credentials");
+                lock(&self.limiter).failed(&attempt, stamp);
                 sip::RegisterReply::Forbidden
+            }
+        }
+    }
+
+    /// Writes the registration throttle's summary to the audit trail.
+    pub fn audit_refused_registrations(&self) {
+        let tallies = lock(&self.limiter).take_summary();
+        for t in tallies {
+            let record = store::AuditRecord {
+                at: t.last,
+                org: None,
+                actor: format!("sip:{}", t.account),
+                action: "register phone".into(),
+                subject: "sip registration".into(),
+                patient: None,
+                purpose: None,
+                origin: Some(t.addr.clone()),
+                outcome: t.outcome(),
+            };
+            if let Err(e) = self.app.directory().audit(&record) {
+                tracing::error!("a registration refusal summary was not audited: {e:?}");
             }
         }
     }
@@ -409,21 +439,6 @@ impl Voice {
             &telephony::digest::nonce(&self.secret, now),
             stale,
         ))
-    }
-
-    fn refused(&self, r: &sip::RegisterRequest, outcome: &str) {
-        let record = store::AuditRecord {
-            at: app::wall_clock(),
-            org: None,
-            actor: format!("sip:{}", r.user),
-            action: "register phone".into(),
-            subject: "sip registration".into(),
-            patient: None,
-            purpose: None,
-            origin: Some(source_ip(r)),
-            outcome: outcome.into(),
-        };
-        let _ = self.app.directory().audit(&record);
     }
 
     /// Checks a REGISTER's credentials: the reply if good, Err(Some) to
@@ -479,7 +494,6 @@ impl Voice {
                 );
                 lock(&self.ever).insert(key);
                 self.watch(user.org);
-                lock(&self.limiter).succeeded(&r.user);
                 Ok(sip::RegisterReply::Ok(expires))
             }
             Some(_) => {

@@ -200,3 +200,38 @@ pub fn kill(mut server: Child, data: &std::path::Path) {
     server.wait().unwrap();
     let _ = std::fs::remove_dir_all(data);
 }
+
+/// Stops the server cleanly (SIGTERM; it writes what it holds, such as the
+/// log-in throttle's audit summary) and waits for it, at most 30 s.
+pub fn stop(mut server: Child) {
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let t0 = Instant::now();
+    while server.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(30) {
+            server.kill().unwrap();
+            panic!("the server did not stop within 30 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The audit records (actor, subject, origin, outcome) whose action is
+/// `action`, from a stopped server's data directory.
+pub fn audit_rows(data: &std::path::Path, action: &str) -> Vec<(String, String, String, String)> {
+    let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+    let mut q = db
+        .prepare(
+            "SELECT actor, subject, COALESCE(origin, ''), outcome FROM audit_log
+             WHERE action = ?1 ORDER BY seq",
+        )
+        .unwrap();
+    q.query_map([action], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
