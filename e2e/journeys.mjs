@@ -29,7 +29,7 @@ const port = await freePort();
 const sipPort = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const data = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
-const launch = () => spawn(bin, ['serve', '--demo', '--demo-calls-per-minute', '0', '--sip', `127.0.0.1:${sipPort}`, '--data', data, '--listen', `127.0.0.1:${port}`],
+const launch = () => spawn(bin, ['serve', '--demo', '--demo-calls-per-minute', '0', '--sip', `127.0.0.1:${sipPort}`, '--data', data, '--listen', `127.0.0.1:${port}`, '--outbound-allow', '127.0.0.1'],
   { stdio: ['ignore', 'ignore', 'ignore'] });
 let server = launch();
 const stop = () => { server.kill('SIGKILL'); rmSync(data, { recursive: true, force: true }); };

@@ -12,6 +12,7 @@
 //! No web framework and no SIP stack here: the adapters translate their
 //! protocol into these calls and [`Error`] into their own answers.
 
+pub mod anchor;
 pub mod auth;
 pub mod board;
 mod bootstrap;

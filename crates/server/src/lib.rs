@@ -17,8 +17,10 @@ mod contacts;
 mod directory;
 mod error;
 mod gate;
+mod listen;
 mod live;
 pub mod net;
+pub mod outbound;
 mod patients;
 mod people;
 mod planning;
@@ -26,12 +28,14 @@ mod referral;
 mod reports;
 pub mod routes;
 mod services;
+pub mod tls;
 mod triage;
 mod web;
 pub mod wire;
 
 pub use app::{wall_clock, SNAPSHOT_EVERY};
 pub use error::ApiError;
+pub use listen::Limits;
 pub use voice::VoiceOptions;
 
 pub(crate) use app::{App, Caller};
@@ -63,6 +67,48 @@ pub struct Options {
     pub snapshot_every: u64,
     /// How the HTTP edge meets the network (trusted proxies, TLS).
     pub edge: net::Edge,
+    /// Where the server may send requests of its own (referrals).
+    pub outbound: outbound::OutboundOptions,
+    /// HTTPS: the certificate and key files (none: plain HTTP).
+    pub tls: Option<tls::TlsFiles>,
+    /// Connections: how many, per address, idle timeout.
+    pub limits: Limits,
+    /// The audit chain's checkpoints (default DATA/audit-anchors.log;
+    /// better on another volume, or storage that only appends).
+    pub audit_anchors: Option<PathBuf>,
+}
+
+/// How often the audit chain's head is checkpointed (if it moved).
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Where the checkpoints go by default, and their key.
+pub fn default_anchors(data: &std::path::Path) -> PathBuf {
+    data.join("audit-anchors.log")
+}
+
+pub fn anchor_key(data: &std::path::Path) -> Result<[u8; 32], String> {
+    app::keys::key_file(&data.join("keys/audit-anchor.key"))
+}
+
+/// Writes a checkpoint of the audit chain's head if it moved (and says
+/// so in the log: a second copy, wherever the logs go).
+async fn checkpoint(app: &App, anchors: &std::sync::Mutex<app::anchor::Anchors>) {
+    let head = match app.dir(|d| d.audit_head()).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("audit checkpoint: the head could not be read: {e:?}");
+            return;
+        }
+    };
+    let written = anchors
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .record(head, wall_clock());
+    match written {
+        Ok(Some(c)) => tracing::info!("audit checkpoint: record {} hash {}", c.seq, c.hash),
+        Ok(None) => {}
+        Err(e) => tracing::error!("audit checkpoint not written: {e}"),
+    }
 }
 
 /// How often the log-in throttle's refusals are summarised into the
@@ -88,6 +134,11 @@ pub struct Application {
     router: axum::Router,
     outbox: tokio::task::JoinHandle<()>,
     refusals: tokio::task::JoinHandle<()>,
+    edge: Arc<net::Edge>,
+    certs: Option<Arc<tls::Certs>>,
+    limits: Limits,
+    anchors: Arc<std::sync::Mutex<app::anchor::Anchors>>,
+    checkpoints: tokio::task::JoinHandle<()>,
 }
 
 /// Writes the throttles' summaries (log-ins; phone registrations) to the
@@ -103,24 +154,52 @@ impl Application {
     /// Starts the core from `opts.data`, then the edges; nothing is served
     /// until [`Application::run`].
     pub async fn build(opts: Options) -> Result<Application, ServerError> {
+        // Certificates first: a bad file stops the start before anything
+        // else is opened.
+        let certs = match &opts.tls {
+            Some(files) => Some(Arc::new(
+                tls::Certs::load(files.clone()).map_err(ServerError::Other)?,
+            )),
+            None => None,
+        };
+        let edge = Arc::new(net::Edge {
+            tls: certs.is_some(),
+            ..opts.edge.clone()
+        });
+        let anchors = {
+            let path = opts
+                .audit_anchors
+                .clone()
+                .unwrap_or_else(|| default_anchors(&opts.data));
+            let key = anchor_key(&opts.data).map_err(ServerError::Other)?;
+            Arc::new(std::sync::Mutex::new(
+                app::anchor::Anchors::open(&path, key).map_err(ServerError::Other)?,
+            ))
+        };
         let running = app::start(&app::Config {
             data: opts.data.clone(),
             snapshot_every: opts.snapshot_every,
         })
         .await?;
         let app = running.app.clone();
-        let mut edge = VoiceEdge::default();
+        let mut voice_edge = VoiceEdge::default();
         if let Some(v) = opts.voice {
             let required = v.required;
             match voice::start(app.clone(), v, &app.orgs).await {
-                Ok(v) => edge = VoiceEdge(Some(v)),
+                Ok(v) => voice_edge = VoiceEdge(Some(v)),
                 Err(e) if required => return Err(ServerError::Other(format!("SIP: {e}"))),
                 Err(e) => tracing::warn!("SIP edge not started: {e}"),
             }
         }
-        let outbox = tokio::spawn(referral::worker(app.clone(), app.outbox.clone()));
+        let outbound =
+            Arc::new(outbound::Outbound::new(&opts.outbound).map_err(ServerError::Other)?);
+        let outbox = tokio::spawn(referral::worker(
+            app.clone(),
+            app.outbox.clone(),
+            outbound.clone(),
+        ));
         let refusals = {
-            let (app, voice) = (app.clone(), edge.clone());
+            let (app, voice) = (app.clone(), voice_edge.clone());
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(REFUSALS_AUDITED_EVERY);
                 every.tick().await;
@@ -130,7 +209,17 @@ impl Application {
                 }
             })
         };
-        let router = routes::router(app, edge.clone(), Arc::new(opts.edge));
+        let checkpoints = {
+            let (app, anchors) = (app.clone(), anchors.clone());
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+                loop {
+                    every.tick().await;
+                    checkpoint(&app, &anchors).await;
+                }
+            })
+        };
+        let router = routes::router(app, voice_edge.clone(), edge.clone(), outbound);
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| ServerError::Listen {
@@ -139,11 +228,16 @@ impl Application {
             })?;
         Ok(Application {
             running,
-            voice: edge,
+            voice: voice_edge,
             listener,
             router,
             outbox,
             refusals,
+            edge,
+            certs,
+            limits: opts.limits,
+            anchors,
+            checkpoints,
         })
     }
 
@@ -172,40 +266,61 @@ impl Application {
             router,
             outbox,
             refusals,
+            edge,
+            certs,
+            limits,
+            anchors,
+            checkpoints,
         } = self;
         let (ended, on_end) = tokio::sync::oneshot::channel::<()>();
+        let scheme = if certs.is_some() { "https" } else { "http" };
         tracing::info!(
-            "listening on http://{}",
+            "listening on {scheme}://{}",
             listener
                 .local_addr()
                 .map_err(|e| ServerError::Other(e.to_string()))?
         );
-        let served = {
-            let streams = running.app.clone();
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = ended.send(());
-                drop(streams);
+        // SIGHUP reads the certificate files again (a renewal).
+        let reloads = certs.clone().map(|certs| {
+            tokio::spawn(async move {
+                let Ok(mut hup) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    match certs.reload() {
+                        Ok(()) => tracing::info!("TLS certificate reloaded"),
+                        Err(e) => {
+                            tracing::error!("TLS certificate not reloaded, the old one stays: {e}")
+                        }
+                    }
+                }
             })
-        };
+        });
+        let served = listen::serve(listener, router, edge, certs, limits, async move {
+            shutdown.await;
+            let _ = ended.send(());
+        });
         // The live streams hold their connections open: they end when the
         // shutdown begins, so the graceful shutdown can finish.
         let stopper = async {
             let _ = on_end.await;
             running.end_streams();
         };
-        let (r, ()) = tokio::join!(served, stopper);
-        r.map_err(|e| ServerError::Other(e.to_string()))?;
+        let ((), ()) = tokio::join!(served, stopper);
+        if let Some(r) = reloads {
+            r.abort();
+        }
         refusals.abort();
         audit_refusals(&running.app, &voice).await;
         if let Some(v) = &voice.0 {
             v.stop();
         }
+        let app = running.app.clone();
         running.stop().await;
+        checkpoints.abort();
+        checkpoint(&app, &anchors).await;
         outbox.abort();
         tracing::info!("stopped");
         Ok(())

@@ -78,13 +78,13 @@ pub struct Edge {
 }
 
 impl Edge {
-    fn trusted(&self, ip: IpAddr) -> bool {
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|c| c.contains(ip))
     }
 
     /// The client behind a connection from `peer`.
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> Client {
-        if !self.trusted(peer) {
+        if !self.is_trusted(peer) {
             return Client {
                 addr: peer,
                 https: self.tls,
@@ -96,7 +96,7 @@ impl Edge {
         let addr = chain
             .iter()
             .rev()
-            .find(|ip| !self.trusted(**ip))
+            .find(|ip| !self.is_trusted(**ip))
             .or(chain.first())
             .copied()
             .unwrap_or(peer);

@@ -8,6 +8,7 @@
 //! or the server restarts.
 
 use crate::error::{body, tryr, Body};
+use crate::outbound::Outbound;
 use crate::{error, wall_clock, App, Caller};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -22,28 +23,10 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Endpoint")]
 pub(crate) struct EndpointBody {
-    /// `http://host[:port]/path` taking a FHIR message bundle.
+    /// `https://host[:port]/path` taking a FHIR message bundle (plain
+    /// `http://` and non-public addresses only for hosts on the server's
+    /// `--outbound-allow` list).
     url: String,
-}
-
-/// Checks an endpoint address: plain HTTP only for now (the outbox has no
-/// TLS yet), with a host.
-fn check_url(url: &str) -> Result<hyper::Uri, String> {
-    if url.len() > 2000 {
-        return Err("url: at most 2000 characters".into());
-    }
-    let uri: hyper::Uri = url.parse().map_err(|_| "url: not a URL".to_string())?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err("url: https endpoints need TLS, which the outbox does not have yet".into())
-        }
-        _ => return Err("url: give an http:// address".into()),
-    }
-    if uri.host().is_none() {
-        return Err("url: no host".into());
-    }
-    Ok(uri)
 }
 
 /// One of the organisation's DoS services and the directory's bank
@@ -179,11 +162,14 @@ pub(crate) struct Referrals {
 pub(crate) async fn set_endpoint(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
+    Extension(outbound): Extension<Arc<Outbound>>,
     Path(id): Path<u64>,
     b: Body<EndpointBody>,
 ) -> Response {
     let b = tryr!(body(b));
-    tryr!(check_url(&b.url).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
+    tryr!(outbound
+        .check_url(&b.url)
+        .map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
     let audit = c.audit(
         crate::directory::CHANGE,
         crate::directory::subject(
@@ -324,38 +310,9 @@ pub(crate) async fn list(
     }
 }
 
-/// Sends one bundle; the HTTP status, or why it failed.
-async fn post(url: &str, body: String) -> Result<u16, String> {
-    use http_body_util::Full;
-    let uri = check_url(url)?;
-    let host = uri.host().unwrap_or("").to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
-    let stream = tokio::time::timeout(std::time::Duration::from_secs(5), connect)
-        .await
-        .map_err(|_| "connect timed out".to_string())?
-        .map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(conn);
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-    let req = hyper::Request::post(path)
-        .header(hyper::header::HOST, format!("{host}:{port}"))
-        .header(hyper::header::CONTENT_TYPE, "application/fhir+json")
-        .body(Full::new(axum::body::Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), sender.send_request(req))
-        .await
-        .map_err(|_| "no answer within 10 s".to_string())?
-        .map_err(|e| format!("send: {e}"))?;
-    Ok(resp.status().as_u16())
-}
-
 /// The outbox worker: sends what is due, at once when woken, else every
 /// few seconds; failures back off (2, 4, 8 ... s, at most 5 minutes).
-pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
+pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>, outbound: Arc<Outbound>) {
     loop {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), wake.notified()).await;
         let now = wall_clock();
@@ -368,7 +325,7 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>) {
             None => return,
         };
         for (id, url, bundle, attempts) in due {
-            let outcome = match post(&url, bundle).await {
+            let outcome = match outbound.post(&url, "application/fhir+json", bundle).await {
                 Ok(s) if (200..300).contains(&s) => Ok(()),
                 Ok(s) => Err(format!("the endpoint answered {s}")),
                 Err(e) => Err(e),

@@ -170,6 +170,7 @@ pub(crate) fn router(
     app: App,
     voice: crate::VoiceEdge,
     edge: std::sync::Arc<crate::net::Edge>,
+    outbound: std::sync::Arc<crate::outbound::Outbound>,
 ) -> Router {
     let mut router = crate::web::pages();
     for (r, handler) in table() {
@@ -189,6 +190,7 @@ pub(crate) fn router(
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(axum::Extension(voice))
+        .layer(axum::Extension(outbound))
         .layer(axum::middleware::from_fn_with_state(
             edge,
             crate::net::client_layer,

@@ -79,6 +79,10 @@ fn start(data: &std::path::Path) -> Running {
                 voice: None,
                 snapshot_every: server::SNAPSHOT_EVERY,
                 edge: server::net::Edge::default(),
+                outbound: Default::default(),
+                tls: None,
+                limits: server::Limits::default(),
+                audit_anchors: None,
             })
             .await
             .map_err(|e| e.to_string())?;

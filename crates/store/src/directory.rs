@@ -1249,6 +1249,30 @@ impl Directory {
     }
 
     /// Appends one audit record on its own (a refused request, a log-in).
+    /// The audit chain's newest record: its sequence number and hash.
+    pub fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// The hash of audit record `seq`, if there is one.
+    pub fn audit_hash_at(&self, seq: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT hash FROM audit_log WHERE seq = ?1",
+                [seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     pub fn audit(&mut self, r: &AuditRecord) -> Result<(), StoreError> {
         let tx = self.immediate()?;
         append_audit_tx(&tx, r)?;

@@ -65,50 +65,7 @@ enum Command {
     /// Serves the contact centre over HTTP (`/api/v1`, OpenAPI at
     /// `/api/v1/openapi.json`), every input committed to the store in
     /// --data before it is acknowledged and replayed from it at start-up.
-    Serve {
-        /// Data directory (created on first run).
-        #[arg(long, default_value = "switchboard-data")]
-        data: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Seeds two demo organisations with clearly marked demo log-ins
-        /// (first run), and drives simulated callers and agents in real
-        /// time in the first, so the live stream and KPIs have traffic.
-        #[arg(long)]
-        demo: bool,
-        /// Demo arrivals a minute over all queues (0: no simulated traffic).
-        #[arg(long, default_value_t = 6.0, value_parser = calls_per_minute)]
-        demo_calls_per_minute: f64,
-        /// Where the SIP edge listens, UDP and TCP ("off": no telephony).
-        /// With --demo it defaults to 127.0.0.1:5060.
-        #[arg(long)]
-        sip: Option<String>,
-        /// A trunk or PBX for outbound calls to numbers (callbacks ring
-        /// sip:NUMBER@ADDR); without one, a callback rings the address the
-        /// caller's phone called from.
-        #[arg(long)]
-        sip_trunk: Option<std::net::SocketAddr>,
-        /// Folder of spoken prompts (made with espeak-ng and sox on first
-        /// use); default DATA/prompts.
-        #[arg(long)]
-        prompts: Option<PathBuf>,
-        /// Call-flow files (JSON) services may name; --demo adds the
-        /// examples.
-        #[arg(long)]
-        flows: Vec<PathBuf>,
-        /// Snapshot each organisation's state after this many logged
-        /// inputs (and on a clean shutdown), so a restart loads it and
-        /// replays only the log's tail.
-        #[arg(long, default_value_t = server::SNAPSHOT_EVERY,
-              value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-        snapshot_every: u64,
-        /// Reverse proxies (addresses or networks such as 10.0.0.0/8,
-        /// comma-separated) whose Forwarded, X-Forwarded-For and
-        /// X-Forwarded-Proto headers give the client's address and
-        /// scheme. Nobody else's are believed.
-        #[arg(long, value_delimiter = ',')]
-        trusted_proxy: Vec<server::net::Cidr>,
-    },
+    Serve(Box<serve::ServeArgs>),
     /// First run of a real installation: creates the organisation and its
     /// first admin, reading the admin's password from stdin (no default
     /// password). Refused once any account exists.
@@ -155,10 +112,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Checks that no audit record was changed, removed or reordered.
+    /// Checks that no audit record was changed, removed or reordered, and
+    /// (against the server's signed checkpoints) that none was cut off
+    /// the end.
     Verify {
         #[arg(long, default_value = "switchboard-data")]
         data: PathBuf,
+        /// The checkpoint file (default DATA/audit-anchors.log).
+        #[arg(long)]
+        anchors: Option<PathBuf>,
     },
 }
 
@@ -263,7 +225,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Forecast(a) => print!("{}", forecasting::run(*a)?),
         Command::Rota(a) => print!("{}", rota::run(*a)?),
         Command::Audit {
-            command: AuditCommand::Verify { data },
+            command: AuditCommand::Verify { data, anchors },
         } => {
             anyhow::ensure!(
                 data.join("switchboard.db").exists(),
@@ -271,27 +233,69 @@ fn run(cli: Cli) -> Result<()> {
                 data.display()
             );
             let st = store::SqliteStore::open(&data)?;
-            match store::Store::verify_audit(&st)? {
-                store::AuditCheck::Intact { records } => {
-                    println!("audit log intact: {records} records")
-                }
+            let records = match store::Store::verify_audit(&st)? {
+                store::AuditCheck::Intact { records } => records,
                 store::AuditCheck::Broken { seq, problem } => {
                     anyhow::bail!("audit log broken at record {seq}: {problem}")
                 }
+            };
+            let path = anchors.unwrap_or_else(|| server::default_anchors(&data));
+            let key = server::anchor_key(&data).map_err(anyhow::Error::msg)?;
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => anyhow::bail!("{}: {e}", path.display()),
+            };
+            let checkpoints = app::anchor::parse(&key, &text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let dir = store::directory::Directory::open(&data)?;
+            let when = |t: model::Timestamp| {
+                jiff::Timestamp::from_millisecond(t.0)
+                    .map_or(t.0.to_string(), |t| format!("{t:.0}"))
+            };
+            match app::anchor::check(&checkpoints, records, |seq| {
+                dir.audit_hash_at(seq).ok().flatten()
+            }) {
+                app::anchor::Verdict::Reaches { checkpoint, at } => println!(
+                    "audit log intact: {records} records; it reaches the checkpoint of record {checkpoint} ({}) with the same hash",
+                    when(at)
+                ),
+                app::anchor::Verdict::NoCheckpoints => println!(
+                    "audit log intact: {records} records (no checkpoints in {}: records cut off the end could not be told)",
+                    path.display()
+                ),
+                app::anchor::Verdict::Cut { log_ends, checkpoint, at } => anyhow::bail!(
+                    "audit log cut: it ends at record {log_ends}, but the checkpoint of {} saw record {checkpoint}: {} records are missing from the end",
+                    when(at),
+                    checkpoint - log_ends
+                ),
+                app::anchor::Verdict::Rewritten { seq, at } => anyhow::bail!(
+                    "audit log rewritten: record {seq} is not the record the checkpoint of {} saw",
+                    when(at)
+                ),
             }
         }
-        Command::Serve {
-            data,
-            listen,
-            demo,
-            demo_calls_per_minute,
-            sip,
-            sip_trunk,
-            prompts,
-            flows: flow_files,
-            snapshot_every,
-            trusted_proxy,
-        } => {
+        Command::Serve(args) => {
+            let serve::ServeArgs {
+                data,
+                listen,
+                demo,
+                demo_calls_per_minute,
+                sip,
+                sip_trunk,
+                prompts,
+                flows: flow_files,
+                snapshot_every,
+                trusted_proxy,
+                outbound_allow,
+                outbound_ca,
+                tls_cert,
+                tls_key,
+                max_connections,
+                max_connections_per_address,
+                http_idle_timeout,
+                audit_anchors,
+            } = *args;
             let voice = match (sip.as_deref(), demo) {
                 (Some("off"), _) | (None, false) => None,
                 (Some(a), _) => Some((
@@ -339,6 +343,20 @@ fn run(cli: Cli) -> Result<()> {
                     edge: server::net::Edge {
                         trusted_proxies: trusted_proxy,
                         tls: false,
+                    },
+                    outbound: server::outbound::OutboundOptions {
+                        allow: outbound_allow,
+                        ca_file: outbound_ca,
+                    },
+                    tls: tls_cert
+                        .zip(tls_key)
+                        .map(|(cert, key)| server::tls::TlsFiles { cert, key }),
+                    audit_anchors,
+                    limits: server::Limits {
+                        max_connections: max_connections as usize,
+                        max_per_address: max_connections_per_address as usize,
+                        idle_timeout: std::time::Duration::from_secs(http_idle_timeout),
+                        ..Default::default()
                     },
                 },
                 demo,

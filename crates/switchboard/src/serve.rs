@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use model::OrgId;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use store::directory::Directory;
 use store::SqliteStore;
 
@@ -131,4 +131,88 @@ fn demo_directory(dir: &mut Directory) {
         ),
         Err(e) => tracing::warn!("demo: could not build the Directory of Services: {e}"),
     }
+}
+
+/// `switchboard serve`'s options.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Data directory (created on first run).
+    #[arg(long, default_value = "switchboard-data")]
+    pub data: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Seeds two demo organisations with clearly marked demo log-ins
+    /// (first run), and drives simulated callers and agents in real
+    /// time in the first, so the live stream and KPIs have traffic.
+    #[arg(long)]
+    pub demo: bool,
+    /// Demo arrivals a minute over all queues (0: no simulated traffic).
+    #[arg(long, default_value_t = 6.0, value_parser = crate::calls_per_minute)]
+    pub demo_calls_per_minute: f64,
+    /// Where the SIP edge listens, UDP and TCP ("off": no telephony).
+    /// With --demo it defaults to 127.0.0.1:5060.
+    #[arg(long)]
+    pub sip: Option<String>,
+    /// A trunk or PBX for outbound calls to numbers (callbacks ring
+    /// sip:NUMBER@ADDR); without one, a callback rings the address the
+    /// caller's phone called from.
+    #[arg(long)]
+    pub sip_trunk: Option<std::net::SocketAddr>,
+    /// Folder of spoken prompts (made with espeak-ng and sox on first
+    /// use); default DATA/prompts.
+    #[arg(long)]
+    pub prompts: Option<PathBuf>,
+    /// Call-flow files (JSON) services may name; --demo adds the
+    /// examples.
+    #[arg(long)]
+    pub flows: Vec<PathBuf>,
+    /// Snapshot each organisation's state after this many logged
+    /// inputs (and on a clean shutdown), so a restart loads it and
+    /// replays only the log's tail.
+    #[arg(long, default_value_t = server::SNAPSHOT_EVERY,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub snapshot_every: u64,
+    /// Reverse proxies (addresses or networks such as 10.0.0.0/8,
+    /// comma-separated) whose Forwarded, X-Forwarded-For and
+    /// X-Forwarded-Proto headers give the client's address and
+    /// scheme. Nobody else's are believed.
+    #[arg(long, value_delimiter = ',')]
+    pub trusted_proxy: Vec<server::net::Cidr>,
+    /// Hosts (names, addresses or networks, comma-separated) referral
+    /// endpoints may be on although they are not public HTTPS
+    /// addresses: plain http:// and loopback or private ranges are
+    /// refused for everything else.
+    #[arg(long, value_delimiter = ',')]
+    pub outbound_allow: Vec<server::outbound::Allowed>,
+    /// Certificate authorities (PEM) trusted for HTTPS referral
+    /// endpoints, beside the system's.
+    #[arg(long)]
+    pub outbound_ca: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key).
+    /// SIGHUP reads both files again. Plain HTTP to the port is
+    /// redirected to https://.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// HTTP connections open at once; more are closed as they come.
+    #[arg(long, default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// HTTP connections open at once from one client address
+    /// (trusted proxies are exempt).
+    #[arg(long, default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_address: u32,
+    /// Seconds an HTTP connection may stay idle (or take to send a
+    /// request's headers) before it is closed.
+    #[arg(long, default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_idle_timeout: u64,
+    /// Where the audit chain's signed checkpoints are written (default
+    /// DATA/audit-anchors.log): best on another volume or on storage
+    /// that only appends, so cutting the database's tail is seen.
+    #[arg(long)]
+    pub audit_anchors: Option<PathBuf>,
 }

@@ -322,7 +322,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "CapacityChange" => json!({"rag": "red", "reset_minutes": 60}).to_string(),
                     "ClinicalCallback" => json!({"queue": 7}).to_string(),
                     "Book" => json!({"service": 1, "start": "2030-01-01T10:00:00Z"}).to_string(),
-                    "Endpoint" => json!({"url": "http://127.0.0.1:9/referrals"}).to_string(),
+                    "Endpoint" => json!({"url": "https://uec.example.nhs.uk/referrals"}).to_string(),
                     "Refer" => json!({"service": 1}).to_string(),
                     "DosService" => json!({"id": "authz-sample", "name": "Sample pharmacy", "type_id": 13, "easting": 590000, "northing": 164000, "genders": ["M", "F"], "opening": {"open_all_hours": true}}).to_string(),
                     "DosClose" => json!({}).to_string(),

@@ -1,11 +1,15 @@
 //! A trust's security review, as tests against the real server binary
-//! (issue 21): what the data directory lets other local users read.
+//! (issue 21): the data directory's permissions, TLS, connection limits
+//! and idle timeouts, outbound requests only where allowed.
 
 mod common;
 
 use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::Duration;
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p)
@@ -42,4 +46,454 @@ fn data_files_are_readable_by_the_server_user_only() {
         "made private again"
     );
     kill(server, &data);
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, made by the
+/// openssl command, with `cn` as its subject; written to `dir`.
+fn make_cert(dir: &Path, cn: &str) {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .args(["-days", "2", "-subj", &format!("/CN={cn}")])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// curl over HTTPS, trusting only our certificate: (status, head, body).
+fn curl(addr: SocketAddr, dir: &Path, args: &[&str], path: &str) -> (u16, String, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-i", "--max-time", "10", "--cacert"])
+        .arg(dir.join("cert.pem"))
+        .args(args)
+        .arg(format!("https://{addr}{path}"))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_lowercase(), body.to_string())
+}
+
+/// The subject of the certificate the server presents now.
+fn presented_subject(addr: SocketAddr) -> String {
+    let s_client = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            "localhost",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    let mut x509 = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-subject"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    x509.stdin
+        .take()
+        .unwrap()
+        .write_all(&s_client.stdout)
+        .unwrap();
+    String::from_utf8_lossy(&x509.wait_with_output().unwrap().stdout).to_string()
+}
+
+fn signal(server: &std::process::Child, sig: &str) {
+    std::process::Command::new("kill")
+        .args([sig, &server.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+/// On main there was no TLS: the session cookie could not be `Secure`.
+/// Now the server speaks HTTPS itself (curl, trusting only our
+/// certificate, is the client), sets `__Host-` Secure cookies and HSTS,
+/// redirects plain HTTP to https://, reads a renewed certificate on
+/// SIGHUP and keeps the old one when the new files are bad; a bad key at
+/// start is a clear error.
+#[test]
+fn https_with_secure_cookies_hsts_a_redirect_and_certificates_renewed_on_sighup() {
+    let data = std::env::temp_dir().join(format!("sb-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let certs = data.with_extension("certs");
+    let _ = std::fs::remove_dir_all(&certs);
+    std::fs::create_dir_all(&certs).unwrap();
+    make_cert(&certs, "switchboard-test-one");
+    let addr = free_port();
+    let serve = |extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        c.args([
+            "serve",
+            "--demo",
+            "--demo-calls-per-minute",
+            "0",
+            "--sip",
+            "off",
+            "--data",
+        ])
+        .arg(&data)
+        .args(["--listen", &addr.to_string()])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+        c
+    };
+    // A missing key is named at start.
+    let out = serve(&[
+        "--tls-cert",
+        certs.join("cert.pem").to_str().unwrap(),
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ])
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tls-key /nonexistent/key.pem"), "{err}");
+
+    let server = serve(&[
+        "--tls-cert",
+        certs.join("cert.pem").to_str().unwrap(),
+        "--tls-key",
+        certs.join("key.pem").to_str().unwrap(),
+    ])
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    while curl(addr, &certs, &[], "/healthz").0 != 200 {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "no HTTPS"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let body = r#"{"username":"kent.supervisor","password":"switchboard-demo"}"#;
+    let (s, head, _) = curl(
+        addr,
+        &certs,
+        &["-H", "content-type: application/json", "-d", body],
+        "/api/v1/session",
+    );
+    assert_eq!(s, 200, "{head}");
+    assert!(
+        head.contains("set-cookie: __host-sb_session=")
+            && head.contains("; path=/; secure; httponly; samesite=strict"),
+        "{head}"
+    );
+    assert!(head.contains("set-cookie: __host-sb_device="), "{head}");
+    assert!(
+        head.contains("strict-transport-security: max-age=31536000"),
+        "{head}"
+    );
+    // Plain HTTP on the same port: sent to https://.
+    let (s, head, _) = http_with(addr, "GET", "/wallboard?x=1", None, "").unwrap();
+    assert_eq!(s, 308, "{head}");
+    assert!(
+        head.contains(&format!("Location: https://{addr}/wallboard?x=1")),
+        "{head}"
+    );
+    // A renewed certificate is read on SIGHUP ...
+    assert!(presented_subject(addr).contains("switchboard-test-one"));
+    make_cert(&certs, "switchboard-test-two");
+    signal(&server, "-HUP");
+    let t0 = std::time::Instant::now();
+    while !presented_subject(addr).contains("switchboard-test-two") {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "not reloaded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // ... and a broken one is refused, the one in use kept.
+    std::fs::write(certs.join("cert.pem"), "not a certificate").unwrap();
+    signal(&server, "-HUP");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(presented_subject(addr).contains("switchboard-test-two"));
+    assert_eq!(
+        curl(addr, &certs, &["--cacert", "/dev/null"], "/healthz").0,
+        0,
+        "an untrusted certificate fails"
+    );
+    kill(server, &data);
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// Whether the server closed the connection (EOF or reset) within `wait`.
+fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut b = [0u8; 4096];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// On main 2,000 idle connections were held for ever. Now an idle
+/// connection is closed after --http-idle-timeout, one address may hold
+/// only so many connections, the server only so many in all; a live
+/// stream is not idle and stays.
+#[test]
+fn idle_connections_are_closed_and_connections_are_limited() {
+    let data = std::env::temp_dir().join(format!("sb-conns-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let addr = free_port();
+    let server = start_with(
+        &data,
+        addr,
+        &[
+            "--http-idle-timeout",
+            "2",
+            "--max-connections-per-address",
+            "8",
+        ],
+    );
+    // A live stream, subscribed before the idle ones fill the address's share.
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/kpis/stream HTTP/1.1\r\nHost: {addr}\r\n{}\r\n",
+        auth_header(addr)
+    )
+    .unwrap();
+    let mut idle: Vec<TcpStream> = (0..7).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    // The ninth connection from this address is closed at once.
+    let mut ninth = TcpStream::connect(addr).unwrap();
+    assert!(
+        closed_within(&mut ninth, Duration::from_millis(1500)),
+        "the ninth was kept"
+    );
+    // A connection that sent a request and then went quiet, and the ones
+    // that never sent anything, are closed after the idle timeout.
+    for s in &mut idle {
+        assert!(
+            closed_within(s, Duration::from_secs(6)),
+            "an idle connection was kept"
+        );
+    }
+    // The stream is still open (not idle: a response in progress).
+    assert!(
+        !closed_within(&mut stream, Duration::from_millis(500)),
+        "the live stream was cut"
+    );
+    // Requests work again, and a keep-alive connection goes after its request.
+    let mut ka = TcpStream::connect(addr).unwrap();
+    write!(ka, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let t0 = std::time::Instant::now();
+    assert!(closed_within(&mut ka, Duration::from_secs(6)));
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1500),
+        "closed before the idle timeout"
+    );
+    drop(stream);
+    kill(server, &data);
+
+    // In all: at most --max-connections.
+    let addr = free_port();
+    let server = start_with(&data, addr, &["--max-connections", "4"]);
+    let _held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fifth = TcpStream::connect(addr).unwrap();
+    assert!(
+        closed_within(&mut fifth, Duration::from_millis(1500)),
+        "the fifth was kept"
+    );
+    kill(server, &data);
+}
+
+/// On main an admin could point referrals (with NHS numbers) at loopback
+/// or the cloud metadata address, and delivery errors echoed what
+/// answered. Now endpoints must be HTTPS to public addresses unless the
+/// operator allow-lists a host; a refused change changes nothing.
+#[test]
+fn referral_endpoints_must_be_public_https() {
+    let (data, addr, server) = fresh("ssrf");
+    kill(server, Path::new("/nonexistent"));
+    // The example directory (a pharmacy on a high street among others).
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "dos",
+            "import",
+            "--data",
+            data.to_str().unwrap(),
+            "--org",
+            "1",
+        ])
+        .args([
+            "--directory",
+            &format!("{root}examples/dos/kent-directory.json"),
+        ])
+        .args(["--pathways", &format!("{root}pathways/demo.json")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = start(&data, addr);
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let (s, _, list) = http_with(
+        addr,
+        "GET",
+        "/api/v1/dos/services?q=high%20street",
+        None,
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{list}");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let id = list["services"][0]["id"].as_u64().expect("a demo pharmacy");
+    let service = format!("/api/v1/dos/services/{id}");
+    let put = |url: &str| {
+        let body = format!(r#"{{"url":"{url}"}}"#);
+        let path = format!("{service}/endpoint");
+        let (s, _, b) = http_with(addr, "PUT", &path, Some(&body), &admin).unwrap();
+        (s, b)
+    };
+    for (url, says) in [
+        (
+            "https://169.254.169.254/latest/meta-data/",
+            "not a public address",
+        ),
+        ("https://127.0.0.1:8080/", "not a public address"),
+        ("https://[::1]/r", "not a public address"),
+        ("https://10.1.2.3/r", "not a public address"),
+        ("https://localhost/r", "is this machine"),
+        ("http://uec.example.nhs.uk/r", "plain http://"),
+        (
+            "https://me:secret@uec.example.nhs.uk/r",
+            "no user name or password",
+        ),
+    ] {
+        let (s, b) = put(url);
+        assert_eq!(s, 422, "{url}: {b}");
+        assert!(b.contains(says), "{url}: {b}");
+    }
+    let (s, b) = put("https://uec.example.nhs.uk/referrals");
+    assert_eq!(s, 200, "{b}");
+    let (s, _, b) = http_with(addr, "GET", &service, None, &admin).unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert!(b.contains("https://uec.example.nhs.uk/referrals"), "{b}");
+    // The refused ones left nothing behind.
+    assert!(!b.contains("169.254") && !b.contains("127.0.0.1"), "{b}");
+    kill(server, &data);
+}
+
+fn verify(data: &Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["audit", "verify", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// On main, deleting the last 40 rows of the audit log left `audit
+/// verify` saying "intact": what is left is still a valid chain. Now the
+/// server checkpoints the chain's head, signed, outside the database, and
+/// verify finds the cut (and a chain rewritten to the end, and a forged
+/// checkpoint).
+#[test]
+fn cutting_the_end_off_the_audit_log_is_found() {
+    let (data, addr, server) = fresh("anchor");
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    // 45 audited changes: integration tokens made.
+    for i in 0..45 {
+        let body = format!(r#"{{"name":"t{i}","scopes":["contacts"]}}"#);
+        let (s, _, b) = http_with(addr, "POST", "/api/v1/tokens", Some(&body), &admin).unwrap();
+        assert_eq!(s, 201, "{b}");
+    }
+    stop(server);
+    let (ok, text) = verify(&data);
+    assert!(ok, "{text}");
+    assert!(text.contains("reaches the checkpoint of record"), "{text}");
+    // A copy with the last 40 records cut off.
+    let cut = data.with_extension("cut");
+    let _ = std::fs::remove_dir_all(&cut);
+    std::fs::create_dir_all(cut.join("keys")).unwrap();
+    for f in [
+        "switchboard.db",
+        "audit-anchors.log",
+        "keys/audit-anchor.key",
+    ] {
+        std::fs::copy(data.join(f), cut.join(f)).unwrap();
+    }
+    let db = rusqlite::Connection::open(cut.join("switchboard.db")).unwrap();
+    let last: i64 = db
+        .query_row("SELECT MAX(seq) FROM audit_log", [], |r| r.get(0))
+        .unwrap();
+    assert!(last > 45, "{last}");
+    db.execute("DELETE FROM audit_log WHERE seq > ?1", [last - 40])
+        .unwrap();
+    drop(db);
+    let (ok, text) = verify(&cut);
+    assert!(!ok, "a cut tail passed: {text}");
+    assert!(
+        text.contains(&format!(
+            "audit log cut: it ends at record {}, but the checkpoint of",
+            last - 40
+        )) && text.contains("40 records are missing from the end"),
+        "{text}"
+    );
+    // A forged checkpoint line (the key is not the forger's).
+    let anchors = cut.join("audit-anchors.log");
+    let mut text = std::fs::read_to_string(&anchors).unwrap();
+    text.push_str(&format!(
+        "v1 {} {} 0 {}\n",
+        last + 5,
+        "a".repeat(64),
+        "b".repeat(64)
+    ));
+    std::fs::write(&anchors, text).unwrap();
+    let (ok, text) = verify(&cut);
+    assert!(
+        !ok && text.contains("not signed with this server's checkpoint key"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&cut);
+    let _ = std::fs::remove_dir_all(&data);
 }

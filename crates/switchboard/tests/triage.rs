@@ -57,7 +57,8 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     );
     assert!(text.contains("6824 GP practices"), "{text}");
     assert!(text.contains("rows skipped"), "{text}");
-    let server = start(&data, addr);
+    // The referral receiver below is on loopback: allowed by the operator.
+    let server = start_with(&data, addr, &["--outbound-allow", "127.0.0.1"]);
     let (s, info) = call(addr, "GET", "/api/v1/triage", None);
     assert_eq!(s, 200);
     assert_eq!(info["demo"], true, "demo content is marked as such");
@@ -326,11 +327,12 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         addr,
         "PUT",
         &format!("/api/v1/dos/services/{practice}/endpoint"),
-        Some(r#"{"url":"https://x.example/r"}"#),
+        Some(r#"{"url":"https://169.254.169.254/latest/meta-data/"}"#),
         &admin,
     )
     .unwrap();
     assert_eq!(s, 422, "{b}");
+    assert!(b.contains("not a public address"), "{b}");
     let referrals = format!("/api/v1/contacts/{caller}/referrals");
     let (s, v) = call(
         addr,
@@ -522,7 +524,7 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     );
     // The saved journey survives a kill -9.
     kill(server, std::path::Path::new("/nonexistent"));
-    let server = start(&data, addr);
+    let server = start_with(&data, addr, &["--outbound-allow", "127.0.0.1"]);
     let (s, v) = call(
         addr,
         "GET",
