@@ -515,6 +515,58 @@ try {
     console.log(`stream: the call arrived while the page was ${stillLost ? 'still disconnected' : 'already reconnected'}; shown after reconnecting`);
     await board.context().close();
   });
+  await journey('an auditor sets up an authenticator at log-in when the policy asks, then logs in with a code or a recovery code', async () => {
+    const admin = await client('kent.admin');
+    await ok(admin('PUT', '/api/v1/mfa-policy', { roles: ['auditor'] }), 'policy');
+    const totp = (secret) => {
+      const r = spawnSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `oathtool: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    const pageErrors = [];
+    const logIn = async () => {
+      const context = await browser.newContext({ viewport: { width: 390, height: 800 } });
+      const page = await context.newPage();
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      await page.goto(base + '/');
+      await page.getByLabel('Username').fill('kent.auditor');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      return page;
+    };
+    // First time: the page shows a key to add to the app, then asks for its code.
+    let page = await logIn();
+    await page.getByLabel('Code from your authenticator app').waitFor();
+    const secret = (await page.locator('#mfa-secret').textContent()).trim();
+    assert.match(secret, /^[A-Z2-7]{32}$/);
+    assert.match(await page.locator('#mfa-uri').textContent(), /^otpauth:\/\/totp\/Switchboard:kent\.auditor\?secret=/);
+    await page.getByLabel('Code from your authenticator app').fill(totp(secret));
+    await page.getByRole('button', { name: 'Continue' }).click();
+    // The recovery codes, once, then in.
+    await page.locator('#recovery-codes li').nth(9).waitFor();
+    const codes = await page.locator('#recovery-codes li').allTextContents();
+    assert.equal(codes.length, 10);
+    await shot(page, 'mfa-recovery-codes');
+    await page.getByRole('button', { name: /I have kept them/ }).click();
+    await page.waitForURL((u) => !u.pathname.endsWith('/') && !u.pathname.includes('login'));
+    await page.context().close();
+    // Next time: a code. A wrong one is refused at the field, a recovery code lets them in.
+    page = await logIn();
+    const field = page.getByLabel('Code from your authenticator app');
+    await field.waitFor();
+    assert.equal(await page.locator('#mfa-enrol').isVisible(), false, 'no set-up the second time');
+    await field.fill('000000');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.locator('#mfa-error', { hasText: 'wrong code' }).waitFor();
+    assert.equal(await field.getAttribute('aria-invalid'), 'true');
+    await field.fill(codes[0]);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.waitForURL((u) => !u.pathname.endsWith('/') && !u.pathname.includes('login'));
+    await page.context().close();
+    await ok(admin('PUT', '/api/v1/mfa-policy', { roles: [] }), 'policy back');
+    assert.deepEqual(pageErrors, [], 'page errors');
+  });
+
   await journey('a phone call rings the agent\'s phone and shows on the desktop with the caller\'s screen pop', async () => {
     // SIPp (Debian sip-tester) plays the agent's desk phone and the caller.
     const sipp = (args) => new Promise((done) => {

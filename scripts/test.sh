@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Installs what the tests need on a fresh
 # machine: from Debian, sip-tester (SIPp, the telephony journeys),
-# espeak-ng and sox (spoken prompts) and chromium (the browser journeys);
+# espeak-ng and sox (spoken prompts), chromium (the browser journeys),
+# oathtool (authenticator codes), openssl and curl (TLS peers);
 # from the npm registry, playwright-core at the version
 # e2e/package-lock.json pins; from PyPI, schemathesis,
 # openapi-spec-validator and fhir.resources (pinned below).
@@ -14,6 +15,9 @@ command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing ${need[*]}"
     $SUDO apt-get update -qq

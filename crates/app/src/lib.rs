@@ -31,6 +31,7 @@ mod state;
 mod tenant;
 pub mod throttle;
 pub mod time;
+pub mod totp;
 
 pub use bootstrap::{bootstrap, system_record, BootstrapError};
 pub use error::Error;

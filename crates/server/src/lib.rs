@@ -19,6 +19,7 @@ mod error;
 mod gate;
 mod listen;
 mod live;
+mod mfa;
 pub mod net;
 pub mod outbound;
 mod patients;
@@ -86,8 +87,12 @@ pub fn default_anchors(data: &std::path::Path) -> PathBuf {
     data.join("audit-anchors.log")
 }
 
+pub fn anchor_key_file(data: &std::path::Path) -> PathBuf {
+    data.join("keys/audit-anchor.key")
+}
+
 pub fn anchor_key(data: &std::path::Path) -> Result<[u8; 32], String> {
-    app::keys::key_file(&data.join("keys/audit-anchor.key"))
+    app::keys::key_file(&anchor_key_file(data))
 }
 
 /// Writes a checkpoint of the audit chain's head if it moved (and says

@@ -161,10 +161,7 @@ pub(crate) async fn login(
     let now = wall_clock();
     let name = b.username.clone();
     let user = tryr!(app.dir(move |d| d.user_by_name(&name)).await);
-    let device = user.as_ref().and_then(|u| {
-        let c = cookie(&headers, [SECURE_DEVICE_COOKIE, DEVICE_COOKIE])?;
-        auth::check_device_cookie(&app.device_key, &c, u.id)
-    });
+    let device = user.as_ref().and_then(|u| device_of(&app, &headers, u.id));
     let attempt = Attempt {
         account: &b.username,
         addr: &origin,
@@ -177,16 +174,7 @@ pub(crate) async fn login(
         .check(&attempt, now);
     if let Some(wait_ms) = blocked {
         tracing::warn!("log-in throttled for an account from {origin}");
-        let secs = (wait_ms + 999) / 1000;
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, secs.to_string())],
-            Json(crate::wire::ErrorBody {
-                error: format!("too many failed log-ins; try again in {secs} s"),
-                code: None,
-            }),
-        )
-            .into_response();
+        return throttled(wait_ms);
     }
     let phc = user
         .as_ref()
@@ -209,15 +197,61 @@ pub(crate) async fn login(
             );
         }
     };
+    // A second factor, if the account has one or its role must.
+    let needed = match crate::mfa::needed(&app, &user).await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    if let Some(step) = needed.name() {
+        return Json(LoggedIn {
+            mfa: Some(step),
+            ticket: Some(crate::mfa::ticket(&app.device_key, user.id, now)),
+            ..LoggedIn::of(user)
+        })
+        .into_response();
+    }
     app.limiter
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .succeeded(&attempt);
+    start_session(&app, &client, &origin, user, None).await
+}
+
+/// The device id proven by the request's device cookie for `user`.
+pub(crate) fn device_of(app: &App, headers: &HeaderMap, user: u32) -> Option<String> {
+    let c = cookie(headers, [SECURE_DEVICE_COOKIE, DEVICE_COOKIE])?;
+    auth::check_device_cookie(&app.device_key, &c, user)
+}
+
+/// 429 with `Retry-After`.
+pub(crate) fn throttled(wait_ms: i64) -> Response {
+    let secs = (wait_ms + 999) / 1000;
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, secs.to_string())],
+        Json(crate::wire::ErrorBody {
+            error: format!("too many failed log-ins; try again in {secs} s"),
+            code: None,
+        }),
+    )
+        .into_response()
+}
+
+/// A new session for `user` (a fresh 256-bit id, audited), its cookie
+/// and a device cookie for this browser.
+pub(crate) async fn start_session(
+    app: &App,
+    client: &Client,
+    origin: &str,
+    user: store::directory::User,
+    recovery_codes: Option<Vec<String>>,
+) -> Response {
+    let now = wall_clock();
     let sid = auth::new_secret("");
     let mut audit = system_audit(
         &format!("user:{} ({})", user.id, user.username),
         "log in",
-        &origin,
+        origin,
         "ok",
     );
     audit.org = Some(user.org);
@@ -226,22 +260,17 @@ pub(crate) async fn login(
         app.dir(move |d| d.create_session(&sid_hash, uid, now, &audit))
             .await
     );
-    let session = set_cookie(&client, SECURE_COOKIE, COOKIE, &sid, None);
+    let session = set_cookie(client, SECURE_COOKIE, COOKIE, &sid, None);
     let device = set_cookie(
-        &client,
+        client,
         SECURE_DEVICE_COOKIE,
         DEVICE_COOKIE,
         &auth::device_cookie(&app.device_key, user.id),
         Some(DEVICE_MAX_AGE_S),
     );
     let mut r = Json(LoggedIn {
-        user: user.id,
-        username: user.username,
-        display_name: user.display_name,
-        role: user.role,
-        organisation: user.org.0,
-        agent: user.agent.map(|a| a.0),
-        demo: user.demo,
+        recovery_codes,
+        ..LoggedIn::of(user)
     })
     .into_response();
     for c in [session, device] {
@@ -252,7 +281,9 @@ pub(crate) async fn login(
     r
 }
 
-/// A person logged in.
+/// A person logged in, or (with `mfa`) half way: the password was right
+/// and a second factor is needed, through `POST /api/v1/session/mfa` with
+/// the `ticket` (no session yet).
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct LoggedIn {
     user: u32,
@@ -265,6 +296,35 @@ pub(crate) struct LoggedIn {
     agent: Option<u32>,
     /// A demo account, with a published password.
     demo: bool,
+    /// `code`: give a code from the authenticator (or a recovery code);
+    /// `enrol`: the role requires one and none is set up yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    mfa: Option<&'static str>,
+    /// For the second step, valid five minutes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<String>,
+    /// Just after an authenticator is confirmed: the recovery codes,
+    /// shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
+}
+
+impl LoggedIn {
+    fn of(user: store::directory::User) -> LoggedIn {
+        LoggedIn {
+            user: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            role: user.role,
+            organisation: user.org.0,
+            agent: user.agent.map(|a| a.0),
+            demo: user.demo,
+            mfa: None,
+            ticket: None,
+            recovery_codes: None,
+        }
+    }
 }
 
 /// Who is calling.

@@ -2,7 +2,7 @@
 //! is for. The router and the OpenAPI document are both built from it, so
 //! they cannot disagree; the authorisation matrix test walks the document.
 
-use crate::{config as cf, contacts as c, live as lv, patients as pt, people as p, wire, App};
+use crate::{config as cf, contacts as c, live as lv, mfa, patients as pt, people as p, wire, App};
 use app::auth::{self, Perm, Role};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put, MethodRouter};
@@ -85,6 +85,14 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/session", None, Some(s::<p::LoginBody>), Json(s::<p::LoggedIn>), "Log in (sets the session cookie).", p::login),
         r!(get "GET" "/api/v1/session", Some(Session), None, Json(s::<p::Me>), "Who am I.", p::me),
         r!(delete "DELETE" "/api/v1/session", Some(Session), None, Json(s::<p::LoggedOut>), "Log out (the session ends on the server).", p::logout),
+        r!(post "POST" "/api/v1/session/mfa", None, Some(s::<mfa::StepBody>), Json(s::<p::LoggedIn>), "Log in, second step: a code from the authenticator or a recovery code, with the ticket the password step gave (sets the session cookie).", mfa::step),
+        r!(post "POST" "/api/v1/session/mfa/enrol", None, Some(s::<mfa::TicketBody>), Json(s::<mfa::Enrolment>), "Log in, when the role requires a second factor and none is set up: a new authenticator secret (the next code confirms it).", mfa::enrol_at_login),
+        r!(get "GET" "/api/v1/me/mfa", Some(Session), None, Json(s::<mfa::MfaState>), "My second factor: set up, pending, recovery codes left, required.", mfa::state),
+        r!(post "POST" "/api/v1/me/mfa", Some(Session), None, Json(s::<mfa::Enrolment>), "Set up an authenticator (TOTP): a new secret, confirmed by its first code.", mfa::enrol),
+        r!(post "POST" "/api/v1/me/mfa/confirm", Some(Session), Some(s::<mfa::CodeBody>), Json(s::<mfa::Confirmed>), "Confirm the authenticator with its first code; answers the recovery codes, once.", mfa::confirm),
+        r!(get "GET" "/api/v1/mfa-policy", Some(UserAdmin), None, Json(s::<mfa::Policy>), "Which roles must log in with a second factor.", mfa::policy),
+        r!(put "PUT" "/api/v1/mfa-policy", Some(UserAdmin), Some(s::<mfa::Policy>), Json(s::<mfa::Policy>), "Set which roles must log in with a second factor.", mfa::set_policy),
+        r!(delete "DELETE" "/api/v1/users/{user}/mfa", Some(UserAdmin), None, Json(s::<mfa::MfaReset>), "Remove an account's authenticator and recovery codes (a lost phone); its sessions end.", mfa::reset),
         r!(get "GET" "/api/v1/users", Some(UserAdmin), None, Json(s::<p::Users>), "The organisation's accounts.", p::list_users),
         r!(post "POST" "/api/v1/users", Some(UserAdmin), Some(s::<p::NewUserBody>), Json(s::<wire::Created>), "Create an account.", p::create_user),
         r!(post "POST" "/api/v1/users/{user}/disable", Some(UserAdmin), None, Json(s::<p::UserState>), "Disable an account (its sessions end).", p::disable_user),

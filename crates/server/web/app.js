@@ -152,6 +152,49 @@ function showFieldErrors(form, message) {
 
 async function loginPage() {
   const form = $('#login');
+  const go = (role) => {
+    const next = new URLSearchParams(location.search).get('next');
+    const home = homeFor(role);
+    location.href = next && next.startsWith('/') && !next.startsWith('//') ? next : '/' + (home || 'reports');
+  };
+  // After a new authenticator is confirmed: its recovery codes, once.
+  const showRecovery = (codes, role) => {
+    $('#mfa').hidden = true;
+    const list = $('#recovery-codes');
+    list.replaceChildren(...codes.map((c) => el('li', {}, el('code', {}, c))));
+    $('#recovery').hidden = false;
+    $('#recovery-done').addEventListener('click', () => go(role));
+    $('#recovery-done').focus();
+  };
+  // The second step: a code (setting the authenticator up first if the
+  // role requires one and there is none yet).
+  const secondStep = async (res) => {
+    const ticket = res.data.ticket;
+    form.hidden = true;
+    const mfa = $('#mfa');
+    if (res.data.mfa === 'enrol') {
+      const e = await api('POST', '/api/v1/session/mfa/enrol', { ticket });
+      if (!e.ok) { form.hidden = false; $('#login-error').textContent = errorOf(e); return; }
+      $('#mfa-secret').textContent = e.data.secret;
+      $('#mfa-uri').textContent = e.data.uri;
+      $('#mfa-enrol').hidden = false;
+    }
+    mfa.hidden = false;
+    $('#mfa-code').focus();
+    mfa.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const code = $('#mfa-code');
+      const r = await api('POST', '/api/v1/session/mfa', { ticket, code: code.value.trim() });
+      if (!r.ok) {
+        $('#mfa-error').textContent = errorOf(r);
+        code.setAttribute('aria-invalid', 'true');
+        code.focus();
+        return;
+      }
+      if (r.data.recovery_codes) showRecovery(r.data.recovery_codes, r.data.role);
+      else go(r.data.role);
+    });
+  };
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const res = await api('POST', '/api/v1/session', {
@@ -162,9 +205,8 @@ async function loginPage() {
       $('#login-error').textContent = errorOf(res);
       return;
     }
-    const next = new URLSearchParams(location.search).get('next');
-    const home = homeFor(res.data.role);
-    location.href = next && next.startsWith('/') && !next.startsWith('//') ? next : '/' + (home || 'reports');
+    if (res.data.mfa) { secondStep(res); return; }
+    go(res.data.role);
   });
   $('#username').focus();
 }

@@ -185,7 +185,7 @@ pub struct Token {
 }
 
 pub struct Directory {
-    db: Connection,
+    pub(crate) db: Connection,
 }
 
 const USER_COLUMNS: &str =
@@ -225,10 +225,11 @@ impl Directory {
         db.pragma_update(None, "synchronous", "FULL")?;
         db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(SCHEMA)?;
+        db.execute_batch(crate::mfa::SCHEMA)?;
         Ok(Directory { db })
     }
 
-    fn immediate(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+    pub(crate) fn immediate(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
         Ok(self
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)?)

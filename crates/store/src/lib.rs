@@ -20,6 +20,8 @@
 //! trait. Driver types never leave this crate: errors are `StoreError`.
 
 pub mod directory;
+mod mfa;
+pub use mfa::Totp;
 
 use kpi::Kpi;
 use model::{ContactId, NhsNumber, OrgId, PhoneNumber, Timestamp};

@@ -497,3 +497,187 @@ fn cutting_the_end_off_the_audit_log_is_found() {
     let _ = std::fs::remove_dir_all(&cut);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// A code from oathtool (the Debian package), `at` a date it understands.
+fn oathtool(secret: &str, at: &str) -> String {
+    let out = std::process::Command::new("oathtool")
+        .args(["--totp", "-b", "-N", at, secret])
+        .output()
+        .expect("oathtool (apt-get install oathtool)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn post_json(
+    addr: SocketAddr,
+    path: &str,
+    body: &serde_json::Value,
+    headers: &str,
+) -> (u16, String, serde_json::Value) {
+    let (s, head, b) = http_with(addr, "POST", path, Some(&body.to_string()), headers).unwrap();
+    (
+        s,
+        head,
+        serde_json::from_str(&b).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// On main there was no second factor (DSPT 4.5.3 makes it mandatory).
+/// Now: an admin requires it of a role; a supervisor logging in with a
+/// password alone gets a ticket, sets up an authenticator (oathtool stands
+/// in for the phone's app) and is in; a code is never accepted twice; a
+/// code one step ahead is (clock drift); a recovery code works once;
+/// wrong codes are throttled like wrong passwords; an admin's reset ends
+/// the sessions and the next log-in sets one up again. Tokens never log in
+/// and are unaffected.
+#[test]
+fn mfa_with_an_authenticator_app_and_a_policy_per_role() {
+    use serde_json::json;
+    let (data, addr, server) = fresh("mfa");
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let put =
+        |body: &str| http_with(addr, "PUT", "/api/v1/mfa-policy", Some(body), &admin).unwrap();
+    let (s, _, b) = put(r#"{"roles":["supervisor","integration"]}"#);
+    assert_eq!(s, 422, "{b}");
+    assert!(
+        b.contains("roles[1]: integration tokens never log in"),
+        "{b}"
+    );
+    let (s, _, b) = put(r#"{"roles":["supervisor"]}"#);
+    assert_eq!(s, 200, "{b}");
+    let password = json!({"username": "kent.supervisor", "password": DEMO_PASSWORD});
+    // The password alone: no session, a ticket to set one up.
+    let (s, head, v) = post_json(addr, "/api/v1/session", &password, "");
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["mfa"], "enrol", "{v}");
+    assert!(
+        !head.contains("sb_session="),
+        "a session before the second factor: {head}"
+    );
+    let ticket = v["ticket"].as_str().unwrap().to_string();
+    let (s, _, e) = post_json(
+        addr,
+        "/api/v1/session/mfa/enrol",
+        &json!({"ticket": ticket}),
+        "",
+    );
+    assert_eq!(s, 200, "{e}");
+    let secret = e["secret"].as_str().unwrap().to_string();
+    assert!(
+        e["uri"].as_str().unwrap().starts_with(&format!(
+            "otpauth://totp/Switchboard:kent.supervisor?secret={secret}&"
+        )),
+        "{e}"
+    );
+    // A wrong code first, then the app's code: in, with recovery codes.
+    let step = |ticket: &str, code: &str| {
+        post_json(
+            addr,
+            "/api/v1/session/mfa",
+            &json!({"ticket": ticket, "code": code}),
+            "",
+        )
+    };
+    let (s, _, v) = step(&ticket, "000000");
+    assert_eq!(s, 401, "{v}");
+    let code = oathtool(&secret, "now");
+    let (s, head, v) = step(&ticket, &code);
+    assert_eq!(s, 200, "{v}");
+    let recovery: Vec<String> = v["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().into())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: sb_session="))
+        .and_then(|c| c.split(';').next())
+        .map(|c| format!("Cookie: sb_session={c}\r\n"))
+        .expect("a session");
+    let (s, _, b) = http_with(addr, "GET", "/api/v1/me/mfa", None, &cookie).unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        b.contains(r#""enabled":true"#)
+            && b.contains(r#""recovery_codes_left":10"#)
+            && b.contains(r#""required":true"#),
+        "{b}"
+    );
+    // Next log-in: a code; the one just used is refused, the next step's accepted.
+    let next_ticket = || {
+        let (s, _, v) = post_json(addr, "/api/v1/session", &password, "");
+        assert_eq!((s, v["mfa"].as_str()), (200, Some("code")), "{v}");
+        v["ticket"].as_str().unwrap().to_string()
+    };
+    let t = next_ticket();
+    let (s, _, v) = step(&t, &code);
+    assert_eq!(s, 401, "a used code was accepted again: {v}");
+    let (s, _, v) = step(&t, &oathtool(&secret, "now + 30 seconds"));
+    assert_eq!(s, 200, "one step of drift: {v}");
+    // A recovery code, once.
+    let t = next_ticket();
+    assert_eq!(step(&t, &recovery[0].to_uppercase()).0, 200);
+    assert_eq!(step(&t, &recovery[0]).0, 401, "a recovery code twice");
+    // A forged ticket is refused.
+    let forged = t.replacen(".", ".9", 1);
+    assert_eq!(step(&forged, &oathtool(&secret, "now + 60 seconds")).0, 401);
+    // Wrong codes count like wrong passwords: strangers are slowed.
+    let t = next_ticket();
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(step(&t, "123456").0);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // An admin resets the lost phone: the session ends, and the next
+    // log-in sets one up again.
+    let (s, _, me) = http_with(addr, "GET", "/api/v1/session", None, &cookie).unwrap();
+    assert_eq!(s, 200);
+    let me: serde_json::Value = serde_json::from_str(&me).unwrap();
+    let uid = me["user"].as_u64().unwrap();
+    let (s, _, b) = http_with(
+        addr,
+        "DELETE",
+        &format!("/api/v1/users/{uid}/mfa"),
+        None,
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        http_with(addr, "GET", "/api/v1/me/mfa", None, &cookie)
+            .unwrap()
+            .0,
+        401
+    );
+    // Integration tokens never log in, and still work.
+    let (s, _, tok) = post_json(
+        addr,
+        "/api/v1/tokens",
+        &json!({"name": "gp", "scopes": ["contacts"]}),
+        &admin,
+    );
+    assert_eq!(s, 201, "{tok}");
+    let bearer = format!(
+        "Authorization: Bearer {}\r\n",
+        tok["secret"].as_str().unwrap()
+    );
+    assert_eq!(
+        http_with(addr, "GET", "/api/v1/contacts", None, &bearer)
+            .unwrap()
+            .0,
+        200
+    );
+    stop(server);
+    let rows = audit_rows(&data, "mfa");
+    assert!(
+        rows.iter().any(|r| r.3 == "ok: authenticator confirmed"),
+        "{rows:?}"
+    );
+    assert!(audit_rows(&data, "reset mfa").len() == 1);
+    let _ = std::fs::remove_dir_all(&data);
+}
