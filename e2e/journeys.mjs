@@ -189,8 +189,13 @@ try {
     await hanaActive.getByRole('button', { name: 'End', exact: true }).click();
     const hanaWrap = hana.locator(`section[data-contact="${id}"][data-phase="wrap_up"]`);
     await hanaWrap.getByLabel('Outcome').selectOption('advice_given');
+    await hanaWrap.getByLabel('Notes').fill('Advised rest; rings back if the swelling spreads.');
     await hanaWrap.getByRole('button', { name: 'Wrap-up done' }).click();
     await hanaWrap.waitFor({ state: 'detached' });
+    // The notes read back (sealed at rest, the read audited).
+    const read = await ok(sup('GET', `/api/v1/contacts/${id}/notes`), 'notes');
+    assert.equal(read.notes.length, 1);
+    assert.equal(read.notes[0].text, 'Advised rest; rings back if the swelling spreads.');
     const booked = (await ok(sup('GET', '/api/v1/contacts?queue=6'), 'contacts')).contacts
       .filter((x) => x.channel === 'callback' && x.state.scheduled);
     assert.equal(booked.length, 1, 'one scheduled callback');
@@ -565,6 +570,54 @@ try {
     await page.context().close();
     await ok(admin('PUT', '/api/v1/mfa-policy', { roles: [] }), 'policy back');
     assert.deepEqual(pageErrors, [], 'page errors');
+  });
+
+  await journey('a clinician adds a passkey on the My log-in page and then logs in with it (Chromium\'s virtual authenticator)', async () => {
+    // WebAuthn needs a host name, not an IP address: this journey uses localhost.
+    const lbase = base.replace('127.0.0.1', 'localhost');
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable', { enableUI: false });
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
+        isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    const passwordStep = async () => {
+      await page.goto(lbase + '/');
+      await page.getByLabel('Username').fill('kent.clinician');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+    };
+    await passwordStep();
+    await page.waitForURL(lbase + '/agent');
+    await page.getByRole('link', { name: 'My log-in' }).click();
+    await page.waitForURL(lbase + '/account');
+    // A passkey with no name is refused at the field.
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.locator('#pk-error', { hasText: 'name:' }).waitFor();
+    await page.getByLabel('Name for the new passkey').fill('Test laptop');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.locator('#pk-list li', { hasText: 'Test laptop' }).waitFor();
+    await shot(page, 'account-passkeys');
+    assert.equal((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.length, 1);
+    // Next time: the password, then the passkey instead of a code.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(lbase + '/');
+    await passwordStep();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.waitForURL(lbase + '/agent');
+    const [cred] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+    assert.ok(cred.signCount >= 1, 'the authenticator signed');
+    assert.deepEqual(pageErrors, [], 'page errors');
+    await context.close();
+    // Back to a password alone for the journeys after this one.
+    const admin = await client('kent.admin');
+    const users = (await ok(admin('GET', '/api/v1/users'), 'users')).users;
+    const me = users.find((u) => u.username === 'kent.clinician');
+    await ok(admin('DELETE', `/api/v1/users/${me.id}/mfa`), 'reset');
   });
 
   await journey('a phone call rings the agent\'s phone and shows on the desktop with the caller\'s screen pop', async () => {

@@ -78,6 +78,14 @@ def fhir_check(base):
     for kind in ["HealthcareService", "Location", "Organization"]:
         ok &= valid(f"{kind}/{sid}", get(f"/api/v1/fhir/{kind}/{sid}"))
     ok &= valid(f"slots of {sid}", get(f"/api/v1/dos/services/{sid}/slots"))
+    auditor = login(base, "kent.auditor")
+    r = urllib.request.Request(base + "/api/v1/audit/events?hours=24", headers={"Cookie": auditor})
+    with urllib.request.urlopen(r, timeout=30) as resp:
+        events = json.loads(resp.read())
+    if not events.get("entry"):
+        print("the audit export is empty")
+        return False
+    ok &= valid("audit trail as AuditEvent", events)
     names = sorted(f for f in os.listdir(SAMPLES) if f.endswith(".json")) \
         if os.path.isdir(SAMPLES) else []
     if not names:
@@ -85,7 +93,7 @@ def fhir_check(base):
         return False
     for n in names:
         ok &= valid(n, json.load(open(os.path.join(SAMPLES, n))))
-    print(f"{5 + len(names)} FHIR resources checked: {'all valid' if ok else 'NOT ALL VALID'}")
+    print(f"{6 + len(names)} FHIR resources checked: {'all valid' if ok else 'NOT ALL VALID'}")
     return ok
 
 

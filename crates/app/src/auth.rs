@@ -97,10 +97,12 @@ pub enum Perm {
     /// (the DoS lead's work).
     DirectoryWrite,
     AuditRead,
+    /// Delete a contact's wrap-up notes (written on the wrong contact).
+    NotesDelete,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 23] = [
+    pub const ALL: [Perm; 24] = [
         Perm::Session,
         Perm::ContactCreate,
         Perm::ContactRead,
@@ -124,6 +126,7 @@ impl Perm {
         Perm::DirectoryRead,
         Perm::DirectoryWrite,
         Perm::AuditRead,
+        Perm::NotesDelete,
     ];
 }
 
@@ -155,6 +158,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         DirectoryRead => matches!(role, Agent | Clinician | Supervisor | Admin | Integration),
         DirectoryWrite => matches!(role, Supervisor | Admin),
         AuditRead => matches!(role, Auditor),
+        NotesDelete => matches!(role, Supervisor),
     }
 }
 

@@ -22,8 +22,9 @@ pub(crate) struct Submit {
     pub(crate) audit: Option<AuditRecord>,
     /// Who is calling, for an arrival: kept if the engine accepts it.
     pub(crate) caller: Option<CallerIdentity>,
-    /// The outcome code of a wrap-up: kept if the engine accepts it.
-    pub(crate) outcome: Option<String>,
+    /// The outcome code of a wrap-up and its sealed notes: kept if the
+    /// engine accepts it.
+    pub(crate) outcome: Option<(String, Option<store::Sealed>)>,
     pub(crate) reply: oneshot::Sender<Result<Vec<Record>, RoutingError>>,
 }
 
@@ -85,6 +86,7 @@ pub(crate) async fn engine_task(
     writer: Arc<Mutex<Directory>>,
     // Readers waiting for a snapshot wake the task through this.
     wake: Arc<tokio::sync::Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) {
     // State rebuilt by replaying a tail is worth a snapshot at the next
     // chance.
@@ -171,7 +173,7 @@ pub(crate) async fn engine_task(
                     if let (Ok(_), Some(id)) = (&r, store::new_contact_id(&s.input)) {
                         commit.callers.push((s.org, id, s.caller.take()));
                     }
-                    if let (Ok(_), Input::WrapUpDone { agent, contact }, Some(code)) =
+                    if let (Ok(_), Input::WrapUpDone { agent, contact }, Some((code, note))) =
                         (&r, &s.input, s.outcome.take())
                     {
                         commit.outcomes.push(store::Outcome {
@@ -180,6 +182,7 @@ pub(crate) async fn engine_task(
                             agent: *agent,
                             code,
                             at,
+                            note,
                         });
                     }
                     results.push(Some(r));
@@ -189,9 +192,12 @@ pub(crate) async fn engine_task(
                 // ticks meanwhile. The engine waits, as before: nothing
                 // is acknowledged before it is durable.
                 let turn = writer.clone();
+                let timed = metrics.clone();
                 let done = tokio::task::spawn_blocking(move || {
                     let _turn = turn.lock().unwrap_or_else(|p| p.into_inner());
+                    let t0 = std::time::Instant::now();
                     let r = store.append(&commit);
+                    timed.commit_seconds.observe(t0.elapsed().as_secs_f64());
                     (store, commit, r)
                 })
                 .await;

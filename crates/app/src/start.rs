@@ -26,6 +26,9 @@ pub struct Config {
     /// inputs (and on a clean shutdown), so a restart replays only the
     /// tail of the log.
     pub snapshot_every: u64,
+    /// The key-encryption key for free text at rest; `None`: the one in
+    /// DATA/keys/notes.kek (made on first start).
+    pub kek: Option<crate::seal::Kek>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +74,17 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         .map_err(|e| StartError::Keys(format!("cannot create {}: {e}", config.data.display())))?;
     let device_key =
         crate::keys::key_file(&config.data.join("keys/device.key")).map_err(StartError::Keys)?;
+    let kek = match &config.kek {
+        Some(k) => k.clone(),
+        None => {
+            let path = config.data.join("keys/notes.kek");
+            tracing::info!(
+                "notes are sealed under {} (kept with the data: set SWITCHBOARD_KEK or --kek-file to keep it apart)",
+                path.display()
+            );
+            crate::seal::Kek::new(crate::keys::key_file(&path).map_err(StartError::Keys)?)
+        }
+    };
     let st = SqliteStore::open(&config.data)?;
     let dir = Directory::open(&config.data)?;
     if st.organisations()?.is_empty() {
@@ -119,6 +133,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let orgs = tenants.keys().copied().collect();
     let lives = tenants.iter().map(|(&o, t)| (o, t.shared())).collect();
     let wake = Arc::new(tokio::sync::Notify::new());
+    let metrics = Arc::new(crate::metrics::Metrics::default());
     let task = tokio::spawn(engine_task(
         tenants,
         st,
@@ -126,6 +141,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         Snapshots::every(config.snapshot_every, recovery.last_seq),
         dir.clone(),
         wake.clone(),
+        metrics.clone(),
     ));
     let (stopping, stop) = tokio::sync::watch::channel(false);
     let app = App(Arc::new(AppInner {
@@ -134,6 +150,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         dir,
         limiter: Arc::default(),
         device_key,
+        kek,
+        metrics,
         cache: Arc::default(),
         published: Arc::default(),
         clinical,

@@ -86,6 +86,10 @@ pub struct AppInner {
     pub limiter: Arc<Mutex<crate::throttle::LoginLimiter>>,
     /// Signs device cookies (`auth::device_cookie`).
     pub device_key: [u8; 32],
+    /// Seals free text at rest (`seal`).
+    pub kek: crate::seal::Kek,
+    /// Operational metrics (`/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub(crate) cache: Arc<Mutex<auth::CredentialCache<Caller>>>,
     pub published: planning::Published,
     pub clinical: Arc<clinical::Clinical>,
@@ -134,14 +138,14 @@ impl App {
         self.submit(c, input, audit, caller, None).await
     }
 
-    /// [`App::input`] with a wrap-up outcome.
+    /// [`App::input`] with a wrap-up outcome and its sealed notes.
     pub async fn submit(
         &self,
         c: &Caller,
         input: Input,
         audit: Option<AuditRecord>,
         caller: Option<CallerIdentity>,
-        outcome: Option<String>,
+        outcome: Option<(String, Option<store::Sealed>)>,
     ) -> Result<Submitted, Error> {
         let id = store::new_contact_id(&input);
         let events = self.commit(c.org, input, audit, caller, outcome).await?;
@@ -154,7 +158,7 @@ impl App {
         input: Input,
         audit: Option<AuditRecord>,
         caller: Option<CallerIdentity>,
-        outcome: Option<String>,
+        outcome: Option<(String, Option<store::Sealed>)>,
     ) -> Result<Vec<Record>, Error> {
         let (reply, rx) = oneshot::channel();
         let submit = Submit {

@@ -16,6 +16,8 @@
 use model::Timestamp;
 use serde_json::{json, Value};
 
+pub mod audit;
+
 pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 pub const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
 pub const SG_SYSTEM: &str = "https://fhir.nhs.uk/CodeSystem/pathways-sg-codes";

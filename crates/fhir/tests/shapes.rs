@@ -371,7 +371,40 @@ fn samples() -> Vec<(&'static str, Value)> {
     let t = triage(false);
     let demo = triage(true);
     let slot = 15 * 60_000;
+    let glass = fhir::audit::Audited {
+        seq: 41,
+        at: NOW,
+        org: Some(1),
+        actor: "user:2 (kent.agent)",
+        action: "read patient",
+        subject: "patient directory entry",
+        patient: Some("9990000018"),
+        purpose: Some("break-glass: GP surgery asked for a check"),
+        origin: Some("192.0.2.7"),
+        outcome: "ok: break-glass",
+    };
+    let refused_log_in = fhir::audit::Audited {
+        seq: 42,
+        org: None,
+        actor: "login:nobody",
+        action: "log in",
+        subject: "attempts from 2026-01-01T10:00:00Z to 2026-01-01T10:01:00Z",
+        patient: None,
+        purpose: None,
+        outcome: "refused: 3 bad credentials",
+        ..glass.clone()
+    };
     vec![
+        (
+            "audit-events",
+            fhir::audit::audit_bundle(
+                vec![
+                    fhir::audit::audit_event(&glass),
+                    fhir::audit::audit_event(&refused_log_in),
+                ],
+                NOW,
+            ),
+        ),
         (
             "referral-bundle",
             fhir::referral_bundle(&Referral {
@@ -446,5 +479,36 @@ fn the_samples_are_written_for_the_outside_check() {
     std::fs::create_dir_all(&dir).unwrap();
     for (name, v) in samples() {
         std::fs::write(dir.join(format!("{name}.json")), v.to_string()).unwrap();
+    }
+}
+
+#[test]
+fn audit_events_carry_who_what_which_patient_when_why_and_the_outcome() {
+    let (_, bundle) = samples()
+        .into_iter()
+        .find(|(n, _)| *n == "audit-events")
+        .unwrap();
+    let e = &bundle["entry"][0]["resource"];
+    assert_eq!(e["action"], "R");
+    assert_eq!(e["outcome"], "0");
+    assert_eq!(e["agent"][0]["who"]["display"], "user:2 (kent.agent)");
+    assert_eq!(e["agent"][0]["network"]["address"], "192.0.2.7");
+    assert_eq!(e["entity"][0]["what"]["identifier"]["value"], "9990000018");
+    assert_eq!(e["purposeOfEvent"][0]["coding"][0]["code"], "ETREAT");
+    let refused = &bundle["entry"][1]["resource"];
+    assert_eq!(refused["outcome"], "4");
+    assert_eq!(refused["action"], "E");
+    assert!(
+        refused["entity"][0].get("what").is_none(),
+        "no patient: no patient entity"
+    );
+    for (action, code) in [
+        ("write patient", "U"),
+        ("delete notes", "D"),
+        ("create account", "C"),
+        ("screen pop", "R"),
+        ("log in", "E"),
+    ] {
+        assert_eq!(fhir::audit::action_code(action), code, "{action}");
     }
 }

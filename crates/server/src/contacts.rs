@@ -130,7 +130,7 @@ fn agent_of(s: &routing::ContactState) -> Option<AgentId> {
 
 /// Whether the contact is with this agent: talking to them, offered to
 /// them, or being transferred (warm) to them while its agent holds it.
-fn is_with(v: &routing::ContactView, agent: Option<AgentId>) -> bool {
+pub(crate) fn is_with(v: &routing::ContactView, agent: Option<AgentId>) -> bool {
     agent.is_some() && (agent_of(&v.state) == agent || agent_of(&v.routing) == agent)
 }
 
@@ -371,7 +371,7 @@ async fn agent_act(
     c: &Caller,
     contact: ContactId,
     agent: AgentId,
-    outcome: Option<String>,
+    outcome: Option<(String, Option<store::Sealed>)>,
     make: impl FnOnce(AgentId) -> Input,
 ) -> Response {
     tryr!(c.as_agent(agent));
@@ -419,6 +419,11 @@ pub(crate) struct WrapUpBody {
     #[serde(default)]
     #[schemars(schema_with = "outcome_schema")]
     outcome: Option<String>,
+    /// Free-text notes (with an outcome): sealed at rest, every read
+    /// audited. At most 4,000 characters.
+    #[serde(default)]
+    #[schemars(length(max = 4000))]
+    notes: Option<String>,
 }
 
 pub(crate) async fn accept(
@@ -462,8 +467,29 @@ pub(crate) async fn wrapped(
             );
         }
     }
+    let notes = b.notes.filter(|n| !n.trim().is_empty());
+    if let Some(n) = &notes {
+        tryr!(app::seal::check_note(n).map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, m)));
+        if b.outcome.is_none() {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "outcome: choose an outcome for the notes to go with".into(),
+            );
+        }
+    }
     let contact = ContactId(id);
-    agent_act(&app, &c, contact, AgentId(b.agent), b.outcome, |agent| {
+    let agent = AgentId(b.agent);
+    let outcome = b.outcome.map(|code| {
+        let sealed = notes.map(|n| {
+            app::seal::seal(
+                &app.kek,
+                &crate::notes::aad(c.org, contact, agent),
+                n.trim_end(),
+            )
+        });
+        (code, sealed)
+    });
+    agent_act(&app, &c, contact, agent, outcome, |agent| {
         Input::WrapUpDone { agent, contact }
     })
     .await

@@ -62,6 +62,18 @@ pub(crate) fn error(status: StatusCode, message: String) -> Response {
     ApiError { status, message }.into_response()
 }
 
+/// A refusal with a machine-readable `code` beside the message.
+pub(crate) fn coded(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        Json(crate::wire::ErrorBody {
+            error: message,
+            code: Some(code.into()),
+        }),
+    )
+        .into_response()
+}
+
 /// The core's error as an answer.
 pub(crate) fn api(e: app::Error) -> Response {
     ApiError::from(e).into_response()

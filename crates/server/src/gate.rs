@@ -83,10 +83,13 @@ pub(crate) async fn gate(
     );
     let started = std::time::Instant::now();
     let r =
-        tracing::Instrument::instrument(gated(app, perm, client, req, next), span.clone()).await;
+        tracing::Instrument::instrument(gated(app.clone(), perm, client, req, next), span.clone())
+            .await;
     let r = json_rejection(r).await;
     let status = r.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let seconds = started.elapsed().as_secs_f64();
+    app.metrics.http_request(&route, status, seconds);
+    let ms = seconds * 1000.0;
     if r.status().is_server_error() {
         tracing::warn!(parent: &span, status, ms, "answered with a server error");
     } else {

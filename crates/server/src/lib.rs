@@ -19,14 +19,18 @@ mod error;
 mod gate;
 mod listen;
 mod live;
+pub mod metrics;
 mod mfa;
 pub mod net;
+mod notes;
 pub mod outbound;
+mod passkeys;
 mod patients;
 mod people;
 mod planning;
 mod referral;
 mod reports;
+mod review;
 pub mod routes;
 mod services;
 pub mod tls;
@@ -77,6 +81,11 @@ pub struct Options {
     /// The audit chain's checkpoints (default DATA/audit-anchors.log;
     /// better on another volume, or storage that only appends).
     pub audit_anchors: Option<PathBuf>,
+    /// The key-encryption key for notes at rest (default: made in
+    /// DATA/keys/notes.kek).
+    pub kek: Option<app::seal::Kek>,
+    /// The token `GET /metrics` takes (none: metrics are off).
+    pub metrics_token: Option<String>,
 }
 
 /// How often the audit chain's head is checkpointed (if it moved).
@@ -184,6 +193,7 @@ impl Application {
         let running = app::start(&app::Config {
             data: opts.data.clone(),
             snapshot_every: opts.snapshot_every,
+            kek: opts.kek.clone(),
         })
         .await?;
         let app = running.app.clone();
@@ -224,7 +234,24 @@ impl Application {
                 }
             })
         };
-        let router = routes::router(app, voice_edge.clone(), edge.clone(), outbound);
+        if opts
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.trim().len() < metrics::MIN_TOKEN)
+        {
+            return Err(ServerError::Other(format!(
+                "the metrics token: at least {} characters",
+                metrics::MIN_TOKEN
+            )));
+        }
+        let access = Arc::new(metrics::MetricsAccess::new(
+            opts.metrics_token.as_deref().map(str::trim),
+        ));
+        let scrape = axum::routing::get(metrics::metrics)
+            .layer(axum::Extension(access))
+            .with_state(app.clone());
+        let router = routes::router(app, voice_edge.clone(), edge.clone(), outbound)
+            .route("/metrics", scrape);
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| ServerError::Listen {

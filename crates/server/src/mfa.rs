@@ -50,21 +50,37 @@ impl Needed {
 }
 
 /// What `user` must still show to log in.
-pub(crate) async fn needed(app: &App, user: &User) -> Result<Needed, Response> {
+/// What `user` must still show to log in, and the second factors they
+/// have (`totp`, `passkey`).
+pub(crate) async fn needed(
+    app: &App,
+    user: &User,
+) -> Result<(Needed, Vec<&'static str>), Response> {
     let (id, org, role) = (user.id, user.org, user.role.clone());
-    let (totp, roles) = app
-        .dir(move |d| Ok((d.totp(id)?, d.mfa_roles(org)?)))
+    let (totp, passkeys, roles) = app
+        .dir(move |d| Ok((d.totp(id)?, d.passkeys(id)?.len(), d.mfa_roles(org)?)))
         .await
         .map_err(|e| crate::ApiError::from(e).into_response())?;
-    Ok(match totp {
-        Some(t) if t.confirmed => Needed::Code,
-        _ if roles.contains(&role) => Needed::Enrol,
-        _ => Needed::Nothing,
-    })
+    let has_totp = totp.is_some_and(|t| t.confirmed);
+    let mut methods = Vec::new();
+    if has_totp {
+        methods.push("totp");
+    }
+    if passkeys > 0 {
+        methods.push("passkey");
+    }
+    let needed = if !methods.is_empty() {
+        Needed::Code
+    } else if roles.contains(&role) {
+        Needed::Enrol
+    } else {
+        Needed::Nothing
+    };
+    Ok((needed, methods))
 }
 
 /// A ticket for the second step of `user`'s log-in.
-pub(crate) fn ticket(key: &[u8; 32], user: u32, now: model::Timestamp) -> String {
+pub fn ticket(key: &[u8; 32], user: u32, now: model::Timestamp) -> String {
     let expires = now.0 + TICKET_MS;
     let nonce = auth::hex(&auth::random_bytes::<12>());
     let m = auth::mac(
@@ -102,7 +118,7 @@ fn check_ticket(key: &[u8; 32], t: &str, now: model::Timestamp) -> Option<u32> {
     user.parse().ok()
 }
 
-fn record(user: &User, action: &str, origin: &str, outcome: &str) -> AuditRecord {
+pub(crate) fn record(user: &User, action: &str, origin: &str, outcome: &str) -> AuditRecord {
     AuditRecord {
         at: wall_clock(),
         org: Some(user.org),
@@ -124,7 +140,7 @@ fn expired() -> Response {
 }
 
 /// The account behind a ticket (live and enabled), or the answer.
-async fn ticket_user(app: &App, ticket: &str) -> Result<User, Response> {
+pub(crate) async fn ticket_user(app: &App, ticket: &str) -> Result<User, Response> {
     let Some(id) = check_ticket(&app.device_key, ticket, wall_clock()) else {
         return Err(expired());
     };
@@ -307,7 +323,7 @@ pub(crate) async fn enrol_at_login(
     begin(&app, &user, &origin).await
 }
 
-async fn me_user(app: &App, c: &Caller) -> Result<User, Response> {
+pub(crate) async fn me_user(app: &App, c: &Caller) -> Result<User, Response> {
     let Some(id) = c.user else {
         return Err(error(
             StatusCode::BAD_REQUEST,

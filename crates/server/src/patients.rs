@@ -103,6 +103,22 @@ pub(crate) struct AuditRecord {
     outcome: String,
 }
 
+impl From<store::AuditRecord> for AuditRecord {
+    fn from(r: store::AuditRecord) -> AuditRecord {
+        AuditRecord {
+            at: r.at.0,
+            org: r.org.map(|o| o.0),
+            actor: r.actor,
+            action: r.action,
+            subject: r.subject,
+            patient: r.patient,
+            purpose: r.purpose,
+            origin: r.origin,
+            outcome: r.outcome,
+        }
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct AuditRecords {
     records: Vec<AuditRecord>,
@@ -172,15 +188,89 @@ pub(crate) async fn put_patient(
     }
 }
 
+#[derive(Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatientQuery {
+    /// Why the record is read (direct care if not given).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
+    purpose: Option<String>,
+    /// Break the glass: why a record is read with no contact about this
+    /// patient (10 to 500 characters). The read is flagged for the
+    /// auditor's review.
+    #[serde(default)]
+    #[schemars(length(min = 10, max = 500))]
+    break_glass: Option<String>,
+}
+
+/// Least and most characters of a break-glass reason.
+const REASON_CHARS: (usize, usize) = (10, 500);
+
+/// Whether the caller is on a live contact about this patient: one whose
+/// caller gave this NHS number, with them (agents and clinicians) or
+/// anywhere in the organisation (supervisors).
+async fn on_contact_about(app: &App, c: &Caller, nhs: &NhsNumber) -> Result<bool, Response> {
+    let (org, n) = (c.org, *nhs);
+    let contacts = app
+        .dir(move |d| d.contacts_of_patient(org, &n))
+        .await
+        .map_err(|e| crate::ApiError::from(e).into_response())?;
+    if contacts.is_empty() {
+        return Ok(false);
+    }
+    let (agent, as_agent) = (c.agent, c.role.works_as_agent());
+    app.read(c.org, move |t, _| {
+        contacts.iter().any(|&id| {
+            t.engine
+                .contact(id)
+                .is_some_and(|v| !as_agent || crate::contacts::is_with(&v, agent))
+        })
+    })
+    .await
+    .map_err(crate::error::api)
+}
+
+/// Reads a patient's entry. With a live contact about the patient, for
+/// direct care; with none, only by breaking the glass (a reason, flagged
+/// for review).
 pub(crate) async fn get_patient(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
     Path(nhs): Path<String>,
-    q: Result<Query<PurposeQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<PatientQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let nhs = tryr!(nhs_path(&nhs));
+    let Query(q) = tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
+    let why = q.purpose.unwrap_or_else(|| "direct care".into());
+    if why.trim().is_empty() || why.len() > 200 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "purpose: 1 to 200 characters".into(),
+        );
+    }
     let mut audit = c.audit("read patient", "patient directory entry".into());
-    audit.purpose = Some(tryr!(purpose(q)));
+    audit.purpose = Some(why);
+    if !tryr!(on_contact_about(&app, &c, &nhs).await) {
+        let Some(reason) = q.break_glass.map(|r| r.trim().to_string()) else {
+            return crate::error::coded(
+                StatusCode::FORBIDDEN,
+                "break_glass_required",
+                "you have no contact with this patient: to read the record anyway, give the reason (?break_glass=...); the read is flagged for the auditor's review".into(),
+            );
+        };
+        let n = reason.chars().count();
+        if n < REASON_CHARS.0 || n > REASON_CHARS.1 || reason.chars().any(char::is_control) {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "break_glass: a reason of {} to {} characters, no control characters",
+                    REASON_CHARS.0, REASON_CHARS.1
+                ),
+            );
+        }
+        audit.purpose = Some(format!("break-glass: {reason}"));
+        audit.outcome = store::review::BREAK_GLASS.into();
+    }
     let org = c.org;
     let r = app
         .dir(move |d| d.find_patients(org, Some(&nhs), None, 1, &audit))
@@ -278,20 +368,7 @@ pub(crate) async fn audit_for_patient(
             error(StatusCode::NOT_FOUND, "no such patient".into())
         }
         Ok(records) => no_store(Json(AuditRecords {
-            records: records
-                .into_iter()
-                .map(|r| AuditRecord {
-                    at: r.at.0,
-                    org: r.org.map(|o| o.0),
-                    actor: r.actor,
-                    action: r.action,
-                    subject: r.subject,
-                    patient: r.patient,
-                    purpose: r.purpose,
-                    origin: r.origin,
-                    outcome: r.outcome,
-                })
-                .collect(),
+            records: records.into_iter().map(AuditRecord::from).collect(),
         })),
         Err(r) => crate::error::Answer::answer(r),
     }

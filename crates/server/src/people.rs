@@ -198,13 +198,14 @@ pub(crate) async fn login(
         }
     };
     // A second factor, if the account has one or its role must.
-    let needed = match crate::mfa::needed(&app, &user).await {
+    let (needed, methods) = match crate::mfa::needed(&app, &user).await {
         Ok(n) => n,
         Err(r) => return r,
     };
     if let Some(step) = needed.name() {
         return Json(LoggedIn {
             mfa: Some(step),
+            methods: Some(methods),
             ticket: Some(crate::mfa::ticket(&app.device_key, user.id, now)),
             ..LoggedIn::of(user)
         })
@@ -301,6 +302,10 @@ pub(crate) struct LoggedIn {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     mfa: Option<&'static str>,
+    /// The second factors the account has: `totp`, `passkey`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<String>>")]
+    methods: Option<Vec<&'static str>>,
     /// For the second step, valid five minutes.
     #[serde(skip_serializing_if = "Option::is_none")]
     ticket: Option<String>,
@@ -321,6 +326,7 @@ impl LoggedIn {
             agent: user.agent.map(|a| a.0),
             demo: user.demo,
             mfa: None,
+            methods: None,
             ticket: None,
             recovery_codes: None,
         }

@@ -87,6 +87,11 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(delete "DELETE" "/api/v1/session", Some(Session), None, Json(s::<p::LoggedOut>), "Log out (the session ends on the server).", p::logout),
         r!(post "POST" "/api/v1/session/mfa", None, Some(s::<mfa::StepBody>), Json(s::<p::LoggedIn>), "Log in, second step: a code from the authenticator or a recovery code, with the ticket the password step gave (sets the session cookie).", mfa::step),
         r!(post "POST" "/api/v1/session/mfa/enrol", None, Some(s::<mfa::TicketBody>), Json(s::<mfa::Enrolment>), "Log in, when the role requires a second factor and none is set up: a new authenticator secret (the next code confirms it).", mfa::enrol_at_login),
+        r!(post "POST" "/api/v1/session/passkey/options", None, Some(s::<crate::passkeys::TicketBody>), Json(s::<crate::passkeys::RequestOptions>), "Log in, second step by a passkey: the options for the browser's navigator.credentials.get (our challenge, the account's credentials).", crate::passkeys::request_options),
+        r!(post "POST" "/api/v1/session/passkey", None, Some(s::<crate::passkeys::Assertion>), Json(s::<p::LoggedIn>), "Log in, second step by a passkey: the browser's assertion (sets the session cookie).", crate::passkeys::log_in),
+        r!(get "GET" "/api/v1/me/passkeys", Some(Session), None, Json(s::<crate::passkeys::Passkeys>), "My passkeys.", crate::passkeys::list),
+        r!(post "POST" "/api/v1/me/passkeys/options", Some(Session), None, Json(s::<crate::passkeys::CreationOptions>), "Options for the browser's navigator.credentials.create: a passkey for me.", crate::passkeys::creation_options),
+        r!(post "POST" "/api/v1/me/passkeys", Some(Session), Some(s::<crate::passkeys::NewPasskey>), Json(s::<crate::passkeys::PasskeyRow>), "Register the passkey the browser created (checked: our challenge, origin and host, the user verified).", crate::passkeys::register),
         r!(get "GET" "/api/v1/me/mfa", Some(Session), None, Json(s::<mfa::MfaState>), "My second factor: set up, pending, recovery codes left, required.", mfa::state),
         r!(post "POST" "/api/v1/me/mfa", Some(Session), None, Json(s::<mfa::Enrolment>), "Set up an authenticator (TOTP): a new secret, confirmed by its first code.", mfa::enrol),
         r!(post "POST" "/api/v1/me/mfa/confirm", Some(Session), Some(s::<mfa::CodeBody>), Json(s::<mfa::Confirmed>), "Confirm the authenticator with its first code; answers the recovery codes, once.", mfa::confirm),
@@ -163,7 +168,12 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/contacts/{contact}/referrals", Some(Triage), Some(s::<crate::referral::ReferBody>), Json(s::<crate::referral::Referred>), "Refer a contact's saved assessment to a service: a FHIR message through the outbox (202; sent until accepted).", crate::referral::refer),
         r!(get "GET" "/api/v1/contacts/{contact}/referrals", Some(Triage), None, Json(s::<crate::referral::Referrals>), "A contact's referrals and whether each was delivered.", crate::referral::list),
         r!(put "PUT" "/api/v1/patients/{nhs_number}", Some(PatientWrite), Some(s::<pt::PatientBody>), Json(s::<pt::Stored>), "Create or replace a patient's directory entry (audited).", pt::put_patient),
-        r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, Json(s::<pt::Patient>), ?pt::PurposeQuery, "Read a patient's entry (?purpose=, audited).", pt::get_patient),
+        r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, Json(s::<pt::Patient>), ?pt::PatientQuery, "Read a patient's entry (?purpose=, audited); with no live contact about the patient, only by breaking the glass (?break_glass=reason, flagged for review).", pt::get_patient),
+        r!(get "GET" "/api/v1/audit/break-glass", Some(AuditRead), None, Json(s::<crate::review::Reviewed>), ?crate::review::ReviewQuery, "Break-glass reads, newest first, with their reasons (audited).", crate::review::break_glass),
+        r!(get "GET" "/api/v1/audit/events", Some(AuditRead), None, Fhir("Bundle"), ?crate::review::ReviewQuery, "The organisation's audit trail of the last hours as FHIR R4 AuditEvent resources (a collection bundle; audited).", crate::review::export),
+        r!(get "GET" "/api/v1/audit/unusual", Some(AuditRead), None, Json(s::<crate::review::UnusualReport>), ?crate::review::ReviewQuery, "Unusual access to patients' records: many patients, out of hours, break-glass (audited).", crate::review::unusual),
+        r!(get "GET" "/api/v1/contacts/{contact}/notes", Some(PatientRead), None, Json(s::<crate::notes::Notes>), "A contact's wrap-up notes (sealed at rest; every read audited).", crate::notes::read),
+        r!(delete "DELETE" "/api/v1/contacts/{contact}/notes", Some(NotesDelete), None, Json(s::<crate::notes::NotesDeleted>), "Delete a contact's wrap-up notes and their keys (written on the wrong contact); audited.", crate::notes::delete),
         r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, Json(s::<pt::AuditRecords>), ?pt::AuditQuery, "Who accessed this patient (audited).", pt::audit_for_patient),
     ]
 }
@@ -226,8 +236,9 @@ fn generator(reading: bool) -> SchemaGenerator {
 }
 
 /// Operations that answer 201 when they create something.
-const CREATES: [(&str, &str); 9] = [
+const CREATES: [(&str, &str); 10] = [
     ("POST", "/api/v1/contacts"),
+    ("POST", "/api/v1/me/passkeys"),
     ("POST", "/api/v1/dos/services"),
     ("POST", "/api/v1/callbacks"),
     ("POST", "/api/v1/users"),
@@ -414,8 +425,19 @@ pub fn openapi() -> Value {
                 err("refused by the state it would change (named)"),
             );
         }
-        if r.path == "/api/v1/session" && r.method == "POST" {
+        // The log-in's steps: public, so their refusals are their own.
+        if r.method == "POST" && r.path.starts_with("/api/v1/session") {
+            responses.insert(
+                "401".into(),
+                err("wrong credentials or code, or the ticket expired"),
+            );
             responses.insert("429".into(), err("too many failed log-ins (Retry-After)"));
+            if r.path != "/api/v1/session" {
+                responses.insert(
+                    "409".into(),
+                    err("no authenticator set up, or one already is"),
+                );
+            }
         }
         let mut op = json!({
             "summary": r.summary,

@@ -34,6 +34,11 @@ pub(crate) fn pages() -> Router<App> {
         .route("/reports", asset!("reports.html", HTML))
         .route("/planning", asset!("planning.html", HTML))
         .route("/directory", asset!("directory.html", HTML))
+        .route("/account", asset!("account.html", HTML))
+        .route(
+            "/account.js",
+            asset!("account.js", "text/javascript; charset=utf-8"),
+        )
         .route(
             "/directory.js",
             asset!("directory.js", "text/javascript; charset=utf-8"),

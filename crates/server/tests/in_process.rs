@@ -83,6 +83,8 @@ fn start(data: &std::path::Path) -> Running {
                 tls: None,
                 limits: server::Limits::default(),
                 audit_anchors: None,
+                kek: None,
+                metrics_token: None,
             })
             .await
             .map_err(|e| e.to_string())?;

@@ -55,7 +55,19 @@ const PAGES = {
   reports: { title: 'Reports', roles: ['supervisor', 'admin'] },
   planning: { title: 'Planning', roles: ['supervisor', 'admin'] },
   directory: { title: 'Directory of Services', roles: ['supervisor', 'admin'] },
+  account: { title: 'My log-in', roles: ['agent', 'clinician', 'supervisor', 'admin', 'auditor'] },
 };
+
+/** base64url ⇄ bytes, as WebAuthn's JSON carries them. */
+function toBytes(s) {
+  const b = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
+  return Uint8Array.from(b, (c) => c.charCodeAt(0));
+}
+function fromBytes(buf) {
+  let s = '';
+  for (const x of new Uint8Array(buf)) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
 
 function homeFor(role) {
   return Object.entries(PAGES).find(([, p]) => p.roles.includes(role))?.[0];
@@ -180,7 +192,40 @@ async function loginPage() {
       $('#mfa-enrol').hidden = false;
     }
     mfa.hidden = false;
-    $('#mfa-code').focus();
+    const methods = res.data.methods || [];
+    const byPasskey = methods.includes('passkey') && window.PublicKeyCredential;
+    if (res.data.mfa === 'code' && !methods.includes('totp')) $('#mfa-by-code').hidden = true;
+    if (byPasskey) {
+      const button = $('#mfa-passkey');
+      button.hidden = false;
+      button.addEventListener('click', async () => {
+        const o = await api('POST', '/api/v1/session/passkey/options', { ticket });
+        if (!o.ok) { $('#mfa-error').textContent = errorOf(o); return; }
+        const pk = o.data.public_key;
+        let cred;
+        try {
+          cred = await navigator.credentials.get({ publicKey: {
+            ...pk,
+            challenge: toBytes(pk.challenge),
+            allowCredentials: pk.allowCredentials.map((c) => ({ ...c, id: toBytes(c.id) })),
+          } });
+        } catch (x) {
+          $('#mfa-error').textContent = `No passkey was used: ${x.message}`;
+          return;
+        }
+        const r = await api('POST', '/api/v1/session/passkey', {
+          ticket,
+          id: fromBytes(cred.rawId),
+          client_data_json: fromBytes(cred.response.clientDataJSON),
+          authenticator_data: fromBytes(cred.response.authenticatorData),
+          signature: fromBytes(cred.response.signature),
+        });
+        if (!r.ok) { $('#mfa-error').textContent = errorOf(r); return; }
+        go(r.data.role);
+      });
+    }
+    if ($('#mfa-by-code').hidden) $('#mfa-passkey').focus();
+    else $('#mfa-code').focus();
     mfa.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const code = $('#mfa-code');
@@ -451,8 +496,9 @@ async function agentPage(me) {
     // wrap-up
     const outcome = el('select', { id: `outcome-${c}` }, OUTCOMES.map((o) => el('option', { value: o }, label(o))));
     const err = el('p', { class: 'field-error', role: 'alert' });
+    const notes = el('textarea', { id: `notes-${c}`, rows: 3, maxlength: 4000, 'aria-describedby': `notes-hint-${c}` });
     const done = async () => {
-      const res = await api('POST', `/api/v1/contacts/${c}/wrap-up-done`, { agent: agentId, outcome: outcome.value });
+      const res = await api('POST', `/api/v1/contacts/${c}/wrap-up-done`, { agent: agentId, outcome: outcome.value, notes: notes.value });
       if (!res.ok) err.textContent = errorOf(res);
       refresh();
     };
@@ -460,7 +506,9 @@ async function agentPage(me) {
     return el('section', { class: 'card', dataset: { contact: c, phase: 'wrap_up' } }, head,
       el('p', {}, 'Wrap-up', until ? ['; ends by itself in ', el('span', { class: 'countdown', dataset: { until } })] : ''),
       el('div', { class: 'row' }, el('div', {}, el('label', { for: `outcome-${c}` }, 'Outcome'), outcome),
-        el('button', { type: 'button', class: 'wrap-done', onclick: done }, 'Wrap-up done')), err,
+        el('button', { type: 'button', class: 'wrap-done', onclick: done }, 'Wrap-up done')),
+      el('div', { class: 'notes' }, el('label', { for: `notes-${c}` }, 'Notes'),
+        el('p', { class: 'hint', id: `notes-hint-${c}` }, 'Encrypted when saved; every read is recorded.'), notes), err,
       timelineView(c));
   }
 
@@ -1232,4 +1280,4 @@ export const session = (async () => {
 })();
 
 // The shared API and DOM layer, for the pages in their own modules.
-export { $, el, api, errorOf, pct, label };
+export { $, el, api, errorOf, pct, label, toBytes, fromBytes };

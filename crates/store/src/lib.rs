@@ -21,7 +21,10 @@
 
 pub mod directory;
 mod mfa;
-pub use mfa::Totp;
+mod notes;
+pub mod review;
+pub use mfa::{Passkey, Totp};
+pub use notes::StoredNote;
 
 use kpi::Kpi;
 use model::{ContactId, NhsNumber, OrgId, PhoneNumber, Timestamp};
@@ -154,6 +157,24 @@ pub struct Outcome {
     /// One of the outcome codes (e.g. `resolved`, `booked`).
     pub code: String,
     pub at: Timestamp,
+    /// The agent's wrap-up notes, sealed (`app::seal`); never serialised.
+    #[serde(skip)]
+    pub note: Option<Sealed>,
+}
+
+/// A text sealed at rest: its data key wrapped under the key-encryption
+/// key (nonce, ciphertext, tag) and the text under the data key (nonce,
+/// ciphertext, tag). Nothing here can be read without the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub wrapped_key: Vec<u8>,
+    pub text: Vec<u8>,
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealed({} bytes)", self.text.len())
+    }
 }
 
 /// What one commit writes.
@@ -410,6 +431,15 @@ CREATE TABLE IF NOT EXISTS contact_outcomes (
     agent INTEGER NOT NULL,
     code TEXT NOT NULL,
     at_ms INTEGER NOT NULL,
+    PRIMARY KEY (org, contact, agent)
+);
+CREATE TABLE IF NOT EXISTS contact_notes (
+    org INTEGER NOT NULL,
+    contact INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    wrapped_key BLOB NOT NULL,
+    sealed BLOB NOT NULL,
     PRIMARY KEY (org, contact, agent)
 );
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -695,6 +725,12 @@ impl Store for SqliteStore {
                 "INSERT OR REPLACE INTO contact_outcomes (org, contact, agent, code, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![o.org.0, o.contact.0 as i64, o.agent.0, o.code, o.at.as_ms()],
             )?;
+            if let Some(n) = &o.note {
+                tx.execute(
+                    "INSERT OR REPLACE INTO contact_notes (org, contact, agent, at_ms, wrapped_key, sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![o.org.0, o.contact.0 as i64, o.agent.0, o.at.as_ms(), n.wrapped_key, n.text],
+                )?;
+            }
         }
         for (org, contact, who) in &batch.callers {
             match who {

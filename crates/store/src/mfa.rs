@@ -26,7 +26,30 @@ CREATE TABLE IF NOT EXISTS mfa_policy (
     org INTEGER PRIMARY KEY,
     roles TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS passkeys (
+    cred_id BLOB PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    public_key BLOB NOT NULL,
+    sign_count INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    last_used_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS passkeys_user ON passkeys (user_id);
 ";
+
+/// A registered passkey (WebAuthn credential).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Passkey {
+    pub id: Vec<u8>,
+    pub user: u32,
+    /// COSE.
+    pub public_key: Vec<u8>,
+    pub sign_count: u32,
+    pub name: String,
+    pub created: Timestamp,
+    pub last_used: Option<Timestamp>,
+}
 
 /// An account's authenticator.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,10 +172,81 @@ impl Directory {
         )?)
     }
 
-    /// Removes an account's authenticator and recovery codes (an admin's
-    /// reset for a lost phone) and ends its sessions.
+    /// An account's passkeys, oldest first.
+    pub fn passkeys(&self, user: u32) -> Result<Vec<Passkey>, StoreError> {
+        let mut q = self.db.prepare_cached(
+            "SELECT cred_id, user_id, public_key, sign_count, name, created_ms, last_used_ms
+             FROM passkeys WHERE user_id = ?1 ORDER BY created_ms, cred_id",
+        )?;
+        let rows = q.query_map([user], |r| {
+            Ok(Passkey {
+                id: r.get(0)?,
+                user: r.get(1)?,
+                public_key: r.get(2)?,
+                sign_count: r.get(3)?,
+                name: r.get(4)?,
+                created: Timestamp(r.get(5)?),
+                last_used: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Adds a passkey unless its id is known (any account) or the account
+    /// has `max` already; whether it was added.
+    pub fn add_passkey(
+        &mut self,
+        p: &Passkey,
+        max: usize,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        let (taken, count): (bool, i64) = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM passkeys WHERE cred_id = ?1),
+                    (SELECT COUNT(*) FROM passkeys WHERE user_id = ?2)",
+            params![p.id, p.user],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if taken || count as usize >= max {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO passkeys (cred_id, user_id, public_key, sign_count, name, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![p.id, p.user, p.public_key, p.sign_count, p.name, p.created.as_ms()],
+        )?;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Records a log-in by a passkey: its new signature counter, if the
+    /// stored one is still `was` (false: another log-in used it first).
+    pub fn use_passkey(
+        &mut self,
+        id: &[u8],
+        was: u32,
+        now: u32,
+        at: Timestamp,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        let n = tx.execute(
+            "UPDATE passkeys SET sign_count = ?3, last_used_ms = ?4 WHERE cred_id = ?1 AND sign_count = ?2",
+            params![id, was, now, at.as_ms()],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Removes an account's authenticator, passkeys and recovery codes (an
+    /// admin's reset for a lost phone) and ends its sessions.
     pub fn reset_mfa(&mut self, user: u32, audit: &AuditRecord) -> Result<(), StoreError> {
         let tx = self.immediate()?;
+        tx.execute("DELETE FROM passkeys WHERE user_id = ?1", [user])?;
         tx.execute("DELETE FROM mfa_totp WHERE user_id = ?1", [user])?;
         tx.execute("DELETE FROM mfa_recovery WHERE user_id = ?1", [user])?;
         tx.execute("UPDATE sessions SET revoked = 1 WHERE user_id = ?1", [user])?;

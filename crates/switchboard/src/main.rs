@@ -307,7 +307,19 @@ fn run(cli: Cli) -> Result<()> {
                 max_connections_per_address,
                 http_idle_timeout,
                 audit_anchors,
+                kek_file,
+                metrics_token_file,
             } = *args;
+            let metrics_token = match &metrics_token_file {
+                Some(f) => Some(
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("--metrics-token-file {}", f.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                None => None,
+            };
+            let kek = notes_kek(kek_file.as_deref())?;
             let voice = match (sip.as_deref(), demo) {
                 (Some("off"), _) | (None, false) => None,
                 (Some(a), _) => Some((
@@ -364,6 +376,8 @@ fn run(cli: Cli) -> Result<()> {
                         .zip(tls_key)
                         .map(|(cert, key)| server::tls::TlsFiles { cert, key }),
                     audit_anchors,
+                    kek,
+                    metrics_token,
                     limits: server::Limits {
                         max_connections: max_connections as usize,
                         max_per_address: max_connections_per_address as usize,
@@ -445,6 +459,28 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// `--demo-calls-per-minute`: 0 (no traffic) up to 6000 (100 a second).
+/// The key-encryption key for notes: `--kek-file` (32 bytes, or 64 hex
+/// digits), else `SWITCHBOARD_KEK` (64 hex digits), else none (the
+/// server makes one in its data folder).
+fn notes_kek(file: Option<&std::path::Path>) -> anyhow::Result<Option<app::seal::Kek>> {
+    if let Some(f) = file {
+        let bytes = std::fs::read(f).with_context(|| format!("--kek-file {}", f.display()))?;
+        if let Ok(raw) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            return Ok(Some(app::seal::Kek::new(raw)));
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        return app::seal::Kek::from_hex(&text)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--kek-file {}: {e}", f.display()));
+    }
+    match std::env::var("SWITCHBOARD_KEK") {
+        Ok(v) => app::seal::Kek::from_hex(&v)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("SWITCHBOARD_KEK: {e}")),
+        Err(_) => Ok(None),
+    }
+}
+
 fn calls_per_minute(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=6000.0).contains(&v) => Ok(v),

@@ -215,4 +215,13 @@ pub struct ServeArgs {
     /// that only appends, so cutting the database's tail is seen.
     #[arg(long)]
     pub audit_anchors: Option<PathBuf>,
+    /// The key-encryption key for notes at rest: a file of 32 bytes or
+    /// 64 hex digits, kept apart from the data (or SWITCHBOARD_KEK, 64
+    /// hex digits). Without either, one is made in DATA/keys/notes.kek.
+    #[arg(long)]
+    pub kek_file: Option<PathBuf>,
+    /// Serve Prometheus metrics at /metrics to a scraper giving the token
+    /// in this file (at least 32 characters) as a bearer token.
+    #[arg(long)]
+    pub metrics_token_file: Option<PathBuf>,
 }

@@ -681,3 +681,438 @@ fn mfa_with_an_authenticator_app_and_a_policy_per_role() {
     assert!(audit_rows(&data, "reset mfa").len() == 1);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// On main free-text wrap-up notes were impossible: nothing was encrypted
+/// at rest. Now an agent's notes are sealed under a key of their own,
+/// wrapped under the key-encryption key given apart from the data
+/// (SWITCHBOARD_KEK): the database holds no word of them, every read is
+/// audited with the patient, a server with another key cannot open them
+/// (and says so), and deleting them deletes their key.
+#[test]
+fn wrap_up_notes_are_sealed_at_rest_and_every_read_is_audited() {
+    use serde_json::json;
+    let data = std::env::temp_dir().join(format!("sb-notes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let addr = free_port();
+    let kek = "5a".repeat(32);
+    std::env::set_var("SWITCHBOARD_KEK", &kek);
+    let server = start(&data, addr);
+    assert!(
+        !data.join("keys/notes.kek").exists(),
+        "the given key, not one made in the data folder"
+    );
+    // A patient calls and is identified; the agent takes the call.
+    let sup = auth_header(addr);
+    let (s, _, b) = http_with(addr, "PUT", "/api/v1/patients/9990000018", Some(&json!({"name": "Kent Testpatient", "date_of_birth": "1980-01-01", "phones": ["07700 900111"]}).to_string()), &sup).unwrap();
+    assert!(s < 300 || s == 403, "{s} {b}");
+    let (id, _) = create_contact(
+        addr,
+        &json!({"queue": 2, "caller_number": "07700 900111", "nhs_number": "9990000018"})
+            .to_string(),
+    );
+    let agent = login(addr, "kent.agent", DEMO_PASSWORD).unwrap();
+    let post = |path: &str, body: serde_json::Value, who: &str| {
+        http_with(addr, "POST", path, Some(&body.to_string()), who).unwrap()
+    };
+    assert_eq!(
+        post(
+            "/api/v1/agents/1/presence",
+            json!({"presence": "ready"}),
+            &agent
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        post(
+            &format!("/api/v1/contacts/{id}/accept"),
+            json!({"agent": 1}),
+            &agent
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        post(
+            &format!("/api/v1/contacts/{id}/end"),
+            json!({"agent": 1}),
+            &agent
+        )
+        .0,
+        200
+    );
+    // Bad notes are refused naming the field, and nothing is written.
+    let (s, _, b) = post(
+        &format!("/api/v1/contacts/{id}/wrap-up-done"),
+        json!({"agent": 1, "outcome": "resolved", "notes": "bell\u{7}"}),
+        &agent,
+    );
+    assert_eq!(s, 422, "{b}");
+    assert!(b.contains("notes: no control characters"), "{b}");
+    let (s, _, b) = post(
+        &format!("/api/v1/contacts/{id}/wrap-up-done"),
+        json!({"agent": 1, "notes": "no outcome"}),
+        &agent,
+    );
+    assert_eq!(s, 422, "{b}");
+    let words = "Lives alone; daughter Zephyrine is the carer, call her after two";
+    let (s, _, b) = post(
+        &format!("/api/v1/contacts/{id}/wrap-up-done"),
+        json!({"agent": 1, "outcome": "advice_given", "notes": words}),
+        &agent,
+    );
+    assert_eq!(s, 200, "{b}");
+    // Read back by the supervisor.
+    let (s, _, b) = http_with(
+        addr,
+        "GET",
+        &format!("/api/v1/contacts/{id}/notes"),
+        None,
+        &sup,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["notes"][0]["text"], words);
+    assert_eq!(v["notes"][0]["agent"], 1);
+    stop(server);
+    // No word of it in the database files.
+    for f in ["switchboard.db", "switchboard.db-wal"] {
+        if let Ok(bytes) = std::fs::read(data.join(f)) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("Zephyrine") && !text.contains("daughter"),
+                "{f} holds the note in clear"
+            );
+        }
+    }
+    let reads: Vec<_> = audit_rows(&data, "read notes");
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+    let patient: Option<String> = db
+        .query_row(
+            "SELECT patient FROM audit_log WHERE action = 'read notes'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        patient.as_deref(),
+        Some("9990000018"),
+        "the read names the patient"
+    );
+    drop(db);
+    // Another key: the notes do not open, and the answer says why.
+    std::env::set_var("SWITCHBOARD_KEK", "a5".repeat(32));
+    let server = start(&data, addr);
+    let (s, _, b) = http_with(
+        addr,
+        "GET",
+        &format!("/api/v1/contacts/{id}/notes"),
+        None,
+        &auth_header(addr),
+    )
+    .unwrap();
+    assert_eq!(s, 500, "{b}");
+    assert!(b.contains("key-encryption key"), "{b}");
+    stop(server);
+    // The right key again; a supervisor deletes the notes (and their keys).
+    std::env::set_var("SWITCHBOARD_KEK", &kek);
+    let server = start(&data, addr);
+    let sup = auth_header(addr);
+    let (s, _, b) = http_with(
+        addr,
+        "DELETE",
+        &format!("/api/v1/contacts/{id}/notes"),
+        None,
+        &sup,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert!(b.contains(r#""deleted":1"#), "{b}");
+    let (_, _, b) = http_with(
+        addr,
+        "GET",
+        &format!("/api/v1/contacts/{id}/notes"),
+        None,
+        &sup,
+    )
+    .unwrap();
+    assert!(b.contains(r#""notes":[]"#), "{b}");
+    std::env::remove_var("SWITCHBOARD_KEK");
+    kill(server, &data);
+}
+
+/// On main anyone who may read patients could look any patient up, for
+/// no reason, and nothing marked it. Now reading a record with no live
+/// contact about the patient needs a reason (break-glass), is flagged,
+/// and the auditor sees it, with a report of unusual access.
+#[test]
+fn reading_a_patient_with_no_contact_breaks_the_glass_and_the_auditor_sees_it() {
+    use serde_json::json;
+    let (data, addr, server) = fresh("glass");
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let (s, _, b) = http_with(
+        addr,
+        "POST",
+        "/api/v1/tokens",
+        Some(r#"{"name":"ehr","scopes":["patients"]}"#),
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(s, 201, "{b}");
+    let secret = serde_json::from_str::<serde_json::Value>(&b).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ehr = format!("Authorization: Bearer {secret}\r\n");
+    let patients = ["9990000018", "9990000026", "9990000034"];
+    for (i, nhs) in patients.iter().enumerate() {
+        let body = json!({"nhs_number": nhs, "name": format!("Test Patient{i}"), "date_of_birth": "1961-04-12", "phones": [format!("07700 90012{i}")]});
+        let (s, _, b) = http_with(
+            addr,
+            "PUT",
+            &format!("/api/v1/patients/{nhs}"),
+            Some(&body.to_string()),
+            &ehr,
+        )
+        .unwrap();
+        assert_eq!(s, 201, "{b}");
+    }
+    let agent = login(addr, "kent.agent", DEMO_PASSWORD).unwrap();
+    let read = |who: &str, query: &str| {
+        let (s, _, b) = http_with(
+            addr,
+            "GET",
+            &format!("/api/v1/patients/9990000018{query}"),
+            None,
+            who,
+        )
+        .unwrap();
+        (s, b)
+    };
+    // No contact about the patient: refused, saying how.
+    let (s, b) = read(&agent, "");
+    assert_eq!(s, 403, "{b}");
+    assert!(b.contains(r#""code":"break_glass_required""#), "{b}");
+    let (s, b) = read(&agent, "?break_glass=because");
+    assert_eq!(s, 422, "{b}");
+    assert!(
+        b.contains("break_glass: a reason of 10 to 500 characters"),
+        "{b}"
+    );
+    let (s, b) = read(
+        &agent,
+        "?break_glass=GP%20surgery%20asked%20for%20a%20check%20by%20phone",
+    );
+    assert_eq!(s, 200, "{b}");
+    // A live contact about the patient, with the agent: direct care, no glass.
+    let post = |path: &str, body: serde_json::Value, who: &str| {
+        http_with(addr, "POST", path, Some(&body.to_string()), who).unwrap()
+    };
+    assert_eq!(
+        post(
+            "/api/v1/agents/1/presence",
+            json!({"presence": "ready"}),
+            &agent
+        )
+        .0,
+        200
+    );
+    let (id, _) = create_contact(
+        addr,
+        &json!({"queue": 2, "nhs_number": "9990000018"}).to_string(),
+    );
+    assert_eq!(
+        post(
+            &format!("/api/v1/contacts/{id}/accept"),
+            json!({"agent": 1}),
+            &agent
+        )
+        .0,
+        200
+    );
+    let (s, b) = read(&agent, "");
+    assert_eq!(s, 200, "{b}");
+    // But not another patient.
+    let (s, _, _) = http_with(addr, "GET", "/api/v1/patients/9990000026", None, &agent).unwrap();
+    assert_eq!(s, 403);
+    // The supervisor looks up three patients, breaking the glass each time.
+    let sup = auth_header(addr);
+    for nhs in &patients[1..] {
+        let (s, _, b) = http_with(
+            addr,
+            "GET",
+            &format!("/api/v1/patients/{nhs}?break_glass=checking%20a%20complaint%20file"),
+            None,
+            &sup,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{b}");
+    }
+    // The auditor's reviews.
+    let auditor = login(addr, "kent.auditor", DEMO_PASSWORD).unwrap();
+    let (s, _, b) = http_with(addr, "GET", "/api/v1/audit/break-glass", None, &auditor).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let glass = v["records"].as_array().unwrap();
+    assert_eq!(glass.len(), 3, "{b}");
+    assert!(
+        glass
+            .iter()
+            .any(|r| r["actor"].as_str().unwrap().contains("kent.agent")
+                && r["purpose"] == "break-glass: GP surgery asked for a check by phone"
+                && r["patient"] == "9990000018"),
+        "{b}"
+    );
+    let (s, _, b) = http_with(addr, "GET", "/api/v1/audit/unusual?many=1", None, &auditor).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let of = |who: &str| {
+        v["access"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["actor"].as_str().unwrap().contains(who))
+            .cloned()
+            .unwrap_or_else(|| panic!("{who} not in {v}"))
+    };
+    let sup_row = of("kent.supervisor");
+    let flags = sup_row["flags"].to_string();
+    assert!(
+        flags.contains("read 2 patients' records (more than 1)")
+            && flags.contains("2 break-glass reads"),
+        "{sup_row}"
+    );
+    assert!(of("kent.agent")["flags"]
+        .to_string()
+        .contains("1 break-glass reads"));
+    // Not for other roles.
+    assert_eq!(
+        http_with(addr, "GET", "/api/v1/audit/unusual", None, &sup)
+            .unwrap()
+            .0,
+        403
+    );
+    kill(server, &data);
+}
+
+/// On main there were no metrics to watch the service by. Now `/metrics`
+/// (off without a token) answers a scraper holding its own token, and
+/// nobody else (a person's session is not it): queue depth, requests by
+/// route template (an NHS number in a path never becomes a label), log
+/// commits, the outbox.
+#[test]
+fn metrics_answer_a_scraper_with_its_own_token_and_name_no_patient() {
+    let data = std::env::temp_dir().join(format!("sb-metrics-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let token_file = data.with_extension("token");
+    // Too short a token is refused at start.
+    std::fs::write(&token_file, "short").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "serve",
+            "--sip",
+            "off",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &free_port().to_string(),
+            "--metrics-token-file",
+            token_file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the metrics token: at least 32 characters")
+    );
+    let token = "m3tr1cs-".repeat(5);
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let addr = free_port();
+    let server = start_with(
+        &data,
+        addr,
+        &["--metrics-token-file", token_file.to_str().unwrap()],
+    );
+    create_contact(addr, r#"{"queue":2}"#);
+    let sup = auth_header(addr);
+    let _ = http_with(
+        addr,
+        "GET",
+        "/api/v1/patients/9990000018?break_glass=looking%20for%20a%20label",
+        None,
+        &sup,
+    )
+    .unwrap();
+    assert_eq!(http_with(addr, "GET", "/metrics", None, "").unwrap().0, 401);
+    assert_eq!(
+        http_with(addr, "GET", "/metrics", None, &sup).unwrap().0,
+        401,
+        "a session is not the token"
+    );
+    assert_eq!(
+        http_with(
+            addr,
+            "GET",
+            "/metrics",
+            None,
+            "Authorization: Bearer not-the-token\r\n"
+        )
+        .unwrap()
+        .0,
+        401
+    );
+    let (s, head, text) = http_with(
+        addr,
+        "GET",
+        "/metrics",
+        None,
+        &format!("Authorization: Bearer {token}\r\n"),
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    for want in [
+        "switchboard_queue_waiting{org=\"1\",queue=\"2\"} 1",
+        "switchboard_http_requests_total{route=\"/api/v1/contacts\",status=\"2xx\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == want),
+            "missing {want:?} in\n{text}"
+        );
+    }
+    assert!(
+        text.contains("switchboard_http_requests_total{route=\"/api/v1/patients/{nhs_number}\","),
+        "by the route's template: {text}"
+    );
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("switchboard_log_commit_duration_seconds_count ")
+                && l != "switchboard_log_commit_duration_seconds_count 0"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("9990000018"), "an NHS number in the metrics");
+    // Every sample line is NAME{labels} VALUE or NAME VALUE, and every family has its TYPE.
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let (name, value) = l.rsplit_once(' ').unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{l}");
+        let family = name.split('{').next().unwrap();
+        let base = family
+            .trim_end_matches("_bucket")
+            .trim_end_matches("_sum")
+            .trim_end_matches("_count");
+        assert!(
+            text.contains(&format!("# TYPE {base} "))
+                || text.contains(&format!("# TYPE {family} ")),
+            "{l}: no TYPE"
+        );
+    }
+    kill(server, &data);
+    let _ = std::fs::remove_file(&token_file);
+}

@@ -593,6 +593,10 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
             contact = j.contact.map(|c| c.0),
             "call ended"
         );
+        voice
+            .app
+            .metrics
+            .sip_call(&how_it_ended(j.outcome.as_deref()));
     }
     // Phones answered but never bridged, or still ringing, are let go.
     for (_, a) in edge.legs.drain() {
@@ -851,9 +855,26 @@ pub(crate) async fn ring_back(
         outcome = call.journal().outcome.as_deref().unwrap_or("-"),
         "callback ended"
     );
+    voice.app.metrics.sip_call(&format!(
+        "callback {}",
+        how_it_ended(call.journal().outcome.as_deref())
+    ));
     for a in legs.into_iter().flatten() {
         a.leg.hang_up().await;
     }
+}
+
+/// How a call ended, in a word or two for the metrics (the journal's
+/// outcome up to its first colon: `refused: …` is `refused`).
+fn how_it_ended(outcome: Option<&str>) -> String {
+    let o = outcome.unwrap_or("unknown");
+    o.split(':')
+        .next()
+        .unwrap_or(o)
+        .trim()
+        .chars()
+        .take(40)
+        .collect()
 }
 
 /// An answered phone hung up (or its signalling went away); never, for

@@ -1,0 +1,180 @@
+//! Free text at rest (wrap-up notes; later chat and email bodies), sealed
+//! with a key of its own: each record's text is encrypted with AES-256-GCM
+//! under a fresh 256-bit data key, and the data key is itself encrypted
+//! (wrapped) under the key-encryption key, which is kept apart from the
+//! database (a file or an environment variable). The record's identity
+//! (organisation, contact, agent) is authenticated with it, so a sealed
+//! text moved to another record does not open. Deleting the record
+//! deletes its wrapped key: nothing can open the text after that.
+
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+
+/// Longest note, in characters.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+pub use store::Sealed;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    #[error("the sealed text does not open with this key-encryption key (another key, or the record was changed or moved)")]
+    DoesNotOpen,
+    #[error("the sealed text is not valid text")]
+    NotText,
+}
+
+/// The key-encryption key.
+#[derive(Clone)]
+pub struct Kek([u8; 32]);
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kek(…)")
+    }
+}
+
+impl Kek {
+    pub fn new(bytes: [u8; 32]) -> Kek {
+        Kek(bytes)
+    }
+
+    /// From 64 hex digits (an environment variable).
+    pub fn from_hex(s: &str) -> Result<Kek, String> {
+        let s = s.trim();
+        if s.len() != 64 {
+            return Err(format!(
+                "a key-encryption key is 64 hex digits, this one has {}",
+                s.len()
+            ));
+        }
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16)
+                .map_err(|_| "a key-encryption key is 64 hex digits (0-9, a-f)".to_string())?;
+        }
+        Ok(Kek(k))
+    }
+}
+
+fn key(bytes: &[u8]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).expect("a 256-bit key"))
+}
+
+fn encrypt(k: &LessSafeKey, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    let nonce_bytes = crate::auth::random_bytes::<NONCE_LEN>();
+    let mut buf = plain.to_vec();
+    k.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce_bytes),
+        Aad::from(aad),
+        &mut buf,
+    )
+    .expect("AES-GCM seals any length we allow");
+    let mut out = nonce_bytes.to_vec();
+    out.extend_from_slice(&buf);
+    out
+}
+
+fn decrypt(k: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+    if sealed.len() < NONCE_LEN {
+        return Err(SealError::DoesNotOpen);
+    }
+    let (n, rest) = sealed.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(n).map_err(|_| SealError::DoesNotOpen)?;
+    let mut buf = rest.to_vec();
+    let plain = k
+        .open_in_place(nonce, Aad::from(aad), &mut buf)
+        .map_err(|_| SealError::DoesNotOpen)?;
+    Ok(plain.to_vec())
+}
+
+/// Seals `text` for the record named by `aad` (e.g. `note:ORG:CONTACT:AGENT`).
+pub fn seal(kek: &Kek, aad: &str, text: &str) -> Sealed {
+    let data_key = crate::auth::random_bytes::<32>();
+    Sealed {
+        text: encrypt(&key(&data_key), aad.as_bytes(), text.as_bytes()),
+        wrapped_key: encrypt(&key(&kek.0), format!("key:{aad}").as_bytes(), &data_key),
+    }
+}
+
+/// Opens a sealed text of the record named by `aad`.
+pub fn open(kek: &Kek, aad: &str, s: &Sealed) -> Result<String, SealError> {
+    let data_key = decrypt(
+        &key(&kek.0),
+        format!("key:{aad}").as_bytes(),
+        &s.wrapped_key,
+    )?;
+    if data_key.len() != 32 {
+        return Err(SealError::DoesNotOpen);
+    }
+    let plain = decrypt(&key(&data_key), aad.as_bytes(), &s.text)?;
+    String::from_utf8(plain).map_err(|_| SealError::NotText)
+}
+
+/// Checks a note as typed: at most [`MAX_NOTE_CHARS`] characters, no
+/// control characters but new lines and tabs.
+pub fn check_note(s: &str) -> Result<(), String> {
+    if s.chars().count() > MAX_NOTE_CHARS {
+        return Err(format!("notes: at most {MAX_NOTE_CHARS} characters"));
+    }
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err("notes: no control characters".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_opens_only_with_its_key_and_for_its_record() {
+        let kek = Kek::new([1; 32]);
+        let s = seal(
+            &kek,
+            "note:1:42:3",
+            "Caller's mother is her carer; ring after 2 pm.",
+        );
+        assert_eq!(
+            open(&kek, "note:1:42:3", &s).unwrap(),
+            "Caller's mother is her carer; ring after 2 pm."
+        );
+        assert!(
+            !String::from_utf8_lossy(&s.text).contains("carer"),
+            "not in clear"
+        );
+        assert_eq!(
+            open(&Kek::new([2; 32]), "note:1:42:3", &s),
+            Err(SealError::DoesNotOpen)
+        );
+        assert_eq!(
+            open(&kek, "note:1:43:3", &s),
+            Err(SealError::DoesNotOpen),
+            "moved to another contact"
+        );
+        let mut changed = s.clone();
+        let last = changed.text.len() - 1;
+        changed.text[last] ^= 1;
+        assert_eq!(
+            open(&kek, "note:1:42:3", &changed),
+            Err(SealError::DoesNotOpen)
+        );
+        let again = seal(
+            &kek,
+            "note:1:42:3",
+            "Caller's mother is her carer; ring after 2 pm.",
+        );
+        assert_ne!(again.text, s.text, "a fresh key and nonce each time");
+    }
+
+    #[test]
+    fn keys_from_hex_and_notes_checked() {
+        assert!(Kek::from_hex(&"ab".repeat(32)).is_ok());
+        assert!(Kek::from_hex("abc").unwrap_err().contains("64 hex digits"));
+        assert!(Kek::from_hex(&"zz".repeat(32)).is_err());
+        assert!(check_note("line one\nline two\tand a tab").is_ok());
+        assert!(check_note("bell\u{7}").unwrap_err().contains("control"));
+        assert!(check_note(&"x".repeat(MAX_NOTE_CHARS + 1)).is_err());
+        assert_eq!(format!("{:?}", Kek::new([9; 32])), "Kek(…)");
+    }
+}
