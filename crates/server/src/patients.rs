@@ -261,7 +261,7 @@ pub(crate) async fn get_patient(
         let n = reason.chars().count();
         if n < REASON_CHARS.0 || n > REASON_CHARS.1 || reason.chars().any(char::is_control) {
             return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::BAD_REQUEST,
                 format!(
                     "break_glass: a reason of {} to {} characters, no control characters",
                     REASON_CHARS.0, REASON_CHARS.1

@@ -425,6 +425,13 @@ pub fn openapi() -> Value {
                 err("refused by the state it would change (named)"),
             );
         }
+        // Passkeys need the server reached by a name.
+        if r.path.contains("passkey") {
+            responses.insert(
+                "400".into(),
+                err("reached by an IP address (passkeys need a host name), or a malformed body"),
+            );
+        }
         // The log-in's steps: public, so their refusals are their own.
         if r.method == "POST" && r.path.starts_with("/api/v1/session") {
             responses.insert(
