@@ -7,11 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release -q -p switchboard
+# BIN: another build to measure (side by side); SKIP_SSE=1: the wrk cases only.
+if [ -z "${BIN:-}" ]; then cargo build --release -q -p switchboard; BIN=target/release/switchboard; fi
 DATA=$(mktemp -d)
 PORT=${PORT:-18130}
 ADDR=127.0.0.1:$PORT
-target/release/switchboard serve --demo --demo-calls-per-minute 0 --data "$DATA" --listen "$ADDR" 2>/dev/null &
+# Every subscriber below comes from this one address: allow them all.
+LIMITS=()
+if "$BIN" serve --help | grep -c -- --max-connections-per-address >/dev/null; then
+  LIMITS=(--max-connections 20000 --max-connections-per-address 20000)
+fi
+"$BIN" serve --demo --demo-calls-per-minute 0 --data "$DATA" --listen "$ADDR" "${LIMITS[@]}" 2>/dev/null &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 until curl -sf "http://$ADDR/healthz" >/dev/null; do sleep 0.1; done
@@ -41,6 +47,7 @@ run "read GET /kpis" -s bench/wrk/read.lua "http://$ADDR/api/v1/kpis"
 # Live-stream subscribers (Node client; each subscriber is an open file in
 # both processes, so the count is bounded by `ulimit -n`).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ -n "${SKIP_SSE:-}" ] && exit 0
 for N in 1000 5000 9000; do
   node bench/sse_subscribers.mjs "$ADDR" "$N" 200
 done

@@ -81,12 +81,18 @@ pub struct LiveShared {
     /// Waiting lists asked for, and when last.
     pub(crate) wanted: Mutex<FxHashMap<QueueId, Timestamp>>,
     pub(crate) tx: watch::Sender<Arc<Live>>,
+    /// Offers made to agents since the server started, and of those
+    /// declined or timed out (for `/metrics`).
+    pub(crate) offers: AtomicU64,
+    pub(crate) offers_missed: AtomicU64,
 }
 
 impl LiveShared {
     pub(crate) fn new() -> LiveShared {
         LiveShared {
             applied: AtomicU64::new(0),
+            offers: AtomicU64::new(0),
+            offers_missed: AtomicU64::new(0),
             hurry: AtomicBool::new(false),
             wanted: Mutex::default(),
             tx: watch::channel(Arc::new(Live {

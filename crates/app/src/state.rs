@@ -284,6 +284,15 @@ impl App {
     /// The organisation's read model: the latest snapshot, once it
     /// includes every change applied before this call (see
     /// [`crate::live`]). Never runs on the engine task.
+    /// Offers made to agents since the start, and of those declined or
+    /// timed out.
+    pub fn offer_counts(&self, org: OrgId) -> Option<(u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.lives
+            .get(&org)
+            .map(|l| (l.offers.load(Relaxed), l.offers_missed.load(Relaxed)))
+    }
+
     pub async fn live(&self, org: OrgId) -> Result<Arc<crate::live::Live>, Error> {
         use std::sync::atomic::Ordering;
         let sh = self.shared(org)?;

@@ -132,6 +132,18 @@ impl Tenant {
             self.kpi.follow_config(&self.engine.config());
         }
         self.kpi.observe(&r);
+        match r.event {
+            Event::Offered { .. } => {
+                self.live.shared.offers.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::OfferRejected { .. } | Event::OfferTimedOut { .. } => {
+                self.live
+                    .shared
+                    .offers_missed
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
         let engine = &self.engine;
         self.live.board.observe(&r, |id| Facts::of(engine, id));
         if let Some(a) = event_agent(&r.event) {

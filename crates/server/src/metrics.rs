@@ -99,6 +99,26 @@ pub(crate) async fn metrics(
             sample(&mut out, "switchboard_agents", &labels, f64::from(*n));
         }
     }
+    for (name, help, missed) in [
+        (
+            "switchboard_offers_total",
+            "Offers made to agents since the server started.",
+            false,
+        ),
+        (
+            "switchboard_offers_missed_total",
+            "Offers declined by the agent or timed out.",
+            true,
+        ),
+    ] {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+        for &org in &app.orgs {
+            if let Some((made, not_taken)) = app.offer_counts(org) {
+                let v = if missed { not_taken } else { made };
+                sample(&mut out, name, &[("org", org.0.to_string())], v as f64);
+            }
+        }
+    }
     gauge(
         &mut out,
         "switchboard_referral_outbox_backlog",

@@ -197,12 +197,12 @@ pub struct ServeArgs {
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// HTTP connections open at once; more are closed as they come.
-    #[arg(long, default_value_t = 4096,
+    #[arg(long, default_value_t = 16_384,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
     /// HTTP connections open at once from one client address
     /// (trusted proxies are exempt).
-    #[arg(long, default_value_t = 256,
+    #[arg(long, default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections_per_address: u32,
     /// Seconds an HTTP connection may stay idle (or take to send a

@@ -1079,6 +1079,7 @@ fn metrics_answer_a_scraper_with_its_own_token_and_name_no_patient() {
     );
     for want in [
         "switchboard_queue_waiting{org=\"1\",queue=\"2\"} 1",
+        "switchboard_offers_total{org=\"1\"} 0",
         "switchboard_http_requests_total{route=\"/api/v1/contacts\",status=\"2xx\"} 1",
     ] {
         assert!(
