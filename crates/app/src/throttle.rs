@@ -4,7 +4,7 @@
 //!
 //! Three counts, each over a sliding window:
 //! - **per account, strangers only**: failures from clients the account has
-//!   not logged in from before earn an exponential back-off (1 s, 2 s, 4 s
+//!   not logged in from before earn an exponential back-off (2 s, 4 s, 8 s
 //!   … up to 15 min) that applies to strangers only. A client that proves
 //!   an earlier log-in to this account (a signed device cookie; for a SIP
 //!   phone, the address it registered from) is not held back by what
@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 /// Failures an account takes from strangers before they must wait.
 pub const FREE_TRIES_PER_ACCOUNT: usize = 5;
 /// The first wait; it doubles with every further failure.
-pub const FIRST_BACKOFF_MS: i64 = 1000;
+pub const FIRST_BACKOFF_MS: i64 = 2000;
 /// The longest wait.
 pub const MAX_BACKOFF_MS: i64 = 15 * 60 * 1000;
 /// Failures one address may make, across accounts, in the window.
@@ -296,28 +296,28 @@ mod tests {
             assert_eq!(l.check(&a, T(i)), None);
             l.failed(&a, T(i));
         }
-        // The next stranger waits 1 s after the last failure, from any address.
+        // The next stranger waits 2 s after the last failure, from any address.
         let a = stranger("sam", "203.0.113.9");
-        assert_eq!(l.check(&a, T(4)), Some(1000));
-        assert_eq!(l.check(&a, T(1004)), None);
-        l.failed(&a, T(1004));
-        assert_eq!(l.check(&a, T(1005)), Some(1999), "doubled");
+        assert_eq!(l.check(&a, T(4)), Some(2000));
+        assert_eq!(l.check(&a, T(2004)), None);
+        l.failed(&a, T(2004));
+        assert_eq!(l.check(&a, T(2005)), Some(3999), "doubled");
         // The owner's browser, with its device cookie, is never held back.
         let owner = Attempt {
             account: "sam",
             addr: "203.0.113.9",
             device: Some("dev-1"),
         };
-        assert_eq!(l.check(&owner, T(1005)), None);
+        assert_eq!(l.check(&owner, T(2005)), None);
         // Another account is untouched.
-        assert_eq!(l.check(&stranger("kim", "203.0.113.10"), T(1005)), None);
+        assert_eq!(l.check(&stranger("kim", "203.0.113.10"), T(2005)), None);
         // The wait is capped, and failures age out of the window.
         for i in 0..30 {
-            l.failed(&a, T(2000 + i));
+            l.failed(&a, T(3000 + i));
         }
-        let w = l.check(&a, T(2030)).unwrap();
+        let w = l.check(&a, T(3030)).unwrap();
         assert!(w <= MAX_BACKOFF_MS, "{w}");
-        assert_eq!(l.check(&a, T(2030 + FAILURE_WINDOW_MS)), None);
+        assert_eq!(l.check(&a, T(3030 + FAILURE_WINDOW_MS)), None);
     }
 
     #[test]

@@ -186,7 +186,8 @@ fn forwarded_proto(headers: &HeaderMap) -> Option<String> {
     last("x-forwarded-proto")
 }
 
-/// The outermost layer: works out the [`Client`] once for the routes.
+/// The outermost layer (one, on the hot path): works out the [`Client`]
+/// once for the routes, and puts the security headers on every answer.
 pub(crate) async fn client_layer(
     State(edge): State<Arc<Edge>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -195,7 +196,9 @@ pub(crate) async fn client_layer(
 ) -> Response {
     let client = edge.client(peer.ip(), req.headers());
     req.extensions_mut().insert(client);
-    next.run(req).await
+    let mut r = next.run(req).await;
+    crate::web::security_headers(&mut r, client.https);
+    r
 }
 
 #[cfg(test)]

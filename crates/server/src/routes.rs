@@ -206,7 +206,6 @@ pub(crate) fn router(
     }
     router
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(axum::Extension(voice))
         .layer(axum::Extension(outbound))
         .layer(axum::middleware::from_fn_with_state(

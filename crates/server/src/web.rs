@@ -5,9 +5,7 @@
 //! a refusal.
 
 use crate::App;
-use axum::extract::Request;
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -61,12 +59,7 @@ pub(crate) fn pages() -> Router<App> {
 
 /// Headers on every response: no framing, no sniffing, no referrer, only
 /// our own scripts and styles, nothing cached unless said otherwise.
-pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
-    let https = req
-        .extensions()
-        .get::<crate::net::Client>()
-        .is_some_and(|c| c.https);
-    let mut r = next.run(req).await;
+pub(crate) fn security_headers(r: &mut Response, https: bool) {
     let h = r.headers_mut();
     if https {
         // A year, as the HSTS preload list asks; never over plain HTTP.
@@ -86,5 +79,4 @@ pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
     set(header::REFERRER_POLICY, "no-referrer");
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::CACHE_CONTROL, "no-store");
-    r
 }
