@@ -11,9 +11,9 @@
 
 use crate::error::{body, tryr, Body};
 use crate::net::Client;
+use crate::people::Throttle;
 use crate::{error, wall_clock, App, Caller, Origin};
 use app::auth::{self, Role};
-use app::throttle::Attempt;
 use app::totp;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -186,21 +186,9 @@ pub(crate) async fn step(
         Ok(u) => u,
         Err(r) => return r,
     };
-    let device = crate::people::device_of(&app, &headers, user.id);
-    let attempt = Attempt {
-        account: &user.username,
-        addr: &origin,
-        device: device.as_deref(),
-    };
+    let throttle = Throttle::new(&app, &headers, Some(user.id), &user.username, &origin);
+    tryr!(throttle.check());
     let now = wall_clock();
-    let blocked = app
-        .limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .check(&attempt, now);
-    if let Some(wait_ms) = blocked {
-        return crate::people::throttled(wait_ms);
-    }
     let id = user.id;
     let Some(t) = tryr!(app.dir(move |d| d.totp(id)).await) else {
         return error(
@@ -243,19 +231,13 @@ pub(crate) async fn step(
         }
     };
     if !accepted {
-        app.limiter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .failed(&attempt, wall_clock());
+        throttle.failed();
         return error(
             StatusCode::UNAUTHORIZED,
             "wrong code, or a code already used: wait for the next one".into(),
         );
     }
-    app.limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .succeeded(&attempt);
+    throttle.succeeded();
     crate::people::start_session(&app, &client, &origin, user, recovery).await
 }
 

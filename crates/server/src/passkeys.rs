@@ -7,8 +7,8 @@
 use crate::error::{body, tryr, Body};
 use crate::mfa::{me_user, record, ticket_user};
 use crate::net::Client;
+use crate::people::Throttle;
 use crate::{error, wall_clock, App, Caller, Origin};
-use app::throttle::Attempt;
 use app::webauthn::{self, b64, unb64, Expect, Purpose};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -271,21 +271,9 @@ pub(crate) async fn log_in(
         Ok(u) => u,
         Err(r) => return r,
     };
-    let device = crate::people::device_of(&app, &headers, user.id);
-    let attempt = Attempt {
-        account: &user.username,
-        addr: &origin_addr,
-        device: device.as_deref(),
-    };
+    let throttle = Throttle::new(&app, &headers, Some(user.id), &user.username, &origin_addr);
+    tryr!(throttle.check());
     let now = wall_clock();
-    let blocked = app
-        .limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .check(&attempt, now);
-    if let Some(wait_ms) = blocked {
-        return crate::people::throttled(wait_ms);
-    }
     let (rp_id, origin) = tryr!(relying_party(&headers, &client));
     let decoded = (|| {
         Ok::<_, webauthn::WebauthnError>((
@@ -319,10 +307,7 @@ pub(crate) async fn log_in(
     let (was, count) = match verified {
         Some(Ok(v)) => v,
         other => {
-            app.limiter
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .failed(&attempt, wall_clock());
+            throttle.failed();
             let why = match other {
                 Some(Err(e)) => e.to_string(),
                 _ => "not a passkey of this account".into(),
@@ -341,9 +326,6 @@ pub(crate) async fn log_in(
             "passkey: used by another log-in at the same moment; try again".into(),
         );
     }
-    app.limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .succeeded(&attempt);
+    throttle.succeeded();
     crate::people::start_session(&app, &client, &origin_addr, user, None).await
 }

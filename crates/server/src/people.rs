@@ -161,21 +161,14 @@ pub(crate) async fn login(
     let now = wall_clock();
     let name = b.username.clone();
     let user = tryr!(app.dir(move |d| d.user_by_name(&name)).await);
-    let device = user.as_ref().and_then(|u| device_of(&app, &headers, u.id));
-    let attempt = Attempt {
-        account: &b.username,
-        addr: &origin,
-        device: device.as_deref(),
-    };
-    let blocked = app
-        .limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .check(&attempt, now);
-    if let Some(wait_ms) = blocked {
-        tracing::warn!("log-in throttled for an account from {origin}");
-        return throttled(wait_ms);
-    }
+    let throttle = Throttle::new(
+        &app,
+        &headers,
+        user.as_ref().map(|u| u.id),
+        &b.username,
+        &origin,
+    );
+    tryr!(throttle.check());
     let phc = user
         .as_ref()
         .map_or(auth::dummy_hash().to_string(), |u| u.password_hash.clone());
@@ -186,11 +179,7 @@ pub(crate) async fn login(
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {
-            app.limiter
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                // Stamped when the check ended: the back-off runs from here.
-                .failed(&attempt, wall_clock());
+            throttle.failed();
             return error(
                 StatusCode::UNAUTHORIZED,
                 "unknown username or wrong password".into(),
@@ -211,11 +200,69 @@ pub(crate) async fn login(
         })
         .into_response();
     }
-    app.limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .succeeded(&attempt);
+    throttle.succeeded();
     start_session(&app, &client, &origin, user, None).await
+}
+
+/// One log-in attempt as the throttle follows it: checked before the
+/// credential is, then failed or succeeded (`app::throttle`).
+pub(crate) struct Throttle<'a> {
+    app: &'a App,
+    account: String,
+    addr: String,
+    device: Option<String>,
+}
+
+impl<'a> Throttle<'a> {
+    /// The attempt on `account` from `addr`, its device proven by the
+    /// request's device cookie for `user` (if known).
+    pub(crate) fn new(
+        app: &'a App,
+        headers: &HeaderMap,
+        user: Option<u32>,
+        account: &str,
+        addr: &str,
+    ) -> Throttle<'a> {
+        Throttle {
+            app,
+            account: account.into(),
+            addr: addr.into(),
+            device: user.and_then(|u| device_of(app, headers, u)),
+        }
+    }
+
+    fn attempt(&self) -> Attempt<'_> {
+        Attempt {
+            account: &self.account,
+            addr: &self.addr,
+            device: self.device.as_deref(),
+        }
+    }
+
+    fn limiter(&self) -> std::sync::MutexGuard<'_, app::throttle::LoginLimiter> {
+        self.app.limiter.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// 429 with `Retry-After` if the attempt must wait.
+    pub(crate) fn check(&self) -> Result<(), Response> {
+        match self.limiter().check(&self.attempt(), wall_clock()) {
+            Some(wait_ms) => {
+                tracing::warn!("log-in throttled for an account from {}", self.addr);
+                Err(throttled(wait_ms))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The credential was wrong; stamped now, when the check ended (the
+    /// back-off runs from here).
+    pub(crate) fn failed(&self) {
+        self.limiter().failed(&self.attempt(), wall_clock());
+    }
+
+    pub(crate) fn succeeded(&self) {
+        self.limiter().succeeded(&self.attempt());
+    }
 }
 
 /// The device id proven by the request's device cookie for `user`.
