@@ -109,6 +109,35 @@ pub fn open(kek: &Kek, aad: &str, s: &Sealed) -> Result<String, SealError> {
     String::from_utf8(plain).map_err(|_| SealError::NotText)
 }
 
+/// Bytes sealed for the record named by `aad`, as one line of text
+/// (`sealed1:` and the wrapped key and the text, base64url) for a text
+/// column.
+pub fn seal_to_text(kek: &Kek, aad: &str, bytes: &[u8]) -> String {
+    let data_key = crate::auth::random_bytes::<32>();
+    let text = encrypt(&key(&data_key), aad.as_bytes(), bytes);
+    let wrapped = encrypt(&key(&kek.0), format!("key:{aad}").as_bytes(), &data_key);
+    format!(
+        "sealed1:{}.{}",
+        crate::webauthn::b64(&wrapped),
+        crate::webauthn::b64(&text)
+    )
+}
+
+/// Opens what [`seal_to_text`] made.
+pub fn open_text(kek: &Kek, aad: &str, stored: &str) -> Result<Vec<u8>, SealError> {
+    let rest = stored
+        .strip_prefix("sealed1:")
+        .ok_or(SealError::DoesNotOpen)?;
+    let (w, t) = rest.split_once('.').ok_or(SealError::DoesNotOpen)?;
+    let wrapped = crate::webauthn::unb64("key", w).map_err(|_| SealError::DoesNotOpen)?;
+    let text = crate::webauthn::unb64("text", t).map_err(|_| SealError::DoesNotOpen)?;
+    let data_key = decrypt(&key(&kek.0), format!("key:{aad}").as_bytes(), &wrapped)?;
+    if data_key.len() != 32 {
+        return Err(SealError::DoesNotOpen);
+    }
+    decrypt(&key(&data_key), aad.as_bytes(), &text)
+}
+
 /// Checks a note as typed: at most [`MAX_NOTE_CHARS`] characters, no
 /// control characters but new lines and tabs.
 pub fn check_note(s: &str) -> Result<(), String> {
@@ -165,6 +194,26 @@ mod tests {
             "Caller's mother is her carer; ring after 2 pm.",
         );
         assert_ne!(again.text, s.text, "a fresh key and nonce each time");
+    }
+
+    #[test]
+    fn bytes_sealed_as_text_open_only_for_their_record() {
+        let kek = Kek::new([1; 32]);
+        let s = seal_to_text(&kek, "totp:7", b"0123456789abcdefghij");
+        assert!(s.starts_with("sealed1:"), "{s}");
+        assert_eq!(
+            open_text(&kek, "totp:7", &s).unwrap(),
+            b"0123456789abcdefghij"
+        );
+        assert_eq!(open_text(&kek, "totp:8", &s), Err(SealError::DoesNotOpen));
+        assert_eq!(
+            open_text(&Kek::new([2; 32]), "totp:7", &s),
+            Err(SealError::DoesNotOpen)
+        );
+        assert_eq!(
+            open_text(&kek, "totp:7", "abcd"),
+            Err(SealError::DoesNotOpen)
+        );
     }
 
     #[test]

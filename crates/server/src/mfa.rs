@@ -24,6 +24,11 @@ use serde::{Deserialize, Serialize};
 use store::directory::User;
 use store::AuditRecord;
 
+/// What an account's TOTP secret is sealed for.
+fn totp_aad(user: u32) -> String {
+    format!("totp:{user}")
+}
+
 /// How long the second step may take.
 pub const TICKET_MS: i64 = 5 * 60 * 1000;
 /// Shown by authenticator apps.
@@ -196,7 +201,7 @@ pub(crate) async fn step(
             "no authenticator is set up for this account: set one up with POST /api/v1/session/mfa/enrol".into(),
         );
     };
-    let secret = tryr!(auth_secret(&t.secret));
+    let secret = tryr!(auth_secret(&app, user.id, &t.secret));
     let typed = b.code.trim().to_string();
     let mut recovery = None;
     let accepted = if t.confirmed && totp::looks_like_recovery(&typed) {
@@ -241,7 +246,19 @@ pub(crate) async fn step(
     crate::people::start_session(&app, &client, &origin, user, recovery).await
 }
 
-fn auth_secret(hex: &str) -> Result<Vec<u8>, Response> {
+/// An account's TOTP secret, opened (sealed at rest under the
+/// key-encryption key; one stored by an earlier version, in hex, is read
+/// as it is).
+fn auth_secret(app: &App, user: u32, stored: &str) -> Result<Vec<u8>, Response> {
+    if stored.starts_with("sealed1:") {
+        return app::seal::open_text(&app.kek, &totp_aad(user), stored).map_err(|e| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the authenticator's secret cannot be opened: {e}; check the server's key-encryption key"),
+            )
+        });
+    }
+    let hex = stored;
     (0..hex.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
@@ -275,8 +292,9 @@ pub(crate) struct Enrolment {
 async fn begin(app: &App, user: &User, origin: &str) -> Response {
     let secret = totp::new_secret();
     let audit = record(user, "mfa", origin, "ok: authenticator set-up begun");
-    let (id, hex) = (user.id, auth::hex(&secret));
-    let begun = tryr!(app.dir(move |d| d.begin_totp(id, &hex, &audit)).await);
+    let id = user.id;
+    let sealed = app::seal::seal_to_text(&app.kek, &totp_aad(id), &secret);
+    let begun = tryr!(app.dir(move |d| d.begin_totp(id, &sealed, &audit)).await);
     if !begun {
         return error(
             StatusCode::CONFLICT,
@@ -370,7 +388,7 @@ pub(crate) async fn confirm(
             )
         }
     };
-    let secret = tryr!(auth_secret(&t.secret));
+    let secret = tryr!(auth_secret(&app, user.id, &t.secret));
     let Ok(step) = totp::verify(&secret, &b.code, wall_clock(), t.last_step) else {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,

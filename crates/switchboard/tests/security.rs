@@ -594,6 +594,18 @@ fn mfa_with_an_authenticator_app_and_a_policy_per_role() {
         .map(|c| c.as_str().unwrap().into())
         .collect();
     assert_eq!(recovery.len(), 10);
+    // The authenticator's secret is sealed at rest, not stored as it is.
+    let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+    let stored: Vec<String> = db
+        .prepare("SELECT secret FROM mfa_totp")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(stored[0].starts_with("sealed1:"), "{stored:?}");
+    drop(db);
     let cookie = head
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: sb_session="))
