@@ -376,6 +376,17 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// The bytes of an even number of hex digits, if that is what `s` is.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
 /// A new secret: 256 random bits, hex, with a prefix saying what it is.
 pub fn new_secret(prefix: &str) -> String {
     format!("{prefix}{}", hex(&random_bytes::<32>()))

@@ -46,11 +46,9 @@ impl Kek {
                 s.len()
             ));
         }
-        let mut k = [0u8; 32];
-        for (i, b) in k.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16)
-                .map_err(|_| "a key-encryption key is 64 hex digits (0-9, a-f)".to_string())?;
-        }
+        let k: [u8; 32] = crate::auth::unhex(s)
+            .and_then(|v| v.try_into().ok())
+            .ok_or("a key-encryption key is 64 hex digits (0-9, a-f)")?;
         Ok(Kek(k))
     }
 }
@@ -199,11 +197,11 @@ mod tests {
     #[test]
     fn bytes_sealed_as_text_open_only_for_their_record() {
         let kek = Kek::new([1; 32]);
-        let s = seal_to_text(&kek, "totp:7", b"0123456789abcdefghij");
+        let s = seal_to_text(&kek, "totp:7", b"twenty bytes secret!");
         assert!(s.starts_with("sealed1:"), "{s}");
         assert_eq!(
             open_text(&kek, "totp:7", &s).unwrap(),
-            b"0123456789abcdefghij"
+            b"twenty bytes secret!"
         );
         assert_eq!(open_text(&kek, "totp:8", &s), Err(SealError::DoesNotOpen));
         assert_eq!(

@@ -251,6 +251,33 @@ impl LoginLimiter {
     }
 }
 
+/// The audit records for a summary: one per (account, address), `actor`
+/// the account behind `actor_prefix` (`login:`, `sip:`).
+pub fn audit_records(
+    tallies: Vec<Tally>,
+    action: &str,
+    actor_prefix: &str,
+) -> Vec<store::AuditRecord> {
+    tallies
+        .into_iter()
+        .map(|t| store::AuditRecord {
+            at: t.last,
+            org: None,
+            actor: format!("{actor_prefix}{}", t.account),
+            action: action.into(),
+            subject: format!(
+                "attempts from {} to {}",
+                crate::time::iso(t.first),
+                crate::time::iso(t.last)
+            ),
+            patient: None,
+            purpose: None,
+            origin: Some(t.addr.clone()),
+            outcome: t.outcome(),
+        })
+        .collect()
+}
+
 /// An account name as typed, safe to put in a record: at most 64
 /// characters kept, letters, digits and `. - _ @` as they are, anything
 /// else (control characters, spaces, quotes) escaped as `\u{..}`.

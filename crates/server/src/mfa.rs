@@ -258,17 +258,12 @@ fn auth_secret(app: &App, user: u32, stored: &str) -> Result<Vec<u8>, Response> 
             )
         });
     }
-    let hex = stored;
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| {
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "a stored secret is damaged".into(),
-            )
-        })
+    auth::unhex(stored).ok_or_else(|| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a stored secret is damaged".into(),
+        )
+    })
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -78,6 +78,31 @@ async fn known(app: &App, c: &Caller, contact: ContactId) -> Result<(), Response
     }
 }
 
+/// `f` on a contact the caller may see, with its audit record (written
+/// by `f` in the same transaction).
+async fn audited<R: Send + 'static>(
+    app: &App,
+    c: &Caller,
+    contact: ContactId,
+    action: &'static str,
+    f: impl FnOnce(
+            &mut store::directory::Directory,
+            OrgId,
+            &store::AuditRecord,
+        ) -> Result<R, store::StoreError>
+        + Send
+        + 'static,
+) -> Result<R, Response> {
+    known(app, c, contact).await?;
+    let caller = c.clone();
+    app.dir(move |d| {
+        let audit = audit_of(d, &caller, action, contact)?;
+        f(d, caller.org, &audit)
+    })
+    .await
+    .map_err(crate::error::api)
+}
+
 /// A contact's wrap-up notes, opened; the read is audited.
 pub(crate) async fn read(
     State(app): State<App>,
@@ -85,12 +110,9 @@ pub(crate) async fn read(
     Path(id): Path<u64>,
 ) -> Response {
     let contact = ContactId(id);
-    tryr!(known(&app, &c, contact).await);
-    let caller = c.clone();
     let stored = tryr!(
-        app.dir(move |d| {
-            let audit = audit_of(d, &caller, "read notes", contact)?;
-            d.read_notes(caller.org, contact, &audit)
+        audited(&app, &c, contact, "read notes", move |d, org, audit| {
+            d.read_notes(org, contact, audit)
         })
         .await
     );
@@ -128,12 +150,9 @@ pub(crate) async fn delete(
     Path(id): Path<u64>,
 ) -> Response {
     let contact = ContactId(id);
-    tryr!(known(&app, &c, contact).await);
-    let caller = c.clone();
     let deleted = tryr!(
-        app.dir(move |d| {
-            let audit = audit_of(d, &caller, "delete notes", contact)?;
-            d.delete_notes(caller.org, contact, &audit)
+        audited(&app, &c, contact, "delete notes", move |d, org, audit| {
+            d.delete_notes(org, contact, audit)
         })
         .await
     );

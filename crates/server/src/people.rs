@@ -84,33 +84,6 @@ fn system_audit(actor: &str, action: &str, origin: &str, outcome: &str) -> Audit
     }
 }
 
-/// The audit records for what the log-in throttle refused since the last
-/// summary: one per (account, address), never one per attempt.
-pub fn refusal_records(
-    tallies: Vec<app::throttle::Tally>,
-    action: &str,
-    actor_prefix: &str,
-) -> Vec<AuditRecord> {
-    let time = |t: model::Timestamp| {
-        jiff::Timestamp::from_millisecond(t.0)
-            .map_or_else(|_| t.0.to_string(), |t| format!("{t:.0}"))
-    };
-    tallies
-        .into_iter()
-        .map(|t| AuditRecord {
-            at: t.last,
-            org: None,
-            actor: format!("{actor_prefix}{}", t.account),
-            action: action.into(),
-            subject: format!("attempts from {} to {}", time(t.first), time(t.last)),
-            patient: None,
-            purpose: None,
-            origin: Some(t.addr.clone()),
-            outcome: t.outcome(),
-        })
-        .collect()
-}
-
 /// Writes the log-in throttle's summary to the audit trail (every
 /// minute, and at shutdown).
 pub async fn audit_refused_log_ins(app: &App) {
@@ -122,7 +95,7 @@ pub async fn audit_refused_log_ins(app: &App) {
     if tallies.is_empty() {
         return;
     }
-    let records = refusal_records(tallies, "log in", "login:");
+    let records = app::throttle::audit_records(tallies, "log in", "login:");
     let n = records.len();
     if let Err(e) = app
         .dir(move |d| records.iter().try_for_each(|r| d.audit(r).map(|_| ())))

@@ -415,18 +415,7 @@ impl Voice {
     /// Writes the registration throttle's summary to the audit trail.
     pub fn audit_refused_registrations(&self) {
         let tallies = lock(&self.limiter).take_summary();
-        for t in tallies {
-            let record = store::AuditRecord {
-                at: t.last,
-                org: None,
-                actor: format!("sip:{}", t.account),
-                action: "register phone".into(),
-                subject: "sip registration".into(),
-                patient: None,
-                purpose: None,
-                origin: Some(t.addr.clone()),
-                outcome: t.outcome(),
-            };
+        for record in app::throttle::audit_records(tallies, "register phone", "sip:") {
             if let Err(e) = self.app.directory().audit(&record) {
                 tracing::error!("a registration refusal summary was not audited: {e:?}");
             }
