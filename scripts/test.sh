@@ -24,6 +24,14 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# Without them the server's prompts silently become beeps; the telephony
+# tests would then fail on "not speech", so say why here. The prompt cache
+# is made afresh each run (a cache from an earlier run could hide a break).
+for t in espeak-ng sox; do
+    command -v "$t" >/dev/null 2>&1 || { echo "error: $t is missing: spoken prompts need espeak-ng and sox" >&2; exit 1; }
+done
+rm -rf target/tmp/prompts
+
 echo "== format"
 cargo fmt --all -- --check
 

@@ -679,8 +679,7 @@ fn cookies_from(head: &str) -> String {
 fn strangers_cannot_lock_staff_out_and_refusals_are_summarised() {
     let data = std::env::temp_dir().join(format!("sb-ratelimit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let addr = free_port();
-    let server = start_with(&data, addr, &["--trusted-proxy", "127.0.0.1"]);
+    let (server, addr) = start_any(&data, &["--trusted-proxy", "127.0.0.1"]);
     let via = |client: &str| format!("X-Forwarded-For: {client}\r\n");
     // The owner logged in from this browser yesterday: it holds a device cookie.
     let (s, head) = try_login(addr, "kent.agent", DEMO_PASSWORD, &via("198.51.100.20"));

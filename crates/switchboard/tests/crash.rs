@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 fn acknowledged_contacts_survive_kill_9_and_routing_carries_on() {
     let data = std::env::temp_dir().join(format!("sb-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let addr = free_port();
-    let mut server = start(&data, addr);
+    let (mut server, addr) = start_any(&data, &[]);
     // Alice (wheelchairs) is ready; 60 calls arrive on three queues; Alice
     // takes the first and finishes it.
     assert_eq!(
@@ -408,8 +407,7 @@ fn overall_counts(addr: SocketAddr) -> serde_json::Value {
 fn demo_traffic_flows_through_the_live_stream_and_kpis() {
     let data = std::env::temp_dir().join(format!("sb-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let addr = free_port();
-    let mut server = start_with(&data, addr, &["--demo", "--demo-calls-per-minute", "600"]);
+    let (mut server, addr) = start_any(&data, &["--demo", "--demo-calls-per-minute", "600"]);
     // Subscribe to the live stream and read until a call is answered.
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();

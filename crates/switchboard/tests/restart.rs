@@ -10,8 +10,10 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn spawn(data: &std::path::Path, addr: SocketAddr, log: &std::path::Path) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+/// Starts the server on `addr` (port 0: one of its choosing) with its
+/// stderr in `log`; answers it and where it listens, as it said.
+fn spawn(data: &std::path::Path, addr: SocketAddr, log: &std::path::Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["serve", "--data", data.to_str().unwrap(), "--listen"])
         .arg(addr.to_string())
         .args(["--demo", "--demo-calls-per-minute", "0", "--sip", "off"])
@@ -20,10 +22,27 @@ fn spawn(data: &std::path::Path, addr: SocketAddr, log: &std::path::Path) -> Chi
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
+    let t0 = Instant::now();
+    let addr = loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(a) = text
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        {
+            break a.parse::<SocketAddr>().expect(a);
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the server exited: {text}"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(30), "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
     wait_healthy(addr);
     let cookie = login(addr, "kent.supervisor", DEMO_PASSWORD).expect("log-in");
     set_auth(addr, cookie);
-    child
+    (child, addr)
 }
 
 /// The live contacts as listed: queue by queue, each in its order.
@@ -71,8 +90,7 @@ fn a_restart_loads_the_latest_snapshot_and_replays_only_the_tail() {
     std::fs::create_dir_all(&data).unwrap();
     let logs = std::env::temp_dir().join(format!("sb-restart-logs-{}", std::process::id()));
     std::fs::create_dir_all(&logs).unwrap();
-    let addr = free_port();
-    let mut server = spawn(&data, addr, &logs.join("1"));
+    let (mut server, addr) = spawn(&data, "127.0.0.1:0".parse().unwrap(), &logs.join("1"));
     assert_eq!(replayed(&recovered_line(&logs.join("1"))), 0);
     let mut ids = Vec::new();
     for i in 0..60 {
@@ -90,7 +108,7 @@ fn a_restart_loads_the_latest_snapshot_and_replays_only_the_tail() {
     // came after it, less than a snapshot's worth.
     server.kill().unwrap();
     server.wait().unwrap();
-    let mut server = spawn(&data, addr, &logs.join("2"));
+    let (mut server, _) = spawn(&data, addr, &logs.join("2"));
     let line = recovered_line(&logs.join("2"));
     assert!(line.contains("(2 from snapshots)"), "{line}");
     assert!(replayed(&line) < 25, "{line}");
@@ -108,7 +126,7 @@ fn a_restart_loads_the_latest_snapshot_and_replays_only_the_tail() {
     assert!(server.wait().unwrap().success());
     let stopped = std::fs::read_to_string(logs.join("2")).unwrap();
     assert!(stopped.contains("snapshot after log entry"), "{stopped}");
-    let server = spawn(&data, addr, &logs.join("3"));
+    let (server, _) = spawn(&data, addr, &logs.join("3"));
     let line = recovered_line(&logs.join("3"));
     assert_eq!(replayed(&line), 0, "{line}");
     assert!(line.contains("61 live contacts"), "{line}");
@@ -118,7 +136,7 @@ fn a_restart_loads_the_latest_snapshot_and_replays_only_the_tail() {
     server.kill().unwrap();
     server.wait().unwrap();
     assert!(damage_latest_snapshot(&data), "a snapshot to damage");
-    let server = spawn(&data, addr, &logs.join("4"));
+    let (server, _) = spawn(&data, addr, &logs.join("4"));
     let line = recovered_line(&logs.join("4"));
     let text = std::fs::read_to_string(logs.join("4")).unwrap();
     assert!(text.contains("is damaged"), "{text}");

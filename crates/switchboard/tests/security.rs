@@ -275,10 +275,8 @@ fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
 fn idle_connections_are_closed_and_connections_are_limited() {
     let data = std::env::temp_dir().join(format!("sb-conns-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let addr = free_port();
-    let server = start_with(
+    let (server, addr) = start_any(
         &data,
-        addr,
         &[
             "--http-idle-timeout",
             "2",
@@ -327,8 +325,7 @@ fn idle_connections_are_closed_and_connections_are_limited() {
     kill(server, &data);
 
     // In all: at most --max-connections.
-    let addr = free_port();
-    let server = start_with(&data, addr, &["--max-connections", "4"]);
+    let (server, addr) = start_any(&data, &["--max-connections", "4"]);
     let _held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(addr).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(200));
     let mut fifth = TcpStream::connect(addr).unwrap();
@@ -705,10 +702,9 @@ fn wrap_up_notes_are_sealed_at_rest_and_every_read_is_audited() {
     use serde_json::json;
     let data = std::env::temp_dir().join(format!("sb-notes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let addr = free_port();
     let kek = "5a".repeat(32);
     std::env::set_var("SWITCHBOARD_KEK", &kek);
-    let server = start(&data, addr);
+    let (server, addr) = start_any(&data, &[]);
     assert!(
         !data.join("keys/notes.kek").exists(),
         "the given key, not one made in the data folder"
@@ -1041,10 +1037,8 @@ fn metrics_answer_a_scraper_with_its_own_token_and_name_no_patient() {
     );
     let token = "m3tr1cs-".repeat(5);
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
-    let addr = free_port();
-    let server = start_with(
+    let (server, addr) = start_any(
         &data,
-        addr,
         &["--metrics-token-file", token_file.to_str().unwrap()],
     );
     create_contact(addr, r#"{"queue":2}"#);

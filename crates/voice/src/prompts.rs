@@ -95,11 +95,25 @@ fn safe_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// How a spoken clip is made: the voice, the speed, the text.
+const VOICE: [&str; 4] = ["-v", "en-gb", "-s", "165"];
+
+/// FNV-1a of the voice and the text (a file name, not a security check).
+fn fingerprint(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in VOICE.concat().bytes().chain([0]).chain(text.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// Speaks `text` into `out` (A-law, 8 kHz) with espeak-ng and sox.
 fn speak(text: &str, out: &Path) -> Result<(), String> {
     let wav = out.with_extension("part.wav");
     let st = std::process::Command::new("espeak-ng")
-        .args(["-v", "en-gb", "-s", "165", "-w"])
+        .args(VOICE)
+        .arg("-w")
         .arg(&wav)
         .arg(text)
         .output()
@@ -146,7 +160,9 @@ impl Prompts {
             if !safe_name(&name) || clips.contains_key(&name) {
                 continue;
             }
-            let file = dir.join(format!("{name}.alaw"));
+            // Named by what is said and how: a changed text or voice makes
+            // a new clip instead of playing the old one.
+            let file = dir.join(format!("{name}.{:016x}.alaw", fingerprint(&text)));
             if !file.exists() {
                 // Made beside and renamed into place: servers sharing the
                 // folder never read a half-written clip.
@@ -221,6 +237,7 @@ mod tests {
         assert_eq!(p.position(250).len(), 4);
         assert!(p.has("hold-1"));
         assert!(!p.get("hold-1").is_empty());
+        assert_ne!(fingerprint("one"), fingerprint("two"));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

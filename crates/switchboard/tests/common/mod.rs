@@ -2,6 +2,9 @@
 //! free loopback port, log in, make plain HTTP/1.1 requests.
 #![allow(dead_code)]
 
+pub mod audio;
+pub mod ua;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -137,10 +140,45 @@ pub fn start(data: &std::path::Path, addr: SocketAddr) -> Child {
     start_with(data, addr, &[])
 }
 
+/// Where a started server listens, as it reported (it binds port 0 when
+/// asked, so no other process can take the port between choosing and
+/// binding), and what it has written to stderr so far.
+#[derive(Clone)]
+pub struct Bound {
+    pub http: SocketAddr,
+    pub sip: Option<SocketAddr>,
+    pub log: std::sync::Arc<Mutex<String>>,
+}
+
+impl Bound {
+    /// Everything the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
 /// Starts the server (with the demo organisations and log-ins, without
-/// simulated traffic unless `extra` asks for it) and logs in as the
-/// trust's demo supervisor.
+/// simulated traffic unless `extra` asks for it) on `addr` and logs in as
+/// the trust's demo supervisor.
 pub fn start_with(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> Child {
+    let (child, bound) = launch(data, addr, extra);
+    assert_eq!(bound.http, addr);
+    child
+}
+
+/// Starts the server on a port of its own choosing (port 0) and answers
+/// where it listens; as `start_with` otherwise.
+pub fn start_any(data: &std::path::Path, extra: &[&str]) -> (Child, SocketAddr) {
+    let (child, bound) = launch(data, SocketAddr::from(([127, 0, 0, 1], 0)), extra);
+    (child, bound.http)
+}
+
+/// Starts the server and waits for it to say where it listens (HTTP, and
+/// SIP unless off). Its stderr is copied to the test's (shown when a test
+/// fails) and kept in `Bound::log`; the test fails at once if the server
+/// exits before listening, with what it said.
+pub fn launch(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> (Child, Bound) {
+    use std::io::BufRead;
     let mut args = vec![
         "serve".to_string(),
         "--data".into(),
@@ -155,20 +193,73 @@ pub fn start_with(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> C
             "0".into(),
         ]);
     }
-    if !extra.contains(&"--sip") {
-        args.extend(["--sip".into(), "off".into()]);
-    }
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let wants_sip = match extra.iter().position(|a| *a == "--sip") {
+        Some(i) => extra.get(i + 1) != Some(&"off"),
+        None => {
+            args.extend(["--sip".into(), "off".into()]);
+            false
+        }
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_healthy(addr);
-    let cookie = login(addr, "kent.supervisor", DEMO_PASSWORD).expect("demo supervisor log-in");
-    set_auth(addr, cookie);
-    child
+    let log = std::sync::Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel::<(bool, SocketAddr)>();
+    let stderr = child.stderr.take().unwrap();
+    let kept = log.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("[server] {line}");
+            let after = |marker: &str| {
+                line.split_once(marker)
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    .and_then(|a| a.parse::<SocketAddr>().ok())
+            };
+            if let Some(a) =
+                after("listening on http://").or_else(|| after("listening on https://"))
+            {
+                let _ = tx.send((true, a));
+            }
+            if let Some(a) = after("SIP on udp/tcp ") {
+                let _ = tx.send((false, a));
+            }
+            let mut k = kept.lock().unwrap();
+            k.push_str(&line);
+            k.push('\n');
+        }
+    });
+    let (mut http, mut sip) = (None, None);
+    let t0 = Instant::now();
+    while http.is_none() || (wants_sip && sip.is_none()) {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok((true, a)) => http = Some(a),
+            Ok((false, a)) => sip = Some(a),
+            Err(_) => {
+                if let Some(st) = child.try_wait().unwrap() {
+                    std::thread::sleep(Duration::from_millis(100));
+                    panic!(
+                        "the server exited ({st}) before listening:\n{}",
+                        log.lock().unwrap()
+                    );
+                }
+                assert!(
+                    t0.elapsed() < Duration::from_secs(30),
+                    "the server did not say where it listens within 30 s:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+        }
+    }
+    let http = http.unwrap();
+    wait_healthy(http);
+    let cookie = login(http, "kent.supervisor", DEMO_PASSWORD).expect("demo supervisor log-in");
+    set_auth(http, cookie);
+    (child, Bound { http, sip, log })
 }
 
 pub fn wait_healthy(addr: SocketAddr) {
@@ -186,12 +277,11 @@ pub fn wait_healthy(addr: SocketAddr) {
     }
 }
 
-/// A server on a fresh data directory and a free loopback port.
+/// A server on a fresh data directory, listening where it chose.
 pub fn fresh(name: &str) -> (std::path::PathBuf, SocketAddr, Child) {
     let data = std::env::temp_dir().join(format!("sb-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let addr = free_port();
-    let server = start(&data, addr);
+    let (server, addr) = start_any(&data, &[]);
     (data, addr, server)
 }
 
