@@ -63,8 +63,11 @@ impl Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Perm {
-    /// Who am I, log out.
+    /// Who am I.
     Session,
+    /// A person's own account: log out, their second factors (an
+    /// integration token has none: it never logs in).
+    Account,
     ContactCreate,
     ContactRead,
     /// Accept, reject, hold, resume, transfer, end, wrap up, callback.
@@ -102,8 +105,9 @@ pub enum Perm {
 }
 
 impl Perm {
-    pub const ALL: [Perm; 24] = [
+    pub const ALL: [Perm; 25] = [
         Perm::Session,
+        Perm::Account,
         Perm::ContactCreate,
         Perm::ContactRead,
         Perm::ContactWork,
@@ -136,6 +140,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
     use Role::*;
     match perm {
         Session => true,
+        Account => !matches!(role, Integration),
         ContactCreate => matches!(role, Supervisor | Integration),
         ContactRead => matches!(role, Agent | Clinician | Supervisor | Integration),
         ContactWork => matches!(role, Agent | Clinician | Supervisor | Integration),

@@ -345,28 +345,7 @@ fn referral_endpoints_must_be_public_https() {
     let (data, addr, server) = fresh("ssrf");
     kill(server, Path::new("/nonexistent"));
     // The example directory (a pharmacy on a high street among others).
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "dos",
-            "import",
-            "--data",
-            data.to_str().unwrap(),
-            "--org",
-            "1",
-        ])
-        .args([
-            "--directory",
-            &format!("{root}examples/dos/kent-directory.json"),
-        ])
-        .args(["--pathways", &format!("{root}pathways/demo.json")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_example_directory(&data, false);
     let server = start(&data, addr);
     let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
     let (s, _, list) = http_with(
@@ -493,20 +472,6 @@ fn cutting_the_end_off_the_audit_log_is_found() {
     );
     let _ = std::fs::remove_dir_all(&cut);
     let _ = std::fs::remove_dir_all(&data);
-}
-
-/// A code from oathtool (the Debian package), `at` a date it understands.
-fn oathtool(secret: &str, at: &str) -> String {
-    let out = std::process::Command::new("oathtool")
-        .args(["--totp", "-b", "-N", at, secret])
-        .output()
-        .expect("oathtool (apt-get install oathtool)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn post_json(

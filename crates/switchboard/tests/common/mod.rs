@@ -325,3 +325,50 @@ pub fn audit_rows(data: &std::path::Path, action: &str) -> Vec<(String, String, 
     .map(Result::unwrap)
     .collect()
 }
+
+/// Imports the example Kent Directory of Services (a pharmacy on a high
+/// street, practices, a UTC, an ED…) into organisation 1 of a stopped
+/// server's data, with the shared postcode centroids when `centroids`.
+pub fn import_example_directory(data: &std::path::Path, centroids: bool) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.args([
+        "dos",
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        "--org",
+        "1",
+    ])
+    .args([
+        "--directory",
+        &format!("{root}examples/dos/kent-directory.json"),
+    ])
+    .args(["--pathways", &format!("{root}pathways/demo.json")]);
+    if centroids {
+        cmd.args([
+            "--centroids",
+            &format!("{root}../shared/data/uk-outcode-centroids-2014.csv"),
+        ]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A code from oathtool (the Debian package), `at` a date it understands.
+pub fn oathtool(secret: &str, at: &str) -> String {
+    let out = std::process::Command::new("oathtool")
+        .args(["--totp", "-b", "-N", at, secret])
+        .output()
+        .expect("oathtool (apt-get install oathtool)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
