@@ -23,6 +23,7 @@ mod error;
 pub mod keys;
 pub mod live;
 pub mod metrics;
+pub mod outbox;
 pub mod planning;
 pub mod reports;
 pub mod review;

@@ -311,7 +311,7 @@ pub(crate) async fn list(
 }
 
 /// The outbox worker: sends what is due, at once when woken, else every
-/// few seconds; failures back off (2, 4, 8 ... s, at most 5 minutes).
+/// few seconds; failures back off as `app::outbox` says.
 pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>, outbound: Arc<Outbound>) {
     loop {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), wake.notified()).await;
@@ -331,10 +331,8 @@ pub(crate) async fn worker(app: App, wake: Arc<tokio::sync::Notify>, outbound: A
                 Err(e) => Err(e),
             };
             let now = wall_clock();
-            let outcome = outcome.map_err(|e| {
-                let wait = (2i64 << attempts.min(8)).min(300) * 1000;
-                (e, Timestamp(now.0 + wait))
-            });
+            let outcome =
+                outcome.map_err(|e| (e, Timestamp(now.0 + app::outbox::retry_after_ms(attempts))));
             if let Some(Err(e)) = app
                 .with_directory(move |d| d.referral_attempt(id, now, outcome))
                 .await

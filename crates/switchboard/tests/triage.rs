@@ -357,37 +357,16 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     // The receiver comes up; the next attempt delivers.
-    let receiver = std::net::TcpListener::bind(receiver_addr).unwrap();
-    let got = std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        let (mut s, _) = receiver.accept().unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 65536];
-        loop {
-            let n = s.read(&mut chunk).unwrap();
-            buf.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&buf).to_string();
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_lowercase()
-                            .strip_prefix("content-length: ")
-                            .map(|v| v.trim().parse().unwrap())
-                    })
-                    .unwrap_or(0);
-                if body.len() >= len {
-                    s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
-                        .unwrap();
-                    return (head.to_string(), body.to_string());
-                }
-            }
-            assert!(n > 0, "closed early");
-        }
-    });
-    let (head, body) = got.join().unwrap();
+    let (_, _, got) = receiver_on(std::net::TcpListener::bind(receiver_addr).unwrap(), 201);
+    let t0 = std::time::Instant::now();
+    while got.lock().unwrap().is_empty() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "no delivery"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (_, head, body) = got.lock().unwrap()[0].clone();
     assert!(head.starts_with("POST /bars/referrals HTTP/1.1"), "{head}");
     assert!(
         head.to_lowercase()
@@ -536,5 +515,272 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     assert_eq!(j["disposition"]["code"], "Dx05");
     assert_eq!(j["answers"], json!([1, 1, 1, 2, 0, 0]));
     assert_eq!(j["pathways"]["hash"], info["hash"]);
+    kill(server, &data);
+}
+
+/// A tiny HTTP receiver on loopback: answers each request with the status
+/// in `answer` (503 at first), keeps (when, head, body) of every request.
+#[allow(clippy::type_complexity)]
+fn receiver() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicU16>,
+    std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, String, String)>>>,
+) {
+    receiver_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap(), 503)
+}
+
+/// As `receiver`, on this listener, answering `status` at first.
+#[allow(clippy::type_complexity)]
+fn receiver_on(
+    l: std::net::TcpListener,
+    status: u16,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicU16>,
+    std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, String, String)>>>,
+) {
+    use std::io::{Read, Write};
+    use std::sync::{atomic::AtomicU16, Arc, Mutex};
+    let addr = l.local_addr().unwrap();
+    let answer = Arc::new(AtomicU16::new(status));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (a, g) = (answer.clone(), got.clone());
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                    continue;
+                };
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    let code = a.load(std::sync::atomic::Ordering::SeqCst);
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    g.lock().unwrap().push((
+                        std::time::Instant::now(),
+                        head.to_string(),
+                        body.to_string(),
+                    ));
+                    break;
+                }
+            }
+        }
+    });
+    (addr, answer, got)
+}
+
+/// A referral for a caller who gave their NHS number: the receiver is
+/// down (503) twice, the server is killed with the referral in its outbox,
+/// and after the restart it is delivered — the same message each time,
+/// spaced by the back-off even across the restart — carrying the patient's
+/// NHS number, the service's ODS code and the disposition's window. The
+/// delivered bundle is kept for the outside FHIR check (scripts/api_check.py).
+#[test]
+fn a_referral_carries_the_patient_and_survives_a_restart_in_the_outbox() {
+    let (data, _, first) = fresh("referral-outbox");
+    stop(first);
+    import_example_directory(&data, false);
+    let allow = ["--outbound-allow", "127.0.0.1"];
+    let (server, addr) = start_any(&data, &allow);
+    let (contact, _) = create_contact(addr, r#"{"queue":6,"nhs_number":"999 000 0018"}"#);
+    let (s, v) = call(
+        addr,
+        "POST",
+        &format!("/api/v1/contacts/{contact}/triage"),
+        Some(&json!({"answers": [1, 1, 1, 3, 1, 1], "save": true}).to_string()),
+    );
+    assert_eq!(s, 200, "{v}");
+    let disposition = v["now"]["ended"]["disposition"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a disposition: {v}"))
+        .to_string();
+    // Its window, from the pathway set itself.
+    let set: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../pathways/demo.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let minutes = set["dispositions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == disposition.as_str())
+        .unwrap()["timeframe_minutes"]
+        .as_i64()
+        .unwrap();
+    assert!(minutes > 0, "{disposition}");
+    let (s, found) = call(
+        addr,
+        "GET",
+        "/api/v1/dos/services?q=ph-sittingbourne-high-st",
+        None,
+    );
+    assert_eq!(s, 200, "{found}");
+    let pharmacy = found["services"][0]["id"].as_u64().unwrap();
+    let (rx, answer, got) = receiver();
+    let url = format!("http://{rx}/referrals");
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let (s, _, b) = http_with(
+        addr,
+        "PUT",
+        &format!("/api/v1/dos/services/{pharmacy}/endpoint"),
+        Some(&json!({"url": url}).to_string()),
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    let referrals = format!("/api/v1/contacts/{contact}/referrals");
+    let before = jiff::Timestamp::now();
+    let (s, v) = call(
+        addr,
+        "POST",
+        &referrals,
+        Some(&json!({"service": pharmacy}).to_string()),
+    );
+    let after = jiff::Timestamp::now();
+    assert_eq!(s, 202, "{v}");
+    let wait_for = |n: usize| {
+        let t0 = std::time::Instant::now();
+        while got.lock().unwrap().len() < n {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(30),
+                "{} deliveries tried, {n} awaited",
+                got.lock().unwrap().len()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    // Refused twice, the second try at least 2 s after the first.
+    wait_for(2);
+    let listed = |addr| loop {
+        let (_, v) = call(addr, "GET", &referrals, None);
+        let r = v["referrals"][0].clone();
+        if r["attempts"].as_u64() == Some(got.lock().unwrap().len() as u64) {
+            return r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let r = listed(addr);
+    assert_eq!(r["status"], "pending", "{r}");
+    assert_eq!(r["last_error"], "the endpoint answered 503", "{r}");
+    // kill -9 with the referral in the outbox; the receiver recovers.
+    let mut server = server;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    answer.store(201, std::sync::atomic::Ordering::SeqCst);
+    let server = start_with(&data, addr, &allow);
+    wait_for(3);
+    let r = listed(addr);
+    assert_eq!(r["status"], "delivered", "{r}");
+    assert_eq!(r["last_error"], Value::Null, "{r}");
+    let tries = got.lock().unwrap().clone();
+    assert_eq!(tries.len(), 3, "delivered once, not again");
+    // The back-off: 2 s, then 4 s, kept across the restart.
+    let gap = |i: usize| (tries[i].0 - tries[i - 1].0).as_secs_f64();
+    assert!(
+        gap(1) >= 1.9,
+        "the second try came {:.2} s after the first",
+        gap(1)
+    );
+    assert!(
+        gap(2) >= 3.9,
+        "the third try came {:.2} s after the second",
+        gap(2)
+    );
+    // The same message every time (a receiver can drop repeats by id).
+    assert!(tries.iter().all(|t| t.2 == tries[0].2));
+    assert!(
+        tries[2].1.starts_with("POST /referrals HTTP/1.1"),
+        "{}",
+        tries[2].1
+    );
+    assert!(tries[2]
+        .1
+        .to_lowercase()
+        .contains("content-type: application/fhir+json"));
+    let bundle: Value = serde_json::from_str(&tries[2].2).unwrap();
+    let res = |kind: &str| {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .find(|r| r["resourceType"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+            .clone()
+    };
+    assert_eq!(
+        res("Patient")["identifier"],
+        json!([{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990000018"}])
+    );
+    assert_eq!(
+        res("Organization")["identifier"],
+        json!([{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "FDE01"}])
+    );
+    assert_eq!(
+        res("Organization")["name"],
+        "High Street Pharmacy, Sittingbourne (demo)"
+    );
+    assert_eq!(res("MessageHeader")["destination"][0]["endpoint"], url);
+    let sr = res("ServiceRequest");
+    let at = |k: &str| -> jiff::Timestamp {
+        sr["occurrencePeriod"][k].as_str().unwrap().parse().unwrap()
+    };
+    let (start, end) = (at("start"), at("end"));
+    assert!(
+        start
+            >= before
+                .round(
+                    jiff::TimestampRound::new()
+                        .smallest(jiff::Unit::Second)
+                        .mode(jiff::RoundMode::Floor)
+                )
+                .unwrap()
+            && start <= after,
+        "{start} not between {before} and {after}"
+    );
+    assert_eq!(
+        end.as_millisecond() - start.as_millisecond(),
+        minutes * 60_000,
+        "the window is the disposition's {minutes} minutes"
+    );
+    let codes: Vec<&str> = sr["reasonCode"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["coding"][0]["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&disposition.as_str()), "{codes:?}");
+    // For the outside check with fhir.resources (scripts/api_check.py).
+    let samples = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fhir-samples");
+    std::fs::create_dir_all(&samples).unwrap();
+    std::fs::write(
+        samples.join("referral-delivered-by-the-server.json"),
+        &tries[2].2,
+    )
+    .unwrap();
     kill(server, &data);
 }
