@@ -14,4 +14,6 @@ pub mod validate;
 pub use validate::{Catalog, Checked, FlowBook, Issue};
 pub mod interp;
 
-pub use interp::{Call, FlowEvent, Input, InterpError, Outcome, Output};
+pub use interp::{
+    Call, FlowEvent, Input, InterpError, Outcome, Output, MAX_STEPS_PER_INPUT, MAX_VISITS,
+};
