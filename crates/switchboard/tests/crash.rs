@@ -474,7 +474,9 @@ fn demo_traffic_flows_through_the_live_stream_and_kpis() {
     sigterm_and_wait(&mut server, "with a live stream open");
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest);
-    // Restarted without the demo: the counts are rebuilt from the log.
+    // Restarted without the demo: the counts are rebuilt from the log —
+    // what was counted before (and the calls since, up to the stop), and
+    // exactly the same figures on every later restart.
     let mut server = start(&data, addr);
     let after = overall_counts(addr);
     for k in ["offered", "answered"] {
@@ -484,6 +486,22 @@ fn demo_traffic_flows_through_the_live_stream_and_kpis() {
         );
     }
     sigterm_and_wait(&mut server, "after restart");
+    let mut server = start(&data, addr);
+    // (Time in a state — busy, idle… — runs on while agents stay in it.)
+    let counts = |v: &serde_json::Value| {
+        v.as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| !k.ends_with("_ms") || *k == "wait_ms_answered_total")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        counts(&overall_counts(addr)),
+        counts(&after),
+        "a second restart counts differently"
+    );
+    sigterm_and_wait(&mut server, "after the second restart");
     let _ = std::fs::remove_dir_all(&data);
 }
 
@@ -494,10 +512,15 @@ fn demo_traffic_flows_through_the_live_stream_and_kpis() {
 fn concurrent_acknowledged_writes_survive_kill_9() {
     let (data, addr, mut server) = fresh("concurrent");
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // Set just before the kill: only then may a request fail (the
+    // connection refused or cut, an answer cut short). Anything else a
+    // client meets stops the test with what it was.
+    let killed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
         .map(|_| {
-            let acked = acked.clone();
-            std::thread::spawn(move || {
+            let (acked, killed) = (acked.clone(), killed.clone());
+            std::thread::spawn(move || -> Result<(), String> {
+                let dead = || killed.load(std::sync::atomic::Ordering::SeqCst);
                 for i in 0..5_000u64 {
                     let body = format!(r#"{{"queue":{}}}"#, 2 + i % 5);
                     match http(addr, "POST", "/api/v1/contacts", Some(&body)) {
@@ -507,12 +530,20 @@ fn concurrent_acknowledged_writes_survive_kill_9() {
                         Ok((201, answer)) => {
                             match serde_json::from_str::<serde_json::Value>(&answer) {
                                 Ok(v) => acked.lock().unwrap().push(v["id"].as_u64().unwrap()),
-                                Err(_) => return,
+                                Err(_) if dead() => return Ok(()),
+                                Err(e) => {
+                                    return Err(format!("a 201 that is not JSON ({e}): {answer}"))
+                                }
                             }
                         }
-                        _ => return,
+                        Err(_) | Ok((0, _)) if dead() => return Ok(()),
+                        Ok((status, answer)) => {
+                            return Err(format!("request {i}: {status} {answer}"))
+                        }
+                        Err(e) => return Err(format!("request {i}: {e}")),
                     }
                 }
+                Ok(())
             })
         })
         .collect();
@@ -522,10 +553,13 @@ fn concurrent_acknowledged_writes_survive_kill_9() {
         assert!(t0.elapsed() < Duration::from_secs(30), "too slow to start");
         std::thread::sleep(Duration::from_millis(5));
     }
+    killed.store(true, std::sync::atomic::Ordering::SeqCst);
     server.kill().unwrap();
     server.wait().unwrap();
     for c in clients {
-        c.join().unwrap();
+        if let Err(e) = c.join().unwrap() {
+            panic!("a client failed before the kill: {e}");
+        }
     }
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() < 20_000, "the kill came after every write");
