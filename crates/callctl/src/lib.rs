@@ -158,6 +158,24 @@ pub struct Journal {
     pub ended: Option<&'static str>,
 }
 
+/// The attributes that hold patient data in a book of flows: whatever a
+/// collect node fills with an NHS number or a date of birth, under any
+/// name. They never go on a contact (see [`contact_attributes`]).
+pub fn private_attributes(book: &flow::FlowBook) -> std::collections::BTreeSet<String> {
+    book.flows
+        .values()
+        .flat_map(|c| c.flow.nodes.values())
+        .filter_map(|n| match n {
+            flow::Node::Collect {
+                attribute,
+                validate: flow::DigitRule::NhsNumber | flow::DigitRule::DateOfBirth,
+                ..
+            } => Some(attribute.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The attributes a call's contact carries: the flow's, less what is
 /// patient data (kept in the directory, never on a contact), marked as a
 /// call of the SIP edge.

@@ -73,6 +73,24 @@ fn book() -> Arc<FlowBook> {
     }))
     .expect("flow json");
     book = book.save(identify, &catalog()).expect("identify is valid");
+    // Patient data under names of the flow's choosing, and a reference
+    // that is not patient data.
+    let renamed: flow::Flow = serde_json::from_value(serde_json::json!({
+        "id": "renamed",
+        "name": "Renamed",
+        "start": "born",
+        "nodes": {
+            "born": {"type": "collect", "prompt": "ask-dob", "text": "Your date of birth.",
+                     "attribute": "born", "validate": {"kind": "date_of_birth"}, "next": "patient", "failure": "queue"},
+            "patient": {"type": "collect", "prompt": "ask-nhs-number", "text": "Your NHS number.",
+                     "attribute": "patient", "validate": {"kind": "nhs_number"}, "next": "order", "failure": "queue"},
+            "order": {"type": "collect", "prompt": "ask-order", "text": "Your order number.",
+                     "attribute": "order", "validate": {"kind": "digits", "min": 4, "max": 4}, "next": "queue", "failure": "queue"},
+            "queue": {"type": "queue", "queue": "Wheelchairs", "music": "hold-1"}
+        }
+    }))
+    .expect("flow json");
+    book = book.save(renamed, &catalog()).expect("renamed is valid");
     Arc::new(book)
 }
 
@@ -729,6 +747,58 @@ fn patient_data_collected_by_the_flow_never_goes_on_the_contact() {
             3.000s hang up caller
             3.000s done
             3.000s journal: ended (abandoned_in_queue) contact c1 path [dob, nhs, queue] keys ••••••••••
+        "#]],
+    );
+}
+
+/// Which attributes are patient data is read from the flows themselves:
+/// an NHS number or a date of birth collected under any name stays off
+/// the contact; an order number does not.
+#[test]
+fn patient_data_under_any_name_stays_off_the_contact() {
+    let book = book();
+    let private = callctl::private_attributes(&book);
+    assert_eq!(
+        private,
+        BTreeSet::from(["born".to_string(), "nhs_number".into(), "patient".into()])
+    );
+    let mut attributes = BTreeMap::new();
+    attributes.insert("number_called".to_string(), "01234567890".to_string());
+    let setup = Setup {
+        flow: Some(Flow::start(book, "renamed", attributes, OPEN).expect("flow starts")),
+        open: true,
+        callback_to: None,
+        private,
+    };
+    check_with(
+        setup,
+        OPEN,
+        "
+        1 keys 01021960
+        2 finished
+        3 keys 9990000026
+        4 finished
+        5 keys 4711
+        6 finished
+        7 hangup
+        7 show
+        ",
+        expect![[r#"
+            0.000s play ask-dob #1
+            1.000s clear
+            1.000s play ask-nhs-number #2
+            3.000s clear
+            3.000s play ask-order #3
+            5.000s clear
+            5.000s join 'Wheelchairs' priority 0 [number_called=01234567890, order=4711, via=sip] -> c1
+            5.000s save
+            5.000s music hold-1
+            5.000s read position of c1 -> none
+            7.000s abandon c1
+            7.000s forget c1
+            7.000s hang up caller
+            7.000s done
+            7.000s journal: ended (abandoned_in_queue) contact c1 path [born, patient, order, queue] keys ••••••••••••••••••••••
         "#]],
     );
 }

@@ -204,19 +204,7 @@ pub async fn start(app: App, opts: VoiceOptions, orgs: &[OrgId]) -> Result<Arc<V
         .await
         .map_err(|e| format!("prompts: {e}"))?;
     let app_for_records = app.clone();
-    let private: std::collections::BTreeSet<String> = book
-        .flows
-        .values()
-        .flat_map(|c| c.flow.nodes.values())
-        .filter_map(|n| match n {
-            flow::Node::Collect {
-                attribute,
-                validate: flow::DigitRule::NhsNumber | flow::DigitRule::DateOfBirth,
-                ..
-            } => Some(attribute.clone()),
-            _ => None,
-        })
-        .collect();
+    let private = callctl::private_attributes(&book);
     let voice = Arc::new(Voice {
         app,
         edge: OnceLock::new(),
