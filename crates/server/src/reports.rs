@@ -4,13 +4,13 @@
 
 use crate::error::tryr;
 use crate::{error, App, Caller};
-pub(crate) use app::reports::rows;
+pub(crate) use app::reports::{rows, Bands};
 pub(crate) use app::time::iso;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use kpi::{Counts, Dimension, Row};
+use kpi::Row;
 use model::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -48,76 +48,6 @@ fn parse_time(field: &str, s: &str) -> Result<Timestamp, Response> {
                 format!("{field}: not an RFC 3339 time such as 2026-11-22T08:00:00Z"),
             )
         })
-}
-
-/// Counts by band, with the band's label.
-pub(crate) type Bands = Vec<(&'static str, u64)>;
-
-/// Over the whole period (the overall rows): how long answered callers
-/// waited, in bands, and when callers who gave up did so.
-pub(crate) fn bands(rows: &[Row]) -> (Bands, Bands) {
-    const EDGES: [(u32, &str); 6] = [
-        (10_000, "under 10 s"),
-        (20_000, "10–20 s"),
-        (30_000, "20–30 s"),
-        (60_000, "30–60 s"),
-        (120_000, "1–2 min"),
-        (300_000, "2–5 min"),
-    ];
-    let mut answer: Bands = EDGES.iter().map(|e| (e.1, 0)).collect();
-    answer.push(("over 5 min", 0));
-    let mut c = Counts::default();
-    for r in rows.iter().filter(|r| r.dimension == Dimension::Overall) {
-        c.merge(&r.counts);
-    }
-    for &w in &c.waits_ms {
-        let k = EDGES.iter().position(|e| w < e.0).unwrap_or(EDGES.len());
-        answer[k].1 += 1;
-    }
-    let abandon = vec![
-        ("within 5 s (short)", c.abandoned_short),
-        ("under 30 s", c.abandoned_under_30s),
-        ("30–60 s", c.abandoned_30_to_60s),
-        ("over 60 s", c.abandoned_over_60s),
-    ];
-    (answer, abandon)
-}
-
-fn f(v: Option<f64>) -> String {
-    v.map_or(String::new(), |x| format!("{x:.4}"))
-}
-
-/// The CSV: one line per period and dimension, counts then figures.
-pub(crate) fn csv(rows: &[Row]) -> String {
-    let mut out = String::from(
-        "period_start,dimension,queue,offered,answered,answered_within_target,abandoned,abandoned_short,callbacks_requested,callbacks_made,service_level,abandonment_rate,asa_seconds,p95_answer_seconds,aht_seconds,callbacks_within_target\n",
-    );
-    for r in rows {
-        let (dim, queue) = match &r.dimension {
-            Dimension::Queue(q) => ("queue", q.0.to_string()),
-            _ => ("overall", String::new()),
-        };
-        let c = &r.counts;
-        let x = &r.figures;
-        out.push_str(&format!(
-            "{},{dim},{queue},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            r.interval_start.map(iso).unwrap_or_default(),
-            c.offered,
-            c.answered,
-            c.answered_within_target,
-            c.abandoned,
-            c.abandoned_short,
-            c.callbacks_requested,
-            c.callbacks_made,
-            f(x.service_level),
-            f(x.abandonment_rate),
-            f(x.asa_seconds),
-            f(x.p95_answer_seconds),
-            f(x.aht_seconds),
-            f(x.callbacks_within_target),
-        ));
-    }
-    out
 }
 
 /// An organisation's KPI interval rows starting in `from..to`: those kept
@@ -217,11 +147,11 @@ pub(crate) async fn kpi_report(
                     "attachment; filename=\"kpis.csv\"",
                 ),
             ],
-            csv(&rows),
+            app::reports::csv(&rows),
         )
             .into_response();
     }
-    let (answer_bands, abandon_bands) = bands(&rows);
+    let (answer_bands, abandon_bands) = app::reports::bands(&rows);
     Json(KpiReport {
         from: iso(from),
         to: iso(to),
@@ -287,6 +217,7 @@ pub(crate) fn period(q: &ReportQuery) -> Result<(Timestamp, Timestamp), Response
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kpi::{Counts, Dimension};
     use model::QueueId;
 
     fn row(start: Timestamp, d: Dimension, offered: u64, answered: u64) -> Row {
@@ -337,7 +268,7 @@ mod tests {
                 ("2026-07-01T23:00:00Z".to_string(), 7)
             ]
         );
-        let text = csv(&days);
+        let text = app::reports::csv(&days);
         assert_eq!(text.lines().count(), 1 + 3, "{text}");
         assert!(text.contains(",queue,2,2,2,"), "{text}");
         let intervals = rows(
