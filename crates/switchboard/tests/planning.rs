@@ -178,3 +178,119 @@ fn a_plan_has_eight_back_tests_bands_and_staff_for_the_band_top() {
     }
     kill(server, &data);
 }
+
+/// The server's own arrivals as the history: 28 days of 15-minute counts
+/// kept in the store (written as the server writes them when it retires
+/// intervals), a daily shape peaking at 11:00 UTC, then the planner
+/// forecasts from them, publishes the forecast, and the wallboard's surge
+/// check reads against it. Before publishing there is nothing to read
+/// against; an uploaded history is never published.
+#[test]
+fn own_arrivals_are_forecast_published_and_read_by_the_surge_check() {
+    const Q: i64 = 15 * 60 * 1000;
+    const DAY: i64 = 86_400_000;
+    let (data, _, first) = fresh("planning-own");
+    stop(first);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let today = now - now.rem_euclid(DAY);
+    let calls = |k: i64| {
+        let hour = k as f64 / 4.0;
+        (20.0 * (-(hour - 11.0).powi(2) / 8.0).exp()).round() as u64
+    };
+    {
+        let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+        let overall = serde_json::to_string(&kpi::Dimension::Overall).unwrap();
+        let mut st = db
+            .prepare(
+                "INSERT INTO kpi_history (org, dimension, interval_ms, counts, waits) VALUES (1, ?1, ?2, ?3, x'')",
+            )
+            .unwrap();
+        for d in 1..=28 {
+            for k in 0..96 {
+                let c = kpi::Counts {
+                    offered: calls(k),
+                    ..kpi::Counts::default()
+                };
+                st.execute(rusqlite::params![
+                    overall,
+                    today - d * DAY + k * Q,
+                    serde_json::to_string(&c).unwrap()
+                ])
+                .unwrap();
+            }
+        }
+        db.execute(
+            "INSERT INTO kpi_retired (org, before_ms) VALUES (1, ?1)
+             ON CONFLICT (org) DO UPDATE SET before_ms = MAX(before_ms, excluded.before_ms)",
+            [today],
+        )
+        .unwrap();
+    }
+    let (server, addr) = start_any(&data, &[]);
+    let surge = || {
+        let (st, body) = http(addr, "GET", "/api/v1/planning/surge", None).unwrap();
+        assert_eq!(st, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    assert_eq!(surge()["forecast"], false, "nothing published yet");
+    let service = json!({"aht_seconds": 240, "patience_seconds": 90, "target": 0.8,
+                         "target_seconds": 20, "shrinkage": 0.3, "max_occupancy": 0.9});
+    // An uploaded history, even with publish, is not the server's own.
+    let (st, text) = http(
+        addr,
+        "POST",
+        "/api/v1/planning",
+        Some(&json!({"history_csv": history(), "interval_minutes": 30, "horizon_days": 1, "publish": true, "service": service}).to_string()),
+    )
+    .unwrap();
+    assert_eq!(st, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["published"], false, "{}", v["source"]);
+    assert_eq!(surge()["forecast"], false);
+    // Own arrivals: the forecast follows their shape.
+    let (st, text) = http(
+        addr,
+        "POST",
+        "/api/v1/planning",
+        Some(&json!({"interval_minutes": 15, "horizon_days": 2, "publish": true, "origins": 2, "service": service}).to_string()),
+    )
+    .unwrap();
+    assert_eq!(st, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        v["source"].as_str().unwrap().contains("own arrivals"),
+        "{}",
+        v["source"]
+    );
+    assert_eq!(v["published"], true);
+    let intervals = v["intervals"].as_array().unwrap();
+    let at = |hhmm: &str| {
+        intervals
+            .iter()
+            .find(|i| i["interval_start"] == hhmm)
+            .unwrap_or_else(|| panic!("no {hhmm}"))["forecast"]
+            .as_f64()
+            .unwrap()
+    };
+    // Every day the same: 20 calls at 11:00, none at 03:00.
+    assert!(
+        (at("11:00") - calls(44) as f64).abs() <= 1.0,
+        "{}",
+        at("11:00")
+    );
+    assert!(at("03:00") <= 0.5, "{}", at("03:00"));
+    // The surge check now reads against the published forecast.
+    let s = surge();
+    assert_eq!(s["forecast"], true, "{s}");
+    assert_eq!(s["margin"], 0.2);
+    assert_eq!(s["window_minutes"], 60);
+    assert_eq!(
+        s["warning"],
+        serde_json::Value::Null,
+        "no arrivals, no surge: {s}"
+    );
+    kill(server, &data);
+}
