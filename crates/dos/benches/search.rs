@@ -3,7 +3,9 @@
 //! p99 per search, over searches from many districts.
 //!
 //! Run: `cargo bench -p dos --bench search` (needs ../shared/data);
-//! `DOS_TWICE=1` doubles the directory (~13,600 services).
+//! `DOS_TWICE=1` doubles the directory (~13,600 services); `DOS_ROUNDS`
+//! (5) and `DOS_DISTRICTS` (all) make it smaller (the test command runs it
+//! once, small, for its checks).
 
 use dos::{search, Directory, Opening, Point, Profile, Query, Sex};
 use model::Timestamp;
@@ -71,12 +73,19 @@ fn main() {
         skipped.len(),
         import.as_secs_f64() * 1000.0
     );
-    let districts: Vec<Point> = centroids.values().copied().collect();
+    let size = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let mut districts: Vec<Point> = centroids.values().copied().collect();
+    districts.truncate(size("DOS_DISTRICTS", usize::MAX));
     // Monday 2026-11-23 10:00 UTC: practices open.
     let at = Timestamp(1_795_392_000_000 + 10 * 3_600_000);
     let mut times = Vec::new();
     let mut found = 0usize;
-    for round in 0..5 {
+    for round in 0..size("DOS_ROUNDS", 5) {
         for (i, p) in districts.iter().enumerate() {
             let q = Query {
                 location: *p,
@@ -97,11 +106,26 @@ fn main() {
             let t = Instant::now();
             let r = search(&dir, &q).unwrap();
             times.push(t.elapsed().as_secs_f64() * 1e6);
+            // What is found is within the search's square (the DoS
+            // searches a square box: at most its half-side times √2
+            // away), in rank order; a catch-all only when nothing else was.
+            let reach = f64::from(r.distance_km) * std::f64::consts::SQRT_2 + 0.1;
+            for f in &r.results {
+                assert!(
+                    f.catch_all || f.distance_km <= reach,
+                    "{f:?} beyond {reach} km"
+                );
+                assert_eq!(f.catch_all, r.results[0].catch_all, "{:?}", r.results);
+            }
+            for w in r.results.windows(2) {
+                assert!(w[0].rank <= w[1].rank, "{:?}", r.results);
+            }
             if round == 0 {
                 found += r.results.len();
             }
         }
     }
+    assert!(found > 0, "no practice found from any district");
     times.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
     println!(
