@@ -19,6 +19,26 @@ pub struct Clinical {
 /// has waited (the queue's aging).
 pub const CLINICAL_BASE: model::Priority = 10_000;
 
+/// Longest timeframe a clinical callback carries (about a week, in
+/// minutes): a longer one is held to it.
+pub const MAX_TIMEFRAME_MINUTES: i64 = 10_000;
+
+/// A clinical callback booked at `now` for a disposition with this
+/// timeframe: when it must be answered by, and its contact priority (the
+/// shorter the timeframe, the higher; aging adds a point a minute, so a
+/// callback booked earlier with a longer timeframe is overtaken by one due
+/// sooner: earliest deadline first).
+pub fn callback_deadline(
+    timeframe_minutes: Option<u32>,
+    now: model::Timestamp,
+) -> (model::Timestamp, model::Priority) {
+    let minutes = i64::from(timeframe_minutes.unwrap_or(0)).clamp(0, MAX_TIMEFRAME_MINUTES);
+    (
+        model::Timestamp(now.0 + minutes * 60_000),
+        CLINICAL_BASE - minutes as model::Priority,
+    )
+}
+
 /// The project's demo pathway set (not clinical advice).
 const DEMO_PATHWAYS: &str = include_str!("../../../pathways/demo.json");
 
@@ -62,4 +82,38 @@ pub fn load(dir: &store::directory::Directory) -> Result<Arc<Clinical>, String> 
         dos: std::sync::RwLock::new(dos),
         centroids,
     }))
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+    use model::Timestamp;
+
+    #[test]
+    fn a_callback_is_due_at_its_timeframe_and_sooner_ones_rank_higher() {
+        let now = Timestamp(1_800_000_000_000);
+        assert_eq!(
+            callback_deadline(Some(60), now),
+            (Timestamp(now.0 + 3_600_000), CLINICAL_BASE - 60)
+        );
+        let (four_hours, low) = callback_deadline(Some(240), now);
+        assert_eq!(four_hours, Timestamp(now.0 + 4 * 3_600_000));
+        assert!(low < CLINICAL_BASE - 60);
+        // Booked 30 minutes apart: the 4-hour one first, then a 1-hour
+        // one. With aging (a point a minute) the 1-hour one still ranks
+        // above when it arrives: its deadline is earlier.
+        let later = Timestamp(now.0 + 30 * 60_000);
+        let (one_hour, high) = callback_deadline(Some(60), later);
+        assert!(one_hour < four_hours);
+        assert!(high > low + 30);
+        // No timeframe: due now, the top priority; a huge one is held.
+        assert_eq!(callback_deadline(None, now), (now, CLINICAL_BASE));
+        assert_eq!(
+            callback_deadline(Some(u32::MAX), now),
+            (
+                Timestamp(now.0 + MAX_TIMEFRAME_MINUTES * 60_000),
+                CLINICAL_BASE - MAX_TIMEFRAME_MINUTES as model::Priority
+            )
+        );
+    }
 }

@@ -740,16 +740,15 @@ pub(crate) async fn clinical_callback(
             format!("contact: disposition {} does not need a clinician", d.code),
         );
     }
-    let minutes = i64::from(d.timeframe_minutes.unwrap_or(0)).clamp(0, 10_000);
     let now = crate::wall_clock();
-    let deadline = Timestamp(now.0 + minutes * 60_000);
+    let (deadline, priority) = app::clinical::callback_deadline(d.timeframe_minutes, now);
     let org = c.org;
     let who = tryr!(app.dir(move |d| d.contact_caller(org, ContactId(id))).await);
     // The callback's own id, from the server's sequence like every other.
     let callback = app.ids.next();
     let mut nc =
         routing::NewContact::new(callback, model::QueueId(b.queue), model::Channel::Callback);
-    nc.priority = app::clinical::CLINICAL_BASE - minutes as i32;
+    nc.priority = priority;
     nc.attributes = vec![
         ("deadline".into(), crate::reports::iso(deadline)),
         ("disposition".into(), d.code.clone()),
@@ -781,7 +780,7 @@ pub(crate) async fn clinical_callback(
             callback: callback.0,
             deadline: deadline.0,
             disposition: d.code.clone(),
-            priority: app::clinical::CLINICAL_BASE - minutes as i32,
+            priority,
         }),
     )
         .into_response()

@@ -51,22 +51,9 @@ fn switchboard(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// The next Monday (at least a day ahead) at `h:m` London time, RFC 3339.
+/// The next Monday that is not a bank holiday, at `h:m` London time.
 fn next_monday(h: i8, m: i8) -> String {
-    let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
-    let mut d = jiff::Timestamp::now()
-        .to_zoned(tz.clone())
-        .date()
-        .tomorrow()
-        .unwrap();
-    while d.weekday() != jiff::civil::Weekday::Monday {
-        d = d.tomorrow().unwrap();
-    }
-    d.at(h, m, 0, 0)
-        .to_zoned(tz)
-        .unwrap()
-        .timestamp()
-        .to_string()
+    next_working_day(|d| d == jiff::civil::Weekday::Monday, h, m)
 }
 
 /// One search, asked of the CLI (on a directory file) and of the API.

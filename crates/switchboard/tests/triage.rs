@@ -102,27 +102,15 @@ fn a_caller_is_assessed_and_the_directory_finds_real_practices_nearby() {
     assert!(v["saved"].is_u64());
     // The Directory of Services near the patient (Sittingbourne, ME10),
     // on the next weekday at 10:00 London time, when practices are open.
-    let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
-    let mut day = jiff::Zoned::now()
-        .with_time_zone(tz)
-        .date()
-        .tomorrow()
-        .unwrap();
-    // The next weekday (within three days, so a capacity set now still
-    // holds then).
-    while matches!(
-        day.weekday(),
-        jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
-    ) {
-        day = day.tomorrow().unwrap();
-    }
-    let london = |h: i8| {
-        day.at(h, 0, 0, 0)
-            .to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap())
-            .unwrap()
-            .timestamp()
-            .to_string()
+    // (The next weekday that is not a bank holiday, within a few days,
+    // so a capacity set now still holds then.)
+    let weekday = |d: jiff::civil::Weekday| {
+        !matches!(
+            d,
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        )
     };
+    let london = |h: i8| next_working_day(weekday, h, 0);
     let at = london(10);
     let search = json!({"postcode": "ME10 4AB", "age_years": 70, "sex": "male",
         "symptom_group": 1003, "discriminators": [4302], "disposition": "Dx05", "at": at});

@@ -372,3 +372,25 @@ pub fn oathtool(secret: &str, at: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// The first day after today (London) that `pick` accepts and that is not
+/// an England and Wales bank holiday, at `h:m` London time, RFC 3339. The
+/// tests that search the directory "when practices are open" use it: a
+/// plain "next weekday" fell on Christmas Day or a bank-holiday Monday
+/// several times a year, and the test failed by the calendar.
+pub fn next_working_day(pick: impl Fn(jiff::civil::Weekday) -> bool, h: i8, m: i8) -> String {
+    let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
+    let mut d = jiff::Timestamp::now()
+        .to_zoned(tz.clone())
+        .date()
+        .tomorrow()
+        .unwrap();
+    while !pick(d.weekday()) || flow::holidays::is_england_and_wales(d) {
+        d = d.tomorrow().unwrap();
+    }
+    d.at(h, m, 0, 0)
+        .to_zoned(tz)
+        .unwrap()
+        .timestamp()
+        .to_string()
+}
