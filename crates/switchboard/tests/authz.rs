@@ -1099,7 +1099,6 @@ fn strangers_cannot_lock_staff_out_and_refusals_are_summarised() {
 fn patient_reads_are_audited_and_never_logged() {
     let data = std::env::temp_dir().join(format!("sb-patients-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let addr = free_port();
     let log = data.with_extension("log");
     let out = std::fs::File::create(&log).unwrap();
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -1111,7 +1110,7 @@ fn patient_reads_are_audited_and_never_logged() {
             "--data",
             data.to_str().unwrap(),
             "--listen",
-            &addr.to_string(),
+            "127.0.0.1:0",
         ])
         // Every event and span the server has, at its most verbose.
         .env("SWITCHBOARD_LOG", "trace")
@@ -1119,6 +1118,7 @@ fn patient_reads_are_audited_and_never_logged() {
         .stderr(out)
         .spawn()
         .unwrap();
+    let addr = listening_in(&log, &mut server);
     wait_healthy(addr);
     let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
     let (_, ehr) = token(addr, &admin, "ehr");
@@ -1376,19 +1376,19 @@ fn bootstrap_creates_the_first_admin_once_and_the_admin_configures_live() {
     assert!(!again.status.success(), "a second bootstrap is refused");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already has accounts"));
     // Serve without --demo: no demo accounts exist.
-    let addr = free_port();
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
             "serve",
             "--data",
             data.to_str().unwrap(),
             "--listen",
-            &addr.to_string(),
+            "127.0.0.1:0",
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let addr = listening(&mut server);
     wait_healthy(addr);
     assert_eq!(login(addr, "kent.admin", DEMO_PASSWORD).unwrap_err().0, 401);
     let admin = login(addr, "it.lead", "a long first-run passphrase").unwrap();

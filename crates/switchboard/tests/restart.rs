@@ -22,23 +22,7 @@ fn spawn(data: &std::path::Path, addr: SocketAddr, log: &std::path::Path) -> (Ch
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    let addr = loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(a) = text
-            .split("listening on http://")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-        {
-            break a.parse::<SocketAddr>().expect(a);
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the server exited: {text}"
-        );
-        assert!(t0.elapsed() < Duration::from_secs(30), "{text}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let addr = listening_in(log, &mut child);
     wait_healthy(addr);
     let cookie = login(addr, "kent.supervisor", DEMO_PASSWORD).expect("log-in");
     set_auth(addr, cookie);

@@ -146,7 +146,6 @@ fn https_with_secure_cookies_hsts_a_redirect_and_certificates_renewed_on_sighup(
     let _ = std::fs::remove_dir_all(&certs);
     std::fs::create_dir_all(&certs).unwrap();
     make_cert(&certs, "switchboard-test-one");
-    let addr = free_port();
     let serve = |extra: &[&str]| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
         c.args([
@@ -159,7 +158,7 @@ fn https_with_secure_cookies_hsts_a_redirect_and_certificates_renewed_on_sighup(
             "--data",
         ])
         .arg(&data)
-        .args(["--listen", &addr.to_string()])
+        .args(["--listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
@@ -178,15 +177,15 @@ fn https_with_secure_cookies_hsts_a_redirect_and_certificates_renewed_on_sighup(
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--tls-key /nonexistent/key.pem"), "{err}");
 
-    let server = serve(&[
+    let mut server = serve(&[
         "--tls-cert",
         certs.join("cert.pem").to_str().unwrap(),
         "--tls-key",
         certs.join("key.pem").to_str().unwrap(),
     ])
-    .stderr(std::process::Stdio::null())
     .spawn()
     .unwrap();
+    let addr = listening(&mut server);
     let t0 = std::time::Instant::now();
     while curl(addr, &certs, &[], "/healthz").0 != 200 {
         assert!(
@@ -990,7 +989,7 @@ fn metrics_answer_a_scraper_with_its_own_token_and_name_no_patient() {
             "--data",
             data.to_str().unwrap(),
             "--listen",
-            &free_port().to_string(),
+            "127.0.0.1:0",
             "--metrics-token-file",
             token_file.to_str().unwrap(),
         ])

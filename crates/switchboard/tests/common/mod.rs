@@ -178,7 +178,6 @@ pub fn start_any(data: &std::path::Path, extra: &[&str]) -> (Child, SocketAddr) 
 /// fails) and kept in `Bound::log`; the test fails at once if the server
 /// exits before listening, with what it said.
 pub fn launch(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> (Child, Bound) {
-    use std::io::BufRead;
     let mut args = vec![
         "serve".to_string(),
         "--data".into(),
@@ -207,6 +206,26 @@ pub fn launch(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> (Chil
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let (http, sip, log) = listening_on(&mut child, wants_sip);
+    wait_healthy(http);
+    let cookie = login(http, "kent.supervisor", DEMO_PASSWORD).expect("demo supervisor log-in");
+    set_auth(http, cookie);
+    (child, Bound { http, sip, log })
+}
+
+/// Waits for a server started with its stderr piped to say where it
+/// listens (HTTP or HTTPS, and SIP when `sip`); copies its stderr to the
+/// test's and keeps it. Fails the test if the server exits first.
+#[allow(clippy::type_complexity)]
+pub fn listening_on(
+    child: &mut Child,
+    wants_sip: bool,
+) -> (
+    SocketAddr,
+    Option<SocketAddr>,
+    std::sync::Arc<Mutex<String>>,
+) {
+    use std::io::BufRead;
     let log = std::sync::Arc::new(Mutex::new(String::new()));
     let (tx, rx) = std::sync::mpsc::channel::<(bool, SocketAddr)>();
     let stderr = child.stderr.take().unwrap();
@@ -255,11 +274,34 @@ pub fn launch(data: &std::path::Path, addr: SocketAddr, extra: &[&str]) -> (Chil
             }
         }
     }
-    let http = http.unwrap();
-    wait_healthy(http);
-    let cookie = login(http, "kent.supervisor", DEMO_PASSWORD).expect("demo supervisor log-in");
-    set_auth(http, cookie);
-    (child, Bound { http, sip, log })
+    (http.unwrap(), sip, log)
+}
+
+/// Where a server started with its stderr piped listens (see `listening_on`).
+pub fn listening(child: &mut Child) -> SocketAddr {
+    listening_on(child, false).0
+}
+
+/// Where a server whose output goes to the file `log` listens, once it
+/// says so there. Fails the test if the server exits first.
+pub fn listening_in(log: &std::path::Path, child: &mut Child) -> SocketAddr {
+    let t0 = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(a) = text
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        {
+            return a.parse().expect(a);
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the server exited: {text}"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(30), "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 pub fn wait_healthy(addr: SocketAddr) {
