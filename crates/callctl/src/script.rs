@@ -38,6 +38,8 @@ struct World {
     position: Option<(u32, DurationMs)>,
     last_told: Option<Option<(u32, DurationMs)>>,
     last_tag: Option<u64>,
+    /// The call has put out `Done`.
+    done: bool,
 }
 
 /// Runs `script` against `call`, started at `start`; returns the trace.
@@ -50,6 +52,7 @@ pub fn run(call: &mut VoiceCall, start: Timestamp, script: &str) -> Result<Strin
         position: None,
         last_told: None,
         last_tag: None,
+        done: false,
     };
     let mut trace = String::new();
     let mut now = start;
@@ -261,9 +264,30 @@ fn drain(
         if let Some(Input::Position(p)) = &answer {
             w.last_told = Some(*p);
         }
-        if let Some(a) = answer {
-            call.handle(now, a);
+        if matches!(o, Output::Done) {
+            w.done = true;
         }
+        if let Some(a) = answer {
+            let joined = match &a {
+                Input::Joined(Ok(c)) if !call.is_done() => Some(*c),
+                _ => None,
+            };
+            call.handle(now, a);
+            // The call says which contact it is once joined.
+            if let Some(c) = joined {
+                assert_eq!(call.contact(), Some(c), "joined as {c:?}");
+            }
+        }
+    }
+    // The call says it is done exactly when it has said `done`, and then
+    // waits for nothing.
+    assert_eq!(
+        call.is_done(),
+        w.done,
+        "is_done() and the Done output disagree"
+    );
+    if w.done {
+        assert_eq!(call.poll_timeout(), None, "a timer after the end");
     }
 }
 
@@ -323,8 +347,10 @@ pub fn run_ringback(
     use crate::ringback::{AGENT, CALLER};
     use crate::{RingBackInput as I, RingBackOutput as O};
     let mut trace = String::new();
-    let drain = |call: &mut crate::RingBack, now: Timestamp, trace: &mut String| {
+    let mut done = false;
+    let mut drain = |call: &mut crate::RingBack, now: Timestamp, trace: &mut String| {
         while let Some(o) = call.poll_output() {
+            done |= matches!(o, O::Done);
             let answer = matches!(o, O::Engine(EngineRequest::Accept { .. }));
             let said = if answer {
                 if accept {
@@ -339,6 +365,15 @@ pub fn run_ringback(
             if answer {
                 call.handle(now, I::Accepted { ok: accept });
             }
+        }
+        // Done exactly when it has said so, and then no timers.
+        assert_eq!(
+            call.is_done(),
+            done,
+            "is_done() and the Done output disagree"
+        );
+        if done {
+            assert_eq!(call.poll_timeout(), None, "a timer after the end");
         }
     };
     drain(call, start, &mut trace);

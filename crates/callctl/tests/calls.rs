@@ -1039,3 +1039,19 @@ fn answers_after_the_end_are_let_go() {
         "#]],
     );
 }
+
+/// The journal keeps at most MAX_JOURNAL_ITEMS keys: a caller pressing
+/// keys for ever in the queue fills it to the cap exactly, and no more.
+#[test]
+fn the_journal_keeps_keys_up_to_its_cap_and_no_more() {
+    let mut call = VoiceCall::start(OPEN, setup(Some("kent-main"), OPEN));
+    let many = "5".repeat(callctl::MAX_JOURNAL_ITEMS + 50);
+    let script_text = format!("2 finished\n3 key 0\n5 keys {many}\n6 hangup\n");
+    script::run(&mut call, OPEN, &script_text).unwrap();
+    assert_eq!(
+        call.journal().keys.chars().count(),
+        callctl::MAX_JOURNAL_ITEMS,
+        "{}",
+        call.journal().keys
+    );
+}
