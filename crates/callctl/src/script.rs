@@ -14,12 +14,14 @@
 //! offer-gone AGENT | desk-answer AGENT | agent-hold on|off | contact-ended
 //! dialled dN answered|failed|cancelled | agent-hangup dN | tick | show
 //! world position N WAIT_SECONDS | world position none
-//! world join ok | world join refused REASON
+//! world join ok | world join refused REASON | world join later | joined
 //! world booking ok|refused | world accept ok|refused
 //! ```
 //!
 //! `finished` alone ends the last tagged prompt played. A position read
-//! is traced only when its answer changes.
+//! is traced only when its answer changes. After `world join later` a join
+//! is left unanswered until a `joined` line answers it (the edge's answer
+//! coming late, after whatever happened in between).
 
 use crate::{Conversation, DialError, DialId, EngineRequest, Input, Output, PhoneState, VoiceCall};
 use model::{AgentId, ContactId, DurationMs, Timestamp};
@@ -40,6 +42,10 @@ struct World {
     last_tag: Option<u64>,
     /// The call has put out `Done`.
     done: bool,
+    /// Joins are answered by a later `joined` line, not at once.
+    join_later: bool,
+    /// A join asked and not yet answered.
+    join_pending: bool,
 }
 
 /// Runs `script` against `call`, started at `start`; returns the trace.
@@ -53,6 +59,8 @@ pub fn run(call: &mut VoiceCall, start: Timestamp, script: &str) -> Result<Strin
         last_told: None,
         last_tag: None,
         done: false,
+        join_later: false,
+        join_pending: false,
     };
     let mut trace = String::new();
     let mut now = start;
@@ -161,7 +169,22 @@ pub fn run(call: &mut VoiceCall, start: Timestamp, script: &str) -> Result<Strin
             }
             ["world", "join", "ok"] => {
                 w.join = Ok(());
+                w.join_later = false;
                 None
+            }
+            ["world", "join", "later"] => {
+                w.join_later = true;
+                None
+            }
+            ["joined"] => {
+                if !w.join_pending {
+                    return Err(err("no join is waiting for its answer"));
+                }
+                w.join_pending = false;
+                let c = ContactId(w.next_contact);
+                w.next_contact += 1;
+                let _ = writeln!(trace, "{} joined -> c{}", stamp(start, now), c.0);
+                Some(Input::Joined(Ok(c)))
             }
             ["world", "join", "refused", why @ ..] => {
                 w.join = Err(why.join(" "));
@@ -225,6 +248,10 @@ fn drain(
         let answer = match &o {
             Output::Play { tag: Some(t), .. } if *t != crate::HANG_UP_TAG => {
                 w.last_tag = Some(*t);
+                None
+            }
+            Output::Engine(EngineRequest::Join { .. }) if w.join_later => {
+                w.join_pending = true;
                 None
             }
             Output::Engine(EngineRequest::Join { .. }) => Some(match &w.join {

@@ -1055,3 +1055,34 @@ fn the_journal_keeps_keys_up_to_its_cap_and_no_more() {
         call.journal().keys
     );
 }
+
+/// The edge's answer to a join comes after the caller has hung up: the
+/// contact it made is abandoned and forgotten at once, not left waiting in
+/// the queue for an agent (a ghost contact).
+#[test]
+fn a_join_answered_after_the_caller_hung_up_is_abandoned_at_once() {
+    check(
+        "
+        1 world join later
+        2 finished
+        3 key 0
+        4 hangup
+        5 joined
+        5 show
+        ",
+        expect![[r#"
+            0.000s play welcome #1
+            2.000s play main-menu #2
+            3.000s clear
+            3.000s join 'Single point of access' priority 0 [number_called=01234567890, via=sip]
+            5.000s joined -> c1
+            5.000s save
+            5.000s music hold-1
+            5.000s abandon c1
+            5.000s forget c1
+            5.000s hang up caller
+            5.000s done
+            5.000s journal: ended (abandoned_in_queue) contact c1 path [hours, welcome, menu, spa] keys 0
+        "#]],
+    );
+}
