@@ -516,3 +516,82 @@ fn each_figure_by_its_definition_and_merging_adds_every_count() {
         }
     }
 }
+
+/// A period's sum takes exactly the intervals that start in it (at the
+/// edges: one that starts at `t0` is in, one that starts at `t1` is out),
+/// for the overall row and one queue's, with or without the waits.
+#[test]
+fn a_periods_sum_takes_the_intervals_that_start_in_it() {
+    // 1, 2, 1 and 3 wheelchairs calls in four 15-minute intervals.
+    let rows = run(
+        "0 arrive c1 wheelchairs
+         1000 arrive c2 wheelchairs
+         1000 arrive c3 wheelchairs
+         2000 arrive c4 wheelchairs
+         2800 arrive c5 wheelchairs
+         2800 arrive c6 wheelchairs
+         2800 arrive c7 wheelchairs
+         3000 tick",
+        3000,
+        |_| {},
+    );
+    // The per-interval rows: 1, 2, 1, 3 offered in intervals 0..4.
+    let per: Vec<(i64, u64)> = rows
+        .iter()
+        .filter(|r| r.dimension == Dimension::Overall && r.interval_start.is_some())
+        .map(|r| (r.interval_start.unwrap().0 / 900_000, r.counts.offered))
+        .collect();
+    assert_eq!(per, vec![(0, 1), (1, 2), (2, 1), (3, 3)]);
+    let config = demo::kent_community_trust();
+    let mut kpi = Kpi::new(KpiConfig::from_routing(DurationMs::from_secs(900), &config));
+    let mut e = Engine::new(config, Timestamp::ZERO).unwrap();
+    let mut records = Vec::new();
+    script::run_collect(
+        &mut e,
+        "0 arrive c1 wheelchairs
+         1000 arrive c2 wheelchairs
+         1000 arrive c3 wheelchairs
+         2000 arrive c4 wheelchairs
+         2800 arrive c5 wheelchairs
+         2800 arrive c6 wheelchairs
+         2800 arrive c7 wheelchairs",
+        &mut records,
+    )
+    .unwrap();
+    for r in &records {
+        kpi.observe(r);
+    }
+    let at = |min: i64| Timestamp(min * 60_000);
+    let q = Dimension::Queue(demo::WHEELCHAIRS);
+    for (from, to, want) in [
+        (0, 60, 7),
+        (15, 45, 3), // intervals 1 and 2
+        (15, 30, 2), // interval 1 only: one starting at t1 is out
+        (14, 30, 2), // from 14: the interval starting at 0 is out
+        (16, 46, 4), // intervals 2 and 3
+        (0, 0, 0),
+        (60, 120, 0),
+    ] {
+        assert_eq!(
+            kpi.overall_between(at(from), at(to)).counts.offered,
+            want,
+            "{from}..{to}"
+        );
+        assert_eq!(
+            kpi.sum_between(&Dimension::Overall, at(from), at(to), false)
+                .offered,
+            want,
+            "{from}..{to}"
+        );
+        assert_eq!(
+            kpi.sum_between(&q, at(from), at(to), true).offered,
+            want,
+            "{from}..{to}"
+        );
+    }
+    assert_eq!(
+        kpi.sum_between(&Dimension::Queue(demo::PHYSIO), at(0), at(60), true)
+            .offered,
+        0
+    );
+}
