@@ -1254,3 +1254,29 @@ fn the_listeners_tell_a_wrong_codec_a_wrong_tone_and_beeps_from_the_real_thing()
     assert!(audio::is_speech(&beeps).is_err());
     assert!(audio::is_speech(&vec![vec![0.0; 160]; 100]).is_err());
 }
+
+/// RFC 3261 §10.2.2: `Contact: *` with `Expires: 0` removes every binding
+/// of the account. On main it was taken as a query and ignored: the next
+/// call rang a phone that had said it was gone. Without `Expires: 0` it
+/// is a bad request.
+#[test]
+fn contact_star_with_expires_0_unregisters_every_binding() {
+    let s = server("unregister-star");
+    let mut phone = ua::Ua::new(s.sip, "kent.agent");
+    assert_eq!(phone.register(DEMO_PASSWORD), 200);
+    assert_eq!(phone.register_as(DEMO_PASSWORD, "*", 3600), 400);
+    assert_eq!(phone.register_as(DEMO_PASSWORD, "*", 0), 200);
+    agent_ready(&s);
+    let mut caller = ua::Ua::new(s.sip, "caller");
+    let d = caller.call(WHEELCHAIRS, Codec::Pcma).expect("answered");
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    caller.press(&d, '2');
+    // The phone that left is never rung; the caller waits in the queue.
+    assert!(
+        phone.await_invite(Duration::from_secs(4)).is_none(),
+        "a phone that unregistered was rung"
+    );
+    let c = newest_call(&s, |c| c["state"] == "queued");
+    assert_eq!(c["agent"], Value::Null, "{c:#}");
+    assert_eq!(caller.bye(&mut d.clone()), 200);
+}

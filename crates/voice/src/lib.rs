@@ -458,7 +458,7 @@ impl Voice {
         };
         let key = (user.org, agent);
         match r.contact.clone() {
-            Some((uri, expires)) if expires > 0 => {
+            sip::Registration::Bind(uri, expires) if expires > 0 => {
                 let expires = expires.clamp(MIN_EXPIRES, MAX_EXPIRES);
                 lock(&self.phones).insert(
                     key,
@@ -473,12 +473,13 @@ impl Voice {
                 self.watch(user.org);
                 Ok(sip::RegisterReply::Ok(expires))
             }
-            Some(_) => {
+            // Removed: this binding, or every one (`Contact: *`).
+            sip::Registration::Bind(..) | sip::Registration::RemoveAll => {
                 lock(&self.phones).remove(&key);
                 Ok(sip::RegisterReply::Ok(0))
             }
             // A query of bindings.
-            None => Ok(sip::RegisterReply::Ok(0)),
+            sip::Registration::Query => Ok(sip::RegisterReply::Ok(0)),
         }
     }
 

@@ -41,8 +41,50 @@ pub(crate) struct RegisterRequest {
     pub source: Option<SocketAddr>,
     /// The address of record's user part (the account's username).
     pub user: String,
-    /// The Contact URI to call the phone on, and the asked lifetime (s).
-    pub contact: Option<(String, u32)>,
+    /// What the REGISTER asks of the phone's bindings.
+    pub contact: Registration,
+}
+
+/// What a REGISTER asks (RFC 3261 §10.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Registration {
+    /// No Contact: a query of the bindings.
+    Query,
+    /// Call the phone on this URI for this long (s; 0 removes it).
+    Bind(String, u32),
+    /// `Contact: *` with `Expires: 0`: remove every binding (§10.2.2).
+    RemoveAll,
+}
+
+/// The Contact and Expires of a REGISTER read as a [`Registration`], or
+/// why it is a bad request (§10.3 step 6: `*` only with `Expires: 0`).
+pub(crate) fn registration(
+    contact: Option<&str>,
+    expires: Option<&str>,
+) -> Result<Registration, &'static str> {
+    let Some(c) = contact else {
+        return Ok(Registration::Query);
+    };
+    if c.len() > MAX_FIELD {
+        return Err("Contact too long");
+    }
+    let header_expires = expires.map(|e| e.trim().parse::<u32>().map_err(|_| "bad Expires"));
+    if c.trim() == "*" {
+        return match header_expires {
+            Some(Ok(0)) => Ok(Registration::RemoveAll),
+            _ => Err("Contact: * needs Expires: 0"),
+        };
+    }
+    let uri = c
+        .split_once('<')
+        .and_then(|(_, r)| r.split_once('>'))
+        .map(|(u, _)| u.to_string())
+        .unwrap_or_else(|| c.split(';').next().unwrap_or("").trim().to_string());
+    let expires = match c.split(';').find_map(|p| p.trim().strip_prefix("expires=")) {
+        Some(e) => e.trim().parse().map_err(|_| "bad expires parameter")?,
+        None => header_expires.transpose()?.unwrap_or(3600),
+    };
+    Ok(Registration::Bind(uri, expires))
 }
 
 pub(crate) enum RegisterReply {
@@ -173,22 +215,16 @@ impl Edge {
                     .and_then(|t| t.uri().ok())
                     .and_then(|u| u.auth.map(|a| a.user))
                     .unwrap_or_default();
-                let contact = tx.original.header_value("Contact").and_then(|c| {
-                    if c.len() > MAX_FIELD || c.trim() == "*" {
-                        return None;
+                let contact = match registration(
+                    tx.original.header_value("Contact").as_deref(),
+                    tx.original.header_value("Expires").as_deref(),
+                ) {
+                    Ok(c) => c,
+                    Err(_) => {
+                        let _ = tx.reply(StatusCode::BadRequest).await;
+                        return;
                     }
-                    let uri = c
-                        .split_once('<')
-                        .and_then(|(_, r)| r.split_once('>'))
-                        .map(|(u, _)| u.to_string())
-                        .unwrap_or_else(|| c.split(';').next().unwrap_or("").trim().to_string());
-                    let expires = c
-                        .split(';')
-                        .find_map(|p| p.trim().strip_prefix("expires=")?.trim().parse().ok())
-                        .or_else(|| tx.original.header_value("Expires")?.parse().ok())
-                        .unwrap_or(3600u32);
-                    Some((uri, expires))
-                });
+                };
                 let source = via_source(&tx.original.header_value("Via").unwrap_or_default());
                 let r = RegisterRequest {
                     source,
@@ -530,7 +566,35 @@ pub(crate) struct Inbound {
 
 #[cfg(test)]
 mod tests {
-    use super::via_source;
+    use super::{registration, via_source, Registration};
+
+    #[test]
+    fn a_register_binds_removes_one_removes_all_or_is_refused() {
+        use Registration::*;
+        let bind = |u: &str, e| Ok(Bind(u.to_string(), e));
+        assert_eq!(registration(None, None), Ok(Query));
+        assert_eq!(
+            registration(Some("<sip:kent.agent@10.0.0.5:5062>;expires=120"), None),
+            bind("sip:kent.agent@10.0.0.5:5062", 120)
+        );
+        assert_eq!(
+            registration(Some("<sip:a@h>"), Some("60")),
+            bind("sip:a@h", 60)
+        );
+        assert_eq!(registration(Some("sip:a@h"), None), bind("sip:a@h", 3600));
+        assert_eq!(
+            registration(Some("<sip:a@h>;expires=0"), Some("300")),
+            bind("sip:a@h", 0)
+        );
+        // RFC 3261 §10.2.2: "*" removes every binding, only with Expires: 0.
+        assert_eq!(registration(Some("*"), Some("0")), Ok(RemoveAll));
+        assert_eq!(registration(Some(" * "), Some(" 0 ")), Ok(RemoveAll));
+        assert!(registration(Some("*"), None).is_err());
+        assert!(registration(Some("*"), Some("3600")).is_err());
+        assert!(registration(Some("<sip:a@h>;expires=soon"), None).is_err());
+        assert!(registration(Some("<sip:a@h>"), Some("later")).is_err());
+        assert!(registration(Some(&"x".repeat(300)), None).is_err());
+    }
 
     #[test]
     fn the_source_of_a_request_by_its_via() {
