@@ -1280,3 +1280,30 @@ fn contact_star_with_expires_0_unregisters_every_binding() {
     assert_eq!(c["agent"], Value::Null, "{c:#}");
     assert_eq!(caller.bye(&mut d.clone()), 200);
 }
+
+/// Keys by their content (issue 22's "keys lost or invented"): a press
+/// sent from another port of the caller's host (as SIPp's play_dtmf does)
+/// is heard, and sixteen zero bytes on another payload type (which SIPp
+/// also sends) are not presses of 0. On main the press was dropped and
+/// the zero packets read as 0s.
+#[test]
+fn keys_are_read_by_content_from_the_callers_host_and_zero_packets_are_not_keys() {
+    let s = server("keys-by-content");
+    let mut caller = ua::Ua::new(s.sip, "caller");
+    let d = caller.call(WHEELCHAIRS, Codec::Pcma).expect("answered");
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    for _ in 0..6 {
+        caller.send_rtp(d.media, 13, false, &[0; 16]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let mut other_port = ua::Ua::new(s.sip, "caller-keys");
+    other_port.press(&d, '2');
+    let c = newest_call(&s, |c| c["state"] == "queued");
+    assert_eq!(c["keys"], "2", "{c:#}");
+    assert_eq!(
+        c["path"],
+        serde_json::json!(["menu", "language", "queue"]),
+        "{c:#}"
+    );
+    assert_eq!(caller.bye(&mut d.clone()), 200);
+}

@@ -42,10 +42,12 @@ pub fn key_from_info(content_type: &str, body: &str) -> Option<char> {
     matches!(c, '0'..='9' | '*' | '#' | 'A'..='D').then_some(c)
 }
 
-/// Is this payload (4 bytes or more, event code in range) a
-/// telephone-event? Used when the payload type is not the negotiated one.
+/// Is this payload a telephone-event by its content? Used when the
+/// payload type is not the negotiated one: exactly one event (4 bytes), a
+/// key's code (0-15), and a duration (an all-zero packet — comfort noise
+/// or padding on another payload type — is not a press of 0).
 pub fn looks_like_event(payload: &[u8]) -> bool {
-    payload.len() >= 4 && payload.len().is_multiple_of(4) && payload[0] <= 15
+    payload.len() == 4 && payload[0] <= 15 && u16::from_be_bytes([payload[2], payload[3]]) > 0
 }
 
 /// The receiver's memory of the last event.
@@ -142,5 +144,12 @@ mod tests {
         );
         assert!(looks_like_event(&ev(3, true, 800)));
         assert!(!looks_like_event(&[0xD5; 160][..161 - 1 - 3]));
+        // Sixteen zero bytes on another payload type (seen from SIPp
+        // 3.6.1's play_dtmf) are not four presses of 0, nor is one
+        // zero-length event.
+        assert!(!looks_like_event(&[0; 16]));
+        assert!(!looks_like_event(&[0; 4]));
+        assert!(!looks_like_event(&[1, 0x8a, 0, 0]));
+        assert!(!looks_like_event(&ev(16, false, 160)));
     }
 }

@@ -3,7 +3,8 @@
 //! picks telephone-events out of it, and when bridged relays the far
 //! end's audio into the other leg's stream (new SSRC, sequence and
 //! timestamps; transcoded between A-law and µ-law if the legs differ).
-//! Packets from any address but the negotiated one are dropped.
+//! Packets from any address but the negotiated one are dropped, except
+//! telephone-events from the far end's host on another port (keys only).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -187,6 +188,9 @@ async fn run(
             r = socket.recv_from(&mut rx) => {
                 let Ok((n, from)) = r else { continue };
                 let expected = me.remote.lock().map(|r| *r).ok();
+                // Keys only: telephone-events from the far end's host on
+                // another port (SIPp's play_dtmf sends from one).
+                let mut keys_only = false;
                 if Some(from) != expected {
                     // Symmetric RTP for a phone behind NAT: its first packet
                     // from the address its signalling came from (not the
@@ -198,13 +202,20 @@ async fn run(
                         }
                         latch = None;
                         let _ = events.send(Event::Latched);
+                    } else if expected.is_some_and(|e| e.ip() == from.ip()) {
+                        keys_only = true;
                     } else {
                         continue;
                     }
                 }
                 let Ok(p) = rtp::parse(&rx[..n]) else { continue };
                 let audio = Codec::from_payload_type(p.payload_type);
-                if Some(p.payload_type) == te || (audio.is_none() && dtmf::looks_like_event(p.payload)) {
+                let event = (Some(p.payload_type) == te && p.payload.len() >= 4)
+                    || (audio.is_none() && dtmf::looks_like_event(p.payload));
+                if keys_only && !event {
+                    continue;
+                }
+                if event {
                     let now = started.elapsed().as_millis() as i64;
                     if let Some(k) = keys.receive(p.timestamp, p.payload, now) {
                         let _ = events.send(Event::Key(k));
