@@ -6,7 +6,13 @@ use model::{DurationMs, Timestamp};
 use routing::{demo, script, Engine};
 
 fn run(text: &str, end_secs: i64, cfg: impl FnOnce(&mut KpiConfig)) -> Vec<kpi::Row> {
-    let config = demo::kent_community_trust();
+    let mut kpi = observed(demo::kent_community_trust(), text, cfg);
+    kpi.close(Timestamp(end_secs * 1000));
+    kpi.report()
+}
+
+/// The KPIs of a routing script run on `config`.
+fn observed(config: routing::Config, text: &str, cfg: impl FnOnce(&mut KpiConfig)) -> Kpi {
     let mut k = KpiConfig::from_routing(DurationMs::from_secs(900), &config);
     cfg(&mut k);
     let mut kpi = Kpi::new(k);
@@ -16,8 +22,7 @@ fn run(text: &str, end_secs: i64, cfg: impl FnOnce(&mut KpiConfig)) -> Vec<kpi::
     for r in &records {
         kpi.observe(r);
     }
-    kpi.close(Timestamp(end_secs * 1000));
-    kpi.report()
+    kpi
 }
 
 fn total(rows: &[kpi::Row], d: Dimension) -> kpi::Row {
@@ -370,13 +375,8 @@ fn refusals_voicemail_cold_transfers_and_offers_that_come_back() {
         .find(|q| q.id == demo::PHYSIO)
         .unwrap();
     physio.max_waiting = 2;
-    let mut k = KpiConfig::from_routing(DurationMs::from_secs(900), &config);
-    k.clinical_queues.insert(demo::PARAMEDIC);
-    let mut kpi = Kpi::new(k);
-    let mut e = Engine::new(config, Timestamp::ZERO).unwrap();
-    let mut records = Vec::new();
-    script::run_collect(
-        &mut e,
+    let mut kpi = observed(
+        config,
         "0 arrive c1 physiotherapy
          0 arrive c2 physiotherapy
          1 arrive c3 physiotherapy
@@ -401,12 +401,10 @@ fn refusals_voicemail_cold_transfers_and_offers_that_come_back() {
          110 end c2
          111 wrapped idris c2
          700 tick",
-        &mut records,
-    )
-    .unwrap();
-    for r in &records {
-        kpi.observe(r);
-    }
+        |k| {
+            k.clinical_queues.insert(demo::PARAMEDIC);
+        },
+    );
     kpi.close(Timestamp(900 * 1000));
     let rows = kpi.report();
     let all = total(&rows, Dimension::Overall);
@@ -523,31 +521,8 @@ fn each_figure_by_its_definition_and_merging_adds_every_count() {
 #[test]
 fn a_periods_sum_takes_the_intervals_that_start_in_it() {
     // 1, 2, 1 and 3 wheelchairs calls in four 15-minute intervals.
-    let rows = run(
-        "0 arrive c1 wheelchairs
-         1000 arrive c2 wheelchairs
-         1000 arrive c3 wheelchairs
-         2000 arrive c4 wheelchairs
-         2800 arrive c5 wheelchairs
-         2800 arrive c6 wheelchairs
-         2800 arrive c7 wheelchairs
-         3000 tick",
-        3000,
-        |_| {},
-    );
-    // The per-interval rows: 1, 2, 1, 3 offered in intervals 0..4.
-    let per: Vec<(i64, u64)> = rows
-        .iter()
-        .filter(|r| r.dimension == Dimension::Overall && r.interval_start.is_some())
-        .map(|r| (r.interval_start.unwrap().0 / 900_000, r.counts.offered))
-        .collect();
-    assert_eq!(per, vec![(0, 1), (1, 2), (2, 1), (3, 3)]);
-    let config = demo::kent_community_trust();
-    let mut kpi = Kpi::new(KpiConfig::from_routing(DurationMs::from_secs(900), &config));
-    let mut e = Engine::new(config, Timestamp::ZERO).unwrap();
-    let mut records = Vec::new();
-    script::run_collect(
-        &mut e,
+    let mut kpi = observed(
+        demo::kent_community_trust(),
         "0 arrive c1 wheelchairs
          1000 arrive c2 wheelchairs
          1000 arrive c3 wheelchairs
@@ -555,12 +530,16 @@ fn a_periods_sum_takes_the_intervals_that_start_in_it() {
          2800 arrive c5 wheelchairs
          2800 arrive c6 wheelchairs
          2800 arrive c7 wheelchairs",
-        &mut records,
-    )
-    .unwrap();
-    for r in &records {
-        kpi.observe(r);
-    }
+        |_| {},
+    );
+    kpi.close(Timestamp(3_000_000));
+    let per: Vec<(i64, u64)> = kpi
+        .report()
+        .iter()
+        .filter(|r| r.dimension == Dimension::Overall && r.interval_start.is_some())
+        .map(|r| (r.interval_start.unwrap().0 / 900_000, r.counts.offered))
+        .collect();
+    assert_eq!(per, vec![(0, 1), (1, 2), (2, 1), (3, 3)]);
     let at = |min: i64| Timestamp(min * 60_000);
     let q = Dimension::Queue(demo::WHEELCHAIRS);
     for (from, to, want) in [

@@ -92,10 +92,23 @@ pub fn http_with(
     body: Option<&str>,
     headers: &str,
 ) -> std::io::Result<(u16, String, String)> {
+    http_as(addr, &addr.to_string(), method, path, body, headers)
+}
+
+/// As `http_with`, naming the server as `host` (a browser that reached it
+/// as `localhost`, say).
+pub fn http_as(
+    addr: SocketAddr,
+    host: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &str,
+) -> std::io::Result<(u16, String, String)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let body = body.unwrap_or("");
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     let status = out
