@@ -457,6 +457,47 @@ fn bad_sip_gets_an_error_or_is_dropped_and_the_edge_carries_on() {
         Some(5000),
     );
     assert_eq!(udp(to, &lie).as_deref(), Some("SIP/2.0 400 Bad Request"));
+    // What RFC 3261 calls bad, on a request that is otherwise answered
+    // 200: a Content-Length longer than the body (§18.3), two
+    // Content-Lengths, a CSeq naming another method (§8.1.1.5): 400; a
+    // version other than 2.0: 505 (§21.5.7).
+    // (Each a new transaction: a repeated branch is a retransmission.)
+    let options = || request("OPTIONS", to, "", "", None);
+    type Change = fn(&str) -> String;
+    let bad: [(&str, Change, &str); 4] = [
+        (
+            "long",
+            |m| m.replace("Content-Length: 0", "Content-Length: 40"),
+            "400 Bad Request",
+        ),
+        (
+            "twice",
+            |m| {
+                m.replace(
+                    "Content-Length: 0",
+                    "Content-Length: 0\r\nContent-Length: 0",
+                )
+            },
+            "400 Bad Request",
+        ),
+        (
+            "cseq",
+            |m| m.replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE"),
+            "400 Bad Request",
+        ),
+        (
+            "v3",
+            |m| m.replacen("SIP/2.0\r\n", "SIP/3.0\r\n", 1),
+            "505 Version Not Supported",
+        ),
+    ];
+    for (what, change, status) in bad {
+        let good = options();
+        let m = change(&good);
+        assert_ne!(m, good, "{what}: the request was not changed");
+        assert_eq!(udp(to, &m), Some(format!("SIP/2.0 {status}")), "{what}");
+    }
+    assert_eq!(udp(to, &options()).as_deref(), Some("SIP/2.0 200 OK"));
     // A method it does not take: 405.
     assert_eq!(
         udp(to, &request("SUBSCRIBE", to, "", "", None)).as_deref(),

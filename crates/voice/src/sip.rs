@@ -169,6 +169,34 @@ impl Edge {
 
     async fn dispatch(&self, mut tx: Transaction, handler: &Arc<dyn Handler>) {
         let method = tx.original.method;
+        let lengths: Vec<String> = tx
+            .original
+            .headers
+            .iter()
+            .filter(|h| {
+                matches!(h, Header::ContentLength(_))
+                    || h.name().eq_ignore_ascii_case("content-length")
+                    || h.name().eq_ignore_ascii_case("l")
+            })
+            .map(|h| h.value().to_string())
+            .collect();
+        let cseq = tx.original.header_value("CSeq");
+        if let Some((code, _why)) = refusal(&Wire {
+            version: tx.original.version.to_string(),
+            method: method.to_string(),
+            cseq: cseq.as_deref(),
+            lengths: &lengths.iter().map(String::as_str).collect::<Vec<_>>(),
+            body: tx.original.body.len(),
+        }) {
+            // An ACK is never answered (§17.2.3).
+            if method != Method::Ack {
+                // The response is ours, in our version (the stack would
+                // echo the request's).
+                tx.original.version = rsipstack::sip::Version::V2;
+                let _ = tx.reply(StatusCode::from(code)).await;
+            }
+            return;
+        }
         let in_dialog = tx
             .original
             .to_header()
@@ -403,6 +431,51 @@ impl Edge {
     }
 }
 
+/// What [`refusal`] reads of a request as it came off the wire.
+pub(crate) struct Wire<'a> {
+    /// The request line's version, e.g. `SIP/2.0`.
+    pub version: String,
+    pub method: String,
+    /// The CSeq header's value, e.g. `1 INVITE`.
+    pub cseq: Option<&'a str>,
+    /// Every Content-Length header's value (the compact `l` too).
+    pub lengths: &'a [&'a str],
+    /// The body's length as received.
+    pub body: usize,
+}
+
+/// Whether a request must be refused before anything reads it, with the
+/// status and why (RFC 3261): a version other than SIP/2.0 is 505
+/// (§21.5.7); a CSeq that is not a number and this request's own method
+/// (§8.1.1.5, §20.16), more than one Content-Length, or one longer than
+/// the body that came (§18.3, §20.14) is 400. The stack's parser reads
+/// all of these leniently (the last Content-Length wins, a short body is
+/// taken as it is), so they are checked here.
+pub(crate) fn refusal(w: &Wire) -> Option<(u16, &'static str)> {
+    if w.version != "SIP/2.0" {
+        return Some((505, "SIP version not supported"));
+    }
+    let cseq_ok = w.cseq.is_some_and(|c| {
+        let mut parts = c.split_whitespace();
+        let seq_ok = parts
+            .next()
+            .is_some_and(|n| n.len() <= 10 && n.parse::<u32>().is_ok());
+        seq_ok && parts.next() == Some(w.method.as_str()) && parts.next().is_none()
+    });
+    if !cseq_ok {
+        return Some((400, "CSeq does not name this request's method"));
+    }
+    match w.lengths {
+        [] => None,
+        [one] => match one.trim().parse::<usize>() {
+            Ok(n) if n <= w.body => None,
+            Ok(_) => Some((400, "Content-Length longer than the body")),
+            Err(_) => Some((400, "Content-Length is not a number")),
+        },
+        _ => Some((400, "more than one Content-Length")),
+    }
+}
+
 /// The address a request came from, by its top Via: `received=` and
 /// `rport=` (the stack fills them in from the packet's source), else the
 /// sent-by host and port.
@@ -566,7 +639,66 @@ pub(crate) struct Inbound {
 
 #[cfg(test)]
 mod tests {
-    use super::{registration, via_source, Registration};
+    use super::{refusal, registration, via_source, Registration, Wire};
+
+    #[test]
+    fn requests_rfc_3261_calls_bad_are_refused_before_they_are_read() {
+        let check = |version: &str, method: &str, cseq: Option<&str>, lengths: &[&str], body| {
+            refusal(&Wire {
+                version: version.into(),
+                method: method.into(),
+                cseq,
+                lengths,
+                body,
+            })
+            .map(|(code, _)| code)
+        };
+        assert_eq!(
+            check("SIP/2.0", "INVITE", Some("1 INVITE"), &["10"], 10),
+            None
+        );
+        assert_eq!(
+            check("SIP/2.0", "INVITE", Some("1 INVITE"), &["4"], 10),
+            None
+        );
+        assert_eq!(
+            check("SIP/2.0", "OPTIONS", Some(" 7  OPTIONS "), &[], 0),
+            None
+        );
+        assert_eq!(
+            check("SIP/3.0", "OPTIONS", Some("1 OPTIONS"), &[], 0),
+            Some(505)
+        );
+        assert_eq!(
+            check("SIP/2.0", "OPTIONS", Some("1 INVITE"), &[], 0),
+            Some(400)
+        );
+        assert_eq!(
+            check("SIP/2.0", "OPTIONS", Some("OPTIONS"), &[], 0),
+            Some(400)
+        );
+        assert_eq!(
+            check("SIP/2.0", "OPTIONS", Some("x OPTIONS"), &[], 0),
+            Some(400)
+        );
+        assert_eq!(
+            check("SIP/2.0", "OPTIONS", Some("1 OPTIONS x"), &[], 0),
+            Some(400)
+        );
+        assert_eq!(check("SIP/2.0", "OPTIONS", None, &[], 0), Some(400));
+        assert_eq!(
+            check("SIP/2.0", "OPTIONS", Some("1 OPTIONS"), &["0", "0"], 0),
+            Some(400)
+        );
+        assert_eq!(
+            check("SIP/2.0", "OPTIONS", Some("1 OPTIONS"), &["11"], 10),
+            Some(400)
+        );
+        assert_eq!(
+            check("SIP/2.0", "OPTIONS", Some("1 OPTIONS"), &["-1"], 0),
+            Some(400)
+        );
+    }
 
     #[test]
     fn a_register_binds_removes_one_removes_all_or_is_refused() {
