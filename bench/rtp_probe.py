@@ -2,7 +2,7 @@
 """One probe call into the SIP edge that measures the server's RTP pacing.
 
 Calls NUMBER at the server over UDP, answers nothing but ACK, receives the
-server's RTP for SECONDS and prints the packet count and the inter-arrival
+server's RTP (echoing it back, as a phone sends its own) for SECONDS and prints the packet count and the inter-arrival
 statistics (ms): median, p99, max, and RFC 3550 interarrival jitter.
 Run alongside a SIPp load to see whether pacing degrades.
 
@@ -44,9 +44,12 @@ arrivals, stamps = [], []
 end = time.monotonic() + seconds
 while time.monotonic() < end:
     try:
-        pkt = rtp.recv(2048)
+        pkt, source = rtp.recvfrom(2048)
     except socket.timeout:
         continue
+    # Like a phone, it sends RTP too (the server stops sending to an
+    # address that never answers): each packet goes back where it came from.
+    rtp.sendto(pkt, source)
     arrivals.append(time.monotonic())
     stamps.append(int.from_bytes(pkt[4:8], "big"))
 sip.sendto(msg("BYE", 2, to_tag).encode(), (host, port))

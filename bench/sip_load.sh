@@ -5,6 +5,8 @@
 #  2. concurrent calls with media: CONC calls held for 40 s (each gets
 #     prompts, then hold music, 50 RTP packets/s from the server), with a
 #     probe call measuring the server's RTP pacing (bench/rtp_probe.py).
+# Callers echo the server's RTP (-rtp_echo), as phones send their own:
+# the server stops sending to, and then hangs up, a leg that sends nothing.
 # Usage: bench/sip_load.sh [RATE...] -- [CONC...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,7 @@ for a in "$@"; do if [ "$a" = "--" ]; then seen=1; elif [ $seen = 0 ]; then rate
 [ ${#concs[@]} -gt 0 ] || concs=(100 250 500)
 for r in "${rates[@]}"; do
     n=$((r * 20))
-    (cd "$DATA" && sipp 127.0.0.1:15090 -sf "$OLDPWD/sipp/caller_wait.xml" -s $PHYSIO -d 1000 \
+    (cd "$DATA" && sipp 127.0.0.1:15090 -sf "$OLDPWD/sipp/caller_wait.xml" -s $PHYSIO -d 1000 -rtp_echo \
         -r "$r" -m "$n" -l $((r * 4)) -i 127.0.0.1 -p 25500 -mp 30000 -nostdin -timeout 120 \
         -trace_stat -stf rate.csv > sipp.out 2>&1) && rc=0 || rc=$?
     ok=$(grep -a "Successful call" "$DATA/sipp.out" | tail -1 | awk '{print $(NF)}')
@@ -32,7 +34,7 @@ for r in "${rates[@]}"; do
     echo "set-up rate $r/s: $n calls, successful $ok, failed $bad (sipp exit $rc)"
 done
 for c in "${concs[@]}"; do
-    (cd "$DATA" && sipp 127.0.0.1:15090 -sf "$OLDPWD/sipp/caller_wait.xml" -s $PHYSIO -d 40000 \
+    (cd "$DATA" && sipp 127.0.0.1:15090 -sf "$OLDPWD/sipp/caller_wait.xml" -s $PHYSIO -d 40000 -rtp_echo \
         -r 100 -m "$c" -l "$c" -i 127.0.0.1 -p 25600 -mp 40000 -nostdin -timeout 120 > conc.out 2>&1) &
     SIPP=$!
     sleep $((c / 100 + 8))

@@ -295,6 +295,7 @@ fn run(cli: Cli) -> Result<()> {
                 demo_calls_per_minute,
                 sip,
                 sip_trunk,
+                media_timeout,
                 prompts,
                 flows: flow_files,
                 snapshot_every,
@@ -349,6 +350,7 @@ fn run(cli: Cli) -> Result<()> {
                         flows: fl,
                         required,
                         trunk: sip_trunk,
+                        media_timeout: std::time::Duration::from_secs(media_timeout.into()),
                     })
                 }
                 None => None,

@@ -158,6 +158,13 @@ pub struct ServeArgs {
     /// caller's phone called from.
     #[arg(long)]
     pub sip_trunk: Option<std::net::SocketAddr>,
+    /// Seconds a call's leg may send no RTP before it is taken as gone
+    /// (a phone that dropped off the network without hanging up); an
+    /// address that has sent nothing is sent to for 5 s at most. A leg
+    /// the far end holds may be quiet for 10 minutes.
+    #[arg(long, default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(2..=3600))]
+    pub media_timeout: u32,
     /// Folder of spoken prompts (made with espeak-ng and sox on first
     /// use); default DATA/prompts.
     #[arg(long)]

@@ -1348,3 +1348,73 @@ fn keys_are_read_by_content_from_the_callers_host_and_zero_packets_are_not_keys(
     );
     assert_eq!(caller.bye(&mut d.clone()), 200);
 }
+
+/// Issue 22's defect: a caller whose RTP stopped and who never sent BYE
+/// stayed queued for ever, and an INVITE's SDP could point a stream of
+/// 50 packets a second at anybody. Now (with `--media-timeout 12`): a
+/// leg quiet for 12 s is ended (BYE, abandoned, "media timeout"), and an
+/// address that never sent a packet is sent to for 5 s only.
+#[test]
+fn a_silent_caller_is_released_and_an_address_that_never_answers_is_not_streamed_to() {
+    const PHYSIO: &str = "+441632960003";
+    let s = server_with("silent", &["--media-timeout", "12"]);
+    let sip = s.sip;
+    // The caller whose phone dropped off the network: talks for a second
+    // (so it was heard), then nothing, and no BYE.
+    let dropped = std::thread::spawn(move || {
+        let mut ua = ua::Ua::new(sip, "caller");
+        let d = ua.call(PHYSIO, Codec::Pcma).expect("answered");
+        ua.talk(&d, 0.0, 0.0, Duration::from_secs(1));
+        let quiet = Instant::now();
+        let released = ua.await_bye(&d, Duration::from_secs(25));
+        (released, quiet.elapsed())
+    });
+    // The "caller" whose SDP names an address that never sends anything
+    // back (a third party): count what reaches that address, per second.
+    let mut ua = ua::Ua::new(sip, "reflector");
+    let d = ua.call(PHYSIO, Codec::Pcma).expect("answered");
+    let t0 = Instant::now();
+    ua.rtp
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut per_second = [0u32; 11];
+    let mut buf = [0u8; 2048];
+    while t0.elapsed() < Duration::from_secs(11) {
+        if ua.rtp.recv(&mut buf).is_ok() {
+            per_second[t0.elapsed().as_secs().min(10) as usize] += 1;
+        }
+    }
+    assert!(
+        per_second[..4].iter().all(|&n| n >= 40),
+        "prompts are sent while the leg is young: {per_second:?}"
+    );
+    assert!(
+        per_second[6..].iter().all(|&n| n == 0),
+        "nothing is sent after 5 s to an address that never answered: {per_second:?}"
+    );
+    assert!(
+        ua.await_bye(&d, Duration::from_secs(10)),
+        "the silent leg is hung up at 12 s"
+    );
+    let (released, after) = dropped.join().unwrap();
+    assert!(released, "the caller who went quiet was never released");
+    assert!(
+        after >= Duration::from_secs(11) && after < Duration::from_secs(20),
+        "released {after:?} after going quiet"
+    );
+    // Both are in the journal as callers who left the queue.
+    let calls = journal(&s);
+    let ended: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["dialled"] == PHYSIO && c["state"] == "ended")
+        .collect();
+    assert_eq!(ended.len(), 2, "{calls:#?}");
+    for c in ended {
+        assert_eq!(c["outcome"], "abandoned_in_queue", "{c:#}");
+        assert_eq!(c["ended"], "media timeout", "{c:#}");
+        // And the engine let them go: the contact is over.
+        let id = c["contact"].as_u64().unwrap();
+        let (st, body) = http(s.http, "GET", &format!("/api/v1/contacts/{id}"), None).unwrap();
+        assert_eq!(st, 404, "{body}");
+    }
+}

@@ -451,8 +451,14 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
     let latch = source
         .map(|a| a.ip())
         .filter(|ip| *ip != remote.address.ip());
-    let (cmd, mut events, me) =
-        port.start(remote.address, codec, remote.telephone_event, ssrc(), latch);
+    let (cmd, mut events, me) = port.start(
+        remote.address,
+        codec,
+        remote.telephone_event,
+        ssrc(),
+        latch,
+        voice.media,
+    );
     lock(&log).codec = Some(codec.name());
     let now = app::wall_clock();
     let mut attributes = BTreeMap::new();
@@ -538,7 +544,10 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
             Wake::Caller(Some(s)) => match s {
                 Signal::Ended(why) => CallInput::CallerHungUp(Some(why)),
                 Signal::Key(k) => CallInput::Key(k),
-                Signal::Hold(h) => CallInput::CallerHold(h),
+                Signal::Hold(h) => {
+                    let _ = edge.cmd.send(Command::Held(h));
+                    CallInput::CallerHold(h)
+                }
                 Signal::Confirmed => continue,
             },
             Wake::Media(None) => CallInput::MediaStopped,
@@ -546,6 +555,8 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                 MediaEvent::Key(k) => CallInput::Key(k),
                 MediaEvent::Finished(t) => CallInput::PlayFinished(t),
                 MediaEvent::Latched => CallInput::MediaLatched,
+                // The caller's phone went away without a BYE.
+                MediaEvent::Silent => CallInput::CallerHungUp(Some("media timeout")),
             },
             Wake::News(None) => continue,
             Wake::News(Some(n)) => match n {
@@ -654,21 +665,60 @@ async fn dial_phone(
         .via
         .map(|a| a.ip())
         .filter(|ip| *ip != remote.address.ip());
-    let (cmd, mut events, sender) =
-        port.start(remote.address, codec, remote.telephone_event, ssrc(), latch);
-    tokio::spawn(async move {
-        while let Some(e) = events.recv().await {
-            if let MediaEvent::Latched = e {
-                lock(&log).nat = true;
-            }
-        }
-    });
+    let (cmd, events, sender) = port.start(
+        remote.address,
+        codec,
+        remote.telephone_event,
+        ssrc(),
+        latch,
+        voice.media,
+    );
     Ok(Answered {
         leg,
-        signals,
+        signals: merge(signals, events, cmd.downgrade(), log),
         cmd,
         sender,
     })
+}
+
+/// A dialled leg's signals with its media's news folded in: a phone gone
+/// silent ends the leg like a BYE ("media timeout"); its holds reach its
+/// media (a held phone may be quiet longer); NAT is noted in the log.
+fn merge(
+    mut sip: mpsc::UnboundedReceiver<Signal>,
+    mut media: mpsc::UnboundedReceiver<MediaEvent>,
+    cmd: mpsc::WeakUnboundedSender<Command>,
+    log: Arc<Mutex<CallLog>>,
+) -> mpsc::UnboundedReceiver<Signal> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut media_open = true;
+        loop {
+            tokio::select! {
+                _ = tx.closed() => break,
+                s = sip.recv() => match s {
+                    None => break,
+                    Some(s) => {
+                        if let (Signal::Hold(h), Some(c)) = (&s, cmd.upgrade()) {
+                            let _ = c.send(Command::Held(*h));
+                        }
+                        if tx.send(s).is_err() {
+                            break;
+                        }
+                    }
+                },
+                e = media.recv(), if media_open => match e {
+                    None => media_open = false,
+                    Some(MediaEvent::Latched) => lock(&log).nat = true,
+                    Some(MediaEvent::Silent) => {
+                        let _ = tx.send(Signal::Ended("media timeout"));
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+    });
+    rx
 }
 
 /// A callback reached an agent: ring the agent's phone, then the caller,

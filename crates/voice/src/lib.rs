@@ -49,6 +49,8 @@ pub struct VoiceOptions {
     /// Where outbound calls to numbers go (a trunk or PBX): a callback
     /// rings `sip:NUMBER@trunk`. None: the caller's own Contact address.
     pub trunk: Option<SocketAddr>,
+    /// How long a leg may send no RTP before it is taken as gone.
+    pub media_timeout: std::time::Duration,
 }
 
 /// A registered phone.
@@ -154,6 +156,8 @@ pub struct Voice {
     /// of birth): never put on a contact.
     private: std::collections::BTreeSet<String>,
     trunk: Option<SocketAddr>,
+    /// When a leg's far end counts as gone.
+    media: telephony::liveness::Limits,
     next: std::sync::atomic::AtomicU64,
     live: std::sync::atomic::AtomicUsize,
 }
@@ -222,6 +226,14 @@ pub async fn start(app: App, opts: VoiceOptions, orgs: &[OrgId]) -> Result<Arc<V
         run: u64::from_le_bytes(app::auth::random_bytes::<8>()) >> 11,
         private,
         trunk: opts.trunk,
+        media: {
+            let ms = opts.media_timeout.as_millis().min(i64::MAX as u128) as i64;
+            telephony::liveness::Limits {
+                silence_ms: ms,
+                unproven_ms: ms.min(5_000),
+                ..Default::default()
+            }
+        },
         next: std::sync::atomic::AtomicU64::new(1),
         live: std::sync::atomic::AtomicUsize::new(0),
     });

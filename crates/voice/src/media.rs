@@ -5,12 +5,15 @@
 //! timestamps; transcoded between A-law and µ-law if the legs differ).
 //! Packets from any address but the negotiated one are dropped, except
 //! telephone-events from the far end's host on another port (keys only).
+//! A far end that never sends is sent to for a few seconds only, and a
+//! leg whose far end goes quiet is reported dead ([`liveness`]).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use telephony::g711::{self, Codec};
+use telephony::liveness::{self, Liveness};
 use telephony::{dtmf, rtp};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -27,6 +30,8 @@ pub(crate) enum Command {
     Music(Option<Arc<[u8]>>),
     /// Relays the far end's audio to this other leg (None: stop relaying).
     Bridge(Option<Arc<Sender>>),
+    /// The far end held (true) or resumed (false): it may be quiet longer.
+    Held(bool),
 }
 
 #[derive(Debug)]
@@ -35,6 +40,9 @@ pub(crate) enum Event {
     Key(char),
     /// The far end's RTP came from another address (NAT); media follows it.
     Latched,
+    /// Nothing came from the far end for longer than its limit: it is gone
+    /// (sent once; the leg stops sending).
+    Silent,
 }
 
 /// A leg's sending side, shared with the leg it is bridged to.
@@ -43,10 +51,15 @@ pub(crate) struct Sender {
     remote: Mutex<SocketAddr>,
     codec: Codec,
     stream: Mutex<rtp::Stream>,
+    /// The far end has not proven it is there (or died): send nothing.
+    quiet: std::sync::atomic::AtomicBool,
 }
 
 impl Sender {
     fn send_audio(&self, payload: &[u8], from: Codec, buf: &mut Vec<u8>, out: &mut Vec<u8>) {
+        if self.quiet.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         g711::transcode(payload, from, self.codec, buf);
         let samples = buf.len() as u32;
         let pkt = match self.stream.lock() {
@@ -90,6 +103,7 @@ impl Port {
         telephone_event: Option<u8>,
         ssrc: u32,
         latch: Option<IpAddr>,
+        limits: liveness::Limits,
     ) -> (
         mpsc::UnboundedSender<Command>,
         mpsc::UnboundedReceiver<Event>,
@@ -104,6 +118,7 @@ impl Port {
                 (ssrc >> 16) as u16,
                 ssrc.rotate_left(7),
             )),
+            quiet: std::sync::atomic::AtomicBool::new(false),
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -112,6 +127,7 @@ impl Port {
             sender.clone(),
             telephone_event,
             latch,
+            limits,
             cmd_rx,
             ev_tx,
         ));
@@ -130,6 +146,7 @@ async fn run(
     me: Arc<Sender>,
     te: Option<u8>,
     mut latch: Option<IpAddr>,
+    limits: liveness::Limits,
     mut cmds: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
 ) {
@@ -144,6 +161,9 @@ async fn run(
     let mut buf = Vec::with_capacity(FRAME);
     let mut out = Vec::with_capacity(FRAME + 12);
     let mut rx = vec![0u8; 2048];
+    let ms = || started.elapsed().as_millis() as i64;
+    let mut live = Liveness::new(0, limits);
+    let mut silent = false;
     loop {
         tokio::select! {
             c = cmds.recv() => match c {
@@ -152,8 +172,15 @@ async fn run(
                 Some(Command::Clear) => queue.clear(),
                 Some(Command::Music(m)) => music = m.map(|c| (c, 0)),
                 Some(Command::Bridge(b)) => bridge = b,
+                Some(Command::Held(h)) => live.held(h, ms()),
             },
             _ = tick.tick() => {
+                let now = ms();
+                if !silent && live.gone(now) {
+                    silent = true;
+                    let _ = events.send(Event::Silent);
+                }
+                me.quiet.store(silent || !live.may_send(now), std::sync::atomic::Ordering::Relaxed);
                 if bridge.is_some() {
                     continue;
                 }
@@ -215,8 +242,9 @@ async fn run(
                 if keys_only && !event {
                     continue;
                 }
+                live.heard(ms());
                 if event {
-                    let now = started.elapsed().as_millis() as i64;
+                    let now = ms();
                     if let Some(k) = keys.receive(p.timestamp, p.payload, now) {
                         let _ = events.send(Event::Key(k));
                     }
