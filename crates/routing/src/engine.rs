@@ -161,10 +161,20 @@ pub(crate) struct Agent {
     pub candidates: Vec<Ix>,
     pub memberships: Vec<(Ix, Media, ReadyKey)>,
     pub directed: Vec<Ix>,
+    /// A phone or softphone is connected ([`Input::SetEndpoint`]).
+    pub endpoint: bool,
 }
+
+/// The requirement a contact that needs an endpoint carries in its
+/// requirement set, as if it were a skill at level 1 that an agent has
+/// while their phone or softphone is connected.
+pub(crate) const ENDPOINT: u32 = u32::MAX;
 
 impl Agent {
     pub fn level(&self, skill: u32) -> SkillLevel {
+        if skill == ENDPOINT {
+            return SkillLevel::from(self.endpoint);
+        }
         self.levels.get(skill as usize).copied().unwrap_or(0)
     }
     fn total_load(&self) -> u32 {
@@ -1158,7 +1168,7 @@ impl Engine {
     }
 
     fn intern_reqs(&mut self, id: ContactId, nc: &NewContact) -> Result<u32, RoutingError> {
-        if nc.requirements.is_empty() && nc.language.is_none() {
+        if nc.requirements.is_empty() && nc.language.is_none() && !nc.needs_endpoint {
             return Ok(0);
         }
         let bad = |problem: String| RoutingError::InvalidContact {
@@ -1192,6 +1202,9 @@ impl Engine {
                 Some(r) => r.1 = r.1.max(level),
                 None => reqs.push((six, level)),
             }
+        }
+        if nc.needs_endpoint {
+            reqs.push((ENDPOINT, 1));
         }
         reqs.sort_unstable();
         if let Some(&ix) = self.reqset_ix.get(&reqs) {
@@ -1312,6 +1325,18 @@ impl Engine {
                     }
                 }
                 self.set_presence_internal(aix, presence);
+                Ok(())
+            }
+            Input::SetEndpoint { agent, connected } => {
+                let aix = self.agent_of(agent)?;
+                let a = self.agents.at_mut(aix);
+                if a.endpoint != connected {
+                    a.endpoint = connected;
+                    if connected {
+                        // Contacts that waited for a phone may now come.
+                        self.agent_has_room(aix);
+                    }
+                }
                 Ok(())
             }
             Input::SetSiteOnAir { site, on_air } => self.set_site_on_air(site, on_air),
@@ -2274,6 +2299,7 @@ impl Engine {
                     candidates: Vec::new(),
                     memberships: Vec::new(),
                     directed: Vec::new(),
+                    endpoint: false,
                 });
                 self.agent_ix.insert(id, aix);
                 aix

@@ -23,6 +23,11 @@ pub struct NewContact {
     /// routed on. May hold patient data: never logged by the engine.
     #[serde(default)]
     pub attributes: Vec<(String, String)>,
+    /// The contact carries live media that only an agent with a connected
+    /// endpoint (a registered phone, a browser softphone) can take: a
+    /// real phone call. Offered to no one else ([`Input::SetEndpoint`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_endpoint: bool,
 }
 
 impl NewContact {
@@ -35,6 +40,7 @@ impl NewContact {
             requirements: Vec::new(),
             language: None,
             attributes: Vec::new(),
+            needs_endpoint: false,
         }
     }
 }
@@ -142,6 +148,14 @@ pub enum Input {
     SetPresence {
         agent: AgentId,
         presence: Presence,
+    },
+    /// The agent's phone registered or its browser softphone connected
+    /// (true), or it went away (false): whether contacts that need an
+    /// endpoint may be offered to them. Offers already ringing stay (the
+    /// call finds the phone gone).
+    SetEndpoint {
+        agent: AgentId,
+        connected: bool,
     },
     /// A site goes off the air (flood, power cut) or comes back.
     SetSiteOnAir {

@@ -75,6 +75,8 @@ pub struct AgentView {
     pub capacity: [u8; Media::COUNT],
     pub work: Vec<(ContactId, Media, WorkPhase)>,
     pub idle_since: Timestamp,
+    /// A phone or softphone is connected: real calls may be offered.
+    pub endpoint: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -171,6 +173,7 @@ impl Engine {
             name: a.def.name.clone(),
             status,
             presence: a.presence.clone(),
+            endpoint: a.endpoint,
             load: a.load,
             capacity: a.cap,
             work: a

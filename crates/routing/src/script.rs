@@ -12,11 +12,13 @@
 //! with spaces as dashes ("Paramedic line" → `paramedic-line`).
 //!
 //! Commands: `arrive ID QUEUE [CHANNEL] [prio=N] [needs=SKILL:LEVEL,..]
-//! [lang=SKILL]`, `book ID QUEUE DUE_SECS [by DEADLINE_SECS]`, `abandon ID`, `callback ID`,
+//! [lang=SKILL] [phone]` (`phone`: a real call, needing an agent whose
+//! phone is connected), `book ID QUEUE DUE_SECS [by DEADLINE_SECS]`, `abandon ID`, `callback ID`,
 //! `prio ID N`, `accept AGENT ID`, `reject AGENT ID`, `hold ID`, `resume ID`,
 //! `transfer ID warm|cold queue:NAME|agent:NAME`, `cancel-transfer ID`,
 //! `end ID`, `wrapped AGENT ID`, `ready AGENT`, `offline AGENT`,
-//! `break AGENT [REASON]`, `site NAME on|off`, `tick` (only time passes),
+//! `break AGENT [REASON]`, `phone AGENT on|off` (a phone or softphone
+//! connected or gone), `site NAME on|off`, `tick` (only time passes),
 //! `show queue NAME`, `show agent NAME`, `show contact ID`.
 
 use crate::config::SkillReq;
@@ -131,6 +133,8 @@ fn parse_line(r: &Resolver, words: &[&str]) -> Result<Step, String> {
                     }
                 } else if let Some(l) = w.strip_prefix("lang=") {
                     nc.language = Some(r.skill(l)?);
+                } else if *w == "phone" {
+                    nc.needs_endpoint = true;
                 } else {
                     nc.channel = channel(w)?;
                 }
@@ -214,6 +218,14 @@ fn parse_line(r: &Resolver, words: &[&str]) -> Result<Step, String> {
                 Some(&"meeting") => NotReadyReason::Meeting,
                 Some(other) => NotReadyReason::Other(other.to_string()),
             }),
+        },
+        "phone" => Input::SetEndpoint {
+            agent: r.agent(arg(1)?)?,
+            connected: match arg(2)? {
+                "on" => true,
+                "off" => false,
+                x => return Err(format!("phone state '{x}' is not on or off")),
+            },
         },
         "site" => Input::SetSiteOnAir {
             site: r.site(arg(1)?)?,

@@ -767,3 +767,54 @@ fn events_that_make_no_sense_are_refused_and_change_nothing() {
         "#]],
     );
 }
+
+#[test]
+fn a_real_call_waits_for_an_agent_whose_phone_is_connected() {
+    // Alice is ready with no phone: the real call (c1) waits for one while
+    // a contact that needs none (c2) is offered to her; once her phone
+    // connects, c1 comes to her. A phone going away does not take back an
+    // offer already ringing (the call finds the phone gone), but the next
+    // real call waits again.
+    check(
+        "
+        0 ready alice
+        1 arrive c1 wheelchairs phone
+        2 arrive c2 wheelchairs
+        3 accept alice c2
+        4 end c2
+        34 tick
+        34 show queue wheelchairs
+        35 phone alice on
+        36 phone alice off
+        37 accept alice c1
+        97 end c1
+        127 tick
+        128 arrive c3 wheelchairs phone
+        130 show queue wheelchairs
+        131 phone alice on
+        ",
+        expect![[r#"
+            0.000s Alice is ready
+            1.000s c1 arrived: voice for Wheelchairs (priority 0)
+            1.000s c1 waits in Wheelchairs (step 0)
+            2.000s c2 arrived: voice for Wheelchairs (priority 0)
+            2.000s c2 waits in Wheelchairs (step 0)
+            2.000s c2 offered to Alice (Wheelchairs), rings until 22.000s
+            3.000s c2 answered by Alice after 1.000s
+            4.000s c2 ended by Alice
+            4.000s Alice wraps up c2 until 34.000s
+            31.000s c1 overflow step 1 of Wheelchairs
+            34.000s Alice done with c2
+            34.000s queue wheelchairs: [c1]
+            35.000s c1 offered to Alice (Wheelchairs), rings until 55.000s
+            37.000s c1 answered by Alice after 36.000s
+            97.000s c1 ended by Alice
+            97.000s Alice wraps up c1 until 127.000s
+            127.000s Alice done with c1
+            128.000s c3 arrived: voice for Wheelchairs (priority 0)
+            128.000s c3 waits in Wheelchairs (step 0)
+            130.000s queue wheelchairs: [c3]
+            131.000s c3 offered to Alice (Wheelchairs), rings until 151.000s
+        "#]],
+    );
+}

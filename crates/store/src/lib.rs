@@ -60,7 +60,7 @@ pub const LOG_FORMAT: u32 = 1;
 /// to the engine's or the KPI engine's fields changes it: the test
 /// `the_snapshot_layout_is_pinned` fails until this is raised, so an old
 /// snapshot is never misread (it is passed over, and the log replayed).
-pub const STATE_FORMAT: u32 = 3;
+pub const STATE_FORMAT: u32 = 4;
 
 /// One organisation's state as a snapshot holds it.
 #[derive(Serialize, Deserialize)]

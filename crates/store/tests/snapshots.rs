@@ -332,9 +332,9 @@ fn the_snapshot_layout_is_pinned() {
     assert_eq!(
         (store::STATE_FORMAT, bytes.len(), sha2_hex(&bytes)),
         (
-            3,
-            6878,
-            "70c276a4c829e4cea5093006ec506dc6782ae84195d38763d8de90cb6467923c".to_string()
+            4,
+            6890,
+            "5218ff0cee4b57ec6d17feddce99843b2edfd4f0dec5d66a8330683bb3774817".to_string()
         ),
         "the snapshot layout changed: raise store::STATE_FORMAT and pin the new layout here"
     );

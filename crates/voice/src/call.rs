@@ -199,6 +199,9 @@ impl Edge {
                 let mut nc = NewContact::new(id, q, Channel::Voice);
                 nc.priority = priority;
                 nc.attributes = attributes;
+                // A real call: offered only to agents whose phone is
+                // connected (a simulated or desk-only agent has no audio).
+                nc.needs_endpoint = true;
                 // The route first, so no news of the new contact is lost.
                 lock(&voice.calls).insert((org, id), self.news.clone());
                 match self.apply(Input::Arrive(nc), self.who.clone()).await {

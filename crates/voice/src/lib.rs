@@ -158,6 +158,9 @@ pub struct Voice {
     trunk: Option<SocketAddr>,
     /// When a leg's far end counts as gone.
     media: telephony::liveness::Limits,
+    /// Agents whose phone may have come or gone: the engine is told
+    /// ([`Voice::endpoints`]).
+    endpoints: mpsc::UnboundedSender<(OrgId, AgentId)>,
     next: std::sync::atomic::AtomicU64,
     live: std::sync::atomic::AtomicUsize,
 }
@@ -209,6 +212,7 @@ pub async fn start(app: App, opts: VoiceOptions, orgs: &[OrgId]) -> Result<Arc<V
         .map_err(|e| format!("prompts: {e}"))?;
     let app_for_records = app.clone();
     let private = callctl::private_attributes(&book);
+    let (endpoints, changed) = mpsc::unbounded_channel();
     let voice = Arc::new(Voice {
         app,
         edge: OnceLock::new(),
@@ -234,6 +238,7 @@ pub async fn start(app: App, opts: VoiceOptions, orgs: &[OrgId]) -> Result<Arc<V
                 ..Default::default()
             }
         },
+        endpoints,
         next: std::sync::atomic::AtomicU64::new(1),
         live: std::sync::atomic::AtomicUsize::new(0),
     });
@@ -241,6 +246,7 @@ pub async fn start(app: App, opts: VoiceOptions, orgs: &[OrgId]) -> Result<Arc<V
     let edge = sip::Edge::start(opts.listen, handler).await?;
     tracing::info!("SIP on udp/tcp {} (realm \"{REALM}\")", edge.local);
     let _ = voice.edge.set(edge);
+    tokio::spawn(Voice::endpoints(Arc::downgrade(&voice), changed));
     for &org in orgs {
         voice.recover(org).await;
     }
@@ -483,11 +489,13 @@ impl Voice {
                 );
                 lock(&self.ever).insert(key);
                 self.watch(user.org);
+                let _ = self.endpoints.send(key);
                 Ok(sip::RegisterReply::Ok(expires))
             }
             // Removed: this binding, or every one (`Contact: *`).
             sip::Registration::Bind(..) | sip::Registration::RemoveAll => {
                 lock(&self.phones).remove(&key);
+                let _ = self.endpoints.send(key);
                 Ok(sip::RegisterReply::Ok(0))
             }
             // A query of bindings.
@@ -502,6 +510,28 @@ impl Voice {
     /// taken before the restart get their number back too.
     async fn recover(self: &Arc<Self>, org: OrgId) {
         use routing::ContactState as S;
+        // No phone is registered yet in this run: the engine's memory of
+        // connected phones (replayed from the log) is out of date.
+        let connected = self
+            .app
+            .read(org, |t, _| {
+                t.engine
+                    .config()
+                    .agents
+                    .iter()
+                    .filter(|a| t.engine.agent(a.id).is_some_and(|v| v.endpoint))
+                    .map(|a| a.id)
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+        for agent in connected {
+            let input = routing::Input::SetEndpoint {
+                agent,
+                connected: false,
+            };
+            let _ = self.app.apply(org, input, None).await;
+        }
         let ours = self
             .app
             .read(org, |t, _| {
@@ -567,6 +597,38 @@ impl Voice {
         tracing::info!(
             "voice: after the restart, {kept} calls of organisation {org} keep their place as callbacks and {ended} calls with agents were ended"
         );
+    }
+
+    /// Tells the engine whether each agent's phone is connected, as
+    /// registrations come, go and expire: an agent named on `changed` is
+    /// looked at now, and every connected one again every few seconds (a
+    /// registration that ran out without a word). Only changes are sent.
+    async fn endpoints(
+        voice: std::sync::Weak<Voice>,
+        mut changed: mpsc::UnboundedReceiver<(OrgId, AgentId)>,
+    ) {
+        let mut told: HashMap<(OrgId, AgentId), bool> = HashMap::new();
+        let mut sweep = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            let keys: Vec<(OrgId, AgentId)> = tokio::select! {
+                k = changed.recv() => match k {
+                    Some(k) => vec![k],
+                    None => return,
+                },
+                _ = sweep.tick() => told.iter().filter(|(_, &c)| c).map(|(k, _)| *k).collect(),
+            };
+            let Some(v) = voice.upgrade() else { return };
+            for (org, agent) in keys {
+                let connected = v.phone(org, agent).is_some();
+                if told.get(&(org, agent)) == Some(&connected) {
+                    continue;
+                }
+                let input = routing::Input::SetEndpoint { agent, connected };
+                if v.app.apply(org, input, None).await.is_ok() {
+                    told.insert((org, agent), connected);
+                }
+            }
+        }
     }
 
     /// The phone an agent registered, if the registration is current.
