@@ -102,10 +102,12 @@ pub enum Perm {
     AuditRead,
     /// Delete a contact's wrap-up notes (written on the wrong contact).
     NotesDelete,
+    /// Find call recordings and listen to them (each listen audited).
+    RecordingListen,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 25] = [
+    pub const ALL: [Perm; 26] = [
         Perm::Session,
         Perm::Account,
         Perm::ContactCreate,
@@ -131,6 +133,7 @@ impl Perm {
         Perm::DirectoryWrite,
         Perm::AuditRead,
         Perm::NotesDelete,
+        Perm::RecordingListen,
     ];
 }
 
@@ -164,6 +167,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         DirectoryWrite => matches!(role, Supervisor | Admin),
         AuditRead => matches!(role, Auditor),
         NotesDelete => matches!(role, Supervisor),
+        RecordingListen => matches!(role, Supervisor),
     }
 }
 

@@ -93,6 +93,17 @@ pub fn seal(kek: &Kek, aad: &str, text: &str) -> Sealed {
     }
 }
 
+/// A data key wrapped under the key-encryption key for the record named
+/// by `aad` (a recording's key, kept in the database).
+pub fn wrap(kek: &Kek, aad: &str, data_key: &[u8]) -> Vec<u8> {
+    encrypt(&key(&kek.0), format!("key:{aad}").as_bytes(), data_key)
+}
+
+/// What [`wrap`] wrapped.
+pub fn unwrap(kek: &Kek, aad: &str, wrapped: &[u8]) -> Result<Vec<u8>, SealError> {
+    decrypt(&key(&kek.0), format!("key:{aad}").as_bytes(), wrapped)
+}
+
 /// Opens a sealed text of the record named by `aad`.
 pub fn open(kek: &Kek, aad: &str, s: &Sealed) -> Result<String, SealError> {
     let data_key = decrypt(

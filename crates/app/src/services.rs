@@ -62,6 +62,45 @@ pub struct ServiceDef {
     /// caller joins `queue` at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
+    /// Whether its calls are recorded, and for how long kept; none: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingRule>,
+}
+
+/// When a service's calls are recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingPolicy {
+    #[default]
+    Never,
+    /// Every answered call, from the moment the agent is on the line.
+    Always,
+    /// When the agent starts it from the desktop.
+    OnDemand,
+}
+
+/// A service's recording rule: the policy, and how long a recording is
+/// kept before its key is destroyed (the trust's retention schedule; the
+/// NHS Records Management Code of Practice governs it, so it is set, not
+/// assumed).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingRule {
+    pub policy: RecordingPolicy,
+    pub retention_days: f64,
+}
+
+impl RecordingRule {
+    /// What is wrong with the rule, if anything.
+    pub fn problem(&self) -> Option<String> {
+        let d = self.retention_days;
+        (!(d > 0.0 && d <= crate::recording::MAX_RETENTION_DAYS)).then(|| {
+            format!(
+                "recording.retention_days: more than 0 and at most {}, not {d}",
+                crate::recording::MAX_RETENTION_DAYS
+            )
+        })
+    }
 }
 
 impl ServiceDef {

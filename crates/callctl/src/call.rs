@@ -2,8 +2,9 @@
 //! phone, the bridge and the hang-up.
 
 use crate::{
-    contact_attributes, outcome_name, Conversation, EngineRequest, Journal, QueueRef, Stage,
-    HANG_UP_TAG, MAX_CALL_MS, MAX_JOURNAL_ITEMS, POSITION_EVERY_MS, RING_MAX_MS, RING_MIN_MS,
+    contact_attributes, outcome_name, Conversation, EngineRequest, Journal, QueueRef, Recording,
+    RecordingAction, RecordingPolicy, Stage, HANG_UP_TAG, MAX_CALL_MS, MAX_JOURNAL_ITEMS,
+    POSITION_EVERY_MS, RING_MAX_MS, RING_MIN_MS,
 };
 use flow::{Call as Flow, FlowEvent, Input as FlowInput, Node, Output as FlowOutput};
 use model::{AgentId, ContactId, DurationMs, Timestamp};
@@ -103,6 +104,8 @@ pub enum Input {
     AgentHungUp {
         dial: DialId,
     },
+    /// The agent asks something of the call's recording (the desktop).
+    Recording(RecordingAction),
 }
 
 /// What the call asks its edge to do.
@@ -143,6 +146,11 @@ pub enum Output {
     /// Hang up the caller's leg (BYE if it is still up).
     HangUpCaller,
     Engine(EngineRequest),
+    /// Start, pause, resume or stop recording the caller (left) and the
+    /// bridged agent's phone (right).
+    Record(RecordingAction),
+    /// The agent's recording request was refused, and why.
+    RecordingRefused(&'static str),
     /// Write the journal as it stands (a crash then loses no call).
     Save,
     /// The call is over.
@@ -160,6 +168,8 @@ pub struct Setup {
     pub callback_to: Option<String>,
     /// Attributes that hold patient data: never put on a contact.
     pub private: BTreeSet<String>,
+    /// When the service records calls (the caller is told first).
+    pub recording: RecordingPolicy,
 }
 
 /// Why the call is ending.
@@ -218,6 +228,7 @@ pub struct VoiceCall {
     announce_without_flow: bool,
     gone: Option<Gone>,
     done: bool,
+    recording: RecordingPolicy,
     journal: Journal,
     out: VecDeque<Output>,
 }
@@ -230,6 +241,7 @@ impl VoiceCall {
             open,
             callback_to,
             private,
+            recording,
         } = setup;
         let mut c = VoiceCall {
             flow,
@@ -253,9 +265,14 @@ impl VoiceCall {
             announce_without_flow: false,
             gone: None,
             done: false,
+            recording,
             journal: Journal::default(),
             out: VecDeque::new(),
         };
+        if recording != RecordingPolicy::Never {
+            // Callers are told before anything is recorded.
+            c.play(Clip::Prompt("sys-recorded".into()), None);
+        }
         if c.flow.is_none() {
             if open {
                 c.announce_without_flow = true;
@@ -492,6 +509,10 @@ impl VoiceCall {
                 }
             }
             Input::MediaLatched => self.journal.nat = true,
+            Input::Recording(action) => match self.recording_refusal(action) {
+                Some(why) => self.out.push_back(Output::RecordingRefused(why)),
+                None => self.set_recording(action),
+            },
             Input::MediaStopped => {
                 self.gone.get_or_insert(Gone::MediaStopped);
             }
@@ -588,6 +609,11 @@ impl VoiceCall {
                 self.connected(agent);
                 self.out.push_back(Output::Bridge { dial });
                 self.journal.bridged = true;
+                if self.recording == RecordingPolicy::Always
+                    && self.journal.recording == Recording::Off
+                {
+                    self.set_recording(RecordingAction::Start);
+                }
                 self.out.push_back(Output::Save);
                 self.flow_input(FlowInput::AgentConnected);
                 // A transfer: the new agent's phone took the call, so the
@@ -701,8 +727,47 @@ impl VoiceCall {
         }
     }
 
+    /// Why the agent may not do `action` to the recording now, if not.
+    fn recording_refusal(&self, action: RecordingAction) -> Option<&'static str> {
+        use Recording as R;
+        use RecordingAction as A;
+        if self.recording == RecordingPolicy::Never {
+            return Some("this service does not record calls");
+        }
+        if self.bridged.is_none() || self.gone.is_some() {
+            return Some("the call is not connected to an agent's phone");
+        }
+        match (action, self.journal.recording) {
+            (A::Start, R::Off) | (A::Pause, R::On) | (A::Resume, R::Paused) => None,
+            (A::Stop, _) if self.recording == RecordingPolicy::Always => {
+                Some("this service records every call: pause the recording instead")
+            }
+            (A::Stop, R::On | R::Paused) => None,
+            (A::Start, _) => Some("the call is being recorded already"),
+            (A::Pause, R::Paused) => Some("the recording is paused already"),
+            (A::Resume, R::On) => Some("the recording is not paused"),
+            (_, R::Off) => Some("the call is not being recorded"),
+        }
+    }
+
+    fn set_recording(&mut self, action: RecordingAction) {
+        use RecordingAction as A;
+        self.journal.recording = match action {
+            A::Start | A::Resume => Recording::On,
+            A::Pause => Recording::Paused,
+            A::Stop => Recording::Off,
+        };
+        if action == A::Start {
+            self.journal.recordings += 1;
+        }
+        self.out.push_back(Output::Record(action));
+    }
+
     /// The call is over: tell the engine and the other leg.
     fn finish(&mut self) {
+        if self.journal.recording != Recording::Off {
+            self.set_recording(RecordingAction::Stop);
+        }
         let gone = self.gone.expect("finishing");
         let caller_gone = gone != Gone::Agent;
         if caller_gone {
@@ -879,6 +944,8 @@ impl fmt::Display for Output {
             Output::Unbridge { dial } => write!(f, "unbridge {dial}"),
             Output::HangUpAgent { dial } => write!(f, "hang up {dial}"),
             Output::HangUpCaller => write!(f, "hang up caller"),
+            Output::Record(a) => write!(f, "record {}", a.as_str()),
+            Output::RecordingRefused(why) => write!(f, "recording refused: {why}"),
             Output::Save => write!(f, "save"),
             Output::Done => write!(f, "done"),
             Output::Engine(r) => match r {

@@ -156,6 +156,71 @@ pub struct Journal {
     pub nat: bool,
     /// How the caller's leg ended, as signalling said (hung up, cancelled).
     pub ended: Option<&'static str>,
+    /// The call's recording now.
+    pub recording: Recording,
+    /// Recordings made of the call (a stopped one and a new start make two).
+    pub recordings: u32,
+}
+
+/// When a service records its calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecordingPolicy {
+    #[default]
+    Never,
+    /// From the moment an agent's phone is on the line; the agent may
+    /// pause it, not stop it.
+    Always,
+    /// When the agent starts it.
+    OnDemand,
+}
+
+/// What the agent asks of the call's recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordingAction {
+    Start,
+    Pause,
+    Resume,
+    Stop,
+}
+
+/// A call's recording.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Recording {
+    #[default]
+    Off,
+    On,
+    Paused,
+}
+
+impl RecordingAction {
+    pub fn parse(s: &str) -> Option<RecordingAction> {
+        Some(match s {
+            "start" => RecordingAction::Start,
+            "pause" => RecordingAction::Pause,
+            "resume" => RecordingAction::Resume,
+            "stop" => RecordingAction::Stop,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingAction::Start => "start",
+            RecordingAction::Pause => "pause",
+            RecordingAction::Resume => "resume",
+            RecordingAction::Stop => "stop",
+        }
+    }
+}
+
+impl Recording {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recording::Off => "off",
+            Recording::On => "on",
+            Recording::Paused => "paused",
+        }
+    }
 }
 
 /// The attributes that hold patient data in a book of flows: whatever a

@@ -13,6 +13,7 @@
 //! latched | media-stopped | offered AGENT phone|gone|desk until SECONDS
 //! offer-gone AGENT | desk-answer AGENT | agent-hold on|off | contact-ended
 //! dialled dN answered|failed|cancelled | agent-hangup dN | tick | show
+//! record start|pause|resume|stop
 //! world position N WAIT_SECONDS | world position none
 //! world join ok | world join refused REASON | world join later | joined
 //! world booking ok|refused | world accept ok|refused
@@ -120,6 +121,10 @@ pub fn run(call: &mut VoiceCall, start: Timestamp, script: &str) -> Result<Strin
             )),
             ["latched"] => Some(Input::MediaLatched),
             ["media-stopped"] => Some(Input::MediaStopped),
+            ["record", a] => Some(Input::Recording(
+                crate::RecordingAction::parse(a)
+                    .ok_or_else(|| err("record start|pause|resume|stop"))?,
+            )),
             ["offered", a, phone, "until", s] => {
                 let phone = match *phone {
                     "phone" => PhoneState::Registered,
@@ -358,6 +363,14 @@ fn show_journal(j: &crate::Journal) -> String {
     }
     if let Some(e) = j.ended {
         let _ = write!(s, " leg {e}");
+    }
+    if j.recordings > 0 {
+        let _ = write!(
+            s,
+            " recording {} ({} made)",
+            j.recording.as_str(),
+            j.recordings
+        );
     }
     s
 }

@@ -4,7 +4,7 @@
 //! (`crates/switchboard/tests/sip.rs`) take is here, and the races the
 //! voice edge once had.
 
-use callctl::{script, Setup, VoiceCall};
+use callctl::{script, RecordingPolicy, Setup, VoiceCall};
 use expect_test::{expect, Expect};
 use flow::{Call as Flow, Catalog, FlowBook};
 use model::Timestamp;
@@ -102,6 +102,7 @@ fn setup(flow: Option<&str>, at: Timestamp) -> Setup {
         open: at == OPEN,
         callback_to: Some("sip:07700900123@trunk".into()),
         private: BTreeSet::from(["date_of_birth".to_string()]),
+        recording: RecordingPolicy::Never,
     }
 }
 
@@ -769,6 +770,7 @@ fn patient_data_under_any_name_stays_off_the_contact() {
         open: true,
         callback_to: None,
         private,
+        recording: RecordingPolicy::Never,
     };
     check_with(
         setup,
@@ -1083,6 +1085,132 @@ fn a_join_answered_after_the_caller_hung_up_is_abandoned_at_once() {
             5.000s hang up caller
             5.000s done
             5.000s journal: ended (abandoned_in_queue) contact c1 path [hours, welcome, menu, spa] keys 0
+        "#]],
+    );
+}
+
+/// A service that records every call: the caller is told first; the
+/// recording starts when the agent's phone is on the line; the agent may
+/// pause and resume it but not stop it; it stops when the call ends.
+#[test]
+fn an_always_recorded_call_is_announced_started_at_the_bridge_paused_and_stopped_at_the_end() {
+    let mut s = setup(None, OPEN);
+    s.recording = RecordingPolicy::Always;
+    check_with(
+        s,
+        OPEN,
+        "
+        1 record start
+        5 offered 7 phone until 25
+        8 dialled d1 answered
+        9 record start
+        10 record stop
+        11 record pause
+        12 record pause
+        13 record resume
+        40 hangup bye
+        40 show
+        ",
+        expect![[r#"
+            0.000s play sys-recorded
+            0.000s join the service's queue priority 0 [via=sip] -> c1
+            0.000s music hold-1
+            0.000s save
+            0.000s read position of c1 -> none
+            1.000s recording refused: the call is not connected to an agent's phone
+            5.000s dial d1 agent 7 for 20.000s
+            8.000s accept c1 for agent 7 (d1) -> ok
+            8.000s clear
+            8.000s music off
+            8.000s bridge d1
+            8.000s record start
+            8.000s save
+            9.000s recording refused: the call is being recorded already
+            10.000s recording refused: this service records every call: pause the recording instead
+            11.000s record pause
+            12.000s recording refused: the recording is paused already
+            13.000s record resume
+            40.000s record stop
+            40.000s end c1
+            40.000s forget c1
+            40.000s hang up d1
+            40.000s hang up caller
+            40.000s done
+            40.000s journal: ended (ended_by_caller) contact c1 agent 7 path [] bridged leg bye recording off (1 made)
+        "#]],
+    );
+}
+
+/// On demand: nothing is recorded until the agent starts it; stopped and
+/// started again, it makes a second recording.
+#[test]
+fn an_on_demand_recording_is_started_and_stopped_by_the_agent() {
+    let mut s = setup(None, OPEN);
+    s.recording = RecordingPolicy::OnDemand;
+    check_with(
+        s,
+        OPEN,
+        "
+        5 offered 7 phone until 25
+        8 dialled d1 answered
+        9 record resume
+        10 record start
+        20 record stop
+        21 record stop
+        30 record start
+        40 agent-hangup d1
+        40 show
+        ",
+        expect![[r#"
+            0.000s play sys-recorded
+            0.000s join the service's queue priority 0 [via=sip] -> c1
+            0.000s music hold-1
+            0.000s save
+            0.000s read position of c1 -> none
+            5.000s dial d1 agent 7 for 20.000s
+            8.000s accept c1 for agent 7 (d1) -> ok
+            8.000s clear
+            8.000s music off
+            8.000s bridge d1
+            8.000s save
+            9.000s recording refused: the call is not being recorded
+            10.000s record start
+            20.000s record stop
+            21.000s recording refused: the call is not being recorded
+            30.000s record start
+            40.000s end c1
+            40.000s forget c1
+            40.000s record stop
+            40.000s hang up caller
+            40.000s done
+            40.000s journal: ended (ended_by_agent) contact c1 agent 7 path [] bridged recording off (2 made)
+        "#]],
+    );
+}
+
+/// A service that does not record refuses every request.
+#[test]
+fn a_service_that_does_not_record_refuses_to() {
+    check_with(
+        setup(None, OPEN),
+        OPEN,
+        "
+        5 offered 7 phone until 25
+        8 dialled d1 answered
+        9 record start
+        ",
+        expect![[r#"
+            0.000s join the service's queue priority 0 [via=sip] -> c1
+            0.000s music hold-1
+            0.000s save
+            0.000s read position of c1 -> none
+            5.000s dial d1 agent 7 for 20.000s
+            8.000s accept c1 for agent 7 (d1) -> ok
+            8.000s clear
+            8.000s music off
+            8.000s bridge d1
+            8.000s save
+            9.000s recording refused: this service does not record calls
         "#]],
     );
 }

@@ -28,6 +28,7 @@ mod passkeys;
 mod patients;
 mod people;
 mod planning;
+mod recordings;
 mod referral;
 mod reports;
 mod review;

@@ -511,6 +511,16 @@ pub(crate) struct Call {
     nat: bool,
     /// How the caller's leg ended: hung up, cancelled, timed out.
     ended: Option<String>,
+    /// The call's recording now: off, on, paused ("" before recording
+    /// existed).
+    #[serde(default)]
+    recording: String,
+    /// The recordings made of the call (ids for `/api/v1/recordings`).
+    #[serde(default)]
+    recordings: Vec<u64>,
+    /// Why a recording could not be made (the call went on unrecorded).
+    #[serde(default)]
+    recording_error: Option<String>,
 }
 
 /// The telephony journal.

@@ -39,7 +39,7 @@ pub(crate) struct ReportQuery {
 /// Longest period one report covers.
 const MAX_DAYS: i64 = 400;
 
-fn parse_time(field: &str, s: &str) -> Result<Timestamp, Response> {
+pub(crate) fn parse_time(field: &str, s: &str) -> Result<Timestamp, Response> {
     s.parse::<jiff::Timestamp>()
         .map(|t| Timestamp(t.as_millisecond()))
         .map_err(|_| {

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 pub struct Route {
     pub method: &'static str,
     /// With `{contact}`, `{agent}`, `{queue}`, `{user}`, `{token}`,
-    /// `{service}`, `{dos_service}` or `{nhs_number}` for the ids it takes.
+    /// `{service}`, `{dos_service}`, `{recording}` or `{nhs_number}` for
+    /// the ids it takes.
     pub path: &'static str,
     /// `None`: public (log-in, health, this document).
     pub perm: Option<Perm>,
@@ -49,6 +50,8 @@ pub enum Reply {
     Stream(&'static [&'static str], &'static str),
     /// JSON of this type, or CSV with `?format=csv`.
     Report(SchemaFn),
+    /// `audio/wav`.
+    Audio,
     /// A FHIR R4 resource of this type (its full schema is FHIR's own; the
     /// test command validates what is served against the published
     /// models).
@@ -173,6 +176,9 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/audit/events", Some(AuditRead), None, Fhir("Bundle"), ?crate::review::ReviewQuery, "The organisation's audit trail of the last hours as FHIR R4 AuditEvent resources (a collection bundle; audited).", crate::review::export),
         r!(get "GET" "/api/v1/audit/unusual", Some(AuditRead), None, Json(s::<crate::review::UnusualReport>), ?crate::review::ReviewQuery, "Unusual access to patients' records: many patients, out of hours, break-glass (audited).", crate::review::unusual),
         r!(get "GET" "/api/v1/contacts/{contact}/notes", Some(PatientRead), None, Json(s::<crate::notes::Notes>), "A contact's wrap-up notes (sealed at rest; every read audited).", crate::notes::read),
+        r!(post "POST" "/api/v1/contacts/{contact}/recording", Some(ContactWork), Some(s::<crate::recordings::ControlBody>), Json(s::<crate::recordings::Controlled>), "The agent on a phone call starts, pauses, resumes or stops its recording (as the service's recording policy allows); audited.", crate::recordings::control),
+        r!(get "GET" "/api/v1/recordings", Some(RecordingListen), None, Json(s::<crate::recordings::Recordings>), ?crate::recordings::RecordingQuery, "Call recordings, newest first, by contact, agent, caller's number or time (?contact=&agent=&number=&from=&to=&limit=).", crate::recordings::list),
+        r!(get "GET" "/api/v1/recordings/{recording}/audio", Some(RecordingListen), None, Audio, "A recording as a WAV (16-bit, 8 kHz, stereo: the caller left, the agent right), opened with the key-encryption key; every listen audited. 410 once its retention destroyed it.", crate::recordings::audio),
         r!(delete "DELETE" "/api/v1/contacts/{contact}/notes", Some(NotesDelete), None, Json(s::<crate::notes::NotesDeleted>), "Delete a contact's wrap-up notes and their keys (written on the wrong contact); audited.", crate::notes::delete),
         r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, Json(s::<pt::AuditRecords>), ?pt::AuditQuery, "Who accessed this patient (audited).", pt::audit_for_patient),
     ]
@@ -254,7 +260,7 @@ const QUEUES: [(&str, &str); 1] = [("POST", "/api/v1/contacts/{contact}/referral
 /// A path parameter, typed as its handler parses it.
 fn path_param(name: &str) -> Value {
     let schema = match name {
-        "contact" | "dos_service" => {
+        "contact" | "dos_service" | "recording" => {
             json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
         }
         "nhs_number" => {
@@ -375,6 +381,9 @@ pub fn openapi() -> Value {
         let content = match r.reply {
             Reply::Json(f) => json!({ "application/json": { "schema": f(&mut writes) } }),
             Reply::Text => json!({ "text/plain": { "schema": { "type": "string" } } }),
+            Reply::Audio => {
+                json!({ "audio/wav": { "schema": { "type": "string", "format": "binary" } } })
+            }
             Reply::Document => json!({ "application/json": { "schema": { "type": "object" } } }),
             // Each event as schemathesis reads it: its name and its data.
             Reply::Stream(names, d) => json!({ "text/event-stream": { "schema": {
@@ -423,6 +432,10 @@ pub fn openapi() -> Value {
                 "409".into(),
                 err("refused by the state it would change (named)"),
             );
+        }
+        if matches!(r.reply, Reply::Audio) {
+            responses.insert("409".into(), err("still being recorded"));
+            responses.insert("410".into(), err("destroyed: its retention ran out"));
         }
         // Passkeys need the server reached by a name.
         if r.path.contains("passkey") {

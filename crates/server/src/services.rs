@@ -80,6 +80,55 @@ pub(crate) struct ServiceBody {
     /// None: the caller joins `queue` at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     flow: Option<String>,
+    /// Call recording; none: calls are not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recording: Option<Recording>,
+}
+
+/// When calls are recorded (`always`: every answered call from the moment
+/// the agent is on the line; `on_demand`: when the agent starts it), and
+/// how many days a recording is kept before its key is destroyed.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Recording {
+    policy: Policy,
+    retention_days: f64,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Policy {
+    Never,
+    Always,
+    OnDemand,
+}
+
+impl From<Recording> for app::services::RecordingRule {
+    fn from(r: Recording) -> Self {
+        use app::services::RecordingPolicy as P;
+        app::services::RecordingRule {
+            policy: match r.policy {
+                Policy::Never => P::Never,
+                Policy::Always => P::Always,
+                Policy::OnDemand => P::OnDemand,
+            },
+            retention_days: r.retention_days,
+        }
+    }
+}
+
+impl From<app::services::RecordingRule> for Recording {
+    fn from(r: app::services::RecordingRule) -> Self {
+        use app::services::RecordingPolicy as P;
+        Recording {
+            policy: match r.policy {
+                P::Never => Policy::Never,
+                P::Always => Policy::Always,
+                P::OnDemand => Policy::OnDemand,
+            },
+            retention_days: r.retention_days,
+        }
+    }
 }
 
 impl From<ServiceBody> for ServiceDef {
@@ -123,6 +172,7 @@ impl From<ServiceBody> for ServiceDef {
                     .collect(),
             }),
             flow: b.flow,
+            recording: b.recording.map(Into::into),
         }
     }
 }
@@ -168,6 +218,7 @@ impl From<&ServiceDef> for ServiceBody {
                     .collect(),
             }),
             flow: d.flow.clone(),
+            recording: d.recording.map(Into::into),
         }
     }
 }
@@ -220,6 +271,9 @@ pub(crate) async fn put_service(
             return unprocessable(format!("entry_points: {} given twice", e.address));
         }
         points.push(p);
+    }
+    if let Some(p) = def.recording.as_ref().and_then(|r| r.problem()) {
+        return unprocessable(p);
     }
     if let Some(h) = &def.hours {
         tryr!(flow::Hours::compile(h).map_err(|m| unprocessable(format!("hours: {m}"))));

@@ -22,6 +22,7 @@
 pub mod directory;
 mod mfa;
 mod notes;
+pub mod recordings;
 pub mod review;
 pub use mfa::{Passkey, Totp};
 pub use notes::StoredNote;
@@ -442,6 +443,23 @@ CREATE TABLE IF NOT EXISTS contact_notes (
     sealed BLOB NOT NULL,
     PRIMARY KEY (org, contact, agent)
 );
+CREATE TABLE IF NOT EXISTS recordings (
+    org INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    contact INTEGER,
+    agent INTEGER,
+    started_ms INTEGER NOT NULL,
+    ended_ms INTEGER,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    paused_ms INTEGER NOT NULL DEFAULT 0,
+    expires_ms INTEGER NOT NULL,
+    wrapped_key BLOB,
+    destroyed_ms INTEGER,
+    file TEXT NOT NULL,
+    PRIMARY KEY (org, id)
+);
+CREATE INDEX IF NOT EXISTS recordings_expiry ON recordings (expires_ms) WHERE wrapped_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS recordings_contact ON recordings (org, contact);
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY,
     at_ms INTEGER NOT NULL,

@@ -351,6 +351,7 @@ fn run(cli: Cli) -> Result<()> {
                         required,
                         trunk: sip_trunk,
                         media_timeout: std::time::Duration::from_secs(media_timeout.into()),
+                        recordings: data.join("recordings"),
                     })
                 }
                 None => None,

@@ -213,6 +213,15 @@ const MATRIX: &[(&str, &[&str])] = &[
     ),
     ("audit_read", &["auditor"]),
     ("notes_delete", &["supervisor"]),
+    ("recording_listen", &["supervisor"]),
+];
+
+/// Routes that succeed only with a phone call in progress or a recording
+/// made, which this test (no SIP edge) has not: a role allowed them gets
+/// this documented refusal here; `tests/recording.rs` checks the success.
+const NEED_A_CALL: &[(&str, &str, u16)] = &[
+    ("POST", "/api/v1/contacts/{contact}/recording", 409),
+    ("GET", "/api/v1/recordings/{recording}/audio", 404),
 ];
 
 const ROLES: [&str; 6] = [
@@ -576,6 +585,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     // just set up (POST /me/mfa), as oathtool makes it.
                     "MfaCode" => json!({"code": oathtool(&enrolled(cred), "now")}).to_string(),
                     "MfaPolicy" => json!({"roles": []}).to_string(),
+                    "ControlBody" => json!({"action": "start"}).to_string(),
                     "NewPasskey" => {
                         let (_, o) = call_localhost(addr, "POST", "/api/v1/me/passkeys/options", None, cred);
                         let challenge = o["public_key"]["challenge"].as_str().unwrap_or("none");
@@ -636,6 +646,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     if own { "9990000018" } else { "9990000026" },
                 )
                 .replace("{service}", if own { "1" } else { "9" })
+                .replace("{recording}", if own { "1" } else { "2" })
                 .replace("{dos_service}", &if own { pharmacy } else { 1_000_001 }.to_string())
                 // No contact is about the patient here: the read breaks
                 // the glass (what it needs is tested on its own).
@@ -712,7 +723,8 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     .filter_map(|k| k.parse().ok())
                     .filter(|c| (200..300).contains(c))
                     .collect();
-                if !success.contains(&got) {
+                let needs_a_call = NEED_A_CALL.contains(&(method.as_str(), path.as_str(), got));
+                if !success.contains(&got) && !needs_a_call {
                     failures.push(format!(
                         "{role} {method} {} {:?}: got {got} {answer}, documented {success:?}",
                         fill(true),

@@ -80,6 +80,12 @@ struct Edge {
     legs: HashMap<DialId, Answered>,
     bridged: Option<DialId>,
     dialled: mpsc::UnboundedSender<(DialId, Result<Answered, String>)>,
+    /// The service's recording rule.
+    recording: Option<app::services::RecordingRule>,
+    /// The recording in progress.
+    recorder: Option<crate::record::Recorder>,
+    /// The desktop's recording request waiting for the call's answer.
+    recording_reply: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 }
 
 impl Drop for Edge {
@@ -150,7 +156,26 @@ impl Edge {
                 if let Some(a) = self.legs.get(&dial) {
                     let _ = self.cmd.send(Command::Bridge(Some(a.sender.clone())));
                     let _ = a.cmd.send(Command::Bridge(Some(self.me.clone())));
+                    // A recording goes on with the new agent's phone.
+                    if let Some(r) = &self.recorder {
+                        let _ = a.cmd.send(Command::Tap(Some(r.agent_tap())));
+                    }
                     self.bridged = Some(dial);
+                }
+            }
+            Output::Record(action) => {
+                let done = self.record(action).await;
+                if let Some(reply) = self.recording_reply.take() {
+                    let _ = reply.send(done.clone());
+                }
+                if let Err(e) = done {
+                    tracing::error!("call recording: {e}");
+                    self.note(|l| l.recording_error = Some(e));
+                }
+            }
+            Output::RecordingRefused(why) => {
+                if let Some(reply) = self.recording_reply.take() {
+                    let _ = reply.send(Err(why.to_string()));
                 }
             }
             Output::Unbridge { dial } => {
@@ -173,6 +198,39 @@ impl Edge {
             Output::Engine(r) => return self.engine(r).await,
         }
         None
+    }
+
+    /// Starts, pauses, resumes or stops the recording, as the call said.
+    async fn record(&mut self, action: callctl::RecordingAction) -> Result<(), String> {
+        use callctl::RecordingAction as A;
+        match action {
+            A::Start => {
+                let days = self.recording.map_or(1.0, |r| r.retention_days);
+                let agent = lock(&self.log).agent.map(AgentId);
+                let r =
+                    crate::record::start(&self.voice, self.org, self.contact, agent, days).await?;
+                let _ = self.cmd.send(Command::Tap(Some(r.caller_tap())));
+                if let Some(a) = self.bridged.and_then(|d| self.legs.get(&d)) {
+                    let _ = a.cmd.send(Command::Tap(Some(r.agent_tap())));
+                }
+                let id = r.id;
+                self.note(|l| l.recordings.push(id));
+                self.recorder = Some(r);
+            }
+            A::Pause | A::Resume => {
+                if let Some(r) = &self.recorder {
+                    r.pause(action == A::Pause);
+                }
+            }
+            A::Stop => {
+                let _ = self.cmd.send(Command::Tap(None));
+                for a in self.legs.values() {
+                    let _ = a.cmd.send(Command::Tap(None));
+                }
+                self.recorder = None;
+            }
+        }
+        Ok(())
     }
 
     async fn engine(&mut self, r: EngineRequest) -> Option<CallInput> {
@@ -322,6 +380,7 @@ impl Edge {
             if j.ended.is_some() {
                 l.ended = j.ended;
             }
+            l.recording = j.recording.as_str();
         });
     }
 }
@@ -488,6 +547,13 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
             open,
             callback_to,
             private: voice.private.clone(),
+            recording: match def.recording.map(|r| r.policy) {
+                Some(app::services::RecordingPolicy::Always) => callctl::RecordingPolicy::Always,
+                Some(app::services::RecordingPolicy::OnDemand) => {
+                    callctl::RecordingPolicy::OnDemand
+                }
+                _ => callctl::RecordingPolicy::Never,
+            },
         },
     );
     let (news_tx, mut news) = mpsc::unbounded_channel::<News>();
@@ -508,12 +574,15 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
         legs: HashMap::new(),
         bridged: None,
         dialled: dial_tx,
+        recording: def.recording,
+        recorder: None,
+        recording_reply: None,
     };
     loop {
         // Carry out what the call asked for; a question is answered
         // before anything else is read.
         while let Some(o) = call.poll_output() {
-            if o == Output::Save {
+            if matches!(o, Output::Save | Output::Record(_)) {
                 edge.sync(call.journal());
             }
             if let Some(answer) = edge.carry_out(o).await {
@@ -582,6 +651,10 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
                 News::Hold(on) => CallInput::AgentHold(on),
                 News::Answered { agent } => CallInput::AnsweredAtDesk { agent },
                 News::Ended => CallInput::ContactEnded,
+                News::Recording(action, reply) => {
+                    edge.recording_reply = Some(reply);
+                    CallInput::Recording(action)
+                }
             },
             Wake::Dialled(None) => continue,
             Wake::Dialled(Some((dial, r))) => {

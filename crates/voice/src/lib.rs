@@ -13,6 +13,7 @@
 mod call;
 mod media;
 mod prompts;
+mod record;
 mod sip;
 
 use app::App;
@@ -23,6 +24,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
+
+/// Why a recording request was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingError {
+    /// No live phone call is this contact.
+    NoCall,
+    /// The call refused, and why.
+    Refused(String),
+}
 
 /// The attribute that marks a contact as a call of the SIP edge.
 pub(crate) const VIA: (&str, &str) = ("via", "sip");
@@ -51,6 +61,8 @@ pub struct VoiceOptions {
     pub trunk: Option<SocketAddr>,
     /// How long a leg may send no RTP before it is taken as gone.
     pub media_timeout: std::time::Duration,
+    /// Where sealed call recordings are kept.
+    pub recordings: PathBuf,
 }
 
 /// A registered phone.
@@ -87,6 +99,11 @@ pub(crate) enum News {
         agent: AgentId,
     },
     Ended,
+    /// The agent's desktop asks this of the call's recording.
+    Recording(
+        callctl::RecordingAction,
+        tokio::sync::oneshot::Sender<Result<(), String>>,
+    ),
 }
 
 /// One call as the journal shows it (no patient data: collected digits
@@ -133,6 +150,12 @@ pub(crate) struct CallLog {
     pub nat: bool,
     /// How the caller's leg ended: hung up, cancelled, timed out.
     pub ended: Option<&'static str>,
+    /// The call's recording: off, on, paused.
+    pub recording: &'static str,
+    /// Recordings made of the call (their ids).
+    pub recordings: Vec<u64>,
+    /// Why a recording could not be made (the call went on).
+    pub recording_error: Option<String>,
 }
 
 pub struct Voice {
@@ -161,6 +184,8 @@ pub struct Voice {
     /// Agents whose phone may have come or gone: the engine is told
     /// ([`Voice::endpoints`]).
     endpoints: mpsc::UnboundedSender<(OrgId, AgentId)>,
+    /// Where sealed call recordings are kept.
+    recordings: PathBuf,
     next: std::sync::atomic::AtomicU64,
     live: std::sync::atomic::AtomicUsize,
 }
@@ -239,6 +264,7 @@ pub async fn start(app: App, opts: VoiceOptions, orgs: &[OrgId]) -> Result<Arc<V
             }
         },
         endpoints,
+        recordings: opts.recordings,
         next: std::sync::atomic::AtomicU64::new(1),
         live: std::sync::atomic::AtomicUsize::new(0),
     });
@@ -247,6 +273,7 @@ pub async fn start(app: App, opts: VoiceOptions, orgs: &[OrgId]) -> Result<Arc<V
     tracing::info!("SIP on udp/tcp {} (realm \"{REALM}\")", edge.local);
     let _ = voice.edge.set(edge);
     tokio::spawn(Voice::endpoints(Arc::downgrade(&voice), changed));
+    tokio::spawn(record::retention(Arc::downgrade(&voice)));
     for &org in orgs {
         voice.recover(org).await;
     }
@@ -366,6 +393,11 @@ impl Voice {
         if let Some(e) = self.edge.get() {
             e.stop();
         }
+    }
+
+    /// Where sealed recordings are kept.
+    pub fn recordings_folder(&self) -> PathBuf {
+        self.recordings.clone()
     }
 
     /// Where the SIP edge listens.
@@ -628,6 +660,31 @@ impl Voice {
                     told.insert((org, agent), connected);
                 }
             }
+        }
+    }
+
+    /// Asks a live call to start, pause, resume or stop its recording (the
+    /// agent's desktop); answers whether it did, or why not.
+    pub async fn recording_request(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        action: &str,
+    ) -> Result<(), RecordingError> {
+        let action = callctl::RecordingAction::parse(action).ok_or(RecordingError::Refused(
+            "the action is start, pause, resume or stop".into(),
+        ))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = lock(&self.calls)
+            .get(&(org, contact))
+            .map(|c| c.send(News::Recording(action, tx)).is_ok());
+        if sent != Some(true) {
+            return Err(RecordingError::NoCall);
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(10), rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(why))) => Err(RecordingError::Refused(why)),
+            _ => Err(RecordingError::NoCall),
         }
     }
 

@@ -32,6 +32,8 @@ pub(crate) enum Command {
     Bridge(Option<Arc<Sender>>),
     /// The far end held (true) or resumed (false): it may be quiet longer.
     Held(bool),
+    /// Hands the far end's audio, decoded, to a recording (None: stop).
+    Tap(Option<crate::record::Tap>),
 }
 
 #[derive(Debug)]
@@ -164,6 +166,7 @@ async fn run(
     let ms = || started.elapsed().as_millis() as i64;
     let mut live = Liveness::new(0, limits);
     let mut silent = false;
+    let mut tap: Option<crate::record::Tap> = None;
     loop {
         tokio::select! {
             c = cmds.recv() => match c {
@@ -173,6 +176,7 @@ async fn run(
                 Some(Command::Music(m)) => music = m.map(|c| (c, 0)),
                 Some(Command::Bridge(b)) => bridge = b,
                 Some(Command::Held(h)) => live.held(h, ms()),
+                Some(Command::Tap(t)) => tap = t,
             },
             _ = tick.tick() => {
                 let now = ms();
@@ -248,8 +252,22 @@ async fn run(
                     if let Some(k) = keys.receive(p.timestamp, p.payload, now) {
                         let _ = events.send(Event::Key(k));
                     }
-                } else if let (Some(codec), Some(b)) = (audio, bridge.as_ref()) {
-                    b.send_audio(p.payload, codec, &mut buf, &mut out);
+                } else if let Some(codec) = audio {
+                    if let Some(b) = bridge.as_ref() {
+                        b.send_audio(p.payload, codec, &mut buf, &mut out);
+                    }
+                    if let Some(t) = tap.as_ref() {
+                        let decode = match codec {
+                            Codec::Pcma => g711::alaw_to_linear,
+                            Codec::Pcmu => g711::ulaw_to_linear,
+                        };
+                        let frame = p.payload.iter().map(|&b| decode(b)).collect();
+                        // A full channel drops the frame: the call is
+                        // never held up by its recording.
+                        if let Err(mpsc::error::TrySendError::Closed(_)) = t.try_send(frame) {
+                            tap = None;
+                        }
+                    }
                 }
             }
         }

@@ -17,7 +17,7 @@ pub(crate) struct Prompts {
 }
 
 /// The system's own prompts: (name, text).
-pub(crate) const SYSTEM: [(&str, &str); 8] = [
+pub(crate) const SYSTEM: [(&str, &str); 9] = [
     ("sys-position", "You are number"),
     ("sys-in-queue", "in the queue."),
     ("sys-more-than", "more than"),
@@ -26,6 +26,7 @@ pub(crate) const SYSTEM: [(&str, &str); 8] = [
     ("sys-closed", "Sorry, the service is closed now. If you need medical help now, call 111, or 999 in an emergency."),
     ("sys-callback-hello", "This is your call back from the health service. Connecting you now."),
     ("sys-sorry", "Sorry, we cannot take your call now. Please try again later."),
+    ("sys-recorded", "Calls to this service are recorded, for your care and for training."),
 ];
 
 const NUMBERS: [&str; 21] = [

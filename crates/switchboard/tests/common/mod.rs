@@ -120,6 +120,32 @@ pub fn http_as(
     Ok((status, head.to_string(), body.to_string()))
 }
 
+/// A GET whose answer may be binary, as the server's current credential;
+/// returns (status, head, body bytes).
+pub fn http_bytes(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{}Connection: close\r\n\r\n",
+        auth_header(addr)
+    )?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(out.len());
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    let body = out.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((status, head, body))
+}
+
 /// Creates a contact as the server's current credential. The server
 /// chooses its id (a body must not name one); returns that id and the
 /// whole answer (`{"id": .., "events": [..]}`).

@@ -1,0 +1,397 @@
+//! Call recording end to end: a service set to record every call, a real
+//! call between our test user agents (the caller sends 1,000 Hz, the
+//! agent's phone 1,800 Hz), the recording found by its contact, opened as
+//! a stereo WAV with each side's tone in its own channel and none in the
+//! other, sealed on disk, every listen audited, and destroyed by the
+//! service's retention.
+
+mod common;
+
+use common::*;
+use common::{audio, ua};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use telephony::g711::Codec;
+
+const WHEELCHAIRS: &str = "+441632960002";
+
+struct Server {
+    data: PathBuf,
+    bound: Bound,
+    child: Option<std::process::Child>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.take() {
+            kill(c, &self.data);
+        }
+    }
+}
+
+fn server(name: &str) -> Server {
+    let data = std::env::temp_dir().join(format!("sb-rec-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let prompts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("prompts");
+    let (child, bound) = launch(
+        &data,
+        "127.0.0.1:0".parse().unwrap(),
+        &[
+            "--sip",
+            "127.0.0.1:0",
+            "--prompts",
+            prompts.to_str().unwrap(),
+        ],
+    );
+    Server {
+        data,
+        bound,
+        child: Some(child),
+    }
+}
+
+/// `user` logs in; answers the headers a browser would send.
+fn as_person(s: &Server, user: &str) -> String {
+    let cookie = login(s.bound.http, user, DEMO_PASSWORD).unwrap();
+    format!("{cookie}Origin: http://{}\r\n", s.bound.http)
+}
+
+/// The admin sets the wheelchair service (103) to record.
+fn record_wheelchairs(s: &Server, rule: Value) {
+    let (st, body) = set_wheelchairs_recording(s, rule);
+    assert_eq!(st, 200, "{body}");
+}
+
+/// PUTs the wheelchair service (103) with this recording rule, as the
+/// admin: the status and answer.
+fn set_wheelchairs_recording(s: &Server, rule: Value) -> (u16, String) {
+    let admin = as_person(s, "kent.admin");
+    let (st, _, body) = http_with(s.bound.http, "GET", "/api/v1/services", None, &admin).unwrap();
+    assert_eq!(st, 200, "{body}");
+    let all: Value = serde_json::from_str(&body).unwrap();
+    let mut def = all["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == 103)
+        .expect("the wheelchair service")["service"]
+        .clone();
+    def["recording"] = rule;
+    let (st, _, body) = http_with(
+        s.bound.http,
+        "PUT",
+        "/api/v1/services/103",
+        Some(&def.to_string()),
+        &admin,
+    )
+    .unwrap();
+    (st, body)
+}
+
+/// Alice registers her phone and is ready; a caller rings the wheelchair
+/// service. Answers her phone, her log-in's headers, the caller and the
+/// call.
+fn alice_and_a_caller(s: &Server) -> (ua::Ua, String, ua::Ua, ua::Dialog) {
+    let sip = s.bound.sip.expect("the SIP edge");
+    let mut agent = ua::Ua::new(sip, "kent.agent");
+    assert_eq!(agent.register(DEMO_PASSWORD), 200);
+    let alice = as_person(s, "kent.agent");
+    let (st, _, body) = http_with(
+        s.bound.http,
+        "POST",
+        "/api/v1/agents/1/presence",
+        Some(r#"{"presence":"ready"}"#),
+        &alice,
+    )
+    .unwrap();
+    assert_eq!(st, 200, "{body}");
+    let mut caller = ua::Ua::new(sip, "caller");
+    let d = caller.call(WHEELCHAIRS, Codec::Pcma).expect("answered");
+    (agent, alice, caller, d)
+}
+
+/// The contact's newest recording once it is finished.
+fn finished_recording(s: &Server, contact: u64) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let (st, body) = http(
+            s.bound.http,
+            "GET",
+            &format!("/api/v1/recordings?contact={contact}"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(st, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        if v["recordings"][0]["state"] == "available" {
+            return v["recordings"][0].clone();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn newest_call(s: &Server, f: impl Fn(&Value) -> bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let (_, body) = http(s.bound.http, "GET", "/api/v1/voice/calls", None).unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        if let Some(c) = v["calls"].as_array().and_then(|c| c.first()) {
+            if f(c) {
+                return c.clone();
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the call never got there: {c:#}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The WAV's header checked (PCM, 16-bit, 8 kHz, stereo); its frames of
+/// 160 sample pairs, as (left, right).
+fn stereo_frames(wav: &[u8]) -> Vec<(Vec<f64>, Vec<f64>)> {
+    assert_eq!(&wav[0..4], b"RIFF");
+    assert_eq!(&wav[8..16], b"WAVEfmt ");
+    let u16_at = |i: usize| u16::from_le_bytes([wav[i], wav[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes(wav[i..i + 4].try_into().unwrap());
+    assert_eq!(u16_at(20), 1, "PCM");
+    assert_eq!(u16_at(22), 2, "stereo");
+    assert_eq!(u32_at(24), 8000, "8 kHz");
+    assert_eq!(u16_at(34), 16, "16-bit");
+    assert_eq!(&wav[36..40], b"data");
+    let data = &wav[44..];
+    assert_eq!(
+        u32_at(40) as usize,
+        data.len(),
+        "the header's length is the data's"
+    );
+    let samples: Vec<(f64, f64)> = data
+        .chunks_exact(4)
+        .map(|c| {
+            (
+                f64::from(i16::from_le_bytes([c[0], c[1]])),
+                f64::from(i16::from_le_bytes([c[2], c[3]])),
+            )
+        })
+        .collect();
+    samples
+        .chunks_exact(audio::FRAME)
+        .map(|f| {
+            (
+                f.iter().map(|s| s.0).collect(),
+                f.iter().map(|s| s.1).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_recorded_call_opens_as_stereo_with_each_side_in_its_channel_and_retention_destroys_it() {
+    let s = server("always");
+    // Kept for 30 seconds (0.00035 days), so the test sees it destroyed.
+    record_wheelchairs(
+        &s,
+        serde_json::json!({"policy": "always", "retention_days": 0.00035}),
+    );
+    let (mut agent, alice, mut caller, d) = alice_and_a_caller(&s);
+    let phone = std::thread::spawn(move || {
+        let invite = agent
+            .await_invite(Duration::from_secs(40))
+            .expect("the agent's phone is rung");
+        let mut leg = agent.answer(&invite, Codec::Pcmu);
+        let _ = agent.talk(&leg, 1800.0, 8000.0, Duration::from_secs(5));
+        agent.bye(&mut leg)
+    });
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    caller.press(&d, '2');
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(12));
+    assert_eq!(phone.join().unwrap(), 200);
+    assert!(caller.await_bye(&d, Duration::from_secs(10)));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["bridged"], true, "{c:#}");
+    assert_eq!(c["recording"], "off", "stopped at the end: {c:#}");
+    let made = c["recordings"].as_array().unwrap().clone();
+    assert_eq!(made.len(), 1, "{c:#}");
+    let id = made[0].as_u64().unwrap();
+    let contact = c["contact"].as_u64().unwrap();
+    // Found by its contact and by its agent; finished, about 5 s long.
+    let listed = finished_recording(&s, contact);
+    assert_eq!(listed["id"], id);
+    assert_eq!(listed["agent"], 1);
+    let secs = listed["seconds"].as_f64().unwrap();
+    assert!((3.0..8.0).contains(&secs), "{listed:#}");
+    let (_, body) = http(s.bound.http, "GET", "/api/v1/recordings?agent=1", None).unwrap();
+    assert!(body.contains(&format!("\"id\":{id}")), "{body}");
+    // Opened: the caller's tone on the left, the agent's on the right,
+    // each in the agent's codec crossing to the caller's (µ-law to A-law).
+    let (st, head, wav) =
+        http_bytes(s.bound.http, &format!("/api/v1/recordings/{id}/audio")).unwrap();
+    assert_eq!(st, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: audio/wav"),
+        "{head}"
+    );
+    let frames = stereo_frames(&wav);
+    let left = frames
+        .iter()
+        .filter(|(l, _)| audio::carries(l, 1000.0, 8000.0))
+        .count();
+    let right = frames
+        .iter()
+        .filter(|(_, r)| audio::carries(r, 1800.0, 8000.0))
+        .count();
+    assert!(
+        left >= 100,
+        "the caller's tone in {left} of {} frames",
+        frames.len()
+    );
+    assert!(
+        right >= 100,
+        "the agent's tone in {right} of {} frames",
+        frames.len()
+    );
+    let crossed = frames
+        .iter()
+        .filter(|(l, r)| audio::share(l, 1800.0) > 0.05 || audio::share(r, 1000.0) > 0.05)
+        .count();
+    assert_eq!(crossed, 0, "each side only in its own channel");
+    // At rest it is sealed: our header, no WAV, no tone's samples.
+    let file = s.data.join(format!("recordings/1/{id}.rec"));
+    let sealed = std::fs::read(&file).unwrap();
+    assert!(sealed.starts_with(b"SBREC1\n\0"));
+    assert!(!sealed.windows(4).any(|w| w == b"RIFF"));
+    assert!(!sealed.windows(64).any(|w| wav[44 + 4000..44 + 4064] == *w));
+    // Every listen is audited.
+    let rows = audit_rows(&s.data, "listen to recording");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, format!("recording {id}"));
+    // An agent may not listen.
+    let (st, _, _) = http_with(
+        s.bound.http,
+        "GET",
+        &format!("/api/v1/recordings/{id}/audio"),
+        None,
+        &alice,
+    )
+    .unwrap();
+    assert_eq!(st, 403);
+    // Retention: the key is destroyed, the file deleted, listening is 410.
+    let t0 = Instant::now();
+    loop {
+        let (_, body) = http(
+            s.bound.http,
+            "GET",
+            &format!("/api/v1/recordings?contact={contact}"),
+            None,
+        )
+        .unwrap();
+        if body.contains("\"state\":\"destroyed\"") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "never destroyed: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (st, _, body) =
+        http_bytes(s.bound.http, &format!("/api/v1/recordings/{id}/audio")).unwrap();
+    assert_eq!(st, 410, "{}", String::from_utf8_lossy(&body));
+    assert!(!file.exists(), "the file is deleted");
+    assert_eq!(
+        audit_rows(&s.data, "destroy recording (retention)").len(),
+        1
+    );
+}
+
+#[test]
+fn the_agent_pauses_an_on_demand_recording_and_a_bad_request_is_refused_by_name() {
+    let s = server("demand");
+    record_wheelchairs(
+        &s,
+        serde_json::json!({"policy": "on_demand", "retention_days": 30}),
+    );
+    // A retention the trust cannot mean is refused, by name.
+    let (st, body) = set_wheelchairs_recording(
+        &s,
+        serde_json::json!({"policy": "always", "retention_days": 0}),
+    );
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("recording.retention_days"), "{body}");
+    let (mut agent, alice, mut caller, d) = alice_and_a_caller(&s);
+    let http_addr = s.bound.http;
+    let control = move |contact: u64, action: &str| {
+        http_with(
+            http_addr,
+            "POST",
+            &format!("/api/v1/contacts/{contact}/recording"),
+            Some(&format!(r#"{{"action":"{action}"}}"#)),
+            &alice,
+        )
+        .unwrap()
+    };
+    let phone = std::thread::spawn(move || {
+        let invite = agent
+            .await_invite(Duration::from_secs(40))
+            .expect("the agent's phone is rung");
+        let mut leg = agent.answer(&invite, Codec::Pcma);
+        let _ = agent.talk(&leg, 1800.0, 8000.0, Duration::from_secs(7));
+        agent.bye(&mut leg)
+    });
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    caller.press(&d, '2');
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(2));
+    let c = newest_call(&s, |c| c["state"] == "connected");
+    let contact = c["contact"].as_u64().unwrap();
+    assert_eq!(c["recording"], "off", "on demand: not until asked");
+    let (st, _, body) = control(contact, "pause");
+    assert_eq!(st, 409, "{body}");
+    assert!(body.contains("not being recorded"), "{body}");
+    let (st, _, body) = control(contact, "rewind");
+    assert_eq!(st, 422, "{body}");
+    let (st, _, body) = control(contact, "start");
+    assert_eq!(st, 200, "{body}");
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(1));
+    let (st, _, body) = control(contact, "pause");
+    assert_eq!(st, 200, "{body}");
+    let c = newest_call(&s, |c| c["state"] == "connected");
+    assert_eq!(c["recording"], "paused", "{c:#}");
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(2));
+    let (st, _, body) = control(contact, "resume");
+    assert_eq!(st, 200, "{body}");
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(8));
+    assert_eq!(phone.join().unwrap(), 200);
+    assert!(caller.await_bye(&d, Duration::from_secs(10)));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    let id = c["recordings"][0].as_u64().expect("one recording");
+    let r = finished_recording(&s, contact);
+    assert_eq!(r["id"], id);
+    let paused = r["paused_seconds"].as_f64().unwrap();
+    assert!((1.5..3.5).contains(&paused), "{r:#}");
+    // The paused stretch is silence on both sides, and there is audio
+    // either side of it.
+    let (st, _, wav) = http_bytes(s.bound.http, &format!("/api/v1/recordings/{id}/audio")).unwrap();
+    assert_eq!(st, 200);
+    let frames = stereo_frames(&wav);
+    let silent = frames
+        .iter()
+        .filter(|(l, r)| audio::rms(l) < 1.0 && audio::rms(r) < 1.0)
+        .count();
+    assert!(
+        (70..=180).contains(&silent),
+        "{silent} silent frames of {}",
+        frames.len()
+    );
+    let heard = frames
+        .iter()
+        .filter(|(l, _)| audio::carries(l, 1000.0, 8000.0))
+        .count();
+    assert!(heard >= 100, "{heard}");
+    let starts = audit_rows(&s.data, "start recording");
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    assert_eq!(audit_rows(&s.data, "pause recording").len(), 1);
+}
