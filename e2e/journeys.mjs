@@ -660,7 +660,7 @@ try {
     await ok(admin('DELETE', `/api/v1/users/${me.id}/mfa`), 'reset');
   });
 
-  await journey('a phone call rings the agent\'s phone and shows on the desktop with the caller\'s screen pop', async () => {
+  await journey('a phone call rings the agent\'s phone and shows on the desktop with the caller\'s screen pop; the supervisor plays its recording', async () => {
     // SIPp (Debian sip-tester) plays the agent's desk phone and the caller.
     const sipp = (args) => new Promise((done) => {
       const p = spawn('sipp', [`127.0.0.1:${sipPort}`, '-i', '127.0.0.1', '-nostdin', '-timeout_error', '-m', '1', ...args],
@@ -676,6 +676,11 @@ try {
       '-p', String(await freePort()), '-timeout', '10']), 0, 'the phone registers');
     const alice = await person('kent.agent', '/agent');
     await setState(alice, 'ready');
+    // The wheelchair service records every call (kept 30 days).
+    const services = (await ok(admin('GET', '/api/v1/services'), 'services')).services;
+    const wheelchairs = services.find((x) => x.id === 103).service;
+    await ok(admin('PUT', '/api/v1/services/103', { ...wheelchairs, recording: { policy: 'always', retention_days: 30 } }),
+      'record the wheelchair service');
     // Ada calls the wheelchair service from her mobile and presses 2.
     const caller = sipp(['-sf', scenario('caller_press2.xml'), '-s', '+441632960002', '-d', '5000',
       '-p', String(await freePort()), '-mp', String(await freePort()), '-timeout', '60']);
@@ -692,6 +697,24 @@ try {
     assert.equal(calls[0].bridged, true);
     assert.equal(calls[0].agent, 1);
     await alice.context().close();
+    // The supervisor finds the call's recording and plays it in the page.
+    assert.equal(calls[0].recordings.length, 1, 'the call was recorded');
+    const id = calls[0].recordings[0];
+    for (let i = 0; i < 50; i++) {
+      const r = await ok(sup('GET', `/api/v1/recordings?contact=${calls[0].contact}`), 'recordings');
+      if (r.recordings[0]?.state === 'available') break;
+      await new Promise((done) => setTimeout(done, 200));
+    }
+    const boss = await person('kent.supervisor', '/wallboard');
+    await boss.goto(base + '/recordings');
+    const row = boss.locator(`tr[data-recording="${id}"]`);
+    await row.getByRole('button', { name: `Play recording ${id}` }).click();
+    await boss.waitForFunction((rid) => {
+      const a = document.querySelector(`tr[data-recording="${rid}"] audio`);
+      return a && a.readyState >= 1 && a.duration > 1;
+    }, id, { timeout: 15000 });
+    await shot(boss, 'recordings');
+    await boss.context().close();
   });
 } finally {
   await browser.close();

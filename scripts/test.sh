@@ -49,8 +49,8 @@ else
 fi
 
 echo "== the benchmarks' own checks (replay gives the same events, a restart finds its snapshot, searches stay in range), small and unoptimised: their timings mean nothing here"
-BENCH_OPS=20000 RECOVER_INPUTS=20000 RECOVER_TAIL=2000 DOS_ROUNDS=1 DOS_DISTRICTS=300 \
-    cargo test --locked -q -p routing --bench routing -p store --bench recover -p dos --bench search
+BENCH_OPS=20000 REC_SECONDS=20 RECOVER_INPUTS=20000 RECOVER_TAIL=2000 DOS_ROUNDS=1 DOS_DISTRICTS=300 \
+    cargo test --locked -q -p routing --bench routing -p store --bench recover -p dos --bench search -p app --bench recording
 
 cargo build --locked -q -p switchboard
 

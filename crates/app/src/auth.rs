@@ -24,17 +24,21 @@ pub enum Role {
     Admin,
     /// Information governance: reads the audit trail, nothing else.
     Auditor,
+    /// Quality assurance: listens to call recordings and scores them
+    /// against the scorecards; sees no live contacts.
+    Quality,
     /// Another system, through a scoped token (never a person).
     Integration,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Agent,
         Role::Clinician,
         Role::Supervisor,
         Role::Admin,
         Role::Auditor,
+        Role::Quality,
         Role::Integration,
     ];
 
@@ -45,6 +49,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
             Role::Auditor => "auditor",
+            Role::Quality => "quality",
             Role::Integration => "integration",
         }
     }
@@ -104,10 +109,18 @@ pub enum Perm {
     NotesDelete,
     /// Find call recordings and listen to them (each listen audited).
     RecordingListen,
+    /// Read the scorecards.
+    ScorecardRead,
+    /// Define the scorecards.
+    ScorecardWrite,
+    /// Score recorded calls; read evaluations, calibration and reports.
+    Evaluate,
+    /// An agent's own evaluations (their feedback).
+    OwnEvaluations,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 26] = [
+    pub const ALL: [Perm; 30] = [
         Perm::Session,
         Perm::Account,
         Perm::ContactCreate,
@@ -134,6 +147,10 @@ impl Perm {
         Perm::AuditRead,
         Perm::NotesDelete,
         Perm::RecordingListen,
+        Perm::ScorecardRead,
+        Perm::ScorecardWrite,
+        Perm::Evaluate,
+        Perm::OwnEvaluations,
     ];
 }
 
@@ -167,7 +184,11 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         DirectoryWrite => matches!(role, Supervisor | Admin),
         AuditRead => matches!(role, Auditor),
         NotesDelete => matches!(role, Supervisor),
-        RecordingListen => matches!(role, Supervisor),
+        RecordingListen => matches!(role, Supervisor | Quality),
+        ScorecardRead => matches!(role, Supervisor | Admin | Quality),
+        ScorecardWrite => matches!(role, Admin),
+        Evaluate => matches!(role, Supervisor | Quality),
+        OwnEvaluations => matches!(role, Agent | Clinician),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod live;
 pub mod metrics;
 pub mod outbox;
 pub mod planning;
+pub mod quality;
 pub mod recording;
 pub mod reports;
 pub mod review;

@@ -28,6 +28,7 @@ mod passkeys;
 mod patients;
 mod people;
 mod planning;
+mod quality;
 mod recordings;
 mod referral;
 mod reports;

@@ -179,6 +179,13 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/contacts/{contact}/recording", Some(ContactWork), Some(s::<crate::recordings::ControlBody>), Json(s::<crate::recordings::Controlled>), "The agent on a phone call starts, pauses, resumes or stops its recording (as the service's recording policy allows); audited.", crate::recordings::control),
         r!(get "GET" "/api/v1/recordings", Some(RecordingListen), None, Json(s::<crate::recordings::Recordings>), ?crate::recordings::RecordingQuery, "Call recordings, newest first, by contact, agent, caller's number or time (?contact=&agent=&number=&from=&to=&limit=).", crate::recordings::list),
         r!(get "GET" "/api/v1/recordings/{recording}/audio", Some(RecordingListen), None, Audio, "A recording as a WAV (16-bit, 8 kHz, stereo: the caller left, the agent right), opened with the key-encryption key; every listen audited. 410 once its retention destroyed it.", crate::recordings::audio),
+        r!(get "GET" "/api/v1/scorecards", Some(ScorecardRead), None, Json(s::<crate::quality::Scorecards>), "The quality scorecards: sections of weighted questions, some failing the whole call.", crate::quality::list_scorecards),
+        r!(put "PUT" "/api/v1/scorecards/{scorecard}", Some(ScorecardWrite), Some(s::<crate::quality::ScorecardBody>), Json(s::<crate::quality::ScorecardId>), "Create or replace a scorecard (evaluations keep the version they were scored on); audited.", crate::quality::put_scorecard),
+        r!(post "POST" "/api/v1/evaluations", Some(Evaluate), Some(s::<crate::quality::EvaluationBody>), Json(s::<crate::quality::Evaluation>), "Score a recorded call against a scorecard (every question answered; the comment sealed); audited.", crate::quality::evaluate),
+        r!(get "GET" "/api/v1/evaluations", Some(Evaluate), None, Json(s::<crate::quality::Evaluations>), ?crate::quality::EvaluationQuery, "Evaluations, newest first, by agent, recording or time (?agent=&recording=&from=&to=); audited.", crate::quality::list),
+        r!(get "GET" "/api/v1/me/evaluations", Some(OwnEvaluations), None, Json(s::<crate::quality::Evaluations>), "My evaluations: scores and feedback on my recorded calls.", crate::quality::mine),
+        r!(get "GET" "/api/v1/quality/calibration", Some(Evaluate), None, Json(s::<crate::quality::Calibrations>), ?crate::quality::CalibrationQuery, "Calibration: every pair of evaluations of one call by two people on one scorecard, with the score gap and the questions they differ on (?recording=).", crate::quality::calibration),
+        r!(get "GET" "/api/v1/quality/report", Some(Evaluate), None, Json(s::<crate::quality::QualityReport>), ?crate::quality::ReportQuery, "Mean quality scores by agent, team or question (?by=&from=&to=).", crate::quality::report),
         r!(delete "DELETE" "/api/v1/contacts/{contact}/notes", Some(NotesDelete), None, Json(s::<crate::notes::NotesDeleted>), "Delete a contact's wrap-up notes and their keys (written on the wrong contact); audited.", crate::notes::delete),
         r!(get "GET" "/api/v1/audit/patients/{nhs_number}", Some(AuditRead), None, Json(s::<pt::AuditRecords>), ?pt::AuditQuery, "Who accessed this patient (audited).", pt::audit_for_patient),
     ]
@@ -241,8 +248,10 @@ fn generator(reading: bool) -> SchemaGenerator {
 }
 
 /// Operations that answer 201 when they create something.
-const CREATES: [(&str, &str); 10] = [
+const CREATES: [(&str, &str); 12] = [
     ("POST", "/api/v1/contacts"),
+    ("PUT", "/api/v1/scorecards/{scorecard}"),
+    ("POST", "/api/v1/evaluations"),
     ("POST", "/api/v1/me/passkeys"),
     ("POST", "/api/v1/dos/services"),
     ("POST", "/api/v1/callbacks"),

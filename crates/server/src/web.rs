@@ -33,6 +33,11 @@ pub(crate) fn pages() -> Router<App> {
         .route("/planning", asset!("planning.html", HTML))
         .route("/directory", asset!("directory.html", HTML))
         .route("/account", asset!("account.html", HTML))
+        .route("/recordings", asset!("recordings.html", HTML))
+        .route(
+            "/recordings.js",
+            asset!("recordings.js", "text/javascript; charset=utf-8"),
+        )
         .route(
             "/account.js",
             asset!("account.js", "text/javascript; charset=utf-8"),

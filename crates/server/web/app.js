@@ -55,7 +55,8 @@ const PAGES = {
   reports: { title: 'Reports', roles: ['supervisor', 'admin'] },
   planning: { title: 'Planning', roles: ['supervisor', 'admin'] },
   directory: { title: 'Directory of Services', roles: ['supervisor', 'admin'] },
-  account: { title: 'My log-in', roles: ['agent', 'clinician', 'supervisor', 'admin', 'auditor'] },
+  recordings: { title: 'Recordings', roles: ['supervisor', 'quality'] },
+  account: { title: 'My log-in', roles: ['agent', 'clinician', 'supervisor', 'admin', 'auditor', 'quality'] },
 };
 
 /** base64url ⇄ bytes, as WebAuthn's JSON carries them. */
@@ -261,6 +262,17 @@ async function loginPage() {
 const OUTCOMES = ['resolved', 'advice_given', 'booked', 'referred', 'callback_booked', 'transferred', 'no_action', 'other'];
 const label = (s) => s.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
 
+/** The agent's own quality scores and feedback, newest first. */
+async function myScores() {
+  const res = await api('GET', '/api/v1/me/evaluations');
+  if (!res.ok || !res.data.evaluations.length) return;
+  $('#my-scores').hidden = false;
+  $('#score-rows').replaceChildren(...res.data.evaluations.map((e) => el('tr', {},
+    el('td', {}, e.at.slice(0, 10)), el('td', {}, e.scorecard_name),
+    el('td', {}, `${e.score.toFixed(1)}%${e.failed.length ? ` (not met: ${e.failed.join(', ')})` : ''}`),
+    el('td', {}, e.comment || ''))));
+}
+
 async function agentPage(me) {
   if (me.agent === null || me.agent === undefined) {
     $('#refused').append(el('p', { class: 'refused' }, 'Your account does not work as an agent.'));
@@ -270,6 +282,7 @@ async function agentPage(me) {
   const agentId = me.agent;
   let agents = [];
   let queues = [];
+  myScores();
   const known = new Map(); // contact -> {queue, expires, timeline: [], pop}
   const cards = new Map(); // contact -> {phase, node}
   const info = (c) => {
@@ -429,6 +442,22 @@ async function agentPage(me) {
         el('button', { type: 'button', class: 'dos-search', onclick: run }, 'Find services')), out);
   }
 
+  /** A phone call's recording: start (on demand), pause, resume, stop, as
+   * the service allows; the server's answer says what happened or why not. */
+  function recordingView(c) {
+    const said = el('p', { class: 'hint', role: 'status' });
+    const act = async (action, done) => {
+      const res = await api('POST', `/api/v1/contacts/${c}/recording`, { action });
+      said.textContent = res.ok ? done : errorOf(res);
+    };
+    return el('div', { class: 'row recording' },
+      el('button', { type: 'button', class: 'secondary', onclick: () => act('start', 'Recording started.') }, 'Start recording'),
+      el('button', { type: 'button', class: 'secondary', onclick: () => act('pause', 'Recording paused: nothing is recorded until you resume.') }, 'Pause recording'),
+      el('button', { type: 'button', class: 'secondary', onclick: () => act('resume', 'Recording resumed.') }, 'Resume recording'),
+      el('button', { type: 'button', class: 'secondary', onclick: () => act('stop', 'Recording stopped.') }, 'Stop recording'),
+      said);
+  }
+
   function timelineView(c) {
     const list = el('ol', { class: 'timeline', 'aria-label': 'What happened' });
     for (const line of info(c).timeline) list.append(el('li', {}, line));
@@ -480,6 +509,7 @@ async function agentPage(me) {
           el('button', { type: 'button', class: 'secondary', onclick: () => post(`/api/v1/contacts/${c}/hold`) }, 'Hold'),
           el('button', { type: 'button', class: 'secondary', onclick: () => post(`/api/v1/contacts/${c}/resume`) }, 'Resume'),
           el('button', { type: 'button', class: 'danger end', onclick: () => post(`/api/v1/contacts/${c}/end`) }, 'End')),
+        media === 'voice' ? recordingView(c) : '',
         el('div', { class: 'row' },
           el('div', {}, el('label', { for: `to-${c}` }, 'Transfer to'), target),
           el('div', {}, el('label', { for: `mode-${c}` }, 'How'), mode),

@@ -22,6 +22,7 @@
 pub mod directory;
 mod mfa;
 mod notes;
+pub mod quality;
 pub mod recordings;
 pub mod review;
 pub use mfa::{Passkey, Totp};
@@ -460,6 +461,34 @@ CREATE TABLE IF NOT EXISTS recordings (
 );
 CREATE INDEX IF NOT EXISTS recordings_expiry ON recordings (expires_ms) WHERE wrapped_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS recordings_contact ON recordings (org, contact);
+CREATE TABLE IF NOT EXISTS scorecards (
+    org INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    changed_ms INTEGER NOT NULL,
+    PRIMARY KEY (org, id)
+);
+CREATE TABLE IF NOT EXISTS evaluations (
+    org INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    scorecard INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    recording INTEGER NOT NULL,
+    contact INTEGER,
+    agent INTEGER NOT NULL,
+    evaluator TEXT NOT NULL,
+    evaluator_user INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    answers TEXT NOT NULL,
+    score REAL NOT NULL,
+    failed TEXT NOT NULL,
+    by_question TEXT NOT NULL,
+    comment_key BLOB,
+    comment BLOB,
+    PRIMARY KEY (org, id)
+);
+CREATE INDEX IF NOT EXISTS evaluations_agent ON evaluations (org, agent, at_ms);
+CREATE INDEX IF NOT EXISTS evaluations_recording ON evaluations (org, recording);
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY,
     at_ms INTEGER NOT NULL,

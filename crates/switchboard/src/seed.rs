@@ -164,7 +164,7 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
         let medway = st.create_organisation("Medway GP Network (demo)", &gp_network(), at)?;
         // One hash for every demo account: they share a published password.
         let phc = auth::hash_password(DEMO_PASSWORD);
-        let people: [(OrgId, &str, &str, &str, Option<u32>); 10] = [
+        let people: [(OrgId, &str, &str, &str, Option<u32>); 12] = [
             (kent, "kent.agent", "Alice (demo agent)", "agent", Some(1)),
             (
                 kent,
@@ -182,6 +182,7 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
             ),
             (kent, "kent.admin", "Demo admin", "admin", None),
             (kent, "kent.auditor", "Demo auditor", "auditor", None),
+            (kent, "kent.quality", "Demo quality lead", "quality", None),
             (
                 medway,
                 "medway.agent",
@@ -205,6 +206,13 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
             ),
             (medway, "medway.admin", "Demo admin", "admin", None),
             (medway, "medway.auditor", "Demo auditor", "auditor", None),
+            (
+                medway,
+                "medway.quality",
+                "Demo quality lead",
+                "quality",
+                None,
+            ),
         ];
         for (org, username, name, role, agent) in people {
             let id = dir.create_user(

@@ -171,12 +171,20 @@ const MATRIX: &[(&str, &[&str])] = &[
             "supervisor",
             "admin",
             "auditor",
+            "quality",
             "integration",
         ],
     ),
     (
         "account",
-        &["agent", "clinician", "supervisor", "admin", "auditor"],
+        &[
+            "agent",
+            "clinician",
+            "supervisor",
+            "admin",
+            "auditor",
+            "quality",
+        ],
     ),
     ("contact_create", &["supervisor", "integration"]),
     (
@@ -213,7 +221,11 @@ const MATRIX: &[(&str, &[&str])] = &[
     ),
     ("audit_read", &["auditor"]),
     ("notes_delete", &["supervisor"]),
-    ("recording_listen", &["supervisor"]),
+    ("recording_listen", &["supervisor", "quality"]),
+    ("scorecard_read", &["supervisor", "admin", "quality"]),
+    ("scorecard_write", &["admin"]),
+    ("evaluate", &["supervisor", "quality"]),
+    ("own_evaluations", &["agent", "clinician"]),
 ];
 
 /// Routes that succeed only with a phone call in progress or a recording
@@ -222,14 +234,16 @@ const MATRIX: &[(&str, &[&str])] = &[
 const NEED_A_CALL: &[(&str, &str, u16)] = &[
     ("POST", "/api/v1/contacts/{contact}/recording", 409),
     ("GET", "/api/v1/recordings/{recording}/audio", 404),
+    ("POST", "/api/v1/evaluations", 404),
 ];
 
-const ROLES: [&str; 6] = [
+const ROLES: [&str; 7] = [
     "agent",
     "clinician",
     "supervisor",
     "admin",
     "auditor",
+    "quality",
     "integration",
 ];
 
@@ -264,7 +278,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
         cred: vec![],
         agent_of: vec![("agent", 1), ("clinician", 8)],
     };
-    for role in ROLES.into_iter().take(5) {
+    for role in ROLES.into_iter().take(6) {
         kent.cred.push((role, log_in(&format!("kent.{role}"))));
     }
     let (_, kent_token) = {
@@ -586,6 +600,8 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "MfaCode" => json!({"code": oathtool(&enrolled(cred), "now")}).to_string(),
                     "MfaPolicy" => json!({"roles": []}).to_string(),
                     "ControlBody" => json!({"action": "start"}).to_string(),
+                    "ScorecardBody" => json!({"name": "Calls", "sections": [{"name": "Safety", "questions": [{"id": "identity", "text": "Checked the identity", "weight": 10, "fail_all": true}]}]}).to_string(),
+                    "EvaluationBody" => json!({"recording": 1, "scorecard": 1, "answers": {"identity": "yes"}}).to_string(),
                     "NewPasskey" => {
                         let (_, o) = call_localhost(addr, "POST", "/api/v1/me/passkeys/options", None, cred);
                         let challenge = o["public_key"]["challenge"].as_str().unwrap_or("none");
@@ -647,6 +663,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                 )
                 .replace("{service}", if own { "1" } else { "9" })
                 .replace("{recording}", if own { "1" } else { "2" })
+                .replace("{scorecard}", if own { "1" } else { "2" })
                 .replace("{dos_service}", &if own { pharmacy } else { 1_000_001 }.to_string())
                 // No contact is about the patient here: the read breaks
                 // the glass (what it needs is tested on its own).

@@ -395,3 +395,170 @@ fn the_agent_pauses_an_on_demand_recording_and_a_bad_request_is_refused_by_name(
     assert_eq!(starts.len(), 1, "{starts:?}");
     assert_eq!(audit_rows(&s.data, "pause recording").len(), 1);
 }
+
+/// Records one call of Alice's; answers the recording's id.
+fn one_recorded_call(s: &Server) -> u64 {
+    record_wheelchairs(
+        s,
+        serde_json::json!({"policy": "always", "retention_days": 30}),
+    );
+    let (mut agent, _alice, mut caller, d) = alice_and_a_caller(s);
+    let phone = std::thread::spawn(move || {
+        let invite = agent
+            .await_invite(Duration::from_secs(40))
+            .expect("the agent's phone is rung");
+        let mut leg = agent.answer(&invite, Codec::Pcma);
+        let _ = agent.talk(&leg, 1800.0, 8000.0, Duration::from_secs(2));
+        agent.bye(&mut leg)
+    });
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    caller.press(&d, '2');
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(8));
+    assert_eq!(phone.join().unwrap(), 200);
+    assert!(caller.await_bye(&d, Duration::from_secs(10)));
+    let c = newest_call(s, |c| c["state"] == "ended");
+    let contact = c["contact"].as_u64().unwrap();
+    finished_recording(s, contact)["id"].as_u64().unwrap()
+}
+
+#[test]
+fn the_quality_lead_and_a_supervisor_score_a_call_calibrate_and_the_agent_sees_their_feedback() {
+    let s = server("quality");
+    let id = one_recorded_call(&s);
+    let admin = as_person(&s, "kent.admin");
+    let quality = as_person(&s, "kent.quality");
+    let boss = as_person(&s, "kent.supervisor");
+    let alice = as_person(&s, "kent.agent");
+    let go = |who: &str, method: &str, path: &str, body: Option<Value>| {
+        let (st, _, text) = http_with(
+            s.bound.http,
+            method,
+            path,
+            body.map(|b| b.to_string()).as_deref(),
+            who,
+        )
+        .unwrap();
+        (
+            st,
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
+        )
+    };
+    // The admin defines the scorecard; a bad one is refused by name.
+    let card = serde_json::json!({"name": "Wheelchair calls", "sections": [
+        {"name": "Safety", "questions": [
+            {"id": "identity", "text": "Checked the patient's identity", "weight": 10, "fail_all": true},
+            {"id": "worsening", "text": "Gave worsening advice", "weight": 10, "not_applicable": true}]},
+        {"name": "Manner", "questions": [
+            {"id": "empathy", "text": "Showed empathy", "weight": 20, "scale": 4}]}]});
+    let mut twice = card.clone();
+    twice["sections"][1]["questions"][0]["id"] = "identity".into();
+    let (st, v) = go(&admin, "PUT", "/api/v1/scorecards/1", Some(twice));
+    assert_eq!(st, 422, "{v}");
+    assert!(v.to_string().contains("'identity' is used twice"), "{v}");
+    let (st, v) = go(&admin, "PUT", "/api/v1/scorecards/1", Some(card));
+    assert_eq!(st, 201, "{v}");
+    // The quality lead may listen (audited) and scores the call.
+    let (st, head, _) = http_bytes_with(
+        s.bound.http,
+        &format!("/api/v1/recordings/{id}/audio"),
+        &quality,
+    )
+    .unwrap();
+    assert_eq!(st, 200, "{head}");
+    let eval = |who: &str, answers: Value, comment: &str| {
+        go(
+            who,
+            "POST",
+            "/api/v1/evaluations",
+            Some(
+                serde_json::json!({"recording": id, "scorecard": 1, "answers": answers, "comment": comment}),
+            ),
+        )
+    };
+    let (st, v) = eval(
+        &quality,
+        serde_json::json!({"identity": "yes", "worsening": "na"}),
+        "",
+    );
+    assert_eq!(st, 422, "{v}");
+    assert!(
+        v.to_string().contains("answers.empathy: not answered"),
+        "{v}"
+    );
+    let (st, v) = eval(
+        &quality,
+        serde_json::json!({"identity": "yes", "worsening": "no", "empathy": 3}),
+        "Warm and clear; give worsening advice next time.",
+    );
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["score"], 62.5, "{v}");
+    assert_eq!(v["agent"], 1);
+    let (st, v) = eval(
+        &boss,
+        serde_json::json!({"identity": "no", "worsening": "no", "empathy": 4}),
+        "Identity not checked.",
+    );
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["score"], 0.0, "a fail-all question failed: {v}");
+    assert_eq!(v["failed"], serde_json::json!(["identity"]));
+    // An agent may not score.
+    let (st, _) = eval(&alice, serde_json::json!({"identity": "yes"}), "");
+    assert_eq!(st, 403);
+    // Calibration: the two differ on identity and empathy.
+    let (st, v) = go(
+        &quality,
+        "GET",
+        &format!("/api/v1/quality/calibration?recording={id}"),
+        None,
+    );
+    assert_eq!(st, 200, "{v}");
+    let pair = &v["pairs"][0];
+    assert_eq!(
+        pair["differ_on"],
+        serde_json::json!(["empathy", "identity"]),
+        "{v}"
+    );
+    assert_eq!(pair["agreed"], 1);
+    assert_eq!(pair["score_gap"], 62.5);
+    // Reports by agent, team and question.
+    let (_, v) = go(&boss, "GET", "/api/v1/quality/report?by=agent", None);
+    let alice_row = &v["rows"][0];
+    assert_eq!(alice_row["key"], "1", "{v}");
+    assert_eq!(alice_row["evaluations"], 2);
+    assert_eq!(alice_row["mean"], 31.25);
+    assert_eq!(alice_row["failed"], 1);
+    let (_, v) = go(&boss, "GET", "/api/v1/quality/report?by=team", None);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 1, "{v}");
+    let (_, v) = go(&boss, "GET", "/api/v1/quality/report?by=question", None);
+    let q = |id: &str| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(q("empathy")["mean"], 87.5, "{v}");
+    assert_eq!(q("identity")["failed"], 1, "{v}");
+    let (st, v) = go(&boss, "GET", "/api/v1/quality/report?by=shift", None);
+    assert_eq!(st, 400, "{v}");
+    // Alice reads her feedback; the comments were sealed at rest.
+    let (st, v) = go(&alice, "GET", "/api/v1/me/evaluations", None);
+    assert_eq!(st, 200, "{v}");
+    let mine = v["evaluations"].as_array().unwrap();
+    assert_eq!(mine.len(), 2, "{v}");
+    assert!(
+        v.to_string().contains("give worsening advice next time"),
+        "{v}"
+    );
+    for f in ["switchboard.db", "switchboard.db-wal"] {
+        let bytes = std::fs::read(s.data.join(f)).unwrap_or_default();
+        assert!(
+            !bytes.windows(14).any(|w| w == b"advice next ti"),
+            "the comment is sealed ({f})"
+        );
+    }
+    assert_eq!(audit_rows(&s.data, "evaluate call").len(), 2);
+    assert_eq!(audit_rows(&s.data, "listen to recording").len(), 1);
+}

@@ -1412,8 +1412,20 @@ fn a_silent_caller_is_released_and_an_address_that_never_answers_is_not_streamed
         after >= Duration::from_secs(11) && after < Duration::from_secs(20),
         "released {after:?} after going quiet"
     );
-    // Both are in the journal as callers who left the queue.
-    let calls = journal(&s);
+    // Both are in the journal as callers who left the queue (the journal
+    // says so once the BYE's transaction is done).
+    let t0 = Instant::now();
+    let calls = loop {
+        let calls = journal(&s);
+        let n = calls
+            .iter()
+            .filter(|c| c["dialled"] == PHYSIO && c["state"] == "ended")
+            .count();
+        if n == 2 || t0.elapsed() > Duration::from_secs(15) {
+            break calls;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let ended: Vec<&Value> = calls
         .iter()
         .filter(|c| c["dialled"] == PHYSIO && c["state"] == "ended")

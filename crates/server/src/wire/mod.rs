@@ -676,6 +676,7 @@ mod tests {
                 Role::Supervisor,
                 Role::Admin,
                 Role::Auditor,
+                Role::Quality,
                 Role::Integration,
             ],
         );

@@ -16,6 +16,8 @@ pub enum Role {
     Supervisor,
     Admin,
     Auditor,
+    /// Listens to recordings and scores them.
+    Quality,
     /// An integration token's (not an account's).
     Integration,
 }
@@ -89,6 +91,7 @@ impl From<Role> for app::auth::Role {
             Role::Supervisor => R::Supervisor,
             Role::Admin => R::Admin,
             Role::Auditor => R::Auditor,
+            Role::Quality => R::Quality,
             Role::Integration => R::Integration,
         }
     }
@@ -103,6 +106,7 @@ impl From<app::auth::Role> for Role {
             R::Supervisor => Role::Supervisor,
             R::Admin => Role::Admin,
             R::Auditor => Role::Auditor,
+            R::Quality => Role::Quality,
             R::Integration => Role::Integration,
         }
     }

@@ -123,12 +123,20 @@ pub fn http_as(
 /// A GET whose answer may be binary, as the server's current credential;
 /// returns (status, head, body bytes).
 pub fn http_bytes(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String, Vec<u8>)> {
+    http_bytes_with(addr, path, &auth_header(addr))
+}
+
+/// As `http_bytes`, with these header lines (each ending `\r\n`).
+pub fn http_bytes_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &str,
+) -> std::io::Result<(u16, String, Vec<u8>)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{}Connection: close\r\n\r\n",
-        auth_header(addr)
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )?;
     let mut out = Vec::new();
     s.read_to_end(&mut out)?;
