@@ -106,6 +106,9 @@ pub enum Input {
     },
     /// The agent asks something of the call's recording (the desktop).
     Recording(RecordingAction),
+    /// A recording could not be started (its file or record could not be
+    /// made): the call goes on unrecorded.
+    RecordingFailed,
 }
 
 /// What the call asks its edge to do.
@@ -509,6 +512,12 @@ impl VoiceCall {
                 }
             }
             Input::MediaLatched => self.journal.nat = true,
+            Input::RecordingFailed => {
+                if self.journal.recording != Recording::Off {
+                    self.journal.recording = Recording::Off;
+                    self.journal.recordings = self.journal.recordings.saturating_sub(1);
+                }
+            }
             Input::Recording(action) => match self.recording_refusal(action) {
                 Some(why) => self.out.push_back(Output::RecordingRefused(why)),
                 None => self.set_recording(action),

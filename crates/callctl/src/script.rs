@@ -121,6 +121,7 @@ pub fn run(call: &mut VoiceCall, start: Timestamp, script: &str) -> Result<Strin
             )),
             ["latched"] => Some(Input::MediaLatched),
             ["media-stopped"] => Some(Input::MediaStopped),
+            ["record-failed"] => Some(Input::RecordingFailed),
             ["record", a] => Some(Input::Recording(
                 crate::RecordingAction::parse(a)
                     .ok_or_else(|| err("record start|pause|resume|stop"))?,

@@ -1214,3 +1214,44 @@ fn a_service_that_does_not_record_refuses_to() {
         "#]],
     );
 }
+
+/// A recording the edge could not start: the call goes on unrecorded, the
+/// agent is told so if they try to pause it, nothing is stopped at the end.
+#[test]
+fn a_recording_that_could_not_start_leaves_the_call_unrecorded() {
+    let mut s = setup(None, OPEN);
+    s.recording = RecordingPolicy::Always;
+    check_with(
+        s,
+        OPEN,
+        "
+        5 offered 7 phone until 25
+        8 dialled d1 answered
+        8 record-failed
+        9 record pause
+        40 hangup bye
+        40 show
+        ",
+        expect![[r#"
+            0.000s play sys-recorded
+            0.000s join the service's queue priority 0 [via=sip] -> c1
+            0.000s music hold-1
+            0.000s save
+            0.000s read position of c1 -> none
+            5.000s dial d1 agent 7 for 20.000s
+            8.000s accept c1 for agent 7 (d1) -> ok
+            8.000s clear
+            8.000s music off
+            8.000s bridge d1
+            8.000s record start
+            8.000s save
+            9.000s recording refused: the call is not being recorded
+            40.000s end c1
+            40.000s forget c1
+            40.000s hang up d1
+            40.000s hang up caller
+            40.000s done
+            40.000s journal: ended (ended_by_caller) contact c1 agent 7 path [] bridged leg bye
+        "#]],
+    );
+}

@@ -31,8 +31,15 @@ impl Drop for Server {
 }
 
 fn server(name: &str) -> Server {
+    server_after(name, |_| {})
+}
+
+/// A server on a data folder `prepare` has set up first.
+fn server_after(name: &str, prepare: impl Fn(&std::path::Path)) -> Server {
     let data = std::env::temp_dir().join(format!("sb-rec-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).unwrap();
+    prepare(&data);
     let prompts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("prompts");
     let (child, bound) = launch(
         &data,
@@ -561,4 +568,49 @@ fn the_quality_lead_and_a_supervisor_score_a_call_calibrate_and_the_agent_sees_t
     }
     assert_eq!(audit_rows(&s.data, "evaluate call").len(), 2);
     assert_eq!(audit_rows(&s.data, "listen to recording").len(), 1);
+}
+
+/// A recording that cannot be made (here the recordings folder is a file)
+/// is said so in the call's record; the call itself goes on, bridged, and
+/// no record of a recording without a file is left behind.
+#[test]
+fn a_recording_that_cannot_be_made_leaves_the_call_going_and_says_why() {
+    let s = server_after("broken", |data| {
+        std::fs::write(data.join("recordings"), b"not a folder").unwrap();
+    });
+    record_wheelchairs(
+        &s,
+        serde_json::json!({"policy": "always", "retention_days": 30}),
+    );
+    let (mut agent, _alice, mut caller, d) = alice_and_a_caller(&s);
+    let phone = std::thread::spawn(move || {
+        let invite = agent
+            .await_invite(Duration::from_secs(40))
+            .expect("the agent's phone is rung");
+        let mut leg = agent.answer(&invite, Codec::Pcma);
+        let heard = agent.talk(&leg, 1800.0, 8000.0, Duration::from_secs(3));
+        (heard, agent.bye(&mut leg))
+    });
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    caller.press(&d, '2');
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(8));
+    let (heard, bye) = phone.join().unwrap();
+    assert_eq!(bye, 200);
+    assert!(
+        heard
+            .iter()
+            .filter(|(_, x)| audio::carries(x, 1000.0, 8000.0))
+            .count()
+            > 50,
+        "the call went on"
+    );
+    assert!(caller.await_bye(&d, Duration::from_secs(10)));
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["bridged"], true, "{c:#}");
+    assert_eq!(c["recording"], "off", "{c:#}");
+    assert_eq!(c["recordings"], serde_json::json!([]), "{c:#}");
+    let why = c["recording_error"].as_str().unwrap_or_default();
+    assert!(why.contains("the recording's file cannot be made"), "{c:#}");
+    let (_, body) = http(s.bound.http, "GET", "/api/v1/recordings", None).unwrap();
+    assert_eq!(body, r#"{"recordings":[]}"#);
 }

@@ -1524,3 +1524,43 @@ fn in_the_busy_demo_a_real_call_waits_for_the_person_with_a_phone() {
     assert_eq!(c["bridged"], true, "{c:#}");
     assert_eq!(c["agent"], 1, "{c:#}");
 }
+
+/// The agent's phone goes silent (its app crashed, its network went) while
+/// bridged and never sends BYE: with `--media-timeout 4` its leg is taken
+/// as hung up, the contact ends and the caller is hung up.
+#[test]
+fn an_agent_phone_that_goes_silent_is_taken_as_hung_up() {
+    let s = server_with("agent-silent", &["--media-timeout", "4"]);
+    let mut agent = ua::Ua::new(s.sip, "kent.agent");
+    assert_eq!(agent.register(DEMO_PASSWORD), 200);
+    agent_ready(&s);
+    let mut caller = ua::Ua::new(s.sip, "caller");
+    let d = caller.call(WHEELCHAIRS, Codec::Pcma).expect("answered");
+    let phone = std::thread::spawn(move || {
+        let invite = agent
+            .await_invite(Duration::from_secs(30))
+            .expect("the agent's phone is rung");
+        let leg = agent.answer(&invite, Codec::Pcma);
+        // Talks for a second, then nothing: no RTP, no BYE.
+        let _ = agent.talk(&leg, 1800.0, 8000.0, Duration::from_secs(1));
+        agent.await_bye(&leg, Duration::from_secs(15))
+    });
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    caller.press(&d, '2');
+    // The caller keeps talking (their leg is alive) until hung up.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(500));
+        if caller.await_bye(&d, Duration::from_millis(10)) {
+            break;
+        }
+    }
+    assert!(
+        t0.elapsed() < Duration::from_secs(20),
+        "the caller was never hung up"
+    );
+    assert!(phone.join().unwrap(), "the silent phone is sent a BYE too");
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["bridged"], true, "{c:#}");
+    assert_eq!(c["outcome"], "ended_by_agent", "{c:#}");
+}

@@ -171,6 +171,7 @@ impl Edge {
                 if let Err(e) = done {
                     tracing::error!("call recording: {e}");
                     self.note(|l| l.recording_error = Some(e));
+                    return Some(CallInput::RecordingFailed);
                 }
             }
             Output::RecordingRefused(why) => {

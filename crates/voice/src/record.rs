@@ -83,12 +83,8 @@ pub(crate) async fn start(
         destroyed: None,
         file: name,
     };
-    voice
-        .app
-        .with_directory(move |d| d.add_recording(org, &row))
-        .await
-        .ok_or("the server is stopping")?
-        .map_err(|e| format!("the recording's record was not stored: {e}"))?;
+    // The file first (only its header), then the record with the key:
+    // no record without a file; then audio.
     let file = {
         let path = path.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
@@ -106,6 +102,17 @@ pub(crate) async fn start(
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("the recording's file cannot be made: {e}"))?
     };
+    let stored = voice
+        .app
+        .with_directory(move |d| d.add_recording(org, &row))
+        .await;
+    if !matches!(stored, Some(Ok(()))) {
+        let _ = std::fs::remove_file(&path);
+        return Err(match stored {
+            Some(Err(e)) => format!("the recording's record was not stored: {e}"),
+            _ => "the server is stopping".into(),
+        });
+    }
     let (ctl, ctl_rx) = mpsc::unbounded_channel();
     let (caller, caller_rx) = mpsc::channel(TAP_FRAMES);
     let (agent, agent_rx) = mpsc::channel(TAP_FRAMES);
