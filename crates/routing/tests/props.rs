@@ -223,7 +223,7 @@ struct Op {
 fn op_strategy() -> impl Strategy<Value = Op> {
     (
         prop_oneof![Just(0u32), 1u32..2_000, 1u32..30_000],
-        0u8..23,
+        0u8..24,
         any::<u32>(),
         any::<u32>(),
         any::<u32>(),
@@ -290,7 +290,17 @@ fn input_for(
                     min_level: 1 + (op.c % 2) as u8,
                 });
             }
-            reqs.insert(id, nc.requirements.clone());
+            let mut known = nc.requirements.clone();
+            // Some are real phone calls: only an agent whose phone is
+            // connected may take them (told to the checker by a marker).
+            if op.c % 5 == 1 {
+                nc.needs_endpoint = true;
+                known.push(SkillReq {
+                    skill: NEEDS_ENDPOINT,
+                    min_level: 1,
+                });
+            }
+            reqs.insert(id, known);
             Input::Arrive(nc)
         }
         5 => {
@@ -394,6 +404,10 @@ fn input_for(
             site: SiteId(1 + op.a % 2),
             on_air: !op.b.is_multiple_of(3),
         },
+        22 => Input::SetEndpoint {
+            agent: pick(&agents, op.a)?,
+            connected: !op.b.is_multiple_of(4),
+        },
         _ => {
             // Live reconfiguration: an agent's skills and team, or a queue's
             // priority and overflow timings.
@@ -431,12 +445,18 @@ enum Where {
     Offered(AgentId),
 }
 
+/// The marker in a contact's known requirements for "needs an agent whose
+/// phone is connected" (not a skill of the configuration).
+const NEEDS_ENDPOINT: SkillId = SkillId(u32::MAX);
+
 #[derive(Debug, Clone)]
 struct ShadowContact {
     queue: QueueId,
     channel: Channel,
     priority: Priority,
     reqs: Vec<SkillReq>,
+    /// A real call: only for an agent whose phone is connected.
+    needs_endpoint: bool,
     arrived_at: Timestamp,
     seq: u64,
     step: usize,
@@ -457,6 +477,9 @@ struct Shadow {
     presence: BTreeMap<AgentId, Presence>,
     off_air: Vec<SiteId>,
     offers: u64,
+    /// Agents whose phone is connected (`SetEndpoint` makes no event: the
+    /// runner tells the shadow as it gives the input).
+    connected: std::collections::BTreeSet<AgentId>,
 }
 
 fn level(a: &AgentDef, s: SkillId) -> u8 {
@@ -645,7 +668,16 @@ impl Shadow {
                         queue,
                         channel,
                         priority,
-                        reqs: reqs.get(&contact).cloned().unwrap_or_default(),
+                        reqs: reqs
+                            .get(&contact)
+                            .into_iter()
+                            .flatten()
+                            .filter(|r| r.skill != NEEDS_ENDPOINT)
+                            .cloned()
+                            .collect(),
+                        needs_endpoint: reqs
+                            .get(&contact)
+                            .is_some_and(|r| r.iter().any(|r| r.skill == NEEDS_ENDPOINT)),
                         arrived_at: r.at,
                         seq: self.arrived,
                         step: 0,
@@ -735,6 +767,11 @@ impl Shadow {
                             c.step
                         ))
                     }
+                    None if c.needs_endpoint && !self.connected.contains(&aid) => {
+                        return Err(format!(
+                            "{contact}, a real call, offered to {aid}, whose phone is not connected"
+                        ))
+                    }
                     None => {}
                 }
                 // 4. nobody eligible and better placed is passed over.
@@ -756,7 +793,10 @@ impl Shadow {
                     }
                     let ok = match o.for_agent {
                         Some(t) => t == aid,
-                        None => eligible(a, queue(o.queue)?, o.step, &o.reqs),
+                        None => {
+                            eligible(a, queue(o.queue)?, o.step, &o.reqs)
+                                && (!o.needs_endpoint || self.connected.contains(&aid))
+                        }
                     };
                     if ok && rank(o) > mine {
                         return Err(format!(
@@ -893,7 +933,17 @@ fn run(cfg: &Config, ops: &[Op], snapshot_at: Option<usize>) -> Result<(Vec<Reco
             if std::env::var_os("PROPS_TRACE").is_some() {
                 eprintln!("op {i} @{now:?}: {input:?}");
             }
+            // The checker learns of phones as the engine does.
+            let endpoints_before = shadow.connected.clone();
+            if let Input::SetEndpoint { agent, connected } = &input {
+                if *connected {
+                    shadow.connected.insert(*agent);
+                } else {
+                    shadow.connected.remove(agent);
+                }
+            }
             if e.handle(now, input.clone()).is_err() {
+                shadow.connected = endpoints_before;
                 // A refused input changes nothing.
                 let after = (
                     e.contact_ids(),
@@ -988,7 +1038,7 @@ fn the_generator_makes_real_traffic() {
         let ops: Vec<Op> = (0..300)
             .map(|_| Op {
                 delay_ms: r.below(5000) as u32,
-                kind: r.below(23) as u8,
+                kind: r.below(24) as u8,
                 a: r.next_u64() as u32,
                 b: r.next_u64() as u32,
                 c: r.next_u64() as u32,
