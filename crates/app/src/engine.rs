@@ -160,6 +160,11 @@ pub(crate) async fn engine_task(
                         // Engine errors name contacts by id only.
                         tracing::debug!("input refused: {e}");
                     }
+                    // A phone connected or gone makes no event: the
+                    // agent's row shows it all the same.
+                    if let (Ok(_), Input::SetEndpoint { agent, .. }) = (&r, &s.input) {
+                        t.agent_changed(*agent);
+                    }
                     if let Some(mut a) = s.audit.take() {
                         a.at = at;
                         if let Err(e) = &r {

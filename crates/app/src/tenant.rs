@@ -125,6 +125,18 @@ impl Tenant {
         self.live.shared.clone()
     }
 
+    /// Rebuilds this agent's row at the next publish (a change with no
+    /// event, such as their phone connecting).
+    pub(crate) fn agent_changed(&mut self, a: AgentId) {
+        self.live.dirty_agents.insert(a);
+        // A new version: a snapshot is due, and a read after this sees it.
+        self.live.version += 1;
+        self.live
+            .shared
+            .applied
+            .store(self.live.version, Ordering::Release);
+    }
+
     /// Feeds one record the engine produced (after it is durable): the KPIs,
     /// the board, the agents' rows and the live stream.
     pub fn publish(&mut self, r: Record) {

@@ -30,6 +30,9 @@ pub(crate) struct Agent {
     since: Option<wire::Millis>,
     seconds_in_state: Option<i64>,
     work: Vec<wire::Work>,
+    /// A phone or browser softphone is connected: real calls may be
+    /// offered to them (a real call waits for such an agent).
+    phone: bool,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -92,6 +95,7 @@ fn agents_of(l: &app::live::Live) -> Agents {
                 since: r.since.map(|s| s.0),
                 seconds_in_state: r.since.map(|s| l.at.since(s).0.max(0) / 1000),
                 work: wire::work(&r.view.work),
+                phone: r.view.endpoint,
             })
             .collect(),
     }

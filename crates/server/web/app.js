@@ -705,7 +705,8 @@ async function wallboardPage() {
       const body = $('#agents');
       const rows = a.agents.filter((x) => x.status !== 'offline' || x.seconds_in_state !== null);
       body.replaceChildren(...rows.map((x) => el('tr', { dataset: { agent: x.id, seconds: x.seconds_in_state ?? '' } },
-        el('td', {}, x.name), el('td', {}, teamName(x.team)),
+        el('td', {}, x.name, x.status !== 'offline' && !x.phone ? el('span', { class: 'hint', title: 'Real calls are not offered to them' }, ' (no phone)') : ''),
+        el('td', {}, teamName(x.team)),
         el('td', {}, el('span', { class: `status ${x.status}` }, label(x.status)),
           typeof x.detail === 'object' && x.detail.not_ready ? ` (${label(String(x.detail.not_ready))})` : ''),
         el('td', { class: 'in-state' }, fmtSecs(x.seconds_in_state)),

@@ -705,10 +705,33 @@ fn self_service_by_keys_collects_an_nhs_number_without_logging_it() {
 fn a_phone_that_unregistered_is_not_offered_the_call_and_the_caller_keeps_their_place() {
     let s = server("unregister");
     let at = free_port();
+    // The wallboard shows whether each agent's phone is connected.
+    let phone_shown = |want: bool| {
+        let t0 = Instant::now();
+        loop {
+            let (_, body) = http(s.http, "GET", "/api/v1/agents", None).unwrap();
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let alice = v["agents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["id"] == 1)
+                .cloned()
+                .unwrap();
+            if alice["phone"] == want {
+                return;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10), "{alice:#}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    phone_shown(false);
     let (code, out) = register(&s, "kent.agent", at);
     assert_eq!(code, 0, "register: {out}");
+    phone_shown(true);
     let (code, out) = registration(&s, "unregister.xml", "kent.agent", DEMO_PASSWORD, at);
     assert_eq!(code, 0, "unregister: {out}");
+    phone_shown(false);
     agent_ready(&s);
     let call = caller(&s, WHEELCHAIRS, 4000);
     let c = newest_call(&s, |c| c["state"] == "queued");
