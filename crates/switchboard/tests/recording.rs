@@ -230,8 +230,24 @@ fn a_recorded_call_opens_as_stereo_with_each_side_in_its_channel_and_retention_d
     assert_eq!(listed["agent"], 1);
     let secs = listed["seconds"].as_f64().unwrap();
     assert!((3.0..8.0).contains(&secs), "{listed:#}");
-    let (_, body) = http(s.bound.http, "GET", "/api/v1/recordings?agent=1", None).unwrap();
-    assert!(body.contains(&format!("\"id\":{id}")), "{body}");
+    // Found by its agent, by the caller's number, and by time; not by
+    // another number or another day.
+    let found = |query: &str| {
+        let (st, body) = http(s.bound.http, "GET", &format!("/api/v1/recordings?{query}"), None).unwrap();
+        assert_eq!(st, 200, "{query}: {body}");
+        body.contains(&format!("\"id\":{id}"))
+    };
+    let started = listed["started_at"].as_str().unwrap().to_string();
+    assert!(found("agent=1"));
+    assert!(found("number=%2B447700900123"), "the test UA calls from +447700900123");
+    assert!(found("number=07700%20900123"), "the number as people write it");
+    assert!(!found("number=%2B447700900999"));
+    assert!(!found("agent=2"));
+    assert!(found(&format!("from={started}")));
+    assert!(!found("to=2026-01-01T00:00:00Z"));
+    let (st, body) = http(s.bound.http, "GET", "/api/v1/recordings?number=not-a-number", None).unwrap();
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("number:"), "{body}");
     // Opened: the caller's tone on the left, the agent's on the right,
     // each in the agent's codec crossing to the caller's (µ-law to A-law).
     let (st, head, wav) =
