@@ -64,6 +64,8 @@ pub(crate) struct Recording {
     state: String,
     /// When its key was destroyed, if it was.
     destroyed_at: Option<String>,
+    /// Kept past its retention, and why (none: destroyed when it expires).
+    hold: Option<String>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -88,6 +90,7 @@ fn view(r: store::recordings::RecordingRow) -> Recording {
         expires_at: app::time::iso(r.expires),
         state: state.into(),
         destroyed_at: r.destroyed.map(app::time::iso),
+        hold: r.hold,
     }
 }
 
@@ -222,6 +225,77 @@ pub(crate) async fn audio(
             )
         }
     }
+}
+
+/// Why a recording is kept past its retention.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HoldBody {
+    /// A complaint, an incident, a request from the coroner… (5 to 500
+    /// characters).
+    #[schemars(length(min = 5, max = 500))]
+    reason: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Held {
+    recording: u64,
+    hold: Option<String>,
+}
+
+async fn set_hold(app: &App, c: &Caller, id: u64, reason: Option<String>) -> Response {
+    let action = if reason.is_some() {
+        "hold recording"
+    } else {
+        "release recording hold"
+    };
+    let mut audit = c.audit(action, format!("recording {id}"));
+    audit.purpose = reason.clone();
+    let (org, by, at, r) = (c.org, c.actor.clone(), app::wall_clock(), reason.clone());
+    let done = tryr!(app
+        .dir(move |d| d.hold_recording(org, id, r.as_deref().map(|r| (r, by.as_str())), at, &audit))
+        .await
+        .map_err(crate::error::api));
+    if !done {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("unknown recording {id}, or destroyed already"),
+        );
+    }
+    Json(Held {
+        recording: id,
+        hold: reason,
+    })
+    .into_response()
+}
+
+/// `PUT /api/v1/recordings/{recording}/hold`: kept past its retention
+/// until the hold is released; audited with the reason.
+pub(crate) async fn hold(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+    b: Body<HoldBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let reason = b.reason.trim().to_string();
+    if !(5..=500).contains(&reason.chars().count()) || reason.chars().any(char::is_control) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reason: 5 to 500 characters, no control characters".into(),
+        );
+    }
+    set_hold(&app, &c, id, Some(reason)).await
+}
+
+/// `DELETE /api/v1/recordings/{recording}/hold`: the recording's retention
+/// applies again (destroyed at once if it has run out); audited.
+pub(crate) async fn release(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> Response {
+    set_hold(&app, &c, id, None).await
 }
 
 #[derive(Deserialize, JsonSchema)]

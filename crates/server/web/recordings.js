@@ -62,6 +62,17 @@ function row(r) {
       audio.play().catch(() => {});
     });
     cell.append(play, ' ', el('a', { href: src, download: `recording-${r.id}.wav` }, 'Download'));
+    const holdSaid = el('span', { class: 'hint', role: 'status' }, r.hold ? ` Kept past its retention: ${r.hold}` : '');
+    const reason = el('input', { id: `hold-${r.id}`, size: 24, placeholder: 'e.g. complaint 2026/114' });
+    const setHold = async (on) => {
+      const res = on ? await api('PUT', `/api/v1/recordings/${r.id}/hold`, { reason: reason.value })
+        : await api('DELETE', `/api/v1/recordings/${r.id}/hold`);
+      holdSaid.textContent = res.ok ? (on ? ` Kept past its retention: ${reason.value}` : ' Hold released: its retention applies.') : ` ${errorOf(res)}`;
+    };
+    cell.append(el('details', {}, el('summary', {}, 'Keep past its retention'),
+      el('label', { for: `hold-${r.id}` }, 'Why (a complaint, an incident)'), reason,
+      el('button', { type: 'button', class: 'secondary', onclick: () => setHold(true) }, 'Keep'),
+      el('button', { type: 'button', class: 'secondary', onclick: () => setHold(false) }, 'Release')), holdSaid);
     if (scorecards.length && r.agent !== null) {
       cell.append(el('details', {}, el('summary', {}, 'Score this call'), scoreForm(r)));
     }

@@ -461,6 +461,14 @@ CREATE TABLE IF NOT EXISTS recordings (
 );
 CREATE INDEX IF NOT EXISTS recordings_expiry ON recordings (expires_ms) WHERE wrapped_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS recordings_contact ON recordings (org, contact);
+CREATE TABLE IF NOT EXISTS recording_holds (
+    org INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    held_by TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    PRIMARY KEY (org, id)
+);
 CREATE TABLE IF NOT EXISTS scorecards (
     org INTEGER NOT NULL,
     id INTEGER NOT NULL,

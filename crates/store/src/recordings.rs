@@ -25,6 +25,8 @@ pub struct RecordingRow {
     pub destroyed: Option<Timestamp>,
     /// The sealed file, relative to the recordings folder.
     pub file: String,
+    /// Kept past its retention, and why (a complaint, an incident).
+    pub hold: Option<String>,
 }
 
 /// Which recordings to list.
@@ -39,7 +41,8 @@ pub struct RecordingQuery {
     pub limit: usize,
 }
 
-const COLUMNS: &str = "r.id, r.contact, r.agent, r.started_ms, r.ended_ms, r.bytes, r.paused_ms, r.expires_ms, r.wrapped_key, r.destroyed_ms, r.file";
+const COLUMNS: &str = "r.id, r.contact, r.agent, r.started_ms, r.ended_ms, r.bytes, r.paused_ms, r.expires_ms, r.wrapped_key, r.destroyed_ms, r.file,
+    (SELECT h.reason FROM recording_holds h WHERE h.org = r.org AND h.id = r.id)";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<RecordingRow> {
     Ok(RecordingRow {
@@ -54,6 +57,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<RecordingRow> {
         wrapped_key: r.get(8)?,
         destroyed: r.get::<_, Option<i64>>(9)?.map(Timestamp),
         file: r.get(10)?,
+        hold: r.get(11)?,
     })
 }
 
@@ -161,6 +165,41 @@ impl Directory {
             .optional()?)
     }
 
+    /// Keeps a recording past its retention (`Some(reason)`) or lets it
+    /// go (`None`), audited; false if there is no such recording, or it
+    /// was destroyed already.
+    pub fn hold_recording(
+        &mut self,
+        org: OrgId,
+        id: u64,
+        hold: Option<(&str, &str)>,
+        at: Timestamp,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        let live: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM recordings WHERE org = ?1 AND id = ?2 AND wrapped_key IS NOT NULL)",
+            params![org.0, id as i64],
+            |r| r.get(0),
+        )?;
+        if !live {
+            return Ok(false);
+        }
+        match hold {
+            Some((reason, by)) => tx.execute(
+                "INSERT OR REPLACE INTO recording_holds (org, id, reason, held_by, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![org.0, id as i64, reason, by, at.0],
+            )?,
+            None => tx.execute(
+                "DELETE FROM recording_holds WHERE org = ?1 AND id = ?2",
+                params![org.0, id as i64],
+            )?,
+        };
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// Destroys the keys of recordings whose retention ran out by `now`
     /// (at most `limit`), each audited; answers (org, id, file) of each,
     /// for the files to be deleted.
@@ -173,8 +212,10 @@ impl Directory {
         let tx = self.immediate()?;
         let due: Vec<(OrgId, u64, String)> = {
             let mut st = tx.prepare(
-                "SELECT org, id, file FROM recordings
-                 WHERE wrapped_key IS NOT NULL AND expires_ms <= ?1 ORDER BY expires_ms LIMIT ?2",
+                "SELECT org, id, file FROM recordings r
+                 WHERE wrapped_key IS NOT NULL AND expires_ms <= ?1
+                   AND NOT EXISTS (SELECT 1 FROM recording_holds h WHERE h.org = r.org AND h.id = r.id)
+                 ORDER BY expires_ms LIMIT ?2",
             )?;
             let rows = st.query_map(params![now.0, limit as i64], |r| {
                 Ok((OrgId(r.get(0)?), r.get::<_, i64>(1)? as u64, r.get(2)?))

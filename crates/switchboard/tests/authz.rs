@@ -235,6 +235,8 @@ const NEED_A_CALL: &[(&str, &str, u16)] = &[
     ("POST", "/api/v1/contacts/{contact}/recording", 409),
     ("GET", "/api/v1/recordings/{recording}/audio", 404),
     ("POST", "/api/v1/evaluations", 404),
+    ("PUT", "/api/v1/recordings/{recording}/hold", 404),
+    ("DELETE", "/api/v1/recordings/{recording}/hold", 404),
 ];
 
 const ROLES: [&str; 7] = [
@@ -600,6 +602,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "MfaCode" => json!({"code": oathtool(&enrolled(cred), "now")}).to_string(),
                     "MfaPolicy" => json!({"roles": []}).to_string(),
                     "ControlBody" => json!({"action": "start"}).to_string(),
+                    "HoldBody" => json!({"reason": "complaint 2026/114"}).to_string(),
                     "ScorecardBody" => json!({"name": "Calls", "sections": [{"name": "Safety", "questions": [{"id": "identity", "text": "Checked the identity", "weight": 10, "fail_all": true}]}]}).to_string(),
                     "EvaluationBody" => json!({"recording": 1, "scorecard": 1, "answers": {"identity": "yes"}}).to_string(),
                     "NewPasskey" => {

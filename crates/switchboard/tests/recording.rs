@@ -233,19 +233,37 @@ fn a_recorded_call_opens_as_stereo_with_each_side_in_its_channel_and_retention_d
     // Found by its agent, by the caller's number, and by time; not by
     // another number or another day.
     let found = |query: &str| {
-        let (st, body) = http(s.bound.http, "GET", &format!("/api/v1/recordings?{query}"), None).unwrap();
+        let (st, body) = http(
+            s.bound.http,
+            "GET",
+            &format!("/api/v1/recordings?{query}"),
+            None,
+        )
+        .unwrap();
         assert_eq!(st, 200, "{query}: {body}");
         body.contains(&format!("\"id\":{id}"))
     };
     let started = listed["started_at"].as_str().unwrap().to_string();
     assert!(found("agent=1"));
-    assert!(found("number=%2B447700900123"), "the test UA calls from +447700900123");
-    assert!(found("number=07700%20900123"), "the number as people write it");
+    assert!(
+        found("number=%2B447700900123"),
+        "the test UA calls from +447700900123"
+    );
+    assert!(
+        found("number=07700%20900123"),
+        "the number as people write it"
+    );
     assert!(!found("number=%2B447700900999"));
     assert!(!found("agent=2"));
     assert!(found(&format!("from={started}")));
     assert!(!found("to=2026-01-01T00:00:00Z"));
-    let (st, body) = http(s.bound.http, "GET", "/api/v1/recordings?number=not-a-number", None).unwrap();
+    let (st, body) = http(
+        s.bound.http,
+        "GET",
+        "/api/v1/recordings?number=not-a-number",
+        None,
+    )
+    .unwrap();
     assert_eq!(st, 400, "{body}");
     assert!(body.contains("number:"), "{body}");
     // Opened: the caller's tone on the left, the agent's on the right,
@@ -629,4 +647,81 @@ fn a_recording_that_cannot_be_made_leaves_the_call_going_and_says_why() {
     assert!(why.contains("the recording's file cannot be made"), "{c:#}");
     let (_, body) = http(s.bound.http, "GET", "/api/v1/recordings", None).unwrap();
     assert_eq!(body, r#"{"recordings":[]}"#);
+}
+
+/// A complaint keeps a recording past its retention: held, it survives
+/// its expiry; released, it is destroyed; both audited with the reason.
+#[test]
+fn a_held_recording_outlives_its_retention_until_the_hold_is_released() {
+    let s = server("hold");
+    // Kept for about 17 seconds (0.0002 days).
+    let id = {
+        record_wheelchairs(
+            &s,
+            serde_json::json!({"policy": "always", "retention_days": 0.0002}),
+        );
+        let (mut agent, _alice, mut caller, d) = alice_and_a_caller(&s);
+        let phone = std::thread::spawn(move || {
+            let invite = agent
+                .await_invite(Duration::from_secs(40))
+                .expect("the agent's phone is rung");
+            let mut leg = agent.answer(&invite, Codec::Pcma);
+            let _ = agent.talk(&leg, 1800.0, 8000.0, Duration::from_secs(1));
+            agent.bye(&mut leg)
+        });
+        let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+        caller.press(&d, '2');
+        let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(6));
+        assert_eq!(phone.join().unwrap(), 200);
+        assert!(caller.await_bye(&d, Duration::from_secs(10)));
+        let c = newest_call(&s, |c| c["state"] == "ended");
+        c["recordings"][0].as_u64().expect("recorded")
+    };
+    let boss = as_person(&s, "kent.supervisor");
+    let hold = |method: &str, body: Option<&str>| {
+        http_with(
+            s.bound.http,
+            method,
+            &format!("/api/v1/recordings/{id}/hold"),
+            body,
+            &boss,
+        )
+        .unwrap()
+    };
+    let (st, _, body) = hold("PUT", Some(r#"{"reason":"no"}"#));
+    assert_eq!(st, 422, "{body}");
+    let (st, _, body) = hold("PUT", Some(r#"{"reason":"complaint 2026/114"}"#));
+    assert_eq!(st, 200, "{body}");
+    let state = || {
+        let (_, body) = http(s.bound.http, "GET", "/api/v1/recordings", None).unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["recordings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    // Past its expiry and two of the 5-second sweeps: still there.
+    let expires: jiff::Timestamp = state()["expires_at"].as_str().unwrap().parse().unwrap();
+    while jiff::Timestamp::now() < expires + jiff::SignedDuration::from_secs(12) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let r = state();
+    assert_eq!(r["state"], "available", "held past its expiry: {r:#}");
+    assert_eq!(r["hold"], "complaint 2026/114");
+    // Released: destroyed at the next sweep.
+    let (st, _, body) = hold("DELETE", None);
+    assert_eq!(st, 200, "{body}");
+    let t0 = Instant::now();
+    while state()["state"] != "destroyed" {
+        assert!(t0.elapsed() < Duration::from_secs(20), "{:#}", state());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (st, _, _) = hold("PUT", Some(r#"{"reason":"too late for this one"}"#));
+    assert_eq!(st, 404);
+    let held = audit_rows(&s.data, "hold recording");
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(audit_rows(&s.data, "release recording hold").len(), 1);
 }

@@ -82,6 +82,7 @@ pub(crate) async fn start(
         wrapped_key: Some(rec::wrap_key(&voice.app.kek, &aad, &data_key)),
         destroyed: None,
         file: name,
+        hold: None,
     };
     // The file first (only its header), then the record with the key:
     // no record without a file; then audio.
