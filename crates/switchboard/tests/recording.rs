@@ -437,11 +437,12 @@ fn the_agent_pauses_an_on_demand_recording_and_a_bad_request_is_refused_by_name(
     assert_eq!(audit_rows(&s.data, "pause recording").len(), 1);
 }
 
-/// Records one call of Alice's; answers the recording's id.
-fn one_recorded_call(s: &Server) -> u64 {
+/// Records one call of Alice's, kept `retention_days`; answers the
+/// recording's id once it is finished.
+fn one_recorded_call(s: &Server, retention_days: f64) -> u64 {
     record_wheelchairs(
         s,
-        serde_json::json!({"policy": "always", "retention_days": 30}),
+        serde_json::json!({"policy": "always", "retention_days": retention_days}),
     );
     let (mut agent, _alice, mut caller, d) = alice_and_a_caller(s);
     let phone = std::thread::spawn(move || {
@@ -465,7 +466,7 @@ fn one_recorded_call(s: &Server) -> u64 {
 #[test]
 fn the_quality_lead_and_a_supervisor_score_a_call_calibrate_and_the_agent_sees_their_feedback() {
     let s = server("quality");
-    let id = one_recorded_call(&s);
+    let id = one_recorded_call(&s, 30.0);
     let admin = as_person(&s, "kent.admin");
     let quality = as_person(&s, "kent.quality");
     let boss = as_person(&s, "kent.supervisor");
@@ -655,28 +656,7 @@ fn a_recording_that_cannot_be_made_leaves_the_call_going_and_says_why() {
 fn a_held_recording_outlives_its_retention_until_the_hold_is_released() {
     let s = server("hold");
     // Kept for about 17 seconds (0.0002 days).
-    let id = {
-        record_wheelchairs(
-            &s,
-            serde_json::json!({"policy": "always", "retention_days": 0.0002}),
-        );
-        let (mut agent, _alice, mut caller, d) = alice_and_a_caller(&s);
-        let phone = std::thread::spawn(move || {
-            let invite = agent
-                .await_invite(Duration::from_secs(40))
-                .expect("the agent's phone is rung");
-            let mut leg = agent.answer(&invite, Codec::Pcma);
-            let _ = agent.talk(&leg, 1800.0, 8000.0, Duration::from_secs(1));
-            agent.bye(&mut leg)
-        });
-        let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
-        caller.press(&d, '2');
-        let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(6));
-        assert_eq!(phone.join().unwrap(), 200);
-        assert!(caller.await_bye(&d, Duration::from_secs(10)));
-        let c = newest_call(&s, |c| c["state"] == "ended");
-        c["recordings"][0].as_u64().expect("recorded")
-    };
+    let id = one_recorded_call(&s, 0.0002);
     let boss = as_person(&s, "kent.supervisor");
     let hold = |method: &str, body: Option<&str>| {
         http_with(
