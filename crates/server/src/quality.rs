@@ -405,8 +405,8 @@ fn period(
     from: Option<String>,
     to: Option<String>,
 ) -> Result<(Option<Timestamp>, Option<Timestamp>), Response> {
-    let t = |f: &str, s: Option<String>| s.map(|s| crate::reports::parse_time(f, &s)).transpose();
-    Ok((t("from", from)?, t("to", to)?))
+    use crate::recordings::instant;
+    Ok((instant("from", from)?, instant("to", to)?))
 }
 
 async fn read(

@@ -94,7 +94,8 @@ fn view(r: store::recordings::RecordingRow) -> Recording {
     }
 }
 
-fn instant(field: &str, s: Option<String>) -> Result<Option<Timestamp>, Response> {
+/// An optional RFC 3339 query parameter, named when malformed.
+pub(crate) fn instant(field: &str, s: Option<String>) -> Result<Option<Timestamp>, Response> {
     s.map(|s| crate::reports::parse_time(field, &s)).transpose()
 }
 

@@ -2,6 +2,7 @@
 //! around the pure call control of `callctl` (which decides); and ringing
 //! a caller back when their callback reaches an agent.
 
+use super::legs::{agent_leg_ends, dial_phone, leg_ends, session_id, start_media, Answered};
 use super::media::{self, Command, Event as MediaEvent};
 use super::sip::{Inbound, Leg, Signal};
 use super::{lock, CallLog, News, Phone, Voice};
@@ -41,14 +42,6 @@ pub(crate) fn prompts_of(node: &Node) -> Vec<(String, String)> {
         } => vec![(p.clone(), t.clone())],
         _ => vec![],
     }
-}
-
-fn session_id() -> u64 {
-    u64::from_le_bytes(app::auth::random_bytes::<8>()) >> 1
-}
-
-fn ssrc() -> u32 {
-    u32::from_le_bytes(app::auth::random_bytes::<4>())
 }
 
 /// A number the caller called from, if it is a phone number.
@@ -396,17 +389,6 @@ enum Wake {
     AgentLeg(DialId),
 }
 
-/// The bridged agent's phone hung up (or its signalling went away).
-async fn agent_leg_ends(legs: &mut HashMap<DialId, Answered>, bridged: Option<DialId>) -> DialId {
-    match bridged.and_then(|d| legs.get_mut(&d).map(|a| (d, a))) {
-        Some((d, a)) => {
-            while !matches!(a.signals.recv().await, None | Some(Signal::Ended(_))) {}
-            d
-        }
-        None => std::future::pending().await,
-    }
-}
-
 /// An inbound call from start to end.
 pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
     voice
@@ -511,17 +493,7 @@ pub(crate) async fn inbound(voice: Arc<Voice>, call: Inbound) {
     leg.ring();
     leg.answer(answer);
     // Behind NAT the caller's RTP comes from where their signalling did.
-    let latch = source
-        .map(|a| a.ip())
-        .filter(|ip| *ip != remote.address.ip());
-    let (cmd, mut events, me) = port.start(
-        remote.address,
-        codec,
-        remote.telephone_event,
-        ssrc(),
-        latch,
-        voice.media,
-    );
+    let (cmd, mut events, me) = start_media(&voice, port, &remote, codec, source);
     lock(&log).codec = Some(codec.name());
     let now = app::wall_clock();
     let mut attributes = BTreeMap::new();
@@ -698,104 +670,6 @@ fn not_ready() -> routing::Presence {
 
 fn silence() -> Arc<[u8]> {
     Arc::from(vec![telephony::g711::ALAW_SILENCE; media::FRAME * 10])
-}
-
-/// An answered outbound leg with its media running.
-struct Answered {
-    leg: Leg,
-    signals: mpsc::UnboundedReceiver<Signal>,
-    cmd: mpsc::UnboundedSender<Command>,
-    sender: Arc<media::Sender>,
-}
-
-/// Rings `to` with an offer from a fresh RTP port; media latches onto the
-/// phone's real address if it is behind NAT (noted in `log`).
-async fn dial_phone(
-    voice: &Voice,
-    to: &Phone,
-    from: &str,
-    ring: Duration,
-    log: Arc<Mutex<CallLog>>,
-    stop: CancellationToken,
-) -> Result<Answered, String> {
-    let port = media::Port::bind(voice.edge().local.ip())
-        .await
-        .map_err(|e| e.to_string())?;
-    let local = sdp::Local {
-        address: port.local,
-        session_id: session_id(),
-        version: 1,
-    };
-    let (leg, answer, signals) = voice
-        .edge()
-        .dial(&to.uri, from, sdp::offer(&local), ring, to.via, stop)
-        .await?;
-    let remote = match sdp::parse(&answer) {
-        Ok(a) if a.codec.is_some() => a,
-        _ => {
-            leg.hang_up().await;
-            return Err("the answer has no G.711 stream".into());
-        }
-    };
-    let codec = remote.codec.expect("checked");
-    let latch = to
-        .via
-        .map(|a| a.ip())
-        .filter(|ip| *ip != remote.address.ip());
-    let (cmd, events, sender) = port.start(
-        remote.address,
-        codec,
-        remote.telephone_event,
-        ssrc(),
-        latch,
-        voice.media,
-    );
-    Ok(Answered {
-        leg,
-        signals: merge(signals, events, cmd.downgrade(), log),
-        cmd,
-        sender,
-    })
-}
-
-/// A dialled leg's signals with its media's news folded in: a phone gone
-/// silent ends the leg like a BYE ("media timeout"); its holds reach its
-/// media (a held phone may be quiet longer); NAT is noted in the log.
-fn merge(
-    mut sip: mpsc::UnboundedReceiver<Signal>,
-    mut media: mpsc::UnboundedReceiver<MediaEvent>,
-    cmd: mpsc::WeakUnboundedSender<Command>,
-    log: Arc<Mutex<CallLog>>,
-) -> mpsc::UnboundedReceiver<Signal> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut media_open = true;
-        loop {
-            tokio::select! {
-                _ = tx.closed() => break,
-                s = sip.recv() => match s {
-                    None => break,
-                    Some(s) => {
-                        if let (Signal::Hold(h), Some(c)) = (&s, cmd.upgrade()) {
-                            let _ = c.send(Command::Held(*h));
-                        }
-                        if tx.send(s).is_err() {
-                            break;
-                        }
-                    }
-                },
-                e = media.recv(), if media_open => match e {
-                    None => media_open = false,
-                    Some(MediaEvent::Latched) => lock(&log).nat = true,
-                    Some(MediaEvent::Silent) => {
-                        let _ = tx.send(Signal::Ended("media timeout"));
-                    }
-                    Some(_) => {}
-                },
-            }
-        }
-    });
-    rx
 }
 
 /// A callback reached an agent: ring the agent's phone, then the caller,
@@ -1002,13 +876,4 @@ fn how_it_ended(outcome: Option<&str>) -> String {
         .chars()
         .take(40)
         .collect()
-}
-
-/// An answered phone hung up (or its signalling went away); never, for
-/// no phone.
-async fn leg_ends(a: Option<&mut Answered>) {
-    match a {
-        Some(a) => while !matches!(a.signals.recv().await, None | Some(Signal::Ended(_))) {},
-        None => std::future::pending().await,
-    }
 }

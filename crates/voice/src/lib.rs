@@ -11,6 +11,7 @@
 //! engine's news to calls, the call journal).
 
 mod call;
+mod legs;
 mod media;
 mod prompts;
 mod record;
