@@ -41,6 +41,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== doc tests"
 cargo test --workspace --locked --doc
 
+# playwright-core drives Chromium in the browser journeys and in the
+# softphone test (crates/switchboard/tests/softphone.rs).
+echo "== playwright-core (npm ci in e2e/)"
+(cd e2e && npm ci --no-audit --no-fund --silent)
+
 echo "== tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
@@ -60,5 +65,4 @@ python3 -m pip install --quiet --disable-pip-version-check \
 python3 scripts/api_check.py target/debug/switchboard
 
 echo "== browser journeys (headless Chromium)"
-(cd e2e && npm ci --no-audit --no-fund --silent)
 node e2e/journeys.mjs target/debug/switchboard

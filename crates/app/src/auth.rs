@@ -117,10 +117,12 @@ pub enum Perm {
     Evaluate,
     /// An agent's own evaluations (their feedback).
     OwnEvaluations,
+    /// Use the agent desktop as one's phone (the browser softphone).
+    OwnPhone,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 30] = [
+    pub const ALL: [Perm; 31] = [
         Perm::Session,
         Perm::Account,
         Perm::ContactCreate,
@@ -151,6 +153,7 @@ impl Perm {
         Perm::ScorecardWrite,
         Perm::Evaluate,
         Perm::OwnEvaluations,
+        Perm::OwnPhone,
     ];
 }
 
@@ -189,6 +192,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         ScorecardWrite => matches!(role, Admin),
         Evaluate => matches!(role, Supervisor | Quality),
         OwnEvaluations => matches!(role, Agent | Clinician),
+        OwnPhone => matches!(role, Agent | Clinician | Supervisor),
     }
 }
 

@@ -426,15 +426,39 @@ pub(crate) struct WrapUpBody {
     notes: Option<String>,
 }
 
+/// Accepting a phone call that rings the agent's browser phone answers
+/// the phone: the call then accepts itself with the engine once its
+/// audio is joined (as when a desk phone is picked up), and the events
+/// follow on the stream.
 pub(crate) async fn accept(
     State(app): State<App>,
     Extension(c): Extension<Caller>,
+    Extension(edge): Extension<crate::VoiceEdge>,
     Path(id): Path<u64>,
     b: Body<AgentBody>,
 ) -> Response {
-    agent_command(&app, &c, ContactId(id), b, |agent| Input::Accept {
-        agent,
-        contact: ContactId(id),
+    let b = tryr!(body(b));
+    let agent = AgentId(b.agent);
+    tryr!(c.as_agent(agent));
+    if let Some(v) = edge.0.clone() {
+        if v.answer_on_browser(c.org, agent, ContactId(id)).await {
+            let audit = c.audit("answer on browser phone", format!("contact {id}"));
+            tryr!(app
+                .dir(move |d| d.audit(&audit))
+                .await
+                .map_err(crate::error::api));
+            return Json(crate::wire::Submitted {
+                id: None,
+                events: vec![],
+            })
+            .into_response();
+        }
+    }
+    agent_act(&app, &c, ContactId(id), agent, None, |agent| {
+        Input::Accept {
+            agent,
+            contact: ContactId(id),
+        }
     })
     .await
 }

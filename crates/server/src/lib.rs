@@ -27,6 +27,7 @@ pub mod outbound;
 mod passkeys;
 mod patients;
 mod people;
+mod phone;
 mod planning;
 mod quality;
 mod recordings;

@@ -39,6 +39,10 @@ pub(crate) fn pages() -> Router<App> {
             asset!("recordings.js", "text/javascript; charset=utf-8"),
         )
         .route(
+            "/softphone.js",
+            asset!("softphone.js", "text/javascript; charset=utf-8"),
+        )
+        .route(
             "/account.js",
             asset!("account.js", "text/javascript; charset=utf-8"),
         )

@@ -226,6 +226,7 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("scorecard_write", &["admin"]),
     ("evaluate", &["supervisor", "quality"]),
     ("own_evaluations", &["agent", "clinician"]),
+    ("own_phone", &["agent", "clinician", "supervisor"]),
 ];
 
 /// Routes that succeed only with a phone call in progress or a recording
@@ -237,6 +238,9 @@ const NEED_A_CALL: &[(&str, &str, u16)] = &[
     ("POST", "/api/v1/evaluations", 404),
     ("PUT", "/api/v1/recordings/{recording}/hold", 404),
     ("DELETE", "/api/v1/recordings/{recording}/hold", 404),
+    // No SIP edge here: no telephony to connect a browser phone to
+    // (tests/softphone.rs connects one).
+    ("POST", "/api/v1/me/phone", 409),
 ];
 
 const ROLES: [&str; 7] = [
@@ -604,6 +608,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "ControlBody" => json!({"action": "start"}).to_string(),
                     "HoldBody" => json!({"reason": "complaint 2026/114"}).to_string(),
                     "ScorecardBody" => json!({"name": "Calls", "sections": [{"name": "Safety", "questions": [{"id": "identity", "text": "Checked the identity", "weight": 10, "fail_all": true}]}]}).to_string(),
+                    "Description" => json!({"type": "offer", "sdp": "v=0\r\n"}).to_string(),
                     "EvaluationBody" => json!({"recording": 1, "scorecard": 1, "answers": {"identity": "yes"}}).to_string(),
                     "NewPasskey" => {
                         let (_, o) = call_localhost(addr, "POST", "/api/v1/me/passkeys/options", None, cred);

@@ -7,193 +7,12 @@
 
 mod common;
 
+use common::audio;
+use common::calls::*;
 use common::*;
-use common::{audio, ua};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use telephony::g711::Codec;
-
-const WHEELCHAIRS: &str = "+441632960002";
-
-struct Server {
-    data: PathBuf,
-    bound: Bound,
-    child: Option<std::process::Child>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.take() {
-            kill(c, &self.data);
-        }
-    }
-}
-
-fn server(name: &str) -> Server {
-    server_after(name, |_| {})
-}
-
-/// A server on a data folder `prepare` has set up first.
-fn server_after(name: &str, prepare: impl Fn(&std::path::Path)) -> Server {
-    let data = std::env::temp_dir().join(format!("sb-rec-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
-    std::fs::create_dir_all(&data).unwrap();
-    prepare(&data);
-    let prompts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("prompts");
-    let (child, bound) = launch(
-        &data,
-        "127.0.0.1:0".parse().unwrap(),
-        &[
-            "--sip",
-            "127.0.0.1:0",
-            "--prompts",
-            prompts.to_str().unwrap(),
-        ],
-    );
-    Server {
-        data,
-        bound,
-        child: Some(child),
-    }
-}
-
-/// `user` logs in; answers the headers a browser would send.
-fn as_person(s: &Server, user: &str) -> String {
-    let cookie = login(s.bound.http, user, DEMO_PASSWORD).unwrap();
-    format!("{cookie}Origin: http://{}\r\n", s.bound.http)
-}
-
-/// The admin sets the wheelchair service (103) to record.
-fn record_wheelchairs(s: &Server, rule: Value) {
-    let (st, body) = set_wheelchairs_recording(s, rule);
-    assert_eq!(st, 200, "{body}");
-}
-
-/// PUTs the wheelchair service (103) with this recording rule, as the
-/// admin: the status and answer.
-fn set_wheelchairs_recording(s: &Server, rule: Value) -> (u16, String) {
-    let admin = as_person(s, "kent.admin");
-    let (st, _, body) = http_with(s.bound.http, "GET", "/api/v1/services", None, &admin).unwrap();
-    assert_eq!(st, 200, "{body}");
-    let all: Value = serde_json::from_str(&body).unwrap();
-    let mut def = all["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["id"] == 103)
-        .expect("the wheelchair service")["service"]
-        .clone();
-    def["recording"] = rule;
-    let (st, _, body) = http_with(
-        s.bound.http,
-        "PUT",
-        "/api/v1/services/103",
-        Some(&def.to_string()),
-        &admin,
-    )
-    .unwrap();
-    (st, body)
-}
-
-/// Alice registers her phone and is ready; a caller rings the wheelchair
-/// service. Answers her phone, her log-in's headers, the caller and the
-/// call.
-fn alice_and_a_caller(s: &Server) -> (ua::Ua, String, ua::Ua, ua::Dialog) {
-    let sip = s.bound.sip.expect("the SIP edge");
-    let mut agent = ua::Ua::new(sip, "kent.agent");
-    assert_eq!(agent.register(DEMO_PASSWORD), 200);
-    let alice = as_person(s, "kent.agent");
-    let (st, _, body) = http_with(
-        s.bound.http,
-        "POST",
-        "/api/v1/agents/1/presence",
-        Some(r#"{"presence":"ready"}"#),
-        &alice,
-    )
-    .unwrap();
-    assert_eq!(st, 200, "{body}");
-    let mut caller = ua::Ua::new(sip, "caller");
-    let d = caller.call(WHEELCHAIRS, Codec::Pcma).expect("answered");
-    (agent, alice, caller, d)
-}
-
-/// The contact's newest recording once it is finished.
-fn finished_recording(s: &Server, contact: u64) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let (st, body) = http(
-            s.bound.http,
-            "GET",
-            &format!("/api/v1/recordings?contact={contact}"),
-            None,
-        )
-        .unwrap();
-        assert_eq!(st, 200, "{body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        if v["recordings"][0]["state"] == "available" {
-            return v["recordings"][0].clone();
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "{body}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn newest_call(s: &Server, f: impl Fn(&Value) -> bool) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let (_, body) = http(s.bound.http, "GET", "/api/v1/voice/calls", None).unwrap();
-        let v: Value = serde_json::from_str(&body).unwrap();
-        if let Some(c) = v["calls"].as_array().and_then(|c| c.first()) {
-            if f(c) {
-                return c.clone();
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "the call never got there: {c:#}"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The WAV's header checked (PCM, 16-bit, 8 kHz, stereo); its frames of
-/// 160 sample pairs, as (left, right).
-fn stereo_frames(wav: &[u8]) -> Vec<(Vec<f64>, Vec<f64>)> {
-    assert_eq!(&wav[0..4], b"RIFF");
-    assert_eq!(&wav[8..16], b"WAVEfmt ");
-    let u16_at = |i: usize| u16::from_le_bytes([wav[i], wav[i + 1]]);
-    let u32_at = |i: usize| u32::from_le_bytes(wav[i..i + 4].try_into().unwrap());
-    assert_eq!(u16_at(20), 1, "PCM");
-    assert_eq!(u16_at(22), 2, "stereo");
-    assert_eq!(u32_at(24), 8000, "8 kHz");
-    assert_eq!(u16_at(34), 16, "16-bit");
-    assert_eq!(&wav[36..40], b"data");
-    let data = &wav[44..];
-    assert_eq!(
-        u32_at(40) as usize,
-        data.len(),
-        "the header's length is the data's"
-    );
-    let samples: Vec<(f64, f64)> = data
-        .chunks_exact(4)
-        .map(|c| {
-            (
-                f64::from(i16::from_le_bytes([c[0], c[1]])),
-                f64::from(i16::from_le_bytes([c[2], c[3]])),
-            )
-        })
-        .collect();
-    samples
-        .chunks_exact(audio::FRAME)
-        .map(|f| {
-            (
-                f.iter().map(|s| s.0).collect(),
-                f.iter().map(|s| s.1).collect(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn a_recorded_call_opens_as_stereo_with_each_side_in_its_channel_and_retention_destroys_it() {
@@ -295,11 +114,7 @@ fn a_recorded_call_opens_as_stereo_with_each_side_in_its_channel_and_retention_d
         "the agent's tone in {right} of {} frames",
         frames.len()
     );
-    let crossed = frames
-        .iter()
-        .filter(|(l, r)| audio::share(l, 1800.0) > 0.05 || audio::share(r, 1000.0) > 0.05)
-        .count();
-    assert_eq!(crossed, 0, "each side only in its own channel");
+    assert_eq!(crossed(&frames), 0, "each side only in its own channel");
     // At rest it is sealed: our header, no WAV, no tone's samples.
     let file = s.data.join(format!("recordings/1/{id}.rec"));
     let sealed = std::fs::read(&file).unwrap();

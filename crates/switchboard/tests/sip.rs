@@ -298,16 +298,7 @@ fn person_ready(s: &Server, user: &str, agent: u32) {
 }
 
 fn agent_status(s: &Server, agent: u64) -> String {
-    let (_, body) = http(s.http, "GET", "/api/v1/agents", None).unwrap();
-    let v: Value = serde_json::from_str(&body).unwrap();
-    let a = v["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == agent)
-        .cloned()
-        .unwrap();
-    a["status"].to_string()
+    agent_view(s.http, agent)["status"].to_string()
 }
 
 #[test]
@@ -706,25 +697,7 @@ fn a_phone_that_unregistered_is_not_offered_the_call_and_the_caller_keeps_their_
     let s = server("unregister");
     let at = free_port();
     // The wallboard shows whether each agent's phone is connected.
-    let phone_shown = |want: bool| {
-        let t0 = Instant::now();
-        loop {
-            let (_, body) = http(s.http, "GET", "/api/v1/agents", None).unwrap();
-            let v: Value = serde_json::from_str(&body).unwrap();
-            let alice = v["agents"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|a| a["id"] == 1)
-                .cloned()
-                .unwrap();
-            if alice["phone"] == want {
-                return;
-            }
-            assert!(t0.elapsed() < Duration::from_secs(10), "{alice:#}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
+    let phone_shown = |want: bool| phone_shown(s.http, 1, want);
     phone_shown(false);
     let (code, out) = register(&s, "kent.agent", at);
     assert_eq!(code, 0, "register: {out}");

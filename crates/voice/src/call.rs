@@ -337,9 +337,10 @@ impl Edge {
         let tx = self.dialled.clone();
         let v = self.voice.clone();
         let log = self.log.clone();
+        let contact = self.contact;
         let ring = Duration::from_millis(ring.as_ms().max(0) as u64);
         tokio::spawn(async move {
-            let r = dial_phone(&v, &phone, "switchboard", ring, log, stop.clone()).await;
+            let r = dial_phone(&v, &phone, contact, "switchboard", ring, log, stop.clone()).await;
             match r {
                 // Answered just as it was called off.
                 Ok(a) if stop.is_cancelled() => a.leg.hang_up().await,
@@ -724,7 +725,7 @@ pub(crate) async fn ring_back(
     };
     let mut phones = [
         agent_phone,
-        Some(Phone {
+        Some(Phone::Sip {
             uri: caller_uri,
             via: None,
         }),
@@ -753,8 +754,16 @@ pub(crate) async fn ring_back(
                     let (v, tx, log) = (voice.clone(), dial_tx.clone(), log.clone());
                     let ring = Duration::from_millis(ring.as_ms().max(0) as u64);
                     tokio::spawn(async move {
-                        let r =
-                            dial_phone(&v, &phone, "switchboard", ring, log, stop.clone()).await;
+                        let r = dial_phone(
+                            &v,
+                            &phone,
+                            Some(contact),
+                            "switchboard",
+                            ring,
+                            log,
+                            stop.clone(),
+                        )
+                        .await;
                         match r {
                             Ok(a) if stop.is_cancelled() => a.leg.hang_up().await,
                             r => {

@@ -3,6 +3,7 @@
 //! (`dial_phone`), how a leg's media starts (`start_media`), and how a
 //! leg's end is awaited. `call.rs` drives them.
 
+use super::line::Line;
 use super::media::{self, Command, Event as MediaEvent};
 use super::sip::{Leg, Signal};
 use super::{lock, CallLog, Phone, Voice};
@@ -24,22 +25,58 @@ pub(crate) fn ssrc() -> u32 {
 
 /// An answered outbound leg with its media running.
 pub(crate) struct Answered {
-    pub(crate) leg: Leg,
+    pub(crate) leg: AgentLeg,
     pub(crate) signals: mpsc::UnboundedReceiver<Signal>,
     pub(crate) cmd: mpsc::UnboundedSender<Command>,
-    pub(crate) sender: Arc<media::Sender>,
+    /// Where the other leg's audio goes once bridged.
+    pub(crate) sender: Arc<dyn media::Sink>,
 }
 
-/// Rings `to` with an offer from a fresh RTP port; media latches onto the
-/// phone's real address if it is behind NAT (noted in `log`).
+/// What an answered leg is: a SIP dialog, or an agent's browser phone.
+pub(crate) enum AgentLeg {
+    Sip(Leg),
+    Browser { line: Arc<Line>, call: u64 },
+}
+
+impl AgentLeg {
+    /// Hangs up (a browser phone is let go; the desktop shows the call
+    /// ended).
+    pub(crate) async fn hang_up(&self) {
+        match self {
+            AgentLeg::Sip(leg) => leg.hang_up().await,
+            AgentLeg::Browser { line, call } => line.hang_up(*call),
+        }
+    }
+}
+
+/// Rings a phone: a browser phone shows the call on the desktop (for
+/// `contact`); a SIP phone gets an offer from a fresh RTP port, and its
+/// media latches onto the phone's real address if it is behind NAT
+/// (noted in `log`).
 pub(crate) async fn dial_phone(
     voice: &Voice,
     to: &Phone,
+    contact: Option<model::ContactId>,
     from: &str,
     ring: Duration,
     log: Arc<Mutex<CallLog>>,
     stop: CancellationToken,
 ) -> Result<Answered, String> {
+    let (uri, via) = match to {
+        Phone::Sip { uri, via } => (uri, *via),
+        Phone::Browser(line) => {
+            let a = line.ring(contact, ring, stop).await?;
+            return Ok(Answered {
+                leg: AgentLeg::Browser {
+                    line: line.clone(),
+                    call: a.call,
+                },
+                signals: a.signals,
+                cmd: a.cmd,
+                sender: line.clone(),
+            });
+        }
+    };
     let port = media::Port::bind(voice.edge().local.ip())
         .await
         .map_err(|e| e.to_string())?;
@@ -50,7 +87,7 @@ pub(crate) async fn dial_phone(
     };
     let (leg, answer, signals) = voice
         .edge()
-        .dial(&to.uri, from, sdp::offer(&local), ring, to.via, stop)
+        .dial(uri, from, sdp::offer(&local), ring, via, stop)
         .await?;
     let remote = match sdp::parse(&answer) {
         Ok(a) if a.codec.is_some() => a,
@@ -60,9 +97,9 @@ pub(crate) async fn dial_phone(
         }
     };
     let codec = remote.codec.expect("checked");
-    let (cmd, events, sender) = start_media(voice, port, &remote, codec, to.via);
+    let (cmd, events, sender) = start_media(voice, port, &remote, codec, via);
     Ok(Answered {
-        leg,
+        leg: AgentLeg::Sip(leg),
         signals: merge(signals, events, cmd.downgrade(), log),
         cmd,
         sender,

@@ -12,10 +12,13 @@
 
 mod call;
 mod legs;
+mod line;
 mod media;
 mod prompts;
 mod record;
 mod sip;
+
+pub use line::{LineStatus, PhoneError, MAX_OFFER};
 
 use app::App;
 use model::{AgentId, ContactId, OrgId, Timestamp};
@@ -76,12 +79,16 @@ struct Binding {
     until: std::time::Instant,
 }
 
-/// A registered phone to ring: its URI, and where to send to if the URI's
-/// own address is not reachable (NAT).
-#[derive(Clone, Debug)]
-pub(crate) struct Phone {
-    pub uri: String,
-    pub via: Option<SocketAddr>,
+/// A phone to ring: a registered SIP phone (its URI, and where to send
+/// to if the URI's own address is not reachable: NAT), or an agent's
+/// browser phone.
+#[derive(Clone)]
+pub(crate) enum Phone {
+    Sip {
+        uri: String,
+        via: Option<SocketAddr>,
+    },
+    Browser(Arc<line::Line>),
 }
 
 /// What the engine tells a call.
@@ -166,6 +173,8 @@ pub struct Voice {
     book: Arc<flow::FlowBook>,
     secret: [u8; 32],
     phones: Mutex<HashMap<(OrgId, AgentId), Binding>>,
+    /// Agents' browser phones.
+    lines: Mutex<HashMap<(OrgId, AgentId), Arc<line::Line>>>,
     /// Agents who registered a phone since the server started.
     ever: Mutex<HashSet<(OrgId, AgentId)>>,
     calls: Mutex<HashMap<(OrgId, ContactId), mpsc::UnboundedSender<News>>>,
@@ -246,6 +255,7 @@ pub async fn start(app: App, opts: VoiceOptions, orgs: &[OrgId]) -> Result<Arc<V
         book: Arc::new(book),
         secret: app::auth::random_bytes::<32>(),
         phones: Mutex::default(),
+        lines: Mutex::default(),
         ever: Mutex::default(),
         calls: Mutex::default(),
         callbacks: Mutex::default(),
@@ -689,11 +699,102 @@ impl Voice {
         }
     }
 
-    /// The phone an agent registered, if the registration is current.
+    /// The agent's browser phone, made on first use.
+    fn line(&self, org: OrgId, agent: AgentId) -> Arc<line::Line> {
+        let endpoints = self.endpoints.clone();
+        lock(&self.lines)
+            .entry((org, agent))
+            .or_insert_with(|| {
+                line::Line::new(Box::new(move || {
+                    let _ = endpoints.send((org, agent));
+                }))
+            })
+            .clone()
+    }
+
+    /// The agent's desktop connects its browser phone with a WebRTC
+    /// offer (SDP); answers the SDP answer. A new offer replaces the
+    /// line's session (a network change) and a call on it carries on.
+    pub async fn browser_offer(
+        &self,
+        org: OrgId,
+        agent: AgentId,
+        sdp: &str,
+    ) -> Result<String, PhoneError> {
+        let line = self.line(org, agent);
+        let answer = line.offer(self.edge().local.ip(), sdp).await?;
+        lock(&self.ever).insert((org, agent));
+        Ok(answer)
+    }
+
+    /// What the agent's browser phone is doing.
+    pub fn browser_status(&self, org: OrgId, agent: AgentId) -> LineStatus {
+        lock(&self.lines)
+            .get(&(org, agent))
+            .map(|l| l.status())
+            .unwrap_or_else(|| LineStatus {
+                state: "disconnected",
+                ..LineStatus::default()
+            })
+    }
+
+    /// Waits (at most `wait`) for the agent's browser phone status to
+    /// change from what `seen` counted; answers the new count.
+    pub async fn browser_changed(
+        &self,
+        org: OrgId,
+        agent: AgentId,
+        seen: u64,
+        wait: std::time::Duration,
+    ) -> u64 {
+        let mut rx = self.line(org, agent).watch();
+        let _ = tokio::time::timeout(wait, rx.wait_for(|n| *n != seen)).await;
+        let n = *rx.borrow();
+        n
+    }
+
+    /// The desktop disconnects its browser phone.
+    pub fn browser_disconnect(&self, org: OrgId, agent: AgentId) {
+        let l = lock(&self.lines).get(&(org, agent)).cloned();
+        if let Some(l) = l {
+            l.disconnect();
+        }
+    }
+
+    /// The agent accepted `contact` on the desktop: if it is a call
+    /// ringing their browser phone, the phone answers it (and the call
+    /// accepts it with the engine) — answers whether it did. A call's
+    /// ring reaches the line a moment after the engine's offer, so a
+    /// call of this edge is waited for briefly.
+    pub async fn answer_on_browser(&self, org: OrgId, agent: AgentId, contact: ContactId) -> bool {
+        let Some(line) = lock(&self.lines).get(&(org, agent)).cloned() else {
+            return false;
+        };
+        if !line.is_up() || !lock(&self.calls).contains_key(&(org, contact)) {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut changed = line.watch();
+        while !line.rings_for(contact) {
+            if tokio::time::timeout_at(deadline, changed.changed())
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        line.answer(contact)
+    }
+
+    /// The agent's phone: their browser phone if it is connected, else
+    /// the phone they registered, if the registration is current.
     fn phone(&self, org: OrgId, agent: AgentId) -> Option<Phone> {
+        if let Some(l) = lock(&self.lines).get(&(org, agent)).filter(|l| l.is_up()) {
+            return Some(Phone::Browser(l.clone()));
+        }
         let mut p = lock(&self.phones);
         match p.get(&(org, agent)) {
-            Some(b) if b.until > std::time::Instant::now() => Some(Phone {
+            Some(b) if b.until > std::time::Instant::now() => Some(Phone::Sip {
                 uri: b.uri.clone(),
                 via: b.via,
             }),

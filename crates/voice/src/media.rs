@@ -29,7 +29,7 @@ pub(crate) enum Command {
     /// Loops this clip whenever nothing else plays (None: silence).
     Music(Option<Arc<[u8]>>),
     /// Relays the far end's audio to this other leg (None: stop relaying).
-    Bridge(Option<Arc<Sender>>),
+    Bridge(Option<Arc<dyn Sink>>),
     /// The far end held (true) or resumed (false): it may be quiet longer.
     Held(bool),
     /// Hands the far end's audio, decoded, to a recording (None: stop).
@@ -47,6 +47,14 @@ pub(crate) enum Event {
     Silent,
 }
 
+/// Where a bridged leg's audio goes: another leg's RTP stream, or an
+/// agent's browser phone ([`crate::line`]).
+pub(crate) trait Sink: Send + Sync {
+    /// One frame of the far end's audio in `from`'s encoding; `buf` and
+    /// `out` are scratch space the caller keeps.
+    fn send_audio(&self, payload: &[u8], from: Codec, buf: &mut Vec<u8>, out: &mut Vec<u8>);
+}
+
 /// A leg's sending side, shared with the leg it is bridged to.
 pub(crate) struct Sender {
     socket: Arc<UdpSocket>,
@@ -57,7 +65,7 @@ pub(crate) struct Sender {
     quiet: std::sync::atomic::AtomicBool,
 }
 
-impl Sender {
+impl Sink for Sender {
     fn send_audio(&self, payload: &[u8], from: Codec, buf: &mut Vec<u8>, out: &mut Vec<u8>) {
         if self.quiet.load(std::sync::atomic::Ordering::Relaxed) {
             return;
@@ -156,7 +164,7 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut queue: VecDeque<Playing> = VecDeque::new();
     let mut music: Option<(Arc<[u8]>, usize)> = None;
-    let mut bridge: Option<Arc<Sender>> = None;
+    let mut bridge: Option<Arc<dyn Sink>> = None;
     let mut keys = dtmf::Receiver::default();
     let started = tokio::time::Instant::now();
     let mut frame = [g711::ALAW_SILENCE; FRAME];

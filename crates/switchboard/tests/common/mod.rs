@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod calls;
 pub mod ua;
 
 use std::collections::HashMap;
@@ -482,4 +483,31 @@ pub fn next_working_day(pick: impl Fn(jiff::civil::Weekday) -> bool, h: i8, m: i
         .unwrap()
         .timestamp()
         .to_string()
+}
+
+/// Waits (up to 10 s) until the wallboard shows `agent`'s phone (SIP or
+/// browser) connected or not, as `want` says.
+pub fn phone_shown(addr: SocketAddr, agent: u64, want: bool) {
+    let t0 = Instant::now();
+    loop {
+        let them = agent_view(addr, agent);
+        if them["phone"] == want {
+            return;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{them:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What `GET /api/v1/agents` says of `agent`.
+pub fn agent_view(addr: SocketAddr, agent: u64) -> serde_json::Value {
+    let (_, body) = http(addr, "GET", "/api/v1/agents", None).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == agent)
+        .cloned()
+        .unwrap()
 }

@@ -1,0 +1,326 @@
+//! The browser softphone end to end: headless Chromium (its fake
+//! microphone playing 1,800 Hz, a WAV made with sox) logs in as Alice,
+//! turns the agent desktop's phone on and is Available; a SIP caller
+//! (our test user agent, sending 1,000 Hz) rings the wheelchair service,
+//! which records every call. The call rings the browser, the desktop's
+//! Accept answers it, and each side must hear the other: the caller's
+//! Goertzel finds 1,800 Hz, the browser's WebAudio analyser 1,000 Hz.
+//! Then mute (the caller hears nothing of the agent), hold (neither hears
+//! the other; the caller hears music), a new WebRTC session mid-call (a
+//! network change: the call carries on), and End (the caller is hung
+//! up). The recording opens as a stereo WAV with each tone in its own
+//! channel.
+//!
+//! Driven by `e2e/softphone.mjs` (playwright-core, installed by the test
+//! command's `npm ci` in e2e/).
+
+mod common;
+
+use common::calls::*;
+use common::*;
+use common::{audio, ua};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use telephony::g711::Codec;
+
+/// Headless Chromium on the agent desktop, one command at a time.
+struct Browser {
+    child: Child,
+    to: ChildStdin,
+    from: mpsc::Receiver<Value>,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = writeln!(self.to, "quit");
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Browser {
+    fn open(s: &Server, tone: &Path) -> Browser {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        assert!(
+            root.join("e2e/node_modules/playwright-core").exists(),
+            "playwright-core is missing: the test command installs it (cd e2e && npm ci)"
+        );
+        let mut child = Command::new("node")
+            .arg(root.join("e2e/softphone.mjs"))
+            .arg(format!("http://{}", s.bound.http))
+            .arg("kent.agent")
+            .arg(DEMO_PASSWORD)
+            .arg(tone)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let to = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, from) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => eprintln!("[driver] {line}"),
+                }
+            }
+        });
+        Browser { child, to, from }
+    }
+
+    fn send(&mut self, cmd: &str) {
+        writeln!(self.to, "{cmd}").expect("the driver reads commands");
+    }
+
+    fn reply(&self, wait: Duration) -> Value {
+        let v = self
+            .from
+            .recv_timeout(wait)
+            .expect("the browser driver answered");
+        assert!(v.get("error").is_none(), "the browser: {v:#}");
+        v
+    }
+
+    fn ask(&mut self, cmd: &str) -> Value {
+        self.send(cmd);
+        self.reply(Duration::from_secs(30))
+    }
+}
+
+/// A tone the browser's fake microphone plays (sox, 48 kHz mono).
+fn tone_file(hz: u32) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tone{hz}.wav"));
+    if !path.exists() {
+        let st = Command::new("sox")
+            .args(["-n", "-r", "48000", "-c", "1", "-b", "16"])
+            .arg(&path)
+            .args(["synth", "300", "sine", &hz.to_string(), "vol", "0.5"])
+            .status()
+            .expect("sox runs");
+        assert!(st.success());
+    }
+    path
+}
+
+/// Frames of `heard` that are mostly `hz` and clearly audible (the
+/// browser's level depends on its audio processing, so not checked
+/// closely).
+fn frames_of(heard: &[(u8, Vec<f64>)], hz: f64) -> usize {
+    heard
+        .iter()
+        .filter(|(_, x)| audio::rms(x) > 300.0 && audio::share(x, hz) >= 0.8)
+        .count()
+}
+
+/// Of the browser's analyser samples, those whose strongest frequency is
+/// within 30 Hz of `hz` (its bins are 23 Hz wide at 48 kHz).
+fn far_at(v: &Value, hz: i64) -> (usize, usize) {
+    let all = v["far"].as_array().expect("samples");
+    let near = all
+        .iter()
+        .filter(|s| {
+            s["hz"].as_i64().is_some_and(|f| (f - hz).abs() <= 30)
+                && s["db"].as_i64().is_some_and(|db| db > -70)
+        })
+        .count();
+    (near, all.len())
+}
+
+/// The caller talks (1,000 Hz) for `dur` while the browser listens for
+/// as long: what each heard.
+fn both_listen(
+    caller: &mut ua::Ua,
+    d: &ua::Dialog,
+    browser: &mut Browser,
+    dur: Duration,
+) -> (Vec<(u8, Vec<f64>)>, Value) {
+    browser.send(&format!("far {}", dur.as_millis()));
+    let heard = caller.talk(d, 1000.0, 8000.0, dur);
+    (heard, browser.reply(Duration::from_secs(20)))
+}
+
+#[test]
+fn a_caller_reaches_the_agents_browser_and_each_hears_the_other_through_mute_hold_and_a_new_connection(
+) {
+    let s = server("softphone");
+    record_wheelchairs(
+        &s,
+        serde_json::json!({"policy": "always", "retention_days": 30}),
+    );
+    let mut browser = Browser::open(&s, &tone_file(1800));
+    let ready = browser.reply(Duration::from_secs(60));
+    assert_eq!(ready["status"]["state"], "connected", "{ready:#}");
+    assert_eq!(
+        ready["status"]["codec"], "PCMA",
+        "G.711 negotiated: {ready:#}"
+    );
+    // The browser phone counts as Alice's phone: the wallboard says so.
+    phone_shown(s.bound.http, 1, true);
+    let t0 = Instant::now();
+
+    let sip = s.bound.sip.expect("the SIP edge");
+    let mut caller = ua::Ua::new(sip, "caller");
+    let d = caller.call(WHEELCHAIRS, Codec::Pcma).expect("answered");
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    caller.press(&d, '2');
+    // The call rings the browser; the desktop's Accept answers it.
+    browser.send("answer");
+    let answered = loop {
+        let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(200));
+        if let Ok(v) = browser.from.try_recv() {
+            break v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "the browser never rang: {}",
+            s.bound.log()
+        );
+    };
+    assert!(answered.get("error").is_none(), "{answered:#}");
+    let contact = answered["answered"].as_u64().expect("the ringing contact");
+    assert_eq!(answered["status"]["call"], contact, "{answered:#}");
+
+    // Talking: each hears the other.
+    let (heard, far) = both_listen(&mut caller, &d, &mut browser, Duration::from_secs(3));
+    let to_caller = frames_of(&heard, 1800.0);
+    assert!(
+        to_caller >= 60,
+        "the caller heard the agent's 1,800 Hz in {to_caller} of {} frames",
+        heard.len()
+    );
+    let (near, all) = far_at(&far, 1000);
+    assert!(
+        near * 2 >= all,
+        "the agent heard the caller's 1,000 Hz in {near} of {all} samples: {far}"
+    );
+
+    // Muted: the caller hears nothing of the agent.
+    browser.ask("mute");
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(500));
+    let heard = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(2));
+    assert_eq!(frames_of(&heard, 1800.0), 0, "muted, the agent was heard");
+    browser.ask("unmute");
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(500));
+    let heard = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(2));
+    assert!(
+        frames_of(&heard, 1800.0) >= 40,
+        "unmuted, the agent is heard again"
+    );
+
+    // On hold: the caller hears music, not the agent; the agent hears
+    // nothing of the caller.
+    browser.ask("hold");
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(700));
+    let (heard, far) = both_listen(&mut caller, &d, &mut browser, Duration::from_secs(2));
+    assert_eq!(frames_of(&heard, 1800.0), 0, "held, the agent was heard");
+    let music = heard
+        .iter()
+        .filter(|(_, x)| matches!(audio::hear(x), audio::Heard::Tone(f) if [390.0, 490.0, 590.0].iter().any(|m| (f - m).abs() <= 10.0)))
+        .count();
+    assert!(music >= 20, "held, the caller hears music ({music} frames)");
+    let (near, all) = far_at(&far, 1000);
+    assert!(
+        near * 5 <= all,
+        "held, the agent heard the caller in {near} of {all}: {far}"
+    );
+    browser.ask("resume");
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(700));
+    let heard = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(2));
+    assert!(
+        frames_of(&heard, 1800.0) >= 40,
+        "resumed, the agent is heard again"
+    );
+
+    // A network change: the page connects a new session; the call goes on.
+    browser.send("reconnect");
+    let reconnected = loop {
+        let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(200));
+        if let Ok(v) = browser.from.try_recv() {
+            break v;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(180), "no reconnection");
+    };
+    assert!(reconnected.get("error").is_none(), "{reconnected:#}");
+    assert_eq!(reconnected["status"]["call"], contact, "{reconnected:#}");
+    let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(500));
+    let (heard, far) = both_listen(&mut caller, &d, &mut browser, Duration::from_secs(2));
+    assert!(
+        frames_of(&heard, 1800.0) >= 40,
+        "after the new connection the caller hears the agent"
+    );
+    let (near, all) = far_at(&far, 1000);
+    assert!(
+        near * 2 >= all,
+        "after the new connection the agent hears the caller ({near} of {all})"
+    );
+
+    // The agent ends the call on the desktop: the caller is hung up.
+    browser.ask("end");
+    assert!(
+        caller.await_bye(&d, Duration::from_secs(10)),
+        "the caller is hung up"
+    );
+    let c = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(c["bridged"], true, "{c:#}");
+    assert_eq!(c["agent"], 1, "{c:#}");
+    assert_eq!(c["outcome"], "ended_by_agent", "{c:#}");
+    // The desktop shows the phone free again.
+    let t1 = Instant::now();
+    let status = loop {
+        let status = browser.ask("status");
+        if status["status"]["call"].is_null() {
+            break status;
+        }
+        assert!(t1.elapsed() < Duration::from_secs(5), "{status:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status["status"]["state"], "connected", "{status:#}");
+    assert_eq!(status["errors"], serde_json::json!([]), "{status:#}");
+
+    // The recording: the caller left, the agent's browser right.
+    let rec = finished_recording(&s, contact);
+    let id = rec["id"].as_u64().unwrap();
+    let (st, head, wav) =
+        http_bytes(s.bound.http, &format!("/api/v1/recordings/{id}/audio")).unwrap();
+    assert_eq!(st, 200, "{head}");
+    let frames = stereo_frames(&wav);
+    let left = frames
+        .iter()
+        .filter(|(l, _)| audio::carries(l, 1000.0, 8000.0))
+        .count();
+    let right = frames
+        .iter()
+        .filter(|(_, r)| audio::rms(r) > 300.0 && audio::share(r, 1800.0) >= 0.8)
+        .count();
+    assert!(
+        left >= 200,
+        "the caller's tone in {left} of {} frames",
+        frames.len()
+    );
+    assert!(
+        right >= 150,
+        "the agent's tone in {right} of {} frames",
+        frames.len()
+    );
+    assert_eq!(crossed(&frames), 0, "each side only in its own channel");
+    // Connecting the phone is audited.
+    assert!(!audit_rows(&s.data, "connect browser phone").is_empty());
+    assert!(!audit_rows(&s.data, "answer on browser phone").is_empty());
+}
