@@ -324,3 +324,105 @@ fn a_caller_reaches_the_agents_browser_and_each_hears_the_other_through_mute_hol
     assert!(!audit_rows(&s.data, "connect browser phone").is_empty());
     assert!(!audit_rows(&s.data, "answer on browser phone").is_empty());
 }
+
+/// A browser's offer as Chromium writes it, with `codecs` (payload type,
+/// rtpmap) in its audio section.
+fn offer(codecs: &[(u8, &str)]) -> String {
+    let pts: Vec<String> = codecs.iter().map(|(pt, _)| pt.to_string()).collect();
+    let mut s = format!(
+        "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS\r\nm=audio 9 UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:Wq3x\r\na=ice-pwd:9sd7Yg2c8Pq0LmN4vB6xZ1aQ\r\na=ice-options:trickle\r\na=fingerprint:sha-256 {}\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n",
+        pts.join(" "),
+        (0..32).map(|i| format!("{:02X}", i * 7 % 256)).collect::<Vec<_>>().join(":")
+    );
+    for (pt, map) in codecs {
+        s.push_str(&format!("a=rtpmap:{pt} {map}\r\n"));
+    }
+    s
+}
+
+#[test]
+fn a_bad_offer_is_refused_by_name_and_a_phone_that_never_connects_is_not_offered_calls() {
+    let s = server("softphone-bad");
+    let alice = as_person(&s, "kent.agent");
+    let post = |body: &Value| {
+        http_with(
+            s.bound.http,
+            "POST",
+            "/api/v1/me/phone",
+            Some(&body.to_string()),
+            &alice,
+        )
+        .unwrap()
+    };
+    // Not SDP; an answer where an offer goes; only Opus (we relay G.711).
+    let (st, _, body) = post(&serde_json::json!({"type": "offer", "sdp": "hello"}));
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("not a usable WebRTC offer"), "{body}");
+    let (st, _, body) =
+        post(&serde_json::json!({"type": "answer", "sdp": offer(&[(8, "PCMA/8000")])}));
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("type:"), "{body}");
+    let (st, _, body) =
+        post(&serde_json::json!({"type": "offer", "sdp": offer(&[(111, "opus/48000/2")])}));
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("G.711"), "{body}");
+    let (st, _, body) =
+        post(&serde_json::json!({"type": "offer", "sdp": "v=0\r\n".repeat(10_000)}));
+    assert!(st == 413 || st == 422, "{st} {body}");
+    phone_shown(s.bound.http, 1, false);
+
+    // A good offer whose browser never answers the connectivity checks
+    // (a firewall): connecting, never connected, so no real call is
+    // offered; after 10 s the status says why.
+    let (st, _, body) = post(
+        &serde_json::json!({"type": "offer", "sdp": offer(&[(8, "PCMA/8000"), (0, "PCMU/8000")])}),
+    );
+    assert_eq!(st, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["type"], "answer");
+    let sdp = answer["sdp"].as_str().unwrap();
+    assert!(sdp.contains("a=ice-lite"), "{sdp}");
+    assert!(sdp.contains("PCMA/8000"), "{sdp}");
+    assert!(sdp.contains("a=candidate:"), "{sdp}");
+    let status = || {
+        let (st, _, body) =
+            http_with(s.bound.http, "GET", "/api/v1/me/phone", None, &alice).unwrap();
+        assert_eq!(st, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    assert_eq!(status()["state"], "connecting");
+    let (st, _, body) = http_with(
+        s.bound.http,
+        "POST",
+        "/api/v1/agents/1/presence",
+        Some(r#"{"presence":"ready"}"#),
+        &alice,
+    )
+    .unwrap();
+    assert_eq!(st, 200, "{body}");
+    let sip = s.bound.sip.expect("the SIP edge");
+    let mut caller = ua::Ua::new(sip, "caller");
+    let d = caller.call(WHEELCHAIRS, Codec::Pcma).expect("answered");
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    caller.press(&d, '2');
+    let t0 = Instant::now();
+    let failed = loop {
+        let v = status();
+        assert!(
+            v["ringing"].is_null(),
+            "a phone never connected was rung: {v:#}"
+        );
+        if v["state"] == "disconnected" {
+            break v;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "{v:#}");
+        let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(250));
+    };
+    let why = failed["error"].as_str().unwrap_or_default();
+    assert!(why.contains("did not complete within 10 s"), "{failed:#}");
+    phone_shown(s.bound.http, 1, false);
+    // The caller is still waiting in the queue, with their place.
+    let c = newest_call(&s, |c| c["state"] != "ivr");
+    assert_eq!(c["state"], "queued", "{c:#}");
+    assert!(c["agent"].is_null(), "{c:#}");
+}
