@@ -7,10 +7,11 @@
 //   answer            waits for a ringing offer card and clicks Accept
 //   far MS            what the agent hears for MS ms: the strongest
 //                     frequency of each 100 ms sample (WebAudio analyser)
+//   keys DIGITS       types DIGITS into "Keys to send" and sends them
 //   mute | unmute     the page's Mute button
 //   hold | resume | end   the call card's buttons
-//   reconnect         closes the peer connection, as a network change
-//                     does; the page connects again by itself
+//   reconnect         what the page does when the network comes back:
+//                     a new peer connection replaces the old one
 //   quit
 // Usage: node e2e/softphone.mjs BASE USER PASSWORD TONE.wav
 import { chromium } from 'playwright-core';
@@ -73,6 +74,11 @@ for await (const line of lines) {
         return out;
       }, Number(arg || 2000));
       say({ far: samples });
+    } else if (cmd === 'keys') {
+      await page.getByLabel('Keys to send to the caller').fill(arg);
+      await page.getByRole('button', { name: 'Send keys' }).click();
+      await page.locator('#phone-keys-said', { hasText: /Sent|not|no / }).waitFor();
+      say({ done: cmd, said: await page.locator('#phone-keys-said').textContent() });
     } else if (cmd === 'mute' || cmd === 'unmute') {
       const want = cmd === 'mute' ? 'Mute' : 'Unmute';
       await page.locator('#phone-mute', { hasText: want }).click();

@@ -201,3 +201,60 @@ pub(crate) async fn disconnect(
     ))
     .into_response()
 }
+
+/// Keys for the caller.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeysBody {
+    /// 1 to 32 of 0-9, *, #, A-D.
+    #[schemars(length(min = 1, max = 32))]
+    keys: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct KeysSent {
+    /// How many keys were queued to the caller.
+    sent: usize,
+}
+
+/// `POST /api/v1/me/phone/keys`: key digits to the caller on my browser
+/// phone (RFC 4733 on the caller's leg).
+pub(crate) async fn keys(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Extension(edge): Extension<crate::VoiceEdge>,
+    b: Body<KeysBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let n = b.keys.chars().count();
+    if n == 0
+        || n > 32
+        || !b
+            .keys
+            .chars()
+            .all(|k| matches!(k, '0'..='9' | '*' | '#' | 'A'..='D' | 'a'..='d'))
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "keys: 1 to 32 of 0-9, *, # and A-D".into(),
+        );
+    }
+    let agent = match me(&c) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let v = match voice(&edge) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(why) = v.browser_keys(c.org, agent, &b.keys) {
+        return error(StatusCode::CONFLICT, why);
+    }
+    // The keys themselves are not kept: they may be a PIN.
+    let audit = c.audit("send keys", format!("agent {agent}: {n} keys"));
+    tryr!(app
+        .dir(move |d| d.audit(&audit))
+        .await
+        .map_err(crate::error::api));
+    Json(KeysSent { sent: n }).into_response()
+}

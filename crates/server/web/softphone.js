@@ -255,6 +255,15 @@ session.then((me) => {
     phone.speakerDevice = u.speaker.value;
     if (phone.audio.setSinkId) await phone.audio.setSinkId(phone.speakerDevice).catch((e) => { u.error.textContent = `Speaker: ${e.message}`; });
   });
+  $('#phone-keys-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const keys = $('#phone-keys').value.replace(/\s+/g, '');
+    const said = $('#phone-keys-said');
+    const res = await api('POST', '/api/v1/me/phone/keys', { keys });
+    said.textContent = res.ok ? `Sent ${res.data.sent} keys.` : errorOf(res);
+    $('#phone-keys').setAttribute('aria-invalid', String(!res.ok));
+    if (res.ok) $('#phone-keys').value = '';
+  });
   navigator.mediaDevices?.addEventListener?.('devicechange', () => listDevices().catch(() => {}));
   // A network change: the browser goes online again; reconnect at once.
   window.addEventListener('online', () => { if (phone.on) connect(); });

@@ -241,6 +241,7 @@ const NEED_A_CALL: &[(&str, &str, u16)] = &[
     // No SIP edge here: no telephony to connect a browser phone to
     // (tests/softphone.rs connects one).
     ("POST", "/api/v1/me/phone", 409),
+    ("POST", "/api/v1/me/phone/keys", 409),
 ];
 
 const ROLES: [&str; 7] = [
@@ -608,6 +609,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "ControlBody" => json!({"action": "start"}).to_string(),
                     "HoldBody" => json!({"reason": "complaint 2026/114"}).to_string(),
                     "ScorecardBody" => json!({"name": "Calls", "sections": [{"name": "Safety", "questions": [{"id": "identity", "text": "Checked the identity", "weight": 10, "fail_all": true}]}]}).to_string(),
+                    "KeysBody" => json!({"keys": "12#"}).to_string(),
                     "Description" => json!({"type": "offer", "sdp": "v=0\r\n"}).to_string(),
                     "EvaluationBody" => json!({"recording": 1, "scorecard": 1, "answers": {"identity": "yes"}}).to_string(),
                     "NewPasskey" => {

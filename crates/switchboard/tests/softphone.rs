@@ -6,7 +6,8 @@
 //! Accept answers it, and each side must hear the other: the caller's
 //! Goertzel finds 1,800 Hz, the browser's WebAudio analyser 1,000 Hz.
 //! Then mute (the caller hears nothing of the agent), hold (neither hears
-//! the other; the caller hears music), a new WebRTC session mid-call (a
+//! the other; the caller hears music), keys from the desktop (RFC 4733 to
+//! the caller), a new WebRTC session mid-call (a
 //! network change: the call carries on), and End (the caller is hung
 //! up). The recording opens as a stereo WAV with each tone in its own
 //! channel.
@@ -247,6 +248,14 @@ fn a_caller_reaches_the_agents_browser_and_each_hears_the_other_through_mute_hol
         frames_of(&heard, 1800.0) >= 40,
         "resumed, the agent is heard again"
     );
+
+    // The agent keys digits to the caller (an interpreter service's menu):
+    // RFC 4733 events on the caller's leg.
+    browser.send("keys 12#");
+    let keys = caller.hear_keys(&d, Duration::from_secs(3));
+    let sent = browser.reply(Duration::from_secs(10));
+    assert_eq!(sent["said"], "Sent 3 keys.", "{sent:#}");
+    assert_eq!(keys, "12#", "the caller received the agent's keys");
 
     // A network change: the page connects a new session; the call goes on.
     browser.send("reconnect");

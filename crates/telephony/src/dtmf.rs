@@ -80,6 +80,100 @@ impl Receiver {
     }
 }
 
+/// The RFC 4733 event code of a key (0-9, *, #, A-D).
+pub fn code(key: char) -> Option<u8> {
+    match key.to_ascii_uppercase() {
+        k @ '0'..='9' => Some(k as u8 - b'0'),
+        '*' => Some(10),
+        '#' => Some(11),
+        k @ 'A'..='D' => Some(k as u8 - b'A' + 12),
+        _ => None,
+    }
+}
+
+/// Packets of one key's event that carry its tone (100 ms), then the
+/// end packets (sent three times, RFC 4733 §2.5.1.4).
+pub const UPDATES: u8 = 5;
+pub const ENDS: u8 = 3;
+/// Audio slots between two keys (an inter-digit pause).
+pub const GAP: u8 = 3;
+/// Most keys waiting to be sent.
+pub const MAX_QUEUED: usize = 64;
+
+/// One 20 ms slot of a key's event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventPacket {
+    pub payload: [u8; 4],
+    /// The event's first packet (marker bit; the event's timestamp is
+    /// the stream's now).
+    pub start: bool,
+    /// Its last packet: the stream's time moves on by the event's length.
+    pub last: bool,
+}
+
+/// The samples (8 kHz) an event occupies from its start to its last
+/// packet.
+pub const EVENT_SAMPLES: u32 = (UPDATES as u32 + ENDS as u32) * 160;
+
+/// Sends keys as RFC 4733 events, one 20 ms slot at a time: a stream
+/// asks [`KeySender::slot`] before each audio packet and sends the event
+/// packet instead when there is one. Pure: the caller owns the clock.
+#[derive(Debug, Default, Clone)]
+pub struct KeySender {
+    queue: std::collections::VecDeque<u8>,
+    /// The event being sent and how many of its packets went.
+    current: Option<(u8, u8)>,
+    gap: u8,
+}
+
+impl KeySender {
+    /// Queues a key; false if it is not a key or too many wait.
+    pub fn push(&mut self, key: char) -> bool {
+        match code(key) {
+            Some(c) if self.queue.len() < MAX_QUEUED => {
+                self.queue.push_back(c);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Keys queued or being sent.
+    pub fn busy(&self) -> bool {
+        self.current.is_some() || !self.queue.is_empty()
+    }
+
+    /// This slot's event packet, or None: the slot is audio.
+    pub fn slot(&mut self) -> Option<EventPacket> {
+        if self.current.is_none() {
+            if self.gap > 0 {
+                self.gap -= 1;
+                return None;
+            }
+            self.current = Some((self.queue.pop_front()?, 0));
+        }
+        let (event, sent) = self.current.as_mut()?;
+        let i = *sent;
+        *sent += 1;
+        let end = i >= UPDATES;
+        let duration = (u16::from(i.min(UPDATES - 1)) + 1) * 160;
+        let d = duration.to_be_bytes();
+        // Volume 10 (-10 dBm0), as phones send.
+        let payload = [*event, if end { 0x80 } else { 0 } | 10, d[0], d[1]];
+        let last = i + 1 == UPDATES + ENDS;
+        let start = i == 0;
+        if last {
+            self.current = None;
+            self.gap = GAP;
+        }
+        Some(EventPacket {
+            payload,
+            start,
+            last,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +245,48 @@ mod tests {
         assert!(!looks_like_event(&[0; 4]));
         assert!(!looks_like_event(&[1, 0x8a, 0, 0]));
         assert!(!looks_like_event(&ev(16, false, 160)));
+    }
+
+    #[test]
+    fn keys_are_sent_as_events_our_receiver_reads_once_each_with_a_gap_between() {
+        let mut tx = KeySender::default();
+        for k in "1#*9".chars() {
+            assert!(tx.push(k));
+        }
+        assert!(!tx.push('x'), "not a key");
+        let mut rx = Receiver::default();
+        let (mut got, mut slots, mut ts, mut event_ts) = (String::new(), 0, 0u32, 0u32);
+        let mut ends = 0;
+        while tx.busy() {
+            slots += 1;
+            match tx.slot() {
+                Some(p) => {
+                    if p.start {
+                        event_ts = ts;
+                    }
+                    if p.payload[1] & 0x80 != 0 {
+                        ends += 1;
+                    }
+                    if let Some(k) = rx.receive(event_ts, &p.payload, slots * 20) {
+                        got.push(k);
+                    }
+                    if p.last {
+                        ts += EVENT_SAMPLES;
+                    }
+                }
+                None => ts += 160,
+            }
+        }
+        assert_eq!(got, "1#*9");
+        assert_eq!(ends, 4 * ENDS as i64);
+        // Four events of eight packets and three gaps of three slots.
+        assert_eq!(slots, 4 * 8 + 3 * 3);
+        // The durations grow to 100 ms and stay there for the ends.
+        let mut one = KeySender::default();
+        one.push('5');
+        let durations: Vec<u16> = std::iter::from_fn(|| one.slot())
+            .map(|p| u16::from_be_bytes([p.payload[2], p.payload[3]]))
+            .collect();
+        assert_eq!(durations, [160, 320, 480, 640, 800, 800, 800, 800]);
     }
 }

@@ -408,6 +408,30 @@ impl Line {
         self.touch();
     }
 
+    /// The agent keys digits to the caller (an interpreter service's
+    /// menu, a switchboard): sent on the caller's leg as RFC 4733 events.
+    pub(crate) fn send_keys(&self, keys: &str) -> Result<(), String> {
+        let bridge = {
+            let i = lock(&self.inner);
+            if i.call.is_none() {
+                return Err("there is no call on your phone".into());
+            }
+            i.bridge.clone()
+        };
+        let Some(b) = bridge else {
+            return Err("the call is on hold: take it off hold to send keys".into());
+        };
+        for k in keys.chars() {
+            if !b.send_key(k) {
+                return Err(
+                    "the caller's phone does not take keys (it offered no telephone-events), or too many are waiting"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The caller's leg to send the browser's audio to, and the
     /// recording's tap for it.
     fn targets(&self) -> (Option<Arc<dyn Sink>>, Option<Tap>) {

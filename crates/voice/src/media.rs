@@ -53,6 +53,11 @@ pub(crate) trait Sink: Send + Sync {
     /// One frame of the far end's audio in `from`'s encoding; `buf` and
     /// `out` are scratch space the caller keeps.
     fn send_audio(&self, payload: &[u8], from: Codec, buf: &mut Vec<u8>, out: &mut Vec<u8>);
+    /// Queues a key to send to the far end (RFC 4733); false if this leg
+    /// cannot (the far end took no telephone-events) or too many wait.
+    fn send_key(&self, _key: char) -> bool {
+        false
+    }
 }
 
 /// A leg's sending side, shared with the leg it is bridged to.
@@ -63,11 +68,60 @@ pub(crate) struct Sender {
     stream: Mutex<rtp::Stream>,
     /// The far end has not proven it is there (or died): send nothing.
     quiet: std::sync::atomic::AtomicBool,
+    /// The far end's telephone-event payload type, if it takes keys.
+    telephone_event: Option<u8>,
+    /// Keys to send, and the timestamp of the event being sent: each
+    /// event packet takes the place of an audio packet.
+    keys: Mutex<(dtmf::KeySender, u32)>,
+}
+
+impl Sender {
+    /// Sends this slot's key event packet instead of audio, if a key is
+    /// being sent; answers whether it did.
+    fn key_slot(&self, out: &mut Vec<u8>) -> bool {
+        let Some(pt) = self.telephone_event else {
+            return false;
+        };
+        let Ok(mut keys) = self.keys.lock() else {
+            return false;
+        };
+        let Some(p) = keys.0.slot() else {
+            return false;
+        };
+        let Ok(mut s) = self.stream.lock() else {
+            return false;
+        };
+        if p.start {
+            keys.1 = s.timestamp;
+        }
+        let packet = rtp::Packet {
+            marker: p.start,
+            payload_type: pt,
+            sequence: s.sequence,
+            timestamp: keys.1,
+            ssrc: s.ssrc,
+            payload: &p.payload,
+        };
+        rtp::write(out, &packet);
+        s.sequence = s.sequence.wrapping_add(1);
+        if p.last {
+            s.timestamp = keys.1.wrapping_add(dtmf::EVENT_SAMPLES);
+        }
+        drop(s);
+        let to = self.remote.lock().map(|r| *r);
+        if let Ok(to) = to {
+            let _ = self.socket.try_send_to(out, to);
+        }
+        true
+    }
 }
 
 impl Sink for Sender {
     fn send_audio(&self, payload: &[u8], from: Codec, buf: &mut Vec<u8>, out: &mut Vec<u8>) {
         if self.quiet.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        if self.key_slot(out) {
             return;
         }
         g711::transcode(payload, from, self.codec, buf);
@@ -86,6 +140,10 @@ impl Sink for Sender {
                 let _ = self.socket.try_send_to(out, to);
             }
         }
+    }
+
+    fn send_key(&self, key: char) -> bool {
+        self.telephone_event.is_some() && self.keys.lock().is_ok_and(|mut k| k.0.push(key))
     }
 }
 
@@ -129,6 +187,8 @@ impl Port {
                 ssrc.rotate_left(7),
             )),
             quiet: std::sync::atomic::AtomicBool::new(false),
+            telephone_event,
+            keys: Mutex::default(),
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();

@@ -472,6 +472,40 @@ impl Ua {
         self.ts = self.ts.wrapping_add(160 * 6);
     }
 
+    /// For `dur`, sends silence and reads the keys the far end sends as
+    /// RFC 4733 telephone-events (on the payload type we offered).
+    pub fn hear_keys(&mut self, d: &Dialog, dur: Duration) -> String {
+        let pt = d.events.unwrap_or(101);
+        let mut keys = String::new();
+        let mut rx = telephony::dtmf::Receiver::default();
+        let t0 = Instant::now();
+        let mut due = t0;
+        let mut buf = [0u8; 2048];
+        while t0.elapsed() < dur {
+            if Instant::now() >= due {
+                let payload = audio::encode(&[0; audio::FRAME], d.codec);
+                self.send_rtp(d.media, d.codec.payload_type(), false, &payload);
+                self.ts = self.ts.wrapping_add(audio::FRAME as u32);
+                due += Duration::from_millis(20);
+            }
+            let left = due
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            self.rtp.set_read_timeout(Some(left)).unwrap();
+            if let Ok(n) = self.rtp.recv(&mut buf) {
+                if let Ok(p) = telephony::rtp::parse(&buf[..n]) {
+                    if p.payload_type == pt {
+                        let ms = t0.elapsed().as_millis() as i64;
+                        if let Some(k) = rx.receive(p.timestamp, p.payload, ms) {
+                            keys.push(k);
+                        }
+                    }
+                }
+            }
+        }
+        keys
+    }
+
     /// For `dur`, sends a tone of `freq` Hz (peak `amplitude`; 0 Hz:
     /// silence) every 20 ms in the dialog's codec and keeps every frame
     /// heard, decoded: (payload type, linear samples).
