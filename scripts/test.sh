@@ -53,9 +53,11 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 
-echo "== the benchmarks' own checks (replay gives the same events, a restart finds its snapshot, searches stay in range), small and unoptimised: their timings mean nothing here"
+echo "== the benchmarks' own checks (replay gives the same events, a restart finds its snapshot, searches stay in range, softphone calls carry audio both ways), small and unoptimised: their timings mean nothing here"
 BENCH_OPS=20000 REC_SECONDS=20 RECOVER_INPUTS=20000 RECOVER_TAIL=2000 DOS_ROUNDS=1 DOS_DISTRICTS=300 \
-    cargo test --locked -q -p routing --bench routing -p store --bench recover -p dos --bench search -p app --bench recording
+    SOFTPHONE_CALLS=10 SOFTPHONE_SECONDS=2 \
+    cargo test --locked -q -p routing --bench routing -p store --bench recover -p dos --bench search -p app --bench recording \
+    -p voice --bench softphone
 
 cargo build --locked -q -p switchboard
 

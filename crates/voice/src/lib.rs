@@ -10,6 +10,8 @@
 //! (audio), `call` (one call's journey), this file (registrar, the
 //! engine's news to calls, the call journal).
 
+#[doc(hidden)]
+pub mod bench;
 mod call;
 mod legs;
 mod line;
@@ -751,6 +753,15 @@ impl Voice {
         let _ = tokio::time::timeout(wait, rx.wait_for(|n| *n != seen)).await;
         let n = *rx.borrow();
         n
+    }
+
+    /// The agent keys digits to the caller from the desktop.
+    pub fn browser_keys(&self, org: OrgId, agent: AgentId, keys: &str) -> Result<(), String> {
+        let line = lock(&self.lines).get(&(org, agent)).cloned();
+        match line {
+            Some(l) => l.send_keys(keys),
+            None => Err("your browser phone is not connected".into()),
+        }
     }
 
     /// The desktop disconnects its browser phone.
