@@ -43,7 +43,13 @@ try {
   await page.getByLabel('Set state').selectOption('ready');
   await page.getByRole('button', { name: 'Set state' }).click();
   await page.locator('#my-status', { hasText: 'Available' }).waitFor();
-  say({ ready: true, status: await page.evaluate(() => window.softphone.status) });
+  // The microphone list (Chromium's fake devices) and the level meter.
+  await page.waitForFunction(() => document.querySelectorAll('#phone-mic option').length > 1, null, { timeout: 10000 });
+  say({
+    ready: true,
+    status: await page.evaluate(() => window.softphone.status),
+    microphones: await page.locator('#phone-mic option').allTextContents(),
+  });
 } catch (e) {
   say({ error: String(e.stack || e), errors });
   await browser.close();
@@ -82,7 +88,8 @@ for await (const line of lines) {
     } else if (cmd === 'mute' || cmd === 'unmute') {
       const want = cmd === 'mute' ? 'Mute' : 'Unmute';
       await page.locator('#phone-mute', { hasText: want }).click();
-      say({ done: cmd, muted: await page.evaluate(() => window.softphone.muted) });
+      await page.waitForTimeout(500);
+      say({ done: cmd, muted: await page.evaluate(() => window.softphone.muted), level: await page.locator('#phone-level').evaluate((m) => m.value) });
     } else if (cmd === 'hold' || cmd === 'resume' || cmd === 'end') {
       const name = { hold: 'Hold', resume: 'Resume', end: 'End' }[cmd];
       await card().getByRole('button', { name, exact: true }).click();

@@ -172,6 +172,9 @@ fn a_caller_reaches_the_agents_browser_and_each_hears_the_other_through_mute_hol
         ready["status"]["codec"], "PCMA",
         "G.711 negotiated: {ready:#}"
     );
+    // The microphones to choose from (Chromium's fake one among them).
+    let mics = ready["microphones"].as_array().expect("a list");
+    assert!(mics.len() >= 2, "Default and the devices: {ready:#}");
     // The browser phone counts as Alice's phone: the wallboard says so.
     phone_shown(s.bound.http, 1, true);
     let t0 = Instant::now();
@@ -213,11 +216,20 @@ fn a_caller_reaches_the_agents_browser_and_each_hears_the_other_through_mute_hol
     );
 
     // Muted: the caller hears nothing of the agent.
-    browser.ask("mute");
+    let muted = browser.ask("mute");
+    assert_eq!(
+        muted["level"], 0.0,
+        "muted, the meter shows nothing: {muted:#}"
+    );
     let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(500));
     let heard = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(2));
     assert_eq!(frames_of(&heard, 1800.0), 0, "muted, the agent was heard");
-    browser.ask("unmute");
+    let unmuted = browser.ask("unmute");
+    let level = unmuted["level"].as_f64().unwrap_or(0.0);
+    assert!(
+        level > 0.1,
+        "the microphone's tone moves the meter: {unmuted:#}"
+    );
     let _ = caller.talk(&d, 1000.0, 8000.0, Duration::from_millis(500));
     let heard = caller.talk(&d, 1000.0, 8000.0, Duration::from_secs(2));
     assert!(
