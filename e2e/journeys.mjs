@@ -164,12 +164,32 @@ try {
     await offer.waitFor();
     await offer.locator('.patient-name', { hasText: 'Ada Testpatient' }).waitFor();
     await shot(alice, 'agent-offer');
+    // The offer shows in the page's title and is said to screen readers.
+    assert.match(await alice.title(), /^\(1\) Incoming/);
+    await alice.locator('#announce', { hasText: 'Incoming' }).waitFor({ state: 'attached' });
     await offer.getByRole('button', { name: 'Accept' }).click();
     const active = alice.locator(`section[data-contact="${id}"][data-phase="active"]`);
     await active.waitFor();
+    // The call bar: the service and a talk timer that ticks; focus on the call.
+    const bar = active.locator('.call-bar');
+    await bar.getByText('with you').waitFor();
+    const t0 = await bar.locator('.since').first().textContent();
+    await alice.waitForTimeout(1300);
+    assert.notEqual(await bar.locator('.since').first().textContent(), t0, 'the talk timer ticks');
+    assert.equal(await alice.evaluate(() => document.activeElement?.tagName), 'H2', 'focus moves to the call');
+    assert.doesNotMatch(await alice.title(), /Incoming/);
+    // One hold toggle, with the hold timer while held.
+    await active.getByRole('button', { name: 'Hold', exact: true }).click();
+    await active.locator('.hold-toggle[aria-pressed="true"]', { hasText: 'Resume' }).waitFor();
+    await active.locator('.hold-time').waitFor();
+    await active.getByRole('button', { name: 'Resume', exact: true }).click();
+    await active.locator('.hold-toggle[aria-pressed="false"]', { hasText: 'Hold' }).waitFor();
+    // The transfer picker starts empty and says so if used that way.
+    await active.getByRole('button', { name: 'Transfer', exact: true }).click();
+    await active.getByText('Transfer to: choose a queue or a person').waitFor();
     await active.getByLabel('Transfer to').selectOption('a:8');
     await active.getByLabel('How').selectOption('warm');
-    await active.getByRole('button', { name: 'Transfer' }).click();
+    await active.getByRole('button', { name: 'Transfer', exact: true }).click();
     const hanaOffer = hana.locator(`section.offer[data-contact="${id}"]`);
     await hanaOffer.waitFor();
     await hanaOffer.locator('.patient-name', { hasText: 'Ada Testpatient' }).waitFor();

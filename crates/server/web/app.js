@@ -480,12 +480,24 @@ async function agentPage(me) {
       return node;
     }
     if (phase === 'active') {
-      const target = el('select', { id: `to-${c}` },
+      // People who could take it now first, then the busy, then the rest.
+      const rank = (a) => (a.status === 'available' ? 0 : typeof a.status === 'string' && a.status !== 'offline' ? 1 : a.status === 'offline' ? 3 : 2);
+      const people = agents.filter((a) => a.id !== agentId).sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+      const target = el('select', { id: `to-${c}`, 'aria-describedby': `to-msg-${c}` }, el('option', { value: '' }, 'Choose…'),
         el('optgroup', { label: 'Queues' }, queues.map((q) => el('option', { value: `q:${q.id}` }, q.name))),
-        el('optgroup', { label: 'People' }, agents.filter((a) => a.id !== agentId).map((a) =>
+        el('optgroup', { label: 'People (available first)' }, people.map((a) =>
           el('option', { value: `a:${a.id}` }, `${a.name} (${label(a.status)})`))));
+      const transferMsg = el('p', { class: 'field-error', id: `to-msg-${c}`, role: 'alert' });
       const mode = el('select', { id: `mode-${c}` }, el('option', { value: 'warm' }, 'Warm (stay on until they answer)'), el('option', { value: 'cold' }, 'Cold'));
       const transfer = () => {
+        if (!target.value) {
+          transferMsg.textContent = 'Transfer to: choose a queue or a person';
+          target.setAttribute('aria-invalid', 'true');
+          target.focus();
+          return;
+        }
+        transferMsg.textContent = '';
+        target.removeAttribute('aria-invalid');
         const [kind, id] = target.value.split(':');
         const body = { mode: mode.value, from_agent: agentId };
         body[kind === 'q' ? 'queue' : 'agent'] = Number(id);
@@ -503,17 +515,25 @@ async function agentPage(me) {
           priority: Number(urgency.value), from_contact: c });
         cbMsg.textContent = res.ok ? `Callback booked for ${due.toLocaleString('en-GB')}.` : errorOf(res);
       };
-      return el('section', { class: 'card', dataset: { contact: c, phase } }, head,
+      // The call bar: the service, how long they waited, how long with me,
+      // how long on hold; one hold toggle.
+      const held = !!i.heldAt;
+      const hold = el('button', { type: 'button', class: 'secondary hold-toggle', 'aria-pressed': String(held),
+        onclick: () => post(`/api/v1/contacts/${c}/${i.heldAt ? 'resume' : 'hold'}`) }, held ? 'Resume' : 'Hold');
+      const bar = el('p', { class: 'call-bar' },
+        el('strong', {}, i.queue !== undefined ? queueName(i.queue) : label(media)),
+        i.waited !== undefined ? ` · waited ${fmtSecs(i.waited)}` : '',
+        ' · with you ', el('span', { class: 'since', dataset: { since: i.answeredAt || Date.now() } }),
+        el('span', { class: 'hold-time', hidden: !held || null }, ' · on hold ', el('span', { class: 'since', dataset: { since: i.heldAt || '' } })));
+      return el('section', { class: 'card', dataset: { contact: c, phase } }, head, bar,
         popView(c),
-        el('div', { class: 'row' },
-          el('button', { type: 'button', class: 'secondary', onclick: () => post(`/api/v1/contacts/${c}/hold`) }, 'Hold'),
-          el('button', { type: 'button', class: 'secondary', onclick: () => post(`/api/v1/contacts/${c}/resume`) }, 'Resume'),
+        el('div', { class: 'row' }, hold,
           el('button', { type: 'button', class: 'danger end', onclick: () => post(`/api/v1/contacts/${c}/end`) }, 'End')),
         media === 'voice' ? recordingView(c) : '',
         el('div', { class: 'row' },
           el('div', {}, el('label', { for: `to-${c}` }, 'Transfer to'), target),
           el('div', {}, el('label', { for: `mode-${c}` }, 'How'), mode),
-          el('button', { type: 'button', class: 'transfer', onclick: transfer }, 'Transfer')),
+          el('button', { type: 'button', class: 'transfer', onclick: transfer }, 'Transfer')), transferMsg,
         assessView(c),
         el('details', {}, el('summary', {}, 'Book a callback'),
           el('div', { class: 'row' },
@@ -542,10 +562,27 @@ async function agentPage(me) {
       timelineView(c));
   }
 
+  /** An offer's alerts, unless the agent switched them off: a chime (the
+   * browser phone rings calls itself), the page's title, and a browser
+   * notification when the page is not in view; always said to screen
+   * readers. */
+  function alertOffer(c, media) {
+    const what = `Incoming ${label(media).toLowerCase()} contact${info(c).queue !== undefined ? ` for ${queueName(info(c).queue)}` : ''}`;
+    $('#announce').textContent = what;
+    if (localStorage.getItem(ALERTS) === 'off') return;
+    if (!(media === 'voice' && window.softphone?.on)) chime();
+    if (document.hidden && window.Notification?.permission === 'granted') {
+      const n = new Notification('Switchboard', { body: what, tag: `offer-${c}` });
+      n.onclick = () => { window.focus(); n.close(); };
+    }
+  }
+
   function render(view) {
     $('#my-status').textContent = label(view.status);
     $('#my-status').className = `status ${view.status}`;
-    $('#my-since').textContent = view.seconds_in_state !== null ? `for ${fmtSecs(view.seconds_in_state)}` : '';
+    const since = $('#my-since');
+    since.dataset.since = view.seconds_in_state !== null ? String(Date.now() - view.seconds_in_state * 1000) : '';
+    since.textContent = view.seconds_in_state !== null ? `for ${fmtSecs(view.seconds_in_state)}` : '';
     const seen = new Set();
     const work = $('#work');
     for (const [c, media, phase] of view.work) {
@@ -554,13 +591,36 @@ async function agentPage(me) {
       const old = cards.get(c);
       if (old && old.phase === key) continue;
       const node = card(c, media, phase);
+      // Focus follows the work when it was on the card being replaced
+      // (or nowhere): the call's heading, then the wrap-up's outcome.
+      const had = old && (old.node.contains(document.activeElement) || document.activeElement === document.body);
       if (old) old.node.replaceWith(node); else work.append(node);
       cards.set(c, { phase: key, node });
+      if (key === 'offered' && !old) alertOffer(c, media);
+      if (had && key !== 'offered') {
+        const h = node.querySelector(key === 'wrap_up' ? 'select' : 'h2');
+        if (h) { if (h.tagName === 'H2') h.tabIndex = -1; h.focus(); }
+      }
     }
     for (const [c, old] of cards) {
       if (!seen.has(c)) { old.node.remove(); cards.delete(c); }
     }
     $('#no-work').hidden = view.work.length > 0;
+    const offers = view.work.filter(([, , p]) => p === 'offered').length;
+    document.title = offers ? `(${offers}) Incoming — ${TITLE}` : TITLE;
+  }
+
+  /** The hold toggle and hold timer of contact `c`'s card, as it is now. */
+  function updateHold(c) {
+    const node = cards.get(c)?.node;
+    const b = node?.querySelector('.hold-toggle');
+    if (!b) return;
+    const i = info(c);
+    b.textContent = i.heldAt ? 'Resume' : 'Hold';
+    b.setAttribute('aria-pressed', String(!!i.heldAt));
+    const t = node.querySelector('.hold-time');
+    t.hidden = !i.heldAt;
+    t.querySelector('.since').dataset.since = i.heldAt || '';
   }
 
   const refresh = throttle(async () => {
@@ -595,6 +655,9 @@ async function agentPage(me) {
     const i = info(c);
     if (e.queue !== undefined) i.queue = e.queue;
     if (kind === 'offered' && e.agent === agentId) i.expires = e.expires_at;
+    if (kind === 'answered') { i.answeredAt = r.at; i.waited = e.waited / 1000; }
+    if (kind === 'hold_started') { i.heldAt = r.at; updateHold(c); }
+    if (kind === 'hold_ended') { i.heldAt = null; updateHold(c); }
     const who = e.agent !== undefined ? agentName(e.agent) : '';
     const words = {
       offered: `offered to ${who}`, answered: `answered by ${who} after ${fmtSecs(e.waited / 1000)}`,
@@ -611,7 +674,43 @@ async function agentPage(me) {
       const until = Number(s.dataset.until);
       if (until) s.textContent = fmtSecs((until - Date.now()) / 1000);
     });
+    // Timers that count up: in this state, with the caller, on hold.
+    document.querySelectorAll('[data-since]').forEach((s) => {
+      const since = Number(s.dataset.since);
+      if (since) s.textContent = `${s.id === 'my-since' ? 'for ' : ''}${fmtSecs(Math.max(0, (Date.now() - since) / 1000))}`;
+    });
   }, 250);
+
+  // Alerts on offers: on unless switched off (remembered in this browser);
+  // switching them on asks for notifications.
+  const alerts = $('#alerts');
+  alerts.checked = localStorage.getItem(ALERTS) !== 'off';
+  alerts.addEventListener('change', () => {
+    localStorage.setItem(ALERTS, alerts.checked ? 'on' : 'off');
+    if (alerts.checked && window.Notification?.permission === 'default') Notification.requestPermission().catch(() => {});
+  });
+}
+
+const ALERTS = 'switchboard.offer-alerts';
+const TITLE = document.title;
+
+/** A short two-note chime (WebAudio), for an offer. */
+function chime() {
+  try {
+    chime.ctx = chime.ctx || new AudioContext();
+    const ctx = chime.ctx;
+    const t = ctx.currentTime;
+    [[660, 0], [880, 0.18]].forEach(([f, at]) => {
+      const o = ctx.createOscillator();
+      const g = ctx.createGain();
+      o.frequency.value = f;
+      g.gain.setValueAtTime(0.12, t + at);
+      g.gain.exponentialRampToValueAtTime(0.001, t + at + 0.35);
+      o.connect(g).connect(ctx.destination);
+      o.start(t + at);
+      o.stop(t + at + 0.4);
+    });
+  } catch { /* no audio here */ }
 }
 
 // --- wallboard -------------------------------------------------------------------

@@ -63,6 +63,8 @@ function describe() {
   u.mute.textContent = phone.muted ? 'Unmute' : 'Mute';
   u.mute.setAttribute('aria-pressed', String(phone.muted));
   u.error.textContent = phone.on && s.error && s.state !== 'connected' ? `Last problem: ${s.error}` : '';
+  // Keys go to the caller of a call on the phone.
+  $('#phone-keys-form').hidden = !(phone.on && s.call);
 }
 
 /** The microphone, as chosen (or the default). */
