@@ -629,7 +629,18 @@ try {
     assert.equal(await field.getAttribute('aria-invalid'), 'true');
     await field.fill(codes[0]);
     await page.getByRole('button', { name: 'Continue' }).click();
-    await page.waitForURL((u) => !u.pathname.endsWith('/') && !u.pathname.includes('login'));
+    // The auditor's own page (it was a refusal): who read Ada's record
+    // (Alice's screen pop in the first journey), unusual access.
+    await page.waitForURL(base + '/audit');
+    await page.getByLabel('NHS number').fill('12345');
+    await page.getByRole('button', { name: 'Show accesses' }).click();
+    await page.locator('#nhs-error', { hasText: 'ten digits' }).waitFor();
+    assert.equal(await page.getByLabel('NHS number').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('NHS number').fill('999 000 0018');
+    await page.getByRole('button', { name: 'Show accesses' }).click();
+    await page.locator('#patient-rows tr', { hasText: 'kent.agent' }).first().waitFor();
+    await page.locator('#unusual-rows tr', { hasText: 'kent.agent' }).first().waitFor();
+    await shot(page, 'audit');
     await page.context().close();
     await ok(admin('PUT', '/api/v1/mfa-policy', { roles: [] }), 'policy back');
   });

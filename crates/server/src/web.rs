@@ -34,6 +34,11 @@ pub(crate) fn pages() -> Router<App> {
         .route("/directory", asset!("directory.html", HTML))
         .route("/account", asset!("account.html", HTML))
         .route("/recordings", asset!("recordings.html", HTML))
+        .route("/audit", asset!("audit.html", HTML))
+        .route(
+            "/audit.js",
+            asset!("audit.js", "text/javascript; charset=utf-8"),
+        )
         .route(
             "/recordings.js",
             asset!("recordings.js", "text/javascript; charset=utf-8"),

@@ -56,6 +56,7 @@ const PAGES = {
   planning: { title: 'Planning', roles: ['supervisor', 'admin'] },
   directory: { title: 'Directory of Services', roles: ['supervisor', 'admin'] },
   recordings: { title: 'Recordings', roles: ['supervisor', 'quality'] },
+  audit: { title: 'Audit', roles: ['auditor'] },
   account: { title: 'My log-in', roles: ['agent', 'clinician', 'supervisor', 'admin', 'auditor', 'quality'] },
 };
 
