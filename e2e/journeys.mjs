@@ -198,6 +198,13 @@ try {
     const aliceWrap = alice.locator(`section[data-contact="${id}"][data-phase="wrap_up"]`);
     await aliceWrap.waitFor();
     await shot(alice, 'agent-wrap-up');
+    // No silent default outcome; a wrap-up the agent can extend.
+    await aliceWrap.getByRole('button', { name: 'Wrap-up done' }).click();
+    await aliceWrap.getByText('Outcome: choose what came of the contact').waitFor();
+    const until = async () => Number(await aliceWrap.locator('.wrap-countdown').getAttribute('data-until'));
+    const before = await until();
+    await aliceWrap.getByRole('button', { name: 'More time (+1 minute)' }).click();
+    await alice.waitForFunction((b) => Number(document.querySelector('.wrap-countdown')?.dataset.until) >= b + 59000, before);
     await aliceWrap.getByLabel('Outcome').selectOption('transferred');
     await aliceWrap.getByRole('button', { name: 'Wrap-up done' }).click();
     await aliceWrap.waitFor({ state: 'detached' });

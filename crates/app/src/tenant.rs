@@ -62,6 +62,7 @@ fn event_agent(e: &routing::Event) -> Option<AgentId> {
         | HoldEnded { agent, .. }
         | Ended { agent, .. }
         | WrapUpStarted { agent, .. }
+        | WrapUpExtended { agent, .. }
         | WrapUpEnded { agent, .. }
         | PresenceChanged { agent, .. } => Some(*agent),
         Transferred { to, .. } => Some(*to),

@@ -1312,6 +1312,7 @@ impl Engine {
             Input::CancelTransfer { contact } => self.cancel_transfer(contact),
             Input::End { contact } => self.end(contact),
             Input::WrapUpDone { agent, contact } => self.wrap_up_done(agent, contact),
+            Input::ExtendWrapUp { agent, contact, by } => self.extend_wrap_up(agent, contact, by),
             Input::SetPresence { agent, presence } => {
                 let aix = self.agent_of(agent)?;
                 if let Presence::NotReady(NotReadyReason::Other(s)) = &presence {
@@ -1873,6 +1874,47 @@ impl Engine {
                 contact: cid,
             }),
         }
+    }
+
+    /// More time to wrap up: the wrap-up's end moves `by` later (from now
+    /// if it is nearly over), never beyond [`MAX_WRAP_UP_MS`] from now; the
+    /// old timer goes stale (a new generation).
+    fn extend_wrap_up(
+        &mut self,
+        aid: AgentId,
+        cid: ContactId,
+        by: model::DurationMs,
+    ) -> Result<(), RoutingError> {
+        if by.0 < 1000 || by.0 > crate::input::MAX_WRAP_UP_EXTENSION_MS {
+            return Err(RoutingError::BadWrapUpExtension {
+                ms: by.0,
+                max_s: crate::input::MAX_WRAP_UP_EXTENSION_MS / 1000,
+            });
+        }
+        let aix = self.agent_of(aid)?;
+        let now = self.now;
+        let a = self.agents.at(aix);
+        let Some(pos) = a.item_pos(cid, |p| matches!(p, Phase::WrapUp { .. })) else {
+            return Err(RoutingError::NotInWrapUp {
+                agent: aid,
+                contact: cid,
+            });
+        };
+        let Phase::WrapUp { until, .. } = a.items[pos].phase else {
+            unreachable!("found in wrap-up")
+        };
+        let longest = now.plus(model::DurationMs(crate::input::MAX_WRAP_UP_MS));
+        let until = until.max(now).plus(by).min(longest);
+        self.wrap_seq = self.wrap_seq.wrapping_add(1);
+        let gen = self.wrap_seq;
+        self.agents.at_mut(aix).items[pos].phase = Phase::WrapUp { gen, until };
+        self.push_timer(until, TimerKind::WrapUp, aix, cid, gen);
+        self.emit(Event::WrapUpExtended {
+            agent: aid,
+            contact: cid,
+            until,
+        });
+        Ok(())
     }
 
     fn set_site_on_air(&mut self, site: SiteId, on_air: bool) -> Result<(), RoutingError> {

@@ -78,6 +78,8 @@ pub enum RoutingError {
     NoTransferPending(ContactId),
     #[error("agent {agent} is not wrapping up contact {contact}")]
     NotInWrapUp { agent: AgentId, contact: ContactId },
+    #[error("more wrap-up time: between 1 s and {max_s} s at a time, not {ms} ms")]
+    BadWrapUpExtension { ms: i64, max_s: i64 },
     #[error("agent {0} still has contacts (offered, in progress or in wrap-up)")]
     AgentHasWork(AgentId),
     #[error("queue {queue} still has {count} contacts and no queue to move them to was given")]

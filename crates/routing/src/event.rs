@@ -203,6 +203,12 @@ pub enum Event {
     },
     /// The agent's slot for this contact is free again: after wrap-up, or
     /// at once where the queue has none.
+    /// The agent asked for more time: the wrap-up now ends at `until`.
+    WrapUpExtended {
+        agent: AgentId,
+        contact: ContactId,
+        until: Timestamp,
+    },
     WrapUpEnded {
         agent: AgentId,
         contact: ContactId,

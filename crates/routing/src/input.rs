@@ -85,6 +85,11 @@ pub enum TransferTarget {
     Agent(AgentId),
 }
 
+/// The most one extension adds, and the longest a wrap-up can be made to
+/// run from now, ms.
+pub const MAX_WRAP_UP_EXTENSION_MS: i64 = 10 * 60 * 1000;
+pub const MAX_WRAP_UP_MS: i64 = 30 * 60 * 1000;
+
 /// Every input the engine takes. Each is applied whole or refused whole.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,6 +149,15 @@ pub enum Input {
     WrapUpDone {
         agent: AgentId,
         contact: ContactId,
+    },
+    /// The agent needs more time to wrap up (WCAG 2.2.1: a time limit the
+    /// person can extend): the wrap-up ends `by` later than it would
+    /// (from now if it was about to end), at most [`MAX_WRAP_UP_MS`] from
+    /// now.
+    ExtendWrapUp {
+        agent: AgentId,
+        contact: ContactId,
+        by: model::DurationMs,
     },
     SetPresence {
         agent: AgentId,

@@ -29,5 +29,8 @@ pub use config::{
 pub use engine::{Engine, PRIORITY_LIMIT};
 pub use error::{ConfigError, RoutingError};
 pub use event::{Event, MoveReason, Record, Terminal, VoicemailReason, WithdrawReason};
-pub use input::{Input, NewContact, NotReadyReason, Presence, TransferMode, TransferTarget};
+pub use input::{
+    Input, NewContact, NotReadyReason, Presence, TransferMode, TransferTarget,
+    MAX_WRAP_UP_EXTENSION_MS, MAX_WRAP_UP_MS,
+};
 pub use query::{AgentStatus, AgentView, ContactState, ContactView, QueueView, WorkPhase};

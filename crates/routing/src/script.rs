@@ -16,7 +16,7 @@
 //! phone is connected), `book ID QUEUE DUE_SECS [by DEADLINE_SECS]`, `abandon ID`, `callback ID`,
 //! `prio ID N`, `accept AGENT ID`, `reject AGENT ID`, `hold ID`, `resume ID`,
 //! `transfer ID warm|cold queue:NAME|agent:NAME`, `cancel-transfer ID`,
-//! `end ID`, `wrapped AGENT ID`, `ready AGENT`, `offline AGENT`,
+//! `end ID`, `wrapped AGENT ID`, `more-wrap-up AGENT ID SECS`, `ready AGENT`, `offline AGENT`,
 //! `break AGENT [REASON]`, `phone AGENT on|off` (a phone or softphone
 //! connected or gone), `site NAME on|off`, `tick` (only time passes),
 //! `show queue NAME`, `show agent NAME`, `show contact ID`.
@@ -200,6 +200,16 @@ fn parse_line(r: &Resolver, words: &[&str]) -> Result<Step, String> {
         "wrapped" => Input::WrapUpDone {
             agent: r.agent(arg(1)?)?,
             contact: contact_id(arg(2)?)?,
+        },
+        "more-wrap-up" => Input::ExtendWrapUp {
+            agent: r.agent(arg(1)?)?,
+            contact: contact_id(arg(2)?)?,
+            by: model::DurationMs({
+                let secs = arg(3)?;
+                secs.parse::<i64>()
+                    .map_err(|_| format!("bad seconds '{secs}'"))?
+                    .saturating_mul(1000)
+            }),
         },
         "ready" => Input::SetPresence {
             agent: r.agent(arg(1)?)?,

@@ -217,6 +217,17 @@ pub fn line(n: &Names, r: &Record) -> String {
         } => {
             write!(s, "{} wraps up {contact} until {until}", n.a(*agent))
         }
+        Event::WrapUpExtended {
+            agent,
+            contact,
+            until,
+        } => {
+            write!(
+                s,
+                "{} wraps up {contact} longer, until {until}",
+                n.a(*agent)
+            )
+        }
         Event::WrapUpEnded { agent, contact } => {
             write!(s, "{} done with {contact}", n.a(*agent))
         }

@@ -818,3 +818,54 @@ fn a_real_call_waits_for_an_agent_whose_phone_is_connected() {
         "#]],
     );
 }
+
+#[test]
+fn an_agent_takes_more_time_to_wrap_up_and_is_not_offered_work_until_it_ends() {
+    // Alice's wrap-up (30 s) would end at 34 s; at 30 s she asks for 60 s
+    // more (until 94 s): the first timer fires stale and c2 waits. At 90 s
+    // and twice at 92 s she asks for 600 s more each time: the last is
+    // capped at 30 minutes from then (1,892 s, not 1,894 s). Asking for
+    // nothing, too much, or for a contact she is not wrapping up is
+    // refused and changes nothing; done ends it at once.
+    check(
+        "
+        0 ready alice
+        1 arrive c1 wheelchairs
+        3 accept alice c1
+        4 end c1
+        30 more-wrap-up alice c1 60
+        31 arrive c2 wheelchairs
+        35 show agent alice
+        90 more-wrap-up alice c1 600
+        91 more-wrap-up alice c1 0
+        91 more-wrap-up alice c1 601
+        91 more-wrap-up alice c2 60
+        92 more-wrap-up alice c1 600
+        92 more-wrap-up alice c1 600
+        93 wrapped alice c1
+        ",
+        expect![[r#"
+            0.000s Alice is ready
+            1.000s c1 arrived: voice for Wheelchairs (priority 0)
+            1.000s c1 waits in Wheelchairs (step 0)
+            1.000s c1 offered to Alice (Wheelchairs), rings until 21.000s
+            3.000s c1 answered by Alice after 2.000s
+            4.000s c1 ended by Alice
+            4.000s Alice wraps up c1 until 34.000s
+            30.000s Alice wraps up c1 longer, until 94.000s
+            31.000s c2 arrived: voice for Wheelchairs (priority 0)
+            31.000s c2 waits in Wheelchairs (step 0)
+            35.000s agent alice: WrapUp load [1, 0, 0, 0] [c1 voice WrapUp { until: t=94000ms }]
+            61.000s c2 overflow step 1 of Wheelchairs
+            90.000s Alice wraps up c1 longer, until 694.000s
+            91.000s c2 overflow step 2 of Wheelchairs
+            91.000s error: more wrap-up time: between 1 s and 600 s at a time, not 0 ms
+            91.000s error: more wrap-up time: between 1 s and 600 s at a time, not 601000 ms
+            91.000s error: agent a1 is not wrapping up contact c2
+            92.000s Alice wraps up c1 longer, until 1294.000s
+            92.000s Alice wraps up c1 longer, until 1892.000s
+            93.000s Alice done with c1
+            93.000s c2 offered to Alice (Wheelchairs), rings until 113.000s
+        "#]],
+    );
+}

@@ -90,6 +90,17 @@ pub(crate) struct AgentBody {
     agent: u32,
 }
 
+/// More time to wrap up.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MoreWrapUp {
+    agent: u32,
+    /// Seconds to add (1 to 600); the wrap-up never runs more than 30
+    /// minutes from now.
+    #[schemars(range(min = 1, max = 600))]
+    seconds: i64,
+}
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "PresenceChange")]
@@ -472,6 +483,32 @@ pub(crate) async fn reject(
     agent_command(&app, &c, ContactId(id), b, |agent| Input::Reject {
         agent,
         contact: ContactId(id),
+    })
+    .await
+}
+
+/// `POST /api/v1/contacts/{id}/wrap-up-extend`: the agent needs more
+/// time (WCAG 2.2.1: a time limit the person can extend).
+pub(crate) async fn more_wrap_up(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<u64>,
+    b: Body<MoreWrapUp>,
+) -> Response {
+    let b = tryr!(body(b));
+    if !(1..=600).contains(&b.seconds) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("seconds: 1 to 600, not {}", b.seconds),
+        );
+    }
+    let by = model::DurationMs(b.seconds * 1000);
+    agent_act(&app, &c, ContactId(id), AgentId(b.agent), None, |agent| {
+        Input::ExtendWrapUp {
+            agent,
+            contact: ContactId(id),
+            by,
+        }
     })
     .await
 }

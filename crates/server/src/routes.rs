@@ -120,6 +120,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/contacts/{contact}/transfer", Some(ContactWork), Some(s::<c::TransferBody>), Json(s::<wire::Submitted>), "Transfer, warm or cold, to a queue or an agent.", c::transfer),
         r!(post "POST" "/api/v1/contacts/{contact}/callback", Some(ContactWork), None, Json(s::<wire::Submitted>), "The caller takes a callback and keeps their place.", c::callback),
         r!(post "POST" "/api/v1/contacts/{contact}/end", Some(ContactWork), None, Json(s::<wire::Submitted>), "The conversation ends (wrap-up follows).", c::end),
+        r!(post "POST" "/api/v1/contacts/{contact}/wrap-up-extend", Some(ContactWork), Some(s::<c::MoreWrapUp>), Json(s::<wire::Submitted>), "More time to wrap up (1 to 600 s at a time; never more than 30 minutes from now): the wrap-up's end moves later.", c::more_wrap_up),
         r!(post "POST" "/api/v1/contacts/{contact}/wrap-up-done", Some(ContactWork), Some(s::<c::WrapUpBody>), Json(s::<wire::Submitted>), "Wrap-up finished, with an outcome code.", c::wrapped),
         r!(post "POST" "/api/v1/contacts/{contact}/abandon", Some(ContactAbandon), None, Json(s::<wire::Submitted>), "The caller hung up before an answer.", c::abandon),
         r!(post "POST" "/api/v1/contacts/{contact}/priority", Some(ContactPriority), Some(s::<c::PriorityBody>), Json(s::<wire::Submitted>), "Change a waiting contact's priority (audited).", c::set_priority),

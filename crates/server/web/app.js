@@ -544,18 +544,31 @@ async function agentPage(me) {
             el('button', { type: 'button', class: 'book', onclick: book }, 'Book callback')), cbMsg),
         timelineView(c));
     }
-    // wrap-up
-    const outcome = el('select', { id: `outcome-${c}` }, OUTCOMES.map((o) => el('option', { value: o }, label(o))));
-    const err = el('p', { class: 'field-error', role: 'alert' });
+    // wrap-up: an outcome chosen (never a silent default), notes, and a
+    // time limit the agent can extend (WCAG 2.2.1), warned 20 s before.
+    const outcome = el('select', { id: `outcome-${c}`, 'aria-describedby': `wrap-err-${c}` }, el('option', { value: '' }, 'Choose an outcome…'),
+      OUTCOMES.map((o) => el('option', { value: o }, label(o))));
+    const err = el('p', { class: 'field-error', role: 'alert', id: `wrap-err-${c}` });
     const notes = el('textarea', { id: `notes-${c}`, rows: 3, maxlength: 4000, 'aria-describedby': `notes-hint-${c}` });
     const done = async () => {
+      if (!outcome.value) {
+        err.textContent = 'Outcome: choose what came of the contact';
+        outcome.setAttribute('aria-invalid', 'true');
+        outcome.focus();
+        return;
+      }
       const res = await api('POST', `/api/v1/contacts/${c}/wrap-up-done`, { agent: agentId, outcome: outcome.value, notes: notes.value });
       if (!res.ok) err.textContent = errorOf(res);
       refresh();
     };
+    const more = async () => {
+      const res = await api('POST', `/api/v1/contacts/${c}/wrap-up-extend`, { agent: agentId, seconds: 60 });
+      err.textContent = res.ok ? '' : errorOf(res);
+    };
     const until = typeof phase === 'object' ? phase.wrap_up.until : null;
     return el('section', { class: 'card', dataset: { contact: c, phase: 'wrap_up' } }, head,
-      el('p', {}, 'Wrap-up', until ? ['; ends by itself in ', el('span', { class: 'countdown', dataset: { until } })] : ''),
+      el('p', {}, 'Wrap-up', until ? ['; ends by itself in ', el('span', { class: 'countdown wrap-countdown', dataset: { until } }), ' ',
+        el('button', { type: 'button', class: 'secondary more-time', onclick: more }, 'More time (+1 minute)')] : ''),
       el('div', { class: 'row' }, el('div', {}, el('label', { for: `outcome-${c}` }, 'Outcome'), outcome),
         el('button', { type: 'button', class: 'wrap-done', onclick: done }, 'Wrap-up done')),
       el('div', { class: 'notes' }, el('label', { for: `notes-${c}` }, 'Notes'),
@@ -659,12 +672,16 @@ async function agentPage(me) {
     if (kind === 'answered') { i.answeredAt = r.at; i.waited = e.waited / 1000; }
     if (kind === 'hold_started') { i.heldAt = r.at; updateHold(c); }
     if (kind === 'hold_ended') { i.heldAt = null; updateHold(c); }
+    if (kind === 'wrap_up_extended' && e.agent === agentId) {
+      const span = cards.get(c)?.node.querySelector('.wrap-countdown');
+      if (span) { span.dataset.until = e.until; delete span.dataset.warned; }
+    }
     const who = e.agent !== undefined ? agentName(e.agent) : '';
     const words = {
       offered: `offered to ${who}`, answered: `answered by ${who} after ${fmtSecs(e.waited / 1000)}`,
       hold_started: 'put on hold', hold_ended: 'taken off hold',
       transfer_requested: `transfer asked (${e.mode})`, transferred: `transferred to ${agentName(e.to)}`,
-      ended: 'ended', wrap_up_started: 'wrap-up started', queued: `waiting in ${queueName(e.queue)}`,
+      ended: 'ended', wrap_up_started: 'wrap-up started', wrap_up_extended: 'more time to wrap up', queued: `waiting in ${queueName(e.queue)}`,
     };
     if (words[kind]) i.timeline.push(`${time(r)} ${words[kind]}`);
     if (mineNow) refresh();
@@ -674,6 +691,11 @@ async function agentPage(me) {
     document.querySelectorAll('.countdown').forEach((s) => {
       const until = Number(s.dataset.until);
       if (until) s.textContent = fmtSecs((until - Date.now()) / 1000);
+      // A wrap-up about to end says so once, with how to keep it.
+      if (until && s.classList.contains('wrap-countdown') && until - Date.now() <= 20000 && !s.dataset.warned) {
+        s.dataset.warned = '1';
+        $('#announce').textContent = 'Wrap-up ends in 20 seconds: choose More time to keep working on it.';
+      }
     });
     // Timers that count up: in this state, with the caller, on hold.
     document.querySelectorAll('[data-since]').forEach((s) => {

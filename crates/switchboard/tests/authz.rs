@@ -148,7 +148,7 @@ fn patient(nhs: &str, name: &str, phone: &str) -> String {
 }
 
 /// Contact actions that need the contact in a state first.
-const STATEFUL: [&str; 9] = [
+const STATEFUL: [&str; 10] = [
     "accept",
     "reject",
     "end",
@@ -156,6 +156,7 @@ const STATEFUL: [&str; 9] = [
     "resume",
     "transfer",
     "wrap-up-done",
+    "wrap-up-extend",
     "clinical-callback",
     "referrals",
 ];
@@ -502,7 +503,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                 accept();
                 step("hold", None);
             }
-            "wrap-up-done" => {
+            "wrap-up-done" | "wrap-up-extend" => {
                 accept();
                 step("end", None);
             }
@@ -577,6 +578,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "AgentRef" => json!({"agent": worker}).to_string(),
                     "Callback" => json!({"queue": 6, "due_at": tomorrow}).to_string(),
                     "WrapUp" => json!({"agent": worker, "outcome": "resolved"}).to_string(),
+                    "MoreWrapUp" => json!({"agent": worker, "seconds": 60}).to_string(),
                     "Transfer" => json!({"queue": 6, "mode": "cold"}).to_string(),
                     "PriorityChange" => json!({"priority": 5}).to_string(),
                     "PresenceChange" => json!({"presence": "ready"}).to_string(),
@@ -731,12 +733,14 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                 // Not their contact (it waits in a queue): refused by the
                 // server (403), or, where they name themselves as the
                 // agent, by the engine (409: not offered to them).
-                let expect: &[u16] =
-                    if matches!(body_schema.as_deref(), Some("AgentRef" | "WrapUp")) {
-                        &[403, 409]
-                    } else {
-                        &[403]
-                    };
+                let expect: &[u16] = if matches!(
+                    body_schema.as_deref(),
+                    Some("AgentRef" | "WrapUp" | "MoreWrapUp")
+                ) {
+                    &[403, 409]
+                } else {
+                    &[403]
+                };
                 assert!(
                     expect.contains(&got),
                     "{role} {method} {path}: not their contact, got {got}"

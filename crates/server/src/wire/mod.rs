@@ -357,6 +357,12 @@ pub enum Event {
         contact: u64,
         until: Millis,
     },
+    /// The agent took more time: the wrap-up now ends at `until`.
+    WrapUpExtended {
+        agent: u32,
+        contact: u64,
+        until: Millis,
+    },
     WrapUpEnded {
         agent: u32,
         contact: u64,
@@ -589,6 +595,15 @@ impl From<&routing::Event> for Event {
                 contact,
                 until,
             } => Event::WrapUpStarted {
+                agent: a(agent),
+                contact: c(contact),
+                until: until.0,
+            },
+            E::WrapUpExtended {
+                agent,
+                contact,
+                until,
+            } => Event::WrapUpExtended {
                 agent: a(agent),
                 contact: c(contact),
                 until: until.0,
@@ -868,6 +883,11 @@ mod tests {
                 queue: q,
             },
             E::WrapUpStarted {
+                agent: a,
+                contact: c,
+                until: t,
+            },
+            E::WrapUpExtended {
                 agent: a,
                 contact: c,
                 until: t,
