@@ -377,9 +377,16 @@ fn input_for(
                 .filter(|w| matches!(w.2, routing::WorkPhase::WrapUp { .. }))
                 .map(|w| w.0)
                 .collect();
-            Input::WrapUpDone {
-                agent: a,
-                contact: pick(&wrapping, op.b)?,
+            let contact = pick(&wrapping, op.b)?;
+            if op.c.is_multiple_of(3) {
+                // More time: 1 to 700 s (over 600 is refused).
+                Input::ExtendWrapUp {
+                    agent: a,
+                    contact,
+                    by: model::DurationMs(1000 * i64::from(1 + op.c % 700)),
+                }
+            } else {
+                Input::WrapUpDone { agent: a, contact }
             }
         }
         16..=18 => {
@@ -852,6 +859,24 @@ impl Shadow {
             }
             Event::WrapUpEnded { agent, contact } => {
                 self.release(agent, contact)?;
+            }
+            Event::WrapUpExtended {
+                agent,
+                contact,
+                until,
+            } => {
+                // Only a contact the agent still holds, and never beyond
+                // the longest a wrap-up may run from now.
+                if !self.held.contains_key(&(agent, contact)) {
+                    return Err(format!(
+                        "{agent} got more time for {contact}, which it does not hold"
+                    ));
+                }
+                if until.0 > r.at.0 + routing::MAX_WRAP_UP_MS {
+                    return Err(format!(
+                        "{agent}'s wrap-up of {contact} extended past the limit"
+                    ));
+                }
             }
             Event::PresenceChanged {
                 agent,
