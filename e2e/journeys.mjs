@@ -159,6 +159,9 @@ try {
     const hana = await person('kent.clinician', '/agent');
     await setState(alice, 'ready');
     await setState(hana, 'ready');
+    // The queue strip counts who waits where (the demo's simulated
+    // traffic keeps it moving; it says something either way).
+    await alice.locator('#queue-strip li').first().waitFor();
     const id = await arrive({ queue: 2, caller_number: '+447700900123' }, 'arrive');
     const offer = alice.locator(`section.offer[data-contact="${id}"]`);
     await offer.waitFor();

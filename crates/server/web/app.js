@@ -648,6 +648,20 @@ async function agentPage(me) {
   const q = await api('GET', '/api/v1/queues');
   queues = q.ok ? q.data.queues : [];
 
+  /** The queue strip: how many wait in each queue now, the busiest
+   * first (queues with nobody waiting are counted in one line). */
+  const strip = throttle(async () => {
+    const res = await api('GET', '/api/v1/queues');
+    if (!res.ok) return;
+    queues = res.data.queues;
+    const busy = queues.filter((x) => x.waiting > 0).sort((a, b) => b.waiting - a.waiting || a.name.localeCompare(b.name));
+    const quiet = queues.length - busy.length;
+    $('#queue-strip').replaceChildren(
+      ...busy.map((x) => el('li', { class: 'chip', dataset: { queue: x.id } }, el('strong', {}, x.waiting), ` waiting in ${x.name}`)),
+      el('li', { class: 'chip quiet' }, busy.length ? `${quiet} other queues: nobody waiting` : 'Nobody waiting in any queue'));
+  }, 1000);
+  strip();
+
   $('#set-state').addEventListener('click', async () => {
     const v = $('#state').value;
     const presence = v === 'ready' || v === 'offline' ? v : { not_ready: v };
@@ -660,6 +674,8 @@ async function agentPage(me) {
   live((r) => {
     const [kind, e] = eventOf(r);
     const c = e.contact;
+    // Anything that changes who waits where redraws the queue strip.
+    if (['queued', 'answered', 'abandoned', 'cancelled', 'ended', 'callback_requested', 'moved', 'voicemail', 'refused'].includes(kind)) strip();
     if (c === undefined) {
       if (e.agent === agentId) refresh();
       return;
