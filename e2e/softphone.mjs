@@ -42,7 +42,8 @@ try {
   await page.waitForFunction(() => window.softphone.status.state === 'connected', null, { timeout: 20000 });
   await page.getByLabel('Set state').selectOption('ready');
   await page.getByRole('button', { name: 'Set state' }).click();
-  await page.locator('#my-status', { hasText: 'Available' }).waitFor();
+  // Available, or already offered a call that was waiting.
+  await page.locator('#my-status', { hasText: /Available|Reserved/ }).waitFor();
   // The microphone list (Chromium's fake devices) and the level meter.
   await page.waitForFunction(() => document.querySelectorAll('#phone-mic option').length > 1, null, { timeout: 10000 });
   say({

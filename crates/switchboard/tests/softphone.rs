@@ -447,3 +447,61 @@ fn a_bad_offer_is_refused_by_name_and_a_phone_that_never_connects_is_not_offered
     assert_eq!(c["state"], "queued", "{c:#}");
     assert!(c["agent"].is_null(), "{c:#}");
 }
+
+/// A caller waiting for the wheelchair service books a callback (2, then
+/// 1 in the queue) and hangs up; Alice turns her browser phone on and is
+/// Available: the callback rings her browser first, her Accept answers
+/// it (not the engine directly: the call accepts once her phone is
+/// joined), and then the caller's phone (our UA, at its own address) is
+/// rung and bridged to her, each hearing the other.
+#[test]
+fn a_callback_rings_the_agents_browser_then_the_caller() {
+    let s = server("softphone-callback");
+    let sip = s.bound.sip.expect("the SIP edge");
+    let mut caller = ua::Ua::new(sip, "caller");
+    let d = caller.call(WHEELCHAIRS, Codec::Pcma).expect("answered");
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(1500));
+    caller.press(&d, '2');
+    let _ = caller.talk(&d, 0.0, 0.0, Duration::from_millis(3000));
+    caller.press(&d, '1');
+    assert!(
+        caller.await_bye(&d, Duration::from_secs(20)),
+        "the caller is told and hung up: {}",
+        s.bound.log()
+    );
+    let booked = newest_call(&s, |c| c["state"] == "ended");
+    assert_eq!(booked["callback_requested"], true, "{booked:#}");
+    let contact = booked["contact"].as_u64().unwrap();
+
+    let mut browser = Browser::open(&s, &tone_file(1800));
+    let ready = browser.reply(Duration::from_secs(60));
+    assert_eq!(ready["status"]["state"], "connected", "{ready:#}");
+    browser.send("answer");
+    let answered = browser.reply(Duration::from_secs(60));
+    assert_eq!(answered["answered"], contact, "{answered:#}");
+    // Then the caller's phone rings, and they talk.
+    let invite = caller
+        .await_invite(Duration::from_secs(30))
+        .expect("the caller is rung back");
+    let mut leg = caller.answer(&invite, Codec::Pcma);
+    let _ = caller.talk(&leg, 1000.0, 8000.0, Duration::from_millis(500));
+    let (heard, far) = both_listen(&mut caller, &leg, &mut browser, Duration::from_secs(3));
+    assert!(
+        frames_of(&heard, 1800.0) >= 60,
+        "the caller heard the agent in {} of {} frames",
+        frames_of(&heard, 1800.0),
+        heard.len()
+    );
+    let (near, all) = far_at(&far, 1000);
+    assert!(
+        near * 2 >= all,
+        "the agent heard the caller in {near} of {all}: {far}"
+    );
+    assert_eq!(caller.bye(&mut leg), 200);
+    let c = newest_call(&s, |c| {
+        c["direction"] == "outbound" && c["state"] == "ended"
+    });
+    assert_eq!(c["contact"], contact, "{c:#}");
+    assert_eq!(c["agent"], 1, "{c:#}");
+    assert_eq!(c["bridged"], true, "{c:#}");
+}

@@ -781,7 +781,11 @@ impl Voice {
         let Some(line) = lock(&self.lines).get(&(org, agent)).cloned() else {
             return false;
         };
-        if !line.is_up() || !lock(&self.calls).contains_key(&(org, contact)) {
+        // A call of this edge: an inbound call, or a callback ringing the
+        // agent before the caller.
+        let ours = lock(&self.calls).contains_key(&(org, contact))
+            || lock(&self.callbacks).contains_key(&(org, contact));
+        if !line.is_up() || !ours {
             return false;
         }
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
