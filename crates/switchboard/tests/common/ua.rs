@@ -410,17 +410,24 @@ impl Ua {
     pub fn bye(&mut self, d: &mut Dialog) -> u16 {
         d.cseq += 1;
         let via = self.via();
-        self.send(&format!(
+        let msg = format!(
             "BYE {} SIP/2.0\r\nVia: {via}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
             d.target, d.local, d.remote, d.call_id, d.cseq
-        ));
-        self.final_response(
-            &d.call_id,
-            &format!("{} BYE", d.cseq),
-            Duration::from_secs(5),
-        )
-        .and_then(|r| r.status())
-        .unwrap_or(0)
+        );
+        // Over UDP a request is sent again until answered (RFC 3261
+        // §17.1.2.2, Timer E: 500 ms doubling to 2 s), for 5 s in all.
+        let t0 = Instant::now();
+        let mut wait = Duration::from_millis(500);
+        loop {
+            self.send(&msg);
+            if let Some(r) = self.final_response(&d.call_id, &format!("{} BYE", d.cseq), wait) {
+                return r.status().unwrap_or(0);
+            }
+            if t0.elapsed() >= Duration::from_secs(5) {
+                return 0;
+            }
+            wait = (wait * 2).min(Duration::from_secs(2));
+        }
     }
 
     /// Waits for the peer's BYE on this dialog and answers it 200.
