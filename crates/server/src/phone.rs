@@ -72,6 +72,19 @@ fn voice(edge: &crate::VoiceEdge) -> Result<std::sync::Arc<voice::Voice>, Respon
     })
 }
 
+/// A phone that is not there, and why (if anything needs saying).
+fn no_phone(why: Option<&str>) -> Response {
+    Json(status_of(
+        voice::LineStatus {
+            state: "disconnected",
+            error: why.map(Into::into),
+            ..Default::default()
+        },
+        0,
+    ))
+    .into_response()
+}
+
 fn status_of(s: voice::LineStatus, version: u64) -> PhoneStatus {
     PhoneStatus {
         state: s.state.into(),
@@ -145,26 +158,10 @@ pub(crate) async fn status(
     Query(q): Query<StatusQuery>,
 ) -> Response {
     let Some(agent) = c.agent else {
-        return Json(status_of(
-            voice::LineStatus {
-                state: "disconnected",
-                error: Some("you do not work as an agent, so you have no phone".into()),
-                ..Default::default()
-            },
-            0,
-        ))
-        .into_response();
+        return no_phone(Some("you do not work as an agent, so you have no phone"));
     };
     let Some(v) = edge.0.clone() else {
-        return Json(status_of(
-            voice::LineStatus {
-                state: "disconnected",
-                error: Some("this server has no telephony".into()),
-                ..Default::default()
-            },
-            0,
-        ))
-        .into_response();
+        return no_phone(Some("this server has no telephony"));
     };
     let wait = if q.seen.is_some() {
         std::time::Duration::from_secs(20)
@@ -192,14 +189,7 @@ pub(crate) async fn disconnect(
             .map_err(crate::error::api));
         return Json(status_of(v.browser_status(c.org, agent), 0)).into_response();
     }
-    Json(status_of(
-        voice::LineStatus {
-            state: "disconnected",
-            ..Default::default()
-        },
-        0,
-    ))
-    .into_response()
+    no_phone(None)
 }
 
 /// Keys for the caller.

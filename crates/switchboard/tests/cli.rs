@@ -1129,19 +1129,22 @@ fn a_weekly_rota_fixes_the_nhs_year_weekend_shortfall() {
 fn serve_refuses_to_start_without_its_key_encryption_key_and_writes_nothing() {
     let data = std::env::temp_dir().join(format!("sb-kek-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
+    let serve = |kek: &std::path::Path| {
+        switchboard(&[
+            "serve",
+            "--demo",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--sip",
+            "off",
+            "--kek-file",
+            kek.to_str().unwrap(),
+        ])
+    };
     let missing = data.with_extension("no-such.kek");
-    let (code, _, err) = switchboard(&[
-        "serve",
-        "--demo",
-        "--data",
-        data.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--sip",
-        "off",
-        "--kek-file",
-        missing.to_str().unwrap(),
-    ]);
+    let (code, _, err) = serve(&missing);
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("--kek-file"), "{err}");
     assert!(err.contains("no-such.kek"), "{err}");
@@ -1151,18 +1154,7 @@ fn serve_refuses_to_start_without_its_key_encryption_key_and_writes_nothing() {
     );
     let short = data.with_extension("short.kek");
     std::fs::write(&short, b"too short").unwrap();
-    let (code, _, err) = switchboard(&[
-        "serve",
-        "--demo",
-        "--data",
-        data.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--sip",
-        "off",
-        "--kek-file",
-        short.to_str().unwrap(),
-    ]);
+    let (code, _, err) = serve(&short);
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("--kek-file"), "{err}");
     let _ = std::fs::remove_file(&short);
