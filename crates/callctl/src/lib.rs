@@ -20,6 +20,7 @@
 //! and the same engine half.
 
 mod call;
+pub mod chat;
 pub mod ringback;
 pub mod script;
 

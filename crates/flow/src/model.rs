@@ -34,6 +34,10 @@ pub enum Node {
         text: String,
         /// Key ("0"-"9", "*", "#") → next node.
         options: BTreeMap<String, String>,
+        /// Key → a short label: a chat shows the options as buttons with
+        /// these words (a key without one shows as the key).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        labels: BTreeMap<String, String>,
         /// How long to wait for a key after the prompt, ms.
         #[serde(default = "default_timeout")]
         timeout_ms: u32,

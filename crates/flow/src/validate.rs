@@ -39,6 +39,8 @@ impl fmt::Display for Issue {
 /// Limits on a flow's size.
 pub const MAX_NODES: usize = 500;
 pub const MAX_OPTIONS: usize = 12;
+/// Longest label a menu option shows in a chat, in characters.
+pub const MAX_LABEL: usize = 60;
 pub const MAX_TEXT: usize = 2_000;
 pub const MAX_NAME: usize = 100;
 pub const MAX_DIGITS: u8 = 32;
@@ -141,12 +143,22 @@ pub fn check(
         match node {
             Node::Menu {
                 options,
+                labels,
                 timeout_ms,
                 retries,
                 ..
             } => {
                 if options.is_empty() || options.len() > MAX_OPTIONS {
                     bad(n, format!("a menu needs 1 to {MAX_OPTIONS} options"));
+                }
+                for (k, l) in labels {
+                    if !options.contains_key(k) {
+                        bad(n, format!("label for '{k}', which is not an option"));
+                    }
+                    let len = l.trim().chars().count();
+                    if len == 0 || len > MAX_LABEL {
+                        bad(n, format!("label for '{k}': 1 to {MAX_LABEL} characters"));
+                    }
                 }
                 for k in options.keys() {
                     if !KEYS.contains(&k.as_str()) {
