@@ -119,10 +119,13 @@ pub enum Perm {
     OwnEvaluations,
     /// Use the agent desktop as one's phone (the browser softphone).
     OwnPhone,
+    /// Read and write in web chats: one's own (agents, clinicians) or any
+    /// (supervisors).
+    Chat,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 31] = [
+    pub const ALL: [Perm; 32] = [
         Perm::Session,
         Perm::Account,
         Perm::ContactCreate,
@@ -154,6 +157,7 @@ impl Perm {
         Perm::Evaluate,
         Perm::OwnEvaluations,
         Perm::OwnPhone,
+        Perm::Chat,
     ];
 }
 
@@ -193,6 +197,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         Evaluate => matches!(role, Supervisor | Quality),
         OwnEvaluations => matches!(role, Agent | Clinician),
         OwnPhone => matches!(role, Agent | Clinician | Supervisor),
+        Chat => matches!(role, Agent | Clinician | Supervisor),
     }
 }
 

@@ -104,6 +104,17 @@ pub fn unwrap(kek: &Kek, aad: &str, wrapped: &[u8]) -> Result<Vec<u8>, SealError
     decrypt(&key(&kek.0), format!("key:{aad}").as_bytes(), wrapped)
 }
 
+/// Bytes encrypted under a data key of the caller's (a conversation's,
+/// wrapped once with [`wrap`]) for the record named by `aad`.
+pub fn encrypt_with(data_key: &[u8; 32], aad: &str, plain: &[u8]) -> Vec<u8> {
+    encrypt(&key(data_key), aad.as_bytes(), plain)
+}
+
+/// What [`encrypt_with`] encrypted.
+pub fn decrypt_with(data_key: &[u8; 32], aad: &str, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+    decrypt(&key(data_key), aad.as_bytes(), sealed)
+}
+
 /// Opens a sealed text of the record named by `aad`.
 pub fn open(kek: &Kek, aad: &str, s: &Sealed) -> Result<String, SealError> {
     let data_key = decrypt(

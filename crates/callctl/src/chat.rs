@@ -470,10 +470,10 @@ impl Chat {
                 self.idle_ends = None;
             }
             (Sender::Agent(_), Body::Text(_))
-            | (Sender::System, Body::Choice(_) | Body::Field { .. }) => {
-                if self.turn_since.is_none() {
-                    self.turn_since = Some(self.now);
-                }
+            | (Sender::System, Body::Choice(_) | Body::Field { .. })
+                if self.turn_since.is_none() =>
+            {
+                self.turn_since = Some(self.now);
             }
             _ => {}
         }

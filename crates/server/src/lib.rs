@@ -12,6 +12,8 @@
 // handler answers with, and these are cold paths (a refused request).
 #![allow(clippy::result_large_err)]
 
+mod chat;
+mod chat_api;
 mod config;
 mod contacts;
 mod directory;
@@ -253,7 +255,13 @@ impl Application {
         let scrape = axum::routing::get(metrics::metrics)
             .layer(axum::Extension(access))
             .with_state(app.clone());
-        let router = routes::router(app, voice_edge.clone(), edge.clone(), outbound)
+        // Web chats: those that had not ended when the server stopped go on.
+        let chats = chat::Chats::new(app.clone(), voice_edge.0.as_ref(), Default::default());
+        let resumed = chats.resume_all().await;
+        if resumed > 0 {
+            tracing::info!(chats = resumed, "web chats resumed");
+        }
+        let router = routes::router(app, voice_edge.clone(), edge.clone(), outbound, chats)
             .route("/metrics", scrape);
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await

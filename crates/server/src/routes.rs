@@ -190,6 +190,13 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/api/v1/me/phone/keys", Some(OwnPhone), Some(s::<crate::phone::KeysBody>), Json(s::<crate::phone::KeysSent>), "Key digits to the caller on my browser phone (RFC 4733 telephone-events on the caller's leg: an interpreter service's menu); audited without the keys.", crate::phone::keys),
         r!(get "GET" "/api/v1/me/phone", Some(OwnPhone), None, Json(s::<crate::phone::PhoneStatus>), ?crate::phone::StatusQuery, "My browser phone: connected or not (and why it last failed), the call ringing it or on it (?seen=VERSION waits up to 20 s for a change).", crate::phone::status),
         r!(delete "DELETE" "/api/v1/me/phone", Some(OwnPhone), None, Json(s::<crate::phone::PhoneStatus>), "Disconnect my browser phone (real calls are no longer offered to me unless a desk phone is registered); audited.", crate::phone::disconnect),
+        r!(get "GET" "/chat/v1/entry", None, None, Json(s::<crate::chat_api::EntryInfo>), ?crate::chat_api::EntryQuery, "Web chat, the patient's page: the service behind a chat entry point, whether it takes chats now, and the other ways to reach it.", crate::chat_api::entry),
+        r!(post "POST" "/chat/v1/conversations", None, Some(s::<crate::chat_api::StartBody>), Json(s::<crate::chat_api::Started>), "Web chat, the patient's page: start a conversation (the pre-chat form; reason required, name, date of birth and NHS number optional, checked). Answers its token, the only key to it; the conversation goes on over the WebSocket /chat/v1/socket (docs/chat.md). Audited.", crate::chat_api::start),
+        r!(get "GET" "/chat/v1/transcript", None, None, Text, "Web chat, the patient's page: the conversation as text, by its token (Authorization: Bearer).", crate::chat_api::transcript),
+        r!(get "GET" "/api/v1/chats/{contact}", Some(Chat), None, Json(s::<crate::chat_api::ChatView>), ?crate::chat_api::ReadQuery, "A web chat's messages after ?after=N, waiting up to ?wait= seconds (at most 25) for one; who is typing and what the patient has seen. Agents and clinicians: their own chats (offered or taken); each reader's first read is audited.", crate::chat_api::read),
+        r!(post "POST" "/api/v1/chats/{contact}/messages", Some(Chat), Some(s::<crate::chat_api::SayBody>), Json(s::<crate::chat_api::Said>), "Write in a web chat that is with me (stored before the patient sees it; an id sent again is stored once).", crate::chat_api::say),
+        r!(post "POST" "/api/v1/chats/{contact}/typing", Some(Chat), None, Json(s::<crate::chat_api::Noted>), "Tell the patient I am typing (not stored).", crate::chat_api::typing),
+        r!(post "POST" "/api/v1/chats/{contact}/read", Some(Chat), Some(s::<crate::chat_api::ReadBody>), Json(s::<crate::chat_api::Noted>), "Tell the patient I have seen their messages up to seq (a read receipt; not stored).", crate::chat_api::seen),
         r!(get "GET" "/api/v1/me/evaluations", Some(OwnEvaluations), None, Json(s::<crate::quality::Evaluations>), "My evaluations: scores and feedback on my recorded calls.", crate::quality::mine),
         r!(get "GET" "/api/v1/quality/calibration", Some(Evaluate), None, Json(s::<crate::quality::Calibrations>), ?crate::quality::CalibrationQuery, "Calibration: every pair of evaluations of one call by two people on one scorecard, with the score gap and the questions they differ on (?recording=).", crate::quality::calibration),
         r!(get "GET" "/api/v1/quality/report", Some(Evaluate), None, Json(s::<crate::quality::QualityReport>), ?crate::quality::ReportQuery, "Mean quality scores by agent, team or question (?by=&from=&to=).", crate::quality::report),
@@ -209,8 +216,11 @@ pub(crate) fn router(
     voice: crate::VoiceEdge,
     edge: std::sync::Arc<crate::net::Edge>,
     outbound: std::sync::Arc<crate::outbound::Outbound>,
+    chats: std::sync::Arc<crate::chat::Chats>,
 ) -> Router {
-    let mut router = crate::web::pages();
+    // The patient's chat socket: public, outside the table (a WebSocket
+    // is not an operation the document can describe; docs/chat.md does).
+    let mut router = crate::web::pages().route("/chat/v1/socket", get(crate::chat_api::socket));
     for (r, handler) in table() {
         // A planning request carries a history of months.
         let handler = if r.path == "/api/v1/planning" {
@@ -228,6 +238,7 @@ pub(crate) fn router(
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
         .layer(axum::Extension(voice))
         .layer(axum::Extension(outbound))
+        .layer(axum::Extension(chats))
         .layer(axum::middleware::from_fn_with_state(
             edge,
             crate::net::client_layer,
@@ -255,8 +266,9 @@ fn generator(reading: bool) -> SchemaGenerator {
 }
 
 /// Operations that answer 201 when they create something.
-const CREATES: [(&str, &str); 12] = [
+const CREATES: [(&str, &str); 13] = [
     ("POST", "/api/v1/contacts"),
+    ("POST", "/chat/v1/conversations"),
     ("PUT", "/api/v1/scorecards/{scorecard}"),
     ("POST", "/api/v1/evaluations"),
     ("POST", "/api/v1/me/passkeys"),
@@ -472,6 +484,20 @@ pub fn openapi() -> Value {
                     "409".into(),
                     err("no authenticator set up, or one already is"),
                 );
+            }
+        }
+        // The patient's chat: public, with refusals of its own.
+        if r.path.starts_with("/chat/v1/") {
+            responses.insert("404".into(), err("no such chat entry point"));
+            if r.method == "POST" {
+                responses.insert("409".into(), err("the service is closed now"));
+                responses.insert(
+                    "429".into(),
+                    err("too many chats started from this address"),
+                );
+                responses.insert("503".into(), err("too many chats open, or stopping"));
+            } else if r.path.ends_with("transcript") {
+                responses.insert("401".into(), err("no token, or no conversation has it"));
             }
         }
         let mut op = json!({

@@ -35,6 +35,50 @@ pub(crate) fn pages() -> Router<App> {
         .route("/account", asset!("account.html", HTML))
         .route("/recordings", asset!("recordings.html", HTML))
         .route("/audit", asset!("audit.html", HTML))
+        // The patient's chat: a page any website may frame (the widget),
+        // and the loader a trust pastes into its own pages.
+        .route(
+            "/chat/",
+            get(|| async {
+                let mut r = page(include_str!("../web/chat.html"), HTML);
+                r.headers_mut().insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'self'; img-src 'self' data:; frame-ancestors *; base-uri 'none'; form-action 'self'",
+                    ),
+                );
+                r
+            }),
+        )
+        .route(
+            "/chat/chat.js",
+            asset!("chat.js", "text/javascript; charset=utf-8"),
+        )
+        .route("/chat/chat.css", asset!("chat.css", "text/css; charset=utf-8"))
+        .route(
+            "/chat/widget.js",
+            get(|| async {
+                let mut r = page(
+                    include_str!("../web/widget.js"),
+                    "text/javascript; charset=utf-8",
+                );
+                // Loaded by other sites' pages: allowed across origins,
+                // cached for an hour.
+                r.headers_mut().insert(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
+                r.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                );
+                r.headers_mut().insert(
+                    header::HeaderName::from_static("cross-origin-resource-policy"),
+                    HeaderValue::from_static("cross-origin"),
+                );
+                r
+            }),
+        )
         .route(
             "/audit.js",
             asset!("audit.js", "text/javascript; charset=utf-8"),
@@ -91,6 +135,14 @@ pub(crate) fn security_headers(r: &mut Response, https: bool) {
     );
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "no-referrer");
-    set(header::X_FRAME_OPTIONS, "DENY");
     set(header::CACHE_CONTROL, "no-store");
+    // A page that says who may frame it (the chat) is not refused framing.
+    let frameable = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("frame-ancestors *"));
+    if !frameable {
+        h.entry(header::X_FRAME_OPTIONS)
+            .or_insert(HeaderValue::from_static("DENY"));
+    }
 }

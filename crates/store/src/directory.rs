@@ -226,6 +226,7 @@ impl Directory {
         db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(SCHEMA)?;
         db.execute_batch(crate::mfa::SCHEMA)?;
+        db.execute_batch(crate::chat::SCHEMA)?;
         Ok(Directory { db })
     }
 

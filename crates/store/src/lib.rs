@@ -19,6 +19,7 @@
 //! tokens and patients on a second connection to the same database. SQL is kept portable for a PostgreSQL backend behind the same
 //! trait. Driver types never leave this crate: errors are `StoreError`.
 
+pub mod chat;
 pub mod directory;
 mod mfa;
 mod notes;

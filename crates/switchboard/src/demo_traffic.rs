@@ -79,6 +79,9 @@ struct Driver {
     /// The server's contact ids (shared with every other way in).
     ids: std::sync::Arc<app::ContactIds>,
     answered: HashSet<ContactId>,
+    /// The contacts these simulated callers made: a simulated agent takes
+    /// only these (a patient's real web chat waits for a person).
+    created: HashSet<ContactId>,
 }
 
 impl Driver {
@@ -113,6 +116,10 @@ impl Driver {
                 } else if self.rng.chance(0.15) {
                     self.after(20.0, Action::AskCallback(id));
                 }
+                if self.created.len() > 100_000 {
+                    self.created.clear();
+                }
+                self.created.insert(id);
                 Input::Arrive(NewContact::new(id, q, model::Channel::Voice))
             }
             Action::Accept(agent, contact) => Input::Accept { agent, contact },
@@ -122,6 +129,7 @@ impl Driver {
             }
             Action::End(contact) => {
                 self.answered.remove(&contact);
+                self.created.remove(&contact);
                 Input::End { contact }
             }
             Action::GiveUp(contact) if !self.answered.contains(&contact) => {
@@ -143,7 +151,9 @@ impl Driver {
         match &r.event {
             Event::Offered { contact, agent, .. } if !self.people.contains(agent) => {
                 let ring = 1.0 + 2.0 * self.rng.unit();
-                if self.rng.chance(0.05) {
+                if !self.created.contains(contact) {
+                    self.after(0.5, Action::Reject(*agent, *contact));
+                } else if self.rng.chance(0.05) {
                     self.after(ring, Action::Reject(*agent, *contact));
                 } else {
                     self.after(ring, Action::Accept(*agent, *contact));
@@ -180,6 +190,7 @@ pub async fn drive(
         order: 0,
         ids,
         answered: HashSet::new(),
+        created: HashSet::new(),
     };
     if d.queues.is_empty() {
         return;

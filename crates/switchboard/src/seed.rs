@@ -29,6 +29,16 @@ use app::clinical::CLINICAL_BASE;
 pub fn community_trust() -> Config {
     use routing::demo::*;
     let mut c = kent_community_trust();
+    // The people who log in take web chats beside calls (a call, or up to
+    // three chats at once); Alice takes physiotherapy's too.
+    for a in c.agents.iter_mut() {
+        if a.id == AgentId(1) || a.id == AgentId(8) {
+            a.capacity = Capacity::BLENDED;
+        }
+        if a.id == AgentId(1) {
+            a.skills.push((SK_PHYSIO, 1));
+        }
+    }
     // Clinical callbacks: a clinician rings back the patients a triage
     // sent for a callback. Each callback's priority is set from its
     // deadline and grows a point a minute, so the earliest deadline is
@@ -253,19 +263,40 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
             (104, "Physiotherapy (no menu)", 4, "+441632960003", None),
         ];
         for (id, name, queue, number, flow) in services {
+            // The main number's service and physiotherapy take web chats too.
+            let chat = match id {
+                101 => Some("chat-main"),
+                103 => Some("chat-wheelchairs"),
+                104 => Some("chat-physio"),
+                _ => None,
+            };
+            let mut entry_points = vec![serde_json::json!({ "kind": "phone", "address": number })];
+            let mut index = vec![("phone".to_string(), number.to_string())];
+            if let Some(c) = chat {
+                entry_points.push(serde_json::json!({ "kind": "chat", "address": c }));
+                index.push(("chat".to_string(), c.to_string()));
+            }
             let mut def = serde_json::json!({
                 "name": name,
                 "queue": queue,
-                "entry_points": [{ "kind": "phone", "address": number }],
+                "entry_points": entry_points,
             });
             if let Some(f) = flow {
                 def["flow"] = f.into();
+            }
+            // The main number keeps office hours (its flow says so to
+            // callers; the chat widget says so before a chat starts).
+            if id == 101 {
+                let main: serde_json::Value =
+                    serde_json::from_str(include_str!("../../../examples/flows/kent-main.json"))
+                        .expect("the demo flow parses");
+                def["hours"] = main["calendars"]["office"].clone();
             }
             dir.put_service(
                 kent,
                 id,
                 &def.to_string(),
-                &[("phone".to_string(), number.to_string())],
+                &index,
                 &app::system_record("create demo service", format!("service {id}"), Some(kent)),
             )?;
         }

@@ -228,6 +228,7 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("evaluate", &["supervisor", "quality"]),
     ("own_evaluations", &["agent", "clinician"]),
     ("own_phone", &["agent", "clinician", "supervisor"]),
+    ("chat", &["agent", "clinician", "supervisor"]),
 ];
 
 /// Routes that succeed only with a phone call in progress or a recording

@@ -398,6 +398,16 @@ impl sip::Handler for Hook {
 }
 
 impl Voice {
+    /// The call flows in force (a web chat runs its service's flow too).
+    pub fn book(&self) -> Arc<flow::FlowBook> {
+        self.book.clone()
+    }
+
+    /// Flow attributes that hold patient data (never put on a contact).
+    pub fn private_attributes(&self) -> std::collections::BTreeSet<String> {
+        self.private.clone()
+    }
+
     pub fn has_flow(&self, id: &str) -> bool {
         self.book.get(id).is_some()
     }
