@@ -55,9 +55,9 @@ fi
 
 echo "== the benchmarks' own checks (replay gives the same events, a restart finds its snapshot, searches stay in range, softphone calls carry audio both ways), small and unoptimised: their timings mean nothing here"
 BENCH_OPS=20000 REC_SECONDS=20 RECOVER_INPUTS=20000 RECOVER_TAIL=2000 DOS_ROUNDS=1 DOS_DISTRICTS=300 \
-    SOFTPHONE_CALLS=10 SOFTPHONE_SECONDS=2 \
+    SOFTPHONE_CALLS=10 SOFTPHONE_SECONDS=2 CHAT_BENCH_CHATS=100 CHAT_BENCH_SAMPLES=100 \
     cargo test --locked -q -p routing --bench routing -p store --bench recover -p dos --bench search -p app --bench recording \
-    -p voice --bench softphone
+    -p voice --bench softphone -p switchboard --bench chat
 
 cargo build --locked -q -p switchboard
 
@@ -68,3 +68,5 @@ python3 scripts/api_check.py target/debug/switchboard
 
 echo "== browser journeys (headless Chromium)"
 node e2e/journeys.mjs target/debug/switchboard
+echo "== web chat in the browser: a patient on a phone-sized page and an agent, the network cut, axe-core"
+node e2e/chat.mjs target/debug/switchboard

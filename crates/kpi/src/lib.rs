@@ -2,6 +2,8 @@
 //! events, per interval and per queue, service, channel, team and agent.
 //! Pure: events in, report out; no clock. Definitions: `docs/kpis.md`.
 
+pub mod chat;
+
 use model::{AgentId, Channel, ContactId, DurationMs, QueueId, TeamId, Timestamp};
 use routing::{Event, Presence, Record, TransferMode};
 use rustc_hash::FxHashMap;

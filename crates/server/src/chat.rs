@@ -167,6 +167,12 @@ pub(crate) struct ConvState {
     pub nhs_number: Option<String>,
     /// The names agents joined with, by agent id.
     pub names: HashMap<u32, String>,
+    /// The agent with the chat now.
+    pub agent: Option<u32>,
+    /// When it started, and since when the patient waits for an answer
+    /// (their words last), ms.
+    pub started: i64,
+    pub waiting_since: Option<i64>,
 }
 
 impl Conv {
@@ -253,6 +259,27 @@ impl Chats {
         lock(&self.convs).len()
     }
 
+    /// The organisation's chats in progress: state, start, and since when
+    /// the patient waits for an answer.
+    pub(crate) fn live(&self, org: OrgId) -> Vec<(ConvState, i64, Option<i64>)> {
+        let convs: Vec<Arc<Conv>> = lock(&self.convs)
+            .values()
+            .filter(|c| c.org == org)
+            .cloned()
+            .collect();
+        let mut v: Vec<_> = convs
+            .iter()
+            .map(|c| {
+                let s = lock(&c.state).clone();
+                let (started, waiting) = (s.started, s.waiting_since);
+                (s, started, waiting)
+            })
+            .filter(|(s, _, _)| !s.ended)
+            .collect();
+        v.sort_by_key(|(_, started, _)| *started);
+        v
+    }
+
     pub(crate) fn by_token(&self, hash: &str) -> Option<Arc<Conv>> {
         let id = *lock(&self.by_token).get(hash)?;
         lock(&self.convs).get(&id).cloned()
@@ -312,6 +339,7 @@ impl Chats {
         let last_seq = log.len() as u64;
         let (last_tx, last) = watch::channel(last_seq);
         let (signals, _) = broadcast::channel(256);
+        let started = log.first().map_or_else(now_ms, |m| m.at);
         let names = log
             .iter()
             .filter_map(|w| match (&w.body, w.agent) {
@@ -333,6 +361,7 @@ impl Chats {
                 contact: chat.contact(),
                 nhs_number: identity.nhs_number.clone(),
                 names,
+                started,
                 ..ConvState::default()
             }),
             burst: Mutex::default(),
@@ -481,7 +510,10 @@ impl Chats {
     async fn news(&self, org: OrgId, e: routing::Event) {
         use routing::Event as E;
         let (contact, input) = match e {
-            E::Answered { contact, agent, .. } => {
+            E::Answered { contact, agent, .. }
+            | E::Transferred {
+                contact, to: agent, ..
+            } => {
                 if self.by_contact(org, contact).is_none() {
                     return;
                 }
@@ -690,6 +722,18 @@ impl Chats {
         let mut last = 0;
         {
             let mut log = lock(&conv.log);
+            let mut st = lock(&conv.state);
+            for w in &wires {
+                match (w.from.as_str(), &w.body) {
+                    ("patient", _) => {
+                        st.waiting_since.get_or_insert(w.at);
+                    }
+                    ("agent", _) => st.waiting_since = None,
+                    (_, WireBody::Joined { .. }) => st.agent = w.agent,
+                    _ => {}
+                }
+            }
+            drop(st);
             for w in wires {
                 last = w.seq;
                 let acked = w.id.clone().filter(|_| w.from != "system");

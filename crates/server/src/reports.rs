@@ -36,6 +36,13 @@ pub(crate) struct ReportQuery {
     format: Option<String>,
 }
 
+impl ReportQuery {
+    /// The `format` asked for.
+    pub(crate) fn format(&self) -> Option<&str> {
+        self.format.as_deref()
+    }
+}
+
 /// Longest period one report covers.
 const MAX_DAYS: i64 = 400;
 

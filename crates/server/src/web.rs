@@ -88,6 +88,10 @@ pub(crate) fn pages() -> Router<App> {
             asset!("recordings.js", "text/javascript; charset=utf-8"),
         )
         .route(
+            "/chatdesk.js",
+            asset!("chatdesk.js", "text/javascript; charset=utf-8"),
+        )
+        .route(
             "/softphone.js",
             asset!("softphone.js", "text/javascript; charset=utf-8"),
         )

@@ -467,6 +467,10 @@ async function agentPage(me) {
 
   function card(c, media, phase) {
     const i = info(c);
+    // Web chat: the conversation's panel (chatdesk.js), one live element
+    // per contact, moved into each new card as the phase changes.
+    const chat = media === 'chat' && window.chatDesk
+      ? window.chatDesk.panel(c, typeof phase === 'string' ? phase : 'wrap_up', agentId) : '';
     const head = el('h2', {}, `${label(media)} contact ${c}`, i.queue !== undefined ? ` — ${queueName(i.queue)}` : '');
     if (phase === 'offered') {
       const count = el('span', { class: 'countdown', dataset: { until: i.expires || '' } });
@@ -474,10 +478,12 @@ async function agentPage(me) {
       const node = el('section', { class: 'card offer', dataset: { contact: c, phase } }, head,
         el('p', {}, 'Incoming. ', i.expires ? ['Rings out in ', count] : ''),
         popView(c),
+        chat, // chat: the conversation so far, read-only until accepted
         el('div', { class: 'row' }, accept,
           el('button', { type: 'button', class: 'secondary', onclick: () => post(`/api/v1/contacts/${c}/reject`, { agent: agentId }) }, 'Reject')),
         timelineView(c));
-      setTimeout(() => accept.focus(), 0);
+      // Chat: an offer does not take the focus from a chat being written.
+      setTimeout(() => { if (!document.activeElement?.closest?.('.chat-panel')) accept.focus(); }, 0);
       return node;
     }
     if (phase === 'active') {
@@ -528,7 +534,8 @@ async function agentPage(me) {
         el('span', { class: 'hold-time', hidden: !held || null }, ' · on hold ', el('span', { class: 'since', dataset: { since: i.heldAt || '' } })));
       return el('section', { class: 'card', dataset: { contact: c, phase } }, head, bar,
         popView(c),
-        el('div', { class: 'row' }, hold,
+        chat, // chat: writable while active; hold means nothing in a chat
+        el('div', { class: 'row' }, media === 'chat' ? '' : hold,
           el('button', { type: 'button', class: 'danger end', onclick: () => post(`/api/v1/contacts/${c}/end`) }, 'End')),
         media === 'voice' ? recordingView(c) : '',
         el('div', { class: 'row' },
@@ -569,6 +576,7 @@ async function agentPage(me) {
     return el('section', { class: 'card', dataset: { contact: c, phase: 'wrap_up' } }, head,
       el('p', {}, 'Wrap-up', until ? ['; ends by itself in ', el('span', { class: 'countdown wrap-countdown', dataset: { until } }), ' ',
         el('button', { type: 'button', class: 'secondary more-time', onclick: more }, 'More time (+1 minute)')] : ''),
+      chat, // chat: the history, read-only
       el('div', { class: 'row' }, el('div', {}, el('label', { for: `outcome-${c}` }, 'Outcome'), outcome),
         el('button', { type: 'button', class: 'wrap-done', onclick: done }, 'Wrap-up done')),
       el('div', { class: 'notes' }, el('label', { for: `notes-${c}` }, 'Notes'),
@@ -617,11 +625,12 @@ async function agentPage(me) {
       }
     }
     for (const [c, old] of cards) {
-      if (!seen.has(c)) { old.node.remove(); cards.delete(c); }
+      if (!seen.has(c)) { old.node.remove(); cards.delete(c); window.chatDesk?.forget(c); }
     }
     $('#no-work').hidden = view.work.length > 0;
     const offers = view.work.filter(([, , p]) => p === 'offered').length;
-    document.title = offers ? `(${offers}) Incoming — ${TITLE}` : TITLE;
+    // Chat: the chat desk's "(N) New message" title stays while the page is hidden.
+    if (offers || !(document.hidden && window.chatDesk?.unreadTotal())) document.title = offers ? `(${offers}) Incoming — ${TITLE}` : TITLE;
   }
 
   /** The hold toggle and hold timer of contact `c`'s card, as it is now. */
@@ -732,8 +741,10 @@ async function agentPage(me) {
 
 const ALERTS = 'switchboard.offer-alerts';
 const TITLE = document.title;
+window.chime = chime; // chat: chatdesk.js chimes for a patient's message
 
-/** A short two-note chime (WebAudio), for an offer. */
+/** A short two-note chime (WebAudio), for an offer (and, via window, a
+ * chat message: chatdesk.js). */
 function chime() {
   try {
     chime.ctx = chime.ctx || new AudioContext();

@@ -263,6 +263,45 @@ impl Directory {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The conversations of `org` started in `from..to` (at most `limit`),
+    /// each with its messages' times and senders (`patient`, `agent`,
+    /// `system`; the agent's id for an agent's words and for a join): what
+    /// the chat figures need, nothing sealed.
+    #[allow(clippy::type_complexity)]
+    pub fn chat_timelines(
+        &self,
+        org: OrgId,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(ChatRow, Vec<(Timestamp, String, Option<AgentId>)>)>, StoreError> {
+        let rows: Vec<ChatRow> = {
+            let mut st = self.db.prepare(&format!(
+                "SELECT {CHAT_COLUMNS} FROM chats WHERE org = ?1 AND started_ms >= ?2 AND started_ms < ?3
+                 ORDER BY started_ms LIMIT ?4"
+            ))?;
+            let r = st.query_map(params![org.0, from.0, to.0, limit as i64], chat_row)?;
+            r.collect::<Result<_, _>>()?
+        };
+        let mut st = self.db.prepare_cached(
+            "SELECT at_ms, sender, agent FROM chat_messages WHERE chat = ?1 ORDER BY seq",
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let msgs = st
+                .query_map(params![row.id as i64], |r| {
+                    Ok((
+                        Timestamp(r.get(0)?),
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<u32>>(2)?.map(AgentId),
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push((row, msgs));
+        }
+        Ok(out)
+    }
+
     /// Writes an audit record on its own (a read of a conversation).
     pub fn audit_chat_read(&mut self, audit: &AuditRecord) -> Result<(), StoreError> {
         let tx = self.immediate()?;

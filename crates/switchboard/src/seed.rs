@@ -30,13 +30,10 @@ pub fn community_trust() -> Config {
     use routing::demo::*;
     let mut c = kent_community_trust();
     // The people who log in take web chats beside calls (a call, or up to
-    // three chats at once); Alice takes physiotherapy's too.
+    // three chats at once).
     for a in c.agents.iter_mut() {
         if a.id == AgentId(1) || a.id == AgentId(8) {
             a.capacity = Capacity::BLENDED;
-        }
-        if a.id == AgentId(1) {
-            a.skills.push((SK_PHYSIO, 1));
         }
     }
     // Clinical callbacks: a clinician rings back the patients a triage

@@ -361,10 +361,78 @@ fn a_patient_chats_through_the_flow_and_the_queue_with_an_agent_and_nothing_is_l
     let mut forged = connect(addr, &"0".repeat(64), 0);
     let f = next(&mut forged).unwrap();
     assert_eq!(f["code"], "token", "{f}");
-    // Alice ends the chat; the patient is told and the socket closes.
+    // The wallboard's list: one chat with an agent, no patient data.
+    let (_, b) = http(addr, "GET", "/api/v1/chats", None).unwrap();
+    let live: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(live["with_agents"], 1, "{live}");
+    assert!(!b.contains("knee"), "{b}");
+    // Alice passes the patient to Hana, a clinician: Hana reads the
+    // history and takes over.
+    let hana = login(addr, "kent.clinician", DEMO_PASSWORD).unwrap();
+    let (s, b) = agent_post(
+        addr,
+        &hana,
+        "/api/v1/agents/8/presence",
+        json!({"presence": "ready"}),
+    );
+    assert_eq!(s, 200, "{b}");
     let (s, b) = agent_post(
         addr,
         &cookie,
+        &format!("/api/v1/contacts/{contact}/transfer"),
+        json!({"mode": "cold", "from_agent": 1, "agent": 8}),
+    );
+    assert_eq!(s, 200, "transfer: {b}");
+    let t0 = Instant::now();
+    loop {
+        let (s, _) = agent_post(
+            addr,
+            &hana,
+            &format!("/api/v1/contacts/{contact}/accept"),
+            json!({"agent": 8}),
+        );
+        if s == 200 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "Hana was not offered the chat: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let joined = until(&mut ws, "Hana joined", |f| kind(f) == "joined")
+        .pop()
+        .unwrap();
+    assert_eq!(joined["body"]["name"], "Hana", "{joined}");
+    let v = agent_get(addr, &hana, &format!("/api/v1/chats/{contact}?after=0"));
+    assert_eq!(
+        v["messages"][0]["body"]["text"], "My knee hurts after physio",
+        "{v}"
+    );
+    assert!(v.to_string().contains("It swells in the evening"), "{v}");
+    // Alice no longer writes in it.
+    let (s, b) = agent_post(
+        addr,
+        &cookie,
+        &format!("/api/v1/chats/{contact}/messages"),
+        json!({"text": "Still me"}),
+    );
+    assert_eq!(s, 403, "{b}");
+    let (s, b) = agent_post(
+        addr,
+        &hana,
+        &format!("/api/v1/chats/{contact}/messages"),
+        json!({"text": "I am a nurse practitioner: tell me about the swelling."}),
+    );
+    assert_eq!(s, 200, "{b}");
+    let f = until(&mut ws, "Hana's words", |f| f["from"] == "agent")
+        .pop()
+        .unwrap();
+    assert_eq!(f["name"], "Hana", "{f}");
+    // Hana ends the chat; the patient is told and the socket closes.
+    let (s, b) = agent_post(
+        addr,
+        &hana,
         &format!("/api/v1/contacts/{contact}/end"),
         json!({}),
     );
@@ -372,7 +440,21 @@ fn a_patient_chats_through_the_flow_and_the_queue_with_an_agent_and_nothing_is_l
     let end = until(&mut ws, "the end", |f| kind(f) == "ended")
         .pop()
         .unwrap();
-    assert_eq!(end["body"]["reason"], "Alice ended the chat.", "{end}");
+    assert_eq!(end["body"]["reason"], "Hana ended the chat.", "{end}");
+    assert!(next(&mut ws).is_none(), "the socket closes after the end");
+    // The figures: started, answered, first response and each agent's load.
+    let (s, b) = http(addr, "GET", "/api/v1/reports/chats", None).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let r: Value = serde_json::from_str(&b).unwrap();
+    assert!(
+        r["started"].as_u64() >= Some(1) && r["answered"] == 1,
+        "{r}"
+    );
+    assert!(r["first_response_s"].as_f64().is_some(), "{r}");
+    assert!(r["agents"].as_array().is_some_and(|a| a.len() == 2), "{r}");
+    let (s, csv) = http(addr, "GET", "/api/v1/reports/chats?format=csv", None).unwrap();
+    assert_eq!(s, 200);
+    assert!(csv.starts_with("dimension,agent,started"), "{csv}");
     // The transcript, by the token only.
     let (s, _, text) = http_with(
         addr,
@@ -388,7 +470,8 @@ fn a_patient_chats_through_the_flow_and_the_queue_with_an_agent_and_nothing_is_l
         "Alice: Hello, I am Alice.",
         "You: It swells in the evening",
         "And is it red?",
-        "Alice ended the chat.",
+        "Hana: I am a nurse practitioner",
+        "Hana ended the chat.",
     ] {
         assert!(text.contains(words), "{words} not in:\n{text}");
     }
@@ -430,12 +513,14 @@ fn after_kill_9_mid_conversation_the_chat_carries_on() {
     let addr = bound.http;
     let (s, started) = start_chat(
         addr,
-        &json!({"entry": "chat-physio", "reason": "Exercises after surgery"}),
+        &json!({"entry": "chat-wheelchairs", "reason": "My wheelchair's brake is loose"}),
         "",
     );
     assert_eq!(s, 201, "{started}");
     let token = started["token"].as_str().unwrap().to_string();
     let mut ws = connect(addr, &token, 0);
+    until(&mut ws, "the menu", |f| kind(f) == "choice");
+    send(&mut ws, json!({"type": "choose", "key": "2"}));
     let cookie = alice(addr);
     let contact = accept_offer(addr, &cookie);
     until(&mut ws, "joined", |f| kind(f) == "joined");
