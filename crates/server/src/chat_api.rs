@@ -1063,3 +1063,109 @@ pub(crate) async fn live(
     })
     .into_response()
 }
+
+// --- quick replies -----------------------------------------------------
+
+/// Most quick replies an organisation keeps; longest title and text.
+const MAX_QUICK: usize = 100;
+const MAX_QUICK_TITLE: usize = 60;
+const MAX_QUICK_TEXT: usize = 1000;
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QuickReply {
+    /// What the agent picks it by (1–60 characters).
+    #[schemars(length(min = 1, max = 60))]
+    title: String,
+    /// What it writes (1–1,000 characters); the agent can change it before
+    /// sending.
+    #[schemars(length(min = 1, max = 1000))]
+    text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QuickReplies {
+    #[schemars(length(max = 100))]
+    replies: Vec<QuickReply>,
+}
+
+/// `GET /api/v1/quick-replies`: the organisation's quick replies.
+pub(crate) async fn quick_replies(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+) -> Response {
+    let org = c.org;
+    match app.dir(move |d| d.quick_replies(org)).await {
+        Ok(r) => Json(QuickReplies {
+            replies: r
+                .into_iter()
+                .map(|(title, text)| QuickReply { title, text })
+                .collect(),
+        })
+        .into_response(),
+        Err(e) => crate::error::api(e),
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Saved {
+    /// How many are kept now.
+    saved: usize,
+}
+
+/// `PUT /api/v1/quick-replies`: replace them (admins); audited.
+pub(crate) async fn set_quick_replies(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    b: Body<QuickReplies>,
+) -> Response {
+    let b = tryr!(body(b));
+    if b.replies.len() > MAX_QUICK {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("replies: at most {MAX_QUICK}"),
+        );
+    }
+    let mut rows = Vec::with_capacity(b.replies.len());
+    for (i, r) in b.replies.into_iter().enumerate() {
+        let title = r.title.trim().to_string();
+        let text = r.text.trim().to_string();
+        if title.is_empty()
+            || title.chars().count() > MAX_QUICK_TITLE
+            || title.contains('\n')
+            || !no_controls(&title)
+        {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("replies[{i}].title: 1 to {MAX_QUICK_TITLE} characters on one line"),
+            );
+        }
+        if text.is_empty() || text.chars().count() > MAX_QUICK_TEXT || !no_controls(&text) {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("replies[{i}].text: 1 to {MAX_QUICK_TEXT} characters"),
+            );
+        }
+        if rows.iter().any(|(t, _): &(String, String)| t == &title) {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("replies[{i}].title: {title:?} is used twice"),
+            );
+        }
+        rows.push((title, text));
+    }
+    let audit = c.audit(
+        "chat.quick_replies",
+        format!("{} quick replies", rows.len()),
+    );
+    let org = c.org;
+    let n = rows.len();
+    match app
+        .dir(move |d| d.set_quick_replies(org, &rows, &audit))
+        .await
+    {
+        Ok(()) => Json(Saved { saved: n }).into_response(),
+        Err(e) => crate::error::api(e),
+    }
+}

@@ -955,6 +955,35 @@ async function wallboardPage() {
   };
   surge();
   setInterval(surge, 60000);
+  // Web chats: in progress now (who waits for a reply, and how long),
+  // and the last 24 hours' chat figures (docs/kpis.md, "Web chat").
+  const chats = async () => {
+    const [live, rep] = await Promise.all([api('GET', '/api/v1/chats'), api('GET', '/api/v1/reports/chats')]);
+    if (!live.ok || !rep.ok) return;
+    let node = document.querySelector('[data-tile="chats"]');
+    if (!node) {
+      node = el('section', { class: 'card tile', dataset: { tile: 'chats' }, 'aria-label': 'Web chats' },
+        el('h2', {}, 'Web chats'), el('dl', {}));
+      $('#overall').append(node);
+    }
+    const now = Date.now();
+    const unanswered = live.data.chats.filter((x) => x.stage === 'with_agent' && x.waiting_since);
+    const longest = unanswered.length ? Math.max(...unanswered.map((x) => now - x.waiting_since)) / 1000 : null;
+    const r = rep.data;
+    const secs = (v) => (v === null || v === undefined ? '—' : fmtSecs(v));
+    const rows = [
+      ['Waiting for an agent', live.data.waiting],
+      ['With agents', live.data.with_agents],
+      ['Patients waiting for a reply', unanswered.length ? `${unanswered.length}, longest ${fmtSecs(longest)}` : '0'],
+      ['First response (24 h)', secs(r.first_response_s)],
+      ['Response time (24 h)', secs(r.response_s)],
+      ['Chats abandoned (24 h)', r.abandonment_pct === null ? '—' : `${r.abandoned} (${r.abandonment_pct}%)`],
+      ['Most chats at once (24 h)', r.agents.length ? Math.max(...r.agents.map((a) => a.concurrency_max)) : '—'],
+    ];
+    node.querySelector('dl').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { dataset: { figure: k } }, String(v))]));
+  };
+  chats();
+  setInterval(chats, 5000);
   // Time in state ticks between updates.
   setInterval(() => {
     const extra = (Date.now() - fetchedAt) / 1000;
@@ -1185,6 +1214,27 @@ async function adminPage() {
     agentsTable();
   }
   await Promise.all([usersTable(), servicesTable()]);
+
+  // Quick replies: a title and a text a row; saved as a whole.
+  const quickRow = (r = { title: '', text: '' }) => {
+    const n = document.querySelectorAll('.quick-row').length + 1;
+    const row = el('div', { class: 'row quick-row' },
+      el('div', {}, el('label', { for: `qr-title-${n}` }, `Title ${n}`), el('input', { id: `qr-title-${n}`, class: 'qr-title', maxlength: 60, value: r.title })),
+      el('div', {}, el('label', { for: `qr-text-${n}` }, `Text ${n}`), el('textarea', { id: `qr-text-${n}`, class: 'qr-text', rows: 2, cols: 50, maxlength: 1000 }, r.text)),
+      el('button', { type: 'button', class: 'secondary', onclick: () => row.remove() }, `Remove reply ${n}`));
+    $('#quick-rows').append(row);
+    return row;
+  };
+  const qr = await api('GET', '/api/v1/quick-replies');
+  if (qr.ok) qr.data.replies.forEach((r) => quickRow(r));
+  $('#quick-add').addEventListener('click', () => quickRow().querySelector('input').focus());
+  $('#quick-save').addEventListener('click', async () => {
+    const replies = [...document.querySelectorAll('.quick-row')].map((row) => ({
+      title: row.querySelector('.qr-title').value, text: row.querySelector('.qr-text').value,
+    })).filter((r) => r.title.trim() || r.text.trim());
+    const res = await api('PUT', '/api/v1/quick-replies', { replies });
+    $('#quick-status').textContent = res.ok ? `Saved ${res.data.saved} quick replies.` : errorOf(res);
+  });
 }
 
 // --- reports ------------------------------------------------------------------------
@@ -1287,6 +1337,21 @@ async function reportsPage() {
       $('#fd-gaps').replaceChildren(...(t.gaps.length ? t.gaps.slice(0, 30).map((g) => el('tr', {},
         el('td', {}, g.district), el('td', {}, g.service_type), el('td', {}, label(g.failed)), el('td', {}, g.searches), el('td', {}, g.services)))
         : [el('tr', {}, el('td', { colspan: 5 }, 'No gaps recorded in this period.'))]));
+    }
+    const period = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    $('#chat-csv').href = `/api/v1/reports/chats?${period}&format=csv`;
+    const ch = await api('GET', `/api/v1/reports/chats?${period}`);
+    if (ch.ok) {
+      const r = ch.data;
+      const secs = (v) => (v === null || v === undefined ? '—' : fmtSecs(v));
+      const rows = [
+        ['Chats started', r.started], ['Reached a queue', r.queued], ['Answered', r.answered],
+        ['Abandoned before an agent', r.abandonment_pct === null ? r.abandoned : `${r.abandoned} (${r.abandonment_pct}%)`],
+        ['First response (mean)', secs(r.first_response_s)], ['Response time (mean)', secs(r.response_s)],
+        ['Handle time (mean)', secs(r.handle_s)],
+        ...r.agents.map((a) => [`Agent ${a.agent}: chats at once`, `${a.concurrency_mean} on average, ${a.concurrency_max} at most`]),
+      ];
+      $('#chat-figures').replaceChildren(...rows.map(([k, v]) => el('tr', {}, el('td', {}, k), el('td', {}, String(v)))));
     }
     const o = await api('GET', `/api/v1/reports/outcomes?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
     if (o.ok) {

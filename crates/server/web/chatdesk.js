@@ -31,6 +31,15 @@ const panels = new Map(); // contact -> state
 let waiting = 0;
 let titled = false;
 
+/** The organisation's quick replies, read once per page. */
+let quickList = null;
+function quickReplies() {
+  if (!quickList) {
+    quickList = call('GET', '/api/v1/quick-replies').then((r) => (r.ok ? r.data.replies : []));
+  }
+  return quickList;
+}
+
 /** An element with attributes and children (strings become text). */
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -136,7 +145,27 @@ function make(contact, agentId) {
     'aria-describedby': `chat-hint-${c} chat-error-${c}` });
   s.send = el('button', { type: 'button', class: 'chat-send' }, 'Send');
   s.error = el('p', { class: 'field-error', role: 'alert', id: `chat-error-${c}` });
+  // Quick replies (the admin's list): one picked is put in the box, to
+  // change before sending.
+  s.quick = el('select', { id: `chat-quick-${c}`, class: 'chat-quick' }, el('option', { value: '' }, 'Choose…'));
+  quickReplies().then((list) => {
+    s.quick.append(...list.map((r, i) => el('option', { value: String(i) }, r.title)));
+    s.quickRow.hidden = list.length === 0;
+  });
+  s.quick.addEventListener('change', async () => {
+    const list = await quickReplies();
+    const r = list[Number(s.quick.value)];
+    if (r && s.quick.value !== '') {
+      s.input.value = s.input.value.trim() ? `${s.input.value.trimEnd()} ${r.text}` : r.text;
+      s.retry = null;
+      s.input.focus();
+    }
+    s.quick.value = '';
+  });
+  s.quickRow = el('div', { class: 'chat-quick-row', hidden: true },
+    el('label', { for: `chat-quick-${c}` }, 'Quick reply'), s.quick);
   s.compose = el('div', { class: 'chat-compose', hidden: true },
+    s.quickRow,
     el('label', { for: `chat-input-${c}` }, 'Reply to the patient'),
     el('p', { class: 'hint', id: `chat-hint-${c}` }, 'Enter sends; Shift+Enter starts a new line.'),
     s.input, el('div', { class: 'row' }, s.send));

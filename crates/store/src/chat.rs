@@ -26,6 +26,13 @@ CREATE TABLE IF NOT EXISTS chats (
     outcome TEXT
 );
 CREATE INDEX IF NOT EXISTS chats_contact ON chats (org, contact);
+CREATE TABLE IF NOT EXISTS quick_replies (
+    org INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (org, position)
+);
 CREATE TABLE IF NOT EXISTS chat_messages (
     chat INTEGER NOT NULL,
     seq INTEGER NOT NULL,
@@ -300,6 +307,35 @@ impl Directory {
             out.push((row, msgs));
         }
         Ok(out)
+    }
+
+    /// The organisation's quick replies (title, text), in order.
+    pub fn quick_replies(&self, org: OrgId) -> Result<Vec<(String, String)>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT title, body FROM quick_replies WHERE org = ?1 ORDER BY position",
+        )?;
+        let rows = st.query_map(params![org.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Replaces the organisation's quick replies, with its audit record.
+    pub fn set_quick_replies(
+        &mut self,
+        org: OrgId,
+        replies: &[(String, String)],
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        let tx = self.immediate()?;
+        tx.execute("DELETE FROM quick_replies WHERE org = ?1", params![org.0])?;
+        for (i, (title, body)) in replies.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO quick_replies (org, position, title, body) VALUES (?1, ?2, ?3, ?4)",
+                params![org.0, i as i64, title, body],
+            )?;
+        }
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Writes an audit record on its own (a read of a conversation).

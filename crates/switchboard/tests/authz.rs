@@ -242,6 +242,12 @@ const NEED_A_CALL: &[(&str, &str, u16)] = &[
     ("DELETE", "/api/v1/recordings/{recording}/hold", 404),
     // No SIP edge here: no telephony to connect a browser phone to
     // (tests/softphone.rs connects one).
+    // A web chat's routes need a chat in progress (tests/chat.rs): the
+    // contact here is an ordinary one.
+    ("GET", "/api/v1/chats/{contact}", 404),
+    ("POST", "/api/v1/chats/{contact}/messages", 404),
+    ("POST", "/api/v1/chats/{contact}/typing", 404),
+    ("POST", "/api/v1/chats/{contact}/read", 404),
     ("POST", "/api/v1/me/phone", 409),
     ("POST", "/api/v1/me/phone/keys", 409),
 ];
@@ -613,6 +619,9 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "HoldBody" => json!({"reason": "complaint 2026/114"}).to_string(),
                     "ScorecardBody" => json!({"name": "Calls", "sections": [{"name": "Safety", "questions": [{"id": "identity", "text": "Checked the identity", "weight": 10, "fail_all": true}]}]}).to_string(),
                     "KeysBody" => json!({"keys": "12#"}).to_string(),
+                    "SayBody" => json!({"text": "Hello"}).to_string(),
+                    "ReadBody" => json!({"seq": 1}).to_string(),
+                    "QuickReplies" => json!({"replies": [{"title": "Hello", "text": "Hello, how can I help?"}]}).to_string(),
                     "Description" => json!({"type": "offer", "sdp": "v=0\r\n"}).to_string(),
                     "EvaluationBody" => json!({"recording": 1, "scorecard": 1, "answers": {"identity": "yes"}}).to_string(),
                     "NewPasskey" => {
