@@ -65,6 +65,45 @@ pub struct ServiceDef {
     /// Whether its calls are recorded, and for how long kept; none: never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingRule>,
+    /// Its web chats' files and how long its conversations are kept;
+    /// none: files up to [`DEFAULT_ATTACHMENT_BYTES`], kept for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<ChatRule>,
+}
+
+/// Largest file a patient may send in a chat, by default, and at most.
+pub const DEFAULT_ATTACHMENT_BYTES: u64 = 5 * 1024 * 1024;
+pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
+
+/// A service's web chat rule.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRule {
+    /// Largest file (image or PDF) a patient may send; 0: none.
+    pub max_attachment_bytes: u64,
+    /// Days an ended conversation (its messages and files) is kept before
+    /// it is deleted; none: kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<f64>,
+}
+
+impl ChatRule {
+    /// What is wrong with the rule, if anything.
+    pub fn problem(&self) -> Option<String> {
+        if self.max_attachment_bytes > MAX_ATTACHMENT_BYTES {
+            return Some(format!(
+                "chat.max_attachment_bytes: at most {MAX_ATTACHMENT_BYTES}, not {}",
+                self.max_attachment_bytes
+            ));
+        }
+        match self.retention_days {
+            Some(d) if !(d > 0.0 && d <= crate::recording::MAX_RETENTION_DAYS) => Some(format!(
+                "chat.retention_days: more than 0 and at most {}, not {d}",
+                crate::recording::MAX_RETENTION_DAYS
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// When a service's calls are recorded.
@@ -111,6 +150,12 @@ impl ServiceDef {
 
     pub fn flow(&self) -> Option<&str> {
         self.flow.as_deref()
+    }
+
+    /// The largest file its chats take.
+    pub fn max_attachment_bytes(&self) -> u64 {
+        self.chat
+            .map_or(DEFAULT_ATTACHMENT_BYTES, |c| c.max_attachment_bytes)
     }
 
     pub fn queue(&self) -> QueueId {

@@ -80,6 +80,21 @@ pub enum Body {
     Ended {
         reason: String,
     },
+    /// A file the patient sent (stored apart, sealed; checked by content).
+    File(Attachment),
+}
+
+/// A file sent in a chat, as its message names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// The stored file's id (32 hex digits).
+    pub id: String,
+    /// The name the patient's file had (shown, never used as a path).
+    pub name: String,
+    /// Its type, from its content: `image/png`, `image/jpeg`, `image/gif`,
+    /// `image/webp` or `application/pdf`.
+    pub mime: String,
+    pub size: u64,
 }
 
 /// One message, as stored and delivered.
@@ -134,6 +149,11 @@ pub enum ChatInput {
     Connected(bool),
     /// The patient ends the chat.
     Leave,
+    /// The patient sent a file (already stored).
+    File {
+        id: Option<String>,
+        file: Attachment,
+    },
     // The agent's desktop.
     AgentText {
         agent: AgentId,
@@ -432,6 +452,10 @@ impl Chat {
                     Stage::WithAgent(_, a) if a == *agent => Ok(()),
                     _ => Err(Refusal::NotYours),
                 }
+            }
+            ChatInput::File { id, .. } => {
+                id_ok(id)?;
+                open()
             }
             ChatInput::Leave | ChatInput::Typing => open(),
             _ => Ok(()),
@@ -794,6 +818,11 @@ impl Conversation for Chat {
             ChatInput::Choose { id, key } => {
                 if !self.ack_repeat(Sender::Patient, &id) {
                     self.choose(&key, id);
+                }
+            }
+            ChatInput::File { id, file } => {
+                if !self.ack_repeat(Sender::Patient, &id) {
+                    self.post(Sender::Patient, Body::File(file), id);
                 }
             }
             ChatInput::Typing => {

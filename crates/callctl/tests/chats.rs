@@ -85,6 +85,7 @@ fn show(m: &callctl::chat::Message) -> String {
         Body::Joined { agent, name } => format!("joined a{} {name}", agent.0),
         Body::Idle { ends_at } => format!("idle, ends at +{}s", ends_at.0 / 1000),
         Body::Ended { reason } => format!("ended {reason:?}"),
+        Body::File(f) => format!("file {} {:?} {} {}", f.id, f.name, f.mime, f.size),
     };
     let id = m
         .client_id

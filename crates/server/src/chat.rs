@@ -60,13 +60,36 @@ pub(crate) struct WireMessage {
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum WireBody {
-    Text { text: String },
-    Choice { options: Vec<WireChoice> },
-    Field { digits: u8, label: String },
-    Position { position: u32, expected_wait_s: i64 },
-    Joined { name: String },
-    Idle { ends_at: i64 },
-    Ended { reason: String },
+    Text {
+        text: String,
+    },
+    Choice {
+        options: Vec<WireChoice>,
+    },
+    Field {
+        digits: u8,
+        label: String,
+    },
+    Position {
+        position: u32,
+        expected_wait_s: i64,
+    },
+    Joined {
+        name: String,
+    },
+    Idle {
+        ends_at: i64,
+    },
+    Ended {
+        reason: String,
+    },
+    /// A file the patient sent: fetched by its id.
+    File {
+        id: String,
+        name: String,
+        mime: String,
+        size: u64,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -102,6 +125,12 @@ fn wire_body(b: &Body) -> WireBody {
         Body::Idle { ends_at } => WireBody::Idle { ends_at: ends_at.0 },
         Body::Ended { reason } => WireBody::Ended {
             reason: reason.clone(),
+        },
+        Body::File(f) => WireBody::File {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            mime: f.mime.clone(),
+            size: f.size,
         },
     }
 }
@@ -139,7 +168,9 @@ pub(crate) enum Signal {
 pub(crate) struct Conv {
     pub id: u64,
     pub org: OrgId,
-    key: [u8; 32],
+    pub(crate) key: [u8; 32],
+    /// The largest file the patient may send (the service's rule).
+    pub max_attachment: u64,
     tx: mpsc::UnboundedSender<Inbox>,
     /// Every message stored, in order (index = seq - 1).
     log: Mutex<Vec<Arc<WireMessage>>>,
@@ -229,6 +260,8 @@ pub(crate) struct Identity {
 /// Every conversation in progress.
 pub struct Chats {
     app: App,
+    /// Where the patients' files are kept (sealed), one folder a chat.
+    pub(crate) files: std::path::PathBuf,
     book: Option<Arc<flow::FlowBook>>,
     private: BTreeSet<String>,
     pub(crate) timing: Timing,
@@ -241,9 +274,15 @@ pub struct Chats {
 }
 
 impl Chats {
-    pub(crate) fn new(app: App, voice: Option<&Arc<voice::Voice>>, timing: Timing) -> Arc<Chats> {
+    pub(crate) fn new(
+        app: App,
+        voice: Option<&Arc<voice::Voice>>,
+        timing: Timing,
+        files: std::path::PathBuf,
+    ) -> Arc<Chats> {
         Arc::new(Chats {
             app,
+            files,
             book: voice.map(|v| v.book()),
             private: voice.map(|v| v.private_attributes()).unwrap_or_default(),
             timing,
@@ -313,7 +352,7 @@ impl Chats {
         self.spawn(
             id,
             org,
-            service.queue(),
+            (service.queue(), service.max_attachment_bytes()),
             key,
             Some(token_hash),
             chat,
@@ -327,7 +366,7 @@ impl Chats {
         self: &Arc<Self>,
         id: u64,
         org: OrgId,
-        queue: model::QueueId,
+        (queue, max_attachment): (model::QueueId, u64),
         key: [u8; 32],
         token_hash: Option<String>,
         chat: Chat,
@@ -351,6 +390,7 @@ impl Chats {
             id,
             org,
             key,
+            max_attachment,
             tx,
             log: Mutex::new(log),
             last,
@@ -448,7 +488,7 @@ impl Chats {
                 .into_iter()
                 .find(|(sid, _)| *sid == row.service)
                 .and_then(|(_, def)| app::services::ServiceDef::parse(&def))
-                .map(|d| d.queue());
+                .map(|d| (d.queue(), d.max_attachment_bytes()));
             let Some(queue) = queue else { continue };
             // The engine's word on the contact: still there, and with whom.
             let live = match row.contact {
@@ -482,6 +522,85 @@ impl Chats {
             n += 1;
         }
         n
+    }
+
+    /// Deletes ended conversations whose service's retention has run out
+    /// (messages, row, files), at start-up and every 10 minutes.
+    pub(crate) fn sweep_forever(self: &Arc<Self>) {
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+            // The first tick is now: start-up has just swept.
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(me) = me.upgrade() else { break };
+                me.sweep().await;
+            }
+        });
+    }
+
+    /// One sweep; how many conversations it deleted.
+    pub(crate) async fn sweep(&self) -> usize {
+        let mut deleted = 0;
+        for &org in &self.app.orgs {
+            let services = self
+                .app
+                .with_directory(move |d| d.services(org))
+                .await
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            for (sid, def) in services {
+                let Some(days) = app::services::ServiceDef::parse(&def)
+                    .and_then(|d| d.chat)
+                    .and_then(|c| c.retention_days)
+                else {
+                    continue;
+                };
+                let before = Timestamp(now_ms() - (days * 86_400_000.0) as i64);
+                let ids = self
+                    .app
+                    .with_directory(move |d| d.chats_ended_before(org, sid, before, 1000))
+                    .await
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                for id in ids {
+                    let audit = store::AuditRecord {
+                        at: app::wall_clock(),
+                        org: Some(org),
+                        actor: "system".into(),
+                        action: "chat.delete".into(),
+                        subject: format!("chat {id} (service {sid}: kept {days} days)"),
+                        patient: None,
+                        purpose: Some("retention".into()),
+                        origin: None,
+                        outcome: "ok".into(),
+                    };
+                    let dir = self.files.join(id.to_string());
+                    let ok = self
+                        .app
+                        .with_directory(move |d| {
+                            let r = d.delete_chat(id, &audit);
+                            if r.is_ok() {
+                                let _ = std::fs::remove_dir_all(&dir);
+                            }
+                            r
+                        })
+                        .await
+                        .is_some_and(|r| r.is_ok());
+                    if ok {
+                        deleted += 1;
+                    }
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(
+                chats = deleted,
+                "web chats deleted: their retention ran out"
+            );
+        }
+        deleted
     }
 
     /// The engine's news for the organisation's chats.

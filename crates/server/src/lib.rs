@@ -256,7 +256,14 @@ impl Application {
             .layer(axum::Extension(access))
             .with_state(app.clone());
         // Web chats: those that had not ended when the server stopped go on.
-        let chats = chat::Chats::new(app.clone(), voice_edge.0.as_ref(), Default::default());
+        let chats = chat::Chats::new(
+            app.clone(),
+            voice_edge.0.as_ref(),
+            Default::default(),
+            opts.data.join("chat-files"),
+        );
+        chats.sweep().await;
+        chats.sweep_forever();
         let resumed = chats.resume_all().await;
         if resumed > 0 {
             tracing::info!(chats = resumed, "web chats resumed");

@@ -192,12 +192,15 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(delete "DELETE" "/api/v1/me/phone", Some(OwnPhone), None, Json(s::<crate::phone::PhoneStatus>), "Disconnect my browser phone (real calls are no longer offered to me unless a desk phone is registered); audited.", crate::phone::disconnect),
         r!(get "GET" "/chat/v1/entry", None, None, Json(s::<crate::chat_api::EntryInfo>), ?crate::chat_api::EntryQuery, "Web chat, the patient's page: the service behind a chat entry point, whether it takes chats now, and the other ways to reach it.", crate::chat_api::entry),
         r!(post "POST" "/chat/v1/conversations", None, Some(s::<crate::chat_api::StartBody>), Json(s::<crate::chat_api::Started>), "Web chat, the patient's page: start a conversation (the pre-chat form; reason required, name, date of birth and NHS number optional, checked). Answers its token, the only key to it; the conversation goes on over the WebSocket /chat/v1/socket (docs/chat.md). Audited.", crate::chat_api::start),
+        r!(post "POST" "/chat/v1/attachments", None, None, Json(s::<crate::chat_api::Uploaded>), ?crate::chat_api::UploadQuery, "Web chat, the patient's page: send a file (the request's body: a PNG, JPEG, GIF or WebP image or a PDF, checked by its content, up to the service's limit, 5 MiB unless set), by the conversation's token (Authorization: Bearer); sealed and stored before the message that names it.", crate::chat_api::upload),
+        r!(get "GET" "/chat/v1/attachments/{file}", None, None, Text, "Web chat, the patient's page: a file of their conversation, by its token (Authorization: Bearer); always a download.", crate::chat_api::patient_file),
         r!(get "GET" "/chat/v1/transcript", None, None, Text, "Web chat, the patient's page: the conversation as text, by its token (Authorization: Bearer).", crate::chat_api::transcript),
         r!(get "GET" "/api/v1/quick-replies", Some(Chat), None, Json(s::<crate::chat_api::QuickReplies>), "The organisation's quick replies for web chats (title and text), in order.", crate::chat_api::quick_replies),
         r!(put "PUT" "/api/v1/quick-replies", Some(ConfigWrite), Some(s::<crate::chat_api::QuickReplies>), Json(s::<crate::chat_api::Saved>), "Replace the quick replies agents pick from in web chats (at most 100; titles 1–60 characters and unique, texts 1–1,000); audited.", crate::chat_api::set_quick_replies),
         r!(get "GET" "/api/v1/chats", Some(KpiRead), None, Json(s::<crate::chat_api::LiveChats>), "Web chats in progress (the wallboard): how many wait and how many are with agents; each chat's stage, agent, start and since when the patient waits for an answer. No patient data.", crate::chat_api::live),
         r!(get "GET" "/api/v1/reports/chats", Some(KpiRead), None, Report(s::<crate::chat_api::ChatReport>), ?crate::reports::ReportQuery, "Web chat figures for a period (docs/kpis.md): started, queued, answered, abandoned, first response, response and handle times, and each agent's chats at once (?from=&to=&format=csv).", crate::chat_api::report),
         r!(get "GET" "/api/v1/chats/{contact}", Some(Chat), None, Json(s::<crate::chat_api::ChatView>), ?crate::chat_api::ReadQuery, "A web chat's messages after ?after=N, waiting up to ?wait= seconds (at most 25) for one; who is typing and what the patient has seen. Agents and clinicians: their own chats (offered or taken); each reader's first read is audited.", crate::chat_api::read),
+        r!(get "GET" "/api/v1/chats/{contact}/files/{file}", Some(Chat), None, Text, "A file the patient sent in a chat with me (an image or a PDF; always a download); audited.", crate::chat_api::agent_file),
         r!(post "POST" "/api/v1/chats/{contact}/messages", Some(Chat), Some(s::<crate::chat_api::SayBody>), Json(s::<crate::chat_api::Said>), "Write in a web chat that is with me (stored before the patient sees it; an id sent again is stored once).", crate::chat_api::say),
         r!(post "POST" "/api/v1/chats/{contact}/typing", Some(Chat), None, Json(s::<crate::chat_api::Noted>), "Tell the patient I am typing (not stored).", crate::chat_api::typing),
         r!(post "POST" "/api/v1/chats/{contact}/read", Some(Chat), Some(s::<crate::chat_api::ReadBody>), Json(s::<crate::chat_api::Noted>), "Tell the patient I have seen their messages up to seq (a read receipt; not stored).", crate::chat_api::seen),
@@ -226,9 +229,14 @@ pub(crate) fn router(
     // is not an operation the document can describe; docs/chat.md does).
     let mut router = crate::web::pages().route("/chat/v1/socket", get(crate::chat_api::socket));
     for (r, handler) in table() {
-        // A planning request carries a history of months.
+        // A planning request carries a history of months; a chat's file
+        // is up to its service's limit (checked by the handler).
         let handler = if r.path == "/api/v1/planning" {
             handler.layer(DefaultBodyLimit::max(crate::planning::MAX_PLAN_BYTES))
+        } else if r.path == "/chat/v1/attachments" {
+            handler.layer(DefaultBodyLimit::max(
+                app::services::MAX_ATTACHMENT_BYTES as usize + 1,
+            ))
         } else {
             handler
         };
@@ -294,6 +302,9 @@ fn path_param(name: &str) -> Value {
     let schema = match name {
         "contact" | "dos_service" | "recording" => {
             json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
+        }
+        "file" => {
+            json!({ "type": "string", "pattern": "^[0-9a-f]{32}$", "description": "a chat file's id" })
         }
         "nhs_number" => {
             json!({ "type": "string", "pattern": "^[0-9]{10}$", "description": "ten digits with a valid check digit" })
@@ -502,6 +513,16 @@ pub fn openapi() -> Value {
                 responses.insert("503".into(), err("too many chats open, or stopping"));
             } else if r.path.ends_with("transcript") {
                 responses.insert("401".into(), err("no token, or no conversation has it"));
+            }
+            if r.path.contains("attachments") {
+                responses.insert("401".into(), err("no token, or no conversation has it"));
+                if r.method == "POST" {
+                    responses.insert("409".into(), err("the service takes no files"));
+                    responses.insert("413".into(), err("over the service's limit"));
+                    responses.insert("415".into(), err("not an image or a PDF, by its content"));
+                    responses.insert("422".into(), err("empty, or no name"));
+                    responses.remove("201");
+                }
             }
         }
         let mut op = json!({

@@ -83,6 +83,19 @@ pub(crate) struct ServiceBody {
     /// Call recording; none: calls are not recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     recording: Option<Recording>,
+    /// Web chats: the largest file a patient may send (bytes, at most 20
+    /// MiB; 0: none) and how many days an ended conversation is kept;
+    /// none: 5 MiB, kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chat: Option<ChatRuleBody>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChatRuleBody {
+    max_attachment_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retention_days: Option<f64>,
 }
 
 /// When calls are recorded (`always`: every answered call from the moment
@@ -173,6 +186,10 @@ impl From<ServiceBody> for ServiceDef {
             }),
             flow: b.flow,
             recording: b.recording.map(Into::into),
+            chat: b.chat.map(|c| app::services::ChatRule {
+                max_attachment_bytes: c.max_attachment_bytes,
+                retention_days: c.retention_days,
+            }),
         }
     }
 }
@@ -219,6 +236,10 @@ impl From<&ServiceDef> for ServiceBody {
             }),
             flow: d.flow.clone(),
             recording: d.recording.map(Into::into),
+            chat: d.chat.map(|c| ChatRuleBody {
+                max_attachment_bytes: c.max_attachment_bytes,
+                retention_days: c.retention_days,
+            }),
         }
     }
 }
@@ -273,6 +294,9 @@ pub(crate) async fn put_service(
         points.push(p);
     }
     if let Some(p) = def.recording.as_ref().and_then(|r| r.problem()) {
+        return unprocessable(p);
+    }
+    if let Some(p) = def.chat.as_ref().and_then(|r| r.problem()) {
         return unprocessable(p);
     }
     if let Some(h) = &def.hours {

@@ -44,7 +44,7 @@ pub(crate) fn pages() -> Router<App> {
                 r.headers_mut().insert(
                     header::CONTENT_SECURITY_POLICY,
                     HeaderValue::from_static(
-                        "default-src 'self'; img-src 'self' data:; frame-ancestors *; base-uri 'none'; form-action 'self'",
+                        "default-src 'self'; img-src 'self' data: blob:; frame-ancestors *; base-uri 'none'; form-action 'self'",
                     ),
                 );
                 r
@@ -135,7 +135,7 @@ pub(crate) fn security_headers(r: &mut Response, https: bool) {
     };
     set(
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        "default-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     );
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "no-referrer");

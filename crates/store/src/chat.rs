@@ -12,7 +12,7 @@ use rusqlite::{params, OptionalExtension};
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS chats (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     org INTEGER NOT NULL,
     service INTEGER NOT NULL,
     token_hash BLOB NOT NULL UNIQUE,
@@ -114,11 +114,14 @@ impl Directory {
     /// The next conversation's id (ids are never used twice: they name
     /// the sealed bodies' keys).
     pub fn next_chat_id(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .db
-            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM chats", [], |r| {
-                r.get::<_, i64>(0)
-            })? as u64)
+        // The highest id ever used (deleted ones too: AUTOINCREMENT keeps
+        // it), plus one.
+        Ok(self.db.query_row(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'chats'), 0),
+                        COALESCE((SELECT MAX(id) FROM chats), 0)) + 1",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 
     /// Creates a conversation under `id` (from [`Directory::next_chat_id`],
@@ -338,6 +341,43 @@ impl Directory {
         Ok(())
     }
 
+    /// Ended conversations of `org`'s `service` that ended before
+    /// `before` (at most `limit`), oldest first.
+    pub fn chats_ended_before(
+        &self,
+        org: OrgId,
+        service: u32,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT id FROM chats WHERE org = ?1 AND service = ?2 AND ended_ms IS NOT NULL
+               AND ended_ms < ?3 ORDER BY ended_ms LIMIT ?4",
+        )?;
+        let rows = st.query_map(params![org.0, service, before.0, limit as i64], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        Ok(rows
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .map(|i| i as u64)
+            .collect())
+    }
+
+    /// Deletes a conversation: its messages and its row (with the row goes
+    /// its wrapped key: its files no longer open), audited.
+    pub fn delete_chat(&mut self, chat: u64, audit: &AuditRecord) -> Result<(), StoreError> {
+        let tx = self.immediate()?;
+        tx.execute(
+            "DELETE FROM chat_messages WHERE chat = ?1",
+            params![chat as i64],
+        )?;
+        tx.execute("DELETE FROM chats WHERE id = ?1", params![chat as i64])?;
+        append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Writes an audit record on its own (a read of a conversation).
     pub fn audit_chat_read(&mut self, audit: &AuditRecord) -> Result<(), StoreError> {
         let tx = self.immediate()?;
@@ -443,6 +483,11 @@ mod tests {
                 .and_then(|r| r.outcome),
             Some("ended_by_agent".into())
         );
+        assert_eq!(d.next_chat_id().unwrap(), 2);
+        // Deleted (its retention ran out), its id is still never used again.
+        d.delete_chat(id, &audit()).unwrap();
+        assert!(d.chat_by_token(b"h1").unwrap().is_none());
+        assert!(d.chat_messages(id, 0, 10).unwrap().is_empty());
         assert_eq!(d.next_chat_id().unwrap(), 2);
     }
 

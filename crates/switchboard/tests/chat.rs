@@ -323,8 +323,76 @@ fn a_patient_chats_through_the_flow_and_the_queue_with_an_agent_and_nothing_is_l
         "{v}"
     );
     assert_eq!(v["patient_typing"], true, "{v}");
+    // A photo of the swelling: checked by its content, sealed, stored
+    // before the message that names it; Alice opens it (audited).
+    let png = tiny_png(300);
+    let (s, up) = upload(addr, &token, "knee photo.png", &png);
+    assert_eq!(s, 200, "{up}");
+    let f = until(&mut ws, "the file's message", |f| kind(f) == "file")
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (
+            f["body"]["name"].as_str(),
+            f["body"]["mime"].as_str(),
+            f["body"]["size"].as_u64()
+        ),
+        (
+            Some("knee photo.png"),
+            Some("image/png"),
+            Some(png.len() as u64)
+        ),
+        "{f}"
+    );
+    let file = f["body"]["id"].as_str().unwrap().to_string();
+    let file_seq = f["seq"].as_u64().unwrap();
+    let (s, head, got) = http_bytes_with(
+        addr,
+        &format!("/api/v1/chats/{contact}/files/{file}"),
+        &cookie,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{head}");
+    assert_eq!(got, png, "the file comes back as it was sent");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-disposition: attachment"),
+        "{head}"
+    );
+    let (s, _, got) = http_bytes_with(
+        addr,
+        &format!("/chat/v1/attachments/{file}"),
+        &format!("Authorization: Bearer {token}\r\n"),
+    )
+    .unwrap();
+    assert_eq!((s, got == png), (200, true));
+    // Not an image or a PDF, whatever its name says; too big; no token.
+    let (s, b) = upload(addr, &token, "photo.png", b"MZ\x90\x00 a program");
+    assert_eq!(s, 415, "{b}");
+    let (s, b) = upload(addr, &token, "big.png", &tiny_png(5 * 1024 * 1024 + 1));
+    assert_eq!(s, 413, "{b}");
+    let (s, b) = upload(addr, &"0".repeat(64), "photo.png", &png);
+    assert_eq!(s, 401, "{b}");
+    let (s, _, _) = http_bytes_with(
+        addr,
+        &format!("/api/v1/chats/{contact}/files/{}", "a".repeat(32)),
+        &cookie,
+    )
+    .unwrap();
+    assert_eq!(s, 404);
+    // At rest the photo is sealed: its bytes are nowhere in the files.
+    let stored = std::fs::read(
+        data.join("chat-files")
+            .join(started["conversation"].to_string())
+            .join(&file),
+    )
+    .unwrap();
+    assert!(
+        !stored.windows(8).any(|w| w == &png[..8]),
+        "the file is stored in clear"
+    );
     // The connection drops; Alice writes twice meanwhile.
-    let last = m1_seq;
+    let last = file_seq;
     drop(ws);
     for (id, t) in [("a2", "Does it hurt at night?"), ("a3", "And is it red?")] {
         let (s, b) = agent_post(
@@ -531,6 +599,139 @@ fn a_patient_chats_through_the_flow_and_the_queue_with_an_agent_and_nothing_is_l
             "a message is stored in clear"
         );
     }
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A PNG of `len` bytes (its signature, then padding: enough to be taken
+/// for one by its content).
+fn tiny_png(len: usize) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.resize(len.max(8), 7);
+    v
+}
+
+/// The patient's page sends a file; (status, answer).
+fn upload(addr: SocketAddr, token: &str, name: &str, bytes: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let name: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'.' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    write!(
+        s,
+        "POST /chat/v1/attachments?name={name} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    )
+    .unwrap();
+    let _ = s.write_all(bytes);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out).to_string();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        out.split_once("\r\n\r\n")
+            .map_or(String::new(), |(_, b)| b.to_string()),
+    )
+}
+
+#[test]
+fn an_ended_chat_and_its_files_are_deleted_when_the_services_retention_runs_out() {
+    let (data, server, bound) = server("retention", &[]);
+    let addr = bound.http;
+    // Physiotherapy keeps its chats 0.0001 days (8.6 s) and takes files of
+    // up to 1,000 bytes.
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let (_, _, b) = http_with(addr, "GET", "/api/v1/services", None, &admin).unwrap();
+    let v: Value = serde_json::from_str(&b).unwrap();
+    let mut physio = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == 104)
+        .unwrap()["service"]
+        .clone();
+    physio["chat"] = json!({"max_attachment_bytes": 30_000_000});
+    let (s, _, b) = http_with(
+        addr,
+        "PUT",
+        "/api/v1/services/104",
+        Some(&physio.to_string()),
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(s, 422, "{b}");
+    assert!(b.contains("chat.max_attachment_bytes"), "{b}");
+    physio["chat"] = json!({"max_attachment_bytes": 1000, "retention_days": 0.0001});
+    let (s, _, b) = http_with(
+        addr,
+        "PUT",
+        "/api/v1/services/104",
+        Some(&physio.to_string()),
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    let (s, started) = start_chat(
+        addr,
+        &json!({"entry": "chat-physio", "reason": "Exercises"}),
+        "",
+    );
+    assert_eq!(s, 201, "{started}");
+    let token = started["token"].as_str().unwrap().to_string();
+    let chat = started["conversation"].as_u64().unwrap();
+    let mut ws = connect(addr, &token, 0);
+    let (s, b) = upload(addr, &token, "small.pdf", b"%PDF-1.4 a small document");
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = upload(
+        addr,
+        &token,
+        "large.pdf",
+        &[b"%PDF-1.4 ".as_slice(), &[b'x'; 1000]].concat(),
+    );
+    assert_eq!(s, 413, "{b}");
+    send(&mut ws, json!({"type": "leave"}));
+    until(&mut ws, "the end", |f| kind(f) == "ended");
+    let ended = Instant::now();
+    let transcript = |addr: SocketAddr| {
+        http_with(
+            addr,
+            "GET",
+            "/chat/v1/transcript",
+            None,
+            &format!("Authorization: Bearer {token}\r\n"),
+        )
+        .unwrap()
+        .0
+    };
+    assert_eq!(transcript(addr), 200, "kept until its retention runs out");
+    let files = data.join("chat-files").join(chat.to_string());
+    assert!(files.is_dir());
+    // A restart sweeps at once: past its 8.6 s, the chat is gone.
+    std::thread::sleep(Duration::from_millis(9_000).saturating_sub(ended.elapsed()));
+    stop(server);
+    let (server, bound) = launch(
+        &data,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        &["--sip", "127.0.0.1:0"],
+    );
+    assert_eq!(transcript(bound.http), 401, "deleted");
+    assert!(!files.exists(), "its files are deleted with it");
+    stop(server);
+    let deleted = audit_rows(&data, "chat.delete");
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
     let _ = std::fs::remove_dir_all(&data);
 }
 
