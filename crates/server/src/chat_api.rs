@@ -710,6 +710,11 @@ pub(crate) async fn read(
 ) -> Response {
     let conv = match conv_for(&app, &chats, &c, contact).await {
         Ok(x) => x,
+        // Over: read back from the store (an agent in wrap-up, a
+        // supervisor looking back).
+        Err(r) if r.status() == StatusCode::NOT_FOUND => {
+            return stored_view(&app, &c, contact, q.after.unwrap_or(0)).await
+        }
         Err(r) => return r,
     };
     // Each reader's first read of a conversation is audited.
@@ -745,6 +750,78 @@ pub(crate) async fn read(
         .await;
     }
     Json(view(&conv, after)).into_response()
+}
+
+/// An ended chat as the store has it (every read audited).
+async fn stored_view(app: &App, c: &Caller, contact: u64, after: u64) -> Response {
+    let org = c.org;
+    let found = app
+        .dir(move |d| {
+            let Some(row) = d.chat_by_contact(org, ContactId(contact))? else {
+                return Ok(None);
+            };
+            let msgs = d.chat_messages(row.id, after, PAGE)?;
+            Ok(Some((row, msgs)))
+        })
+        .await;
+    let (row, msgs) = match found {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("contact {contact} is not a chat"),
+            )
+        }
+        Err(e) => return crate::error::api(e),
+    };
+    let Some(key) = app::seal::unwrap(
+        &app.kek,
+        &format!("chat:{}:{}", row.org.0, row.id),
+        &row.wrapped_key,
+    )
+    .ok()
+    .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()) else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the conversation does not open".into(),
+        );
+    };
+    let nhs = row
+        .identity
+        .as_deref()
+        .and_then(|i| {
+            app::seal::decrypt_with(&key, &format!("chat-identity:{}:{}", row.org.0, row.id), i)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<Identity>(&b).ok())
+        .and_then(|i| i.nhs_number);
+    let mut a = c.audit(
+        "chat.read",
+        format!("contact {contact} (chat {}, ended)", row.id),
+    );
+    a.patient = nhs;
+    if let Err(e) = app.dir(move |d| d.audit_chat_read(&a)).await {
+        return crate::error::api(e);
+    }
+    let messages: Vec<WireMessage> = msgs
+        .iter()
+        .filter_map(|m| chat::open_message(&key, row.org, row.id, m))
+        .collect();
+    let last = messages.last().map_or(after, |m| m.seq);
+    Json(ChatView {
+        conversation: row.id,
+        stage: if row.ended.is_some() {
+            "ended"
+        } else {
+            "interrupted"
+        }
+        .into(),
+        messages,
+        patient_typing: false,
+        patient_read: 0,
+        last,
+    })
+    .into_response()
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -537,6 +537,13 @@ fn a_patient_chats_through_the_flow_and_the_queue_with_an_agent_and_nothing_is_l
         .unwrap();
     assert_eq!(end["body"]["reason"], "Hana ended the chat.", "{end}");
     assert!(next(&mut ws).is_none(), "the socket closes after the end");
+    // In wrap-up Hana still reads the whole conversation (from the store).
+    let v = agent_get(addr, &hana, &format!("/api/v1/chats/{contact}?after=0"));
+    assert_eq!(v["stage"], "ended", "{v}");
+    assert_eq!(
+        v["messages"][0]["body"]["text"], "My knee hurts after physio",
+        "{v}"
+    );
     // The figures: started, answered, first response and each agent's load.
     let (s, b) = http(addr, "GET", "/api/v1/reports/chats", None).unwrap();
     assert_eq!(s, 200, "{b}");
