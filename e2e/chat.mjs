@@ -228,6 +228,9 @@ try {
     const HELLO = 'Hello, how can I help?';
     const MINE = 'It hurts when I walk downstairs';
     const AWAY = ['Can you put any weight on it?', 'Is the swelling getting worse?'];
+    const PHOTO = 'knee.png';
+    /** A valid 1 x 1 PNG. */
+    const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 
     const patient = await patientPage();
     const agent = await agentDesktop(AGENT_USER);
@@ -297,6 +300,41 @@ try {
     await shot(patient, 'chat-conversation', false);
     await checkExactlyOnce(patient, [HELLO, MINE]);
 
+    // The patient sends a photo: it shows as sent in their log and as a
+    // picture in the agent's panel (fetched by the agent's session, shown
+    // from a blob: URL under the page's CSP).
+    const attach = patient.getByLabel('Attach a photo or PDF');
+    assert.equal(await attach.getAttribute('type'), 'file', 'the label names the file input');
+    await attach.setInputFiles({ name: PHOTO, mimeType: 'image/png', buffer: PNG });
+    const photoBubble = patient.locator('#messages li.msg.from-patient.kind-file[data-seq]', { hasText: PHOTO });
+    await photoBubble.waitFor();
+    assert.equal(await photoBubble.evaluate((n) => n.classList.contains('pending') || n.classList.contains('failed')), false,
+      'the photo\'s bubble is neither pending nor failed');
+    assert.equal(await patient.locator('#messages li.msg', { hasText: `Sending ${PHOTO}` }).count(), 0, 'the pending bubble became the message');
+    const image = panel.locator('img.chat-image');
+    await image.waitFor({ state: 'attached' });
+    assert.equal(await image.getAttribute('alt'), `Photo from the patient: ${PHOTO}`);
+    try {
+      await agent.waitForFunction((img) => img.complete && img.naturalWidth > 0, await image.elementHandle(), { timeout: WAIT });
+    } catch {
+      throw new Error('the photo did not load in the agent\'s panel (is blob: in the CSP\'s img-src? is GET /api/v1/chats/{contact}/files/{file} allowed?)');
+    }
+    assert.match(await image.getAttribute('src'), /^blob:/);
+    await panel.getByRole('button', { name: `Open ${PHOTO}` }).waitFor();
+    // The patient downloads their own file back, by the token.
+    const gotPhoto = patient.waitForEvent('download', { timeout: WAIT });
+    await photoBubble.getByRole('button', { name: `Download ${PHOTO}` }).click();
+    const photoFile = await gotPhoto;
+    assert.equal(photoFile.suggestedFilename(), PHOTO);
+    assert.deepEqual(readFileSync(await photoFile.path()), PNG, 'the downloaded photo is the one sent');
+    await shot(agent, 'chat-agent-photo');
+    // A text file is refused by its content (415): said in the alert, the bubble not sent.
+    await attach.setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+    await patient.locator('#send-error[role=alert]', { hasText: /notes\.txt.*(PDF|image)/i }).waitFor();
+    await patient.locator('#messages li.msg.failed', { hasText: 'notes.txt' }).filter({ hasText: 'Not sent' }).waitFor();
+    await shot(patient, 'chat-file-refused', false);
+    await checkExactlyOnce(patient, [HELLO, MINE, PHOTO]);
+
     // The patient's network goes; the agent writes twice; it comes back.
     await patient.context().setOffline(true);
     try {
@@ -317,7 +355,7 @@ try {
     await patient.waitForFunction(() => window.__chat.connected === true);
     for (const t of AWAY) await patient.locator('#messages li.msg', { hasText: t }).waitFor();
     await patient.waitForTimeout(500); // time for a duplicate to show, if one were coming
-    await checkExactlyOnce(patient, [HELLO, MINE, ...AWAY]);
+    await checkExactlyOnce(patient, [HELLO, MINE, PHOTO, ...AWAY]);
     assert.equal((await patient.locator('#conn').textContent()).trim(), '', 'the reconnecting line is gone');
     await shot(patient, 'chat-reconnected', false);
 

@@ -27,6 +27,10 @@ const STORE = `switchboard.chat.${entry}`;
 const SOCKET_URL = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/chat/v1/socket`;
 const MAX_TEXT = 4000;
 const MAX_REASON = 500;
+/** The largest file the page tries to send (the service's own limit,
+ * 5 MiB unless set, is the server's to enforce). */
+const MAX_FILE = 20 * 1024 * 1024;
+const ATTACH_HINT = 'A photo (PNG, JPEG, GIF or WebP) or a PDF document.';
 const TYPING_EVERY_MS = 3000;
 const AGENT_TYPING_MS = 6000;
 const QUIET_MS = 30000;
@@ -52,7 +56,9 @@ const S = {
   retryTimer: null,
   lastSeq: 0,
   messages: [], // {seq, from, text}, as shown
-  pending: new Map(), // id -> {id, frame, text, node, acked, echoed, failed}
+  pending: new Map(), // id -> {id, frame, text, node, acked, echoed, failed, upload?, file?}
+  failedUploads: new Map(), // id -> a file's item that seemed not to arrive
+  noFiles: false, // the service takes no files
   awaiting: [], // ids sent on this socket and not yet answered, in order
   seqToId: new Map(), // acked before their echo came
   ended: false,
@@ -87,6 +93,14 @@ function newId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** A file's size as people read it: 1 KB at least, MB from 1 MB. */
+function fileSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024 * 1024) return `${Math.max(1, Math.round(n / 1024))} KB`;
+  const mb = n / (1024 * 1024);
+  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
 }
 
 function readSession() {
@@ -384,6 +398,8 @@ function resetConversation() {
   S.lastSeq = 0;
   S.messages = [];
   S.pending.clear();
+  S.failedUploads.clear();
+  S.noFiles = false;
   S.awaiting = [];
   S.seqToId.clear();
   S.ended = false;
@@ -405,6 +421,9 @@ function resetConversation() {
   $('#composer').hidden = false;
   $('#text').disabled = false;
   $('#send').disabled = false;
+  $('#attach').disabled = false;
+  $('#attach').value = '';
+  $('#attach-hint').textContent = ATTACH_HINT;
   $('#text').inputMode = 'text';
   $('#leave-box').hidden = false;
   $('#leave').hidden = false;
@@ -559,6 +578,7 @@ function sendFrame(frame) {
 }
 
 function sendItem(item) {
+  if (item.upload) return; // a file goes by its own request
   if (sendFrame(item.frame)) S.awaiting.push(item.id);
 }
 
@@ -695,6 +715,7 @@ function describe(body) {
     case 'joined': return `${body.name || 'Someone'} has joined the chat`;
     case 'idle': return `You have not written for a while. The chat will end at ${hhmm(body.ends_at)} unless you reply.`;
     case 'ended': return String(body.reason || 'The chat has ended.');
+    case 'file': return String(body.name ?? '');
     default: return '';
   }
 }
@@ -787,8 +808,58 @@ function bodyNodes(body, text, seq) {
       return [el('p', { class: 'text warning' }, el('strong', {}, 'Warning: '), text)];
     case 'ended':
       return [el('p', { class: 'text' }, text)];
+    case 'file': return fileNodes(body);
     default:
       return [el('p', { class: 'text' }, 'This message cannot be shown here.')];
+  }
+}
+
+/** A file in the conversation: its name and size, and a button that
+ * downloads it (by the token; the server always sends it as a download). */
+function fileNodes(body) {
+  const name = String(body.name ?? '') || 'file';
+  const id = String(body.id ?? '');
+  const button = el('button', { type: 'button', class: 'secondary small file-download', 'aria-label': `Download ${name}` }, 'Download');
+  button.addEventListener('click', () => downloadFile(id, name, button));
+  return [
+    el('p', { class: 'text file-line' }, el('span', { 'aria-hidden': 'true' }, '📎 '), el('span', { class: 'file-name' }, name),
+      ` (${fileSize(body.size)})`),
+    el('div', { class: 'file-actions' }, button),
+  ];
+}
+
+async function downloadFile(id, name, button) {
+  const err = $('#send-error');
+  if (!S.session) { err.textContent = 'The file is no longer available.'; return; }
+  if (!/^[0-9a-f]{32}$/.test(id)) { err.textContent = `“${name}” cannot be downloaded.`; return; }
+  // Busy, but keeps the focus (a disabled button would drop it).
+  if (button.getAttribute('aria-disabled') === 'true') return;
+  button.setAttribute('aria-disabled', 'true');
+  try {
+    let r;
+    try {
+      r = await fetch(`/chat/v1/attachments/${id}`, { headers: { authorization: `Bearer ${S.session.token}` } });
+    } catch {
+      err.textContent = 'We could not reach the chat service. Check your internet connection and try again.';
+      return;
+    }
+    if (!r.ok) {
+      const why = await refusal(r);
+      err.textContent = `“${name}” could not be downloaded: ${why.message || `error ${r.status}`}.`;
+      return;
+    }
+    const blob = await r.blob();
+    const url = URL.createObjectURL(blob);
+    const a = el('a', { href: url, download: name, class: 'visually-hidden', tabindex: '-1' }, name);
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    if (err.textContent.includes(name)) err.textContent = '';
+  } catch {
+    err.textContent = `“${name}” could not be downloaded. Please try again.`;
+  } finally {
+    button.removeAttribute('aria-disabled');
   }
 }
 
@@ -804,14 +875,23 @@ function closeChoice() {
  * this message is it: by its id (the server sends it back), the ack's
  * seq, else the oldest of the same words. */
 function claimPending(m, text) {
+  const isFile = m.body && m.body.kind === 'file';
   let item = typeof m.id === 'string' ? S.pending.get(m.id) || null : null;
+  if (!item && isFile && typeof m.id === 'string' && S.failedUploads.has(m.id)) {
+    // A file that seemed lost on the way had arrived after all.
+    item = S.failedUploads.get(m.id);
+    S.failedUploads.delete(m.id);
+    item.echoed = true;
+    item.acked = true;
+    return item.node;
+  }
   const byAck = S.seqToId.get(m.seq);
   if (byAck) {
     item = item || S.pending.get(byAck) || null;
     S.seqToId.delete(m.seq);
   }
   if (!item) {
-    const open = [...S.pending.values()].filter((i) => !i.acked && !i.echoed && !i.failed);
+    const open = [...S.pending.values()].filter((i) => !i.acked && !i.echoed && !i.failed && !i.upload === !isFile);
     // A menu choice may come back in other words than its label.
     item = open.find((i) => i.text === text) || (open[0] && open[0].frame.type === 'choose' ? open[0] : null);
   }
@@ -887,6 +967,7 @@ function markFailed(item) {
   item.node.classList.remove('pending');
   item.node.classList.add('failed');
   setState(item.node, 'Not sent');
+  if (item.upload) { uploadNotSent(item); return; }
   if (item.frame.type === 'text' && !S.ended) {
     item.node.append(el('button', {
       type: 'button', class: 'secondary small', onclick: () => {
@@ -925,6 +1006,142 @@ function choose(option, seq) {
   $('#text').focus();
 }
 
+// --- Files ---------------------------------------------------------------------
+
+/** A file chosen: shown at once ("Sending…") and sent by its own request;
+ * the message that names it comes back on the socket with the same id. */
+function attachChosen() {
+  const input = $('#attach');
+  const file = input.files && input.files[0];
+  input.value = ''; // the same file may be chosen again
+  if (!file) return;
+  const err = $('#send-error');
+  if (S.ended || !S.session) { err.textContent = FRIENDLY.ended; return; }
+  if (S.noFiles) { err.textContent = 'This service does not take files in its chats.'; return; }
+  if (file.size === 0) { err.textContent = `“${file.name}” is empty, so it was not sent.`; return; }
+  if (file.size > MAX_FILE) {
+    err.textContent = `“${file.name}” is too big to send (${fileSize(file.size)}). Files can be up to ${fileSize(MAX_FILE)}.`;
+    return;
+  }
+  err.textContent = '';
+  const id = newId();
+  const node = el('li', { class: 'msg from-patient pending kind-file', dataset: { id } },
+    metaLine('You', Date.now(), ''), el('p', { class: 'text file-line' }, ''));
+  const item = { id, frame: { type: 'file', id }, text: file.name, node, file, upload: true,
+    acked: false, echoed: false, failed: false, retryable: true };
+  list().append(node);
+  scrollToEnd();
+  upload(item);
+}
+
+/** Sends (or sends again, with the same id: stored once) a file. */
+async function upload(item) {
+  const session = S.session;
+  if (!session || S.ended) return;
+  const { node, file } = item;
+  Object.assign(item, { acked: false, echoed: false, failed: false, retryable: true });
+  S.failedUploads.delete(item.id);
+  S.pending.set(item.id, item);
+  node.classList.remove('failed');
+  node.classList.add('pending');
+  for (const b of node.querySelectorAll('button')) b.remove();
+  setState(node, 'Sending…');
+  node.querySelector('.text').textContent = `Sending ${file.name}…`;
+  let r;
+  try {
+    r = await fetch(`/chat/v1/attachments?name=${encodeURIComponent(file.name)}&id=${encodeURIComponent(item.id)}`, {
+      method: 'POST', headers: { authorization: `Bearer ${session.token}` }, body: file,
+    });
+  } catch {
+    if (S.session === session) {
+      uploadFailed(item, `“${file.name}” was not sent: we could not reach the chat service. Check your internet connection and try again.`, true);
+    }
+    return;
+  }
+  if (S.session !== session) return;
+  if (r.ok) {
+    let data = null;
+    try { data = await r.json(); } catch { /* stored all the same */ }
+    uploaded(item, data && data.seq);
+    return;
+  }
+  const why = await refusal(r);
+  if (S.session !== session) return;
+  const [message, retry] = uploadRefused(r.status, why, file.name);
+  uploadFailed(item, message, retry);
+}
+
+/** What a refusal of a file says to the patient, and whether trying the
+ * same file again could work. */
+function uploadRefused(status, why, name) {
+  if (status === 429 || why.code === 'too_fast') return [FRIENDLY.too_fast, true];
+  if (why.code === 'ended') return [FRIENDLY.ended, false];
+  if (status === 413) {
+    const m = /(\d+)\s*bytes/.exec(why.message || '');
+    return [`“${name}” is too big to send.${m ? ` Files can be up to ${fileSize(Number(m[1]))} here.` : ''}`, false];
+  }
+  if (status === 409 && !why.code) {
+    S.noFiles = true;
+    $('#attach').disabled = true;
+    $('#attach-hint').textContent = 'This service does not take files in its chats.';
+  }
+  let text = String(why.message || '').trim() || `error ${status}`;
+  if (!/[.!?]$/.test(text)) text += '.';
+  return [`“${name}” was not sent: ${text}`, status >= 500];
+}
+
+function uploadFailed(item, message, retry) {
+  $('#send-error').textContent = message;
+  if (item.failed) return; // marked already (the chat ended meanwhile)
+  item.retryable = retry;
+  markFailed(item);
+}
+
+/** A file's bubble marked "Not sent": the same file again if that could
+ * work, else another file. */
+function uploadNotSent(item) {
+  const near = isNearBottom();
+  S.failedUploads.set(item.id, item);
+  const name = item.file.name;
+  item.node.querySelector('.text').textContent = `📎 ${name}`;
+  if (S.ended) return;
+  if (item.retryable) {
+    item.node.append(el('button', {
+      type: 'button', class: 'secondary small', 'aria-label': `Try again to send ${name}`, onclick: () => {
+        $('#send-error').textContent = '';
+        upload(item);
+      },
+    }, 'Try again'));
+  } else if (!S.noFiles) {
+    item.node.append(el('button', {
+      type: 'button', class: 'secondary small', onclick: () => {
+        S.failedUploads.delete(item.id);
+        item.node.remove();
+        const input = $('#attach');
+        input.focus();
+        input.click();
+      },
+    }, 'Choose another file'));
+  }
+  if (near) scrollToEnd();
+}
+
+/** The server stored the file as message `seq`. */
+function uploaded(item, seq) {
+  if (item.failed || S.pending.get(item.id) !== item) return;
+  item.acked = true;
+  if (item.echoed) { S.pending.delete(item.id); return; }
+  if (Number.isInteger(seq) && seq <= S.lastSeq) {
+    // Shown already, as a message of its own.
+    S.pending.delete(item.id);
+    item.node.remove();
+    return;
+  }
+  if (Number.isInteger(seq)) S.seqToId.set(seq, item.id);
+  setState(item.node, 'Sent');
+  item.node.querySelector('.text').textContent = `📎 ${item.file.name}`;
+}
+
 function typed() {
   const now = Date.now();
   if (!$('#text').value || now - S.lastTypingSent < TYPING_EVERY_MS) return;
@@ -943,6 +1160,7 @@ function showEnded(reason) {
   for (const item of [...S.pending.values()]) if (!item.acked && !item.echoed) markFailed(item);
   $('#text').disabled = true;
   $('#send').disabled = true;
+  $('#attach').disabled = true;
   $('#composer').hidden = true;
   $('#leave-box').hidden = true;
   $('#field-hint').textContent = '';
@@ -1030,6 +1248,7 @@ $('#text').addEventListener('keydown', (e) => {
   }
 });
 $('#text').addEventListener('input', typed);
+$('#attach').addEventListener('change', attachChosen);
 $('#leave').addEventListener('click', askLeave);
 $('#leave-no').addEventListener('click', cancelLeave);
 $('#leave-yes').addEventListener('click', leave);

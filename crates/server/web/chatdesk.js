@@ -102,8 +102,17 @@ function words(body) {
     case 'joined': return `${body.name} joined`;
     case 'idle': return `Patient warned: no reply, chat ends at ${hhmm(body.ends_at)}`;
     case 'ended': return body.reason || 'The chat has ended.';
+    case 'file': return `File: ${body.name} (${fileSize(body.size)})`;
     default: return '(a message this desktop cannot show)';
   }
+}
+
+/** A file's size as people read it: 1 KB at least, MB from 1 MB. */
+function fileSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024 * 1024) return `${Math.max(1, Math.round(n / 1024))} KB`;
+  const mb = n / (1024 * 1024);
+  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
 }
 
 function whoOf(m, agentId) {
@@ -112,13 +121,90 @@ function whoOf(m, agentId) {
   return 'Service';
 }
 
-function bubble(m, agentId) {
+function bubble(m, agentId, s) {
   const mine = m.from === 'agent' && m.agent === agentId;
-  return el('div', { class: `chat-msg from-${m.from === 'patient' || m.from === 'agent' ? m.from : 'system'}${mine ? ' mine' : ''}`,
+  const file = m.body?.kind === 'file' && s;
+  return el('div', { class: `chat-msg from-${m.from === 'patient' || m.from === 'agent' ? m.from : 'system'}${mine ? ' mine' : ''}${file ? ' chat-file-msg' : ''}`,
     dataset: { seq: m.seq } },
   el('p', { class: 'chat-meta' }, el('span', { class: 'chat-who' }, whoOf(m, agentId)), ' ',
     el('time', { class: 'chat-time', datetime: new Date(m.at).toISOString() }, hhmm(m.at))),
-  el('p', { class: 'chat-text' }, words(m.body)));
+  file ? fileNodes(s, m.body) : el('p', { class: 'chat-text' }, words(m.body)));
+}
+
+// --- files the patient sent ------------------------------------------------------
+
+/** A file's bytes as an object URL, fetched once per panel (each fetch is
+ * audited) and revoked when the panel is forgotten. */
+function fileUrl(s, body) {
+  let got = s.files.get(body.id);
+  if (!got) {
+    got = (async () => {
+      let r;
+      try {
+        r = await fetch(`/api/v1/chats/${s.contact}/files/${encodeURIComponent(body.id)}`,
+          { credentials: 'same-origin', signal: s.filesAbort.signal });
+      } catch {
+        throw new Error(s.forgotten ? 'forgotten' : 'the server cannot be reached');
+      }
+      if (r.status === 401) location.href = '/?next=' + encodeURIComponent(location.pathname);
+      if (!r.ok) {
+        let why = '';
+        try { why = (await r.json()).error || ''; } catch { /* not JSON */ }
+        throw new Error(why || `failed (${r.status})`);
+      }
+      const blob = await r.blob();
+      if (s.forgotten) throw new Error('forgotten');
+      const url = URL.createObjectURL(blob);
+      s.urls.push(url);
+      return url;
+    })();
+    s.files.set(body.id, got);
+    // A failure is not kept: the next look asks again.
+    got.catch(() => { if (s.files.get(body.id) === got) s.files.delete(body.id); });
+  }
+  return got;
+}
+
+/** The file downloaded under its own name (the browser's download). */
+async function openFile(s, body, button, error) {
+  button.setAttribute('aria-disabled', 'true');
+  error.textContent = '';
+  try {
+    const url = await fileUrl(s, body);
+    const a = el('a', { href: url, download: body.name || 'file', hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } catch (e) {
+    if (!s.forgotten) error.textContent = `The file could not be opened: ${e.message}`;
+  } finally {
+    button.removeAttribute('aria-disabled');
+  }
+}
+
+/** A file in the log: a photo as a picture (fetched now), a PDF as its name
+ * and size; each with a button that opens it. */
+function fileNodes(s, body) {
+  const name = String(body.name ?? '') || 'file';
+  const image = typeof body.mime === 'string' && body.mime.startsWith('image/');
+  const error = el('p', { class: 'field-error chat-file-error' });
+  const button = el('button', { type: 'button', class: 'secondary chat-file-open', 'aria-label': `Open ${name}` }, 'Open');
+  button.addEventListener('click', () => {
+    if (button.getAttribute('aria-disabled') !== 'true') openFile(s, body, button, error);
+  });
+  const line = el('p', { class: 'chat-text chat-file' }, el('span', { 'aria-hidden': 'true' }, '📎 '), name, ` (${fileSize(body.size)})`);
+  if (!image) return [line, el('p', { class: 'chat-file-actions' }, button), error];
+  const img = el('img', { class: 'chat-image', alt: `Photo from the patient: ${name}`, hidden: true });
+  const loading = el('p', { class: 'chat-pending' }, 'Loading the photo…');
+  img.addEventListener('load', () => { img.hidden = false; loading.remove(); atBottom(s); });
+  img.addEventListener('error', () => { loading.textContent = 'The photo cannot be shown here: open it instead.'; });
+  fileUrl(s, body).then((url) => { img.src = url; }, (e) => {
+    if (s.forgotten) return;
+    loading.textContent = '';
+    loading.remove();
+    error.textContent = `The photo could not be loaded: ${e.message}`;
+  });
+  return [img, loading, line, el('p', { class: 'chat-file-actions' }, button), error];
 }
 
 // --- one panel -------------------------------------------------------------------
@@ -129,6 +215,9 @@ function make(contact, agentId) {
     contact, agentId, phase: 'offered', stage: null,
     last: 0, loaded: false, stopped: false, forgotten: false, gone: false,
     abort: new AbortController(),
+    files: new Map(), // file id -> Promise of its object URL
+    urls: [], // object URLs made, revoked on forget
+    filesAbort: new AbortController(), // outlives the poll: files open after the end
     unread: 0, patientMax: 0, readSent: 0, readTimer: null, readAt: 0,
     patientRead: 0, agentMsgs: [], // [seq, node] of agents' messages, in order
     pending: new Map(), // message id -> its bubble, until the poll brings it
@@ -243,12 +332,12 @@ function apply(s, view) {
     if (wait) {
       // Our own message back from the server: the pending bubble becomes it.
       s.pending.delete(m.id);
-      node = bubble(m, s.agentId);
+      node = bubble(m, s.agentId, s);
       wait.replaceWith(node);
       const before = s.log.querySelector('.chat-msg.pending');
       if (before && (before.compareDocumentPosition(node) & Node.DOCUMENT_POSITION_FOLLOWING)) s.log.insertBefore(node, before);
     } else {
-      node = bubble(m, s.agentId);
+      node = bubble(m, s.agentId, s);
       insert(s, node);
     }
     if (s.retry && m.id === s.retry.id) {
@@ -476,6 +565,10 @@ function forget(contact) {
   if (!s) return;
   s.forgotten = true;
   stop(s);
+  s.filesAbort.abort();
+  for (const url of s.urls) URL.revokeObjectURL(url);
+  s.urls = [];
+  s.files.clear();
   clearTimeout(s.typingTimer);
   panels.delete(contact);
   retitle();
