@@ -228,6 +228,7 @@ try {
     const HELLO = 'Hello, how can I help?';
     const MINE = 'It hurts when I walk downstairs';
     const AWAY = ['Can you put any weight on it?', 'Is the swelling getting worse?'];
+    const CLINICIAN = 'I am Hana, a nurse practitioner: tell me about the swelling.';
     const PHOTO = 'knee.png';
     /** A valid 1 x 1 PNG. */
     const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
@@ -359,8 +360,30 @@ try {
     assert.equal((await patient.locator('#conn').textContent()).trim(), '', 'the reconnecting line is gone');
     await shot(patient, 'chat-reconnected', false);
 
-    // The agent ends it; the patient is told and keeps a transcript.
-    await card.locator('button.end').click();
+    // Alice passes the patient to Hana, a clinician (a cold transfer to
+    // her by name): Hana's desktop shows the whole conversation so far,
+    // she writes, and the patient is told who joined.
+    const clinician = await agentDesktop('kent.clinician');
+    await setState(clinician, 'ready');
+    await card.locator(`#to-${contact}`).selectOption('a:8');
+    await card.locator(`#mode-${contact}`).selectOption('cold');
+    await card.locator('button.transfer').click();
+    const hanaOffer = clinician.locator(`section.offer[data-contact="${contact}"]`);
+    await hanaOffer.waitFor();
+    await hanaOffer.locator('.chat-panel [role=log]').getByText(REASON).first().waitFor();
+    await hanaOffer.locator('button.accept').click();
+    const hanaCard = clinician.locator(`section[data-contact="${contact}"][data-phase="active"]`);
+    const hanaPanel = hanaCard.locator('.chat-panel');
+    for (const t of [REASON, MINE, ...AWAY]) await hanaPanel.locator('[role=log]').getByText(t).first().waitFor();
+    await hanaPanel.locator('textarea').fill(CLINICIAN);
+    await hanaPanel.locator('.chat-send').click();
+    await patient.getByText(/Hana has joined the chat/).first().waitFor();
+    await patient.locator('#messages li.msg', { hasText: CLINICIAN }).waitFor();
+    await checkExactlyOnce(patient, [HELLO, MINE, PHOTO, ...AWAY, CLINICIAN]);
+    await shot(clinician, 'chat-clinician');
+
+    // The clinician ends it; the patient is told and keeps a transcript.
+    await hanaCard.locator('button.end').click();
     await patient.getByRole('heading', { name: 'The chat has ended' }).waitFor();
     assert.equal(await box.isDisabled(), true, 'no writing after the end');
     const download = patient.waitForEvent('download', { timeout: WAIT });
@@ -368,7 +391,7 @@ try {
     const file = await download;
     assert.equal(file.suggestedFilename(), 'chat-transcript.txt');
     const transcript = readFileSync(await file.path(), 'utf8');
-    for (const t of [REASON, HELLO, MINE, ...AWAY]) assert.ok(transcript.includes(t), `the transcript lacks "${t}":\n${transcript}`);
+    for (const t of [REASON, HELLO, MINE, ...AWAY, CLINICIAN]) assert.ok(transcript.includes(t), `the transcript lacks "${t}":\n${transcript}`);
     await shot(patient, 'chat-ended', false);
     await patient.getByRole('button', { name: 'Start a new chat' }).waitFor();
 
@@ -381,6 +404,48 @@ try {
     } catch (e) {
       console.log(`note: the agent's wrap-up after the chat did not complete: ${e.message.split('\n')[0]}`);
     }
+  });
+
+  await journey('a patient uses the chat by keyboard alone: the form, a menu button, a message, leaving', async () => {
+    const patient = await patientPage();
+    await patient.goto(`${base}/chat/?entry=${ENTRY}`);
+    await patient.locator('#reason').waitFor();
+    /** Tab (forwards) until the focused element matches, at most 40 presses. */
+    const tabTo = async (selector) => {
+      for (let i = 0; i < 40; i++) {
+        if (await patient.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return;
+        await patient.keyboard.press('Tab');
+      }
+      throw new Error(`Tab never reached ${selector}`);
+    };
+    await tabTo('#reason');
+    await patient.keyboard.type('I need a new cushion for my wheelchair');
+    await tabTo('#start-button');
+    await patient.keyboard.press('Enter');
+    // The menu's buttons take focus by Tab and act on Enter.
+    const button = patient.getByRole('button', { name: MENU_LABEL, exact: true });
+    await button.waitFor();
+    const label = await button.evaluate((b) => { b.dataset.target = '1'; return b.textContent; });
+    assert.equal(label.trim(), MENU_LABEL);
+    await tabTo('button[data-target="1"]');
+    await patient.keyboard.press('Enter');
+    await patient.getByText(/You are number \d+ in the queue/).first().waitFor();
+    await tabTo('#text');
+    await patient.keyboard.type('Typed without a mouse');
+    await patient.keyboard.press('Enter');
+    await patient.locator('#messages li.msg.from-patient:not(.pending)', { hasText: 'Typed without a mouse' }).waitFor();
+    // Leaving: the End chat control and its confirmation, by keyboard.
+    const end = patient.getByRole('button', { name: 'End chat' });
+    await end.evaluate((b) => { b.dataset.target = 'end'; });
+    await tabTo('button[data-target="end"]');
+    await patient.keyboard.press('Enter');
+    const confirm = patient.getByRole('button', { name: /Yes, end/i });
+    await confirm.waitFor();
+    await confirm.evaluate((b) => { b.dataset.target = 'yes'; });
+    await tabTo('button[data-target="yes"]');
+    await patient.keyboard.press('Enter');
+    await patient.getByRole('heading', { name: 'The chat has ended' }).waitFor();
+    await shot(patient, 'chat-keyboard-ended', false);
   });
 
   await journey('the widget adds its button to a page with a strict CSP and opens the chat in a frame; Escape closes it', async () => {
