@@ -685,7 +685,8 @@ impl Chats {
             while let Some(o) = chat.poll_output() {
                 match o {
                     ChatOutput::Post(m) => {
-                        if m.client_id.is_some() && mine == 0 && !matches!(m.from, Sender::System) {
+                        // The sender's own message: its number is the answer.
+                        if mine == 0 && !matches!(m.from, Sender::System) {
                             mine = m.seq;
                         }
                         pending.push(m);

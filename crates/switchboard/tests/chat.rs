@@ -802,6 +802,8 @@ fn after_kill_9_mid_conversation_the_chat_carries_on() {
         json!({"text": "Still here after the restart"}),
     );
     assert_eq!(s, 200, "{b}");
+    // Without an id of its own, the answer still names the stored number.
+    assert_eq!(b["seq"].as_u64(), Some(last + 1), "{b}");
     let f = until(&mut ws, "Alice after the restart", |f| f["from"] == "agent")
         .pop()
         .unwrap();
