@@ -274,7 +274,10 @@ try {
     const offer = agent.locator('section.offer').first();
     await offer.waitFor();
     const contact = await offer.getAttribute('data-contact');
-    await offer.locator('button.accept').click();
+    // Accepted by the keyboard shortcut the desktop lists.
+    await agent.locator('#shortcuts summary', { hasText: 'Keyboard shortcuts' }).waitFor();
+    assert.equal(await offer.locator('button.accept').getAttribute('aria-keyshortcuts'), 'Alt+Shift+A');
+    await agent.keyboard.press('Alt+Shift+A');
     const card = agent.locator(`section[data-contact="${contact}"][data-phase="active"]`);
     const panel = card.locator('.chat-panel');
     await panel.waitFor();
@@ -365,7 +368,9 @@ try {
     // she writes, and the patient is told who joined.
     const clinician = await agentDesktop('kent.clinician');
     await setState(clinician, 'ready');
-    await card.locator(`#to-${contact}`).selectOption('a:8');
+    // Found by typing her name in the transfer search: one match, chosen.
+    await card.getByLabel('Find a queue or person').fill('hana');
+    assert.equal(await card.locator(`#to-${contact}`).inputValue(), 'a:8', 'typing a name chooses the one match');
     await card.locator(`#mode-${contact}`).selectOption('cold');
     await card.locator('button.transfer').click();
     const hanaOffer = clinician.locator(`section.offer[data-contact="${contact}"]`);

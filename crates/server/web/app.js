@@ -474,13 +474,13 @@ async function agentPage(me) {
     const head = el('h2', {}, `${label(media)} contact ${c}`, i.queue !== undefined ? ` — ${queueName(i.queue)}` : '');
     if (phase === 'offered') {
       const count = el('span', { class: 'countdown', dataset: { until: i.expires || '' } });
-      const accept = el('button', { type: 'button', class: 'accept', onclick: () => post(`/api/v1/contacts/${c}/accept`, { agent: agentId }) }, 'Accept');
+      const accept = el('button', { type: 'button', class: 'accept', 'aria-keyshortcuts': 'Alt+Shift+A', onclick: () => post(`/api/v1/contacts/${c}/accept`, { agent: agentId }) }, 'Accept');
       const node = el('section', { class: 'card offer', dataset: { contact: c, phase } }, head,
         el('p', {}, 'Incoming. ', i.expires ? ['Rings out in ', count] : ''),
         popView(c),
         chat, // chat: the conversation so far, read-only until accepted
         el('div', { class: 'row' }, accept,
-          el('button', { type: 'button', class: 'secondary', onclick: () => post(`/api/v1/contacts/${c}/reject`, { agent: agentId }) }, 'Reject')),
+          el('button', { type: 'button', class: 'secondary reject', 'aria-keyshortcuts': 'Alt+Shift+J', onclick: () => post(`/api/v1/contacts/${c}/reject`, { agent: agentId }) }, 'Reject')),
         timelineView(c));
       // Chat: an offer does not take the focus from a chat being written.
       setTimeout(() => { if (!document.activeElement?.closest?.('.chat-panel')) accept.focus(); }, 0);
@@ -494,6 +494,26 @@ async function agentPage(me) {
         el('optgroup', { label: 'Queues' }, queues.map((q) => el('option', { value: `q:${q.id}` }, q.name))),
         el('optgroup', { label: 'People (available first)' }, people.map((a) =>
           el('option', { value: `a:${a.id}` }, `${a.name} (${label(a.status)})`))));
+      // Typing in the search narrows the list (names and queues); one
+      // match is chosen at once.
+      const findCount = el('span', { class: 'hint', id: `to-find-count-${c}`, role: 'status' });
+      const find = el('input', { id: `to-find-${c}`, type: 'search', size: 14, autocomplete: 'off', 'aria-controls': `to-${c}`,
+        'aria-describedby': `to-find-count-${c}` });
+      find.addEventListener('input', () => {
+        const words = find.value.trim().toLowerCase();
+        const options = [...target.querySelectorAll('option')].filter((o) => o.value);
+        let shown = 0;
+        for (const o of options) {
+          const hit = !words || o.textContent.toLowerCase().includes(words);
+          o.hidden = !hit;
+          o.disabled = !hit;
+          if (hit) shown += 1;
+        }
+        const hits = options.filter((o) => !o.hidden);
+        if (hits.length === 1) target.value = hits[0].value;
+        else if (target.selectedOptions[0]?.hidden) target.value = '';
+        findCount.textContent = words ? `${shown} match${shown === 1 ? '' : 'es'}` : '';
+      });
       const transferMsg = el('p', { class: 'field-error', id: `to-msg-${c}`, role: 'alert' });
       const mode = el('select', { id: `mode-${c}` }, el('option', { value: 'warm' }, 'Warm (stay on until they answer)'), el('option', { value: 'cold' }, 'Cold'));
       const transfer = () => {
@@ -525,7 +545,7 @@ async function agentPage(me) {
       // The call bar: the service, how long they waited, how long with me,
       // how long on hold; one hold toggle.
       const held = !!i.heldAt;
-      const hold = el('button', { type: 'button', class: 'secondary hold-toggle', 'aria-pressed': String(held),
+      const hold = el('button', { type: 'button', class: 'secondary hold-toggle', 'aria-pressed': String(held), 'aria-keyshortcuts': 'Alt+Shift+H',
         onclick: () => post(`/api/v1/contacts/${c}/${i.heldAt ? 'resume' : 'hold'}`) }, held ? 'Resume' : 'Hold');
       const bar = el('p', { class: 'call-bar' },
         el('strong', {}, i.queue !== undefined ? queueName(i.queue) : label(media)),
@@ -536,9 +556,10 @@ async function agentPage(me) {
         popView(c),
         chat, // chat: writable while active; hold means nothing in a chat
         el('div', { class: 'row' }, media === 'chat' ? '' : hold,
-          el('button', { type: 'button', class: 'danger end', onclick: () => post(`/api/v1/contacts/${c}/end`) }, 'End')),
+          el('button', { type: 'button', class: 'danger end', 'aria-keyshortcuts': 'Alt+Shift+E', onclick: () => post(`/api/v1/contacts/${c}/end`) }, 'End')),
         media === 'voice' ? recordingView(c) : '',
         el('div', { class: 'row' },
+          el('div', {}, el('label', { for: `to-find-${c}` }, 'Find a queue or person'), find, ' ', findCount),
           el('div', {}, el('label', { for: `to-${c}` }, 'Transfer to'), target),
           el('div', {}, el('label', { for: `mode-${c}` }, 'How'), mode),
           el('button', { type: 'button', class: 'transfer', onclick: transfer }, 'Transfer')), transferMsg,
@@ -728,6 +749,41 @@ async function agentPage(me) {
       if (since) s.textContent = `${s.id === 'my-since' ? 'for ' : ''}${fmtSecs(Math.max(0, (Date.now() - since) / 1000))}`;
     });
   }, 250);
+
+  // Keyboard shortcuts (listed on the page, under "Keyboard shortcuts"):
+  // Alt+Shift and a letter, so they never take a letter being typed.
+  /** The card the agent is working in: the one with focus, or the only
+   * one in this phase. */
+  const cardIn = (phase) => {
+    const focused = document.activeElement?.closest?.(`section.card[data-phase="${phase}"]`);
+    if (focused) return focused;
+    const all = [...document.querySelectorAll(`#work section.card[data-phase="${phase}"]`)];
+    return all.length === 1 ? all[0] : null;
+  };
+  const press = (node, selector, missing) => {
+    const b = node?.querySelector(selector);
+    if (b && !b.disabled) { b.click(); return; }
+    $('#announce').textContent = missing;
+  };
+  document.addEventListener('keydown', (e) => {
+    if (!e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey) return;
+    const k = e.code.startsWith('Key') ? e.code.slice(3) : '';
+    const actions = {
+      A: () => press(document.querySelector('#work section.offer'), 'button.accept', 'No offer to accept.'),
+      J: () => press(document.querySelector('#work section.offer'), 'button.reject', 'No offer to reject.'),
+      H: () => press(cardIn('active'), 'button.hold-toggle', 'No call to hold: put focus in the call first.'),
+      E: () => press(cardIn('active'), 'button.end', 'Nothing to end: put focus in the contact first.'),
+      W: () => {
+        const sel = document.querySelector('#work section.card[data-phase="wrap_up"] select');
+        if (sel) sel.focus(); else $('#announce').textContent = 'No wrap-up waiting.';
+      },
+      R: () => { $('#state').value = 'ready'; $('#set-state').click(); },
+      K: () => { const d = $('#shortcuts'); d.open = true; d.querySelector('summary').focus(); },
+    };
+    if (!actions[k]) return;
+    e.preventDefault();
+    actions[k]();
+  });
 
   // Alerts on offers: on unless switched off (remembered in this browser);
   // switching them on asks for notifications.
