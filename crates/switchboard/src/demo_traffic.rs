@@ -4,14 +4,16 @@
 //! for a callback; agents log in, answer after a ring or now and then
 //! decline, talk and hang up. Every action goes through the core like an
 //! HTTP request's, so it is committed to the store and replayed
-//! on restart like any other input. No patient data is made up: contacts
-//! are bare ids.
+//! on restart like any other input. A third of the callers ring from a
+//! demo patient's number (the seed's made-up patients), so the screen pop
+//! finds them; a person who logs in and sets Available gets a call of
+//! their own within about ten seconds.
 
 use app::App;
 use model::rng::SplitMix64;
 use model::{AgentId, ContactId, OrgId, QueueId};
 use routing::{Config, Event, Input, NewContact, Presence, Record};
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -49,6 +51,9 @@ enum Action {
     /// The caller asks to be called back unless answered by then.
     AskCallback(ContactId),
     Ready(AgentId),
+    /// A call for this person (who has just set Available), in one of
+    /// their queues.
+    ArriveFor(AgentId),
 }
 
 #[derive(PartialEq, Eq)]
@@ -82,6 +87,29 @@ struct Driver {
     /// The contacts these simulated callers made: a simulated agent takes
     /// only these (a patient's real web chat waits for a person).
     created: HashSet<ContactId>,
+    /// The demo patients' numbers callers ring from.
+    patients: Vec<model::PhoneNumber>,
+    /// The queues each person can take calls from.
+    serves: HashMap<AgentId, Vec<QueueId>>,
+}
+
+/// The queues an agent meets the requirements (skills, teams) of.
+fn queues_of(config: &Config, agent: AgentId) -> Vec<QueueId> {
+    let Some(a) = config.agents.iter().find(|a| a.id == agent) else {
+        return Vec::new();
+    };
+    config
+        .queues
+        .iter()
+        .filter(|q| {
+            q.requirements.iter().all(|r| {
+                a.skills
+                    .iter()
+                    .any(|(s, l)| *s == r.skill && *l >= r.min_level)
+            }) && q.teams.as_ref().is_none_or(|t| t.contains(&a.team))
+        })
+        .map(|q| q.id)
+        .collect()
 }
 
 impl Driver {
@@ -94,14 +122,47 @@ impl Driver {
     /// Sends an input like an HTTP handler would; a refusal (the contact
     /// already gone, say) is normal in a live centre and ignored.
     async fn send(&self, input: Input) -> bool {
+        self.send_as(input, None).await
+    }
+
+    /// As `send`, with who is calling (a new contact's caller).
+    async fn send_as(&self, input: Input, who: Option<store::CallerIdentity>) -> bool {
         !matches!(
-            self.app.apply(self.org, input, None).await,
+            self.app.apply(self.org, input, who).await,
             Err(app::Error::Unavailable(_))
         )
     }
 
+    /// A demo patient's number, as who is calling.
+    fn a_patient(&mut self) -> Option<store::CallerIdentity> {
+        if self.patients.is_empty() {
+            return None;
+        }
+        let p = self.patients[self.rng.below(self.patients.len() as u64) as usize].clone();
+        Some(store::CallerIdentity {
+            phone: Some(p),
+            nhs_number: None,
+        })
+    }
+
     async fn act(&mut self, a: Action) -> bool {
         let input = match a {
+            Action::ArriveFor(agent) => {
+                let Some(qs) = self.serves.get(&agent).filter(|q| !q.is_empty()) else {
+                    return true;
+                };
+                let q = qs[self.rng.below(qs.len() as u64) as usize];
+                let id = self.ids.next();
+                // Not one of the simulated agents' (they pass it on): it
+                // waits for the person who just became available.
+                let who = self.a_patient();
+                return self
+                    .send_as(
+                        Input::Arrive(NewContact::new(id, q, model::Channel::Voice)),
+                        who,
+                    )
+                    .await;
+            }
             Action::Arrive => {
                 let mean_gap = 60.0 / self.opts.calls_per_minute.max(0.01);
                 let gap = self.rng.exp(mean_gap);
@@ -120,7 +181,17 @@ impl Driver {
                     self.created.clear();
                 }
                 self.created.insert(id);
-                Input::Arrive(NewContact::new(id, q, model::Channel::Voice))
+                let who = if self.rng.chance(1.0 / 3.0) {
+                    self.a_patient()
+                } else {
+                    None
+                };
+                return self
+                    .send_as(
+                        Input::Arrive(NewContact::new(id, q, model::Channel::Voice)),
+                        who,
+                    )
+                    .await;
             }
             Action::Accept(agent, contact) => Input::Accept { agent, contact },
             Action::Reject(agent, contact) => {
@@ -159,6 +230,13 @@ impl Driver {
                     self.after(ring, Action::Accept(*agent, *contact));
                 }
             }
+            Event::PresenceChanged {
+                agent,
+                presence: Presence::Ready,
+            } if self.people.contains(agent) => {
+                let soon = 3.0 + 7.0 * self.rng.unit();
+                self.after(soon, Action::ArriveFor(*agent));
+            }
             Event::Answered { contact, .. } => {
                 self.answered.insert(*contact);
                 let talk = self.rng.exp(self.opts.talk_seconds);
@@ -191,7 +269,15 @@ pub async fn drive(
         ids,
         answered: HashSet::new(),
         created: HashSet::new(),
+        patients: crate::seed::DEMO_PATIENTS
+            .iter()
+            .filter_map(|(_, _, _, phone)| model::PhoneNumber::parse(phone).ok())
+            .collect(),
+        serves: HashMap::new(),
     };
+    for &p in &d.people.clone() {
+        d.serves.insert(p, queues_of(&config, p));
+    }
     if d.queues.is_empty() {
         return;
     }

@@ -12,6 +12,23 @@ use store::{SqliteStore, Store, StoreError};
 /// The demo accounts' password (published: demo accounts only).
 pub const DEMO_PASSWORD: &str = "switchboard-demo";
 
+/// The demo trust's patients (made up: NHS numbers from the test range,
+/// phone numbers from Ofcom's drama range): some demo callers ring from
+/// these numbers, so the screen pop finds them.
+pub const DEMO_PATIENTS: [(&str, &str, &str, &str); 6] = [
+    ("9991000003", "Ada Demo", "1941-03-12", "07700 900101"),
+    ("9991000011", "Bilal Example", "1987-11-02", "07700 900102"),
+    ("9991000038", "Catrin Sample", "1955-06-30", "07700 900103"),
+    ("9991000046", "Dev Testcase", "2001-01-19", "07700 900104"),
+    (
+        "9991000054",
+        "Eliza Placeholder",
+        "1968-09-08",
+        "07700 900105",
+    ),
+    ("9991000062", "Frank Fixture", "1932-12-24", "07700 900106"),
+];
+
 /// A demo account, for the start-up banner.
 #[derive(Clone, Debug)]
 pub struct DemoPerson {
@@ -169,6 +186,21 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
         let kent =
             st.create_organisation("Kent Community Health (demo)", &community_trust(), at)?;
         let medway = st.create_organisation("Medway GP Network (demo)", &gp_network(), at)?;
+        for (nhs, name, born, phone) in DEMO_PATIENTS {
+            let p = model::Patient {
+                nhs_number: model::NhsNumber::parse(nhs).expect("a valid demo NHS number"),
+                name: model::Sensitive::new(name.to_string()),
+                date_of_birth: model::Sensitive::new(born.to_string()),
+                phones: vec![model::PhoneNumber::parse(phone).expect("a demo phone number")],
+                gp_practice: None,
+            };
+            dir.put_patient(
+                kent,
+                &p,
+                at,
+                &app::system_record("create demo patient", "a demo patient".into(), Some(kent)),
+            )?;
+        }
         // One hash for every demo account: they share a published password.
         let phc = auth::hash_password(DEMO_PASSWORD);
         let people: [(OrgId, &str, &str, &str, Option<u32>); 12] = [

@@ -302,3 +302,72 @@ fn a_queue_made_clinical_after_start_counts_its_answers_as_clinical() {
     assert_eq!(today["clinical_assessed"], 1.0, "after a restart: {today}");
     kill(server, &data);
 }
+
+/// The demo shows itself: a demo agent who sets Available is offered a
+/// call of their own within seconds (not after minutes behind the
+/// simulated agents), and its caller rings from a demo patient's number,
+/// so the screen pop finds the patient.
+#[test]
+fn in_the_demo_an_available_agent_gets_a_call_soon_and_the_screen_pop_finds_its_patient() {
+    let data = std::env::temp_dir().join(format!("sb-demo-shows-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    // Simulated traffic on, slowly (one call in ten minutes overall).
+    let (server, addr) = start_any(
+        &data,
+        &["--demo", "--demo-calls-per-minute", "0.1", "--sip", "off"],
+    );
+    let alice = login(addr, "kent.agent", DEMO_PASSWORD).unwrap();
+    let (s, _, b) = http_with(
+        addr,
+        "POST",
+        "/api/v1/agents/1/presence",
+        Some(r#"{"presence":"ready"}"#),
+        &alice,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    let t0 = Instant::now();
+    let contact = loop {
+        let me = agent_view(addr, 1);
+        if let Some(c) = me["work"].as_array().and_then(|w| {
+            w.iter()
+                .find(|x| x[1] == "voice" && x[2] == "offered")
+                .and_then(|x| x[0].as_u64())
+        }) {
+            break c;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no call offered to Alice within 30 s: {me:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (s, _, b) = http_with(
+        addr,
+        "GET",
+        &format!("/api/v1/contacts/{contact}/screen-pop"),
+        None,
+        &alice,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    let pop: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(pop["match"], "single", "{pop}");
+    let name = pop["patients"][0]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        [
+            "Ada Demo",
+            "Bilal Example",
+            "Catrin Sample",
+            "Dev Testcase",
+            "Eliza Placeholder",
+            "Frank Fixture"
+        ]
+        .contains(&name.as_str()),
+        "{pop}"
+    );
+    kill(server, &data);
+}
