@@ -14,6 +14,9 @@
 
 mod chat;
 mod chat_api;
+mod chat_figures;
+mod chat_files;
+mod chat_socket;
 mod config;
 mod contacts;
 mod directory;

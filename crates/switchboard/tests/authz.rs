@@ -687,7 +687,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                 .replace("{service}", if own { "1" } else { "9" })
                 .replace("{recording}", if own { "1" } else { "2" })
                 .replace("{scorecard}", if own { "1" } else { "2" })
-                .replace("{file}", "0123456789abcdef0123456789abcdef")
+                .replace("{file}", "fedcbafedcbafedcbafedcbafedcbafe")
                 .replace("{dos_service}", &if own { pharmacy } else { 1_000_001 }.to_string())
                 // No contact is about the patient here: the read breaks
                 // the glass (what it needs is tested on its own).
