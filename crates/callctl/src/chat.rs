@@ -226,6 +226,11 @@ pub enum ChatOutput {
         seq: u64,
     },
     Engine(EngineRequest),
+    /// An email thread's or a text exchange's message `seq` (just posted)
+    /// goes out to the patient: stored with its outbox row, then sent.
+    Send {
+        seq: u64,
+    },
     /// The conversation is over.
     Done,
 }

@@ -21,8 +21,10 @@
 
 mod call;
 pub mod chat;
+pub mod mail;
 pub mod ringback;
 pub mod script;
+pub mod thread;
 
 pub use call::{Clip, DialError, DialId, Input, Output, PhoneState, Setup, VoiceCall};
 pub use ringback::{RingBack, RingBackInput, RingBackOutput};

@@ -12,6 +12,7 @@
 use crate::App;
 use app::seal;
 use callctl::chat::{Body, Chat, ChatInput, ChatOutput, Message, Refusal, Sender, Timing};
+use callctl::thread::Thread;
 use callctl::{Conversation, EngineRequest, QueueRef};
 use model::{Channel, ContactId, OrgId, Timestamp};
 use routing::{Input, NewContact};
@@ -29,10 +30,57 @@ pub const BURST_MS: i64 = 10_000;
 /// How long a typing signal shows.
 pub const TYPING_MS: i64 = 5_000;
 
+/// A conversation's machine: a live web chat, or an email thread or text
+/// exchange (the same inputs and outputs, other rules).
+#[derive(Debug)]
+pub(crate) enum Machine {
+    Web(Chat),
+    Thread(Thread),
+}
+
+macro_rules! both {
+    ($m:expr, $x:ident => $e:expr) => {
+        match $m {
+            Machine::Web($x) => $e,
+            Machine::Thread($x) => $e,
+        }
+    };
+}
+
+impl Machine {
+    fn check(&self, i: &ChatInput) -> Result<(), Refusal> {
+        both!(self, m => m.check(i))
+    }
+    fn handle(&mut self, now: model::Timestamp, i: ChatInput) {
+        both!(self, m => m.handle(now, i))
+    }
+    fn handle_timeout(&mut self, now: model::Timestamp) {
+        both!(self, m => m.handle_timeout(now))
+    }
+    fn poll_output(&mut self) -> Option<ChatOutput> {
+        both!(self, m => m.poll_output())
+    }
+    fn poll_timeout(&self) -> Option<model::Timestamp> {
+        both!(self, m => m.poll_timeout())
+    }
+    fn is_done(&self) -> bool {
+        both!(self, m => m.is_done())
+    }
+    fn stage(&self) -> callctl::chat::Stage {
+        both!(self, m => m.stage())
+    }
+    fn contact(&self) -> Option<ContactId> {
+        both!(self, m => m.contact())
+    }
+    fn outcome(&self) -> Option<&'static str> {
+        both!(self, m => m.outcome())
+    }
+}
+
 /// An input for a conversation's task, and where its answer goes.
 type Inbox = (ChatInput, Option<oneshot::Sender<Result<u64, Refusal>>>);
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -171,6 +219,10 @@ pub(crate) struct Conv {
     pub(crate) key: [u8; 32],
     /// The largest file the patient may send (the service's rule).
     pub max_attachment: u64,
+    /// `web`, `email` or `sms`.
+    pub medium: &'static str,
+    /// An email thread's or text exchange's particulars (None: a web chat).
+    pub thread: Option<Mutex<crate::written::ThreadMeta>>,
     tx: mpsc::UnboundedSender<Inbox>,
     /// Every message stored, in order (index = seq - 1).
     log: Mutex<Vec<Arc<WireMessage>>>,
@@ -183,6 +235,8 @@ pub(crate) struct Conv {
     burst: Mutex<(VecDeque<i64>, VecDeque<i64>)>,
     /// Who has read it (an audit record each, once).
     readers: Mutex<HashSet<String>>,
+    /// Lookup keys of a thread to store with its next messages.
+    keys_next: Mutex<Vec<Vec<u8>>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -243,6 +297,11 @@ impl Conv {
         true
     }
 
+    /// Keys that find this thread, stored with its next messages.
+    pub fn add_keys(&self, keys: Vec<Vec<u8>>) {
+        lock(&self.keys_next).extend(keys);
+    }
+
     /// True the first time `who` reads this conversation.
     pub fn first_read_by(&self, who: &str) -> bool {
         lock(&self.readers).insert(who.to_string())
@@ -255,6 +314,31 @@ pub(crate) struct Identity {
     pub name: Option<String>,
     pub date_of_birth: Option<String>,
     pub nhs_number: Option<String>,
+}
+
+/// What a conversation's task starts with.
+pub(crate) struct Spawn {
+    pub id: u64,
+    pub org: OrgId,
+    pub queue: model::QueueId,
+    pub max_attachment: u64,
+    pub key: [u8; 32],
+    pub token_hash: Option<String>,
+    pub identity: Identity,
+    /// The messages stored so far.
+    pub log: Vec<Arc<WireMessage>>,
+    pub thread: Option<crate::written::ThreadMeta>,
+}
+
+/// A stored conversation read back (see [`Chats::load`]).
+pub(crate) struct Loaded {
+    pub key: [u8; 32],
+    pub log: Vec<Arc<WireMessage>>,
+    pub ids: Vec<(Sender, String, u64)>,
+    pub identity: Identity,
+    pub queue: model::QueueId,
+    pub max_attachment: u64,
+    pub thread: Option<crate::written::ThreadMeta>,
 }
 
 /// Every conversation in progress.
@@ -271,6 +355,10 @@ pub struct Chats {
     watched: Mutex<HashSet<OrgId>>,
     /// Conversations started per address, for the flood limit.
     pub(crate) starts: Mutex<HashMap<String, VecDeque<i64>>>,
+    /// Wakes the email and text senders: something was put in the outbox.
+    pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
+    /// GOV.UK Notify, if configured (its callbacks need it).
+    pub(crate) notify: std::sync::OnceLock<Arc<crate::notify::Notify>>,
 }
 
 impl Chats {
@@ -291,7 +379,13 @@ impl Chats {
             by_contact: Mutex::default(),
             watched: Mutex::default(),
             starts: Mutex::default(),
+            outbox_wake: Arc::default(),
+            notify: std::sync::OnceLock::new(),
         })
+    }
+
+    pub(crate) fn app(&self) -> &App {
+        &self.app
     }
 
     pub(crate) fn open_count(&self) -> usize {
@@ -350,29 +444,33 @@ impl Chats {
         });
         let chat = Chat::start(now, self.timing, flow, reason, self.private.clone());
         self.spawn(
-            id,
-            org,
-            (service.queue(), service.max_attachment_bytes()),
-            key,
-            Some(token_hash),
-            chat,
-            identity,
-            Vec::new(),
+            Spawn {
+                id,
+                org,
+                queue: service.queue(),
+                max_attachment: service.max_attachment_bytes(),
+                key,
+                token_hash: Some(token_hash),
+                identity,
+                log: Vec::new(),
+                thread: None,
+            },
+            Machine::Web(chat),
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn spawn(
-        self: &Arc<Self>,
-        id: u64,
-        org: OrgId,
-        (queue, max_attachment): (model::QueueId, u64),
-        key: [u8; 32],
-        token_hash: Option<String>,
-        chat: Chat,
-        identity: Identity,
-        log: Vec<Arc<WireMessage>>,
-    ) {
+    pub(crate) fn spawn(self: &Arc<Self>, sp: Spawn, chat: Machine) -> Arc<Conv> {
+        let Spawn {
+            id,
+            org,
+            queue,
+            max_attachment,
+            key,
+            token_hash,
+            identity,
+            log,
+            thread,
+        } = sp;
         self.watch(org);
         let (tx, rx) = mpsc::unbounded_channel();
         let last_seq = log.len() as u64;
@@ -386,11 +484,17 @@ impl Chats {
                 _ => None,
             })
             .collect();
+        let medium = match (&chat, &thread) {
+            (Machine::Web(_), _) => "web",
+            (Machine::Thread(t), _) => t.medium().as_str(),
+        };
         let conv = Arc::new(Conv {
             id,
             org,
             key,
             max_attachment,
+            medium,
+            thread: thread.map(Mutex::new),
             tx,
             log: Mutex::new(log),
             last,
@@ -406,6 +510,7 @@ impl Chats {
             }),
             burst: Mutex::default(),
             readers: Mutex::default(),
+            keys_next: Mutex::default(),
         });
         if let Some(h) = token_hash {
             lock(&self.by_token).insert(h, id);
@@ -416,12 +521,94 @@ impl Chats {
         lock(&self.convs).insert(id, conv.clone());
         let me = self.clone();
         let span = tracing::info_span!("chat", org = org.0, chat = id);
+        let c2 = conv.clone();
         tokio::spawn(tracing::Instrument::instrument(
             async move {
-                me.run(conv, chat, rx, queue, identity).await;
+                me.run(c2, chat, rx, queue, identity).await;
             },
             span,
         ));
+        conv
+    }
+
+    /// A live conversation by its id.
+    pub(crate) fn by_id(&self, id: u64) -> Option<Arc<Conv>> {
+        lock(&self.convs).get(&id).cloned()
+    }
+
+    /// A stored conversation read back: its key, its messages opened, the
+    /// senders' ids, the patient's identity, its service's queue and file
+    /// limit, and a thread's particulars. None if its key or its service
+    /// is gone.
+    pub(crate) async fn load(&self, row: &store::chat::ChatRow) -> Option<Loaded> {
+        let key = seal::unwrap(
+            &self.app.kek,
+            &format!("chat:{}:{}", row.org.0, row.id),
+            &row.wrapped_key,
+        )
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok());
+        let Some(key) = key else {
+            tracing::warn!(chat = row.id, "a conversation's key does not open");
+            return None;
+        };
+        let id = row.id;
+        let stored = self
+            .app
+            .with_directory(move |d| {
+                d.chat_messages(id, 0, callctl::chat::MAX_MESSAGES as usize + 1)
+            })
+            .await
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let mut log = Vec::with_capacity(stored.len());
+        let mut ids = Vec::new();
+        for m in &stored {
+            let Some(w) = open_message(&key, row.org, id, m) else {
+                break;
+            };
+            if let Some(cid) = &m.client_id {
+                let s = match (m.sender.as_str(), m.agent) {
+                    ("agent", Some(a)) => Sender::Agent(a),
+                    _ => Sender::Patient,
+                };
+                ids.push((s, cid.clone(), m.seq));
+            }
+            log.push(Arc::new(w));
+        }
+        let identity: Identity = row
+            .identity
+            .as_deref()
+            .and_then(|s| {
+                seal::decrypt_with(&key, &format!("chat-identity:{}:{id}", row.org.0), s).ok()
+            })
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let org = row.org;
+        let service = row.service;
+        let (queue, max_attachment) = self
+            .app
+            .with_directory(move |d| d.services(org))
+            .await
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(sid, _)| *sid == service)
+            .and_then(|(_, def)| app::services::ServiceDef::parse(&def))
+            .map(|d| (d.queue(), d.max_attachment_bytes()))?;
+        let thread = row
+            .meta
+            .as_deref()
+            .and_then(|m| crate::written::ThreadMeta::open(&key, org, id, m));
+        Some(Loaded {
+            key,
+            log,
+            ids,
+            identity,
+            queue,
+            max_attachment,
+            thread,
+        })
     }
 
     /// Carries on every conversation that had not ended when the server
@@ -436,60 +623,10 @@ impl Chats {
             .unwrap_or_default();
         let mut n = 0;
         for row in rows {
-            let Ok(key) = seal::unwrap(
-                &self.app.kek,
-                &format!("chat:{}:{}", row.org.0, row.id),
-                &row.wrapped_key,
-            ) else {
-                tracing::warn!(chat = row.id, "a chat's key does not open: not resumed");
-                continue;
-            };
-            let Ok(key) = <[u8; 32]>::try_from(key.as_slice()) else {
+            let Some(l) = self.load(&row).await else {
                 continue;
             };
             let id = row.id;
-            let stored = self
-                .app
-                .with_directory(move |d| {
-                    d.chat_messages(id, 0, callctl::chat::MAX_MESSAGES as usize + 1)
-                })
-                .await
-                .and_then(Result::ok)
-                .unwrap_or_default();
-            let mut log = Vec::with_capacity(stored.len());
-            let mut ids = Vec::new();
-            for m in &stored {
-                let Some(w) = open_message(&key, row.org, id, m) else {
-                    break;
-                };
-                if let Some(cid) = &m.client_id {
-                    let s = match (m.sender.as_str(), m.agent) {
-                        ("agent", Some(a)) => Sender::Agent(a),
-                        _ => Sender::Patient,
-                    };
-                    ids.push((s, cid.clone(), m.seq));
-                }
-                log.push(Arc::new(w));
-            }
-            let identity: Identity = row
-                .identity
-                .as_deref()
-                .and_then(|s| {
-                    seal::decrypt_with(&key, &format!("chat-identity:{}:{id}", row.org.0), s).ok()
-                })
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_default();
-            let queue = self
-                .app
-                .with_directory(move |d| d.services(row.org))
-                .await
-                .and_then(Result::ok)
-                .unwrap_or_default()
-                .into_iter()
-                .find(|(sid, _)| *sid == row.service)
-                .and_then(|(_, def)| app::services::ServiceDef::parse(&def))
-                .map(|d| (d.queue(), d.max_attachment_bytes()));
-            let Some(queue) = queue else { continue };
             // The engine's word on the contact: still there, and with whom.
             let live = match row.contact {
                 Some(c) => self
@@ -499,21 +636,55 @@ impl Chats {
                     .unwrap_or(false),
                 None => true,
             };
-            let chat = Chat::resume(
-                app::wall_clock(),
-                self.timing,
-                log.len() as u64 + 1,
-                ids,
-                row.contact,
-                row.agent.zip(row.agent_name.clone()),
-            );
+            let now = app::wall_clock();
+            let next = l.log.len() as u64 + 1;
+            let agent = row.agent.zip(row.agent_name.clone());
+            let machine = match crate::written::medium(&row.medium) {
+                None => Machine::Web(Chat::resume(
+                    now,
+                    self.timing,
+                    next,
+                    l.ids,
+                    row.contact,
+                    agent,
+                )),
+                Some(m) => {
+                    if l.log.is_empty() {
+                        // Made, but its first message never stored: nothing
+                        // to carry on.
+                        let end = store::chat::ChatChange {
+                            ended: Some((now, "empty".into())),
+                            ..Default::default()
+                        };
+                        let _ = self
+                            .app
+                            .with_directory(move |d| d.append_chat(id, &[], &end))
+                            .await;
+                        continue;
+                    }
+                    Machine::Thread(Thread::resume(now, m, next, l.ids, row.contact, agent))
+                }
+            };
             let token = self
                 .app
                 .with_directory(move |d| d.chat_token_hash(id))
                 .await
                 .and_then(Result::ok)
                 .flatten();
-            self.spawn(id, row.org, queue, key, token, chat, identity, log);
+            self.spawn(
+                Spawn {
+                    id,
+                    org: row.org,
+                    queue: l.queue,
+                    max_attachment: l.max_attachment,
+                    key: l.key,
+                    token_hash: token,
+                    identity: l.identity,
+                    log: l.log,
+                    thread: l.thread,
+                },
+                machine,
+            );
             if !live {
                 if let Some(c) = self.by_contact(row.org, row.contact.unwrap_or(ContactId(0))) {
                     c.tell(ChatInput::ContactEnded);
@@ -671,12 +842,15 @@ impl Chats {
     async fn run(
         self: Arc<Self>,
         conv: Arc<Conv>,
-        mut chat: Chat,
+        mut chat: Machine,
         mut rx: mpsc::UnboundedReceiver<Inbox>,
         queue: model::QueueId,
         identity: Identity,
     ) {
         let mut pending: Vec<Message> = Vec::new();
+        // Of the pending messages, those that go out (with them, in the
+        // same write, their outbox rows).
+        let mut sends: Vec<u64> = Vec::new();
         let mut reply: Option<oneshot::Sender<Result<u64, Refusal>>> = None;
         loop {
             // Carry out what the chat asked: messages stored in one write
@@ -691,8 +865,9 @@ impl Chats {
                         }
                         pending.push(m);
                     }
+                    ChatOutput::Send { seq } => sends.push(seq),
                     other => {
-                        if !self.flush(&conv, &chat, &mut pending).await {
+                        if !self.flush(&conv, &chat, &mut pending, &mut sends).await {
                             return self.broken(&conv, reply.take());
                         }
                         match other {
@@ -707,12 +882,12 @@ impl Chats {
                                 }
                             }
                             ChatOutput::Done => {}
-                            ChatOutput::Post(_) => unreachable!(),
+                            ChatOutput::Post(_) | ChatOutput::Send { .. } => unreachable!(),
                         }
                     }
                 }
             }
-            if !self.flush(&conv, &chat, &mut pending).await {
+            if !self.flush(&conv, &chat, &mut pending, &mut sends).await {
                 return self.broken(&conv, reply.take());
             }
             if let Some(r) = reply.take() {
@@ -774,11 +949,48 @@ impl Chats {
 
     /// Stores the pending messages (sealed) with the row's changes, then
     /// publishes them. False if the store failed.
-    async fn flush(&self, conv: &Arc<Conv>, chat: &Chat, pending: &mut Vec<Message>) -> bool {
+    async fn flush(
+        &self,
+        conv: &Arc<Conv>,
+        chat: &Machine,
+        pending: &mut Vec<Message>,
+        sends: &mut Vec<u64>,
+    ) -> bool {
         if pending.is_empty() {
             return true;
         }
         let mut change = store::chat::ChatChange::default();
+        // A thread: what goes out (envelopes sealed, outbox rows), the
+        // keys that find it again, its particulars (its mail ids) — all in
+        // the messages' write.
+        if let Some(t) = &conv.thread {
+            let mut meta = lock(t);
+            for seq in sends.drain(..) {
+                let Some(m) = pending.iter().find(|m| m.seq == seq) else {
+                    continue;
+                };
+                if let Body::Text(text) = &m.body {
+                    let (row, keys) = crate::written::outgoing(
+                        &self.app,
+                        conv.org,
+                        conv.id,
+                        conv.medium,
+                        &mut *meta,
+                        seq,
+                        m.at,
+                        text,
+                        m.from == Sender::System,
+                    );
+                    change.outbox.push(row);
+                    change.keys.extend(keys);
+                }
+            }
+            change
+                .keys
+                .extend(std::mem::take(&mut *lock(&conv.keys_next)));
+            change.meta = Some(meta.seal(&conv.key, conv.org, conv.id));
+        }
+        sends.clear();
         let mut rows = Vec::with_capacity(pending.len());
         let mut wires = Vec::with_capacity(pending.len());
         for m in pending.drain(..) {
@@ -830,6 +1042,7 @@ impl Chats {
                 .filter(|c| lock(&conv.state).contact != Some(*c));
         }
         let id = conv.id;
+        let wake = !change.outbox.is_empty();
         let ok = matches!(
             self.app
                 .with_directory(move |d| d.append_chat(id, &rows, &change))
@@ -838,6 +1051,10 @@ impl Chats {
         );
         if !ok {
             return false;
+        }
+        if wake {
+            self.outbox_wake.notify_waiters();
+            self.outbox_wake.notify_one();
         }
         let mut last = 0;
         {
@@ -890,7 +1107,11 @@ impl Chats {
                     return Some(ChatInput::Joined(Err("no such queue".into())));
                 };
                 let id = self.app.ids.next();
-                let mut nc = NewContact::new(id, q, Channel::Chat);
+                let channel = match crate::written::medium(conv.medium) {
+                    Some(m) => m.channel(),
+                    None => Channel::Chat,
+                };
+                let mut nc = NewContact::new(id, q, channel);
                 nc.priority = priority;
                 nc.attributes = attributes;
                 lock(&self.by_contact).insert((org, id), conv.id);

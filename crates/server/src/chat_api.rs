@@ -285,6 +285,7 @@ pub(crate) async fn start(
                     wrapped_key: &wrapped,
                     identity: sealed.as_deref(),
                     started: app::wall_clock(),
+                    medium: "web",
                 },
                 &audit,
             )?;

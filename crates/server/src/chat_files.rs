@@ -1,7 +1,7 @@
 //! Web chat: the patient's files (images and PDF), sealed on the disk,
 //! fetched by the patient and the agent (docs/chat.md, "Files").
 
-use crate::chat::{self, Chats};
+use crate::chat::{self, Chats, Conv};
 use crate::chat_api::*;
 use crate::error::{coded, error, tryr};
 use crate::{App, Caller};
@@ -132,30 +132,10 @@ pub(crate) async fn upload(
             ),
         );
     }
-    let file = app::auth::hex(&app::auth::random_bytes::<16>());
-    let Some(path) = file_path(&chats, conv.id, &file) else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "file id".into());
+    let file = match store(&chats, &conv, &bytes).await {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
-    let sealed = app::seal::encrypt_with(&conv.key, &file_aad(conv.org, conv.id, &file), &bytes);
-    // Stored (and on the disk) before the message that names it.
-    let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("part");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&sealed)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })
-    .await;
-    if !matches!(written, Ok(Ok(()))) {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the file could not be stored".into(),
-        );
-    }
     let size = bytes.len() as u64;
     match conv
         .send(ChatInput::File {
@@ -171,6 +151,30 @@ pub(crate) async fn upload(
     {
         Ok(seq) => Json(Uploaded { seq, file }).into_response(),
         Err(r) => refused(r),
+    }
+}
+
+/// Stores a file of conversation `conv` (sealed, on the disk, synced)
+/// before the message that names it; its id.
+pub(crate) async fn store(chats: &Chats, conv: &Conv, bytes: &[u8]) -> Result<String, String> {
+    let file = app::auth::hex(&app::auth::random_bytes::<16>());
+    let path = file_path(chats, conv.id, &file).ok_or("file id")?;
+    let sealed = app::seal::encrypt_with(&conv.key, &file_aad(conv.org, conv.id, &file), bytes);
+    let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("part");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&sealed)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => Ok(file),
+        _ => Err("the file could not be stored".into()),
     }
 }
 

@@ -20,6 +20,7 @@ mod chat_socket;
 mod config;
 mod contacts;
 mod directory;
+pub mod email;
 mod error;
 mod gate;
 mod listen;
@@ -28,6 +29,7 @@ pub mod metrics;
 mod mfa;
 pub mod net;
 mod notes;
+pub mod notify;
 pub mod outbound;
 mod passkeys;
 mod patients;
@@ -45,6 +47,7 @@ pub mod tls;
 mod triage;
 mod web;
 pub mod wire;
+mod written;
 
 pub use app::{wall_clock, SNAPSHOT_EVERY};
 pub use error::ApiError;
@@ -94,6 +97,32 @@ pub struct Options {
     pub kek: Option<app::seal::Kek>,
     /// The token `GET /metrics` takes (none: metrics are off).
     pub metrics_token: Option<String>,
+    /// Email mailboxes and GOV.UK Notify (`--channels FILE`).
+    pub channels: Channels,
+}
+
+/// The written channels' configuration (`--channels FILE`, TOML): the
+/// mailboxes read over IMAP and answered over SMTP, and GOV.UK Notify for
+/// text messages.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channels {
+    #[serde(default)]
+    pub mailbox: Vec<email::MailboxConfig>,
+    #[serde(default)]
+    pub notify: Option<notify::NotifyConfig>,
+}
+
+impl Channels {
+    /// Reads and checks a channels file, naming the problem.
+    pub fn read(path: &std::path::Path) -> Result<Channels, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let c: Channels = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for m in &c.mailbox {
+            m.check().map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(c)
+    }
 }
 
 /// How often the audit chain's head is checkpointed (if it moved).
@@ -155,6 +184,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     outbox: tokio::task::JoinHandle<()>,
+    /// The mailboxes' readers and senders, the texts' sender.
+    channel_tasks: Vec<tokio::task::JoinHandle<()>>,
     refusals: tokio::task::JoinHandle<()>,
     edge: Arc<net::Edge>,
     certs: Option<Arc<tls::Certs>>,
@@ -267,6 +298,16 @@ impl Application {
         );
         chats.sweep().await;
         chats.sweep_forever();
+        // Email and texts: their readers and senders.
+        let mut channel_tasks = email::start(&app, &chats, &outbound, &opts.channels.mailbox)
+            .await
+            .map_err(ServerError::Other)?;
+        if let Some(cfg) = opts.channels.notify.clone() {
+            let n =
+                Arc::new(notify::Notify::new(cfg, outbound.clone()).map_err(ServerError::Other)?);
+            let _ = chats.notify.set(n.clone());
+            channel_tasks.push(tokio::spawn(notify::sender(n, chats.clone())));
+        }
         let resumed = chats.resume_all().await;
         if resumed > 0 {
             tracing::info!(chats = resumed, "web chats resumed");
@@ -285,6 +326,7 @@ impl Application {
             listener,
             router,
             outbox,
+            channel_tasks,
             refusals,
             edge,
             certs,
@@ -318,6 +360,7 @@ impl Application {
             listener,
             router,
             outbox,
+            channel_tasks,
             refusals,
             edge,
             certs,
@@ -375,6 +418,9 @@ impl Application {
         checkpoints.abort();
         checkpoint(&app, &anchors).await;
         outbox.abort();
+        for t in channel_tasks {
+            t.abort();
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -248,6 +248,26 @@ impl Outbound {
     /// the policy, or imported from a file, is held to it too); the HTTP
     /// status, or what kind of failure.
     pub async fn post(&self, url: &str, content_type: &str, body: String) -> Result<u16, String> {
+        let req = hyper::Request::post("/")
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|_| "the request could not be made".to_string())?;
+        self.send(url, req).await.map(|(s, _)| s)
+    }
+
+    /// The TLS client (trusting the system's authorities and --outbound-ca).
+    pub fn tls(&self) -> tokio_rustls::TlsConnector {
+        self.tls.clone()
+    }
+
+    /// Sends `req` (its method, headers and body; the path and host come
+    /// from `url`, checked as for [`Outbound::post`]); the status and up to
+    /// 1 MiB of the answer's body.
+    pub async fn send(
+        &self,
+        url: &str,
+        req: hyper::Request<Full<Bytes>>,
+    ) -> Result<(u16, Vec<u8>), String> {
         let t = self.check_url(url)?;
         let mut stream = None;
         for addr in self.addresses(&t).await? {
@@ -266,11 +286,17 @@ impl Outbound {
         } else {
             format!("{}:{}", t.host, t.port)
         };
-        let req = hyper::Request::post(t.path.as_str())
-            .header(hyper::header::HOST, host_header)
-            .header(hyper::header::CONTENT_TYPE, content_type)
-            .body(Full::new(Bytes::from(body)))
+        let (mut parts, body) = req.into_parts();
+        parts.uri = t
+            .path
+            .parse()
             .map_err(|_| "url: not a path the request can carry".to_string())?;
+        parts.headers.insert(
+            hyper::header::HOST,
+            hyper::header::HeaderValue::from_str(&host_header)
+                .map_err(|_| "url: not a host a request can carry".to_string())?,
+        );
+        let req = hyper::Request::from_parts(parts, body);
         if t.https {
             let name = rustls_pki_types::ServerName::try_from(t.host.clone())
                 .map_err(|_| "url: not a host name TLS can check".to_string())?;
@@ -293,7 +319,10 @@ impl Outbound {
     }
 }
 
-async fn exchange<IO>(io: IO, req: hyper::Request<Full<Bytes>>) -> Result<u16, String>
+/// Most of an answer's body read.
+const MAX_ANSWER: usize = 1 << 20;
+
+async fn exchange<IO>(io: IO, req: hyper::Request<Full<Bytes>>) -> Result<(u16, Vec<u8>), String>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -306,7 +335,26 @@ where
         .await
         .map_err(|_| "no answer within 10 s".to_string())?
         .map_err(|_| "the connection failed before an answer came".to_string())?;
-    Ok(resp.status().as_u16())
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        use http_body_util::BodyExt;
+        while let Some(f) = body.frame().await {
+            let Ok(f) = f else { break };
+            if let Some(d) = f.data_ref() {
+                if out.len() + d.len() > MAX_ANSWER {
+                    break;
+                }
+                out.extend_from_slice(d);
+            }
+        }
+    })
+    .await;
+    if read.is_err() {
+        return Err("the answer's body did not come within 10 s".into());
+    }
+    Ok((status, out))
 }
 
 #[cfg(test)]

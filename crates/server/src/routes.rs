@@ -194,6 +194,8 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/chat/v1/conversations", None, Some(s::<crate::chat_api::StartBody>), Json(s::<crate::chat_api::Started>), "Web chat, the patient's page: start a conversation (the pre-chat form; reason required, name, date of birth and NHS number optional, checked). Answers its token, the only key to it; the conversation goes on over the WebSocket /chat/v1/socket (docs/chat.md). Audited.", crate::chat_api::start),
         r!(post "POST" "/chat/v1/attachments", None, None, Json(s::<crate::chat_files::Uploaded>), ?crate::chat_files::UploadQuery, "Web chat, the patient's page: send a file (the request's body: a PNG, JPEG, GIF or WebP image or a PDF, checked by its content, up to the service's limit, 5 MiB unless set), by the conversation's token (Authorization: Bearer); sealed and stored before the message that names it.", crate::chat_files::upload),
         r!(get "GET" "/chat/v1/attachments/{file}", None, None, Text, "Web chat, the patient's page: a file of their conversation, by its token (Authorization: Bearer); always a download.", crate::chat_files::patient_file),
+        r!(post "POST" "/notify/v1/receipts", None, Some(s::<crate::notify::Receipt>), Json(s::<crate::notify::Received>), "GOV.UK Notify's delivery receipt callback (Authorization: Bearer and the callback token given to Notify): a text's delivered, permanent-failure, temporary-failure or technical-failure, by Notify's id or our reference. Stored before it is answered.", crate::notify::receipt),
+        r!(post "POST" "/notify/v1/inbound", None, Some(s::<crate::notify::InboundText>), Json(s::<crate::notify::Received>), "GOV.UK Notify's inbound text callback (Authorization: Bearer and the callback token given to Notify): the text joins the sender's latest thread, or starts one in the service whose number it was sent to. Answered once it is stored (sealed); a text sent again is not stored twice.", crate::notify::inbound),
         r!(get "GET" "/chat/v1/transcript", None, None, Text, "Web chat, the patient's page: the conversation as text, by its token (Authorization: Bearer).", crate::chat_api::transcript),
         r!(get "GET" "/api/v1/quick-replies", Some(Chat), None, Json(s::<crate::chat_api::QuickReplies>), "The organisation's quick replies for web chats (title and text), in order.", crate::chat_api::quick_replies),
         r!(put "PUT" "/api/v1/quick-replies", Some(ConfigWrite), Some(s::<crate::chat_api::QuickReplies>), Json(s::<crate::chat_api::Saved>), "Replace the quick replies agents pick from in web chats (at most 100; titles 1–60 characters and unique, texts 1–1,000); audited.", crate::chat_api::set_quick_replies),
@@ -500,6 +502,13 @@ pub fn openapi() -> Value {
                     err("no authenticator set up, or one already is"),
                 );
             }
+        }
+        // GOV.UK Notify's callbacks: public, by their bearer token.
+        if r.path.starts_with("/notify/v1/") {
+            responses.insert("401".into(), err("no token, or not the callback token"));
+            responses.insert("404".into(), err("Notify is not configured"));
+            responses.insert("422".into(), err("not a Notify callback"));
+            responses.insert("503".into(), err("not stored: send it again"));
         }
         // The patient's chat: public, with refusals of its own.
         if r.path.starts_with("/chat/v1/") {

@@ -85,6 +85,7 @@ fn start(data: &std::path::Path) -> Running {
                 audit_anchors: None,
                 kek: None,
                 metrics_token: None,
+                channels: Default::default(),
             })
             .await
             .map_err(|e| e.to_string())?;

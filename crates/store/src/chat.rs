@@ -26,6 +26,14 @@ CREATE TABLE IF NOT EXISTS chats (
     outcome TEXT
 );
 CREATE INDEX IF NOT EXISTS chats_contact ON chats (org, contact);
+-- Every contact a conversation has had (an email thread opened again by
+-- the patient's reply is a new contact of the same thread).
+CREATE TABLE IF NOT EXISTS chat_contacts (
+    org INTEGER NOT NULL,
+    contact INTEGER NOT NULL,
+    chat INTEGER NOT NULL,
+    PRIMARY KEY (org, contact)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quick_replies (
     org INTEGER NOT NULL,
     position INTEGER NOT NULL,
@@ -45,6 +53,22 @@ CREATE TABLE IF NOT EXISTS chat_messages (
 ) WITHOUT ROWID;
 ";
 
+/// Columns added since the table was first made (a database of an
+/// earlier version gains them; every old row is a web chat).
+pub(crate) fn upgrade(db: &rusqlite::Connection) -> Result<(), StoreError> {
+    for (col, def) in [("medium", "TEXT NOT NULL DEFAULT 'web'"), ("meta", "BLOB")] {
+        let missing: bool = db.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM pragma_table_info('chats') WHERE name = ?1)",
+            params![col],
+            |r| r.get(0),
+        )?;
+        if missing {
+            db.execute_batch(&format!("ALTER TABLE chats ADD COLUMN {col} {def}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// A new conversation.
 pub struct NewChat<'a> {
     pub org: OrgId,
@@ -54,6 +78,8 @@ pub struct NewChat<'a> {
     /// What the patient said of themselves, sealed (None: nothing).
     pub identity: Option<&'a [u8]>,
     pub started: Timestamp,
+    /// `web`, `email` or `sms`.
+    pub medium: &'a str,
 }
 
 /// A conversation as stored.
@@ -70,6 +96,11 @@ pub struct ChatRow {
     pub agent: Option<AgentId>,
     pub agent_name: Option<String>,
     pub outcome: Option<String>,
+    /// `web`, `email` or `sms`.
+    pub medium: String,
+    /// A thread's sealed particulars (the patient's address, the subject,
+    /// the mail ids of the thread), rewritten as they change.
+    pub meta: Option<Vec<u8>>,
 }
 
 /// One message as stored: its body sealed.
@@ -90,9 +121,17 @@ pub struct ChatChange {
     pub contact: Option<ContactId>,
     pub agent: Option<(AgentId, String)>,
     pub ended: Option<(Timestamp, String)>,
+    /// A resolved thread opened again: not ended, no agent.
+    pub reopened: bool,
+    /// The thread's particulars, sealed, replaced.
+    pub meta: Option<Vec<u8>>,
+    /// Messages that go out to the patient, written with them.
+    pub outbox: Vec<crate::written::NewOutbound>,
+    /// Keys that find the thread again (see [`crate::written`]).
+    pub keys: Vec<Vec<u8>>,
 }
 
-const CHAT_COLUMNS: &str = "id, org, service, wrapped_key, identity, started_ms, ended_ms, contact, agent, agent_name, outcome";
+const CHAT_COLUMNS: &str = "id, org, service, wrapped_key, identity, started_ms, ended_ms, contact, agent, agent_name, outcome, medium, meta";
 
 fn chat_row(r: &rusqlite::Row<'_>) -> Result<ChatRow, rusqlite::Error> {
     Ok(ChatRow {
@@ -107,6 +146,8 @@ fn chat_row(r: &rusqlite::Row<'_>) -> Result<ChatRow, rusqlite::Error> {
         agent: r.get::<_, Option<u32>>(8)?.map(AgentId),
         agent_name: r.get(9)?,
         outcome: r.get(10)?,
+        medium: r.get(11)?,
+        meta: r.get(12)?,
     })
 }
 
@@ -134,8 +175,8 @@ impl Directory {
     ) -> Result<(), StoreError> {
         let tx = self.immediate()?;
         tx.execute(
-            "INSERT INTO chats (id, org, service, token_hash, wrapped_key, identity, started_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO chats (id, org, service, token_hash, wrapped_key, identity, started_ms, medium)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 id as i64,
                 c.org.0,
@@ -143,7 +184,8 @@ impl Directory {
                 c.token_hash,
                 c.wrapped_key,
                 c.identity,
-                c.started.0
+                c.started.0,
+                c.medium
             ],
         )?;
         append_audit_tx(&tx, audit)?;
@@ -177,12 +219,32 @@ impl Directory {
                 ])?;
             }
         }
+        if change.reopened {
+            tx.execute(
+                "UPDATE chats SET ended_ms = NULL, outcome = NULL, agent = NULL, agent_name = NULL,
+                        contact = NULL WHERE id = ?1",
+                params![chat as i64],
+            )?;
+        }
         if let Some(c) = change.contact {
             tx.execute(
                 "UPDATE chats SET contact = ?2 WHERE id = ?1",
                 params![chat as i64, c.0 as i64],
             )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO chat_contacts (org, contact, chat)
+                 SELECT org, ?2, id FROM chats WHERE id = ?1",
+                params![chat as i64, c.0 as i64],
+            )?;
         }
+        if let Some(m) = &change.meta {
+            tx.execute(
+                "UPDATE chats SET meta = ?2 WHERE id = ?1",
+                params![chat as i64, m],
+            )?;
+        }
+        crate::written::add_outbound_tx(&tx, chat, &change.outbox)?;
+        crate::written::add_keys_tx(&tx, chat, &change.keys)?;
         if let Some((a, name)) = &change.agent {
             tx.execute(
                 "UPDATE chats SET agent = ?2, agent_name = ?3 WHERE id = ?1",
@@ -197,6 +259,18 @@ impl Directory {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// A conversation by its id.
+    pub fn chat_by_id(&self, chat: u64) -> Result<Option<ChatRow>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?1"),
+                params![chat as i64],
+                chat_row,
+            )
+            .optional()?)
     }
 
     /// The conversation whose token hashes to `token_hash`.
@@ -220,7 +294,10 @@ impl Directory {
         Ok(self
             .db
             .query_row(
-                &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE org = ?1 AND contact = ?2"),
+                &format!(
+                    "SELECT {CHAT_COLUMNS} FROM chats WHERE org = ?1 AND (contact = ?2 OR id =
+                     (SELECT chat FROM chat_contacts WHERE org = ?1 AND contact = ?2))"
+                ),
                 params![org.0, contact.0 as i64],
                 chat_row,
             )
@@ -372,6 +449,11 @@ impl Directory {
             "DELETE FROM chat_messages WHERE chat = ?1",
             params![chat as i64],
         )?;
+        tx.execute(
+            "DELETE FROM chat_contacts WHERE chat = ?1",
+            params![chat as i64],
+        )?;
+        crate::written::delete_thread_tx(&tx, chat)?;
         tx.execute("DELETE FROM chats WHERE id = ?1", params![chat as i64])?;
         append_audit_tx(&tx, audit)?;
         tx.commit()?;
@@ -421,6 +503,7 @@ mod tests {
                 wrapped_key: b"k",
                 identity: None,
                 started: Timestamp(10),
+                medium: "web",
             },
             &audit(),
         )
@@ -452,7 +535,7 @@ mod tests {
             &ChatChange {
                 contact: Some(ContactId(9)),
                 agent: Some((AgentId(4), "Sam".into())),
-                ended: None,
+                ..ChatChange::default()
             },
         )
         .unwrap();

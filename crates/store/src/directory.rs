@@ -227,6 +227,8 @@ impl Directory {
         db.execute_batch(SCHEMA)?;
         db.execute_batch(crate::mfa::SCHEMA)?;
         db.execute_batch(crate::chat::SCHEMA)?;
+        crate::chat::upgrade(&db)?;
+        db.execute_batch(crate::written::SCHEMA)?;
         Ok(Directory { db })
     }
 

@@ -26,6 +26,7 @@ mod notes;
 pub mod quality;
 pub mod recordings;
 pub mod review;
+pub mod written;
 pub use mfa::{Passkey, Totp};
 pub use notes::StoredNote;
 

@@ -310,7 +310,14 @@ fn run(cli: Cli) -> Result<()> {
                 audit_anchors,
                 kek_file,
                 metrics_token_file,
+                channels,
             } = *args;
+            let channels = match &channels {
+                Some(f) => {
+                    server::Channels::read(f).map_err(|e| anyhow::anyhow!("--channels {e}"))?
+                }
+                None => server::Channels::default(),
+            };
             let metrics_token = match &metrics_token_file {
                 Some(f) => Some(
                     std::fs::read_to_string(f)
@@ -381,6 +388,7 @@ fn run(cli: Cli) -> Result<()> {
                     audit_anchors,
                     kek,
                     metrics_token,
+                    channels,
                     limits: server::Limits {
                         max_connections: max_connections as usize,
                         max_per_address: max_connections_per_address as usize,

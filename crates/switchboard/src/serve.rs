@@ -231,4 +231,10 @@ pub struct ServeArgs {
     /// in this file (at least 32 characters) as a bearer token.
     #[arg(long)]
     pub metrics_token_file: Option<PathBuf>,
+    /// The written channels (TOML): `[[mailbox]]` entries (an email entry
+    /// point's address, `imap`/`smtp` URLs, `username`, `password_file` or
+    /// `oauth2_token_file`) and `[notify]` (GOV.UK Notify: `api_key_file`,
+    /// `sms_template`, `callback_token_file`, `base_url`). See docs/email-sms.md.
+    #[arg(long)]
+    pub channels: Option<PathBuf>,
 }
