@@ -2,7 +2,8 @@
 # Runs every test of the project. Installs what the tests need on a fresh
 # machine: from Debian, sip-tester (SIPp, the telephony journeys),
 # espeak-ng and sox (spoken prompts), chromium (the browser journeys),
-# oathtool (authenticator codes), openssl and curl (TLS peers);
+# oathtool (authenticator codes), openssl and curl (TLS peers),
+# dovecot-imapd and python3-aiosmtpd (real mail servers);
 # from the npm registry, playwright-core at the version
 # e2e/package-lock.json pins; from PyPI, schemathesis,
 # openapi-spec-validator and fhir.resources (pinned below).
@@ -18,6 +19,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# Real mail servers for the email journeys (scripts/mail_peers.py):
+# Dovecot (IMAP) and aiosmtpd (SMTP, under Debian's own python3).
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing ${need[*]}"
     $SUDO apt-get update -qq

@@ -199,6 +199,17 @@ pub fn thread(
     }
 }
 
+/// Where an automatic mail (an out-of-office) goes: its subject is the
+/// autoresponder's ("Automatic reply: …"), so a thread its headers find is
+/// its thread whatever the subject says; one they find nothing for is
+/// dropped by the edge (never a new conversation).
+pub fn thread_automatic(t: Threading) -> Threading {
+    match t {
+        Threading::New { follows: Some(t) } => Threading::Join(t),
+        other => other,
+    }
+}
+
 /// Most ids a reply's References carries: the first (the thread's root)
 /// and the newest, as RFC 5322 suggests trimming a long chain.
 pub const MAX_REFERENCES: usize = 20;

@@ -483,6 +483,15 @@ fn mail_joins_its_thread_by_its_headers_only_for_its_sender_and_subject() {
         let got = mail::thread(&h, |i| by_id(&from, i), |t| by_tag(&from, t));
         assert_eq!(got, want, "{what}");
     }
+    // An out-of-office's subject is its own: its headers decide.
+    assert_eq!(
+        mail::thread_automatic(Threading::New { follows: Some(7) }),
+        Threading::Join(7)
+    );
+    assert_eq!(
+        mail::thread_automatic(Threading::New { follows: None }),
+        Threading::New { follows: None }
+    );
 }
 
 #[test]

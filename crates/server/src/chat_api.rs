@@ -445,6 +445,46 @@ pub(crate) struct ChatView {
     patient_read: u64,
     /// The last number stored.
     last: u64,
+    /// `web`, `email` or `sms`.
+    medium: String,
+    /// An email thread's or text exchange's messages that went out, and
+    /// how far each got.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    deliveries: Vec<Delivery>,
+}
+
+/// How far a message that goes out by email or text got.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub(crate) struct Delivery {
+    seq: u64,
+    /// `due` (waiting to be sent, or to be tried again), `sending`, `sent`
+    /// or `failed` (refused for good).
+    state: String,
+    /// The provider's word: `delivered`, `permanent-failure`,
+    /// `temporary-failure`, `technical-failure`, or `bounced` (a delivery
+    /// failure report came back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<String>,
+    /// Why it was not sent (yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The deliveries of conversation `chat`'s messages.
+pub(crate) async fn deliveries(app: &App, chat: u64) -> Vec<Delivery> {
+    app.dir(move |d| d.outbound_of_chat(chat))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|o| {
+            Some(Delivery {
+                seq: o.seq?,
+                state: o.state,
+                delivery: o.delivery,
+                error: o.last_error,
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn conv_for(
@@ -485,6 +525,8 @@ fn view(conv: &Conv, after: u64) -> ChatView {
             .is_some_and(|t| chat::now_ms() - t < chat::TYPING_MS),
         patient_read: s.patient_read,
         last: *conv.last.borrow(),
+        medium: conv.medium.into(),
+        deliveries: Vec::new(),
     }
 }
 
@@ -537,7 +579,11 @@ pub(crate) async fn read(
         })
         .await;
     }
-    Json(view(&conv, after)).into_response()
+    let mut v = view(&conv, after);
+    if conv.thread.is_some() {
+        v.deliveries = deliveries(&app, conv.id).await;
+    }
+    Json(v).into_response()
 }
 
 /// An ended chat as the store has it (every read audited).
@@ -608,6 +654,12 @@ async fn stored_view(app: &App, c: &Caller, contact: u64, after: u64) -> Respons
         patient_typing: false,
         patient_read: 0,
         last,
+        deliveries: if row.medium == "web" {
+            Vec::new()
+        } else {
+            deliveries(app, row.id).await
+        },
+        medium: row.medium,
     })
     .into_response()
 }

@@ -659,6 +659,11 @@ async fn take(mb: &Mailbox, chats: &Arc<Chats>, uid: u32, raw: &[u8]) -> Result<
         |t| tagged.clone().filter(|k| k.thread == t),
     );
     let person = kind == Kind::Person;
+    let threading = if person {
+        threading
+    } else {
+        mail::thread_automatic(threading)
+    };
     // Automatic mail: only into a thread in progress, never answered.
     if !person {
         let live = matches!(threading, Threading::Join(t) if chats.by_id(t).is_some());

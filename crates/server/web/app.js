@@ -469,7 +469,9 @@ async function agentPage(me) {
     const i = info(c);
     // Web chat: the conversation's panel (chatdesk.js), one live element
     // per contact, moved into each new card as the phase changes.
-    const chat = media === 'chat' && window.chatDesk
+    // Email threads and texts are read and answered in the same panel.
+    const written = ['chat', 'email', 'sms'].includes(media);
+    const chat = written && window.chatDesk
       ? window.chatDesk.panel(c, typeof phase === 'string' ? phase : 'wrap_up', agentId) : '';
     const head = el('h2', {}, `${label(media)} contact ${c}`, i.queue !== undefined ? ` — ${queueName(i.queue)}` : '');
     if (phase === 'offered') {
@@ -555,7 +557,7 @@ async function agentPage(me) {
       return el('section', { class: 'card', dataset: { contact: c, phase } }, head, bar,
         popView(c),
         chat, // chat: writable while active; hold means nothing in a chat
-        el('div', { class: 'row' }, media === 'chat' ? '' : hold,
+        el('div', { class: 'row' }, written ? '' : hold,
           el('button', { type: 'button', class: 'danger end', 'aria-keyshortcuts': 'Alt+Shift+E', onclick: () => post(`/api/v1/contacts/${c}/end`) }, 'End')),
         media === 'voice' ? recordingView(c) : '',
         el('div', { class: 'row' },

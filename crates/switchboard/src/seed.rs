@@ -305,6 +305,13 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
                 entry_points.push(serde_json::json!({ "kind": "chat", "address": c }));
                 index.push(("chat".to_string(), c.to_string()));
             }
+            // The wheelchair service takes email (read only if `--channels`
+            // names a mailbox for it).
+            if id == 103 {
+                let a = "wheelchairs@kentcommunity.test";
+                entry_points.push(serde_json::json!({ "kind": "email", "address": a }));
+                index.push(("email".to_string(), a.to_string()));
+            }
             let mut def = serde_json::json!({
                 "name": name,
                 "queue": queue,
