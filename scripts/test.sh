@@ -71,6 +71,18 @@ python3 -m pip install --quiet --disable-pip-version-check \
     schemathesis==4.32.5 openapi-spec-validator==0.9.0 fhir.resources==8.1.0
 python3 scripts/api_check.py target/debug/switchboard
 
+echo "== GOV.UK Notify: the stand-in against the official Python client, and our JWT through its decoder"
+notify_key="switchboard_check-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0"
+key_file="$(mktemp)"
+printf '%s' "$notify_key" > "$key_file"
+SWITCHBOARD_NOTIFY_KEY="$notify_key" \
+    SWITCHBOARD_NOTIFY_TOKEN="$(target/debug/switchboard notify token --api-key-file "$key_file")" \
+    python3 scripts/notify_check.py
+rm -f "$key_file"
+
+echo "== real mail servers (Dovecot, aiosmtpd): the peers the email tests use, checked with Python's imaplib and smtplib"
+python3 scripts/mail_peers_check.py
+
 echo "== browser journeys (headless Chromium)"
 node e2e/journeys.mjs target/debug/switchboard
 echo "== web chat in the browser: a patient on a phone-sized page and an agent, the network cut, axe-core"

@@ -172,6 +172,25 @@ pub fn check_note(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A keyed hash (HMAC-SHA-256 under a key derived from the
+/// key-encryption key) of `parts`: a lookup key for something that must
+/// not be stored in the clear (a patient's address with a mail's id, a
+/// phone number). The same parts give the same key; without the KEK the
+/// keys say nothing.
+pub fn keyed_hash(kek: &Kek, parts: &[&str]) -> Vec<u8> {
+    let derived = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &kek.0),
+        b"switchboard lookup keys v1",
+    );
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref());
+    let mut ctx = ring::hmac::Context::with_key(&key);
+    for p in parts {
+        ctx.update(&(p.len() as u64).to_be_bytes());
+        ctx.update(p.as_bytes());
+    }
+    ctx.sign().as_ref().to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,23 +265,16 @@ mod tests {
         assert!(check_note(&"x".repeat(MAX_NOTE_CHARS + 1)).is_err());
         assert_eq!(format!("{:?}", Kek::new([9; 32])), "Kek(…)");
     }
-}
 
-/// A keyed hash (HMAC-SHA-256 under a key derived from the
-/// key-encryption key) of `parts`: a lookup key for something that must
-/// not be stored in the clear (a patient's address with a mail's id, a
-/// phone number). The same parts give the same key; without the KEK the
-/// keys say nothing.
-pub fn keyed_hash(kek: &Kek, parts: &[&str]) -> Vec<u8> {
-    let derived = ring::hmac::sign(
-        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &kek.0),
-        b"switchboard lookup keys v1",
-    );
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref());
-    let mut ctx = ring::hmac::Context::with_key(&key);
-    for p in parts {
-        ctx.update(&(p.len() as u64).to_be_bytes());
-        ctx.update(p.as_bytes());
+    #[test]
+    fn keyed_hashes_depend_on_the_key_and_every_part() {
+        let a = Kek::new([1; 32]);
+        let b = Kek::new([2; 32]);
+        let h = keyed_hash(&a, &["phone", "+447700900001"]);
+        assert_eq!(h, keyed_hash(&a, &["phone", "+447700900001"]));
+        assert_ne!(h, keyed_hash(&b, &["phone", "+447700900001"]));
+        assert_ne!(h, keyed_hash(&a, &["phone", "+447700900002"]));
+        // Parts are length-prefixed: moving a boundary changes the key.
+        assert_ne!(keyed_hash(&a, &["ab", "c"]), keyed_hash(&a, &["a", "bc"]));
     }
-    ctx.sign().as_ref().to_vec()
 }

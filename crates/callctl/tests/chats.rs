@@ -119,6 +119,8 @@ fn drain(chat: &mut Chat, w: &mut World, t: i64, start: Timestamp, out: &mut Str
             }
             ChatOutput::Ack { id, seq } => writeln!(out, "{secs}s ack #{id} = {seq}").unwrap(),
             ChatOutput::Done => writeln!(out, "{secs}s done").unwrap(),
+            // Only email threads and texts send messages out.
+            ChatOutput::Send { seq } => writeln!(out, "{secs}s send {seq}").unwrap(),
             ChatOutput::Engine(r) => {
                 let now = Timestamp(start.0 + t * 1000);
                 match r {

@@ -34,7 +34,7 @@ pub const TYPING_MS: i64 = 5_000;
 /// exchange (the same inputs and outputs, other rules).
 #[derive(Debug)]
 pub(crate) enum Machine {
-    Web(Chat),
+    Web(Box<Chat>),
     Thread(Thread),
 }
 
@@ -455,7 +455,7 @@ impl Chats {
                 log: Vec::new(),
                 thread: None,
             },
-            Machine::Web(chat),
+            Machine::Web(Box::new(chat)),
         );
     }
 
@@ -640,14 +640,14 @@ impl Chats {
             let next = l.log.len() as u64 + 1;
             let agent = row.agent.zip(row.agent_name.clone());
             let machine = match crate::written::medium(&row.medium) {
-                None => Machine::Web(Chat::resume(
+                None => Machine::Web(Box::new(Chat::resume(
                     now,
                     self.timing,
                     next,
                     l.ids,
                     row.contact,
                     agent,
-                )),
+                ))),
                 Some(m) => {
                     if l.log.is_empty() {
                         // Made, but its first message never stored: nothing
@@ -975,7 +975,7 @@ impl Chats {
                         conv.org,
                         conv.id,
                         conv.medium,
-                        &mut *meta,
+                        &mut meta,
                         seq,
                         m.at,
                         text,

@@ -546,7 +546,14 @@ pub(crate) async fn inbound(
             "id: 1 to 64 characters".into(),
         );
     }
-    let Ok(from) = PhoneNumber::parse(&t.source_number) else {
+    // Notify gives numbers as 447700900123 (no plus).
+    let source = t.source_number.trim();
+    let source = if source.bytes().all(|b| b.is_ascii_digit()) && !source.starts_with('0') {
+        format!("+{source}")
+    } else {
+        source.to_string()
+    };
+    let Ok(from) = PhoneNumber::parse(&source) else {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "source_number: not a phone number".into(),

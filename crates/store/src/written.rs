@@ -114,6 +114,15 @@ fn out_row(r: &rusqlite::Row<'_>) -> Result<Outbound, rusqlite::Error> {
     })
 }
 
+/// How many outbox rows are in one medium, state and delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboundCount {
+    pub medium: String,
+    pub state: String,
+    pub delivery: Option<String>,
+    pub count: u64,
+}
+
 /// What became of one attempt to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attempt {
@@ -356,20 +365,25 @@ impl Directory {
     }
 
     /// Counts of `org`'s rows created in `from..to` by medium, state and
-    /// delivery: (medium, state, delivery, count).
+    /// delivery.
     pub fn outbound_counts(
         &self,
         org: OrgId,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<(String, String, Option<String>, u64)>, StoreError> {
+    ) -> Result<Vec<OutboundCount>, StoreError> {
         let mut st = self.db.prepare_cached(
             "SELECT medium, state, delivery, COUNT(*) FROM written_outbox
              WHERE org = ?1 AND created_ms >= ?2 AND created_ms < ?3
              GROUP BY medium, state, delivery ORDER BY medium, state, delivery",
         )?;
         let rows = st.query_map(params![org.0, from.0, to.0], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u64))
+            Ok(OutboundCount {
+                medium: r.get(0)?,
+                state: r.get(1)?,
+                delivery: r.get(2)?,
+                count: r.get::<_, i64>(3)? as u64,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

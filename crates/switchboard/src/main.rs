@@ -102,6 +102,12 @@ enum Command {
         #[command(subcommand)]
         command: PathwayCommand,
     },
+    /// GOV.UK Notify: `notify token --api-key-file FILE` prints the JWT a
+    /// request made now would carry (to check it with Notify's own client).
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Replays a routing script (see `routing::script`) against the demo
     /// trust and prints the trace.
     Route {
@@ -153,6 +159,15 @@ enum PathwayCommand {
         /// Answer numbers, e.g. `2,2,2,1`.
         #[arg(long, default_value = "")]
         answers: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// Prints a token for a request made now.
+    Token {
+        #[arg(long)]
+        api_key_file: PathBuf,
     },
 }
 
@@ -399,6 +414,19 @@ fn run(cli: Cli) -> Result<()> {
                 demo,
                 traffic,
             })?;
+        }
+        Command::Notify {
+            command: NotifyCommand::Token { api_key_file },
+        } => {
+            let text = std::fs::read_to_string(&api_key_file)
+                .with_context(|| format!("--api-key-file {}", api_key_file.display()))?;
+            let key: server::notify::ApiKey = text
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--api-key-file: {e}"))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            println!("{}", key.token(now));
         }
         Command::Bootstrap { data, org, admin } => {
             let mut password = String::new();

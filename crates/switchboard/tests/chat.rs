@@ -107,31 +107,7 @@ fn alice(addr: SocketAddr) -> String {
 
 /// Waits for a chat to be offered to Alice; accepts it; its contact id.
 fn accept_offer(addr: SocketAddr, cookie: &str) -> u64 {
-    let t0 = Instant::now();
-    let contact = loop {
-        let me = agent_view(addr, 1);
-        let offered = me["work"].as_array().and_then(|w| {
-            w.iter()
-                .find(|x| x[1] == "chat" && x[2] == "offered")
-                .and_then(|x| x[0].as_u64())
-        });
-        if let Some(c) = offered {
-            break c;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(15),
-            "no chat offered: {me:#}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (s, b) = agent_post(
-        addr,
-        cookie,
-        &format!("/api/v1/contacts/{contact}/accept"),
-        json!({"agent": 1}),
-    );
-    assert_eq!(s, 200, "accept: {b}");
-    contact
+    accept_offered(addr, cookie, 1, "chat", &[])
 }
 
 fn server(name: &str, extra: &[&str]) -> (std::path::PathBuf, std::process::Child, Bound) {

@@ -12,55 +12,36 @@
 
 mod common;
 
+use common::written::*;
 use common::*;
 use serde_json::{json, Value};
-use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const MAILBOX: &str = "wheelchairs@kentcommunity.test";
 const PATIENT: &str = "pat.example@example.test";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 struct Peers {
-    child: Child,
+    peer: Peer,
     dir: PathBuf,
-    info: Value,
-}
-
-impl Drop for Peers {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn mail_peers(name: &str) -> Peers {
     let dir = std::env::temp_dir().join(format!("sb-mail-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new("python3")
-        .arg(repo().join("scripts/mail_peers.py"))
-        .arg("--dir")
-        .arg(&dir)
-        .args(["--user", "inbox@trust.test:secret"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3 runs scripts/mail_peers.py");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let info: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-        panic!("mail_peers.py did not start (Dovecot and aiosmtpd installed?): {line:?}")
-    });
-    Peers { child, dir, info }
+    let peer = peer(
+        "mail_peers.py",
+        &[
+            "--dir",
+            dir.to_str().unwrap(),
+            "--user",
+            "inbox@trust.test:secret",
+        ],
+    );
+    Peers { peer, dir }
 }
 
 impl Peers {
@@ -85,7 +66,7 @@ impl Peers {
 
     /// The mails the SMTP receiver has, in order.
     fn sent(&self) -> Vec<String> {
-        let dir = PathBuf::from(self.info["smtp_out"].as_str().unwrap());
+        let dir = PathBuf::from(self.peer.info["smtp_out"].as_str().unwrap());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
@@ -124,56 +105,11 @@ fn header(mail: &str, name: &str) -> Option<String> {
     })
 }
 
-fn post(addr: SocketAddr, cookie: &str, path: &str, body: Value) -> (u16, Value) {
-    let (s, _, b) = http_with(addr, "POST", path, Some(&body.to_string()), cookie).unwrap();
-    (s, serde_json::from_str(&b).unwrap_or(Value::Null))
-}
-
-fn get(addr: SocketAddr, cookie: &str, path: &str) -> Value {
-    let (s, _, b) = http_with(addr, "GET", path, None, cookie).unwrap();
-    assert_eq!(s, 200, "GET {path}: {b}");
-    serde_json::from_str(&b).unwrap()
-}
-
-/// Waits for an email contact to be offered to Alice, other than `not`;
-/// accepts it.
-fn accept_email(addr: SocketAddr, cookie: &str, not: &[u64]) -> u64 {
-    let t0 = Instant::now();
-    let contact = loop {
-        let me = agent_view(addr, 1);
-        let offered = me["work"].as_array().and_then(|w| {
-            w.iter()
-                .find(|x| {
-                    x[1] == "email"
-                        && x[2] == "offered"
-                        && !not.contains(&x[0].as_u64().unwrap_or(0))
-                })
-                .and_then(|x| x[0].as_u64())
-        });
-        if let Some(c) = offered {
-            break c;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "no email offered: {me:#}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (s, b) = post(
-        addr,
-        cookie,
-        &format!("/api/v1/contacts/{contact}/accept"),
-        json!({"agent": 1}),
-    );
-    assert_eq!(s, 200, "accept: {b}");
-    contact
-}
-
 /// The conversation's messages once it has at least `n`.
 fn messages(addr: SocketAddr, cookie: &str, contact: u64, n: usize) -> Value {
     let t0 = Instant::now();
     loop {
-        let v = get(addr, cookie, &format!("/api/v1/chats/{contact}"));
+        let v = get_json(addr, cookie, &format!("/api/v1/chats/{contact}"));
         if v["messages"].as_array().is_some_and(|m| m.len() >= n) {
             return v;
         }
@@ -187,14 +123,14 @@ fn messages(addr: SocketAddr, cookie: &str, contact: u64, n: usize) -> Value {
 
 /// Alice ends the contact and finishes its wrap-up.
 fn resolve(addr: SocketAddr, cookie: &str, contact: u64) {
-    let (s, b) = post(
+    let (s, b) = post_json(
         addr,
         cookie,
         &format!("/api/v1/contacts/{contact}/end"),
         json!({}),
     );
     assert_eq!(s, 200, "end: {b}");
-    let (s, b) = post(
+    let (s, b) = post_json(
         addr,
         cookie,
         &format!("/api/v1/contacts/{contact}/wrap-up-done"),
@@ -202,15 +138,6 @@ fn resolve(addr: SocketAddr, cookie: &str, contact: u64) {
     );
     assert!(s == 200 || s == 409, "wrap-up: {s} {b}");
     std::thread::sleep(Duration::from_millis(300));
-}
-
-fn texts(v: &Value) -> Vec<String> {
-    v["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["body"]["text"].as_str().map(str::to_string))
-        .collect()
 }
 
 fn mail(from: &str, subject: &str, id: &str, extra: &str, body: &str) -> String {
@@ -232,8 +159,8 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
         &channels,
         format!(
             "[[mailbox]]\naddress = \"{MAILBOX}\"\nimap = \"imap://127.0.0.1:{}\"\nsmtp = \"smtp://127.0.0.1:{}\"\nusername = \"inbox@trust.test\"\npassword_file = \"{}\"\npoll_seconds = 5\n",
-            peers.info["imap_port"],
-            peers.info["smtp_port"],
+            peers.peer.info["imap_port"],
+            peers.peer.info["smtp_port"],
             secret.display()
         ),
     )
@@ -245,7 +172,7 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
     );
     let addr = bound.http;
     let cookie = login(addr, "kent.agent", DEMO_PASSWORD).expect("Alice logs in");
-    let (s, b) = post(
+    let (s, b) = post_json(
         addr,
         &cookie,
         "/api/v1/agents/1/presence",
@@ -262,7 +189,7 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
         "",
         "The footplate of my wheelchair snapped this morning.",
     ));
-    let contact = accept_email(addr, &cookie, &[]);
+    let contact = accept_offered(addr, &cookie, 1, "email", &[]);
     let v = messages(addr, &cookie, contact, 2);
     assert_eq!(v["medium"], "email", "{v:#}");
     let t = texts(&v);
@@ -285,7 +212,7 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
     );
 
     // 2. Alice replies: one mail, threaded under the patient's.
-    let (s, b) = post(
+    let (s, b) = post_json(
         addr,
         &cookie,
         &format!("/api/v1/chats/{contact}/messages"),
@@ -304,7 +231,7 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
     assert!(reply.contains("new footplate on Monday"), "{reply}");
     assert_eq!(header(&reply, "Auto-Submitted"), None);
     // The same message sent again by the desktop is not sent twice.
-    let (s, _) = post(
+    let (s, _) = post_json(
         addr,
         &cookie,
         &format!("/api/v1/chats/{contact}/messages"),
@@ -340,7 +267,7 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
         &format!("In-Reply-To: {reply_id}\nReferences: <p1@example.test> {reply_id}\n"),
         "Is this about my chair?",
     ));
-    let other = accept_email(addr, &cookie, &[contact]);
+    let other = accept_offered(addr, &cookie, 1, "email", &[contact]);
     let v = messages(addr, &cookie, other, 1);
     assert!(texts(&v)[0].contains("my chair"), "{v:#}");
     resolve(addr, &cookie, other);
@@ -351,7 +278,7 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
         &format!("In-Reply-To: {reply_id}\n"),
         "Can I also have a new cushion?",
     ));
-    let third = accept_email(addr, &cookie, &[contact, other]);
+    let third = accept_offered(addr, &cookie, 1, "email", &[contact, other]);
     let v = messages(addr, &cookie, third, 1);
     assert!(
         texts(&v)[0].contains("in reply to conversation SB-"),
@@ -384,7 +311,7 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
     peers.deliver(&bounce);
     let t0 = Instant::now();
     loop {
-        let v = get(addr, &cookie, &format!("/api/v1/chats/{contact}"));
+        let v = get_json(addr, &cookie, &format!("/api/v1/chats/{contact}"));
         if v["deliveries"]
             .as_array()
             .unwrap()
@@ -413,7 +340,7 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
         &format!("In-Reply-To: {reply_id}\n"),
         "The new footplate does not fit.",
     ));
-    let again = accept_email(addr, &cookie, &[contact, other, third]);
+    let again = accept_offered(addr, &cookie, 1, "email", &[contact, other, third]);
     let v = messages(addr, &cookie, again, 8);
     let t = texts(&v);
     assert!(t[0].contains("footplate of my wheelchair snapped"), "{t:?}");

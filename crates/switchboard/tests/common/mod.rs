@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod calls;
 pub mod ua;
+pub mod written;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -510,4 +511,41 @@ pub fn agent_view(addr: SocketAddr, agent: u64) -> serde_json::Value {
         .find(|a| a["id"] == agent)
         .cloned()
         .unwrap()
+}
+
+/// Waits (up to 30 s) for a contact of `media` (`chat`, `email`, `sms`,
+/// `voice`) to be offered to `agent`, other than those in `not`; accepts it
+/// as that agent (with the session `cookie`); its id.
+#[allow(dead_code)]
+pub fn accept_offered(addr: SocketAddr, cookie: &str, agent: u64, media: &str, not: &[u64]) -> u64 {
+    let t0 = std::time::Instant::now();
+    let contact = loop {
+        let me = agent_view(addr, agent);
+        let offered = me["work"].as_array().and_then(|w| {
+            w.iter()
+                .find(|x| {
+                    x[1] == media && x[2] == "offered" && !not.contains(&x[0].as_u64().unwrap_or(0))
+                })
+                .and_then(|x| x[0].as_u64())
+        });
+        if let Some(c) = offered {
+            break c;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "no {media} offered: {me:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let body = format!("{{\"agent\": {agent}}}");
+    let (s, _, b) = http_with(
+        addr,
+        "POST",
+        &format!("/api/v1/contacts/{contact}/accept"),
+        Some(&body),
+        cookie,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "accept: {b}");
+    contact
 }

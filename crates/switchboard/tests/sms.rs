@@ -1,0 +1,306 @@
+//! Text messages end to end through GOV.UK Notify's API, against the
+//! real server binary and `scripts/notify_standin.py` (a stand-in written
+//! from Notify's documented API and checked by the official Python client
+//! in `scripts/notify_check.py`): a patient's text arrives on Notify's
+//! inbound callback and is offered to Alice; her reply is sent with a JWT
+//! the stand-in checks, its delivery receipt comes back; the patient's
+//! next text joins the thread; Notify's test numbers give permanent
+//! failures; a callback with a wrong token or a bad body is refused and
+//! nothing stored; a text sent again is stored once; Notify's 429 and 403
+//! are backed off with a clear error. No number or words in the log.
+
+mod common;
+
+use common::written::*;
+use common::*;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const KEY: &str =
+    "switchboard_test-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0";
+const TOKEN: &str = "callback-token-for-tests-0123456789";
+const SMS_TEMPLATE: &str = "c0ffee00-0000-4000-8000-000000000001";
+/// The wheelchair service's number (Ofcom's drama range).
+const WHEELCHAIRS: &str = "+441632960002";
+
+struct StandIn {
+    _peer: Peer,
+    port: u16,
+}
+
+fn stand_in(server: SocketAddr) -> StandIn {
+    let receipts = format!("http://{server}/notify/v1/receipts");
+    let inbound = format!("http://{server}/notify/v1/inbound");
+    let p = peer(
+        "notify_standin.py",
+        &[
+            "--api-key",
+            KEY,
+            "--callback-token",
+            TOKEN,
+            "--callback-url",
+            &receipts,
+            "--inbound-url",
+            &inbound,
+        ],
+    );
+    let port = p.info["port"].as_u64().unwrap() as u16;
+    StandIn { _peer: p, port }
+}
+
+impl StandIn {
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        let (s, b) = http(self.addr(), "POST", path, Some(&body.to_string())).unwrap();
+        assert!((200..300).contains(&s), "{path}: {s} {b}");
+        serde_json::from_str(&b).unwrap_or(Value::Null)
+    }
+
+    /// A patient's text, through Notify's inbound callback to us.
+    fn text_in(&self, from: &str, message: &str) {
+        let v = self.post(
+            "/_standin/inbound",
+            json!({"source_number": from, "message": message, "destination_number": WHEELCHAIRS}),
+        );
+        assert_eq!(v["status"], 200, "our inbound callback answered {v}");
+    }
+
+    fn sent(&self) -> Vec<Value> {
+        let (_, b) = http(self.addr(), "GET", "/_standin/sent", None).unwrap();
+        serde_json::from_str::<Value>(&b)
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn wait_sent(&self, n: usize) -> Vec<Value> {
+        let t0 = Instant::now();
+        loop {
+            let s = self.sent();
+            if s.len() >= n {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "{} sent, not {n}",
+                s.len()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn a_text_reaches_an_agent_through_notify_and_the_reply_is_sent_and_receipted() {
+    let data = std::env::temp_dir().join(format!("sb-sms-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).unwrap();
+    let addr = free_port();
+    let notify = stand_in(addr);
+    std::fs::write(data.join("notify.key"), KEY).unwrap();
+    std::fs::write(data.join("callback.token"), TOKEN).unwrap();
+    let channels = data.join("channels.toml");
+    std::fs::write(
+        &channels,
+        format!(
+            "[notify]\nbase_url = \"http://{}\"\napi_key_file = \"{}\"\nsms_template = \"{SMS_TEMPLATE}\"\ncallback_token_file = \"{}\"\n",
+            notify.addr(),
+            data.join("notify.key").display(),
+            data.join("callback.token").display()
+        ),
+    )
+    .unwrap();
+    let (mut server, bound) = launch(
+        &data.join("data"),
+        addr,
+        &[
+            "--sip",
+            "off",
+            "--outbound-allow",
+            "127.0.0.1",
+            "--channels",
+            channels.to_str().unwrap(),
+        ],
+    );
+    let addr = bound.http;
+    let cookie = login(addr, "kent.agent", DEMO_PASSWORD).expect("Alice logs in");
+    let (s, b) = post_json(
+        addr,
+        &cookie,
+        "/api/v1/agents/1/presence",
+        json!({"presence": "ready"}),
+    );
+    assert_eq!(s, 200, "{b}");
+
+    // Callbacks with a wrong token or a bad body are refused; nothing kept.
+    for (auth, body, want) in [
+        (
+            "",
+            json!({"id": "x1", "source_number": "447700900001", "destination_number": WHEELCHAIRS, "message": "hi"}),
+            401,
+        ),
+        (
+            "Authorization: Bearer wrong-token-wrong-token\r\n",
+            json!({"id": "x1", "source_number": "447700900001", "destination_number": WHEELCHAIRS, "message": "hi"}),
+            401,
+        ),
+        (
+            &*format!("Authorization: Bearer {TOKEN}\r\n"),
+            json!({"id": "x1", "message": "hi"}),
+            422,
+        ),
+        (
+            &*format!("Authorization: Bearer {TOKEN}\r\n"),
+            json!({"id": "x1", "source_number": "not a number", "destination_number": WHEELCHAIRS, "message": "hi"}),
+            422,
+        ),
+    ] {
+        let (s, _, b) = http_with(
+            addr,
+            "POST",
+            "/notify/v1/inbound",
+            Some(&body.to_string()),
+            auth,
+        )
+        .unwrap();
+        assert_eq!(s, want, "{body}: {b}");
+    }
+    let (s, _, b) = http_with(
+        addr,
+        "POST",
+        "/notify/v1/receipts",
+        Some(&json!({"id": "x", "status": "delivered"}).to_string()),
+        "Authorization: Bearer nope-nope-nope-nope\r\n",
+    )
+    .unwrap();
+    assert_eq!(s, 401, "{b}");
+    assert_eq!(agent_view(addr, 1)["work"], json!([]), "nothing was queued");
+
+    // 1. A patient texts (Notify's test number 07700900001: delivered).
+    notify.text_in(
+        "447700900001",
+        "Can I move my wheelchair appointment to Friday?",
+    );
+    let contact = accept_offered(addr, &cookie, 1, "sms", &[]);
+    let v = conversation_until(addr, &cookie, contact, "the text", |v| !texts(v).is_empty());
+    assert_eq!(v["medium"], "sms");
+    assert!(texts(&v)[0].contains("Friday"), "{v:#}");
+
+    // 2. Alice replies: sent through Notify with our template and
+    // reference; the receipt says delivered.
+    let (s, b) = post_json(
+        addr,
+        &cookie,
+        &format!("/api/v1/chats/{contact}/messages"),
+        json!({"id": "desk-1", "text": "Yes, Friday at 10:00 is booked."}),
+    );
+    assert_eq!(s, 200, "{b}");
+    let seq = b["seq"].as_u64().unwrap();
+    let sent = notify.wait_sent(1);
+    assert_eq!(
+        sent[0]["personalisation"]["body"], "Yes, Friday at 10:00 is booked.",
+        "{sent:#?}"
+    );
+    assert!(
+        sent[0]["reference"].as_str().unwrap().starts_with("sb-"),
+        "{sent:#?}"
+    );
+    let v = conversation_until(addr, &cookie, contact, "delivered", |v| {
+        delivery(v, seq)["delivery"] == "delivered"
+    });
+    assert_eq!(delivery(&v, seq)["state"], "sent");
+
+    // 3. Her next text joins the same conversation; Notify sending the
+    // callback again stores it once.
+    let again = json!({"id": "5a1e0d1e-0000-4000-8000-00000000abcd", "source_number": "447700900001", "destination_number": WHEELCHAIRS, "message": "Thank you!"});
+    for _ in 0..2 {
+        let (s, _, b) = http_with(
+            addr,
+            "POST",
+            "/notify/v1/inbound",
+            Some(&again.to_string()),
+            &format!("Authorization: Bearer {TOKEN}\r\n"),
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{b}");
+    }
+    let v = conversation_until(addr, &cookie, contact, "the second text", |v| {
+        texts(v).iter().any(|t| t == "Thank you!")
+    });
+    assert_eq!(
+        texts(&v).iter().filter(|t| *t == "Thank you!").count(),
+        1,
+        "{v:#}"
+    );
+
+    // 4. Notify's rate limit, then its refusal of our token: the reply
+    // waits, saying why; nothing is lost.
+    notify.post("/_standin/fail", json!({"status": 429, "count": 1}));
+    let (_, b) = post_json(
+        addr,
+        &cookie,
+        &format!("/api/v1/chats/{contact}/messages"),
+        json!({"text": "One more thing."}),
+    );
+    let seq2 = b["seq"].as_u64().unwrap();
+    let v = conversation_until(addr, &cookie, contact, "rate limited", |v| {
+        delivery(v, seq2)["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("rate limit"))
+    });
+    assert_eq!(delivery(&v, seq2)["state"], "due", "{v:#}");
+    notify.post("/_standin/fail", json!({"status": 403, "count": 1}));
+    let (_, b) = post_json(
+        addr,
+        &cookie,
+        &format!("/api/v1/chats/{contact}/messages"),
+        json!({"text": "And another."}),
+    );
+    let seq3 = b["seq"].as_u64().unwrap();
+    let v = conversation_until(addr, &cookie, contact, "refused token", |v| {
+        delivery(v, seq3)["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Notify refused our token"))
+    });
+    assert_eq!(delivery(&v, seq3)["state"], "due", "{v:#}");
+
+    // 5. Another patient on Notify's permanent-failure number.
+    let (s, b) = post_json(
+        addr,
+        &cookie,
+        &format!("/api/v1/contacts/{contact}/end"),
+        json!({}),
+    );
+    assert_eq!(s, 200, "{b}");
+    notify.text_in("447700900002", "Please call me back");
+    let second = accept_offered(addr, &cookie, 1, "sms", &[contact]);
+    let (_, b) = post_json(
+        addr,
+        &cookie,
+        &format!("/api/v1/chats/{second}/messages"),
+        json!({"text": "We will call you today."}),
+    );
+    let seq4 = b["seq"].as_u64().unwrap();
+    conversation_until(addr, &cookie, second, "permanent failure", |v| {
+        delivery(v, seq4)["delivery"] == "permanent-failure"
+    });
+
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = bound.log();
+    for secret in [
+        "7700900001",
+        "7700900002",
+        "Friday",
+        "Thank you",
+        "call me back",
+    ] {
+        assert!(!log.contains(secret), "the log has {secret:?}:\n{log}");
+    }
+    let _ = std::fs::remove_dir_all(&data);
+}
