@@ -122,10 +122,12 @@ pub enum Perm {
     /// Read and write in web chats: one's own (agents, clinicians) or any
     /// (supervisors).
     Chat,
+    /// Send reminder campaigns by text or email, and read their results.
+    Campaigns,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 32] = [
+    pub const ALL: [Perm; 33] = [
         Perm::Session,
         Perm::Account,
         Perm::ContactCreate,
@@ -158,6 +160,7 @@ impl Perm {
         Perm::OwnEvaluations,
         Perm::OwnPhone,
         Perm::Chat,
+        Perm::Campaigns,
     ];
 }
 
@@ -198,6 +201,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         OwnEvaluations => matches!(role, Agent | Clinician),
         OwnPhone => matches!(role, Agent | Clinician | Supervisor),
         Chat => matches!(role, Agent | Clinician | Supervisor),
+        Campaigns => matches!(role, Supervisor | Admin),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod anchor;
 pub mod auth;
 pub mod board;
 mod bootstrap;
+pub mod campaign;
 pub mod clinical;
 pub mod dosload;
 mod engine;

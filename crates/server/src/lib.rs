@@ -12,6 +12,7 @@
 // handler answers with, and these are cold paths (a refused request).
 #![allow(clippy::result_large_err)]
 
+mod campaigns;
 mod chat;
 mod chat_api;
 mod chat_figures;

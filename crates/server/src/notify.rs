@@ -75,7 +75,7 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
-fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| match i {
             8 | 13 | 18 | 23 => c == '-',
@@ -267,15 +267,33 @@ impl Notify {
         text: &str,
         reference: &str,
     ) -> Result<String, NotifyError> {
+        let p = std::collections::BTreeMap::from([("body".to_string(), text.to_string())]);
+        self.send_template("sms", to, &self.cfg.sms_template, &p, reference)
+            .await
+    }
+
+    /// Sends a template (`sms` or `email`) with its personalisation;
+    /// Notify's id for the notification.
+    pub async fn send_template(
+        &self,
+        medium: &str,
+        to: &str,
+        template: &str,
+        personalisation: &std::collections::BTreeMap<String, String>,
+        reference: &str,
+    ) -> Result<String, NotifyError> {
+        let (path, field) = if medium == "email" {
+            ("/v2/notifications/email", "email_address")
+        } else {
+            ("/v2/notifications/sms", "phone_number")
+        };
         let body = serde_json::json!({
-            "phone_number": to,
-            "template_id": self.cfg.sms_template,
-            "personalisation": {"body": text},
+            field: to,
+            "template_id": template,
+            "personalisation": personalisation,
             "reference": reference,
         });
-        let answer = self
-            .call("POST", "/v2/notifications/sms", Some(body))
-            .await?;
+        let answer = self.call("POST", path, Some(body)).await?;
         #[derive(Deserialize)]
         struct Sent {
             id: String,
@@ -386,28 +404,58 @@ pub(crate) async fn sender(notify: Arc<Notify>, chats: Arc<Chats>) {
 async fn send_one(app: &App, notify: &Notify, row: store::written::Outbound) {
     use store::written::Attempt;
     let now = app::wall_clock();
-    let attempt = match written::open_envelope(app, row.org, &row.reference, &row.envelope) {
-        Some(Envelope::Sms { to, text }) => match notify.send_sms(&to, &text, &row.reference).await
-        {
-            Ok(id) => Attempt::Sent {
-                provider_id: Some(id),
-            },
-            Err(NotifyError::Refused(m)) => Attempt::Failed {
-                error: NotifyError::Refused(m).to_string(),
-            },
-            Err(e) => {
-                let wait = match &e {
-                    NotifyError::TooMany(_) => RATE_LIMITED_MS,
-                    NotifyError::Auth(_) => AUTH_RETRY_MS,
-                    _ => app::outbox::retry_after_ms(row.attempts),
-                };
-                Attempt::Later {
-                    error: e.to_string(),
-                    retry_at: Timestamp(now.0 + wait),
-                }
-            }
+    // A campaign's recipient who has said STOP since is not sent to.
+    if let (Some(_), Some(key)) = (row.campaign, row.recipient_key.clone()) {
+        let org = row.org;
+        let out = app
+            .with_directory(move |d| d.opted_out(org, &key))
+            .await
+            .and_then(Result::ok)
+            .unwrap_or(false);
+        if out {
+            let a = Attempt::Skipped {
+                reason: "the recipient opted out (STOP)".into(),
+            };
+            let id = row.id;
+            let _ = app
+                .with_directory(move |d| d.outbound_attempt(id, app::wall_clock(), &a))
+                .await;
+            return;
+        }
+    }
+    let sent = match written::open_envelope(app, row.org, &row.reference, &row.envelope) {
+        Some(Envelope::Sms { to, text }) => Some(notify.send_sms(&to, &text, &row.reference).await),
+        Some(Envelope::Template {
+            medium,
+            to,
+            template,
+            personalisation,
+        }) => Some(
+            notify
+                .send_template(&medium, &to, &template, &personalisation, &row.reference)
+                .await,
+        ),
+        _ => None,
+    };
+    let attempt = match sent {
+        Some(Ok(id)) => Attempt::Sent {
+            provider_id: Some(id),
         },
-        _ => Attempt::Failed {
+        Some(Err(NotifyError::Refused(m))) => Attempt::Failed {
+            error: NotifyError::Refused(m).to_string(),
+        },
+        Some(Err(e)) => {
+            let wait = match &e {
+                NotifyError::TooMany(_) => RATE_LIMITED_MS,
+                NotifyError::Auth(_) => AUTH_RETRY_MS,
+                _ => app::outbox::retry_after_ms(row.attempts),
+            };
+            Attempt::Later {
+                error: e.to_string(),
+                retry_at: Timestamp(now.0 + wait),
+            }
+        }
+        None => Attempt::Failed {
             error: "the envelope does not open (another key-encryption key?)".into(),
         },
     };
@@ -568,6 +616,36 @@ pub(crate) async fn inbound(
         );
     };
     let key = written::phone_key(&app, org, &from);
+    // STOP: no more reminders, for good (not a conversation).
+    if app::campaign::is_opt_out(&t.message) {
+        let k = key.clone();
+        let now = app::wall_clock();
+        let audit = store::AuditRecord {
+            at: now,
+            org: Some(org),
+            actor: "sms sender".into(),
+            action: "sms.opt_out".into(),
+            subject: "a recipient opted out of reminders (STOP)".into(),
+            patient: None,
+            purpose: None,
+            origin: None,
+            outcome: "ok".into(),
+        };
+        let done = app
+            .with_directory(move |d| {
+                let n = d.add_opt_out(org, &k, now)?;
+                d.audit_chat_read(&audit)?;
+                Ok::<_, store::StoreError>(n)
+            })
+            .await;
+        return match done {
+            Some(Ok(_)) => Json(Received { ok: true }).into_response(),
+            _ => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the opt-out could not be stored: send it again".into(),
+            ),
+        };
+    }
     let k2 = key.clone();
     let latest = app
         .with_directory(move |d| d.thread_by_key(&k2))

@@ -194,6 +194,8 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(post "POST" "/chat/v1/conversations", None, Some(s::<crate::chat_api::StartBody>), Json(s::<crate::chat_api::Started>), "Web chat, the patient's page: start a conversation (the pre-chat form; reason required, name, date of birth and NHS number optional, checked). Answers its token, the only key to it; the conversation goes on over the WebSocket /chat/v1/socket (docs/chat.md). Audited.", crate::chat_api::start),
         r!(post "POST" "/chat/v1/attachments", None, None, Json(s::<crate::chat_files::Uploaded>), ?crate::chat_files::UploadQuery, "Web chat, the patient's page: send a file (the request's body: a PNG, JPEG, GIF or WebP image or a PDF, checked by its content, up to the service's limit, 5 MiB unless set), by the conversation's token (Authorization: Bearer); sealed and stored before the message that names it.", crate::chat_files::upload),
         r!(get "GET" "/chat/v1/attachments/{file}", None, None, Text, "Web chat, the patient's page: a file of their conversation, by its token (Authorization: Bearer); always a download.", crate::chat_files::patient_file),
+        r!(post "POST" "/api/v1/campaigns", Some(Campaigns), Some(s::<crate::campaigns::CampaignBody>), Json(s::<crate::campaigns::CampaignMade>), "A reminder campaign by text or email through GOV.UK Notify: a template and a CSV of recipients (phone_number or email_address, and personalisation columns), every row checked (problems named by line; nothing made from a file with one), those who said STOP skipped, each message scheduled at the rate (at most 3,000 a minute) outside the quiet hours (London time; 20:00-08:00 unless given). Audited.", crate::campaigns::create),
+        r!(get "GET" "/api/v1/campaigns/{campaign}", Some(Campaigns), None, Json(s::<crate::campaigns::CampaignView>), "A campaign's results: each recipient's line, state (due, sending, sent, failed, skipped) and Notify's receipt.", crate::campaigns::read),
         r!(post "POST" "/notify/v1/receipts", None, Some(s::<crate::notify::Receipt>), Json(s::<crate::notify::Received>), "GOV.UK Notify's delivery receipt callback (Authorization: Bearer and the callback token given to Notify): a text's delivered, permanent-failure, temporary-failure or technical-failure, by Notify's id or our reference. Stored before it is answered.", crate::notify::receipt),
         r!(post "POST" "/notify/v1/inbound", None, Some(s::<crate::notify::InboundText>), Json(s::<crate::notify::Received>), "GOV.UK Notify's inbound text callback (Authorization: Bearer and the callback token given to Notify): the text joins the sender's latest thread, or starts one in the service whose number it was sent to. Answered once it is stored (sealed); a text sent again is not stored twice.", crate::notify::inbound),
         r!(get "GET" "/chat/v1/transcript", None, None, Text, "Web chat, the patient's page: the conversation as text, by its token (Authorization: Bearer).", crate::chat_api::transcript),
@@ -280,9 +282,10 @@ fn generator(reading: bool) -> SchemaGenerator {
 }
 
 /// Operations that answer 201 when they create something.
-const CREATES: [(&str, &str); 13] = [
+const CREATES: [(&str, &str); 14] = [
     ("POST", "/api/v1/contacts"),
     ("POST", "/chat/v1/conversations"),
+    ("POST", "/api/v1/campaigns"),
     ("PUT", "/api/v1/scorecards/{scorecard}"),
     ("POST", "/api/v1/evaluations"),
     ("POST", "/api/v1/me/passkeys"),

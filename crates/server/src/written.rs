@@ -100,6 +100,14 @@ pub(crate) enum Envelope {
         to: String,
         text: String,
     },
+    /// A campaign's message: a Notify template and its personalisation.
+    Template {
+        /// `sms` or `email`.
+        medium: String,
+        to: String,
+        template: String,
+        personalisation: std::collections::BTreeMap<String, String>,
+    },
 }
 
 fn envelope_aad(org: OrgId, reference: &str) -> String {

@@ -35,8 +35,31 @@ CREATE TABLE IF NOT EXISTS written_outbox (
     provider_id TEXT,
     delivery TEXT,
     delivery_ms INTEGER,
-    last_error TEXT
+    last_error TEXT,
+    -- A campaign's row: the campaign, its line in the file, and the
+    -- recipient's lookup key (for opt-outs).
+    campaign INTEGER,
+    line INTEGER,
+    recipient_key BLOB
 );
+CREATE INDEX IF NOT EXISTS written_outbox_campaign ON written_outbox (campaign, line);
+CREATE TABLE IF NOT EXISTS campaigns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    medium TEXT NOT NULL,
+    template TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    recipients INTEGER NOT NULL
+);
+-- Recipients who said STOP: never sent a campaign's message again.
+CREATE TABLE IF NOT EXISTS opt_outs (
+    org INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    at_ms INTEGER NOT NULL,
+    PRIMARY KEY (org, key)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS written_outbox_due ON written_outbox (state, next_ms);
 CREATE INDEX IF NOT EXISTS written_outbox_provider ON written_outbox (provider_id);
 CREATE INDEX IF NOT EXISTS written_outbox_chat ON written_outbox (chat, seq);
@@ -72,6 +95,40 @@ pub struct NewOutbound {
     pub created: Timestamp,
 }
 
+/// A campaign's recipient row: its line, when it goes, the recipient's
+/// lookup key, and whether it is skipped (opted out) from the start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignRow {
+    pub out: NewOutbound,
+    pub line: u32,
+    pub at: Timestamp,
+    pub recipient_key: Vec<u8>,
+    pub skipped: bool,
+}
+
+/// A campaign as made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Campaign {
+    pub id: u64,
+    pub org: OrgId,
+    pub name: String,
+    pub medium: String,
+    pub template: String,
+    pub created: Timestamp,
+    pub created_by: String,
+    pub recipients: u64,
+}
+
+/// One recipient's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientResult {
+    pub line: u32,
+    pub state: String,
+    pub delivery: Option<String>,
+    pub error: Option<String>,
+    pub next: Timestamp,
+}
+
 /// An outbox row as the sender sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outbound {
@@ -90,9 +147,11 @@ pub struct Outbound {
     pub last_error: Option<String>,
     pub created: Timestamp,
     pub sent: Option<Timestamp>,
+    pub campaign: Option<u64>,
+    pub recipient_key: Option<Vec<u8>>,
 }
 
-const OUT_COLUMNS: &str = "id, org, reference, chat, seq, medium, route, envelope, state, attempts, provider_id, delivery, last_error, created_ms, sent_ms";
+const OUT_COLUMNS: &str = "id, org, reference, chat, seq, medium, route, envelope, state, attempts, provider_id, delivery, last_error, created_ms, sent_ms, campaign, recipient_key";
 
 fn out_row(r: &rusqlite::Row<'_>) -> Result<Outbound, rusqlite::Error> {
     Ok(Outbound {
@@ -111,6 +170,8 @@ fn out_row(r: &rusqlite::Row<'_>) -> Result<Outbound, rusqlite::Error> {
         last_error: r.get(12)?,
         created: Timestamp(r.get(13)?),
         sent: r.get::<_, Option<i64>>(14)?.map(Timestamp),
+        campaign: r.get::<_, Option<i64>>(15)?.map(|c| c as u64),
+        recipient_key: r.get(16)?,
     })
 }
 
@@ -132,6 +193,8 @@ pub enum Attempt {
     Later { error: String, retry_at: Timestamp },
     /// Never (the provider refused it for good).
     Failed { error: String },
+    /// Not sent: the recipient opted out.
+    Skipped { reason: String },
 }
 
 fn clip(s: &str) -> String {
@@ -245,6 +308,136 @@ impl Directory {
         Ok(())
     }
 
+    /// Makes a campaign and its recipients' rows, with its audit record,
+    /// in one transaction: all of it or nothing. Its id.
+    pub fn create_campaign(
+        &mut self,
+        c: &Campaign,
+        rows: &[CampaignRow],
+        audit: &crate::AuditRecord,
+    ) -> Result<u64, StoreError> {
+        let tx = self.immediate()?;
+        tx.execute(
+            "INSERT INTO campaigns (org, name, medium, template, created_ms, created_by, recipients)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                c.org.0,
+                c.name,
+                c.medium,
+                c.template,
+                c.created.0,
+                c.created_by,
+                rows.len() as i64
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO written_outbox (org, reference, medium, route, envelope, state, next_ms, created_ms,
+                                             campaign, line, recipient_key, last_error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            for r in rows {
+                st.execute(params![
+                    r.out.org.0,
+                    r.out.reference,
+                    r.out.medium,
+                    r.out.route,
+                    if r.skipped {
+                        ""
+                    } else {
+                        r.out.envelope.as_str()
+                    },
+                    if r.skipped { "skipped" } else { "due" },
+                    r.at.0,
+                    r.out.created.0,
+                    id,
+                    r.line,
+                    r.recipient_key,
+                    r.skipped.then_some("the recipient opted out (STOP)")
+                ])?;
+            }
+        }
+        crate::append_audit_tx(&tx, audit)?;
+        tx.commit()?;
+        Ok(id as u64)
+    }
+
+    /// A campaign of `org`, with every recipient's result in line order.
+    pub fn campaign(
+        &self,
+        org: OrgId,
+        id: u64,
+    ) -> Result<Option<(Campaign, Vec<RecipientResult>)>, StoreError> {
+        let c = self
+            .db
+            .query_row(
+                "SELECT id, org, name, medium, template, created_ms, created_by, recipients
+                 FROM campaigns WHERE id = ?1 AND org = ?2",
+                params![id as i64, org.0],
+                |r| {
+                    Ok(Campaign {
+                        id: r.get::<_, i64>(0)? as u64,
+                        org: OrgId(r.get(1)?),
+                        name: r.get(2)?,
+                        medium: r.get(3)?,
+                        template: r.get(4)?,
+                        created: Timestamp(r.get(5)?),
+                        created_by: r.get(6)?,
+                        recipients: r.get::<_, i64>(7)? as u64,
+                    })
+                },
+            )
+            .optional()?;
+        let Some(c) = c else { return Ok(None) };
+        let mut st = self.db.prepare_cached(
+            "SELECT line, state, delivery, last_error, next_ms FROM written_outbox
+             WHERE campaign = ?1 ORDER BY line",
+        )?;
+        let rows = st.query_map(params![id as i64], |r| {
+            Ok(RecipientResult {
+                line: r.get(0)?,
+                state: r.get(1)?,
+                delivery: r.get(2)?,
+                error: r.get(3)?,
+                next: Timestamp(r.get(4)?),
+            })
+        })?;
+        Ok(Some((c, rows.collect::<Result<_, _>>()?)))
+    }
+
+    /// The recipient behind `key` said STOP: never sent a campaign's
+    /// message again (their rows still due are skipped).
+    pub fn add_opt_out(
+        &mut self,
+        org: OrgId,
+        key: &[u8],
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let tx = self.immediate()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO opt_outs (org, key, at_ms) VALUES (?1, ?2, ?3)",
+            params![org.0, key, at.0],
+        )?;
+        let n = tx.execute(
+            "UPDATE written_outbox SET state = 'skipped', envelope = '',
+                    last_error = 'the recipient opted out (STOP)'
+             WHERE org = ?1 AND recipient_key = ?2 AND campaign IS NOT NULL AND state = 'due'",
+            params![org.0, key],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// Whether the recipient behind `key` opted out.
+    pub fn opted_out(&self, org: OrgId, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE org = ?1 AND key = ?2)",
+            params![org.0, key],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Up to `limit` rows due by `now` of `route`, oldest first.
     pub fn due_outbound(
         &self,
@@ -303,6 +496,10 @@ impl Directory {
             Attempt::Failed { error } => tx.execute(
                 "UPDATE written_outbox SET state = 'failed', last_error = ?2 WHERE id = ?1",
                 params![id as i64, clip(error)],
+            )?,
+            Attempt::Skipped { reason } => tx.execute(
+                "UPDATE written_outbox SET state = 'skipped', envelope = '', last_error = ?2 WHERE id = ?1",
+                params![id as i64, clip(reason)],
             )?,
         };
         tx.commit()?;

@@ -304,3 +304,226 @@ fn a_text_reaches_an_agent_through_notify_and_the_reply_is_sent_and_receipted() 
     }
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// Notify's template with a name: "Hello ((name)), ((body))".
+const NAMED_TEMPLATE: &str = "c0ffee00-0000-4000-8000-000000000003";
+
+fn channels_file(data: &std::path::Path, notify: &StandIn) -> std::path::PathBuf {
+    std::fs::write(data.join("notify.key"), KEY).unwrap();
+    std::fs::write(data.join("callback.token"), TOKEN).unwrap();
+    let channels = data.join("channels.toml");
+    std::fs::write(
+        &channels,
+        format!(
+            "[notify]\nbase_url = \"http://{}\"\napi_key_file = \"{}\"\nsms_template = \"{SMS_TEMPLATE}\"\ncallback_token_file = \"{}\"\n",
+            notify.addr(),
+            data.join("notify.key").display(),
+            data.join("callback.token").display()
+        ),
+    )
+    .unwrap();
+    channels
+}
+
+/// The hour (UTC) `n` hours from now, as `HH:00`.
+fn hour_from_now(n: u64) -> String {
+    let h = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600;
+    format!("{:02}:00", (h + n) % 24)
+}
+
+#[test]
+fn a_campaign_of_a_thousand_reminders_survives_kill_9_sending_each_once_and_honours_stop() {
+    let data = std::env::temp_dir().join(format!("sb-campaign-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).unwrap();
+    let fixed = free_port();
+    let notify = {
+        let receipts = format!("http://{fixed}/notify/v1/receipts");
+        let inbound = format!("http://{fixed}/notify/v1/inbound");
+        let p = peer(
+            "notify_standin.py",
+            &[
+                "--api-key",
+                KEY,
+                "--callback-token",
+                TOKEN,
+                "--callback-url",
+                &receipts,
+                "--inbound-url",
+                &inbound,
+                "--callback-retry-s",
+                "3",
+            ],
+        );
+        let port = p.info["port"].as_u64().unwrap() as u16;
+        StandIn { _peer: p, port }
+    };
+    let channels = channels_file(&data, &notify);
+    let args = [
+        "--sip",
+        "off",
+        "--outbound-allow",
+        "127.0.0.1",
+        "--channels",
+        channels.to_str().unwrap(),
+    ];
+    let (mut server, bound) = launch(&data.join("data"), fixed, &args);
+    let addr = bound.http;
+    let boss = login(addr, "kent.supervisor", DEMO_PASSWORD).expect("the supervisor logs in");
+
+    // A patient who said STOP: never sent a reminder.
+    notify.text_in("447700900123", "STOP");
+
+    // A file with problems: each named by line, nothing made.
+    let (s, b) = post_json(
+        addr,
+        &boss,
+        "/api/v1/campaigns",
+        json!({"name": "Bad", "medium": "sms", "template_id": NAMED_TEMPLATE,
+               "recipients_csv": "phone_number,name,body\n07700900001,Ann,x\n01632 960000,Bo,y\nnonsense,Cy,z\n"}),
+    );
+    assert_eq!(s, 422, "{b}");
+    let e = b["error"].as_str().unwrap();
+    assert!(
+        e.contains("line 3: phone_number is not a UK mobile") && e.contains("line 4"),
+        "{e}"
+    );
+
+    // 1,000 reminders on Notify's test numbers (delivered, permanent and
+    // temporary failure), ten of them to the one who said STOP.
+    let mut csv = String::from("phone_number,name,body\n");
+    for i in 0..1000 {
+        let n = if i % 100 == 99 {
+            "07700900123".to_string()
+        } else {
+            format!("0770090000{}", 1 + i % 3)
+        };
+        csv.push_str(&format!(
+            "{n},Patient {i},your appointment is on Monday at 10:{:02}\n",
+            i % 60
+        ));
+    }
+    let quiet = json!({"from": hour_from_now(12), "to": hour_from_now(13)});
+    let (s, made) = post_json(
+        addr,
+        &boss,
+        "/api/v1/campaigns",
+        json!({"name": "Monday reminders", "medium": "sms", "template_id": NAMED_TEMPLATE,
+               "recipients_csv": csv, "per_minute": 3000, "quiet_hours": quiet}),
+    );
+    assert_eq!(s, 201, "{made}");
+    assert_eq!(
+        (made["recipients"].as_u64(), made["opted_out"].as_u64()),
+        (Some(1000), Some(10)),
+        "{made}"
+    );
+    let id = made["id"].as_u64().unwrap();
+
+    // kill -9 while it sends; start again on the same data.
+    let t0 = Instant::now();
+    while notify.sent().len() < 150 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the campaign did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let at_kill = notify.sent().len();
+    let (mut server, bound) = launch(&data.join("data"), fixed, &args);
+    let addr = bound.http;
+    let boss = login(addr, "kent.supervisor", DEMO_PASSWORD).expect("the supervisor logs in again");
+
+    // Everything sent once, nothing skipped that should go.
+    let t0 = Instant::now();
+    let view = loop {
+        let v = get_json(addr, &boss, &format!("/api/v1/campaigns/{id}"));
+        let open =
+            v["states"]["due"].as_u64().unwrap_or(0) + v["states"]["sending"].as_u64().unwrap_or(0);
+        if open == 0 {
+            break v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "not finished: {}",
+            v["states"]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(view["states"]["sent"], 990, "{}", view["states"]);
+    assert_eq!(view["states"]["skipped"], 10, "{}", view["states"]);
+    let sent = notify.sent();
+    let mut refs: Vec<&str> = sent
+        .iter()
+        .map(|n| n["reference"].as_str().unwrap())
+        .collect();
+    refs.retain(|r| r.starts_with("sbc-"));
+    let all = refs.len();
+    refs.sort_unstable();
+    refs.dedup();
+    assert_eq!(
+        (all, refs.len()),
+        (990, 990),
+        "each reminder sent exactly once (killed after {at_kill})"
+    );
+    assert!(sent
+        .iter()
+        .all(|n| n["to"] != "07700900123" && n["to"] != "+447700900123"));
+    assert!(sent[0]["personalisation"]["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("Patient"));
+    // Receipts: a third each of delivered, permanent and temporary failure
+    // (as many as came back: those due while the server was down are
+    // retried by Notify).
+    let t0 = Instant::now();
+    loop {
+        let v = get_json(addr, &boss, &format!("/api/v1/campaigns/{id}"));
+        let d = &v["deliveries"];
+        let n = ["delivered", "permanent-failure", "temporary-failure"]
+            .iter()
+            .map(|k| d[k].as_u64().unwrap_or(0))
+            .sum::<u64>();
+        if n >= 900 {
+            assert!(d["delivered"].as_u64().unwrap() >= 300, "{d}");
+            assert!(d["permanent-failure"].as_u64().unwrap() >= 300, "{d}");
+            assert!(d["temporary-failure"].as_u64().unwrap() >= 300, "{d}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "receipts: {d}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Inside quiet hours: scheduled for their end, nothing sent now.
+    let before = notify.sent().len();
+    let quiet_now = json!({"from": hour_from_now(0), "to": hour_from_now(2)});
+    let (s, later) = post_json(
+        addr,
+        &boss,
+        "/api/v1/campaigns",
+        json!({"name": "Quiet", "medium": "sms", "template_id": NAMED_TEMPLATE,
+               "recipients_csv": "phone_number,name,body\n07700900001,Ann,hello\n", "quiet_hours": quiet_now}),
+    );
+    assert_eq!(s, 201, "{later}");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(
+        later["first_at"].as_i64().unwrap() > now_ms + 3_000_000,
+        "{later}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(notify.sent().len(), before);
+
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = bound.log();
+    assert!(!log.contains("7700900"), "a number in the log:\n{log}");
+    let _ = std::fs::remove_dir_all(&data);
+}
