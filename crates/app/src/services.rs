@@ -69,6 +69,55 @@ pub struct ServiceDef {
     /// none: files up to [`DEFAULT_ATTACHMENT_BYTES`], kept for good.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatRule>,
+    /// A satisfaction survey by text after each answered contact; none:
+    /// no survey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey: Option<SurveyRule>,
+}
+
+/// A service's satisfaction survey: one question by text after a contact
+/// an agent answered (to the caller's mobile, or the texting patient),
+/// answered 1 to 5 by reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyRule {
+    /// The question (none: the standard one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// Hours a reply is taken for (1 to 336; none: 72).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_hours: Option<u32>,
+}
+
+/// The question a survey asks unless the service words its own.
+pub const STANDARD_QUESTION: &str = "How satisfied were you with your contact with {service} today? Reply with a number from 1 (very dissatisfied) to 5 (very satisfied). Reply STOP to get no more of these.";
+
+impl SurveyRule {
+    pub fn problem(&self) -> Option<String> {
+        if let Some(q) = &self.question {
+            if q.trim().is_empty() || q.chars().count() > 300 {
+                return Some("survey.question: 1 to 300 characters".into());
+            }
+        }
+        match self.expires_hours {
+            Some(h) if !(1..=336).contains(&h) => {
+                Some(format!("survey.expires_hours: 1 to 336, not {h}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The question, with the service's name.
+    pub fn question(&self, service: &str) -> String {
+        self.question
+            .as_deref()
+            .unwrap_or(STANDARD_QUESTION)
+            .replace("{service}", service)
+    }
+
+    pub fn expires_ms(&self) -> i64 {
+        i64::from(self.expires_hours.unwrap_or(72)) * 3_600_000
+    }
 }
 
 /// Largest file a patient may send in a chat, by default, and at most.

@@ -3,6 +3,7 @@
 //! Pure: events in, report out; no clock. Definitions: `docs/kpis.md`.
 
 pub mod chat;
+pub mod csat;
 
 use model::{AgentId, Channel, ContactId, DurationMs, QueueId, TeamId, Timestamp};
 use routing::{Event, Presence, Record, TransferMode};

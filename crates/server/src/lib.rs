@@ -44,6 +44,7 @@ mod reports;
 mod review;
 pub mod routes;
 mod services;
+mod surveys;
 pub mod tls;
 mod triage;
 mod web;
@@ -308,6 +309,7 @@ impl Application {
                 Arc::new(notify::Notify::new(cfg, outbound.clone()).map_err(ServerError::Other)?);
             let _ = chats.notify.set(n.clone());
             channel_tasks.push(tokio::spawn(notify::sender(n, chats.clone())));
+            channel_tasks.extend(surveys::start(&app, &chats));
         }
         let resumed = chats.resume_all().await;
         if resumed > 0 {

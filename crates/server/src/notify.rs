@@ -646,6 +646,24 @@ pub(crate) async fn inbound(
             ),
         };
     }
+    // A reply to a satisfaction survey: its score, not a conversation.
+    if let Some(score) = crate::surveys::score_of(&t.message) {
+        let k = key.clone();
+        let now = app::wall_clock();
+        let answered = app
+            .with_directory(move |d| d.answer_survey(org, &k, score, now))
+            .await;
+        match answered {
+            Some(Ok(true)) => return Json(Received { ok: true }).into_response(),
+            Some(Ok(false)) => {}
+            _ => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the reply could not be stored: send it again".into(),
+                )
+            }
+        }
+    }
     let k2 = key.clone();
     let latest = app
         .with_directory(move |d| d.thread_by_key(&k2))

@@ -88,6 +88,20 @@ pub(crate) struct ServiceBody {
     /// none: 5 MiB, kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     chat: Option<ChatRuleBody>,
+    /// A satisfaction survey by text (GOV.UK Notify) after each answered
+    /// contact: the question (none: the standard 1-5 one) and the hours a
+    /// reply is taken for (1-336; none: 72); none: no survey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    survey: Option<SurveyBody>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SurveyBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    question: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_hours: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
@@ -190,6 +204,10 @@ impl From<ServiceBody> for ServiceDef {
                 max_attachment_bytes: c.max_attachment_bytes,
                 retention_days: c.retention_days,
             }),
+            survey: b.survey.map(|s| app::services::SurveyRule {
+                question: s.question,
+                expires_hours: s.expires_hours,
+            }),
         }
     }
 }
@@ -239,6 +257,10 @@ impl From<&ServiceDef> for ServiceBody {
             chat: d.chat.map(|c| ChatRuleBody {
                 max_attachment_bytes: c.max_attachment_bytes,
                 retention_days: c.retention_days,
+            }),
+            survey: d.survey.as_ref().map(|s| SurveyBody {
+                question: s.question.clone(),
+                expires_hours: s.expires_hours,
             }),
         }
     }
@@ -294,6 +316,9 @@ pub(crate) async fn put_service(
         points.push(p);
     }
     if let Some(p) = def.recording.as_ref().and_then(|r| r.problem()) {
+        return unprocessable(p);
+    }
+    if let Some(p) = def.survey.as_ref().and_then(|r| r.problem()) {
         return unprocessable(p);
     }
     if let Some(p) = def.chat.as_ref().and_then(|r| r.problem()) {

@@ -53,6 +53,24 @@ CREATE TABLE IF NOT EXISTS campaigns (
     created_by TEXT NOT NULL,
     recipients INTEGER NOT NULL
 );
+-- Satisfaction surveys: one per contact, its reply 1-5 once it comes.
+CREATE TABLE IF NOT EXISTS surveys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org INTEGER NOT NULL,
+    contact INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    queue INTEGER NOT NULL,
+    team INTEGER,
+    agent INTEGER,
+    channel TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    score INTEGER,
+    answered_ms INTEGER,
+    UNIQUE (org, contact)
+);
+CREATE INDEX IF NOT EXISTS surveys_key ON surveys (org, key, sent_ms);
+CREATE INDEX IF NOT EXISTS surveys_sent ON surveys (org, sent_ms);
 -- Recipients who said STOP: never sent a campaign's message again.
 CREATE TABLE IF NOT EXISTS opt_outs (
     org INTEGER NOT NULL,
@@ -117,6 +135,23 @@ pub struct Campaign {
     pub created: Timestamp,
     pub created_by: String,
     pub recipients: u64,
+}
+
+/// A satisfaction survey.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Survey {
+    pub org: OrgId,
+    pub contact: u64,
+    /// The recipient's lookup key.
+    pub key: Vec<u8>,
+    pub queue: u32,
+    pub team: Option<u32>,
+    pub agent: Option<u32>,
+    pub channel: String,
+    pub sent: Timestamp,
+    pub expires: Timestamp,
+    pub score: Option<u8>,
+    pub answered: Option<Timestamp>,
 }
 
 /// One recipient's result.
@@ -218,7 +253,7 @@ pub(crate) fn add_outbound_tx(
         st.execute(params![
             o.org.0,
             o.reference,
-            o.chat.or(Some(chat)).map(|c| c as i64),
+            o.chat.or((chat != 0).then_some(chat)).map(|c| c as i64),
             o.seq.map(|s| s as i64),
             o.medium,
             o.route,
@@ -404,6 +439,102 @@ impl Directory {
             })
         })?;
         Ok(Some((c, rows.collect::<Result<_, _>>()?)))
+    }
+
+    /// Writes a survey and its text's outbox row in one transaction; false
+    /// (and nothing written) if the contact has one already.
+    pub fn create_survey(&mut self, s: &Survey, out: &NewOutbound) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO surveys (org, contact, key, queue, team, agent, channel, sent_ms, expires_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                s.org.0,
+                s.contact as i64,
+                s.key,
+                s.queue,
+                s.team,
+                s.agent,
+                s.channel,
+                s.sent.0,
+                s.expires.0
+            ],
+        )?;
+        if n == 1 {
+            add_outbound_tx(&tx, 0, std::slice::from_ref(out))?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    /// Whether the recipient behind `key` was sent a survey since `since`.
+    pub fn surveyed_since(
+        &self,
+        org: OrgId,
+        key: &[u8],
+        since: Timestamp,
+    ) -> Result<bool, StoreError> {
+        Ok(self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM surveys WHERE org = ?1 AND key = ?2 AND sent_ms >= ?3)",
+            params![org.0, key, since.0],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records a reply `score` from the recipient behind `key` to their
+    /// latest unanswered survey still open at `now`; false if none is.
+    pub fn answer_survey(
+        &mut self,
+        org: OrgId,
+        key: &[u8],
+        score: u8,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let tx = self.immediate()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM surveys WHERE org = ?1 AND key = ?2 AND score IS NULL AND expires_ms > ?3
+                 ORDER BY sent_ms DESC LIMIT 1",
+                params![org.0, key, now.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else { return Ok(false) };
+        tx.execute(
+            "UPDATE surveys SET score = ?2, answered_ms = ?3 WHERE id = ?1",
+            params![id, score, now.0],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// `org`'s surveys sent in `from..to`.
+    pub fn surveys(
+        &self,
+        org: OrgId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Survey>, StoreError> {
+        let mut st = self.db.prepare_cached(
+            "SELECT org, contact, key, queue, team, agent, channel, sent_ms, expires_ms, score, answered_ms
+             FROM surveys WHERE org = ?1 AND sent_ms >= ?2 AND sent_ms < ?3 ORDER BY sent_ms",
+        )?;
+        let rows = st.query_map(params![org.0, from.0, to.0], |r| {
+            Ok(Survey {
+                org: OrgId(r.get(0)?),
+                contact: r.get::<_, i64>(1)? as u64,
+                key: r.get(2)?,
+                queue: r.get(3)?,
+                team: r.get(4)?,
+                agent: r.get(5)?,
+                channel: r.get(6)?,
+                sent: Timestamp(r.get(7)?),
+                expires: Timestamp(r.get(8)?),
+                score: r.get(9)?,
+                answered: r.get::<_, Option<i64>>(10)?.map(Timestamp),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The recipient behind `key` said STOP: never sent a campaign's

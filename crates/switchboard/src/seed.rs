@@ -320,6 +320,11 @@ pub fn demo(st: &mut SqliteStore, dir: &mut Directory) -> Result<Vec<DemoPerson>
             if let Some(f) = flow {
                 def["flow"] = f.into();
             }
+            // The wheelchair service asks how it did, by text (sent only if
+            // GOV.UK Notify is configured).
+            if id == 103 {
+                def["survey"] = serde_json::json!({});
+            }
             // The main number keeps office hours (its flow says so to
             // callers; the chat widget says so before a chat starts).
             if id == 101 {

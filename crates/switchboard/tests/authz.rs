@@ -229,6 +229,7 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("own_evaluations", &["agent", "clinician"]),
     ("own_phone", &["agent", "clinician", "supervisor"]),
     ("chat", &["agent", "clinician", "supervisor"]),
+    ("campaigns", &["supervisor", "admin"]),
 ];
 
 /// Routes that succeed only with a phone call in progress or a recording
@@ -251,6 +252,10 @@ const NEED_A_CALL: &[(&str, &str, u16)] = &[
     ("GET", "/api/v1/chats/{contact}/files/{file}", 404),
     ("POST", "/api/v1/me/phone", 409),
     ("POST", "/api/v1/me/phone/keys", 409),
+    // No GOV.UK Notify here (tests/sms.rs has one): no campaign is made,
+    // none is found.
+    ("POST", "/api/v1/campaigns", 409),
+    ("GET", "/api/v1/campaigns/{campaign}", 404),
 ];
 
 const ROLES: [&str; 7] = [
@@ -621,6 +626,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "ScorecardBody" => json!({"name": "Calls", "sections": [{"name": "Safety", "questions": [{"id": "identity", "text": "Checked the identity", "weight": 10, "fail_all": true}]}]}).to_string(),
                     "KeysBody" => json!({"keys": "12#"}).to_string(),
                     "SayBody" => json!({"text": "Hello"}).to_string(),
+                    "CampaignBody" => json!({"name": "Reminders", "medium": "sms", "template_id": "c0ffee00-0000-4000-8000-000000000001", "recipients_csv": "phone_number,body\n07700900001,hello\n"}).to_string(),
                     "ReadBody" => json!({"seq": 1}).to_string(),
                     "QuickReplies" => json!({"replies": [{"title": "Hello", "text": "Hello, how can I help?"}]}).to_string(),
                     "Description" => json!({"type": "offer", "sdp": "v=0\r\n"}).to_string(),
@@ -688,6 +694,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                 .replace("{recording}", if own { "1" } else { "2" })
                 .replace("{scorecard}", if own { "1" } else { "2" })
                 .replace("{file}", "fedcbafedcbafedcbafedcbafedcbafe")
+                .replace("{campaign}", "1")
                 .replace("{dos_service}", &if own { pharmacy } else { 1_000_001 }.to_string())
                 // No contact is about the patient here: the read breaks
                 // the glass (what it needs is tested on its own).

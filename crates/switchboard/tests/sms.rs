@@ -290,6 +290,52 @@ fn a_text_reaches_an_agent_through_notify_and_the_reply_is_sent_and_receipted() 
         delivery(v, seq4)["delivery"] == "permanent-failure"
     });
 
+    // 6. The first conversation ended: the wheelchair service's survey
+    // went to the patient; her "5" is a score, not a new conversation.
+    let t0 = Instant::now();
+    let survey = loop {
+        if let Some(n) = notify.sent().into_iter().find(|n| {
+            n["reference"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("sbs-"))
+        }) {
+            break n;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no survey sent");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let question = survey["personalisation"]["body"].as_str().unwrap();
+    assert!(
+        question.contains("Wheelchair service") && question.contains("1 (very dissatisfied) to 5"),
+        "{question}"
+    );
+    notify.text_in("447700900001", "5 thank you");
+    let boss = login(addr, "kent.supervisor", DEMO_PASSWORD).expect("the supervisor logs in");
+    let t0 = Instant::now();
+    let csat = loop {
+        let v = get_json(addr, &boss, "/api/v1/reports/csat");
+        if v["overall"]["replies"] == 1 {
+            break v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no reply counted: {v:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(csat["overall"]["mean"], 5.0, "{csat:#}");
+    assert_eq!(csat["overall"]["satisfied"], 1.0, "{csat:#}");
+    assert_eq!(csat["by_agent"]["1"]["replies"], 1, "{csat:#}");
+    assert_eq!(csat["by_channel"]["sms"]["replies"], 1, "{csat:#}");
+    let work = agent_view(addr, 1)["work"].clone();
+    assert!(
+        work.as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w[0] == second || w[0] == contact),
+        "the score made no contact: {work}"
+    );
+
     let _ = server.kill();
     let _ = server.wait();
     let log = bound.log();
