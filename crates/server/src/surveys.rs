@@ -44,10 +44,8 @@ pub(crate) fn start(app: &App, chats: &Arc<Chats>) -> Vec<tokio::task::JoinHandl
                     match e {
                         routing::Event::Answered {
                             contact, channel, ..
-                        } => {
-                            if channels.len() < 100_000 {
-                                channels.insert(contact, channel);
-                            }
+                        } if channels.len() < 100_000 => {
+                            channels.insert(contact, channel);
                         }
                         routing::Event::Ended {
                             contact,
