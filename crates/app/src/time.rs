@@ -18,6 +18,37 @@ pub fn london() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC)
 }
 
+/// Whether `d` is a working day in England (Monday to Friday, not a bank
+/// holiday).
+pub fn is_working_day(d: jiff::civil::Date) -> bool {
+    use jiff::civil::Weekday::{Saturday, Sunday};
+    !matches!(d.weekday(), Saturday | Sunday) && !flow::holidays::is_england_and_wales(d)
+}
+
+/// When a written message that arrived at `t` is due "within one working
+/// day": the end (London midnight) of the first working day after the
+/// London day it arrived on.
+pub fn one_working_day_after(t: Timestamp) -> Timestamp {
+    let tz = london();
+    let Ok(z) = jiff::Timestamp::from_millisecond(t.0).map(|x| x.to_zoned(tz.clone())) else {
+        return Timestamp(t.0 + 86_400_000);
+    };
+    let mut d = z.date();
+    for _ in 0..30 {
+        let Ok(next) = d.tomorrow() else { break };
+        d = next;
+        if is_working_day(d) {
+            break;
+        }
+    }
+    d.tomorrow()
+        .ok()
+        .and_then(|end| end.to_zoned(tz).ok())
+        .map_or(Timestamp(t.0 + 86_400_000), |z| {
+            Timestamp(z.timestamp().as_millisecond())
+        })
+}
+
 /// The start of the London day holding `t`.
 pub fn london_day_start(t: Timestamp) -> Timestamp {
     day_start(&london(), t)
@@ -29,4 +60,40 @@ pub fn day_start(tz: &jiff::tz::TimeZone, t: Timestamp) -> Timestamp {
         .ok()
         .and_then(|x| x.to_zoned(tz.clone()).start_of_day().ok())
         .map_or(t, |z| Timestamp(z.timestamp().as_millisecond()))
+}
+
+#[cfg(test)]
+mod working_day_tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        let z: jiff::Zoned = format!("{s}[Europe/London]").parse().unwrap();
+        Timestamp(z.timestamp().as_millisecond())
+    }
+
+    #[test]
+    fn one_working_day_skips_weekends_and_bank_holidays() {
+        // Friday morning: due by the end of Monday.
+        assert_eq!(
+            one_working_day_after(at("2026-12-04T10:00:00")),
+            at("2026-12-08T00:00:00")
+        );
+        // Christmas Eve 2026 (Thursday): Christmas Day (Friday) and the
+        // Boxing Day substitute (Monday 28th) are holidays: end of Tuesday.
+        assert_eq!(
+            one_working_day_after(at("2026-12-24T16:00:00")),
+            at("2026-12-30T00:00:00")
+        );
+        // A Saturday: end of Monday.
+        assert_eq!(
+            one_working_day_after(at("2026-12-05T09:00:00")),
+            at("2026-12-08T00:00:00")
+        );
+        // Good Friday 2026 (3 April) and Easter Monday (6 April): a
+        // Thursday message is due at the end of Tuesday 7 April (BST).
+        assert_eq!(
+            one_working_day_after(at("2026-04-02T12:00:00")),
+            at("2026-04-08T00:00:00")
+        );
+    }
 }

@@ -41,7 +41,7 @@ pub struct Mean {
 }
 
 impl Mean {
-    fn add(&mut self, ms: i64) {
+    pub(crate) fn add(&mut self, ms: i64) {
         let s = ms.max(0) as f64 / 1000.0;
         self.seconds += (s - self.seconds) / (self.count + 1) as f64;
         self.count += 1;

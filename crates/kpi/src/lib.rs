@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod csat;
+pub mod written;
 
 use model::{AgentId, Channel, ContactId, DurationMs, QueueId, TeamId, Timestamp};
 use routing::{Event, Presence, Record, TransferMode};

@@ -102,7 +102,12 @@ pub(crate) async fn report(
         Ok(r) => r,
         Err(e) => return crate::error::api(e),
     };
-    let timelines: Vec<_> = rows.iter().map(|(r, m)| timeline(r, m)).collect();
+    // Web chats only: email threads and texts have figures of their own.
+    let timelines: Vec<_> = rows
+        .iter()
+        .filter(|(r, _)| r.medium == "web")
+        .map(|(r, m)| timeline(r, m))
+        .collect();
     let f = kpi::chat::figures(&timelines, app::wall_clock());
     let report = ChatReport {
         from: crate::reports::iso(from),
@@ -159,6 +164,126 @@ pub(crate) async fn report(
             .into_response();
     }
     Json(report).into_response()
+}
+
+/// Email or text figures (docs/kpis.md, "Email and text messages").
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct WrittenRow {
+    /// `email` or `sms`.
+    medium: String,
+    threads: u64,
+    patient_messages: u64,
+    agent_messages: u64,
+    messages_per_thread: f64,
+    /// Mean and median seconds from the patient's first message to an
+    /// agent's first words.
+    first_response_s: Option<f64>,
+    first_response_median_s: Option<f64>,
+    /// Threads still without an agent's words.
+    unanswered: u64,
+    /// Waits due (answered, or past their deadline) and those answered
+    /// by the end of the next working day (London, bank holidays).
+    waits_due: u64,
+    waits_answered_in_time: u64,
+    within_one_working_day_pct: Option<f64>,
+    /// Our messages created in the period: sent, refused for good, and
+    /// the providers' failure receipts (permanent, temporary, technical,
+    /// bounced).
+    sent: u64,
+    failed: u64,
+    delivery_failures: u64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct WrittenReport {
+    from: String,
+    to: String,
+    media: Vec<WrittenRow>,
+}
+
+/// `GET /api/v1/reports/written`: email and text figures for a period.
+pub(crate) async fn written(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    q: Result<Query<crate::reports::ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(q) = tryr!(q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text())));
+    let (from, to) = tryr!(crate::reports::period(&q));
+    if !matches!(q.format(), None | Some("json")) {
+        return error(StatusCode::BAD_REQUEST, "format: json".into());
+    }
+    let org = c.org;
+    let (rows, counts) = match app
+        .dir(move |d| {
+            Ok((
+                d.chat_timelines(org, from, to, REPORT_MAX)?,
+                d.outbound_counts(org, from, to)?,
+            ))
+        })
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return crate::error::api(e),
+    };
+    let now = app::wall_clock();
+    let media = ["email", "sms"]
+        .into_iter()
+        .map(|medium| {
+            let threads: Vec<kpi::written::Thread> = rows
+                .iter()
+                .filter(|(r, _)| r.medium == medium)
+                .map(|(r, m)| {
+                    let t = timeline(r, m);
+                    kpi::written::Thread {
+                        started: t.started,
+                        messages: t.messages,
+                    }
+                })
+                .collect();
+            let f = kpi::written::figures(&threads, now, app::time::one_working_day_after);
+            let of = |pred: &dyn Fn(&store::written::OutboundCount) -> bool| {
+                counts
+                    .iter()
+                    .filter(|c| c.medium == medium && pred(c))
+                    .map(|c| c.count)
+                    .sum::<u64>()
+            };
+            WrittenRow {
+                medium: medium.into(),
+                threads: f.threads,
+                patient_messages: f.patient_messages,
+                agent_messages: f.agent_messages,
+                messages_per_thread: (f.messages_per_thread * 100.0).round() / 100.0,
+                first_response_s: mean(f.first_response),
+                first_response_median_s: f.first_response_median_s,
+                unanswered: f.unanswered,
+                waits_due: f.waits_due,
+                waits_answered_in_time: f.waits_answered_in_time,
+                within_one_working_day_pct: f
+                    .within_one_working_day
+                    .map(|p| (p * 1000.0).round() / 10.0),
+                sent: of(&|c| c.state == "sent"),
+                failed: of(&|c| c.state == "failed"),
+                delivery_failures: of(&|c| {
+                    matches!(
+                        c.delivery.as_deref(),
+                        Some(
+                            "permanent-failure"
+                                | "temporary-failure"
+                                | "technical-failure"
+                                | "bounced"
+                        )
+                    )
+                }),
+            }
+        })
+        .collect();
+    Json(WrittenReport {
+        from: crate::reports::iso(from),
+        to: crate::reports::iso(to),
+        media,
+    })
+    .into_response()
 }
 
 /// A chat in progress, as the wallboard shows it (no patient data).

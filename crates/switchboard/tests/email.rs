@@ -329,6 +329,18 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
         "nothing answered the automatic mail or the bounce"
     );
 
+    // The figures: three threads, the one wait due answered in time, four
+    // mails sent (three acknowledgements and Alice's reply), one bounced.
+    let boss = login(addr, "kent.supervisor", DEMO_PASSWORD).expect("the supervisor logs in");
+    let r = get_json(addr, &boss, "/api/v1/reports/written");
+    let email = &r["media"][0];
+    assert_eq!(email["medium"], "email", "{r:#}");
+    assert_eq!(email["threads"], 3, "{r:#}");
+    assert_eq!(email["within_one_working_day_pct"], 100.0, "{r:#}");
+    assert_eq!(email["sent"], 4, "{r:#}");
+    assert_eq!(email["delivery_failures"], 1, "{r:#}");
+    assert!(email["first_response_s"].as_f64().is_some(), "{r:#}");
+
     // 8. Alice resolves the conversation; the patient's next reply opens
     // it again as a new contact with the whole history.
     resolve(addr, &cookie, contact);
