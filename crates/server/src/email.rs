@@ -481,14 +481,23 @@ async fn take_new(
     Ok(last)
 }
 
+/// A size in KB or MB, as people read it.
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
+    }
+}
+
 /// A mail too large to take: the agents are told it is in the mailbox.
 async fn too_large(mb: &Mailbox, chats: &Arc<Chats>, uid: u32, size: u64) -> Result<(), String> {
     tracing::warn!(mailbox = %mb.cfg.address, uid, size, "a mail over the size limit: left in the mailbox, a contact made");
     let text = format!(
-        "[An email of {} MB arrived at {}, over the {} MB limit. It was not taken in: it is still in the mailbox (folder {}, IMAP UID {uid}). Read it there and reply from here if it has a sender.]",
-        size / (1024 * 1024),
+        "[An email of {} arrived at {}, over the {} limit. It was not taken in: it is still in the mailbox (folder {}, IMAP UID {uid}). Read it there and reply from here if it has a sender.]",
+        human_size(size),
         mb.cfg.address,
-        mb.cfg.max_bytes() / (1024 * 1024),
+        human_size(mb.cfg.max_bytes()),
         mb.cfg.folder,
     );
     let meta = ThreadMeta {

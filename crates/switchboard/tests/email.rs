@@ -377,3 +377,149 @@ fn a_patients_email_reaches_an_agent_and_the_reply_threads_both_ways() {
     }
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// A mailbox read with an OAuth2 access token (XOAUTH2, as NHSmail
+/// requires; Dovecot validates the token as a JWT), whose mails bring an
+/// image and a PDF (kept, sealed), a Word file (not kept, said so), and
+/// one mail over the size limit (left in the mailbox, the agents told).
+#[test]
+fn a_mailbox_read_with_xoauth2_keeps_images_and_pdfs_and_says_what_it_did_not_take() {
+    let key = "c3dpdGNoYm9hcmQtdGVzdC1vYXV0aC1rZXktMzItYnl0ZXMh";
+    let dir = std::env::temp_dir().join(format!("sb-mail-oauth-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let peers = Peers {
+        peer: peer(
+            "mail_peers.py",
+            &[
+                "--dir",
+                dir.to_str().unwrap(),
+                "--user",
+                "inbox@trust.test:secret",
+                "--oauth-key",
+                key,
+            ],
+        ),
+        dir: dir.clone(),
+    };
+    assert_eq!(peers.peer.info["oauth"], true);
+    let token = Command::new("python3")
+        .arg(repo().join("scripts/mail_peers.py"))
+        .args([
+            "token",
+            "--oauth-key",
+            key,
+            "--sub",
+            "inbox@trust.test",
+            "--ttl",
+            "3600",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let data = dir.join("server");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("token"), &token.stdout).unwrap();
+    let channels = data.join("channels.toml");
+    std::fs::write(
+        &channels,
+        format!(
+            "[[mailbox]]\naddress = \"{MAILBOX}\"\nimap = \"imap://127.0.0.1:{}\"\nsmtp = \"smtp://127.0.0.1:{}\"\nusername = \"inbox@trust.test\"\noauth2_token_file = \"{}\"\npoll_seconds = 5\nmax_mail_bytes = 200000\n",
+            peers.peer.info["imap_port"],
+            peers.peer.info["smtp_port"],
+            data.join("token").display()
+        ),
+    )
+    .unwrap();
+    let (mut server, bound) = launch(
+        &data.join("data"),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        &["--sip", "off", "--channels", channels.to_str().unwrap()],
+    );
+    let addr = bound.http;
+    let cookie = login(addr, "kent.agent", DEMO_PASSWORD).expect("Alice logs in");
+    let (s, b) = post_json(
+        addr,
+        &cookie,
+        "/api/v1/agents/1/presence",
+        json!({"presence": "ready"}),
+    );
+    assert_eq!(s, 200, "{b}");
+
+    // A photo, a PDF and a Word document.
+    let png: &[u8] = &[
+        0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n', 0, 0, 0, 13, b'I', b'H', b'D', b'R',
+    ];
+    let pdf: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
+    let docx: &[u8] = b"PK\x03\x04 not really a word file";
+    let b64 = |b: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    let part = |name: &str, ctype: &str, bytes: &[u8]| {
+        format!("--b1\nContent-Type: {ctype}; name=\"{name}\"\nContent-Disposition: attachment; filename=\"{name}\"\nContent-Transfer-Encoding: base64\n\n{}\n", b64(bytes))
+    };
+    let eml = format!(
+        "From: Pat Example <{PATIENT}>\nTo: {MAILBOX}\nSubject: Photos of the damage\nMessage-ID: <att1@example.test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\nPhotos and the letter attached.\n{}{}{}--b1--\n",
+        part("chair.png", "image/png", png),
+        part("letter.pdf", "application/pdf", pdf),
+        part("form.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", docx),
+    );
+    peers.deliver(&eml);
+    let contact = accept_offered(addr, &cookie, 1, "email", &[]);
+    let v = conversation_until(addr, &cookie, contact, "the two files", |v| {
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["body"]["kind"] == "file")
+            .count()
+            == 2
+    });
+    let t = texts(&v);
+    assert!(t[0].contains("Photos and the letter"), "{t:?}");
+    assert!(
+        t[0].contains("\"form.docx\"") && t[0].contains("not kept"),
+        "{t:?}"
+    );
+    let files: Vec<&Value> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["body"]["kind"] == "file")
+        .collect();
+    assert_eq!(files[0]["body"]["mime"], "image/png");
+    assert_eq!(files[1]["body"]["mime"], "application/pdf");
+    let (s, _, got) = http_bytes_with(
+        addr,
+        &format!(
+            "/api/v1/chats/{contact}/files/{}",
+            files[1]["body"]["id"].as_str().unwrap()
+        ),
+        &cookie,
+    )
+    .unwrap();
+    assert_eq!((s, got.as_slice()), (200, pdf));
+
+    // Over the mailbox's 200 kB limit: left there, the agents told.
+    let big = mail(
+        PATIENT,
+        "Scans",
+        "big1@example.test",
+        "",
+        &"x".repeat(300_000),
+    );
+    peers.deliver(&big);
+    let second = accept_offered(addr, &cookie, 1, "email", &[contact]);
+    let v = conversation_until(addr, &cookie, second, "the note", |v| !texts(v).is_empty());
+    assert!(texts(&v)[0].contains("over the 196 KB limit"), "{v:#}");
+    assert!(texts(&v)[0].contains("still in the mailbox"), "{v:#}");
+
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
