@@ -287,3 +287,91 @@ pub(crate) async fn read(
     })
     .into_response()
 }
+
+/// A text an agent sends from a contact.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContactTextBody {
+    /// 1 to 918 characters (Notify's longest text: 6 fragments).
+    text: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ContactTextQueued {
+    /// Our reference for it (Notify's receipt is kept under it).
+    reference: String,
+}
+
+/// Longest text, in characters (Notify's limit).
+const MAX_SMS_CHARS: usize = 918;
+
+/// `POST /api/v1/contacts/{contact}/sms`: the agent texts the contact's
+/// caller (their number as it arrived), through the outbox.
+pub(crate) async fn text_from_contact(
+    State(app): State<App>,
+    Extension(chats): Extension<Arc<Chats>>,
+    Extension(c): Extension<Caller>,
+    Path(contact): Path<u64>,
+    b: Body<ContactTextBody>,
+) -> Response {
+    let b = tryr!(body(b));
+    let text = b.text.trim().to_string();
+    if text.is_empty() || text.chars().count() > MAX_SMS_CHARS {
+        return bad(format!("text: 1 to {MAX_SMS_CHARS} characters"));
+    }
+    let id = model::ContactId(contact);
+    tryr!(crate::contacts::own_contact(&app, &c, id).await);
+    if chats.notify.get().is_none() {
+        return error(
+            StatusCode::CONFLICT,
+            "GOV.UK Notify is not configured on this server (--channels, [notify])".into(),
+        );
+    }
+    let org = c.org;
+    let caller = tryr!(app
+        .dir(move |d| d.contact_caller(org, id))
+        .await
+        .map_err(crate::error::api));
+    let Some(number) = caller
+        .as_ref()
+        .and_then(|c| c.phone.as_ref())
+        .map(|p| p.expose().to_string())
+        .filter(|n| n.starts_with("+447"))
+    else {
+        return error(
+            StatusCode::CONFLICT,
+            format!("contact {contact} has no UK mobile number to text"),
+        );
+    };
+    let now = app::wall_clock();
+    let reference = format!(
+        "sba-{}-{contact}-{}",
+        org.0,
+        app::auth::hex(&app::auth::random_bytes::<4>())
+    );
+    let envelope = Envelope::Sms { to: number, text };
+    let row = store::written::NewOutbound {
+        org,
+        envelope: written::seal_envelope(&app, org, &reference, &envelope),
+        reference: reference.clone(),
+        chat: None,
+        seq: None,
+        medium: "sms".into(),
+        route: crate::notify::ROUTE.into(),
+        created: now,
+    };
+    let mut audit = c.audit(
+        "sms.send",
+        format!("a text to contact {contact}'s caller ({reference})"),
+    );
+    audit.patient = caller.and_then(|c| c.nhs_number).map(|n| n.to_string());
+    tryr!(app
+        .dir(move |d| {
+            d.add_outbound(&[row])?;
+            d.audit_chat_read(&audit)
+        })
+        .await
+        .map_err(crate::error::api));
+    chats.outbox_wake.notify_one();
+    (StatusCode::ACCEPTED, Json(ContactTextQueued { reference })).into_response()
+}

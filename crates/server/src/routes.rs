@@ -196,6 +196,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/chat/v1/attachments/{file}", None, None, Text, "Web chat, the patient's page: a file of their conversation, by its token (Authorization: Bearer); always a download.", crate::chat_files::patient_file),
         r!(get "GET" "/api/v1/reports/written", Some(KpiRead), None, Json(s::<crate::chat_figures::WrittenReport>), ?crate::reports::ReportQuery, "Email and text figures for a period, by medium: threads, messages per thread, first response (mean and median), answered within one working day (London working days and bank holidays), unanswered, and our messages sent, refused and undelivered (docs/kpis.md, \"Email and text messages\").", crate::chat_figures::written),
         r!(get "GET" "/api/v1/reports/csat", Some(KpiRead), None, Json(s::<crate::surveys::CsatReport>), ?crate::surveys::CsatQuery, "Satisfaction (CSAT) from the text surveys sent after answered contacts: sent, replies, mean (1-5), the share satisfied (4 or 5) and the response rate, overall and by queue, team, agent and channel (docs/kpis.md, \"Satisfaction\").", crate::surveys::report),
+        r!(post "POST" "/api/v1/contacts/{contact}/sms", Some(ContactWork), Some(s::<crate::campaigns::ContactTextBody>), Json(s::<crate::campaigns::ContactTextQueued>), "Text the contact's caller (their mobile number as the call arrived) through GOV.UK Notify: written to the outbox, sent once, its receipt kept under the reference answered (202). Agents: their own contacts. Audited.", crate::campaigns::text_from_contact),
         r!(post "POST" "/api/v1/campaigns", Some(Campaigns), Some(s::<crate::campaigns::CampaignBody>), Json(s::<crate::campaigns::CampaignMade>), "A reminder campaign by text or email through GOV.UK Notify: a template and a CSV of recipients (phone_number or email_address, and personalisation columns), every row checked (problems named by line; nothing made from a file with one), those who said STOP skipped, each message scheduled at the rate (at most 3,000 a minute) outside the quiet hours (London time; 20:00-08:00 unless given). Audited.", crate::campaigns::create),
         r!(get "GET" "/api/v1/campaigns/{campaign}", Some(Campaigns), None, Json(s::<crate::campaigns::CampaignView>), "A campaign's results: each recipient's line, state (due, sending, sent, failed, skipped) and Notify's receipt.", crate::campaigns::read),
         r!(post "POST" "/notify/v1/receipts", None, Some(s::<crate::notify::Receipt>), Json(s::<crate::notify::Received>), "GOV.UK Notify's delivery receipt callback (Authorization: Bearer and the callback token given to Notify): a text's delivered, permanent-failure, temporary-failure or technical-failure, by Notify's id or our reference. Stored before it is answered.", crate::notify::receipt),
@@ -302,12 +303,15 @@ const CREATES: [(&str, &str); 14] = [
 ];
 
 /// Operations that answer 202: the work is queued (a referral's outbox).
-const QUEUES: [(&str, &str); 1] = [("POST", "/api/v1/contacts/{contact}/referrals")];
+const QUEUES: [(&str, &str); 2] = [
+    ("POST", "/api/v1/contacts/{contact}/referrals"),
+    ("POST", "/api/v1/contacts/{contact}/sms"),
+];
 
 /// A path parameter, typed as its handler parses it.
 fn path_param(name: &str) -> Value {
     let schema = match name {
-        "contact" | "dos_service" | "recording" => {
+        "contact" | "dos_service" | "recording" | "campaign" => {
             json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
         }
         "file" => {

@@ -255,6 +255,7 @@ const NEED_A_CALL: &[(&str, &str, u16)] = &[
     // No GOV.UK Notify here (tests/sms.rs has one): no campaign is made,
     // none is found.
     ("POST", "/api/v1/campaigns", 409),
+    ("POST", "/api/v1/contacts/{contact}/sms", 409),
     ("GET", "/api/v1/campaigns/{campaign}", 404),
 ];
 
@@ -626,6 +627,7 @@ fn every_endpoint_every_role_and_another_organisations_ids() {
                     "ScorecardBody" => json!({"name": "Calls", "sections": [{"name": "Safety", "questions": [{"id": "identity", "text": "Checked the identity", "weight": 10, "fail_all": true}]}]}).to_string(),
                     "KeysBody" => json!({"keys": "12#"}).to_string(),
                     "SayBody" => json!({"text": "Hello"}).to_string(),
+                    "ContactTextBody" => json!({"text": "Your appointment is on Monday at 10:00."}).to_string(),
                     "CampaignBody" => json!({"name": "Reminders", "medium": "sms", "template_id": "c0ffee00-0000-4000-8000-000000000001", "recipients_csv": "phone_number,body\n07700900001,hello\n"}).to_string(),
                     "ReadBody" => json!({"seq": 1}).to_string(),
                     "QuickReplies" => json!({"replies": [{"title": "Hello", "text": "Hello, how can I help?"}]}).to_string(),

@@ -336,6 +336,55 @@ fn a_text_reaches_an_agent_through_notify_and_the_reply_is_sent_and_receipted() 
         "the score made no contact: {work}"
     );
 
+    // 7. A text from a contact, to its caller's number as it arrived; a
+    // contact without a mobile number cannot be texted.
+    let (s, made) = post_json(
+        addr,
+        &boss,
+        "/api/v1/contacts",
+        json!({"queue": 4, "channel": "voice", "caller_number": "07700 900003"}),
+    );
+    assert_eq!(s, 201, "{made}");
+    let id = made["id"].as_u64().expect("the contact's id");
+    let (s, q) = post_json(
+        addr,
+        &boss,
+        &format!("/api/v1/contacts/{id}/sms"),
+        json!({"text": "Your new appointment: Monday 10:00."}),
+    );
+    assert_eq!(s, 202, "{q}");
+    let reference = q["reference"].as_str().unwrap().to_string();
+    let t0 = Instant::now();
+    while !notify
+        .sent()
+        .iter()
+        .any(|n| n["reference"] == reference.as_str())
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the text never went"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (s, made) = post_json(
+        addr,
+        &boss,
+        "/api/v1/contacts",
+        json!({"queue": 4, "channel": "voice"}),
+    );
+    assert_eq!(s, 201, "{made}");
+    let (s, e) = post_json(
+        addr,
+        &boss,
+        &format!("/api/v1/contacts/{}/sms", made["id"]),
+        json!({"text": "Hello"}),
+    );
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("no UK mobile number"),
+        "{e}"
+    );
+
     let _ = server.kill();
     let _ = server.wait();
     let log = bound.log();
