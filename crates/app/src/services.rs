@@ -87,6 +87,10 @@ pub struct SurveyRule {
     /// Hours a reply is taken for (1 to 336; none: 72).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_hours: Option<u32>,
+    /// When no survey is sent (`HH:MM`, `HH:MM`, London; one due then
+    /// waits; none: 20:00 to 08:00).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<(String, String)>,
 }
 
 /// The question a survey asks unless the service words its own.
@@ -99,12 +103,27 @@ impl SurveyRule {
                 return Some("survey.question: 1 to 300 characters".into());
             }
         }
+        if let Some((from, to)) = &self.quiet_hours {
+            if let Err(e) = crate::campaign::QuietHours::parse(from, to) {
+                return Some(format!("survey.{e}"));
+            }
+        }
         match self.expires_hours {
             Some(h) if !(1..=336).contains(&h) => {
                 Some(format!("survey.expires_hours: 1 to 336, not {h}"))
             }
             _ => None,
         }
+    }
+
+    /// The hours no survey is sent.
+    pub fn quiet(&self) -> crate::campaign::QuietHours {
+        self.quiet_hours
+            .as_ref()
+            .and_then(|(f, t)| crate::campaign::QuietHours::parse(f, t).ok())
+            .unwrap_or_else(|| {
+                crate::campaign::QuietHours::parse("20:00", "08:00").expect("fixed hours")
+            })
     }
 
     /// The question, with the service's name.

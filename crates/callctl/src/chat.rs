@@ -205,7 +205,11 @@ impl Refusal {
     pub fn message(self) -> String {
         match self {
             Refusal::Empty => "the message is empty".into(),
-            Refusal::TooLong => format!("a message is at most {MAX_TEXT_CHARS} characters"),
+            Refusal::TooLong => format!(
+                "the message is too long (a web chat's: {MAX_TEXT_CHARS} characters; a text: {}; an email: {})",
+                crate::thread::MAX_SMS_CHARS,
+                crate::thread::MAX_THREAD_TEXT_CHARS
+            ),
             Refusal::BadId => format!("a message id is 1 to {MAX_CLIENT_ID} bytes"),
             Refusal::Ended => "the conversation has ended".into(),
             Refusal::NotNow => "there is no such choice now".into(),

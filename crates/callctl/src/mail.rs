@@ -180,15 +180,16 @@ pub fn thread(
     by_tag: impl Fn(u64) -> Option<Known>,
 ) -> Threading {
     let ids = h.in_reply_to.iter().chain(h.references.iter().rev());
-    let found = ids
-        .filter_map(|i| by_id(i))
-        .next()
-        .or_else(|| tagged(&h.subject).and_then(by_tag));
+    let by_header = ids.filter_map(|i| by_id(i)).next();
+    // The tag alone (headers dropped) is easy to forge: its subject must
+    // match too, even an empty one.
+    let by_header_only = by_header.is_some();
+    let found = by_header.or_else(|| tagged(&h.subject).and_then(by_tag));
     match found {
         None => Threading::New { follows: None },
         Some(k) => {
             let now = normal_subject(&h.subject);
-            if now.is_empty() || now == normal_subject(&k.subject) {
+            if (now.is_empty() && by_header_only) || now == normal_subject(&k.subject) {
                 Threading::Join(k.thread)
             } else {
                 Threading::New {

@@ -30,6 +30,9 @@ use std::collections::{HashMap, VecDeque};
 /// Longest message, in characters (an email's text part; a text message
 /// is far shorter).
 pub const MAX_THREAD_TEXT_CHARS: usize = 100_000;
+/// Longest text an agent sends by SMS (GOV.UK Notify's limit: six
+/// fragments).
+pub const MAX_SMS_CHARS: usize = 918;
 /// How long after a refused join it is tried again, ms.
 pub const REJOIN_MS: i64 = 60_000;
 
@@ -209,6 +212,9 @@ impl Thread {
             ChatInput::AgentText { agent, id, text } => {
                 id_ok(id)?;
                 text_ok(text)?;
+                if self.medium == Medium::Sms && text.trim().chars().count() > MAX_SMS_CHARS {
+                    return Err(Refusal::TooLong);
+                }
                 room()?;
                 match self.stage {
                     Stage::WithAgent(_, a) if a == *agent => Ok(()),

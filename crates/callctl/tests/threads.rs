@@ -57,7 +57,7 @@ fn run(script: &str, expected: Expect) {
                 drain(t, d, &mut trace, &mut contacts, refuse);
             }
         }
-        writeln!(trace, "{secs:>4} > {cmd}").unwrap();
+        writeln!(trace, "{secs}s > {cmd}").unwrap();
         let (verb, rest) = cmd.split_once(' ').unwrap_or((cmd, ""));
         let input = match verb {
             "start" => {
@@ -115,7 +115,7 @@ fn run(script: &str, expected: Expect) {
         let Some(t) = thread.as_mut() else { continue };
         if let Some(i) = input {
             if let Err(r) = t.check(&i) {
-                writeln!(trace, "       refused {}", r.code()).unwrap();
+                writeln!(trace, "  refused {}", r.code()).unwrap();
                 continue;
             }
             t.handle(now, i);
@@ -123,7 +123,7 @@ fn run(script: &str, expected: Expect) {
         drain(t, now, &mut trace, &mut contacts, refuse);
         writeln!(
             trace,
-            "       [{}{}]",
+            "  [{}{}]",
             t.stage().as_str(),
             if t.is_done() { ", done" } else { "" }
         )
@@ -142,12 +142,12 @@ fn drain(t: &mut Thread, now: Timestamp, trace: &mut String, contacts: &mut u64,
                     Sender::System => "system".to_string(),
                 };
                 let id = m.client_id.map(|i| format!(" #{i}")).unwrap_or_default();
-                writeln!(trace, "       post {} {who}{id}: {:?}", m.seq, m.body).unwrap();
+                writeln!(trace, "  post {} {who}{id}: {:?}", m.seq, m.body).unwrap();
             }
-            ChatOutput::Send { seq } => writeln!(trace, "       send {seq}").unwrap(),
-            ChatOutput::Ack { id, seq } => writeln!(trace, "       ack #{id} = {seq}").unwrap(),
+            ChatOutput::Send { seq } => writeln!(trace, "  send {seq}").unwrap(),
+            ChatOutput::Ack { id, seq } => writeln!(trace, "  ack #{id} = {seq}").unwrap(),
             ChatOutput::Engine(EngineRequest::Join { attributes, .. }) => {
-                writeln!(trace, "       join {attributes:?}").unwrap();
+                writeln!(trace, "  join {attributes:?}").unwrap();
                 let answer = if refuse {
                     Err("no such queue".to_string())
                 } else {
@@ -156,8 +156,8 @@ fn drain(t: &mut Thread, now: Timestamp, trace: &mut String, contacts: &mut u64,
                 };
                 t.handle(now, ChatInput::Joined(answer));
             }
-            ChatOutput::Engine(r) => writeln!(trace, "       engine {r:?}").unwrap(),
-            ChatOutput::Done => writeln!(trace, "       done").unwrap(),
+            ChatOutput::Engine(r) => writeln!(trace, "  engine {r:?}").unwrap(),
+            ChatOutput::Done => writeln!(trace, "  done").unwrap(),
         }
     }
 }
@@ -176,41 +176,41 @@ fn an_email_is_acknowledged_queued_answered_resolved_and_the_reply_to_it_is_one_
          150 contact-ended
          160 agent 3 too late",
         expect![[r#"
-               0 > start email #m1@patient.test My wheelchair is broken ack We have your message [Ref SB-1].
-                   post 1 patient #m1@patient.test: Text("My wheelchair is broken")
-                   post 2 system: Text("We have your message [Ref SB-1].")
-                   send 2
-                   join [("via", "email")]
-                   [queued]
-              60 > text #m1@patient.test My wheelchair is broken
-                   ack #m1@patient.test = 1
-                   [queued]
-              90 > text #m2@patient.test Also the footplate
-                   post 3 patient #m2@patient.test: Text("Also the footplate")
-                   [queued]
-             120 > answered 3 Hana
-                   post 4 system: Joined { agent: a3, name: "Hana" }
-                   [with_agent]
-             130 > agent 3 We will visit on Monday.
-                   post 5 agent 3: Text("We will visit on Monday.")
-                   send 5
-                   [with_agent]
-             131 > agent 3 #desk-1 We will visit on Monday.
-                   post 6 agent 3 #desk-1: Text("We will visit on Monday.")
-                   send 6
-                   [with_agent]
-             132 > agent 3 #desk-1 We will visit on Monday.
-                   ack #desk-1 = 6
-                   [with_agent]
-             140 > agent 4 I am not on this thread
-                   refused not_yours
-             150 > contact-ended
-                   post 7 system: Ended { reason: "Hana resolved the conversation." }
-                   engine Forget { contact: c1 }
-                   done
-                   [ended, done]
-             160 > agent 3 too late
-                   refused ended
+            0s > start email #m1@patient.test My wheelchair is broken ack We have your message [Ref SB-1].
+              post 1 patient #m1@patient.test: Text("My wheelchair is broken")
+              post 2 system: Text("We have your message [Ref SB-1].")
+              send 2
+              join [("via", "email")]
+              [queued]
+            60s > text #m1@patient.test My wheelchair is broken
+              ack #m1@patient.test = 1
+              [queued]
+            90s > text #m2@patient.test Also the footplate
+              post 3 patient #m2@patient.test: Text("Also the footplate")
+              [queued]
+            120s > answered 3 Hana
+              post 4 system: Joined { agent: a3, name: "Hana" }
+              [with_agent]
+            130s > agent 3 We will visit on Monday.
+              post 5 agent 3: Text("We will visit on Monday.")
+              send 5
+              [with_agent]
+            131s > agent 3 #desk-1 We will visit on Monday.
+              post 6 agent 3 #desk-1: Text("We will visit on Monday.")
+              send 6
+              [with_agent]
+            132s > agent 3 #desk-1 We will visit on Monday.
+              ack #desk-1 = 6
+              [with_agent]
+            140s > agent 4 I am not on this thread
+              refused not_yours
+            150s > contact-ended
+              post 7 system: Ended { reason: "Hana resolved the conversation." }
+              engine Forget { contact: c1 }
+              done
+              [ended, done]
+            160s > agent 3 too late
+              refused ended
         "#]],
     );
 }
@@ -224,23 +224,23 @@ fn a_reply_to_a_resolved_thread_opens_it_again_as_a_new_contact() {
          20 answered 2 Alice
          30 agent 2 Of course",
         expect![[r#"
-               0 > reopen sms 8 #notify-9 Thank you, and one more question
-                   post 8 patient #notify-9: Text("Thank you, and one more question")
-                   join [("via", "sms")]
-                   [queued]
-               5 > text #notify-9 Thank you, and one more question
-                   ack #notify-9 = 8
-                   [queued]
-              10 > text #old sent long ago
-                   ack #old = 1
-                   [queued]
-              20 > answered 2 Alice
-                   post 9 system: Joined { agent: a2, name: "Alice" }
-                   [with_agent]
-              30 > agent 2 Of course
-                   post 10 agent 2: Text("Of course")
-                   send 10
-                   [with_agent]
+            0s > reopen sms 8 #notify-9 Thank you, and one more question
+              post 8 patient #notify-9: Text("Thank you, and one more question")
+              join [("via", "sms")]
+              [queued]
+            5s > text #notify-9 Thank you, and one more question
+              ack #notify-9 = 8
+              [queued]
+            10s > text #old sent long ago
+              ack #old = 1
+              [queued]
+            20s > answered 2 Alice
+              post 9 system: Joined { agent: a2, name: "Alice" }
+              [with_agent]
+            30s > agent 2 Of course
+              post 10 agent 2: Text("Of course")
+              send 10
+              [with_agent]
         "#]],
     );
 }
@@ -255,23 +255,23 @@ fn a_refused_join_keeps_the_message_and_tries_again_every_minute() {
          62 world join ok
          125 tick",
         expect![[r#"
-               0 > world join refused
-               0 > start sms #n1 Can I change my appointment?
-                   post 1 patient #n1: Text("Can I change my appointment?")
-                   join [("via", "sms")]
-                   post 2 system: Text("Could not join the queue (no such queue); trying again in a minute.")
-                   [in_flow]
-              30 > text #n2 Hello?
-                   post 3 patient #n2: Text("Hello?")
-                   join [("via", "sms")]
-                   [in_flow]
-              61 > tick
-                   [in_flow]
-              62 > world join ok
-                   [in_flow]
-                   join [("via", "sms")]
-             125 > tick
-                   [queued]
+            0s > world join refused
+            0s > start sms #n1 Can I change my appointment?
+              post 1 patient #n1: Text("Can I change my appointment?")
+              join [("via", "sms")]
+              post 2 system: Text("Could not join the queue (no such queue); trying again in a minute.")
+              [in_flow]
+            30s > text #n2 Hello?
+              post 3 patient #n2: Text("Hello?")
+              join [("via", "sms")]
+              [in_flow]
+            61s > tick
+              [in_flow]
+            62s > world join ok
+              [in_flow]
+              join [("via", "sms")]
+            125s > tick
+              [queued]
         "#]],
     );
 }

@@ -246,7 +246,7 @@ impl Capacity {
         voice: 1,
         chat: 3,
         email: 2,
-        sms: 3,
+        sms: 0,
         voice_exclusive: true,
     };
     pub fn get(&self, m: Media) -> u8 {

@@ -145,6 +145,10 @@ pub(crate) async fn create(
             to: p.to.clone(),
             template: b.template_id.clone(),
             personalisation: p.personalisation.clone(),
+            quiet: Some((
+                quiet.from.strftime("%H:%M").to_string(),
+                quiet.to.strftime("%H:%M").to_string(),
+            )),
         };
         if out[i] {
             opted_out += 1;
@@ -159,6 +163,7 @@ pub(crate) async fn create(
                 medium: medium.as_str().into(),
                 route: crate::notify::ROUTE.into(),
                 created: now,
+                due: None,
             },
             line: p.line as u32,
             at: times[i],
@@ -359,6 +364,7 @@ pub(crate) async fn text_from_contact(
         medium: "sms".into(),
         route: crate::notify::ROUTE.into(),
         created: now,
+        due: None,
     };
     let mut audit = c.audit(
         "sms.send",

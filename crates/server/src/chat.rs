@@ -359,6 +359,8 @@ pub struct Chats {
     pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
     /// GOV.UK Notify, if configured (its callbacks need it).
     pub(crate) notify: std::sync::OnceLock<Arc<crate::notify::Notify>>,
+    /// Incoming emails and texts are taken one at a time.
+    pub(crate) receiving: tokio::sync::Mutex<()>,
 }
 
 impl Chats {
@@ -381,6 +383,7 @@ impl Chats {
             starts: Mutex::default(),
             outbox_wake: Arc::default(),
             notify: std::sync::OnceLock::new(),
+            receiving: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -459,7 +462,12 @@ impl Chats {
         );
     }
 
+    /// Starts a conversation's task (one already live is answered
+    /// instead: never two tasks for one conversation).
     pub(crate) fn spawn(self: &Arc<Self>, sp: Spawn, chat: Machine) -> Arc<Conv> {
+        if let Some(live) = lock(&self.convs).get(&sp.id) {
+            return live.clone();
+        }
         let Spawn {
             id,
             org,

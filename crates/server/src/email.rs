@@ -662,11 +662,26 @@ async fn take(mb: &Mailbox, chats: &Arc<Chats>, uid: u32, raw: &[u8]) -> Result<
             }
         }
     }
-    let threading = mail::thread(
-        &h,
-        |id| known.get(id).cloned(),
-        |t| tagged.clone().filter(|k| k.thread == t),
-    );
+    // This very mail taken before (a crash before it was flagged \Seen):
+    // its own thread, where its id stores it once.
+    let seen_in = match &h.message_id {
+        Some(mid) => {
+            let k = written::mail_key(&app, mb.org, &h.from, mid);
+            app.with_directory(move |d| d.thread_by_key(&k))
+                .await
+                .and_then(Result::ok)
+                .flatten()
+        }
+        None => None,
+    };
+    let threading = match seen_in {
+        Some(t) => Threading::Join(t),
+        None => mail::thread(
+            &h,
+            |id| known.get(id).cloned(),
+            |t| tagged.clone().filter(|k| k.thread == t),
+        ),
+    };
     let person = kind == Kind::Person;
     let threading = if person {
         threading
@@ -722,6 +737,11 @@ async fn take(mb: &Mailbox, chats: &Arc<Chats>, uid: u32, raw: &[u8]) -> Result<
     if let Threading::New { follows: Some(t) } = threading {
         text = format!("[A new subject, in reply to conversation SB-{t}]\n\n{text}");
     }
+    // Whatever was added, it fits a message.
+    if text.chars().count() > MAX_TEXT + 300 {
+        text = text.chars().take(MAX_TEXT).collect::<String>()
+            + "\n[Cut here: the rest is in the mailbox.]";
+    }
     let id = input_id(&h, raw);
     let mut keys = Vec::new();
     if let Some(mid) = &h.message_id {
@@ -742,21 +762,51 @@ async fn take(mb: &Mailbox, chats: &Arc<Chats>, uid: u32, raw: &[u8]) -> Result<
                 .then(|| acknowledgement(&mb.service_name)),
         },
     };
-    let (chat, _) = written::receive(
-        chats,
-        Incoming {
-            org: mb.org,
-            medium: Medium::Email,
-            target,
-            input_id: id.clone(),
-            body: Body::Text(text),
-            mail_id: h.message_id.clone(),
-            keys,
-            action: "email.received",
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let incoming = |target| Incoming {
+        org: mb.org,
+        medium: Medium::Email,
+        target,
+        input_id: id.clone(),
+        body: Body::Text(text.clone()),
+        mail_id: h.message_id.clone(),
+        keys: keys.clone(),
+        action: "email.received",
+    };
+    let joined = matches!(target, Target::Join(_));
+    let chat = match written::receive(chats, incoming(target)).await {
+        Ok((chat, _)) => chat,
+        // The store failed: left unseen, taken again later.
+        Err(e @ written::ReceiveError::Store(_)) => return Err(e.to_string()),
+        // The thread would not take it (full, gone): a thread of its own.
+        Err(e) if joined => {
+            tracing::warn!(mailbox = %own, uid, "a mail its thread would not take ({e}): a new thread");
+            let target = Target::New {
+                service: mb.service,
+                meta: ThreadMeta {
+                    address: h.from.clone(),
+                    route: own.clone(),
+                    from: own.clone(),
+                    subject: h.subject.clone(),
+                    ..ThreadMeta::default()
+                },
+                acknowledgement: None,
+            };
+            match written::receive(chats, incoming(target)).await {
+                Ok((chat, _)) => chat,
+                Err(e @ written::ReceiveError::Store(_)) => return Err(e.to_string()),
+                Err(e) => {
+                    tracing::warn!(mailbox = %own, uid, "a mail not taken ({e}): left in the mailbox");
+                    return Ok(());
+                }
+            }
+        }
+        // Never to be taken (its service gone): left in the mailbox, which
+        // is read on.
+        Err(e) => {
+            tracing::warn!(mailbox = %own, uid, "a mail not taken ({e}): left in the mailbox");
+            return Ok(());
+        }
+    };
     // Its files, each a message of its own after the words.
     for (n, (name, mime, bytes)) in files.into_iter().enumerate() {
         let Some(conv) = chats.by_id(chat) else { break };
@@ -778,17 +828,22 @@ async fn take(mb: &Mailbox, chats: &Arc<Chats>, uid: u32, raw: &[u8]) -> Result<
             .await
             .map_err(|e| format!("a mail's attachment could not be stored: {e}"))?;
         let size = bytes.len() as u64;
-        conv.send(callctl::chat::ChatInput::File {
-            id: Some(format!("{id}-a{n}")),
-            file: Attachment {
-                id: file,
-                name,
-                mime: mime.into(),
-                size,
-            },
-        })
-        .await
-        .map_err(|r| r.message())?;
+        // A thread that will not take it (full) is not a reason to take
+        // the mail again: the file is in the mailbox.
+        if let Err(r) = conv
+            .send(callctl::chat::ChatInput::File {
+                id: Some(format!("{id}-a{n}")),
+                file: Attachment {
+                    id: file,
+                    name,
+                    mime: mime.into(),
+                    size,
+                },
+            })
+            .await
+        {
+            tracing::warn!(mailbox = %own, uid, "an attachment not taken: {}", r.code());
+        }
     }
     Ok(())
 }
@@ -862,10 +917,13 @@ async fn bounced(app: &App, org: OrgId, m: &mail_parser::Message<'_>) {
         }
         if let Some(t) = part.text_contents() {
             for line in t.lines() {
-                let l = line.trim();
-                if l.len() > 11 && l[..11].eq_ignore_ascii_case("message-id:") {
+                // Split at the colon: never slice text at a byte count.
+                let Some((name, value)) = line.trim().split_once(':') else {
+                    continue;
+                };
+                if name.trim().eq_ignore_ascii_case("message-id") {
                     ids.push(
-                        l[11..]
+                        value
                             .trim()
                             .trim_matches(|c| c == '<' || c == '>')
                             .to_string(),
@@ -874,18 +932,18 @@ async fn bounced(app: &App, org: OrgId, m: &mail_parser::Message<'_>) {
             }
         }
     }
-    for id in ids {
-        let Some(reference) = id.split('.').next().filter(|r| r.starts_with("sb-")) else {
-            continue;
-        };
-        let reference = reference.to_string();
+    // Our whole Message-ID (its random part too), in this organisation:
+    // a guessed reference marks nothing.
+    for id in ids.into_iter().filter(|i| i.starts_with("sb-")).take(10) {
         let now = app::wall_clock();
         let found = app
-            .with_directory(move |d| d.outbound_delivery(None, Some(&reference), "bounced", now))
+            .with_directory(move |d| {
+                d.outbound_delivery(Some(org), Some(&id), None, "bounced", now)
+            })
             .await
             .and_then(Result::ok)
             .flatten();
-        if found.is_some_and(|r| r.org == org) {
+        if found.is_some() {
             return;
         }
     }
@@ -1081,10 +1139,26 @@ async fn smtp_send(
         }
     }
     let transport = builder.build();
+    // The server's words may quote the recipient's address: only its
+    // code is kept (and logged).
     match transport.send(msg).await {
         Ok(_) => Ok(()),
-        Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("SMTP refused it: {e}"))),
-        Err(e) => Err(SendError::Transient(format!("SMTP: {e}"))),
+        Err(e) => {
+            let code = e
+                .status()
+                .map_or_else(|| "no code".to_string(), |c| c.to_string());
+            if e.is_permanent() {
+                Err(SendError::Permanent(format!(
+                    "the SMTP server refused it ({code})"
+                )))
+            } else if e.is_transient() {
+                Err(SendError::Transient(format!(
+                    "the SMTP server said try later ({code})"
+                )))
+            } else {
+                Err(SendError::Transient("the SMTP connection failed".into()))
+            }
+        }
     }
 }
 

@@ -300,20 +300,28 @@ impl Application {
         );
         chats.sweep().await;
         chats.sweep_forever();
-        // Email and texts: their readers and senders.
-        let mut channel_tasks = email::start(&app, &chats, &outbound, &opts.channels.mailbox)
-            .await
-            .map_err(ServerError::Other)?;
-        if let Some(cfg) = opts.channels.notify.clone() {
-            let n =
-                Arc::new(notify::Notify::new(cfg, outbound.clone()).map_err(ServerError::Other)?);
+        // Notify's settings are checked before anything is resumed.
+        let notify = match opts.channels.notify.clone() {
+            Some(cfg) => Some(Arc::new(
+                notify::Notify::new(cfg, outbound.clone()).map_err(ServerError::Other)?,
+            )),
+            None => None,
+        };
+        if let Some(n) = &notify {
             let _ = chats.notify.set(n.clone());
-            channel_tasks.push(tokio::spawn(notify::sender(n, chats.clone())));
-            channel_tasks.extend(surveys::start(&app, &chats));
         }
         let resumed = chats.resume_all().await;
         if resumed > 0 {
             tracing::info!(chats = resumed, "web chats resumed");
+        }
+        // Email and texts: their readers and senders, once every
+        // conversation that was open is carried on.
+        let mut channel_tasks = email::start(&app, &chats, &outbound, &opts.channels.mailbox)
+            .await
+            .map_err(ServerError::Other)?;
+        if let Some(n) = notify {
+            channel_tasks.push(tokio::spawn(notify::sender(n, chats.clone())));
+            channel_tasks.extend(surveys::start(&app, &chats));
         }
         let router = routes::router(app, voice_edge.clone(), edge.clone(), outbound, chats)
             .route("/metrics", scrape);

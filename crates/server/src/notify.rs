@@ -309,7 +309,7 @@ impl Notify {
         let answer = self
             .call(
                 "GET",
-                &format!("/v2/notifications?reference={reference}&template_type=sms"),
+                &format!("/v2/notifications?reference={reference}"),
                 None,
             )
             .await?;
@@ -346,38 +346,47 @@ const RATE_LIMITED_MS: i64 = 60_000;
 /// How long after a refused token (a clock or key the operator must fix).
 const AUTH_RETRY_MS: i64 = 5 * 60_000;
 
-/// Sends the outbox's texts for as long as the server runs.
-pub(crate) async fn sender(notify: Arc<Notify>, chats: Arc<Chats>) {
-    let app = chats.app().clone();
-    let wake = chats.outbox_wake.clone();
-    // Cut off by a crash: sent already if Notify knows the reference.
-    let cut_off = app
+/// How often rows left `sending` (a crash, an answer that never came)
+/// are settled.
+const SETTLE_EVERY: Duration = Duration::from_secs(60);
+
+/// Rows left `sending` (cut off by a crash, or Notify's answer lost):
+/// sent already if Notify knows their reference, else sent now; left as
+/// they are while Notify cannot say.
+async fn settle(app: &App, notify: &Notify) {
+    let rows = app
         .with_directory(|d| d.sending_outbound(ROUTE))
         .await
         .and_then(Result::ok)
         .unwrap_or_default();
-    for row in cut_off {
-        let attempt = match notify.find(&row.reference).await {
-            Ok(Some(id)) => Some(store::written::Attempt::Sent {
-                provider_id: Some(id),
-            }),
-            Ok(None) => None,
-            Err(e) => Some(store::written::Attempt::Later {
-                error: e.to_string(),
-                retry_at: app::wall_clock(),
-            }),
-        };
-        match attempt {
-            Some(a) => {
+    for row in rows {
+        match notify.find(&row.reference).await {
+            Ok(Some(id)) => {
+                let a = store::written::Attempt::Sent {
+                    provider_id: Some(id),
+                };
                 let id = row.id;
                 let _ = app
                     .with_directory(move |d| d.outbound_attempt(id, app::wall_clock(), &a))
                     .await;
             }
-            None => send_one(&app, &notify, row).await,
+            Ok(None) => send_one(app, notify, row).await,
+            Err(_) => return,
         }
     }
+}
+
+/// Sends the outbox's texts for as long as the server runs.
+pub(crate) async fn sender(notify: Arc<Notify>, chats: Arc<Chats>) {
+    let app = chats.app().clone();
+    let wake = chats.outbox_wake.clone();
+    let mut settled = std::time::Instant::now();
+    settle(&app, &notify).await;
     loop {
+        if settled.elapsed() > SETTLE_EVERY {
+            settle(&app, &notify).await;
+            settled = std::time::Instant::now();
+        }
         let due = app
             .with_directory(|d| d.due_outbound(ROUTE, app::wall_clock(), 50))
             .await
@@ -426,10 +435,29 @@ async fn send_one(app: &App, notify: &Notify, row: store::written::Outbound) {
     let sent = match written::open_envelope(app, row.org, &row.reference, &row.envelope) {
         Some(Envelope::Sms { to, text }) => Some(notify.send_sms(&to, &text, &row.reference).await),
         Some(Envelope::Template {
+            quiet: Some((from, to)),
+            ..
+        }) if app::campaign::QuietHours::parse(&from, &to)
+            .ok()
+            .is_some_and(|q| app::campaign::next_allowed(now, Some(&q)) != now) =>
+        {
+            let q = app::campaign::QuietHours::parse(&from, &to).ok();
+            let a = Attempt::Later {
+                error: "quiet hours: it waits for the morning".into(),
+                retry_at: app::campaign::next_allowed(now, q.as_ref()),
+            };
+            let id = row.id;
+            let _ = app
+                .with_directory(move |d| d.outbound_attempt(id, app::wall_clock(), &a))
+                .await;
+            return;
+        }
+        Some(Envelope::Template {
             medium,
             to,
             template,
             personalisation,
+            ..
         }) => Some(
             notify
                 .send_template(&medium, &to, &template, &personalisation, &row.reference)
@@ -444,6 +472,13 @@ async fn send_one(app: &App, notify: &Notify, row: store::written::Outbound) {
         Some(Err(NotifyError::Refused(m))) => Attempt::Failed {
             error: NotifyError::Refused(m).to_string(),
         },
+        // No answer (a timeout, a dropped connection): Notify may have it.
+        // Left `sending`, to be looked up by its reference before it is
+        // sent again.
+        Some(Err(NotifyError::Unavailable(e))) => {
+            tracing::warn!(reference = %row.reference, "no answer from Notify ({e}): to be looked up");
+            return;
+        }
         Some(Err(e)) => {
             let wait = match &e {
                 NotifyError::TooMany(_) => RATE_LIMITED_MS,
@@ -544,7 +579,7 @@ pub(crate) async fn receipt(
     let found = chats
         .app()
         .with_directory(move |d| {
-            d.outbound_delivery(Some(&r.id), r.reference.as_deref(), &r.status, now)
+            d.outbound_delivery(None, Some(&r.id), r.reference.as_deref(), &r.status, now)
         })
         .await;
     match found {
@@ -664,7 +699,10 @@ pub(crate) async fn inbound(
             }
         }
     }
-    let k2 = key.clone();
+    // The number's latest thread with this service (a text to another
+    // service's number is another conversation).
+    let thread_key = written::key(&app, org, &["phone-thread", &from, &service.to_string()]);
+    let k2 = thread_key.clone();
     let latest = app
         .with_directory(move |d| d.thread_by_key(&k2))
         .await
@@ -703,7 +741,7 @@ pub(crate) async fn inbound(
             input_id: t.id,
             body: Body::Text(text),
             mail_id: None,
-            keys: vec![key],
+            keys: vec![thread_key],
             action: "sms.received",
         },
     )

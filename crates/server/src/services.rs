@@ -102,6 +102,10 @@ pub(crate) struct SurveyBody {
     question: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_hours: Option<u32>,
+    /// `["HH:MM", "HH:MM"]`, London: no survey goes then (none: 20:00 to
+    /// 08:00).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quiet_hours: Option<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
@@ -207,6 +211,7 @@ impl From<ServiceBody> for ServiceDef {
             survey: b.survey.map(|s| app::services::SurveyRule {
                 question: s.question,
                 expires_hours: s.expires_hours,
+                quiet_hours: s.quiet_hours,
             }),
         }
     }
@@ -261,6 +266,7 @@ impl From<&ServiceDef> for ServiceBody {
             survey: d.survey.as_ref().map(|s| SurveyBody {
                 question: s.question.clone(),
                 expires_hours: s.expires_hours,
+                quiet_hours: s.quiet_hours.clone(),
             }),
         }
     }

@@ -33,8 +33,9 @@ pub(crate) fn start(app: &App, chats: &Arc<Chats>) -> Vec<tokio::task::JoinHandl
                 let Some((mut rx, _)) = app.subscribe(org).await else {
                     return;
                 };
-                // Each answered contact's channel, until it ends.
-                let mut channels: HashMap<ContactId, Channel> = HashMap::new();
+                // Each answered contact's channel, until it ends (an end
+                // missed leaves its entry: those older than a day go).
+                let mut channels: HashMap<ContactId, (Channel, Timestamp)> = HashMap::new();
                 loop {
                     let e = match rx.recv().await {
                         Ok(r) => r.event,
@@ -44,15 +45,21 @@ pub(crate) fn start(app: &App, chats: &Arc<Chats>) -> Vec<tokio::task::JoinHandl
                     match e {
                         routing::Event::Answered {
                             contact, channel, ..
-                        } if channels.len() < 100_000 => {
-                            channels.insert(contact, channel);
+                        } => {
+                            let now = app::wall_clock();
+                            if channels.len() >= 10_000 {
+                                channels.retain(|_, (_, at)| now.0 - at.0 < ONE_A_DAY_MS);
+                            }
+                            if channels.len() < 100_000 {
+                                channels.insert(contact, (channel, now));
+                            }
                         }
                         routing::Event::Ended {
                             contact,
                             agent,
                             queue,
                         } => {
-                            let Some(channel) = channels.remove(&contact) else {
+                            let Some((channel, _)) = channels.remove(&contact) else {
                                 continue;
                             };
                             if let Err(e) =
@@ -170,6 +177,9 @@ async fn survey(
         medium: "sms".into(),
         route: crate::notify::ROUTE.into(),
         created: now,
+        // Not at night (the rule's quiet hours: 20:00 to 08:00 London
+        // unless set) — it waits for the morning.
+        due: Some(app::campaign::next_allowed(now, Some(&rule.quiet()))),
     };
     let s = store::written::Survey {
         org,
@@ -203,20 +213,14 @@ fn channel_name(c: Channel) -> &'static str {
     }
 }
 
-/// A survey reply's score: a text that is a number from 1 to 5 (and
-/// perhaps words after it: "5 thank you").
+/// A survey reply's score: a text that is a number from 1 to 5 alone
+/// (with a full stop or an exclamation mark at most). "3pm is fine" or "2
+/// wheelchairs" are words for an agent, not scores.
 pub(crate) fn score_of(text: &str) -> Option<u8> {
-    let t = text.trim();
+    let t = text.trim().trim_end_matches(['.', '!']).trim();
     let mut chars = t.chars();
     let d = chars.next()?.to_digit(10)?;
-    if !(1..=5).contains(&d) {
-        return None;
-    }
-    match chars.next() {
-        None => Some(d as u8),
-        Some(c) if !c.is_ascii_digit() => Some(d as u8),
-        _ => None,
-    }
+    ((1..=5).contains(&d) && chars.next().is_none()).then_some(d as u8)
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -334,8 +338,10 @@ mod tests {
         for (t, want) in [
             ("5", Some(5)),
             (" 4 ", Some(4)),
-            ("1 - poor", Some(1)),
-            ("5 thank you", Some(5)),
+            ("5!", Some(5)),
+            ("1 - poor", None),
+            ("3pm is fine", None),
+            ("2 wheelchairs", None),
             ("0", None),
             ("6", None),
             ("10", None),

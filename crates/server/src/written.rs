@@ -107,6 +107,10 @@ pub(crate) enum Envelope {
         to: String,
         template: String,
         personalisation: std::collections::BTreeMap<String, String>,
+        /// The campaign's quiet hours (`HH:MM`, `HH:MM`, London): a
+        /// message late for its time (a backlog, an outage) still waits.
+        #[serde(default)]
+        quiet: Option<(String, String)>,
     },
 }
 
@@ -215,6 +219,7 @@ pub(crate) fn outgoing(
         route: meta.route.clone(),
         envelope: seal_envelope(app, org, &reference, &envelope),
         created: at,
+        due: None,
     };
     (row, keys)
 }
@@ -280,11 +285,17 @@ pub(crate) async fn receive(chats: &Arc<Chats>, inc: Incoming) -> Result<(u64, u
         keys,
         action,
     } = inc;
+    // One incoming message at a time: two for one resolved thread (or
+    // from one new number) must not start two tasks for it.
+    let _turn = chats.receiving.lock().await;
     let conv = match target {
         Target::Join(chat) => match chats.by_id(chat) {
             Some(c) if c.org == org => c,
             Some(_) => return Err(ReceiveError::NotFound(chat)),
-            None => reopen(chats, org, chat).await?,
+            None => match reopen(chats, org, chat, &input_id).await? {
+                Reopened::Live(c) => c,
+                Reopened::Already(seq) => return Ok((chat, seq)),
+            },
         },
         Target::New {
             service,
@@ -319,8 +330,21 @@ pub(crate) async fn receive(chats: &Arc<Chats>, inc: Incoming) -> Result<(u64, u
     Ok((conv.id, seq))
 }
 
-/// A resolved thread opened again by the patient's message.
-async fn reopen(chats: &Arc<Chats>, org: OrgId, chat: u64) -> Result<Arc<Conv>, ReceiveError> {
+/// A stored thread made live again.
+enum Reopened {
+    Live(Arc<Conv>),
+    /// The message is stored already, as this number (taken twice).
+    Already(u64),
+}
+
+/// A resolved thread opened again by the patient's message (one whose
+/// task stopped without its end is carried on as it was).
+async fn reopen(
+    chats: &Arc<Chats>,
+    org: OrgId,
+    chat: u64,
+    input_id: &str,
+) -> Result<Reopened, ReceiveError> {
     let app = chats.app();
     let row = app
         .with_directory(move |d| d.chat_by_id(chat))
@@ -334,17 +358,32 @@ async fn reopen(chats: &Arc<Chats>, org: OrgId, chat: u64) -> Result<Arc<Conv>, 
         .load(&row)
         .await
         .ok_or(ReceiveError::NoService(row.service))?;
-    let change = store::chat::ChatChange {
-        reopened: true,
-        ..Default::default()
-    };
-    app.with_directory(move |d| d.append_chat(chat, &[], &change))
-        .await
-        .ok_or_else(|| ReceiveError::Store("stopped".into()))?
-        .map_err(|e| ReceiveError::Store(e.to_string()))?;
+    // Taken twice (a retried callback, a mail fetched again): stored once.
+    if let Some(&(_, _, seq)) = l
+        .ids
+        .iter()
+        .find(|(s, id, _)| *s == callctl::chat::Sender::Patient && id == input_id)
+    {
+        return Ok(Reopened::Already(seq));
+    }
     let next = l.log.len() as u64 + 1;
-    let thread = Thread::waiting(app::wall_clock(), m, next, l.ids, None);
-    Ok(chats.spawn(
+    let now = app::wall_clock();
+    let thread = if row.ended.is_some() {
+        let change = store::chat::ChatChange {
+            reopened: true,
+            ..Default::default()
+        };
+        app.with_directory(move |d| d.append_chat(chat, &[], &change))
+            .await
+            .ok_or_else(|| ReceiveError::Store("stopped".into()))?
+            .map_err(|e| ReceiveError::Store(e.to_string()))?;
+        Thread::waiting(now, m, next, l.ids, None)
+    } else {
+        // Not ended, not live: carried on where the store says it was.
+        let agent = row.agent.zip(row.agent_name.clone());
+        Thread::resume(now, m, next, l.ids, row.contact, agent)
+    };
+    Ok(Reopened::Live(chats.spawn(
         Spawn {
             id: chat,
             org,
@@ -357,7 +396,7 @@ async fn reopen(chats: &Arc<Chats>, org: OrgId, chat: u64) -> Result<Arc<Conv>, 
             thread: l.thread,
         },
         Machine::Thread(thread),
-    ))
+    )))
 }
 
 /// A new thread's row (audited) and its task.

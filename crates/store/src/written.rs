@@ -111,6 +111,8 @@ pub struct NewOutbound {
     /// Sealed by the edge.
     pub envelope: String,
     pub created: Timestamp,
+    /// When it may go (none: at once).
+    pub due: Option<Timestamp>,
 }
 
 /// A campaign's recipient row: its line, when it goes, the recipient's
@@ -246,8 +248,8 @@ pub(crate) fn add_outbound_tx(
     rows: &[NewOutbound],
 ) -> Result<(), StoreError> {
     let mut st = tx.prepare_cached(
-        "INSERT INTO written_outbox (org, reference, chat, seq, medium, route, envelope, state, next_ms, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'due', ?8, ?8)",
+        "INSERT INTO written_outbox (org, reference, chat, seq, medium, route, envelope, state, created_ms, next_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'due', ?8, ?9)",
     )?;
     for o in rows {
         st.execute(params![
@@ -258,7 +260,8 @@ pub(crate) fn add_outbound_tx(
             o.medium,
             o.route,
             o.envelope,
-            o.created.0
+            o.created.0,
+            o.due.unwrap_or(o.created).0
         ])?;
     }
     Ok(())
@@ -323,8 +326,8 @@ impl Directory {
         let tx = self.immediate()?;
         {
             let mut st = tx.prepare_cached(
-                "INSERT INTO written_outbox (org, reference, chat, seq, medium, route, envelope, state, next_ms, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'due', ?8, ?8)",
+                "INSERT INTO written_outbox (org, reference, chat, seq, medium, route, envelope, state, created_ms, next_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'due', ?8, ?9)",
             )?;
             for o in rows {
                 st.execute(params![
@@ -335,7 +338,8 @@ impl Directory {
                     o.medium,
                     o.route,
                     o.envelope,
-                    o.created.0
+                    o.created.0,
+                    o.due.unwrap_or(o.created).0
                 ])?;
             }
         }
@@ -578,7 +582,8 @@ impl Directory {
     ) -> Result<Vec<Outbound>, StoreError> {
         let mut st = self.db.prepare_cached(&format!(
             "SELECT {OUT_COLUMNS} FROM written_outbox
-             WHERE state = 'due' AND route = ?1 AND next_ms <= ?2 ORDER BY next_ms, id LIMIT ?3"
+             WHERE state = 'due' AND route = ?1 AND next_ms <= ?2
+             ORDER BY campaign IS NOT NULL, next_ms, id LIMIT ?3"
         ))?;
         let rows = st.query_map(params![route, now.0, limit as i64], out_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -641,6 +646,7 @@ impl Directory {
     /// names gets its status. The row, if there is one.
     pub fn outbound_delivery(
         &mut self,
+        org: Option<OrgId>,
         provider_id: Option<&str>,
         reference: Option<&str>,
         status: &str,
@@ -649,9 +655,10 @@ impl Directory {
         let tx = self.immediate()?;
         let id: Option<i64> = tx
             .query_row(
-                "SELECT id FROM written_outbox WHERE (?1 IS NOT NULL AND provider_id = ?1)
-                    OR (?2 IS NOT NULL AND reference = ?2) ORDER BY id LIMIT 1",
-                params![provider_id, reference],
+                "SELECT id FROM written_outbox WHERE ((?1 IS NOT NULL AND provider_id = ?1)
+                    OR (?2 IS NOT NULL AND reference = ?2)) AND (?3 IS NULL OR org = ?3)
+                 ORDER BY id LIMIT 1",
+                params![provider_id, reference, org.map(|o| o.0)],
                 |r| r.get(0),
             )
             .optional()?;
