@@ -1042,6 +1042,33 @@ async function wallboardPage() {
   };
   chats();
   setInterval(chats, 5000);
+  // Email, texts and satisfaction over the last 24 hours (docs/kpis.md,
+  // "Email and text messages", "Satisfaction").
+  const written = async () => {
+    const [w, c] = await Promise.all([api('GET', '/api/v1/reports/written'), api('GET', '/api/v1/reports/csat')]);
+    if (!w.ok || !c.ok) return;
+    let node = document.querySelector('[data-tile="written"]');
+    if (!node) {
+      node = el('section', { class: 'card tile', dataset: { tile: 'written' }, 'aria-label': 'Email, texts and satisfaction' },
+        el('h2', {}, 'Email, texts and satisfaction'), el('dl', {}));
+      $('#overall').append(node);
+    }
+    const rows = [];
+    for (const m of w.data.media) {
+      const name = m.medium === 'email' ? 'Email' : 'Texts';
+      rows.push([`${name}: conversations (24 h)`, m.threads]);
+      rows.push([`${name}: answered within one working day`,
+        m.within_one_working_day_pct === null ? '—' : `${m.within_one_working_day_pct}% of ${m.waits_due}`]);
+      rows.push([`${name}: still unanswered`, m.unanswered]);
+      rows.push([`${name}: not delivered`, m.failed + m.delivery_failures]);
+    }
+    const o = c.data.overall;
+    rows.push(['Satisfied (CSAT, 24 h)', o.replies
+      ? `${(o.satisfied * 100).toFixed(1)}% of ${o.replies} replies (target over 90%)` : '— (no replies yet)']);
+    node.querySelector('dl').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { dataset: { figure: k } }, String(v))]));
+  };
+  written();
+  setInterval(written, 15000);
   // Time in state ticks between updates.
   setInterval(() => {
     const extra = (Date.now() - fetchedAt) / 1000;
