@@ -87,6 +87,10 @@ pub(crate) struct ScreenPop {
     #[serde(rename = "match")]
     matched: Match,
     patients: Vec<Patient>,
+    /// The number the caller rang from, as it arrived (none: withheld,
+    /// or not a call); read with the pop, and audited with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caller_number: Option<String>,
 }
 
 /// One access to patient data, as the audit trail keeps it.
@@ -304,12 +308,13 @@ pub(crate) async fn screen_pop(
             let Some(who) = dir.contact_caller(org, ContactId(id))? else {
                 return Ok(None);
             };
+            let number = who.phone.as_ref().map(|p| p.expose().to_string());
             // An NHS number the caller gave is the stronger key.
             match who.nhs_number {
                 Some(n) => dir.find_patients(org, Some(&n), None, MAX_CANDIDATES, &audit),
                 None => dir.find_patients(org, None, who.phone.as_ref(), MAX_CANDIDATES, &audit),
             }
-            .map(Some)
+            .map(|f| Some((f, number)))
         })
         .await
     );
@@ -317,8 +322,10 @@ pub(crate) async fn screen_pop(
         return no_store(Json(ScreenPop {
             matched: Match::None,
             patients: vec![],
+            caller_number: None,
         }));
     };
+    let (found, caller_number) = found;
     let matched = match found.len() {
         0 => Match::None,
         1 => Match::Single,
@@ -327,6 +334,7 @@ pub(crate) async fn screen_pop(
     no_store(Json(ScreenPop {
         matched,
         patients: found.iter().map(Patient::from).collect(),
+        caller_number,
     }))
 }
 

@@ -307,6 +307,11 @@ async function agentPage(me) {
       box.replaceChildren();
       if (!p) { box.append(el('p', {}, 'Looking up the caller…')); return; }
       if (p.error) { box.append(el('p', { class: 'notice error' }, p.error)); return; }
+      // The number the caller rang from (UK numbers shown as dialled here).
+      if (p.caller_number) {
+        const n = p.caller_number.startsWith('+44') ? `0${p.caller_number.slice(3)}` : p.caller_number;
+        box.append(el('p', { class: 'caller-number' }, 'Calling from ', el('strong', {}, n.replace(/^(0\d{4})(\d{6})$/, '$1 $2'))));
+      }
       if (p.match === 'none') { box.append(el('div', { class: 'pop none' }, 'No matching patient.')); return; }
       const one = (pt) => el('div', {},
         el('strong', { class: 'patient-name' }, pt.name), ' · NHS ', nhs(pt.nhs_number),

@@ -353,6 +353,14 @@ fn in_the_demo_an_available_agent_gets_a_call_soon_and_the_screen_pop_finds_its_
     assert_eq!(s, 200, "{b}");
     let pop: serde_json::Value = serde_json::from_str(&b).unwrap();
     assert_eq!(pop["match"], "single", "{pop}");
+    // The number the caller rang from, for the call bar (a demo
+    // patient's: Ofcom's drama range).
+    assert!(
+        pop["caller_number"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("+447700900")),
+        "{pop}"
+    );
     let name = pop["patients"][0]["name"]
         .as_str()
         .unwrap_or_default()
