@@ -87,6 +87,9 @@ struct Driver {
     /// The contacts these simulated callers made: a simulated agent takes
     /// only these (a patient's real web chat waits for a person).
     created: HashSet<ContactId>,
+    /// The simulated calls made for a person who became available (their
+    /// simulated callers hang up too, but no simulated agent takes them).
+    for_people: HashSet<ContactId>,
     /// The demo patients' numbers callers ring from.
     patients: Vec<model::PhoneNumber>,
     /// The queues each person can take calls from.
@@ -155,6 +158,10 @@ impl Driver {
                 let id = self.ids.next();
                 // Not one of the simulated agents' (they pass it on): it
                 // waits for the person who just became available.
+                if self.for_people.len() > 10_000 {
+                    self.for_people.clear();
+                }
+                self.for_people.insert(id);
                 let who = self.a_patient();
                 return self
                     .send_as(
@@ -201,6 +208,7 @@ impl Driver {
             Action::End(contact) => {
                 self.answered.remove(&contact);
                 self.created.remove(&contact);
+                self.for_people.remove(&contact);
                 Input::End { contact }
             }
             Action::GiveUp(contact) if !self.answered.contains(&contact) => {
@@ -237,7 +245,11 @@ impl Driver {
                 let soon = 3.0 + 7.0 * self.rng.unit();
                 self.after(soon, Action::ArriveFor(*agent));
             }
-            Event::Answered { contact, .. } => {
+            // Only the simulated callers hang up: a real caller (a phone
+            // call, a web chat) is never ended by the demo.
+            Event::Answered { contact, .. }
+                if self.created.contains(contact) || self.for_people.contains(contact) =>
+            {
                 self.answered.insert(*contact);
                 let talk = self.rng.exp(self.opts.talk_seconds);
                 self.after(talk, Action::End(*contact));
@@ -269,6 +281,7 @@ pub async fn drive(
         ids,
         answered: HashSet::new(),
         created: HashSet::new(),
+        for_people: HashSet::new(),
         patients: crate::seed::DEMO_PATIENTS
             .iter()
             .filter_map(|(_, _, _, phone)| model::PhoneNumber::parse(phone).ok())
