@@ -36,7 +36,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True
 import mail_peers  # noqa: E402
 
-KEY = b"switchboard-test-oauth-key-0123456789"
+KEY = b"switchboard-test-oauth-key-abcdefghij"
 KEY_B64 = base64.b64encode(KEY).decode()
 USER, PASSWORD = "inbox@trust.test", "secret"
 USER2, PASSWORD2 = "ops@trust.test", "p@ss word"

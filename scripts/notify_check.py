@@ -36,7 +36,7 @@ EMAIL_TEMPLATE = "c0ffee00-0000-4000-8000-000000000002"
 NAMED_TEMPLATE = "c0ffee00-0000-4000-8000-000000000003"
 DEFAULT_KEY = ("switchboard_check-1c1b3f2e-6a1d-4b7e-9a55-3f0c2d7e8b91-"
                "8f2a6c4e-0b7d-4e19-a3c5-5d6e7f8091a2")
-CALLBACK_TOKEN = "receipt-token-0123456789"
+CALLBACK_TOKEN = "receipt-token-abcdefghij"
 DATE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 RECEIPT_KEYS = {"id", "reference", "to", "status", "created_at", "completed_at", "sent_at",
                 "notification_type", "template_id", "template_version"}

@@ -32,6 +32,7 @@ import hmac
 import json
 import math
 import re
+import string
 import sys
 import threading
 import time
@@ -133,7 +134,7 @@ def render(text, values, markdown_lists):
 def check_phone(raw):
     """(national '7xxxxxxxxx', None), or (None, Notify's legacy v2 message or 'international').
     Only UK mobiles pass, as for a Notify service without international or landline sending."""
-    if set(raw) - set(" \t\r\n()-+0123456789"):
+    if set(raw) - set(" \t\r\n()-+") - set(string.digits):
         return None, "Must not contain letters or symbols"
     digits = re.sub(r"\D", "", raw)
     if not digits:

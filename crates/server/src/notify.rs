@@ -533,6 +533,23 @@ fn configured(chats: &Chats) -> Result<Arc<Notify>, Response> {
     })
 }
 
+/// A callback's opening: Notify configured, our bearer token, the body
+/// read as `T`; or the refusal to answer.
+fn callback<T: serde::de::DeserializeOwned>(
+    chats: &Chats,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Arc<Notify>, T), Response> {
+    let notify = configured(chats)?;
+    if !notify.token_ok(headers) {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "Authorization: Bearer and the callback token given to Notify".into(),
+        ));
+    }
+    Ok((notify, json(body)?))
+}
+
 fn json<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(b).map_err(|e| {
         error(
@@ -555,19 +572,9 @@ pub(crate) async fn receipt(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let notify = match configured(&chats) {
-        Ok(n) => n,
+    let (_, r) = match callback::<Receipt>(&chats, &headers, &body) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    if !notify.token_ok(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "Authorization: Bearer and the callback token given to Notify".into(),
-        );
-    }
-    let r: Receipt = match json(&body) {
-        Ok(r) => r,
-        Err(e) => return e,
     };
     if !STATUSES.contains(&r.status.as_str()) {
         return error(
@@ -608,19 +615,9 @@ pub(crate) async fn inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let notify = match configured(&chats) {
-        Ok(n) => n,
+    let (notify, t) = match callback::<InboundText>(&chats, &headers, &body) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    if !notify.token_ok(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "Authorization: Bearer and the callback token given to Notify".into(),
-        );
-    }
-    let t: InboundText = match json(&body) {
-        Ok(t) => t,
-        Err(e) => return e,
     };
     let _ = &t.date_received;
     if t.id.is_empty() || t.id.len() > callctl::chat::MAX_CLIENT_ID {

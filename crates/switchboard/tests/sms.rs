@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 const KEY: &str =
     "switchboard_test-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0";
-const TOKEN: &str = "callback-token-for-tests-0123456789";
+const TOKEN: &str = "callback-token-for-tests-abcdefghij";
 const SMS_TEMPLATE: &str = "c0ffee00-0000-4000-8000-000000000001";
 /// The wheelchair service's number (Ofcom's drama range).
 const WHEELCHAIRS: &str = "+441632960002";
