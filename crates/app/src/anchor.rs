@@ -162,6 +162,17 @@ impl Anchors {
         })
     }
 
+    /// The checkpoints written so far (none before the first).
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, String> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => {
+                parse(&self.key, &text).map_err(|e| format!("{}: {e}", self.path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(format!("{}: {e}", self.path.display())),
+        }
+    }
+
     /// Appends a checkpoint if the head moved since the last one (and
     /// syncs it to disk); the checkpoint written, if any.
     pub fn record(

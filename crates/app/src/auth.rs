@@ -205,6 +205,69 @@ pub fn allows(role: Role, perm: Perm) -> bool {
     }
 }
 
+/// A page of the web application, and the roles that may open it (the
+/// API still checks every call; this is what the navigation offers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// Its path without the slash: `/agent`.
+    pub name: &'static str,
+    pub title: &'static str,
+    pub roles: &'static [Role],
+}
+
+/// Every page of the staff application, in the order the navigation
+/// lists them; a role's home is the first it may open.
+pub const PAGES: [Page; 9] = {
+    use Role::*;
+    [
+        Page {
+            name: "agent",
+            title: "Agent desktop",
+            roles: &[Agent, Clinician],
+        },
+        Page {
+            name: "wallboard",
+            title: "Wallboard",
+            roles: &[Supervisor],
+        },
+        Page {
+            name: "admin",
+            title: "Administration",
+            roles: &[Admin],
+        },
+        Page {
+            name: "reports",
+            title: "Reports",
+            roles: &[Supervisor, Admin],
+        },
+        Page {
+            name: "planning",
+            title: "Planning",
+            roles: &[Supervisor, Admin],
+        },
+        Page {
+            name: "directory",
+            title: "Directory of Services",
+            roles: &[Supervisor, Admin],
+        },
+        Page {
+            name: "recordings",
+            title: "Recordings",
+            roles: &[Supervisor, Quality],
+        },
+        Page {
+            name: "audit",
+            title: "Audit",
+            roles: &[Auditor],
+        },
+        Page {
+            name: "account",
+            title: "My log-in",
+            roles: &[Agent, Clinician, Supervisor, Admin, Auditor, Quality],
+        },
+    ]
+};
+
 /// What an integration token may be used for (on top of the integration
 /// role's permissions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -196,6 +196,50 @@ pub struct QueueDef {
 }
 
 impl QueueDef {
+    /// When this queue's contacts can be offered to `agent`: `Some(0)`
+    /// from the start, `Some(after)` only once an overflow step has
+    /// widened who may take them, `None` never (the agent's skills and
+    /// team fall short even at the last step; a contact moved to another
+    /// queue is that queue's).
+    pub fn serves(&self, agent: &AgentDef) -> Option<DurationMs> {
+        let mut reqs = self.requirements.clone();
+        let mut teams = self.teams.clone();
+        let fits = |reqs: &[SkillReq], teams: &Option<Vec<TeamId>>| {
+            teams.as_ref().is_none_or(|t| t.contains(&agent.team))
+                && reqs.iter().all(|r| {
+                    r.min_level == 0
+                        || agent
+                            .skills
+                            .iter()
+                            .any(|&(s, l)| s == r.skill && l >= r.min_level)
+                })
+        };
+        if fits(&reqs, &teams) {
+            return Some(DurationMs(0));
+        }
+        for step in &self.overflow {
+            match &step.action {
+                OverflowAction::RelaxSkill { skill, min_level } => {
+                    for r in reqs.iter_mut().filter(|r| r.skill == *skill) {
+                        r.min_level = r.min_level.min(*min_level);
+                    }
+                }
+                OverflowAction::AddTeams(more) => {
+                    if let Some(t) = teams.as_mut() {
+                        t.extend(more.iter().copied());
+                    }
+                }
+                OverflowAction::AnyTeam => teams = None,
+                OverflowAction::OfferCallback => {}
+                OverflowAction::Voicemail | OverflowAction::MoveToQueue(_) => return None,
+            }
+            if fits(&reqs, &teams) {
+                return Some(step.after);
+            }
+        }
+        None
+    }
+
     /// A queue with common defaults: 20 s ring timeout, no wrap-up, 10 000
     /// waiting at most, 80% in 20 s.
     pub fn new(id: QueueId, name: &str, requirements: Vec<SkillReq>) -> QueueDef {

@@ -451,3 +451,82 @@ fn replacing_the_configuration_can_drop_queues_that_point_at_each_other() {
     assert!(e.queue_def(QueueId(7)).is_none() && e.queue_def(QueueId(8)).is_none());
     e.check_consistency().unwrap();
 }
+
+/// `QueueDef::serves` (which queues an agent's desktop lists as theirs)
+/// says what the engine does: for every queue and agent of the demo, a
+/// contact waiting alone with that agent alone ready is first offered to
+/// them exactly when `serves` says, and never when it says never (up to
+/// the step that sends the contact elsewhere).
+#[test]
+fn serves_tells_when_the_engine_would_offer_a_queue_s_contact_to_an_agent() {
+    let config = kent_community_trust();
+    let mut checked = (0, 0);
+    for q in &config.queues {
+        // The step that takes the contact out of the queue, if any.
+        let leaves = q
+            .overflow
+            .iter()
+            .find(|s| {
+                matches!(
+                    s.action,
+                    OverflowAction::Voicemail | OverflowAction::MoveToQueue(_)
+                )
+            })
+            .map_or(DurationMs::from_secs(3600), |s| s.after);
+        for a in &config.agents {
+            let channel = if a.capacity.voice > 0 {
+                Channel::Voice
+            } else if a.capacity.chat > 0 {
+                Channel::Chat
+            } else {
+                continue;
+            };
+            let mut e = engine();
+            e.handle(
+                t(0),
+                Input::SetPresence {
+                    agent: a.id,
+                    presence: Presence::Ready,
+                },
+            )
+            .unwrap();
+            e.handle(
+                t(0),
+                Input::Arrive(NewContact::new(ContactId(1), q.id, channel)),
+            )
+            .unwrap();
+            let offered_at = |e: &mut Engine| {
+                e.drain_output().find_map(|r| match r.event {
+                    Event::Offered { agent, .. } if agent == a.id => Some(r.at),
+                    _ => None,
+                })
+            };
+            let mut first = offered_at(&mut e);
+            while first.is_none() {
+                match e.poll_timeout() {
+                    Some(at) if at.0 < leaves.0 => {
+                        e.handle_timeout(at).unwrap();
+                        first = offered_at(&mut e);
+                    }
+                    _ => break,
+                }
+            }
+            let want = q
+                .serves(a)
+                .filter(|d| d.0 < leaves.0)
+                .map(|d| Timestamp(d.0));
+            assert_eq!(
+                first, want,
+                "queue {} '{}', agent {} '{}'",
+                q.id, q.name, a.id, a.name
+            );
+            if want.is_some() {
+                checked.0 += 1
+            } else {
+                checked.1 += 1
+            }
+        }
+    }
+    // Both answers occur in the demo (and overflow-only service too).
+    assert!(checked.0 > 0 && checked.1 > 0, "{checked:?}");
+}

@@ -182,3 +182,99 @@ pub(crate) async fn add_site(
 }
 
 // --- patients -------------------------------------------------------------
+
+/// A queue my desktop lists as mine.
+#[derive(serde::Serialize, JsonSchema)]
+pub(crate) struct MyQueue {
+    id: u32,
+    name: String,
+    /// Seconds a contact waits before it may be offered to me: 0 from the
+    /// start; more only once an overflow step widens the queue to me.
+    after_seconds: i64,
+}
+
+#[derive(serde::Serialize, JsonSchema)]
+pub(crate) struct MyQueues {
+    agent: u32,
+    /// Mine from the start first, then by when they reach me; by name.
+    queues: Vec<MyQueue>,
+}
+
+/// The queues whose contacts can be offered to the calling agent, with
+/// their skills and team as they are now (`QueueDef::serves`).
+pub(crate) async fn my_queues(State(app): State<App>, Extension(c): Extension<Caller>) -> Response {
+    let Some(agent) = c.agent else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "agent: this log-in is not an agent's: it has no queues of its own".into(),
+        );
+    };
+    let found = app
+        .read(c.org, move |t, _| {
+            let cfg = t.engine.config();
+            let me = cfg.agents.iter().find(|a| a.id == agent)?;
+            let mut queues: Vec<MyQueue> = cfg
+                .queues
+                .iter()
+                .filter_map(|q| {
+                    q.serves(me).map(|after| MyQueue {
+                        id: q.id.0,
+                        name: q.name.clone(),
+                        after_seconds: after.0 / 1000,
+                    })
+                })
+                .collect();
+            queues.sort_by(|a, b| (a.after_seconds, &a.name).cmp(&(b.after_seconds, &b.name)));
+            Some(queues)
+        })
+        .await;
+    match found {
+        Ok(Some(queues)) => Json(MyQueues {
+            agent: agent.0,
+            queues,
+        })
+        .into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("agent: agent {} is not in the configuration", agent.0),
+        ),
+        Err(r) => crate::error::Answer::answer(r),
+    }
+}
+
+/// The audit trail's actions that change what the service is and who
+/// works in it.
+const CHANGES: &[&str] = &[
+    "change configuration",
+    "move agent",
+    "create account",
+    "disable account",
+    "enable account",
+    "set password",
+    "reset mfa",
+    "create token",
+    "revoke token",
+    "change scorecard",
+    "set mfa policy",
+];
+
+/// Most changes listed.
+const HISTORY: usize = 200;
+
+#[derive(serde::Serialize, JsonSchema)]
+pub(crate) struct History {
+    changes: Vec<crate::patients::AuditRecord>,
+}
+
+/// Changes to the configuration, people and tokens, newest first.
+pub(crate) async fn history(State(app): State<App>, Extension(c): Extension<Caller>) -> Response {
+    let org = c.org;
+    let records = tryr!(
+        app.dir(move |d| d.audit_of_actions(org, CHANGES, HISTORY))
+            .await
+    );
+    Json(History {
+        changes: records.into_iter().map(Into::into).collect(),
+    })
+    .into_response()
+}

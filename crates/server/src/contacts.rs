@@ -410,6 +410,18 @@ fn outcome_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({ "enum": codes, "description": "the wrap-up outcome code" })
 }
 
+/// The outcomes as the desktop names them, in the order of [`OUTCOMES`].
+pub const OUTCOME_LABELS: [&str; 8] = [
+    "Resolved",
+    "Advice given",
+    "Booked",
+    "Referred",
+    "Callback booked",
+    "Transferred",
+    "No action",
+    "Other",
+];
+
 pub const OUTCOMES: [&str; 8] = [
     "resolved",
     "advice_given",

@@ -171,6 +171,10 @@ pub const REFUSALS_AUDITED_EVERY: std::time::Duration = std::time::Duration::fro
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The audit chain's checkpoints, for the auditor's chain status.
+#[derive(Clone)]
+pub(crate) struct AuditAnchors(pub(crate) Arc<std::sync::Mutex<app::anchor::Anchors>>);
+
 /// The voice edge as the HTTP handlers see it (the call journal, whether
 /// a flow is loaded), if it is on.
 #[derive(Clone, Default)]
@@ -323,8 +327,15 @@ impl Application {
             channel_tasks.push(tokio::spawn(notify::sender(n, chats.clone())));
             channel_tasks.extend(surveys::start(&app, &chats));
         }
-        let router = routes::router(app, voice_edge.clone(), edge.clone(), outbound, chats)
-            .route("/metrics", scrape);
+        let router = routes::router(
+            app,
+            voice_edge.clone(),
+            edge.clone(),
+            outbound,
+            chats,
+            AuditAnchors(anchors.clone()),
+        )
+        .route("/metrics", scrape);
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| ServerError::Listen {

@@ -364,6 +364,24 @@ pub(crate) struct Me {
     agent: Option<u32>,
     /// An integration token's scopes (none for people).
     scopes: Option<Vec<crate::wire::Scope>>,
+    /// The pages of the web application this role may open, in the
+    /// navigation's order (the first is its home).
+    pages: Vec<PageLink>,
+    /// The outcomes a contact is wrapped up with.
+    outcomes: Vec<OutcomeChoice>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PageLink {
+    /// The path without its slash: `agent` is `/agent`.
+    name: &'static str,
+    title: &'static str,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct OutcomeChoice {
+    code: &'static str,
+    label: &'static str,
 }
 
 /// Who am I.
@@ -377,6 +395,19 @@ pub(crate) async fn me(Extension(c): Extension<Caller>) -> Response {
         scopes: c
             .scopes
             .map(|s| s.into_iter().map(crate::wire::Scope::from).collect()),
+        pages: app::auth::PAGES
+            .iter()
+            .filter(|p| p.roles.contains(&c.role))
+            .map(|p| PageLink {
+                name: p.name,
+                title: p.title,
+            })
+            .collect(),
+        outcomes: crate::contacts::OUTCOMES
+            .iter()
+            .zip(crate::contacts::OUTCOME_LABELS)
+            .map(|(&code, label)| OutcomeChoice { code, label })
+            .collect(),
     })
     .into_response()
 }

@@ -155,3 +155,109 @@ pub(crate) async fn export(
     )
         .into_response()
 }
+
+/// The newest checkpoint of the chain, and whether the log still reaches
+/// it unchanged.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CheckpointStatus {
+    /// `reaches`, `none` (no checkpoint yet), `cut` (records missing from
+    /// the end) or `rewritten` (the record there is not the one seen).
+    verdict: &'static str,
+    /// The record checkpointed, and when (ms since 1970).
+    seq: Option<u64>,
+    at: Option<i64>,
+}
+
+/// The audit chain, checked now.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ChainStatus {
+    /// Every record present, in order, unchanged, and the log reaching
+    /// its newest checkpoint.
+    intact: bool,
+    /// Records in the chain (every organisation's: the chain is one).
+    records: u64,
+    /// The first record that does not fit, and why.
+    broken_at: Option<u64>,
+    problem: Option<String>,
+    checkpoint: CheckpointStatus,
+    /// When it was checked (ms since 1970).
+    checked_at: i64,
+}
+
+/// Checks the whole chain and its newest checkpoint (as `switchboard
+/// audit verify` does), audited.
+pub(crate) async fn chain(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    Extension(anchors): Extension<crate::AuditAnchors>,
+) -> Response {
+    let checkpoints = {
+        let a = anchors.0.lock().unwrap_or_else(|p| p.into_inner());
+        a.checkpoints()
+    };
+    let checkpoints = match checkpoints {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("audit checkpoints unreadable: {e}");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the audit checkpoints could not be read: see the server's log".into(),
+            );
+        }
+    };
+    let audit = c.audit("verify audit chain", "audit trail".into());
+    let (check, verdict) = tryr!(
+        app.dir(move |d| {
+            let check = d.verify_audit()?;
+            let records = match &check {
+                store::AuditCheck::Intact { records } => *records,
+                store::AuditCheck::Broken { seq, .. } => seq.saturating_sub(1),
+            };
+            let verdict = app::anchor::check(&checkpoints, records, |seq| {
+                d.audit_hash_at(seq).ok().flatten()
+            });
+            d.audit(&audit)?;
+            Ok((check, verdict))
+        })
+        .await
+    );
+    use app::anchor::Verdict;
+    let (name, seq, at) = match verdict {
+        Verdict::Reaches { checkpoint, at } => ("reaches", Some(checkpoint), Some(at.0)),
+        Verdict::NoCheckpoints => ("none", None, None),
+        Verdict::Cut { checkpoint, at, .. } => ("cut", Some(checkpoint), Some(at.0)),
+        Verdict::Rewritten { seq, at } => ("rewritten", Some(seq), Some(at.0)),
+    };
+    let (records, broken_at, problem) = match check {
+        store::AuditCheck::Intact { records } => (records, None, None),
+        store::AuditCheck::Broken { seq, problem } => (
+            seq.saturating_sub(1),
+            Some(seq),
+            Some(format!("record {seq} {problem}")),
+        ),
+    };
+    let problem = problem.or(match name {
+        "cut" => Some(format!(
+            "the log ends at record {records}, before the checkpoint of record {}: records are missing from the end",
+            seq.unwrap_or(0)
+        )),
+        "rewritten" => Some(format!(
+            "record {} is not the record the checkpoint saw: the chain was rewritten",
+            seq.unwrap_or(0)
+        )),
+        _ => None,
+    });
+    Json(ChainStatus {
+        intact: problem.is_none(),
+        records,
+        broken_at,
+        problem,
+        checkpoint: CheckpointStatus {
+            verdict: name,
+            seq,
+            at,
+        },
+        checked_at: wall_clock().0,
+    })
+    .into_response()
+}

@@ -140,6 +140,8 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/services", Some(ConfigRead), None, Json(s::<crate::services::Services>), "Services with their entry points, opening hours and whether open now.", crate::services::list_services),
         r!(put "PUT" "/api/v1/services/{service}", Some(ConfigWrite), Some(s::<crate::services::ServiceBody>), Json(s::<crate::services::ServiceId>), "Create or change a service: its queue, entry points (phone, chat, email, web) and opening hours.", crate::services::put_service),
         r!(delete "DELETE" "/api/v1/services/{service}", Some(ConfigWrite), None, Json(s::<crate::services::Removed>), "Remove a service and its entry points.", crate::services::delete_service),
+        r!(get "GET" "/api/v1/config/history", Some(ConfigRead), None, Json(s::<cf::History>), "Who changed the configuration, people and tokens, and when: from the audit trail, newest first (the last 200).", cf::history),
+        r!(get "GET" "/api/v1/me/queues", Some(QueueRead), None, Json(s::<cf::MyQueues>), "The queues my desktop lists as mine: each queue whose contacts can be offered to me, from the start or once an overflow step widens it to me.", cf::my_queues),
         r!(get "GET" "/api/v1/config", Some(ConfigRead), None, Json(s::<wire::Config>), "The routing configuration in force.", cf::get_config),
         r!(get "GET" "/api/v1/kpis", Some(KpiRead), None, Json(s::<lv::Kpis>), "Live KPIs overall and per queue.", lv::get_kpis),
         r!(get "GET" "/api/v1/voice/calls", Some(KpiRead), None, Json(s::<lv::Calls>), ?lv::JournalQuery, "The telephony journal: recent calls with the flow path, keys (collected digits masked), positions announced, callback, agent, bridge and outcome (?limit=).", crate::live::voice_calls),
@@ -175,6 +177,7 @@ fn table() -> Vec<(Route, MethodRouter<App>)> {
         r!(get "GET" "/api/v1/patients/{nhs_number}", Some(PatientRead), None, Json(s::<pt::Patient>), ?pt::PatientQuery, "Read a patient's entry (?purpose=, audited); with no live contact about the patient, only by breaking the glass (?break_glass=reason, flagged for review).", pt::get_patient),
         r!(get "GET" "/api/v1/audit/break-glass", Some(AuditRead), None, Json(s::<crate::review::Reviewed>), ?crate::review::ReviewQuery, "Break-glass reads, newest first, with their reasons (audited).", crate::review::break_glass),
         r!(get "GET" "/api/v1/audit/events", Some(AuditRead), None, Fhir("Bundle"), ?crate::review::ReviewQuery, "The organisation's audit trail of the last hours as FHIR R4 AuditEvent resources (a collection bundle; audited).", crate::review::export),
+        r!(get "GET" "/api/v1/audit/chain", Some(AuditRead), None, Json(s::<crate::review::ChainStatus>), "The audit chain checked now: every record present, in order and unchanged, and the log reaching its newest checkpoint (audited).", crate::review::chain),
         r!(get "GET" "/api/v1/audit/unusual", Some(AuditRead), None, Json(s::<crate::review::UnusualReport>), ?crate::review::ReviewQuery, "Unusual access to patients' records: many patients, out of hours, break-glass (audited).", crate::review::unusual),
         r!(get "GET" "/api/v1/contacts/{contact}/notes", Some(PatientRead), None, Json(s::<crate::notes::Notes>), "A contact's wrap-up notes (sealed at rest; every read audited).", crate::notes::read),
         r!(post "POST" "/api/v1/contacts/{contact}/recording", Some(ContactWork), Some(s::<crate::recordings::ControlBody>), Json(s::<crate::recordings::Controlled>), "The agent on a phone call starts, pauses, resumes or stops its recording (as the service's recording policy allows); audited.", crate::recordings::control),
@@ -231,6 +234,7 @@ pub(crate) fn router(
     edge: std::sync::Arc<crate::net::Edge>,
     outbound: std::sync::Arc<crate::outbound::Outbound>,
     chats: std::sync::Arc<crate::chat::Chats>,
+    anchors: crate::AuditAnchors,
 ) -> Router {
     // The patient's chat socket: public, outside the table (a WebSocket
     // is not an operation the document can describe; docs/chat.md does).
@@ -258,6 +262,7 @@ pub(crate) fn router(
         .layer(axum::Extension(voice))
         .layer(axum::Extension(outbound))
         .layer(axum::Extension(chats))
+        .layer(axum::Extension(anchors))
         .layer(axum::middleware::from_fn_with_state(
             edge,
             crate::net::client_layer,

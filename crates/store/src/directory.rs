@@ -949,6 +949,29 @@ impl Directory {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The audit records of an organisation with any of these actions,
+    /// newest first.
+    pub fn audit_of_actions(
+        &self,
+        org: OrgId,
+        actions: &[&str],
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut st = self.db.prepare(
+            "SELECT seq, at_ms, org, actor, action, subject, patient, purpose, origin, outcome
+             FROM audit_log WHERE org = ?1 AND action IN (SELECT value FROM json_each(?2))
+             ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let list = serde_json::to_string(actions).unwrap_or_else(|_| "[]".into());
+        let rows = st.query_map(params![org.0, list, limit as i64], crate::audit_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Checks the whole audit chain (see [`crate::Store::verify_audit`]).
+    pub fn verify_audit(&self) -> Result<crate::AuditCheck, StoreError> {
+        crate::verify_audit_chain(&self.db)
+    }
+
     /// Every postcode-district centroid: (district, easting, northing).
     pub fn dos_centroids(&self) -> Result<Vec<(String, f64, f64)>, StoreError> {
         let mut st = self

@@ -999,7 +999,15 @@ impl Store for SqliteStore {
     }
 
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
-        let mut st = self.db.prepare(
+        verify_audit_chain(&self.db)
+    }
+}
+
+/// Checks the whole audit chain in the database: every record present,
+/// each following the one before, none changed since written.
+pub(crate) fn verify_audit_chain(db: &rusqlite::Connection) -> Result<AuditCheck, StoreError> {
+    {
+        let mut st = db.prepare(
             "SELECT seq, at_ms, org, actor, action, subject, patient, purpose, origin, outcome, prev_hash, hash FROM audit_log ORDER BY seq",
         )?;
         let mut rows = st.query([])?;

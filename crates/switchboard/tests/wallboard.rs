@@ -379,3 +379,112 @@ fn in_the_demo_an_available_agent_gets_a_call_soon_and_the_screen_pop_finds_its_
     );
     kill(server, &data);
 }
+
+fn get(addr: SocketAddr, cred: &str, path: &str) -> serde_json::Value {
+    let (s, _, b) = http_with(addr, "GET", path, None, cred).unwrap();
+    assert_eq!(s, 200, "{path}: {b}");
+    serde_json::from_str(&b).unwrap()
+}
+
+/// The desktop's "my queues" follows the agent's skills as they are now;
+/// the admin's change is in the configuration's history; the auditor's
+/// chain status says intact, then names the record changed behind the
+/// server's back.
+#[test]
+fn my_queues_follow_my_skills_the_change_is_in_the_history_and_the_chain_status_finds_tampering() {
+    let data = std::env::temp_dir().join(format!("sb-my-queues-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let (server, addr) = start_any(
+        &data,
+        &["--demo", "--demo-calls-per-minute", "0", "--sip", "off"],
+    );
+    let alice = login(addr, "kent.agent", DEMO_PASSWORD).unwrap();
+    let names = |v: &serde_json::Value| -> Vec<(String, i64)> {
+        v["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| {
+                (
+                    q["name"].as_str().unwrap().to_string(),
+                    q["after_seconds"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let before = names(&get(addr, &alice, "/api/v1/me/queues"));
+    assert!(before.contains(&("Wheelchairs".into(), 0)), "{before:?}");
+    assert!(
+        !before.iter().any(|(n, _)| n == "Physiotherapy"),
+        "{before:?}"
+    );
+    // The admin gives Alice physiotherapy.
+    let admin = login(addr, "kent.admin", DEMO_PASSWORD).unwrap();
+    let config = get(addr, &admin, "/api/v1/config");
+    let mut me = config["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == 1)
+        .cloned()
+        .unwrap();
+    let physio = config["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Physiotherapy")
+        .expect("a physiotherapy skill")["id"]
+        .clone();
+    me["skills"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!([physio, 5]));
+    let (s, _, b) = http_with(
+        addr,
+        "PUT",
+        "/api/v1/agents/1",
+        Some(&me.to_string()),
+        &admin,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    let after = names(&get(addr, &alice, "/api/v1/me/queues"));
+    assert!(after.contains(&("Physiotherapy".into(), 0)), "{after:?}");
+    // The change, by whom, newest first.
+    let history = get(addr, &admin, "/api/v1/config/history");
+    let newest = &history["changes"][0];
+    assert_eq!(newest["action"], "change configuration", "{history}");
+    assert!(
+        newest["actor"].as_str().unwrap().contains("kent.admin"),
+        "{history}"
+    );
+    // A supervisor is not an agent: no queues of their own, said so.
+    let sup = login(addr, "kent.supervisor", DEMO_PASSWORD).unwrap();
+    let (s, _, b) = http_with(addr, "GET", "/api/v1/me/queues", None, &sup).unwrap();
+    assert_eq!(s, 404, "{b}");
+    assert!(b.contains("not an agent"), "{b}");
+    // The chain, intact.
+    let auditor = login(addr, "kent.auditor", DEMO_PASSWORD).unwrap();
+    let chain = get(addr, &auditor, "/api/v1/audit/chain");
+    assert_eq!(chain["intact"], true, "{chain}");
+    assert!(chain["records"].as_u64().unwrap() > 3, "{chain}");
+    // Somebody edits record 2 in the database file itself.
+    let db = rusqlite::Connection::open(data.join("switchboard.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute(
+        "UPDATE audit_log SET subject = subject || ' (edited)' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    let chain = get(addr, &auditor, "/api/v1/audit/chain");
+    assert_eq!(chain["intact"], false, "{chain}");
+    assert_eq!(chain["broken_at"], 2, "{chain}");
+    assert!(
+        chain["problem"]
+            .as_str()
+            .unwrap()
+            .contains("record 2 was changed after it was written"),
+        "{chain}"
+    );
+    kill(server, &data);
+}
