@@ -66,6 +66,14 @@ async function ok(res, what) {
   return r.body;
 }
 
+// axe-core (WCAG checks in the page), pinned in e2e/package.json.
+let AxeBuilder = null;
+try {
+  AxeBuilder = (await import('@axe-core/playwright')).default;
+} catch {
+  console.log('note: @axe-core/playwright is not in e2e/node_modules: the accessibility journey will fail');
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -106,6 +114,9 @@ function watch(page, who) {
 }
 const pct = (x) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)}%`);
 async function journey(name, f) {
+  // JOURNEY=words runs only the journeys whose names hold them (for work
+  // on one; some journeys use what earlier ones made).
+  if (process.env.JOURNEY && !name.includes(process.env.JOURNEY)) return;
   const t0 = Date.now();
   pageErrors = [];
   try {
@@ -217,8 +228,11 @@ try {
     // point of access queue.
     await hanaActive.getByText('Book a callback').click();
     const due = new Date(Date.now() + 2 * 3600 * 1000);
-    const local = new Date(due.getTime() - due.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
-    await hanaActive.getByLabel('When').fill(local);
+    // The field is UK time, whatever the machine's zone.
+    const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(due).map((x) => [x.type, x.value]));
+    const local = `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+    await hanaActive.getByLabel('When (UK time)').fill(local);
     await hanaActive.getByLabel('Queue', { exact: true }).selectOption({ label: 'Single point of access' });
     await hanaActive.getByLabel('Urgency').selectOption({ label: 'Urgent' });
     await hanaActive.getByRole('button', { name: 'Book callback' }).click();
@@ -756,6 +770,134 @@ try {
     }, id, { timeout: 15000 });
     await shot(boss, 'recordings');
     await boss.context().close();
+  });
+
+  await journey('keyboard only: an agent logs in, goes Available, accepts an offer, holds, ends and wraps up without the mouse', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    watch(page, 'kent.agent keyboard');
+    open.push(['kent.agent-keyboard', page]);
+    const focused = () => page.evaluate(() => {
+      const a = document.activeElement;
+      return a ? `${a.tagName.toLowerCase()}#${a.id}|${(a.textContent || '').trim().slice(0, 40)}|${a.closest('section')?.dataset.phase || ''}` : '';
+    });
+    /** Tabs forward until `pred(focused)` holds (at most 40 presses). */
+    const tabTo = async (pred, what) => {
+      for (let i = 0; i < 40; i++) {
+        if (pred(await focused())) return;
+        await page.keyboard.press('Tab');
+      }
+      throw new Error(`Tab never reached ${what} (at ${await focused()})`);
+    };
+    await page.goto(base + '/');
+    await tabTo((f) => f.startsWith('input#username'), 'the username');
+    await page.keyboard.type('kent.agent');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(base + '/agent');
+    await page.locator('#stream.live').waitFor();
+    // Available: Alt+Shift+R.
+    await page.keyboard.press('Alt+Shift+KeyR');
+    await page.locator('#my-status', { hasText: 'Available' }).waitFor();
+    const id = await arrive({ queue: 2, caller_number: '+447700900123' }, 'arrive');
+    await page.locator(`section.offer[data-contact="${id}"]`).waitFor();
+    // Accept: Alt+Shift+A; focus moves to the call.
+    await page.keyboard.press('Alt+Shift+KeyA');
+    const active = page.locator(`section[data-contact="${id}"][data-phase="active"]`);
+    await active.waitFor();
+    await page.waitForFunction(() => document.activeElement?.tagName === 'H2');
+    // Hold and resume: Alt+Shift+H twice.
+    await page.keyboard.press('Alt+Shift+KeyH');
+    await active.locator('.hold-toggle[aria-pressed="true"]').waitFor();
+    await page.keyboard.press('Alt+Shift+KeyH');
+    await active.locator('.hold-toggle[aria-pressed="false"]').waitFor();
+    // End: Alt+Shift+E; focus moves to the wrap-up's outcome.
+    await page.keyboard.press('Alt+Shift+KeyE');
+    const wrap = page.locator(`section[data-contact="${id}"][data-phase="wrap_up"]`);
+    await wrap.waitFor();
+    await page.waitForFunction(() => document.activeElement?.tagName === 'SELECT' && document.activeElement.id.startsWith('outcome-'));
+    // Done without an outcome is refused at the field, by name.
+    await tabTo((f) => f.includes('|Wrap-up done|'), 'Wrap-up done');
+    await page.keyboard.press('Enter');
+    await wrap.locator('.field-error', { hasText: 'Outcome' }).waitFor();
+    // Choose "Advice given" from the keyboard, then Done.
+    await wrap.getByLabel('Outcome').focus();
+    for (let i = 0; i < 8 && (await wrap.getByLabel('Outcome').inputValue()) !== 'advice_given'; i++) await page.keyboard.press('ArrowDown');
+    assert.equal(await wrap.getByLabel('Outcome').inputValue(), 'advice_given');
+    await tabTo((f) => f.includes('|Wrap-up done|'), 'Wrap-up done');
+    await page.keyboard.press('Enter');
+    await wrap.waitFor({ state: 'detached' });
+    await shot(page, 'agent-keyboard-done');
+    // Every focusable control showed the focus style on the way (the NHS
+    // yellow): checked on the last one reached.
+    await page.keyboard.press('Shift+Tab');
+    const bg = await page.evaluate(() => getComputedStyle(document.activeElement).backgroundColor);
+    assert.ok(['rgb(255, 235, 59)', 'rgb(255, 255, 255)'].includes(bg), `the focused control shows the focus style: ${bg}`);
+    await context.close();
+  });
+
+  await journey('every page for every role it is for: axe-core finds no WCAG 2.0, 2.1 or 2.2 A/AA problem, the page reflows at 320 px, dates are UK time', async () => {
+    assert.ok(AxeBuilder, '@axe-core/playwright is installed (npm ci in e2e/)');
+    const visits = [
+      ['kent.agent', ['/agent', '/account']],
+      ['kent.supervisor', ['/wallboard', '/reports', '/planning', '/directory', '/recordings', '/account']],
+      ['kent.admin', ['/admin', '/reports', '/planning', '/directory']],
+      // Kent's auditor has an authenticator by now (an earlier journey).
+      ['medway.auditor', ['/audit', '/account']],
+      ['kent.quality', ['/recordings']],
+    ];
+    const problems = [];
+    for (const [who, paths] of visits) {
+      for (const width of [1280, 320]) {
+        const context = await browser.newContext({ viewport: { width, height: width === 320 ? 640 : 900 }, locale: 'en-US', timezoneId: 'America/New_York' });
+        const page = await context.newPage();
+        watch(page, who);
+        await page.goto(base + '/');
+        await page.getByLabel('Username').fill(who);
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.waitForURL(base + paths[0]);
+        for (const path of paths) {
+          if (page.url() !== base + path) await page.goto(base + path);
+          await page.locator('#content:not([hidden])').waitFor();
+          // Let the page fill in from the API (its live streams never
+          // let the network fall idle).
+          await page.waitForTimeout(1200);
+          const name = `${path.slice(1)}-${who.replace(/^(kent|medway)\./, '')}-${width}`;
+          if (width === 320) {
+            const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+            if (wide > 320) {
+              const culprits = await page.evaluate(() => [...document.querySelectorAll('body *')]
+                .filter((e) => e.getBoundingClientRect().right > 321 && !e.closest('section.card, .table-scroll, #agents-details'))
+                .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className}`));
+              problems.push(`${name}: ${wide} px wide at 320 (${culprits.join(', ')})`);
+            }
+          }
+          const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']).analyze();
+          for (const v of r.violations) problems.push(`${name}: axe ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')})`);
+          // Times are said as UK times, whatever the browser's own zone.
+          const text = await page.locator('main').innerText();
+          if (/\b\d{1,2}\/\d{1,2}\/\d{4}, \d{1,2}:\d{2}:\d{2} [AP]M\b/.test(text)) problems.push(`${name}: a US-format date on the page`);
+          await shot(page, `page-${name}`);
+        }
+        await context.close();
+      }
+    }
+    // The log-in page, and its error, for nobody.
+    const context = await browser.newContext({ viewport: { width: 320, height: 640 } });
+    const page = await context.newPage();
+    await page.goto(base + '/');
+    await page.getByLabel('Username').fill('kent.agent');
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.locator('[role=alert]:not(:empty)').first().waitFor();
+    const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']).analyze();
+    for (const v of r.violations) problems.push(`login: axe ${v.id}: ${v.help}`);
+    if (await page.evaluate(() => document.documentElement.scrollWidth) > 320) problems.push('login: wider than 320 px');
+    await shot(page, 'page-login-error-320');
+    await context.close();
+    assert.deepEqual(problems, [], `accessibility and reflow problems:\n  ${problems.join('\n  ')}`);
   });
 } finally {
   await browser.close();

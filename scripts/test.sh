@@ -5,7 +5,8 @@
 # oathtool (authenticator codes), openssl and curl (TLS peers),
 # dovecot-imapd and python3-aiosmtpd (real mail servers);
 # from the npm registry, playwright-core at the version
-# e2e/package-lock.json pins; from PyPI, schemathesis,
+# e2e/package-lock.json pins (with axe-core, typescript and
+# openapi-typescript); from PyPI, schemathesis,
 # openapi-spec-validator and fhir.resources (pinned below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,7 +84,10 @@ rm -f "$key_file"
 echo "== real mail servers (Dovecot, aiosmtpd): the peers the email tests use, checked with Python's imaplib and smtplib"
 python3 scripts/mail_peers_check.py
 
-echo "== browser journeys (headless Chromium)"
+echo "== the web application's JavaScript: API types current with the OpenAPI document, tsc --noEmit over every module"
+scripts/web_check.sh target/debug/switchboard
+
+echo "== browser journeys (headless Chromium; axe-core on every page for every role, 320 px reflow, keyboard only)"
 node e2e/journeys.mjs target/debug/switchboard
 echo "== web chat in the browser: a patient on a phone-sized page and an agent, the network cut, axe-core"
 node e2e/chat.mjs target/debug/switchboard

@@ -1,11 +1,16 @@
+// @ts-check
 // My log-in: the second step (an authenticator app, with its recovery
 // codes) and passkeys. Every check is the server's; this page only shows
 // and asks.
 
-import { session, $, el, api, errorOf } from '/app.js';
-import { toBytes, fromBytes } from '/app.js';
+import { session, $, el, api, errorOf } from '/ui.js';
+import { toBytes, fromBytes } from '/ui.js';
+
+/** @template {keyof import('/ui.js').Schemas} K @typedef {import('/ui.js').Schema<K>} Schema */
+/** @template [T=any] @typedef {import('/ui.js').Answer<T>} Answer */
 
 async function showState() {
+  /** @type {Answer<Schema<'MfaState'>>} */
   const s = await api('GET', '/api/v1/me/mfa');
   if (!s.ok) { $('#mfa-state').textContent = errorOf(s); return; }
   const { enabled, pending, recovery_codes_left: left, required } = s.data;
@@ -17,6 +22,7 @@ async function showState() {
 }
 
 async function showPasskeys() {
+  /** @type {Answer<Schema<'Passkeys'>>} */
   const r = await api('GET', '/api/v1/me/passkeys');
   const list = $('#pk-list');
   if (!r.ok) { list.replaceChildren(el('li', {}, errorOf(r))); return; }
@@ -26,6 +32,7 @@ async function showPasskeys() {
 }
 
 async function startTotp() {
+  /** @type {Answer<Schema<'Enrolment'>>} */
   const r = await api('POST', '/api/v1/me/mfa');
   if (!r.ok) { $('#mfa-state').textContent = errorOf(r); return; }
   $('#totp-secret').textContent = r.data.secret;
@@ -38,6 +45,7 @@ async function startTotp() {
 async function confirmTotp(e) {
   e.preventDefault();
   const code = $('#totp-code');
+  /** @type {Answer<Schema<'Confirmed'>>} */
   const r = await api('POST', '/api/v1/me/mfa/confirm', { code: code.value.trim() });
   if (!r.ok) {
     $('#totp-error').textContent = errorOf(r);
@@ -62,14 +70,15 @@ async function addPasskey(e) {
   const o = await api('POST', '/api/v1/me/passkeys/options');
   if (!o.ok) { err.textContent = errorOf(o); return; }
   const pk = o.data.public_key;
+  /** @type {PublicKeyCredential & { response: AuthenticatorAttestationResponse }} */
   let cred;
   try {
-    cred = await navigator.credentials.create({ publicKey: {
+    cred = /** @type {any} */ (await navigator.credentials.create({ publicKey: {
       ...pk,
       challenge: toBytes(pk.challenge),
       user: { ...pk.user, id: toBytes(pk.user.id) },
       excludeCredentials: pk.excludeCredentials.map((c) => ({ ...c, id: toBytes(c.id) })),
-    } });
+    } }));
   } catch (x) {
     err.textContent = `The passkey was not made: ${x.message}`;
     return;

@@ -1,10 +1,14 @@
+// @ts-check
 // The auditor's page: who accessed a patient's record, unusual access
 // (many patients, out of hours, break-glass) and the break-glass reads
 // with their reasons. Each look-up is audited by the server.
 
-import { session, $, el, api, errorOf } from '/app.js';
+import { session, $, el, api, errorOf } from '/ui.js';
 
-const when = (ms) => new Date(ms).toLocaleString('en-GB', { timeZone: 'Europe/London', dateStyle: 'medium', timeStyle: 'medium' });
+/** @template {keyof import('/ui.js').Schemas} K @typedef {import('/ui.js').Schema<K>} Schema */
+/** @template [T=any] @typedef {import('/ui.js').Answer<T>} Answer */
+
+const when = (ms) => new Date(ms).toLocaleString('en-GB', { timeZone: 'Europe/London', dateStyle: 'medium', timeStyle: 'medium' }) + ' UK time';
 const nhs = (n) => (n && n.length === 10 ? `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}` : n || '—');
 const empty = (cols, text) => el('tr', {}, el('td', { colspan: cols }, text));
 
@@ -22,6 +26,7 @@ async function patient() {
     input.focus();
     return;
   }
+  /** @type {Answer<Schema<'AuditRecords'>>} */
   const res = await api('GET', `/api/v1/audit/patients/${digits}?limit=1000`);
   if (!res.ok) { field(input, `NHS number: ${errorOf(res)}`, $('#nhs-error')); return; }
   field(input, '', $('#nhs-error'));
@@ -41,6 +46,7 @@ async function review() {
     return;
   }
   field(input, '', $('#hours-error'));
+  /** @type {[Answer<Schema<'UnusualReport'>>, Answer<Schema<'Reviewed'>>]} */
   const [unusual, glass] = await Promise.all([
     api('GET', `/api/v1/audit/unusual?hours=${hours}`),
     api('GET', `/api/v1/audit/break-glass?hours=${hours}`),
@@ -57,8 +63,57 @@ async function review() {
     : [empty(4, 'No break-glass reads in the period.')]));
 }
 
+/** The chain checked now by the server (every record, the newest checkpoint). */
+async function chain() {
+  const box = $('#chain-status');
+  box.replaceChildren(el('p', {}, 'Checking…'));
+  /** @type {Answer<Schema<'ChainStatus'>>} */
+  const res = await api('GET', '/api/v1/audit/chain');
+  if (!res.ok) { box.replaceChildren(el('p', { class: 'notice error' }, `The chain could not be checked: ${errorOf(res)}`)); return; }
+  const c = res.data;
+  const checkpoint = {
+    reaches: c.checkpoint.at ? `It reaches the checkpoint of record ${c.checkpoint.seq} (${when(c.checkpoint.at)}) with the same hash.` : '',
+    none: 'No checkpoint has been written yet, so records cut off the end could not be told.',
+    cut: '', rewritten: '',
+  }[c.checkpoint.verdict] || '';
+  box.replaceChildren(c.intact
+    ? el('p', { class: 'notice' }, el('strong', {}, 'Intact. '), `${c.records.toLocaleString('en-GB')} records, each following the one before, none changed. ${checkpoint} Checked ${when(c.checked_at)}.`)
+    : el('p', { class: 'notice error' }, el('strong', {}, 'Broken. '), `${c.problem}. Checked ${when(c.checked_at)}. Report this to the Caldicott guardian and the trust's IT security lead, and keep the database file as it is.`));
+}
+
+/** Records of the period whose words hold the search text, newest first. */
+async function trail() {
+  const text = $('#trail-text').value.trim().toLowerCase();
+  const hoursInput = $('#trail-hours');
+  const hours = Number(hoursInput.value.trim());
+  if (!Number.isInteger(hours) || hours < 1 || hours > 2160) {
+    field(hoursInput, 'Hours: a whole number from 1 to 2,160 (90 days)', $('#trail-error'));
+    hoursInput.focus();
+    return;
+  }
+  field(hoursInput, '', $('#trail-error'));
+  const res = await api('GET', `/api/v1/audit/events?hours=${hours}`);
+  if (!res.ok) { field(hoursInput, errorOf(res), $('#trail-error')); return; }
+  const found = (res.data.entry || []).map((/** @type {any} */ e) => e.resource).map((/** @type {any} */ r) => ({
+    at: Date.parse(r.recorded),
+    who: r.agent?.[0]?.who?.display || '—',
+    what: r.subtype?.[0]?.code || '—',
+    subject: r.entity?.[0]?.description || '—',
+    outcome: r.outcomeDesc || '—',
+  })).filter((/** @type {any} */ r) => !text || [r.who, r.what, r.subject, r.outcome].some((w) => w.toLowerCase().includes(text)))
+    .reverse();
+  const shown = found.slice(0, 500);
+  $('#trail-count').textContent = `${found.length.toLocaleString('en-GB')} records found${found.length > shown.length ? `; the newest ${shown.length} shown` : ''}.`;
+  $('#trail-rows').replaceChildren(...(shown.length ? shown.map((r) => el('tr', {},
+    el('td', {}, when(r.at)), el('td', {}, r.who), el('td', {}, r.what), el('td', {}, r.subject), el('td', {}, r.outcome)))
+    : [empty(5, 'No records match.')]));
+}
+
 session.then((me) => {
   if (!me) return;
+  chain();
+  $('#chain-check').addEventListener('click', chain);
+  $('#trail-form').addEventListener('submit', (e) => { e.preventDefault(); trail(); });
   $('#patient-form').addEventListener('submit', (e) => { e.preventDefault(); patient(); });
   $('#period-form').addEventListener('submit', (e) => { e.preventDefault(); review(); });
   review();

@@ -1,3 +1,4 @@
+// @ts-check
 // The patient's chat page (served at /chat/, usually inside the widget's
 // iframe on a trust's website). Standalone: plain DOM, no framework, no
 // build step, nothing inline (the page runs under `default-src 'self'`).

@@ -1,3 +1,4 @@
+// @ts-check
 // The agent's side of web chat on the agent desktop: one panel per chat
 // contact, kept across the card's re-renders (offered → active → wrap-up:
 // the same live element moves into the new card). Each panel long-polls
@@ -8,7 +9,7 @@
 //
 // window.chatDesk = { panel(contact, phase, agentId), forget(contact),
 // unreadTotal() }; phase is 'offered', 'active' or 'wrap_up'.
-// Self-contained (no import of app.js, which loads after it); all text
+// Self-contained (it imports nothing: it loads before agent.js); all text
 // goes in with textContent only.
 
 const WAIT_S = 20;
@@ -59,6 +60,7 @@ function el(tag, attrs = {}, ...children) {
 /** Calls the API: {ok, status, data}; status 0 when the server cannot be
  * reached (or the call was cancelled). A lost session goes to log-in. */
 async function call(method, path, body, signal) {
+  /** @type {RequestInit & { headers: Record<string, string> }} */
   const init = { method, credentials: 'same-origin', headers: {}, signal };
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
@@ -80,7 +82,7 @@ async function call(method, path, body, signal) {
 
 const errorOf = (res) => (res.data && res.data.error) || `failed (${res.status})`;
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-const hhmm = (ms) => new Date(ms).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+const hhmm = (ms) => new Date(ms).toLocaleTimeString('en-GB', { timeZone: 'Europe/London', hour: '2-digit', minute: '2-digit' });
 
 function newId() {
   if (window.crypto?.randomUUID) return crypto.randomUUID();

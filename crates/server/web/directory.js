@@ -1,9 +1,13 @@
+// @ts-check
 // The DoS lead's page: find a service, edit its profile and opening times
 // (with the week at a glance), set its capacity, see its change history
 // and the gaps recorded for its kind of service nearby. Every change goes
 // through the API, which checks it and names the field of any problem.
 
-import { session, $, el, api, errorOf, label } from '/app.js';
+import { session, $, el, api, errorOf, label } from '/ui.js';
+
+/** @template {keyof import('/ui.js').Schemas} K @typedef {import('/ui.js').Schema<K>} Schema */
+/** @template [T=any] @typedef {import('/ui.js').Answer<T>} Answer */
 
 const DAYS = [['mon', 'Monday'], ['tue', 'Tuesday'], ['wed', 'Wednesday'], ['thu', 'Thursday'], ['fri', 'Friday'], ['sat', 'Saturday'], ['sun', 'Sunday']];
 
@@ -57,6 +61,7 @@ function directoryPage() {
   }
 
   async function find(q) {
+    /** @type {Answer<Schema<'ServiceList'>>} */
     const res = await api('GET', `/api/v1/dos/services?limit=50&q=${encodeURIComponent(q)}`);
     if (!res.ok) { $('#find-summary').textContent = errorOf(res); return; }
     const { total, services } = res.data;
@@ -149,6 +154,7 @@ function directoryPage() {
   }
 
   async function open(id, saved) {
+    /** @type {Answer<Schema<'ServiceDetail'>>} */
     const res = await api('GET', `/api/v1/dos/services/${id}`);
     if (!res.ok) { $('#find-summary').textContent = errorOf(res); return; }
     current = { id, service: res.data.service };
@@ -165,6 +171,7 @@ function directoryPage() {
 
   async function gaps(s) {
     const to = new Date(); const from = new Date(to.getTime() - 7 * 86400000);
+    /** @type {Answer<Schema<'TriageReport'>>} */
     const res = await api('GET', `/api/v1/reports/triage?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`);
     const district = (s.postcode || '').toUpperCase().replace(/\s+/g, '').slice(0, -3);
     const rows = res.ok ? res.data.gaps.filter((g) => g.service_type === s.type_id && (!district || g.district === district)) : [];

@@ -1,9 +1,13 @@
+// @ts-check
 // Supervisors and the quality team find a call's recording by contact,
 // agent, the caller's number or time, play it here or download it, and
 // score it against a scorecard. The audio is fetched only when asked for
 // (each fetch is a listen, audited by the server).
 
-import { session, $, el, api, errorOf } from '/app.js';
+import { session, $, el, api, errorOf } from '/ui.js';
+
+/** @template {keyof import('/ui.js').Schemas} K @typedef {import('/ui.js').Schema<K>} Schema */
+/** @template [T=any] @typedef {import('/ui.js').Answer<T>} Answer */
 
 const utc = (v) => (v ? new Date(`${v}Z`).toISOString() : null);
 const when = (iso) => iso.replace('T', ' ').replace(/\.\d+Z$/, '').replace(/Z$/, '');
@@ -95,6 +99,7 @@ async function find() {
     const v = utc($(id).value);
     if (v) q.set(key, v);
   }
+  /** @type {Answer<Schema<'Recordings'>>} */
   const res = await api('GET', `/api/v1/recordings?${q}`);
   const error = $('#find-error');
   if (!res.ok) { error.textContent = errorOf(res); return; }
@@ -106,6 +111,7 @@ async function find() {
 
 session.then(async (me) => {
   if (!me) return;
+  /** @type {Answer<Schema<'Scorecards'>>} */
   const cards = await api('GET', '/api/v1/scorecards');
   if (cards.ok) scorecards = cards.data.scorecards;
   $('#find-form').addEventListener('submit', (e) => { e.preventDefault(); find(); });

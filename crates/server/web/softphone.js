@@ -1,3 +1,4 @@
+// @ts-check
 // The browser phone: the agent desktop is the agent's phone. The agent
 // turns it on once ("Use this browser as my phone"; remembered in this
 // browser); the page then connects a WebRTC peer connection to the server
@@ -8,7 +9,10 @@
 // hangs up, Hold holds (on the server). Mute, the microphone, the speaker
 // and the level meter are this page's own.
 
-import { session, $, el, api, errorOf } from '/app.js';
+import { session, $, el, api, errorOf } from '/ui.js';
+
+/** @template {keyof import('/ui.js').Schemas} K @typedef {import('/ui.js').Schema<K>} Schema */
+/** @template [T=any] @typedef {import('/ui.js').Answer<T>} Answer */
 
 const REMEMBER = 'switchboard.browser-phone';
 const RECONNECT_MS = 1000;
@@ -194,6 +198,7 @@ function ring(on) {
 async function follow() {
   for (;;) {
     const q = phone.version === null ? '' : `?seen=${phone.version}`;
+    /** @type {Answer<Schema<'PhoneStatus'>>} */
     const res = await api('GET', `/api/v1/me/phone${q}`);
     if (!res.ok) { await new Promise((r) => setTimeout(r, 3000)); continue; }
     phone.status = res.data;
@@ -261,6 +266,7 @@ session.then((me) => {
     e.preventDefault();
     const keys = $('#phone-keys').value.replace(/\s+/g, '');
     const said = $('#phone-keys-said');
+    /** @type {Answer<Schema<'KeysSent'>>} */
     const res = await api('POST', '/api/v1/me/phone/keys', { keys });
     said.textContent = res.ok ? `Sent ${res.data.sent} keys.` : errorOf(res);
     $('#phone-keys').setAttribute('aria-invalid', String(!res.ok));

@@ -1,3 +1,4 @@
+// @ts-check
 // Switchboard's chat widget: the one script a trust pastes into its website.
 //
 //   <script src="https://HOST/chat/widget.js" data-entry="ADDRESS" async></script>
@@ -25,7 +26,7 @@
   }
   var origin;
   try {
-    origin = new URL(script.src, document.baseURI).origin;
+    origin = new URL(/** @type {HTMLScriptElement} */ (script).src, document.baseURI).origin;
   } catch (e) {
     return;
   }
