@@ -339,6 +339,7 @@ async function agentPage(me) {
         transferMsg.textContent = '';
         target.removeAttribute('aria-invalid');
         const [kind, id] = target.value.split(':');
+        remember(target.value);
         /** @type {{ mode: string, from_agent: number, queue?: number, agent?: number }} */
         const body = { mode: mode.value, from_agent: agentId };
         body[kind === 'q' ? 'queue' : 'agent'] = Number(id);
@@ -376,7 +377,8 @@ async function agentPage(me) {
           el('div', {}, el('label', { for: `to-find-${c}` }, 'Find a queue or person'), find, ' ', findCount),
           el('div', {}, el('label', { for: `to-${c}` }, 'Transfer to'), target),
           el('div', {}, el('label', { for: `mode-${c}` }, 'How'), mode),
-          el('button', { type: 'button', class: 'transfer', onclick: transfer }, 'Transfer')), transferMsg,
+          el('button', { type: 'button', class: 'transfer', onclick: transfer }, 'Transfer')),
+        quickView(target, () => $('button.transfer', /** @type {ParentNode} */ (target.closest('section')))), transferMsg,
         assessView(c),
         el('details', {}, el('summary', {}, 'Book a callback'),
           el('div', { class: 'row' },
@@ -626,6 +628,36 @@ async function agentPage(me) {
     localStorage.setItem(ALERTS, alerts.checked ? 'on' : 'off');
     if (alerts.checked && window.Notification?.permission === 'default') Notification.requestPermission().catch(() => {});
   });
+}
+
+const RECENT = 'switchboard.recent-transfers';
+
+/** Keeps a transfer destination ("q:3", "a:7") first among the recent. @param {string} v */
+function remember(v) {
+  const recent = [v, ...JSON.parse(localStorage.getItem(RECENT) || '[]').filter((/** @type {string} */ x) => x !== v)].slice(0, 3);
+  localStorage.setItem(RECENT, JSON.stringify(recent));
+}
+
+/**
+ * Quick destinations beside the transfer picker: the clinical queues and
+ * the last three places this browser transferred to. A press chooses it
+ * in the picker and moves to Transfer (one more press sends it).
+ * @param {HTMLSelectElement} target
+ * @param {() => HTMLElement} button
+ */
+function quickView(target, button) {
+  const options = [...target.querySelectorAll('option')].filter((o) => o.value);
+  const recent = JSON.parse(localStorage.getItem(RECENT) || '[]');
+  const picks = [...options.filter((o) => o.value.startsWith('q:') && /clinic/i.test(o.textContent || '')).map((o) => o.value), ...recent]
+    .filter((v, i, all) => all.indexOf(v) === i && options.some((o) => o.value === v)).slice(0, 4);
+  if (!picks.length) return '';
+  return el('div', { class: 'row quick', role: 'group', 'aria-label': 'Quick transfer destinations' },
+    el('span', { class: 'hint' }, 'Quick:'),
+    picks.map((v) => {
+      const o = options.find((x) => x.value === v);
+      return el('button', { type: 'button', class: 'secondary quick-to', dataset: { to: v },
+        onclick: () => { target.value = v; target.removeAttribute('aria-invalid'); button().focus(); } }, (o?.textContent || v).replace(/ \(.*\)$/, ''));
+    }));
 }
 
 const ALERTS = 'switchboard.offer-alerts';

@@ -57,7 +57,12 @@ export function barChart(rows, description) {
   const bw = (W - pad * 2) / Math.max(1, rows.length);
   const [svg, add] = canvas(W, H, description || 'Calls offered (light) and answered within target (dark) per period');
   add('line', { x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, stroke: '#0b0c0c' });
-  add('text', { x: 4, y: pad - 8, 'font-size': 12 }, `${max} calls`);
+  add('text', { x: 4, y: pad - 12, 'font-size': 14 }, `${max} calls`);
+  // The key: which shade is which.
+  add('rect', { x: W - pad - 330, y: 6, width: 14, height: 14, fill: '#9fb8d9' });
+  add('text', { x: W - pad - 312, y: 18, 'font-size': 14 }, 'offered');
+  add('rect', { x: W - pad - 230, y: 6, width: 14, height: 14, fill: '#1d4f91' });
+  add('text', { x: W - pad - 212, y: 18, 'font-size': 14 }, 'answered within target');
   rows.forEach((r, k) => {
     const x = pad + k * bw;
     /** @param {number} v */
@@ -65,7 +70,7 @@ export function barChart(rows, description) {
     add('rect', { x: x + 2, y: H - pad - h(r.offered), width: Math.max(1, bw - 4), height: h(r.offered), fill: '#9fb8d9' });
     add('rect', { x: x + 2, y: H - pad - h(r.within), width: Math.max(1, bw - 4), height: h(r.within), fill: '#1d4f91' });
     if (rows.length <= 31 || k % Math.ceil(rows.length / 24) === 0) {
-      add('text', { x: x + 2, y: H - pad + 14, 'font-size': 11 }, r.label);
+      add('text', { x: x + 2, y: H - pad + 16, 'font-size': 13 }, r.label);
     }
   });
   return svg;
@@ -89,9 +94,9 @@ export function lineChart(labels, series, description, yMax) {
   const y = (v) => H - pad - ((H - 2 * pad) * v) / max;
   const [svg, add] = canvas(W, H, description);
   add('line', { x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, stroke: '#0b0c0c' });
-  add('text', { x: 2, y: pad - 6, 'font-size': 12 }, yMax === 1 ? '100%' : `${Math.round(max)}`);
+  add('text', { x: 2, y: pad - 6, 'font-size': 14 }, yMax === 1 ? '100%' : `${Math.round(max)}`);
   const every = Math.max(1, Math.ceil(labels.length / 12));
-  labels.forEach((l, i) => { if (i % every === 0) add('text', { x: x(i), y: H - pad + 14, 'font-size': 10 }, l); });
+  labels.forEach((l, i) => { if (i % every === 0) add('text', { x: x(i), y: H - pad + 16, 'font-size': 13 }, l); });
   series.forEach((s, k) => {
     // One line per run of known values: no line is drawn across a gap.
     /** @type {string[]} */
@@ -106,7 +111,7 @@ export function lineChart(labels, series, description, yMax) {
     flush();
     if (!s.name) return;
     add('rect', { x: pad + k * 220, y: 6, width: 14, height: 4, fill: s.colour });
-    add('text', { x: pad + 18 + k * 220, y: 12, 'font-size': 12 }, s.name);
+    add('text', { x: pad + 18 + k * 220, y: 13, 'font-size': 14 }, s.name);
   });
   return svg;
 }

@@ -398,6 +398,7 @@ fn my_queues_follow_my_skills_the_change_is_in_the_history_and_the_chain_status_
         &data,
         &["--demo", "--demo-calls-per-minute", "0", "--sip", "off"],
     );
+    the_web_files_are_versioned_cached_and_compressed(addr);
     let alice = login(addr, "kent.agent", DEMO_PASSWORD).unwrap();
     let names = |v: &serde_json::Value| -> Vec<(String, i64)> {
         v["queues"]
@@ -487,4 +488,72 @@ fn my_queues_follow_my_skills_the_change_is_in_the_history_and_the_chain_status_
         "{chain}"
     );
     kill(server, &data);
+}
+
+/// The pages name their scripts with the version of the whole set; a
+/// versioned script is kept a year and sent gzipped to a browser that
+/// takes it; an unchanged file answers 304 to its ETag.
+fn the_web_files_are_versioned_cached_and_compressed(addr: SocketAddr) {
+    let (s, head, page) = http_with(addr, "GET", "/wallboard", None, "").unwrap();
+    assert_eq!(s, 200);
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("cache-control: no-cache"), "{head}");
+    let script = page
+        .split('"')
+        .find(|p| p.starts_with("/wallboard.js?v="))
+        .unwrap_or_else(|| panic!("no versioned script in {page}"))
+        .to_string();
+    let (s, head, plain) = http_bytes_with(addr, &script, "").unwrap();
+    assert_eq!(s, 200);
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("cache-control: public, max-age=31536000, immutable"),
+        "{head}"
+    );
+    // Its own imports carry the same version (one URL per module).
+    let text = String::from_utf8(plain.clone()).unwrap();
+    let version = &script["/wallboard.js?v=".len()..];
+    assert!(
+        text.contains(&format!("'/ui.js?v={version}'")),
+        "{}",
+        &text[..400.min(text.len())]
+    );
+    let (s, head, gz) =
+        http_bytes_with(addr, &script, "Accept-Encoding: gzip, deflate, br\r\n").unwrap();
+    assert_eq!(s, 200);
+    assert!(
+        head.to_ascii_lowercase().contains("content-encoding: gzip"),
+        "{head}"
+    );
+    assert_eq!(&gz[..2], &[0x1f, 0x8b], "a gzip stream");
+    assert!(
+        gz.len() * 2 < plain.len(),
+        "{} -> {}",
+        plain.len(),
+        gz.len()
+    );
+    // Unchanged: 304 to its ETag; a stale version is not kept for a year.
+    let etag = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("etag:")
+                .then(|| l[5..].trim().to_string())
+        })
+        .expect("an ETag");
+    let (s, _, _) = http_with(
+        addr,
+        "GET",
+        "/wallboard.js",
+        None,
+        &format!("If-None-Match: {etag}\r\n"),
+    )
+    .unwrap();
+    assert_eq!(s, 304);
+    let (_, head, _) = http_with(addr, "GET", "/wallboard.js?v=000000000000", None, "").unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("cache-control: no-cache"),
+        "{head}"
+    );
 }
