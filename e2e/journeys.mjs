@@ -377,6 +377,33 @@ try {
     // Femi finishes and goes off.
     await ok(sup('POST', `/api/v1/contacts/${id}/end`), 'end');
     await ok(sup('POST', '/api/v1/agents/6/presence', { presence: 'offline' }), 'femi offline');
+    // On one 1920 × 1080 screen the board fits without scrolling (the
+    // agents' table behind its click), the queues worst first: a caller
+    // nobody answers puts Single point of access below target, first.
+    const unanswered = await arrive({ queue: 6 }, 'a caller nobody answers');
+    await board.setViewportSize({ width: 1920, height: 1080 });
+    await board.reload();
+    await board.locator('#stream.live').waitFor();
+    await board.locator('[data-queue="6"] .rag.red').waitFor();
+    const rank = { red: 0, amber: 1, green: 2, none: 3 };
+    const tiles = await board.locator('#queues [data-tile]').evaluateAll((ts) => ts.map((t) => ({
+      queue: t.dataset.queue, waiting: Number(t.querySelector('.waiting').textContent),
+      status: [...t.querySelector('.rag').classList].find((c) => c !== 'rag'), words: t.querySelector('.rag').textContent })));
+    assert.equal(tiles[0].queue, '6', JSON.stringify(tiles));
+    tiles.forEach((t, i) => {
+      assert.ok(t.words.length > 0, `the status in words too: ${JSON.stringify(t)}`);
+      const p = tiles[i - 1];
+      if (p) assert.ok(rank[p.status] < rank[t.status] || (rank[p.status] === rank[t.status] && p.waiting >= t.waiting), `tiles in status order: ${JSON.stringify(tiles)}`);
+    });
+    // The last 4 hours as sparklines, each said in words.
+    const spark = board.locator('[data-tile="all"] svg.wb-spark[role="img"]').first();
+    await spark.waitFor();
+    assert.match(await spark.getAttribute('aria-label'), /^Service level, last 4 hours: \d+\.\d% → \d+\.\d%/);
+    assert.equal(await board.locator('#agents-details').evaluate((d) => d.open), false);
+    const high = await board.evaluate(() => document.documentElement.scrollHeight);
+    assert.ok(high <= 1080, `the wallboard fits a 1920 × 1080 screen: ${high} px high`);
+    await shot(board, 'wallboard-1920');
+    await ok(sup('POST', `/api/v1/contacts/${unanswered}/abandon`), 'the caller hangs up');
     await board.context().close();
   });
 
@@ -396,9 +423,29 @@ try {
     assert.equal(await board.locator('#prio-value').getAttribute('aria-invalid'), 'true');
     await board.getByLabel('Priority (a whole number, higher first)').fill('7');
     await board.getByRole('button', { name: 'Change priority' }).click();
-    await board.locator('#priority-error', { hasText: `Contact ${id} now has priority 7.` }).waitFor();
+    // Asked first, in the page: nothing is sent before Yes.
+    const yes = board.getByRole('button', { name: `Yes, give contact ${id} priority 7` });
+    await yes.waitFor();
+    assert.notEqual((await ok(sup('GET', `/api/v1/contacts/${id}`), 'the contact')).priority, 7, 'nothing happens before the confirmation');
+    await yes.click();
+    await board.locator('#priority-status[role="status"]', { hasText: `Contact ${id} now has priority 7.` }).waitFor();
     const contact = await ok(sup('GET', `/api/v1/contacts/${id}`), 'the contact');
     assert.equal(contact.priority, 7, JSON.stringify(contact));
+    // Moving an agent asks first too: Cancel leaves them be; Yes moves
+    // them and says so (then Erin's skills are put back).
+    const erin = (await ok(sup('GET', '/api/v1/agents'), 'agents')).agents.find((a) => a.id === 5);
+    await board.getByLabel('Agent', { exact: true }).selectOption({ label: 'Erin' });
+    await board.getByLabel('To the queue').selectOption({ label: 'District nursing' });
+    await board.getByRole('button', { name: 'Move', exact: true }).click();
+    await board.locator('#move-confirm', { hasText: 'Move Erin to District nursing?' }).waitFor();
+    await board.locator('#move-confirm').getByRole('button', { name: 'Cancel' }).click();
+    await board.locator('#move-confirm').waitFor({ state: 'hidden' });
+    assert.deepEqual((await ok(sup('GET', '/api/v1/agents'), 'agents')).agents.find((a) => a.id === 5).skills, erin.skills, 'Cancel moves nobody');
+    await board.getByRole('button', { name: 'Move', exact: true }).click();
+    await board.getByRole('button', { name: 'Yes, move Erin' }).click();
+    await board.locator('#move-status[role="status"]', { hasText: 'Erin moved to District nursing.' }).waitFor();
+    assert.notDeepEqual((await ok(sup('GET', '/api/v1/agents'), 'agents')).agents.find((a) => a.id === 5).skills, erin.skills, 'Yes moves her');
+    await ok(sup('POST', '/api/v1/agents/5/skills', { skills: erin.skills, team: erin.team }), 'Erin back to physiotherapy');
     // The agents are behind a click, named by team, and a log-out asks first.
     await board.locator('#agents-details summary').click();
     const row = board.locator('#agents tr', { hasText: 'Erin' });
@@ -422,16 +469,23 @@ try {
     const physioId = await arrive({ queue: 4 }, 'physio call (first)');
     const wellbeingId = await arrive({ queue: 5 }, 'wellbeing call (second)');
     const page = await person('kent.admin', '/admin');
-    const row = page.locator('tr[data-queue="5"]');
-    await row.getByLabel('Wellbeing priority').fill('50');
+    // Each queue is a form of its own, closed until opened.
+    const row = page.locator('details[data-queue="5"]');
+    await row.locator('summary', { hasText: 'Wellbeing' }).click();
+    await row.getByLabel('Priority', { exact: true }).fill('50');
     await row.getByRole('button', { name: 'Save Wellbeing' }).click();
     await row.getByText('Saved: in force now.').waitFor();
-    // A form shows the server's error next to the field, and saves nothing.
+    // A form shows the server's error in the error summary (focused) and
+    // at the field it names, and saves nothing.
     await page.getByLabel('Username').fill('new.person');
     await page.getByLabel('Full name').fill('New Person');
     await page.getByLabel('First password').fill('short');
     await page.getByRole('button', { name: 'Add user' }).click();
-    await page.locator('.field-error[data-for="password"]', { hasText: 'password: at least 12 characters' }).waitFor();
+    const userErrors = page.locator('#user-form .error-summary');
+    await userErrors.getByRole('link', { name: 'password: at least 12 characters' }).waitFor();
+    assert.ok(await userErrors.evaluate((e) => e === document.activeElement), 'the error summary has the focus');
+    assert.equal(await page.getByLabel('First password').getAttribute('aria-invalid'), 'true');
+    await page.locator('#u-password-error', { hasText: 'password: at least 12 characters' }).waitFor();
     const users = await ok(admin('GET', '/api/v1/users'), 'users');
     assert.ok(!users.users.some((u) => u.username === 'new.person'), 'nothing half saved');
     // A service with its number and opening hours, saved through the form.
@@ -453,6 +507,66 @@ try {
     const physio = await ok(sup('GET', `/api/v1/contacts/${physioId}`), 'physio call');
     assert.equal(physio.state, 'waiting');
     await page.context().close();
+  });
+
+  await journey('an admin gives an agent a skill with the picker and puts overflow steps in order through the forms, told in plain words what is wrong, and sees the changes in the change history', async () => {
+    const before = await ok(admin('GET', '/api/v1/config'), 'config');
+    const carol = before.agents.find((a) => a.id === 3);
+    const physio = before.queues.find((q) => q.id === 4);
+    const polish = before.skills.find((k) => k.name === 'Polish').id;
+    const page = await person('kent.admin', '/admin');
+    // Carol also speaks Polish: a skill and a level, chosen by name.
+    await page.getByLabel('Agent to change').selectOption({ label: 'Carol (District nursing team)' });
+    const agentForm = page.locator('#agent-form');
+    await agentForm.getByRole('button', { name: 'Add a skill' }).click();
+    const added = agentForm.locator('.skill-row').last();
+    await added.getByLabel('Skill', { exact: true }).selectOption({ label: 'Polish' });
+    await added.getByLabel('Level').selectOption('2');
+    await agentForm.getByRole('button', { name: 'Save Carol' }).click();
+    await page.locator('#agent-status', { hasText: 'Saved: in force now.' }).waitFor();
+    const withPolish = (await ok(admin('GET', '/api/v1/config'), 'config')).agents.find((a) => a.id === 3);
+    assert.deepEqual(withPolish.skills, [...carol.skills, [polish, 2]]);
+    // Physiotherapy gets two overflow steps, the second one too early:
+    // the form says so in plain words before sending anything.
+    const queue = page.locator('details[data-queue="4"]');
+    await queue.locator('summary', { hasText: 'Physiotherapy' }).click();
+    await queue.getByRole('button', { name: 'Add a step' }).click();
+    await queue.getByRole('button', { name: 'Add a step' }).click();
+    const steps = queue.locator('ol.steps > li');
+    await steps.nth(0).getByLabel('After (seconds)').fill('120');
+    await steps.nth(0).getByLabel('Then').selectOption({ label: 'Offer to any team' });
+    await steps.nth(1).getByLabel('After (seconds)').fill('60');
+    await steps.nth(1).getByLabel('Then').selectOption({ label: 'Offer the caller a callback' });
+    await queue.getByRole('button', { name: 'Save Physiotherapy' }).click();
+    const summary = queue.locator('.error-summary');
+    const problem = summary.getByRole('link', { name: "Step 2: the time must be later than step 1's (120 seconds)" });
+    await problem.waitFor();
+    assert.equal(await summary.getByRole('heading').innerText(), 'There is a problem');
+    assert.ok(await summary.evaluate((e) => e === document.activeElement), 'the error summary has the focus');
+    const late = steps.nth(1).getByLabel('After (seconds)');
+    assert.equal(await late.getAttribute('aria-invalid'), 'true');
+    assert.match(await page.locator(`#${await late.getAttribute('aria-describedby')}`).innerText(), /the time must be later than step 1's/);
+    assert.equal((await ok(admin('GET', '/api/v1/config'), 'config')).queues.find((q) => q.id === 4).overflow.length, 0, 'nothing sent');
+    // The link goes to the field; put right, it saves.
+    await problem.click();
+    assert.ok(await late.evaluate((e) => e === document.activeElement), 'the link focuses the field');
+    await late.fill('180');
+    await queue.getByRole('button', { name: 'Save Physiotherapy' }).click();
+    await queue.getByText('Saved: in force now.').waitFor();
+    assert.equal(await summary.count(), 0, 'the error summary goes once saved');
+    assert.equal(await late.getAttribute('aria-invalid'), null);
+    const saved = (await ok(admin('GET', '/api/v1/config'), 'config')).queues.find((q) => q.id === 4);
+    assert.deepEqual(saved.overflow, [{ after: 120000, action: 'any_team' }, { after: 180000, action: 'offer_callback' }]);
+    // Both changes are in the change history, newest first, in UK time.
+    const history = page.locator('#history-rows > li');
+    await history.first().filter({ hasText: 'Changed queue Physiotherapy' }).waitFor();
+    await history.filter({ hasText: 'Changed agent Carol' }).first().waitFor();
+    assert.match(await history.first().innerText(), /UK time, by Demo admin \(kent\.admin\)/);
+    await shot(page, 'admin-forms');
+    await page.context().close();
+    // As they were, for the journeys after.
+    await ok(admin('PUT', '/api/v1/agents/3', carol), 'Carol as she was');
+    await ok(admin('PUT', '/api/v1/queues/4', physio), 'Physiotherapy as it was');
   });
 
   await journey('a user without the right role cannot open the admin page or call its endpoints', async () => {
@@ -772,6 +886,13 @@ try {
     await boss.context().close();
   });
 
+  /** axe-core finds no WCAG 2.0/2.1/2.2 A or AA problem in the page as it is now. */
+  const axeClean = async (page, what) => {
+    const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']).analyze();
+    const found = r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')})`);
+    assert.deepEqual(found, [], `axe (${what})`);
+  };
+
   await journey('keyboard only: an agent logs in, goes Available, accepts an offer, holds, ends and wraps up without the mouse', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
@@ -802,11 +923,13 @@ try {
     await page.locator('#my-status', { hasText: 'Available' }).waitFor();
     const id = await arrive({ queue: 2, caller_number: '+447700900123' }, 'arrive');
     await page.locator(`section.offer[data-contact="${id}"]`).waitFor();
+    await axeClean(page, 'the agent desktop with an offer');
     // Accept: Alt+Shift+A; focus moves to the call.
     await page.keyboard.press('Alt+Shift+KeyA');
     const active = page.locator(`section[data-contact="${id}"][data-phase="active"]`);
     await active.waitFor();
     await page.waitForFunction(() => document.activeElement?.tagName === 'H2');
+    await axeClean(page, 'the agent desktop on a call');
     // Hold and resume: Alt+Shift+H twice.
     await page.keyboard.press('Alt+Shift+KeyH');
     await active.locator('.hold-toggle[aria-pressed="true"]').waitFor();
@@ -821,6 +944,7 @@ try {
     await tabTo((f) => f.includes('|Wrap-up done|'), 'Wrap-up done');
     await page.keyboard.press('Enter');
     await wrap.locator('.field-error', { hasText: 'Outcome' }).waitFor();
+    await axeClean(page, 'the agent desktop in wrap-up, with an error'); 
     // Choose "Advice given" from the keyboard, then Done.
     await wrap.getByLabel('Outcome').focus();
     for (let i = 0; i < 8 && (await wrap.getByLabel('Outcome').inputValue()) !== 'advice_given'; i++) await page.keyboard.press('ArrowDown');

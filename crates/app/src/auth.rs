@@ -124,10 +124,13 @@ pub enum Perm {
     Chat,
     /// Send reminder campaigns by text or email, and read their results.
     Campaigns,
+    /// Read the quick replies: those who write in chats, and the admin
+    /// who keeps them.
+    QuickRepliesRead,
 }
 
 impl Perm {
-    pub const ALL: [Perm; 33] = [
+    pub const ALL: [Perm; 34] = [
         Perm::Session,
         Perm::Account,
         Perm::ContactCreate,
@@ -161,6 +164,7 @@ impl Perm {
         Perm::OwnPhone,
         Perm::Chat,
         Perm::Campaigns,
+        Perm::QuickRepliesRead,
     ];
 }
 
@@ -202,6 +206,7 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         OwnPhone => matches!(role, Agent | Clinician | Supervisor),
         Chat => matches!(role, Agent | Clinician | Supervisor),
         Campaigns => matches!(role, Supervisor | Admin),
+        QuickRepliesRead => matches!(role, Agent | Clinician | Supervisor | Admin),
     }
 }
 

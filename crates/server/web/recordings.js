@@ -4,13 +4,15 @@
 // score it against a scorecard. The audio is fetched only when asked for
 // (each fetch is a listen, audited by the server).
 
-import { session, $, el, api, errorOf } from '/ui.js';
+import { session, $, el, api, errorOf, fromUkLocal, ukDateTime } from '/ui.js';
 
 /** @template {keyof import('/ui.js').Schemas} K @typedef {import('/ui.js').Schema<K>} Schema */
 /** @template [T=any] @typedef {import('/ui.js').Answer<T>} Answer */
 
-const utc = (v) => (v ? new Date(`${v}Z`).toISOString() : null);
-const when = (iso) => iso.replace('T', ' ').replace(/\.\d+Z$/, '').replace(/Z$/, '');
+/** A UK-time field's value as the API's instant. @param {string} v */
+const utc = (v) => (v ? fromUkLocal(v).toISOString() : null);
+/** @param {string} iso */
+const when = (iso) => ukDateTime(iso);
 const length = (s) => `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`;
 
 let scorecards = [];

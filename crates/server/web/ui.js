@@ -285,10 +285,18 @@ export function showFieldErrors(form, message) {
   form.querySelectorAll('.field-error').forEach((e) => { e.textContent = ''; });
   const m = /^([a-z_]+): (.*)$/.exec(message || '');
   const target = m && form.querySelector(`.field-error[data-for="${m[1]}"]`);
+  if (!message) { errorSummary(form, []); return; }
   const at = target || form.querySelector('.field-error[data-for="_"]');
   if (at) at.textContent = message;
-  const field = target && target.id ? form.querySelector(`[aria-describedby~="${target.id}"]`) : null;
-  errorSummary(form, [{ text: message, field: /** @type {HTMLElement | null} */ (field) }]);
+  // The field the message is about: the control beside its message.
+  /** @type {HTMLElement | null} */
+  const field = target ? target.parentElement.querySelector('input, select, textarea') : null;
+  if (field && target) {
+    if (!target.id) target.id = `${field.id || m[1]}-error`;
+    const described = (field.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+    if (!described.includes(target.id)) field.setAttribute('aria-describedby', [...described, target.id].join(' '));
+  }
+  errorSummary(form, [{ text: message, field }]);
 }
 
 /**

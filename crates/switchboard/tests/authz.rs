@@ -230,6 +230,10 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("own_phone", &["agent", "clinician", "supervisor"]),
     ("chat", &["agent", "clinician", "supervisor"]),
     ("campaigns", &["supervisor", "admin"]),
+    (
+        "quick_replies_read",
+        &["agent", "clinician", "supervisor", "admin"],
+    ),
 ];
 
 /// Routes that succeed only with a phone call in progress or a recording
