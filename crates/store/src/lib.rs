@@ -23,6 +23,7 @@ pub mod chat;
 pub mod directory;
 mod mfa;
 mod notes;
+pub mod pg;
 pub mod quality;
 pub mod recordings;
 pub mod review;
@@ -515,9 +516,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 ";
 
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn audit_hash(prev: &str, seq: u64, r: &AuditRecord) -> String {
+pub(crate) fn audit_hash(prev: &str, seq: u64, r: &AuditRecord) -> String {
     let mut h = Sha256::new();
     for part in [
         prev,
@@ -703,7 +704,53 @@ pub fn decode_input(seq: u64, format: u32, text: &str) -> Result<Input, StoreErr
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// A stored snapshot if this version can use it, else the note saying
+/// why it is passed over (a newer format, damaged, unreadable).
+pub(crate) fn usable_snapshot(
+    org: OrgId,
+    seq: u64,
+    at: Timestamp,
+    format: u32,
+    by: &str,
+    sum: &str,
+    bytes: &[u8],
+) -> Result<Snapshot, String> {
+    let passed = |why: String| {
+        format!(
+            "{org}: the snapshot after log entry {seq} (written by Switchboard {by}) {why}; the log is replayed from further back instead"
+        )
+    };
+    if format != STATE_FORMAT {
+        return Err(passed(format!(
+            "is in state format {format}, this version's is {STATE_FORMAT}"
+        )));
+    }
+    if sha256_hex(bytes) != sum {
+        return Err(passed("is damaged (its checksum does not match)".into()));
+    }
+    let state = TenantState::decode(bytes).map_err(passed)?;
+    let info = SnapshotInfo {
+        org,
+        seq,
+        at,
+        bytes: bytes.len(),
+    };
+    Ok((info, state))
+}
+
+/// The contact id sequence's next value after a batch: past every new
+/// contact id it used (ids beyond the sequential range are left alone).
+pub(crate) fn next_contact_after(batch: &Batch) -> Option<u64> {
+    batch
+        .inputs
+        .iter()
+        .filter_map(|(_, _, i)| new_contact_id(i))
+        .filter(|id| id.0 < MAX_SEQUENTIAL_ID)
+        .max()
+        .map(|max| max.0 + 1)
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -807,18 +854,12 @@ impl Store for SqliteStore {
             };
         }
         // The contact id sequence moves past every id this batch used.
-        if let Some(max) = batch
-            .inputs
-            .iter()
-            .filter_map(|(_, _, i)| new_contact_id(i))
-            .filter(|id| id.0 < MAX_SEQUENTIAL_ID)
-            .max()
-        {
+        if let Some(next) = next_contact_after(batch) {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('next_contact_id', ?1)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value
                  WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
-                params![(max.0 + 1).to_string()],
+                params![next.to_string()],
             )?;
         }
         let last: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM input_log", [], |r| {
@@ -919,32 +960,9 @@ impl Store for SqliteStore {
             let by: String = row.get(3)?;
             let sum: String = row.get(4)?;
             let bytes: Vec<u8> = row.get(5)?;
-            let passed = |why: String| {
-                format!(
-                    "{org}: the snapshot after log entry {seq} (written by Switchboard {by}) {why}; the log is replayed from further back instead"
-                )
-            };
-            if format != STATE_FORMAT {
-                notes.push(passed(format!(
-                    "is in state format {format}, this version's is {STATE_FORMAT}"
-                )));
-                continue;
-            }
-            if sha256_hex(&bytes) != sum {
-                notes.push(passed("is damaged (its checksum does not match)".into()));
-                continue;
-            }
-            match TenantState::decode(&bytes) {
-                Ok(state) => {
-                    let info = SnapshotInfo {
-                        org,
-                        seq,
-                        at,
-                        bytes: bytes.len(),
-                    };
-                    return Ok((Some((info, state)), notes));
-                }
-                Err(why) => notes.push(passed(why)),
+            match usable_snapshot(org, seq, at, format, &by, &sum, &bytes) {
+                Ok(snapshot) => return Ok((Some(snapshot), notes)),
+                Err(note) => notes.push(note),
             }
         }
         Ok((None, notes))
@@ -1006,41 +1024,68 @@ impl Store for SqliteStore {
 /// Checks the whole audit chain in the database: every record present,
 /// each following the one before, none changed since written.
 pub(crate) fn verify_audit_chain(db: &rusqlite::Connection) -> Result<AuditCheck, StoreError> {
-    {
-        let mut st = db.prepare(
-            "SELECT seq, at_ms, org, actor, action, subject, patient, purpose, origin, outcome, prev_hash, hash FROM audit_log ORDER BY seq",
-        )?;
-        let mut rows = st.query([])?;
-        let mut expect_seq = 1u64;
-        let mut prev = GENESIS.to_string();
-        while let Some(row) = rows.next()? {
-            let seq = row.get::<_, i64>(0)? as u64;
-            let r = audit_row(row)?;
-            let (stored_prev, stored_hash): (String, String) = (row.get(10)?, row.get(11)?);
-            if seq != expect_seq {
-                return Ok(AuditCheck::Broken {
-                    seq: expect_seq,
-                    problem: format!("record {expect_seq} is missing"),
-                });
-            }
-            if stored_prev != prev {
-                return Ok(AuditCheck::Broken {
-                    seq,
-                    problem: "does not follow the record before it (removed or reordered)".into(),
-                });
-            }
-            if audit_hash(&prev, seq, &r) != stored_hash {
-                return Ok(AuditCheck::Broken {
-                    seq,
-                    problem: "was changed after it was written".into(),
-                });
-            }
-            prev = stored_hash;
-            expect_seq += 1;
+    let mut st = db.prepare(
+        "SELECT seq, at_ms, org, actor, action, subject, patient, purpose, origin, outcome, prev_hash, hash FROM audit_log ORDER BY seq",
+    )?;
+    let mut rows = st.query([])?;
+    let mut chain = ChainCheck::default();
+    while let Some(row) = rows.next()? {
+        let seq = row.get::<_, i64>(0)? as u64;
+        let r = audit_row(row)?;
+        if let Some(broken) = chain.next(seq, &r, &row.get::<_, String>(10)?, row.get(11)?) {
+            return Ok(broken);
         }
-        Ok(AuditCheck::Intact {
-            records: expect_seq - 1,
-        })
+    }
+    Ok(chain.end())
+}
+
+/// The audit chain checked record by record, in sequence order (the
+/// same rules whatever the database).
+#[derive(Default)]
+pub(crate) struct ChainCheck {
+    /// The records so far, and the hash of the last.
+    records: u64,
+    prev: Option<String>,
+}
+
+impl ChainCheck {
+    /// The next record: `None` if it fits the chain, else why not.
+    pub(crate) fn next(
+        &mut self,
+        seq: u64,
+        r: &AuditRecord,
+        stored_prev: &str,
+        stored_hash: String,
+    ) -> Option<AuditCheck> {
+        let expect_seq = self.records + 1;
+        let prev = self.prev.as_deref().unwrap_or(GENESIS);
+        if seq != expect_seq {
+            return Some(AuditCheck::Broken {
+                seq: expect_seq,
+                problem: format!("record {expect_seq} is missing"),
+            });
+        }
+        if stored_prev != prev {
+            return Some(AuditCheck::Broken {
+                seq,
+                problem: "does not follow the record before it (removed or reordered)".into(),
+            });
+        }
+        if audit_hash(prev, seq, r) != stored_hash {
+            return Some(AuditCheck::Broken {
+                seq,
+                problem: "was changed after it was written".into(),
+            });
+        }
+        self.prev = Some(stored_hash);
+        self.records = expect_seq;
+        None
+    }
+
+    pub(crate) fn end(self) -> AuditCheck {
+        AuditCheck::Intact {
+            records: self.records,
+        }
     }
 }
 
