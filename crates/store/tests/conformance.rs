@@ -8,7 +8,7 @@
 
 use kpi::{Kpi, KpiConfig};
 use model::{AgentId, Channel, ContactId, DurationMs, OrgId, PhoneNumber, Timestamp};
-use routing::{demo, Engine, Input, NewContact, Presence};
+use routing::{demo, Input, NewContact, Presence};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -174,16 +174,26 @@ impl Pg {
     /// Stops the server (a fast shutdown) and waits for it.
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-INT", &c.id().to_string()])
-                .status();
-            let _ = c.wait();
-            // runuser may return before postgres itself is gone.
-            let pid = self.dir.join("data").join("postmaster.pid");
+            // The postmaster itself (runuser does not pass signals on):
+            // SIGINT is PostgreSQL's fast shutdown.
+            let pid_file = self.dir.join("data").join("postmaster.pid");
+            let postmaster = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|t| t.lines().next().map(str::to_string));
+            match postmaster {
+                Some(pid) => {
+                    let _ = Command::new("kill").args(["-INT", &pid]).status();
+                }
+                None => {
+                    let _ = c.kill();
+                }
+            }
             let t0 = Instant::now();
-            while pid.exists() && t0.elapsed() < Duration::from_secs(30) {
+            while pid_file.exists() && t0.elapsed() < Duration::from_secs(30) {
                 std::thread::sleep(Duration::from_millis(50));
             }
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 
