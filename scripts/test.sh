@@ -3,7 +3,8 @@
 # machine: from Debian, sip-tester (SIPp, the telephony journeys),
 # espeak-ng and sox (spoken prompts), chromium (the browser journeys),
 # oathtool (authenticator codes), openssl and curl (TLS peers),
-# dovecot-imapd and python3-aiosmtpd (real mail servers);
+# dovecot-imapd and python3-aiosmtpd (real mail servers), postgresql
+# (the store's conformance suite);
 # from the npm registry, playwright-core at the version
 # e2e/package-lock.json pins (with axe-core, typescript and
 # openapi-typescript); from PyPI, schemathesis,
@@ -24,6 +25,9 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 # Dovecot (IMAP) and aiosmtpd (SMTP, under Debian's own python3).
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
+# PostgreSQL's server binaries for the store's conformance suite
+# (crates/store/tests/conformance.rs starts its own cluster).
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing ${need[*]}"
     $SUDO apt-get update -qq
