@@ -56,18 +56,23 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The unprivileged user PostgreSQL runs as when we are root.
+fn pg_user() -> &'static str {
+    if Command::new("id")
+        .arg("postgres")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        "postgres"
+    } else {
+        "nobody"
+    }
+}
+
 /// `program args` as the unprivileged user when we are root.
 fn as_user(program: &std::path::Path, args: &[&str]) -> Command {
     if is_root() {
-        let user = if Command::new("id")
-            .arg("postgres")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            "postgres"
-        } else {
-            "nobody"
-        };
+        let user = pg_user();
         let mut c = Command::new("runuser");
         c.args(["-u", user, "--"]).arg(program).args(args);
         c
@@ -92,15 +97,7 @@ impl Pg {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         if is_root() {
-            let user = if Command::new("id")
-                .arg("postgres")
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
-                "postgres"
-            } else {
-                "nobody"
-            };
+            let user = pg_user();
             assert!(Command::new("chown")
                 .args([user, dir.to_str().unwrap()])
                 .status()
